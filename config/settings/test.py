@@ -1,0 +1,16 @@
+"""The test run: the same settings, a broker database of its own, fast password hashing."""
+
+from .base import *  # noqa: F403
+from .base import DATABASE_URL, EMBEDDED_DATABASE
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Keep test tasks away from a developer's running worker.
+if EMBEDDED_DATABASE:
+    from core.embedded_pg import database_url
+
+    CELERY_BROKER_URL = "sqla+" + database_url("test_broker").replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+else:
+    CELERY_BROKER_URL = "sqla+" + DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -1,0 +1,61 @@
+"""One error shape for every API response: {"code", "message", "detail"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from core.errors import DomainError
+
+_DRF_CODES: dict[type[exceptions.APIException], tuple[str, str]] = {
+    exceptions.NotAuthenticated: ("not_authenticated", "请先登录"),
+    exceptions.AuthenticationFailed: ("authentication_failed", "登录已失效，请重新登录"),
+    exceptions.PermissionDenied: ("permission_denied", "没有权限"),
+    exceptions.NotFound: ("not_found", "未找到"),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "不支持的请求方法"),
+    exceptions.NotAcceptable: ("not_acceptable", "不支持的响应格式"),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "不支持的请求格式，请使用 JSON"),
+    exceptions.ParseError: ("malformed_request", "请求体不是有效的 JSON"),
+    exceptions.Throttled: ("throttled", "请求过于频繁，请稍后再试"),
+    exceptions.ValidationError: ("invalid_input", "输入有误"),
+}
+
+
+def error_response(code: str, message: str, http_status: int, detail: Any = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    return Response({"code": code, "message": message, "detail": detail or {}},
+                    status=http_status, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return error_response(exc.code, exc.message, exc.status, exc.detail)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    set_rollback()
+    code, message = "error", "请求失败"
+    for klass, (known_code, known_message) in _DRF_CODES.items():
+        if isinstance(exc, klass):
+            code, message = known_code, known_message
+            break
+    detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
+    if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+        http_status = status.HTTP_401_UNAUTHORIZED
+    else:
+        http_status = exc.status_code
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if http_status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return error_response(code, message, http_status, detail, headers)

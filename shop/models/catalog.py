@@ -1,0 +1,158 @@
+"""Catalog: categories (two levels), products, SKUs by spec values, stock and its movements."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+
+class Category(models.Model):
+    parent = models.ForeignKey(
+        "self", verbose_name="上级分类", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    name = models.CharField("名称", max_length=32)
+    icon = models.ImageField("图标", upload_to="categories/", blank=True)
+    sort = models.PositiveIntegerField("排序", default=0, help_text="数字越小越靠前")
+    is_active = models.BooleanField("显示", default=True)
+
+    class Meta:
+        verbose_name = "商品分类"
+        verbose_name_plural = "商品分类"
+        ordering = ["sort", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} / {self.name}" if self.parent_id and self.parent else self.name
+
+
+class ProductTag(models.TextChoices):
+    NEW = "new", "新品"
+    HOT = "hot", "热卖"
+    RECOMMENDED = "recommended", "推荐"
+
+
+class Product(models.Model):
+    category = models.ForeignKey(Category, verbose_name="分类", on_delete=models.PROTECT,
+                                 related_name="products")
+    name = models.CharField("商品名称", max_length=100)
+    subtitle = models.CharField("副标题", max_length=200, blank=True, default="")
+    description = models.TextField("商品详情", blank=True, default="")
+    main_image = models.ImageField("主图", upload_to="products/", blank=True)
+    tags = ArrayField(models.CharField(max_length=16, choices=ProductTag.choices), verbose_name="标签",
+                      default=list, blank=True)
+    freight_template = models.ForeignKey(
+        "shop.FreightTemplate", verbose_name="运费模板", null=True, blank=True,
+        on_delete=models.PROTECT, help_text="留空则使用默认运费模板",
+    )
+    is_on_shelf = models.BooleanField("上架", default=False)
+    # Denormalised for list ordering; recomputed from SKUs by the catalog service.
+    min_price_fen = models.BigIntegerField("最低价（分）", default=0, editable=False)
+    sales_count = models.PositiveIntegerField("销量", default=0, editable=False)
+    sort = models.PositiveIntegerField("排序", default=0)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "商品"
+        verbose_name_plural = "商品"
+        ordering = ["sort", "-id"]
+        indexes = [
+            models.Index(fields=["is_on_shelf", "category"]),
+            models.Index(fields=["is_on_shelf", "-sales_count"]),
+            models.Index(fields=["is_on_shelf", "min_price_fen"]),
+            GinIndex(fields=["tags"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField("图片", upload_to="products/")
+    sort = models.PositiveIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "商品图片"
+        verbose_name_plural = "商品图片"
+        ordering = ["sort", "id"]
+
+
+class Sku(models.Model):
+    """A sellable variant. `specs` maps spec name to value, e.g. {"颜色": "红", "尺码": "M"}."""
+
+    product = models.ForeignKey(Product, verbose_name="商品", on_delete=models.CASCADE,
+                                related_name="skus")
+    code = models.CharField("SKU 编码", max_length=64, unique=True)
+    specs = models.JSONField("规格", default=dict, blank=True)
+    price_fen = models.BigIntegerField("售价（分）")
+    original_price_fen = models.BigIntegerField("划线价（分）", default=0)
+    cost_fen = models.BigIntegerField("成本价（分）", default=0)
+    weight_g = models.PositiveIntegerField("重量（克）", default=0)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "SKU"
+        verbose_name_plural = "SKU"
+        ordering = ["product_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_fen__gte=0), name="sku_price_non_negative"),
+            models.CheckConstraint(condition=Q(cost_fen__gte=0), name="sku_cost_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} {self.spec_text}".strip()
+
+    @property
+    def spec_text(self) -> str:
+        return " ".join(str(v) for v in (self.specs or {}).values())
+
+
+class Stock(models.Model):
+    """Sellable units of a SKU. Only the stock service writes `available` (conditional UPDATE)."""
+
+    sku = models.OneToOneField(Sku, verbose_name="SKU", on_delete=models.CASCADE, related_name="stock",
+                               primary_key=True)
+    available = models.IntegerField("可售库存", default=0)
+
+    class Meta:
+        verbose_name = "库存"
+        verbose_name_plural = "库存"
+        constraints = [
+            models.CheckConstraint(condition=Q(available__gte=0), name="stock_available_non_negative"),
+        ]
+
+
+class StockMovement(models.Model):
+    """Append-only ledger of stock changes; the sum of deltas explains `Stock.available`."""
+
+    class Reason(models.TextChoices):
+        INITIAL = "initial", "初始库存"
+        ADJUST = "adjust", "人工调整"
+        IMPORT = "import", "导入"
+        ORDER_RESERVE = "order_reserve", "下单占用"
+        ORDER_RELEASE = "order_release", "取消释放"
+
+    sku = models.ForeignKey(Sku, verbose_name="SKU", on_delete=models.CASCADE, related_name="movements")
+    delta = models.IntegerField("变动数量")
+    reason = models.CharField("原因", max_length=20, choices=Reason.choices)
+    reference = models.CharField("关联单号", max_length=64, blank=True, default="")
+    note = models.CharField("备注", max_length=200, blank=True, default="")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
+                                 on_delete=models.PROTECT)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "库存流水"
+        verbose_name_plural = "库存流水"
+        ordering = ["-id"]
+        constraints = [
+            # Releasing an order's stock happens exactly once per SKU and order.
+            models.UniqueConstraint(
+                fields=["sku", "reference"], condition=Q(reason="order_release"),
+                name="stock_release_once_per_order",
+            ),
+        ]

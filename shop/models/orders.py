@@ -1,0 +1,187 @@
+"""Orders, their lines (prices copied at placement), per-line discount allocations and audit."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "待付款"
+    PAID = "paid", "待发货"
+    SHIPPED = "shipped", "已发货"
+    RECEIVED = "received", "已完成"
+    CANCELLED = "cancelled", "已取消"
+
+
+# The order lifecycle. Only shop.services.orders.transition() changes Order.status.
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
+    OrderStatus.PAID: {OrderStatus.SHIPPED},
+    OrderStatus.SHIPPED: {OrderStatus.RECEIVED},
+    OrderStatus.RECEIVED: set(),
+    # A payment that arrives after the auto-cancel revives the order when stock allows.
+    OrderStatus.CANCELLED: {OrderStatus.PAID},
+}
+
+# How far along the lifecycle a status is: a late or repeated event never moves an order back.
+ORDER_PROGRESS = {
+    OrderStatus.PENDING_PAYMENT: 0,
+    OrderStatus.CANCELLED: 0,
+    OrderStatus.PAID: 1,
+    OrderStatus.SHIPPED: 2,
+    OrderStatus.RECEIVED: 3,
+}
+
+
+class Order(models.Model):
+    order_no = models.CharField("订单号", max_length=32, unique=True)
+    member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.PROTECT,
+                               related_name="orders")
+    status = models.CharField("状态", max_length=20, choices=OrderStatus.choices,
+                              default=OrderStatus.PENDING_PAYMENT, db_index=True)
+    # Idempotency of placement: the same key and body returns this order.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    receiver_name = models.CharField("收货人", max_length=32)
+    receiver_phone = models.CharField("收货电话", max_length=20, db_index=True)
+    province = models.CharField("省份", max_length=32)
+    city = models.CharField("城市", max_length=32)
+    district = models.CharField("区县", max_length=32, blank=True, default="")
+    address_detail = models.CharField("详细地址", max_length=200)
+
+    goods_total_fen = models.BigIntegerField("商品金额（分）")
+    discount_fen = models.BigIntegerField("优惠金额（分）", default=0)
+    freight_fen = models.BigIntegerField("运费（分）", default=0)
+    payable_fen = models.BigIntegerField("应付金额（分）")
+    paid_fen = models.BigIntegerField("实付金额（分）", default=0)
+
+    buyer_remark = models.CharField("买家留言", max_length=200, blank=True, default="")
+    operator_remark = models.TextField("商家备注", blank=True, default="")
+    needs_refund = models.BooleanField(
+        "待退款", default=False, help_text="订单取消后才到账且无法恢复的付款，需要退款"
+    )
+
+    created_at = models.DateTimeField("下单时间", auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField("支付截止")
+    paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    shipped_at = models.DateTimeField("发货时间", null=True, blank=True)
+    received_at = models.DateTimeField("收货时间", null=True, blank=True)
+    cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
+    cancel_reason = models.CharField("取消原因", max_length=100, blank=True, default="")
+
+    class Meta:
+        verbose_name = "订单"
+        verbose_name_plural = "订单"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["member", "-id"]),
+            models.Index(fields=["status", "expires_at"], condition=Q(status="pending_payment"),
+                         name="order_unpaid_expiry_idx"),
+            models.Index(fields=["status", "shipped_at"], condition=Q(status="shipped"),
+                         name="order_shipped_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"],
+                                    condition=Q(idempotency_key__isnull=False),
+                                    name="order_idempotency_key_per_member"),
+            models.CheckConstraint(condition=Q(payable_fen__gte=0), name="order_payable_non_negative"),
+            models.CheckConstraint(
+                condition=Q(payable_fen=models.F("goods_total_fen") - models.F("discount_fen")
+                            + models.F("freight_fen")),
+                name="order_payable_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines.all())
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey("shop.Sku", verbose_name="SKU", on_delete=models.PROTECT, related_name="+")
+    product_id_snapshot = models.BigIntegerField("商品ID")
+    product_name = models.CharField("商品名称", max_length=100)
+    sku_code = models.CharField("SKU 编码", max_length=64)
+    spec_text = models.CharField("规格", max_length=200, blank=True, default="")
+    image_url = models.CharField("图片", max_length=300, blank=True, default="")
+    unit_price_fen = models.BigIntegerField("单价（分）")
+    quantity = models.PositiveIntegerField("数量")
+    goods_total_fen = models.BigIntegerField("小计（分）")
+    discount_fen = models.BigIntegerField("优惠分摊（分）", default=0)
+    payable_fen = models.BigIntegerField("实付分摊（分）")
+
+    class Meta:
+        verbose_name = "订单商品"
+        verbose_name_plural = "订单商品"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(payable_fen=models.F("goods_total_fen") - models.F("discount_fen")),
+                name="order_line_payable_adds_up",
+            ),
+        ]
+
+
+class OrderLineAdjustment(models.Model):
+    """One pricing stage's effect on one line (negative = discount), stored to the fen."""
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="adjustments")
+    stage = models.CharField("环节", max_length=32)
+    label = models.CharField("说明", max_length=100)
+    amount_fen = models.BigIntegerField("金额（分）")
+    reference = models.CharField("关联", max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = "优惠分摊"
+        verbose_name_plural = "优惠分摊"
+        ordering = ["id"]
+
+
+class OrderEvent(models.Model):
+    """Audit trail: one row per transition or operator action, written in the same transaction."""
+
+    class Actor(models.TextChoices):
+        MEMBER = "member", "会员"
+        OPERATOR = "operator", "运营"
+        SYSTEM = "system", "系统"
+        WECHAT = "wechat", "微信支付"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField("动作", max_length=32)
+    from_status = models.CharField("原状态", max_length=20, choices=OrderStatus.choices, blank=True,
+                                   default="")
+    to_status = models.CharField("新状态", max_length=20, choices=OrderStatus.choices, blank=True,
+                                 default="")
+    actor = models.CharField("操作方", max_length=16, choices=Actor.choices)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
+                                 on_delete=models.PROTECT)
+    note = models.CharField("说明", max_length=300, blank=True, default="")
+    data = models.JSONField("数据", default=dict, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "订单日志"
+        verbose_name_plural = "订单日志"
+        ordering = ["id"]
+
+
+class Shipment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    carrier = models.CharField("快递公司", max_length=32)
+    tracking_no = models.CharField("快递单号", max_length=64)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
+                                 on_delete=models.PROTECT)
+    shipped_at = models.DateTimeField("发货时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "发货记录"
+        verbose_name_plural = "发货记录"
+        ordering = ["id"]
