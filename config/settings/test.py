@@ -2,13 +2,17 @@
 
 from .base import *  # noqa: F403
 from .base import DATABASE_URL, EMBEDDED_DATABASE
+from .env import env
+
+# Parallel runs on one server (several developers' checkouts) each name their own database.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", "test_mall")}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Keep test tasks away from a developer's running worker.
 if EMBEDDED_DATABASE:
     from core.embedded_pg import database_url
 
-    CELERY_BROKER_URL = "sqla+" + database_url("test_broker").replace(
+    CELERY_BROKER_URL = "sqla+" + database_url(env("TEST_BROKER_DB_NAME", "test_broker")).replace(
         "postgresql://", "postgresql+psycopg://", 1
     )
 else:
