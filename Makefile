@@ -1,0 +1,39 @@
+# The mall's entry points. `make run` and `make test` are all a new machine needs (Python 3.11):
+# both create .venv and install the requirements on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+
+.PHONY: help bootstrap run test lint format bench demo-data clean-venv
+
+help:
+	@echo "make run     run the mall: embedded PostgreSQL, demo data, API, admin, WeChat sandbox, worker, beat"
+	@echo "make test    ruff, mypy, import-linter and the whole pytest suite on a real PostgreSQL"
+	@echo "make lint    ruff, mypy and import-linter only"
+	@echo "make bench   the benchmarks (bench/)"
+	@echo "make demo-data  load the demo catalogue, members and orders (idempotent)"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	@$(PY) scripts/run.py
+
+test: bootstrap
+	@bash scripts/test.sh
+
+lint: bootstrap
+	@bash scripts/test.sh --lint-only
+
+format: bootstrap
+	@.venv/bin/ruff format .
+	@.venv/bin/ruff check --fix .
+
+bench: bootstrap
+	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else $(PY) -m bench; fi
+
+demo-data: bootstrap
+	@$(PY) scripts/run.py --prepare-only
+
+clean-venv:
+	rm -rf .venv

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: ruff, mypy, import-linter, then pytest on a real PostgreSQL
+# (the embedded one unless DATABASE_URL is set; tests/conftest.py starts it).
+#
+# Every step runs even when an earlier one failed, so one run shows every problem; the exit
+# status is non-zero if any step failed (pytest collecting no test, exit 5, is a failure too).
+#   scripts/test.sh               everything
+#   scripts/test.sh --lint-only   ruff, mypy, import-linter
+#   scripts/test.sh -- -k order   extra arguments after -- go to pytest
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+lint_only=0
+pytest_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --lint-only) lint_only=1 ;;
+        --) shift; pytest_args+=("$@"); break ;;
+        *) pytest_args+=("$1") ;;
+    esac
+    shift
+done
+
+# shellcheck disable=SC1091
+. .venv/bin/activate
+export DJANGO_SETTINGS_MODULE=config.settings.test
+export PYTHONDONTWRITEBYTECODE=1
+
+failed=()
+step() {
+    local name=$1
+    shift
+    echo "== $name: $*"
+    if ! "$@"; then
+        failed+=("$name")
+        echo "== $name FAILED"
+    fi
+}
+
+step ruff ruff check .
+step mypy mypy core members shop campaigns analytics wechat config
+step import-linter lint-imports --no-cache --no-logo
+if [ "$lint_only" -eq 0 ]; then
+    # A summary line first, so pytest's own closing line stays the last one on success.
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "== failed so far: ${failed[*]} (running pytest anyway)"
+    fi
+    step pytest pytest -q "${pytest_args[@]}"
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "make test: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
