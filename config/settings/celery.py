@@ -20,3 +20,12 @@ CELERY_TASK_ROUTES = {
     "wechat.tasks.send_*": {"queue": "notifications"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Periodic jobs, upserted by name into django-celery-beat (`manage.py sync_periodic_tasks`);
+# an operator's enabled/disabled choice survives re-syncs.
+PERIODIC_TASKS = [
+    {"name": "订单超时自动取消", "task": "shop.tasks.cancel_expired_orders",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+    {"name": "发货后自动确认收货", "task": "shop.tasks.confirm_overdue_receipts",
+     "crontab": {"minute": "*/10"}, "queue": "default", "expires_seconds": 500},
+]

@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+
+from members.api import views
+
+urlpatterns = [
+    path("auth/wechat/login", views.LoginView.as_view(), name="auth-wechat-login"),
+    path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("me/phone", views.PhoneView.as_view(), name="me-phone"),
+    path("addresses/", views.AddressListView.as_view(), name="address-list"),
+    path("addresses/<int:address_id>/", views.AddressDetailView.as_view(), name="address-detail"),
+]

@@ -1,1 +1,20 @@
-urlpatterns: list = []
+from django.urls import path
+
+from shop.api import cart, catalog, orders, payments
+
+urlpatterns = [
+    path("categories/", catalog.CategoryTreeView.as_view(), name="category-tree"),
+    path("products/", catalog.ProductListView.as_view(), name="product-list"),
+    path("products/<int:product_id>/", catalog.ProductDetailView.as_view(), name="product-detail"),
+    path("cart/items/", cart.CartView.as_view(), name="cart"),
+    path("cart/items/<int:item_id>/", cart.CartItemView.as_view(), name="cart-item"),
+    path("cart/select-all", cart.CartSelectAllView.as_view(), name="cart-select-all"),
+    path("checkout/preview", orders.CheckoutPreviewView.as_view(), name="checkout-preview"),
+    path("orders/", orders.OrderListView.as_view(), name="order-list"),
+    path("orders/<str:order_no>/", orders.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:order_no>/pay", orders.OrderPayView.as_view(), name="order-pay"),
+    path("orders/<str:order_no>/cancel", orders.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<str:order_no>/confirm-receipt", orders.OrderConfirmReceiptView.as_view(),
+         name="order-confirm-receipt"),
+    path("payments/wechat/notify", payments.WechatPaymentNotifyView.as_view(), name="payment-wechat-notify"),
+]

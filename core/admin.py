@@ -1,0 +1,164 @@
+"""Shared pieces of the operator console: the site's name, yuan in and out, image checks, read-only.
+
+Money is stored as integer fen everywhere (DESIGN.md §6); operators think and type in yuan. The
+form field below is the only place the console converts, so every money input behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model
+from django.http import HttpRequest
+
+from core.money import fen_from_yuan, yuan
+
+admin.site.site_header = "小程序商城 运营后台"
+admin.site.site_title = "小程序商城 运营后台"
+admin.site.index_title = "运营概览"
+# Django's own "view site" link points at "/", which serves nothing (the shop is the mini-program).
+admin.site.site_url = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Money
+
+
+def yuan_text(fen: int | None) -> str:
+    """1999 -> '¥19.99'; None -> '—' (the admin's empty marker)."""
+    if fen is None:
+        return "—"
+    return f"¥{yuan(fen)}"
+
+
+def money_display(field: str, description: str) -> Callable[[Any, Model], str]:
+    """A list/readonly column showing the fen field `field` as yuan, sortable by that field."""
+
+    @admin.display(description=description, ordering=field)
+    def display(self: Any, obj: Model) -> str:
+        return yuan_text(getattr(obj, field))
+
+    display.__name__ = f"{field.removesuffix('_fen')}_yuan"
+    return display
+
+
+class YuanFormField(forms.CharField):
+    """Accepts '19.99' (also '¥19.99', '1,299') and cleans to fen (1999); shows fen as '19.99'.
+
+    `empty_fen` is what an empty box means: None for an optional amount (no free-shipping
+    threshold), 0 for a price that defaults to nothing (cost, crossed-out price).
+    """
+
+    default_error_messages = {
+        "invalid": "请输入金额，例如 19.99",
+        "negative": "金额不能为负数",
+    }
+
+    def __init__(self, *, empty_fen: int | None = None, allow_negative: bool = False,
+                 **kwargs: Any) -> None:
+        # Model-derived kwargs for integer fields make no sense for a text box of yuan.
+        for key in ("min_value", "max_value", "step_size", "max_length"):
+            kwargs.pop(key, None)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vYuanField", "size": 9,
+                                                           "inputmode": "decimal"}))
+        self.empty_fen = empty_fen
+        self.allow_negative = allow_negative
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return yuan(value)
+        return value
+
+    def to_python(self, value: Any) -> int | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return self.empty_fen
+        text = str(text).replace("¥", "").replace("￥", "").replace(",", "").replace("，", "").strip()
+        try:
+            fen = fen_from_yuan(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="invalid") from exc
+        if fen < 0 and not self.allow_negative:
+            raise ValidationError(self.error_messages["negative"], code="negative")
+        return fen
+
+    def validate(self, value: Any) -> None:
+        # CharField.validate treats 0 as present; only a truly empty box is "required".
+        if value is None and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_MAX_PIXELS = 40_000_000
+IMAGE_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+
+
+class ValidatedImageField(forms.ImageField):
+    """An upload that is really a JPEG/PNG/WebP, at most 5 MB and 40 megapixels.
+
+    The size check runs before Pillow reads the file, and the pixel check before anything
+    decodes it, so a decompression bomb is refused from its header alone.
+    """
+
+    default_error_messages = {
+        "too_big": "图片不能超过 5 MB",
+        "format": "仅支持 JPEG、PNG、WebP 格式的图片",
+        "too_many_pixels": "图片尺寸过大（不能超过 4000 万像素）",
+        "invalid_image": "请上传有效的图片文件",
+    }
+
+    def to_python(self, data: Any) -> Any:
+        if isinstance(data, UploadedFile) and data.size is not None and data.size > IMAGE_MAX_BYTES:
+            raise ValidationError(self.error_messages["too_big"], code="too_big")
+        if isinstance(data, UploadedFile):
+            self._check_header(data)
+        return super().to_python(data)
+
+    def _check_header(self, data: UploadedFile) -> None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            data.seek(0)
+            with Image.open(data) as image:  # lazy: reads the header, decodes nothing
+                image_format, (width, height) = image.format, image.size
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise ValidationError(self.error_messages["invalid_image"], code="invalid_image") from exc
+        finally:
+            data.seek(0)
+        if image_format not in IMAGE_FORMATS:
+            raise ValidationError(self.error_messages["format"], code="format")
+        if width * height > IMAGE_MAX_PIXELS:
+            raise ValidationError(self.error_messages["too_many_pixels"], code="too_many_pixels")
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-only admins (ledgers, payments, members: the console looks, services write)
+
+
+class ReadOnlyAdminMixin:
+    """View-only: no add, no edit, no delete. Django then renders every field read-only."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False

@@ -1,0 +1,136 @@
+"""Mini-program API for identity, profile and addresses. Views parse, call one service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members import selectors, services
+from members.models import Address, Gender, Member
+
+
+def current_member(request: Request) -> Member:
+    return request.user.member  # type: ignore[union-attr]
+
+
+class MemberOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Member
+        fields = ["id", "nickname", "avatar_url", "gender", "birthday", "province", "city", "phone",
+                  "registered_at"]
+
+
+class LoginView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class LoginInput(serializers.Serializer):
+        code = serializers.CharField(max_length=128, help_text="wx.login() 返回的 code")
+
+    class LoginOutput(serializers.Serializer):
+        token = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        is_new_member = serializers.BooleanField()
+        member = MemberOutput()
+
+    @extend_schema(operation_id="auth_wechat_login", request=LoginInput,
+                   responses={200: LoginOutput})
+    def post(self, request: Request) -> Response:
+        data = self.LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.member_login_wechat(code=data.validated_data["code"])
+        body = {"token": result.token, "expires_at": result.expires_at, "is_new_member": result.created,
+                "member": result.member}
+        return Response(self.LoginOutput(body).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(operation_id="auth_logout", request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.member_logout(token_id=request.user.token_id)  # type: ignore[union-attr]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    class MeInput(serializers.Serializer):
+        nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+        birthday = serializers.DateField(required=False, allow_null=True)
+        province = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        city = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+    @extend_schema(operation_id="me_get", responses={200: MemberOutput})
+    def get(self, request: Request) -> Response:
+        return Response(MemberOutput(current_member(request)).data)
+
+    @extend_schema(operation_id="me_update", request=MeInput, responses={200: MemberOutput})
+    def patch(self, request: Request) -> Response:
+        data = self.MeInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        member = services.member_profile_update(member=current_member(request), changes=data.validated_data)
+        return Response(MemberOutput(member).data)
+
+
+class PhoneView(APIView):
+    class PhoneInput(serializers.Serializer):
+        code = serializers.CharField(max_length=128, help_text="getPhoneNumber 返回的 code")
+
+    @extend_schema(operation_id="me_bind_phone", request=PhoneInput, responses={200: MemberOutput})
+    def post(self, request: Request) -> Response:
+        data = self.PhoneInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_phone_bind(member=current_member(request), code=data.validated_data["code"])
+        return Response(MemberOutput(member).data)
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    phone = serializers.RegexField(r"^[0-9+\- ]{5,20}$", max_length=20)
+
+    class Meta:
+        model = Address
+        fields = ["id", "receiver_name", "phone", "province", "city", "district", "detail", "is_default"]
+        read_only_fields = ["id"]
+
+
+class AddressListView(APIView):
+    @extend_schema(operation_id="addresses_list", responses={200: AddressSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        addresses = selectors.address_list_for_member(member=current_member(request))
+        return Response(AddressSerializer(addresses, many=True).data)
+
+    @extend_schema(operation_id="addresses_create", request=AddressSerializer,
+                   responses={201: AddressSerializer})
+    def post(self, request: Request) -> Response:
+        data = AddressSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = services.address_create(member=current_member(request), data=data.validated_data)
+        return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+
+class AddressDetailView(APIView):
+    @extend_schema(operation_id="addresses_retrieve", responses={200: AddressSerializer})
+    def get(self, request: Request, address_id: int) -> Response:
+        address = selectors.address_get_for_member(member=current_member(request), address_id=address_id)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(operation_id="addresses_update", request=AddressSerializer,
+                   responses={200: AddressSerializer})
+    def patch(self, request: Request, address_id: int) -> Response:
+        member = current_member(request)
+        selectors.address_get_for_member(member=member, address_id=address_id)  # 404 before validation
+        data = AddressSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        address = services.address_update(member=member, address_id=address_id, data=data.validated_data)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(operation_id="addresses_delete", responses={204: None})
+    def delete(self, request: Request, address_id: int) -> Response:
+        services.address_delete(member=current_member(request), address_id=address_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

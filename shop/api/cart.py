@@ -1,0 +1,101 @@
+"""The cart. Every line is the member's own; invalid lines come back with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.api.views import current_member
+from shop import selectors
+from shop.services import cart as cart_services
+
+MAX_ID = 2**63 - 1
+
+
+class CartLineOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="item.id")
+    sku_id = serializers.IntegerField(source="item.sku_id")
+    product_id = serializers.IntegerField(source="item.sku.product_id")
+    product_name = serializers.CharField(source="item.sku.product.name")
+    spec_text = serializers.CharField(source="item.sku.spec_text")
+    image = serializers.ImageField(source="item.sku.product.main_image", allow_null=True)
+    quantity = serializers.IntegerField(source="item.quantity")
+    selected = serializers.BooleanField(source="item.selected")
+    price_fen = serializers.IntegerField(source="item.sku.price_fen")
+    price_fen_when_added = serializers.IntegerField(source="item.price_fen_when_added")
+    available = serializers.IntegerField()
+    state = serializers.CharField(help_text="ok / off_shelf / out_of_stock / insufficient_stock / price_changed")
+    reason = serializers.CharField()
+    purchasable = serializers.BooleanField()
+
+
+class CartOutput(serializers.Serializer):
+    items = CartLineOutput(many=True)
+    selected_count = serializers.IntegerField()
+    selected_total_fen = serializers.IntegerField()
+
+
+def _cart_body(request: Request) -> dict[str, Any]:
+    lines = selectors.cart_lines_for_member(member=current_member(request))
+    chosen = [v for v in lines if v.item.selected and v.purchasable]
+    return {"items": lines, "selected_count": sum(v.item.quantity for v in chosen),
+            "selected_total_fen": sum(v.item.sku.price_fen * v.item.quantity for v in chosen)}
+
+
+class CartView(APIView):
+    class CartAddInput(serializers.Serializer):
+        sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        quantity = serializers.IntegerField(min_value=1, max_value=999, default=1)
+
+    @extend_schema(operation_id="cart_list", responses={200: CartOutput})
+    def get(self, request: Request) -> Response:
+        return Response(CartOutput(_cart_body(request), context={"request": request}).data)
+
+    @extend_schema(operation_id="cart_add", request=CartAddInput, responses={201: CartOutput})
+    def post(self, request: Request) -> Response:
+        data = self.CartAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart_services.cart_add(member=current_member(request), **data.validated_data)
+        return Response(CartOutput(_cart_body(request), context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class CartItemView(APIView):
+    class CartUpdateInput(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=999, required=False)
+        selected = serializers.BooleanField(required=False)
+        acknowledge_price = serializers.BooleanField(required=False, help_text="已知晓价格变动")
+
+    @extend_schema(operation_id="cart_update", request=CartUpdateInput, responses={200: CartOutput})
+    def patch(self, request: Request, item_id: int) -> Response:
+        data = self.CartUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = current_member(request)
+        values = dict(data.validated_data)
+        acknowledge = values.pop("acknowledge_price", False)
+        cart_services.cart_update(member=member, item_id=item_id, **values)
+        if acknowledge:
+            cart_services.cart_acknowledge_price(member=member, item_id=item_id)
+        return Response(CartOutput(_cart_body(request), context={"request": request}).data)
+
+    @extend_schema(operation_id="cart_remove", responses={204: None})
+    def delete(self, request: Request, item_id: int) -> Response:
+        cart_services.cart_remove(member=current_member(request), item_id=item_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartSelectAllView(APIView):
+    class SelectAllInput(serializers.Serializer):
+        selected = serializers.BooleanField()
+
+    @extend_schema(operation_id="cart_select_all", request=SelectAllInput, responses={200: CartOutput})
+    def post(self, request: Request) -> Response:
+        data = self.SelectAllInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart_services.cart_select_all(member=current_member(request), selected=data.validated_data["selected"])
+        return Response(CartOutput(_cart_body(request), context={"request": request}).data)

@@ -1,0 +1,156 @@
+"""Browsing: the category tree, the product list (filter, search, order, paginate), detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.money import yuan
+from shop import selectors
+from shop.models import Product, ProductTag
+
+
+class CategoryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    icon = serializers.ImageField(allow_null=True)
+    children = serializers.SerializerMethodField()
+
+    def get_children(self, obj: Any) -> list[dict[str, Any]]:
+        return [{"id": c.id, "name": c.name, "icon": c.icon.url if c.icon else None}
+                for c in getattr(obj, "active_children", [])]
+
+
+class CategoryTreeView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="categories_tree", responses={200: CategoryOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(CategoryOutput(selectors.category_tree(), many=True,
+                                       context={"request": request}).data)
+
+
+class ProductFilter(django_filters.FilterSet):
+    category = django_filters.NumberFilter(method="filter_category", label="分类ID（含子分类）")
+    price_min = django_filters.NumberFilter(field_name="min_price_fen", lookup_expr="gte", label="最低价（分）")
+    price_max = django_filters.NumberFilter(field_name="min_price_fen", lookup_expr="lte", label="最高价（分）")
+    tag = django_filters.ChoiceFilter(choices=ProductTag.choices, method="filter_tag", label="标签")
+    q = django_filters.CharFilter(method="filter_keyword", label="关键词")
+    ordering = django_filters.OrderingFilter(
+        fields=(("sales_count", "sales"), ("min_price_fen", "price"), ("created_at", "newest")),
+        label="排序：sales / -sales / price / -price / newest / -newest",
+    )
+
+    class Meta:
+        model = Product
+        fields: list[str] = []
+
+    def filter_category(self, queryset: QuerySet[Product], name: str, value: int) -> QuerySet[Product]:
+        return queryset.filter(Q(category_id=value) | Q(category__parent_id=value))
+
+    def filter_tag(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        return queryset.filter(tags__contains=[value])
+
+    def filter_keyword(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        value = value.strip()[:50]
+        return queryset.filter(Q(name__icontains=value) | Q(subtitle__icontains=value)) if value else queryset
+
+
+class ProductCardOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    subtitle = serializers.CharField()
+    main_image = serializers.ImageField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    price_fen = serializers.IntegerField(source="min_price_fen")
+    price_yuan = serializers.SerializerMethodField()
+    sales_count = serializers.IntegerField()
+    in_stock = serializers.SerializerMethodField()
+
+    def get_price_yuan(self, obj: Product) -> str:
+        return yuan(obj.min_price_fen)
+
+    def get_in_stock(self, obj: Any) -> bool:
+        return bool(getattr(obj, "stock_total", 0))
+
+
+class ProductListView(generics.ListAPIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = ProductCardOutput
+    filterset_class = ProductFilter
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return selectors.product_list().order_by("sort", "-id")
+
+    @extend_schema(operation_id="products_list")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SkuOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    specs = serializers.DictField(child=serializers.CharField())
+    price_fen = serializers.IntegerField()
+    original_price_fen = serializers.IntegerField()
+    stock_state = serializers.SerializerMethodField(help_text="in_stock / low_stock / sold_out")
+    available = serializers.SerializerMethodField()
+
+    def get_available(self, obj: Any) -> int:
+        return obj.stock.available if hasattr(obj, "stock") else 0
+
+    def get_stock_state(self, obj: Any) -> str:
+        available = self.get_available(obj)
+        return "sold_out" if available <= 0 else "low_stock" if available < 10 else "in_stock"
+
+
+class ProductDetailOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    subtitle = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.SerializerMethodField()
+    main_image = serializers.ImageField(allow_null=True)
+    images = serializers.SerializerMethodField()
+    tags = serializers.ListField(child=serializers.CharField())
+    price_fen = serializers.IntegerField(source="min_price_fen")
+    sales_count = serializers.IntegerField()
+    spec_options = serializers.SerializerMethodField(help_text="规格名 → 可选值，按出现顺序")
+    skus = SkuOutput(source="active_skus", many=True)
+
+    def get_category(self, obj: Product) -> dict[str, Any]:
+        return {"id": obj.category_id, "name": obj.category.name}
+
+    def get_images(self, obj: Product) -> list[str]:
+        request = self.context.get("request")
+        urls = [img.image.url for img in obj.images.all()]
+        return [request.build_absolute_uri(u) if request else u for u in urls]
+
+    def get_spec_options(self, obj: Any) -> dict[str, list[str]]:
+        options: dict[str, list[str]] = {}
+        for sku in obj.active_skus:
+            for name, value in (sku.specs or {}).items():
+                values = options.setdefault(name, [])
+                if value not in values:
+                    values.append(value)
+        return options
+
+
+class ProductDetailView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="products_retrieve", responses={200: ProductDetailOutput})
+    def get(self, request: Request, product_id: int) -> Response:
+        product = selectors.product_detail(product_id=product_id)
+        return Response(ProductDetailOutput(product, context={"request": request}).data)

@@ -1,0 +1,255 @@
+"""Checkout preview, orders and paying for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import ValidationFailed
+from members.api.views import current_member
+from shop import selectors
+from shop.models import Order, OrderStatus
+from shop.pricing import Quote
+from shop.services import orders as order_services
+from shop.services import payments as payment_services
+from shop.services.orders import CheckoutInput, LineInput
+
+MAX_ID = 2**63 - 1
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="同一 key 与相同请求体重放时返回首次结果；不同请求体返回 409",
+)
+
+
+class CheckoutInputSerializer(serializers.Serializer):
+    class Item(serializers.Serializer):
+        sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+    items = Item(many=True, required=False, max_length=100,
+                 help_text="留空则结算购物车中已选中的商品")
+    address_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
+    remark = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    expected_payable_fen = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, required=False, allow_null=True,
+        help_text="预览时的应付金额；与实际不一致时返回 409 price_changed")
+
+    def to_checkout(self) -> CheckoutInput:
+        data = self.validated_data
+        return CheckoutInput(
+            items=tuple(LineInput(i["sku_id"], i["quantity"]) for i in data.get("items", [])),
+            address_id=data.get("address_id"), remark=data.get("remark", ""),
+            expected_payable_fen=data.get("expected_payable_fen"),
+        )
+
+
+class AdjustmentOutput(serializers.Serializer):
+    stage = serializers.CharField()
+    label = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+
+
+class AddressOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    receiver_name = serializers.CharField()
+    phone = serializers.CharField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    district = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class PreviewLineOutput(serializers.Serializer):
+    sku_id = serializers.IntegerField(source="line.sku_id")
+    product_id = serializers.IntegerField(source="line.product_id")
+    product_name = serializers.CharField(source="line.product_name")
+    spec_text = serializers.CharField(source="line.spec_text")
+    image_url = serializers.CharField(source="line.image_url")
+    unit_price_fen = serializers.IntegerField(source="line.unit_price_fen")
+    quantity = serializers.IntegerField(source="line.quantity")
+    goods_total_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    payable_fen = serializers.IntegerField()
+    adjustments = AdjustmentOutput(many=True)
+
+
+class PreviewOutput(serializers.Serializer):
+    lines = PreviewLineOutput(many=True)
+    address = AddressOutput(allow_null=True)
+    goods_total_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    freight_fen = serializers.IntegerField()
+    payable_fen = serializers.IntegerField()
+    stages = AdjustmentOutput(many=True, help_text="各环节汇总：活动价、会员价、满减、优惠券、积分、运费")
+
+
+class CheckoutPreviewView(APIView):
+    @extend_schema(operation_id="checkout_preview", request=CheckoutInputSerializer,
+                   responses={200: PreviewOutput})
+    def post(self, request: Request) -> Response:
+        data = CheckoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        checkout = order_services.checkout_price(member=current_member(request), data=data.to_checkout())
+        q: Quote = checkout.quote
+        body = {"lines": q.lines, "address": checkout.address, "goods_total_fen": q.goods_total_fen,
+                "discount_fen": q.discount_fen, "freight_fen": q.freight_fen, "payable_fen": q.payable_fen,
+                "stages": q.stages}
+        return Response(PreviewOutput(body).data)
+
+
+class OrderLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku_id = serializers.IntegerField()
+    product_id = serializers.IntegerField(source="product_id_snapshot")
+    product_name = serializers.CharField()
+    spec_text = serializers.CharField()
+    image_url = serializers.CharField()
+    unit_price_fen = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    goods_total_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    payable_fen = serializers.IntegerField()
+
+
+class OrderLineDetailOutput(OrderLineOutput):
+    adjustments = AdjustmentOutput(many=True, source="adjustments.all")
+
+
+class ShipmentOutput(serializers.Serializer):
+    carrier = serializers.CharField()
+    tracking_no = serializers.CharField()
+    shipped_at = serializers.DateTimeField()
+
+
+class OrderOutput(serializers.Serializer):
+    order_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    goods_total_fen = serializers.IntegerField()
+    discount_fen = serializers.IntegerField()
+    freight_fen = serializers.IntegerField()
+    payable_fen = serializers.IntegerField()
+    paid_fen = serializers.IntegerField()
+    item_count = serializers.IntegerField()
+    lines = OrderLineOutput(many=True, source="lines.all")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+class OrderDetailOutput(OrderOutput):
+    lines = OrderLineDetailOutput(many=True, source="lines.all")  # type: ignore[assignment]
+    receiver_name = serializers.CharField()
+    receiver_phone = serializers.CharField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    district = serializers.CharField()
+    address_detail = serializers.CharField()
+    buyer_remark = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    cancel_reason = serializers.CharField()
+    shipments = ShipmentOutput(many=True, source="shipments.all")
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 64 or not key.isascii() or not key.isprintable():
+        raise ValidationFailed("Idempotency-Key 须为 1 到 64 个可见 ASCII 字符", code="invalid_idempotency_key")
+    return key
+
+
+class OrderListView(generics.ListAPIView):
+    serializer_class = OrderOutput
+    queryset = Order.objects.none()  # for the schema; get_queryset() scopes by member
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        status_filter = self.request.query_params.get("status")
+        if status_filter and status_filter not in OrderStatus.values:
+            raise ValidationFailed("未知的订单状态", code="invalid_status", detail={"status": status_filter})
+        return selectors.order_list_for_member(member=current_member(self.request), status=status_filter)
+
+    @extend_schema(operation_id="orders_list", parameters=[
+        OpenApiParameter("status", str, enum=OrderStatus.values, required=False)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="orders_create", request=CheckoutInputSerializer,
+                   parameters=[IDEMPOTENCY_HEADER], responses={201: OrderDetailOutput})
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        data = CheckoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = current_member(request)
+        order, replayed = order_services.order_place(member=member, data=data.to_checkout(),
+                                                     idempotency_key=key)
+        detail = selectors.order_detail_for_member(member=member, order_no=order.order_no)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(OrderDetailOutput(detail).data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(operation_id="orders_retrieve", responses={200: OrderDetailOutput})
+    def get(self, request: Request, order_no: str) -> Response:
+        order = selectors.order_detail_for_member(member=current_member(request), order_no=order_no)
+        return Response(OrderDetailOutput(order).data)
+
+
+class PayOutput(serializers.Serializer):
+    appId = serializers.CharField()  # noqa: N815 - wx.requestPayment's own field names
+    timeStamp = serializers.CharField()  # noqa: N815
+    nonceStr = serializers.CharField()  # noqa: N815
+    package = serializers.CharField()
+    signType = serializers.CharField()  # noqa: N815
+    paySign = serializers.CharField()  # noqa: N815
+
+
+class OrderPayView(APIView):
+    @extend_schema(operation_id="orders_pay", request=None, parameters=[IDEMPOTENCY_HEADER],
+                   responses={200: PayOutput})
+    def post(self, request: Request, order_no: str) -> Response:
+        _idempotency_key(request)  # prepay is idempotent per order by itself
+        result = payment_services.payment_prepay(member=current_member(request), order_no=order_no,
+                                                 client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
+        return Response(PayOutput(result.request_payment).data)
+
+
+class OrderCancelView(APIView):
+    class CancelInput(serializers.Serializer):
+        reason = serializers.CharField(max_length=100, required=False, default="买家取消", allow_blank=True)
+
+    @extend_schema(operation_id="orders_cancel", request=CancelInput, parameters=[IDEMPOTENCY_HEADER],
+                   responses={200: OrderDetailOutput})
+    def post(self, request: Request, order_no: str) -> Response:
+        _idempotency_key(request)
+        data = self.CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = current_member(request)
+        order = order_services.order_get_for_member(member=member, order_no=order_no)
+        order_services.order_cancel(order=order, reason=data.validated_data["reason"] or "买家取消",
+                                    actor=order_services.Actor.MEMBER)
+        return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
+                                                                            order_no=order_no)).data)
+
+
+class OrderConfirmReceiptView(APIView):
+    @extend_schema(operation_id="orders_confirm_receipt", request=None, responses={200: OrderDetailOutput})
+    def post(self, request: Request, order_no: str) -> Response:
+        member = current_member(request)
+        order = order_services.order_get_for_member(member=member, order_no=order_no)
+        order_services.order_confirm_receipt(order=order)
+        return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
+                                                                            order_no=order_no)).data)
+
+

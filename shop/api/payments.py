@@ -1,0 +1,56 @@
+"""WeChat → us: payment notifications (XML, signed). Answered in WeChat's exact XML."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from core.errors import DomainError
+from shop.services import payments as payment_services
+
+logger = logging.getLogger(__name__)
+MAX_NOTIFY_BYTES = 64 * 1024
+
+
+class RawXmlParser(BaseParser):
+    """Leaves the body as bytes: the signature is verified over exactly what WeChat sent."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+        return stream.read(MAX_NOTIFY_BYTES + 1) if stream else b""
+
+
+class WechatPaymentNotifyView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawXmlParser]
+
+    @extend_schema(
+        operation_id="payments_wechat_notify",
+        description="微信支付结果通知（Pay v2 XML）。校验签名、appid、mch_id 与金额；重复通知幂等。",
+        request={"application/xml": OpenApiTypes.STR},
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="SUCCESS XML"),
+                   400: OpenApiResponse(OpenApiTypes.STR, description="FAIL XML")},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        gateway = payment_services.payment_gateway()
+        body: bytes = request.data if isinstance(request.data, bytes) else b""
+        try:
+            if len(body) > MAX_NOTIFY_BYTES:
+                raise DomainError("通知报文过大", code="notify_too_large")
+            payment_services.payment_handle_notify(body=body)
+        except DomainError as exc:
+            logger.warning("payment notify rejected: %s %s", exc.code, exc.detail)
+            content, content_type = gateway.notify_nack(exc.message)
+            return HttpResponse(content, content_type=content_type, status=400)
+        content, content_type = gateway.notify_ack()
+        return HttpResponse(content, content_type=content_type)

@@ -1,0 +1,163 @@
+"""Reads of the shop. Shopper-facing reads are scoped by the member who asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from members.models import Member
+from shop.errors import ProductUnavailable
+from shop.models import (
+    CartItem,
+    Category,
+    Order,
+    OrderStatus,
+    Product,
+    ProductImage,
+    Sku,
+)
+from shop.pricing import CartLine
+
+
+def category_tree() -> list[Category]:
+    """Active top-level categories with their active children prefetched (two queries)."""
+    children = Category.objects.filter(is_active=True).order_by("sort", "id")
+    return list(
+        Category.objects.filter(parent__isnull=True, is_active=True)
+        .order_by("sort", "id")
+        .prefetch_related(Prefetch("children", queryset=children, to_attr="active_children"))
+    )
+
+
+def product_list() -> QuerySet[Product]:
+    """On-shelf products with what a list card needs; no per-row queries."""
+    return (
+        Product.objects.filter(is_on_shelf=True, category__is_active=True)
+        .annotate(stock_total=Sum("skus__stock__available", filter=Q(skus__is_active=True)))
+        .only("id", "name", "subtitle", "main_image", "tags", "min_price_fen", "sales_count",
+              "category_id", "created_at", "sort")
+    )
+
+
+def product_detail(*, product_id: int) -> Product:
+    active_skus = Sku.objects.filter(is_active=True).select_related("stock").order_by("id")
+    product = (
+        Product.objects.filter(pk=product_id, is_on_shelf=True)
+        .select_related("category")
+        .prefetch_related(Prefetch("skus", queryset=active_skus, to_attr="active_skus"),
+                          Prefetch("images", queryset=ProductImage.objects.order_by("sort", "id")))
+        .first()
+    )
+    if product is None:
+        raise ProductUnavailable(code="product_not_found", status=404)
+    return product
+
+
+def cart_snapshot_lines(*, quantities: dict[int, int]) -> list[CartLine]:
+    """Immutable priced-line inputs for sku_id -> quantity; every SKU must be sellable now.
+
+    Raises ProductUnavailable naming the SKUs that are unknown, inactive or off the shelf.
+    Stock is not checked here: placement takes it atomically, preview shows it.
+    """
+    skus = {s.pk: s for s in Sku.objects.filter(pk__in=list(quantities)).select_related("product")}
+    bad = [sku_id for sku_id in quantities
+           if sku_id not in skus or not skus[sku_id].is_active or not skus[sku_id].product.is_on_shelf]
+    if bad:
+        raise ProductUnavailable(detail={"sku_ids": sorted(bad)})
+    lines = []
+    for sku_id in sorted(quantities):
+        sku = skus[sku_id]
+        product = sku.product
+        lines.append(CartLine(
+            sku_id=sku.pk, product_id=product.pk, category_id=product.category_id,
+            product_name=product.name, sku_code=sku.code, spec_text=sku.spec_text,
+            image_url=product.main_image.url if product.main_image else "",
+            unit_price_fen=sku.price_fen, cost_fen=sku.cost_fen, quantity=quantities[sku_id],
+            freight_template_id=product.freight_template_id,
+        ))
+    return lines
+
+
+class CartLineState:
+    OK = "ok"
+    OFF_SHELF = "off_shelf"
+    OUT_OF_STOCK = "out_of_stock"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    PRICE_CHANGED = "price_changed"
+
+
+_STATE_REASONS = {
+    CartLineState.OK: "",
+    CartLineState.OFF_SHELF: "商品已下架",
+    CartLineState.OUT_OF_STOCK: "商品已售罄",
+    CartLineState.INSUFFICIENT_STOCK: "库存不足",
+    CartLineState.PRICE_CHANGED: "价格有变动",
+}
+
+
+@dataclass(frozen=True)
+class CartLineView:
+    item: CartItem
+    state: str
+    reason: str
+    available: int
+
+    @property
+    def purchasable(self) -> bool:
+        return self.state in {CartLineState.OK, CartLineState.PRICE_CHANGED}
+
+
+def cart_lines_for_member(*, member: Member) -> list[CartLineView]:
+    """The member's cart with each line's state; invalid lines are shown with the reason."""
+    items = (CartItem.objects.filter(member=member)
+             .select_related("sku__product", "sku__stock").order_by("-updated_at", "-id"))
+    views = []
+    for item in items:
+        sku = item.sku
+        available = sku.stock.available if hasattr(sku, "stock") else 0
+        if not sku.is_active or not sku.product.is_on_shelf:
+            state = CartLineState.OFF_SHELF
+        elif available <= 0:
+            state = CartLineState.OUT_OF_STOCK
+        elif available < item.quantity:
+            state = CartLineState.INSUFFICIENT_STOCK
+        elif sku.price_fen != item.price_fen_when_added:
+            state = CartLineState.PRICE_CHANGED
+        else:
+            state = CartLineState.OK
+        views.append(CartLineView(item=item, state=state, reason=_STATE_REASONS[state], available=available))
+    return views
+
+
+def order_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[Order]:
+    orders = Order.objects.filter(member=member).prefetch_related("lines").order_by("-id")
+    if status:
+        orders = orders.filter(status=status)
+    return orders
+
+
+def order_detail_for_member(*, member: Member, order_no: str) -> Order:
+    from shop.errors import OrderNotFound
+
+    order = (Order.objects.filter(member=member, order_no=order_no)
+             .prefetch_related("lines__adjustments", "shipments").first())
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def dashboard_today(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The admin home's numbers for the current Shanghai day."""
+    now = now or timezone.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    paid_today = Order.objects.filter(paid_at__gte=start, paid_at__lt=start + dt.timedelta(days=1))
+    totals = paid_today.aggregate(n=Count("id"), gmv=Sum("paid_fen"))
+    counts = Order.objects.aggregate(
+        to_ship=Count("id", filter=Q(status=OrderStatus.PAID)),
+        unpaid=Count("id", filter=Q(status=OrderStatus.PENDING_PAYMENT)),
+    )
+    return {"paid_orders": totals["n"] or 0, "gmv_fen": totals["gmv"] or 0,
+            "to_ship": counts["to_ship"], "unpaid": counts["unpaid"]}

@@ -1,0 +1,1 @@
+"""Writes of the shop: one function per use case, grouped by topic module."""

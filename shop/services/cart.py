@@ -1,0 +1,86 @@
+"""Cart writes. Lines that became invalid stay in the cart and are shown with the reason."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from core.errors import NotFound, ValidationFailed
+from members.models import Member
+from shop.errors import ProductUnavailable
+from shop.models import CartItem, Sku
+
+
+def _check_quantity(quantity: int) -> None:
+    if quantity < 1 or quantity > settings.ORDER_MAX_LINE_QUANTITY:
+        raise ValidationFailed(f"数量须在 1 到 {settings.ORDER_MAX_LINE_QUANTITY} 之间",
+                               code="invalid_quantity")
+
+
+def cart_add(*, member: Member, sku_id: int, quantity: int) -> CartItem:
+    """Add units of a sellable SKU; adding a SKU already in the cart increases its quantity."""
+    _check_quantity(quantity)
+    sku = Sku.objects.filter(pk=sku_id, is_active=True, product__is_on_shelf=True).first()
+    if sku is None:
+        raise ProductUnavailable(detail={"sku_id": sku_id})
+    with transaction.atomic(durable=True):
+        item = CartItem.objects.select_for_update().filter(member=member, sku=sku).first()
+        if item is not None:
+            new_quantity = item.quantity + quantity
+            _check_quantity(new_quantity)
+            CartItem.objects.filter(pk=item.pk).update(quantity=F("quantity") + quantity, selected=True,
+                                                       price_fen_when_added=sku.price_fen)
+            item.refresh_from_db()
+            return item
+        if CartItem.objects.filter(member=member).count() >= settings.CART_MAX_ITEMS:
+            raise ValidationFailed("购物车已满，请先结算或删除部分商品", code="cart_full")
+        try:
+            with transaction.atomic():
+                return CartItem.objects.create(member=member, sku=sku, quantity=quantity,
+                                               price_fen_when_added=sku.price_fen)
+        except IntegrityError:  # a double tap raced us: add to the line it created
+            CartItem.objects.filter(member=member, sku=sku).update(quantity=F("quantity") + quantity)
+            return CartItem.objects.get(member=member, sku=sku)
+
+
+def _item_for_member(member: Member, item_id: int) -> CartItem:
+    item = CartItem.objects.filter(member=member, pk=item_id).first()
+    if item is None:
+        raise NotFound("购物车中没有该商品", code="cart_item_not_found")
+    return item
+
+
+def cart_update(*, member: Member, item_id: int, quantity: int | None = None,
+                selected: bool | None = None) -> CartItem:
+    """Change a line's quantity and/or selection. Re-selecting refreshes the price seen."""
+    item = _item_for_member(member, item_id)
+    fields = []
+    if quantity is not None:
+        _check_quantity(quantity)
+        item.quantity = quantity
+        fields.append("quantity")
+    if selected is not None:
+        item.selected = selected
+        fields.append("selected")
+    if fields:
+        item.save(update_fields=[*fields, "updated_at"])
+    return item
+
+
+def cart_acknowledge_price(*, member: Member, item_id: int) -> CartItem:
+    """The shopper saw the new price: stop flagging the line as changed."""
+    item = _item_for_member(member, item_id)
+    CartItem.objects.filter(pk=item.pk).update(price_fen_when_added=item.sku.price_fen)
+    item.refresh_from_db()
+    return item
+
+
+def cart_remove(*, member: Member, item_id: int) -> None:
+    deleted, _ = CartItem.objects.filter(member=member, pk=item_id).delete()
+    if not deleted:
+        raise NotFound("购物车中没有该商品", code="cart_item_not_found")
+
+
+def cart_select_all(*, member: Member, selected: bool) -> int:
+    return CartItem.objects.filter(member=member).update(selected=selected)

@@ -1,0 +1,325 @@
+"""Order use cases: place, cancel, ship, confirm receipt, remark — and the one transition function.
+
+Status changes only through `order_transition()`: it locks the order row, checks the table in
+`shop.models.orders.ORDER_TRANSITIONS`, treats a repeat as a no-op, saves with update_fields
+and writes the audit row, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from analytics.tracking import track
+from members.models import Address, Member
+from members.selectors import address_default_for_member
+from shop.errors import (
+    AddressRequired,
+    EmptyOrder,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    OrderNotFound,
+    PriceChanged,
+)
+from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
+from shop.models.orders import ORDER_TRANSITIONS
+from shop.pricing import PricingContext, Quote, quote
+from shop.selectors import cart_snapshot_lines
+from shop.services.stock import stock_quantities, stock_release, stock_reserve
+
+Actor = OrderEvent.Actor
+
+_TIMESTAMP_FIELD = {
+    OrderStatus.PAID: "paid_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.RECEIVED: "received_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+
+_ACTION_LABELS = {
+    OrderStatus.PAID: "支付",
+    OrderStatus.SHIPPED: "发货",
+    OrderStatus.RECEIVED: "确认收货",
+    OrderStatus.CANCELLED: "取消",
+}
+
+
+def order_transition(*, order_id: int, to: str, action: str, actor: str,
+                     operator: AbstractBaseUser | None = None, note: str = "",
+                     data: dict[str, Any] | None = None,
+                     allowed_from: set[str] | None = None) -> tuple[Order, bool]:
+    """Move an order to `to`. Returns (order, changed); a repeat of a done transition is a no-op.
+
+    Runs inside the caller's transaction and locks the order row. `allowed_from` narrows the
+    table for use cases that need it (e.g. a shopper may only cancel an unpaid order).
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status == to:
+        return order, False
+    sources = allowed_from if allowed_from is not None else {s for s, t in ORDER_TRANSITIONS.items()
+                                                             if to in t}
+    if order.status not in sources or to not in ORDER_TRANSITIONS[order.status]:
+        raise InvalidTransition(
+            f"订单当前状态为「{order.get_status_display()}」，不能{_ACTION_LABELS.get(to, '操作')}",
+            detail={"status": order.status},
+        )
+    from_status = order.status
+    order.status = to
+    fields = ["status"]
+    stamp = _TIMESTAMP_FIELD.get(to)
+    if stamp:
+        setattr(order, stamp, timezone.now())
+        fields.append(stamp)
+    order.save(update_fields=fields)
+    OrderEvent.objects.create(order=order, action=action, from_status=from_status, to_status=to,
+                              actor=actor, operator=operator, note=note, data=data or {})
+    return order, True
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CheckoutInput:
+    """What preview and placement both take, so they price the very same thing."""
+
+    items: tuple[LineInput, ...]  # empty: the member's selected cart lines
+    address_id: int | None = None
+    remark: str = ""
+    expected_payable_fen: int | None = None
+
+    def fingerprint(self) -> str:
+        body = {"items": sorted((i.sku_id, i.quantity) for i in self.items),
+                "address_id": self.address_id, "remark": self.remark,
+                "expected_payable_fen": self.expected_payable_fen}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Checkout:
+    quote: Quote
+    address: Address | None
+    from_cart: bool
+
+
+def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
+    """Price a checkout for `member`: the one function behind preview and placement."""
+    from_cart = not data.items
+    if from_cart:
+        pairs = list(CartItem.objects.filter(member=member, selected=True).values_list("sku_id", "quantity"))
+    else:
+        pairs = [(i.sku_id, i.quantity) for i in data.items]
+    quantities = stock_quantities(pairs)
+    if not quantities:
+        raise EmptyOrder()
+    lines = cart_snapshot_lines(quantities=quantities)
+    address: Address | None
+    if data.address_id is not None:
+        address = Address.objects.filter(member=member, pk=data.address_id).first()
+        if address is None:
+            raise AddressRequired("收货地址不存在", code="address_not_found")
+    else:
+        address = address_default_for_member(member=member)
+    ctx = PricingContext(member_id=member.pk, province=address.province if address else "")
+    return Checkout(quote=quote(lines, ctx), address=address, from_cart=from_cart)
+
+
+def _next_order_no() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('shop_order_no_seq')")
+        (value,) = cursor.fetchone()
+    return f"{timezone.localdate():%Y%m%d}{value % 10**8:08d}"
+
+
+def order_place(*, member: Member, data: CheckoutInput,
+                idempotency_key: str | None = None) -> tuple[Order, bool]:
+    """Create an unpaid order and reserve its stock. Returns (order, replayed).
+
+    Idempotent on (member, idempotency_key): a replay with the same input returns the first
+    order; the same key with a different input raises IdempotencyKeyReused. One durable
+    transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
+    then stock is taken SKU by SKU in id order with conditional UPDATEs; any shortfall rolls
+    everything back. No network I/O: prepay happens in payment_prepay() after this commits.
+    """
+    fingerprint = data.fingerprint()
+    if idempotency_key:
+        existing = Order.objects.filter(member=member, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, fingerprint), True
+    checkout = checkout_price(member=member, data=data)
+    q = checkout.quote
+    if checkout.address is None:
+        raise AddressRequired()
+    if data.expected_payable_fen is not None and data.expected_payable_fen != q.payable_fen:
+        raise PriceChanged(detail={"payable_fen": q.payable_fen})
+    now = timezone.now()
+    try:
+        with transaction.atomic(durable=True):
+            order = _order_insert(member=member, checkout=checkout, data=data, now=now,
+                                  idempotency_key=idempotency_key, fingerprint=fingerprint)
+            stock_reserve(quantities={pl.line.sku_id: pl.line.quantity for pl in q.lines},
+                          reference=order.order_no)
+            _lines_insert(order=order, quote=q)
+            OrderEvent.objects.create(order=order, action="placed", to_status=order.status,
+                                      actor=Actor.MEMBER, data={"payable_fen": order.payable_fen})
+            if checkout.from_cart:
+                CartItem.objects.filter(member=member, selected=True,
+                                        sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
+            track("order_placed", member_id=member.pk,
+                  properties={"order_no": order.order_no, "payable_fen": order.payable_fen,
+                              "skus": [pl.line.sku_id for pl in q.lines]})
+    except IntegrityError:
+        # A concurrent request with the same key committed first.
+        if not idempotency_key:
+            raise
+        existing = Order.objects.filter(member=member, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint), True
+    return order, False
+
+
+def _replay(order: Order, fingerprint: str) -> Order:
+    if order.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return order
+
+
+def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, now: dt.datetime,
+                  idempotency_key: str | None, fingerprint: str) -> Order:
+    q, address = checkout.quote, checkout.address
+    assert address is not None
+    return Order.objects.create(
+        order_no=_next_order_no(), member=member, idempotency_key=idempotency_key or None,
+        request_hash=fingerprint, receiver_name=address.receiver_name, receiver_phone=address.phone,
+        province=address.province, city=address.city, district=address.district,
+        address_detail=address.detail, goods_total_fen=q.goods_total_fen, discount_fen=q.discount_fen,
+        freight_fen=q.freight_fen, payable_fen=q.payable_fen, buyer_remark=data.remark,
+        expires_at=now + dt.timedelta(minutes=settings.ORDER_UNPAID_TIMEOUT_MINUTES),
+    )
+
+
+def _lines_insert(*, order: Order, quote: Quote) -> None:
+    for pl in quote.lines:
+        line = pl.line
+        order_line = OrderLine.objects.create(
+            order=order, sku_id=line.sku_id, product_id_snapshot=line.product_id,
+            product_name=line.product_name, sku_code=line.sku_code, spec_text=line.spec_text,
+            image_url=line.image_url, unit_price_fen=line.unit_price_fen, quantity=line.quantity,
+            goods_total_fen=pl.goods_total_fen, discount_fen=pl.discount_fen, payable_fen=pl.payable_fen,
+        )
+        OrderLineAdjustment.objects.bulk_create(
+            OrderLineAdjustment(line=order_line, stage=a.stage, label=a.label, amount_fen=a.amount_fen,
+                                reference=a.reference)
+            for a in pl.adjustments
+        )
+
+
+def order_get_for_member(*, member: Member, order_no: str) -> Order:
+    order = Order.objects.filter(member=member, order_no=order_no).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_cancel(*, order: Order, reason: str, actor: str,
+                 operator: AbstractBaseUser | None = None) -> Order:
+    """Cancel an unpaid order and give its stock back exactly once. Idempotent.
+
+    Callers that may race a payment (the auto-cancel job) must first close the WeChat trade:
+    see shop.services.payments.order_cancel_expired().
+    """
+    with transaction.atomic(durable=True):
+        order, changed = order_transition(order_id=order.pk, to=OrderStatus.CANCELLED, action="cancelled",
+                                          actor=actor, operator=operator, note=reason,
+                                          allowed_from={OrderStatus.PENDING_PAYMENT})
+        if changed:
+            Order.objects.filter(pk=order.pk).update(cancel_reason=reason[:100])
+            order.cancel_reason = reason[:100]
+            _release_order_stock(order)
+            track("order_cancelled", member_id=order.member_id,
+                  properties={"order_no": order.order_no, "reason": reason, "actor": actor})
+    return order
+
+
+def _release_order_stock(order: Order) -> None:
+    pairs = OrderLine.objects.filter(order=order).values_list("sku_id", "quantity")
+    stock_release(quantities=stock_quantities(pairs), reference=order.order_no)
+
+
+def order_ship(*, order: Order, carrier: str, tracking_no: str,
+               operator: AbstractBaseUser | None = None) -> Order:
+    """Ship a paid order (one package for now). Repeating it is a no-op."""
+    from shop.models import Shipment
+
+    carrier, tracking_no = carrier.strip(), tracking_no.strip()
+    if not carrier or not tracking_no:
+        from core.errors import ValidationFailed
+
+        raise ValidationFailed("请填写快递公司和快递单号", code="shipment_incomplete")
+    with transaction.atomic(durable=True):
+        order, changed = order_transition(
+            order_id=order.pk, to=OrderStatus.SHIPPED, action="shipped", actor=Actor.OPERATOR,
+            operator=operator, note=f"{carrier} {tracking_no}",
+            data={"carrier": carrier, "tracking_no": tracking_no})
+        if changed:
+            Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no, operator=operator)
+            track("order_shipped", member_id=order.member_id, properties={"order_no": order.order_no})
+    return order
+
+
+def order_confirm_receipt(*, order: Order, actor: str = Actor.MEMBER) -> Order:
+    """The shopper (or the auto-confirm job) confirms a shipped order arrived. Idempotent."""
+    with transaction.atomic(durable=True):
+        order, changed = order_transition(order_id=order.pk, to=OrderStatus.RECEIVED, action="received",
+                                          actor=actor,
+                                          note="自动确认收货" if actor == Actor.SYSTEM else "")
+        if changed:
+            track("order_received", member_id=order.member_id,
+                  properties={"order_no": order.order_no, "auto": actor == Actor.SYSTEM})
+    return order
+
+
+def order_add_remark(*, order: Order, text: str, operator: AbstractBaseUser | None = None) -> Order:
+    """Append an operator remark (kept in the audit trail too)."""
+    from core.errors import ValidationFailed
+
+    text = text.strip()
+    if not text:
+        raise ValidationFailed("备注不能为空", code="remark_empty")
+    with transaction.atomic(durable=True):
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+        who = getattr(operator, "username", "") or "系统"
+        entry = f"[{stamp} {who}] {text}"
+        locked.operator_remark = f"{locked.operator_remark}\n{entry}".strip()
+        locked.save(update_fields=["operator_remark"])
+        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR, operator=operator,
+                                  note=text[:300])
+    return locked
+
+
+def order_confirm_overdue_receipts(*, now: dt.datetime | None = None, batch_size: int = 200) -> int:
+    """Confirm receipt of orders shipped more than ORDER_AUTO_CONFIRM_DAYS ago. Safe to run twice."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.ORDER_AUTO_CONFIRM_DAYS)
+    done = 0
+    while True:
+        ids = list(Order.objects.filter(status=OrderStatus.SHIPPED, shipped_at__lte=cutoff)
+                   .order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return done
+        for order_id in ids:
+            order_confirm_receipt(order=Order(pk=order_id), actor=Actor.SYSTEM)
+            done += 1

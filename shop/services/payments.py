@@ -1,0 +1,233 @@
+"""Paying for orders through the payment gateway port (WeChat Pay v2 today).
+
+No network call ever runs inside a transaction: prepay, query and close talk to WeChat between
+short transactions. Every way a payment can reach us (notify, a late notify, orderquery from the
+auto-cancel job) goes through `payment_record_paid()`, which is idempotent per transaction id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from analytics.tracking import track
+from core.errors import DomainError
+from members.models import Member
+from shop.errors import InsufficientStock, InvalidTransition, OrderExpired
+from shop.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentNotification,
+    PaymentStatus,
+    Product,
+)
+from shop.services.orders import order_get_for_member, order_transition
+from shop.services.stock import stock_quantities, stock_reserve
+from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
+
+logger = logging.getLogger(__name__)
+Actor = OrderEvent.Actor
+
+
+def payment_gateway() -> PaymentGateway:
+    from wechat.pay_v2 import get_gateway
+
+    return get_gateway()
+
+
+def payment_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayResult:
+    """Create (or re-create) the WeChat trade for an unpaid order; return wx.requestPayment params.
+
+    Safe to call repeatedly: out_trade_no is the order number, and WeChat returns the same
+    prepay for the same trade. Refuses orders that are not awaiting payment or have expired.
+    """
+    order = order_get_for_member(member=member, order_no=order_no)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise InvalidTransition(f"订单当前状态为「{order.get_status_display()}」，无需支付",
+                                detail={"status": order.status})
+    if order.expires_at <= timezone.now():
+        raise OrderExpired()
+    with transaction.atomic(durable=True):
+        payment, _ = Payment.objects.get_or_create(
+            out_trade_no=order.order_no, defaults={"order": order, "amount_fen": order.payable_fen})
+    result = payment_gateway().prepay(
+        out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen,
+        description=_trade_description(order), openid=member.openid, client_ip=client_ip,
+        notify_url=settings.SITE_URL.rstrip("/") + reverse("payment-wechat-notify"),
+        expires_at=order.expires_at,
+    )
+    Payment.objects.filter(pk=payment.pk).update(prepay_id=result.prepay_id,
+                                                 prepay_expires_at=order.expires_at)
+    return result
+
+
+def _trade_description(order: Order) -> str:
+    first = OrderLine.objects.filter(order=order).values_list("product_name", flat=True).first() or "商品"
+    count = OrderLine.objects.filter(order=order).count()
+    text = f"{first}等{count}件商品" if count > 1 else first
+    return text[:40]  # WeChat's body field is at most 128 bytes
+
+
+@dataclass(frozen=True)
+class NotifyOutcome:
+    accepted: bool  # whether to answer WeChat with SUCCESS
+    outcome: str
+
+
+def payment_handle_notify(*, body: bytes) -> NotifyOutcome:
+    """Handle a payment notification from WeChat.
+
+    Verifies it (signature, appid, mch_id: the gateway), checks the amount against our trade,
+    then records it. A forged or mismatched notify raises DomainError and changes nothing;
+    a repeat (same transaction id, or a trade already paid) is accepted as a no-op.
+    """
+    notice = payment_gateway().parse_notify(body)
+    return payment_record_paid(notice=notice, source="notify")
+
+
+class UnknownTrade(DomainError):
+    status = 400
+    code = "unknown_trade"
+    message = "支付通知对应的订单不存在"
+
+
+class AmountMismatch(DomainError):
+    status = 400
+    code = "amount_mismatch"
+    message = "支付金额与订单金额不一致"
+
+
+def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
+    """Record that a trade was paid, and move its order on. Idempotent per transaction id.
+
+    One durable transaction: locks the payment, then the order. An unpaid order becomes paid.
+    A cancelled order is revived if its stock can be taken again, otherwise flagged for refund;
+    the money is never lost. An order that already moved on is never moved back.
+    """
+    with transaction.atomic(durable=True):
+        payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
+        if payment is None:
+            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
+        if notice.amount_fen != payment.amount_fen:
+            logger.warning("amount mismatch on %s: notified %s, expected %s", notice.out_trade_no,
+                           notice.amount_fen, payment.amount_fen)
+            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
+        try:
+            with transaction.atomic():
+                record = PaymentNotification.objects.create(
+                    transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
+                    total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
+        except IntegrityError:
+            return NotifyOutcome(True, "duplicate")
+        if payment.status == PaymentStatus.PAID:
+            outcome = "already_paid"
+        else:
+            payment.status = PaymentStatus.PAID
+            payment.transaction_id = notice.transaction_id
+            payment.paid_at = notice.paid_at
+            payment.save(update_fields=["status", "transaction_id", "paid_at"])
+            outcome = _order_on_payment(order_id=payment.order_id, notice=notice, source=source)
+        record.outcome = outcome
+        record.save(update_fields=["outcome"])
+        return NotifyOutcome(True, outcome)
+
+
+def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> str:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    data = {"transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen, "source": source}
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        _mark_paid(order, notice, data, action="paid", note="")
+        return "paid"
+    if order.status == OrderStatus.CANCELLED:
+        pairs = OrderLine.objects.filter(order=order).values_list("sku_id", "quantity")
+        try:
+            with transaction.atomic():
+                stock_reserve(quantities=stock_quantities(pairs), reference=f"{order.order_no}-revive")
+                _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复")
+            return "revived"
+        except InsufficientStock:
+            Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
+            OrderEvent.objects.create(order=order, action="late_payment", from_status=order.status,
+                                      to_status=order.status, actor=Actor.WECHAT,
+                                      note="取消后到账，库存不足，需退款", data=data)
+            return "refund_required"
+    # Paid through another trade already, or further along: record only.
+    OrderEvent.objects.create(order=order, action="payment_duplicate", from_status=order.status,
+                              to_status=order.status, actor=Actor.WECHAT, note="重复支付，需核对", data=data)
+    return "order_not_payable"
+
+
+def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, action: str,
+               note: str) -> None:
+    order_transition(order_id=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
+                     note=note, data=data)
+    Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
+    product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", "quantity")
+    for product_id, quantity in product_ids:
+        Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
+    track("order_paid", member_id=order.member_id,
+          properties={"order_no": order.order_no, "paid_fen": notice.amount_fen})
+
+
+def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:
+    """The auto-cancel job: cancel unpaid orders past their deadline, asking WeChat first.
+
+    For each expired order that has a WeChat trade: orderquery; if paid, record the payment
+    (the notify was late) instead of cancelling; otherwise close the trade, so it can no longer
+    be paid, and then cancel. Network calls run outside transactions; every step is idempotent,
+    so two workers or a re-run after a crash do no harm.
+    """
+    from shop.services.orders import order_cancel
+
+    now = now or timezone.now()
+    counts = {"cancelled": 0, "paid": 0, "failed": 0}
+    ids = list(Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
+               .order_by("expires_at", "id").values_list("id", flat=True)[:batch_size])
+    gateway = payment_gateway()
+    for order_id in ids:
+        order = Order.objects.get(pk=order_id)
+        try:
+            if _settle_with_wechat(order, gateway):
+                counts["paid"] += 1
+                continue
+            order = order_cancel(order=order, reason="超时未支付，系统自动取消", actor=Actor.SYSTEM)
+            counts["cancelled" if order.status == OrderStatus.CANCELLED else "paid"] += 1
+        except DomainError:
+            logger.exception("auto-cancel of order %s failed; will retry next run", order.order_no)
+            counts["failed"] += 1
+    return counts
+
+
+def _settle_with_wechat(order: Order, gateway: PaymentGateway) -> bool:
+    """True if WeChat says the order was paid (and that is now recorded); else the trade is closed."""
+    from wechat.errors import TradeAlreadyPaid
+
+    payment = Payment.objects.filter(order=order, out_trade_no=order.order_no).first()
+    if payment is None:
+        return False  # the shopper never started paying: nothing exists at WeChat
+    result = gateway.query(out_trade_no=payment.out_trade_no)
+    if result.trade_state == TradeState.SUCCESS and result.notice is not None:
+        payment_record_paid(notice=result.notice, source="orderquery")
+        return True
+    if result.trade_state != TradeState.NOT_FOUND:
+        try:
+            gateway.close(out_trade_no=payment.out_trade_no)
+        except TradeAlreadyPaid:
+            paid = gateway.query(out_trade_no=payment.out_trade_no)
+            if paid.notice is not None:
+                payment_record_paid(notice=paid.notice, source="orderquery")
+                return True
+            raise
+    Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(status=PaymentStatus.CLOSED)
+    return False
+

@@ -1,0 +1,91 @@
+"""Stock: the only code that changes `Stock.available`, always leaving a movement row.
+
+Every decrement is a conditional UPDATE (`available >= n` in the WHERE clause) with the row
+count checked, backed by the table's CheckConstraint, so no interleaving of buyers can take
+stock below zero. Multi-SKU changes go in SKU-id order so two orders never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from core.errors import ValidationFailed
+from shop.errors import InsufficientStock
+from shop.models import Sku, Stock, StockMovement
+
+
+def stock_ensure_row(*, sku: Sku) -> Stock:
+    """The SKU's stock row, created at 0 if missing. Idempotent."""
+    stock, _ = Stock.objects.get_or_create(sku=sku, defaults={"available": 0})
+    return stock
+
+
+def stock_adjust(*, sku: Sku, delta: int, reason: str, operator: AbstractBaseUser | None = None,
+                 note: str = "", reference: str = "") -> Stock:
+    """Add (or remove, when negative) units of a SKU by an operator, an import or set-up.
+
+    A removal that would go below zero raises InsufficientStock and changes nothing.
+    """
+    if delta == 0:
+        return stock_ensure_row(sku=sku)
+    if reason in {StockMovement.Reason.ORDER_RESERVE, StockMovement.Reason.ORDER_RELEASE}:
+        raise ValidationFailed("订单占用与释放只能由下单流程产生", code="invalid_stock_reason")
+    with transaction.atomic():
+        stock_ensure_row(sku=sku)
+        updated = Stock.objects.filter(sku=sku, available__gte=-delta if delta < 0 else 0).update(
+            available=F("available") + delta)
+        if updated != 1:
+            raise InsufficientStock(f"库存不足，无法减少 {-delta} 件", detail={"sku_id": sku.pk})
+        StockMovement.objects.create(sku=sku, delta=delta, reason=reason, operator=operator, note=note,
+                                     reference=reference)
+        return Stock.objects.get(sku=sku)
+
+
+def stock_reserve(*, quantities: dict[int, int], reference: str) -> None:
+    """Take `quantities` (sku_id -> units) for an order, all or nothing.
+
+    Must run inside the caller's transaction: a shortfall on any SKU raises InsufficientStock
+    and the caller's rollback returns what was already taken.
+    """
+    for sku_id in sorted(quantities):
+        quantity = quantities[sku_id]
+        updated = Stock.objects.filter(sku_id=sku_id, available__gte=quantity).update(
+            available=F("available") - quantity)
+        if updated != 1:
+            raise InsufficientStock(detail={"sku_id": sku_id})
+    StockMovement.objects.bulk_create(
+        StockMovement(sku_id=sku_id, delta=-quantities[sku_id], reason=StockMovement.Reason.ORDER_RESERVE,
+                      reference=reference)
+        for sku_id in sorted(quantities)
+    )
+
+
+def stock_release(*, quantities: dict[int, int], reference: str) -> bool:
+    """Give back what an order reserved, exactly once per order (unique release movements).
+
+    Returns False, changing nothing, if this order's stock was already released.
+    """
+    try:
+        with transaction.atomic():
+            StockMovement.objects.bulk_create(
+                StockMovement(sku_id=sku_id, delta=quantities[sku_id],
+                              reason=StockMovement.Reason.ORDER_RELEASE, reference=reference)
+                for sku_id in sorted(quantities)
+            )
+    except IntegrityError:
+        return False
+    for sku_id in sorted(quantities):
+        Stock.objects.filter(sku_id=sku_id).update(available=F("available") + quantities[sku_id])
+    return True
+
+
+def stock_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Merge (sku_id, quantity) pairs into sku_id -> total units."""
+    merged: dict[int, int] = {}
+    for sku_id, quantity in lines:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    return merged
