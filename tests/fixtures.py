@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from rest_framework.test import APIClient
+
+from members.models import Member
+from members.services import _token_issue
+from tests.factories import AddressFactory, MemberFactory
 
 
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@dataclass
+class Shopper:
+    member: Member
+    token: str
+    client: APIClient
+
+
+def make_shopper(**member_fields) -> Shopper:
+    """A member with a bearer token and a default address, and an API client using the token.
+
+    The token is issued the way login issues it; login itself is tested against the sandbox.
+    """
+    from django.utils import timezone
+
+    member = MemberFactory(**member_fields)
+    AddressFactory(member=member)
+    token, _ = _token_issue(member=member, now=timezone.now())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return Shopper(member=member, token=token, client=client)
+
+
+@pytest.fixture
+def shopper(db) -> Shopper:
+    return make_shopper()
+
+
+@pytest.fixture
+def other_shopper(db) -> Shopper:
+    return make_shopper()

@@ -1,0 +1,83 @@
+"""factory_boy factories for the domain models. Stock goes through the stock service."""
+
+from __future__ import annotations
+
+import factory
+from factory.django import DjangoModelFactory
+
+from members.models import Address, Member
+from shop.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
+
+
+class MemberFactory(DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    openid = factory.Sequence(lambda n: f"o-test-openid-{n:06d}")
+    nickname = factory.Sequence(lambda n: f"测试会员{n}")
+
+
+class AddressFactory(DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    member = factory.SubFactory(MemberFactory)
+    receiver_name = "张三"
+    phone = "13800138000"
+    province = "浙江省"
+    city = "杭州市"
+    district = "西湖区"
+    detail = "文三路 100 号"
+    is_default = True
+
+
+class CategoryFactory(DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"分类{n}")
+
+
+class ProductFactory(DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    category = factory.SubFactory(CategoryFactory)
+    name = factory.Sequence(lambda n: f"测试商品{n}")
+    is_on_shelf = True
+
+
+class SkuFactory(DjangoModelFactory):
+    class Meta:
+        model = Sku
+        skip_postgeneration_save = True
+
+    product = factory.SubFactory(ProductFactory)
+    code = factory.Sequence(lambda n: f"SKU{n:06d}")
+    specs = factory.LazyFunction(lambda: {"颜色": "红", "尺码": "M"})
+    price_fen = 9900
+    cost_fen = 5000
+
+    @factory.post_generation
+    def stock(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook signature
+        from shop.services.catalog import product_refresh_denormalised
+        from shop.services.stock import stock_adjust, stock_ensure_row
+
+        if not create:
+            return
+        stock_ensure_row(sku=obj)
+        if extracted:
+            stock_adjust(sku=obj, delta=extracted, reason=StockMovement.Reason.INITIAL)
+        product_refresh_denormalised(product_id=obj.product_id)
+
+
+def default_freight(*, first_fee_fen: int = 1000, extra_fee_fen: int = 500,
+                    free_threshold_fen: int | None = 9900) -> FreightTemplate:
+    """全国 first piece ¥10 + ¥5 per extra piece, free from ¥99; 新疆/西藏 ¥20 + ¥10."""
+    template = FreightTemplate.objects.create(name="默认运费", is_default=True,
+                                              free_threshold_fen=free_threshold_fen)
+    FreightRule.objects.create(template=template, provinces=[], first_count=1, first_fee_fen=first_fee_fen,
+                               extra_count=1, extra_fee_fen=extra_fee_fen)
+    FreightRule.objects.create(template=template, provinces=["新疆维吾尔自治区", "西藏自治区"], first_count=1,
+                               first_fee_fen=2000, extra_count=1, extra_fee_fen=1000)
+    return template
