@@ -27,3 +27,29 @@ class InvalidNotification(DomainError):
     status = 400
     code = "invalid_notification"
     message = "支付通知校验失败"
+
+
+class TradeAlreadyPaid(WechatApiError):
+    """WeChat Pay says the trade is already paid (err_code ORDERPAID).
+
+    Raised by `close()` and `prepay()`: the caller must not treat the order as unpaid — query
+    the trade and mark the order paid instead (the notify may simply not have arrived yet).
+    """
+
+    status = 409
+    code = "trade_already_paid"
+
+    def __init__(self, out_trade_no: str) -> None:
+        self.out_trade_no = out_trade_no
+        super().__init__("ORDERPAID", "订单已支付", message="该订单已支付")
+
+
+class TradeClosed(WechatApiError):
+    """WeChat Pay says the trade is closed (err_code ORDERCLOSED): it can never be paid."""
+
+    status = 409
+    code = "trade_closed"
+
+    def __init__(self, out_trade_no: str) -> None:
+        self.out_trade_no = out_trade_no
+        super().__init__("ORDERCLOSED", "订单已关闭", message="该订单已关闭，无法支付")

@@ -1,0 +1,139 @@
+"""`SandboxControl`: the Python client of the sandbox's control endpoints.
+
+Tests of every app drive the "phone" and "WeChat" with it; keep it small and stable.
+
+    control = SandboxControl(server.base_url)        # or settings.WECHAT_API_BASE
+    login = control.login_code()                     # {"code", "openid", "unionid"}: a new user
+    again = control.login_code(openid=login["openid"])
+    phone_code = control.phone_code("13800138000")   # the code getPhoneNumber would give
+    paid = control.pay(order.out_trade_no)           # pays at WeChat and notifies our server
+    paid["deliveries"][0]["acknowledged"]            # True when we answered the SUCCESS XML
+    control.pay(no, times=3, concurrent=True)        # the duplicate-notify race
+    control.pay(no, notify=False)                    # paid, but the notify never arrives
+    control.request_payment(params)                  # what wx.requestPayment(params) does
+    control.notify(no)                               # re-send a paid trade's notify
+    control.forge_notify(no, kind="wrong_amount")    # see FORGERIES
+    control.trade(no)["state"]                       # "NOTPAY" | "SUCCESS" | "CLOSED"
+
+A delivery is {"kind", "xml", "status", "answer", "acknowledged", "error", "sent_at"}. The
+sandbox refusing an action (paying a closed trade…) raises SandboxRefused with WeChat's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+FORGERIES = ("bad_sign", "unsigned", "wrong_amount", "other_appid", "other_mch_id", "malformed")
+
+
+class SandboxRefused(Exception):
+    """The sandbox said no: `code` is WeChat-like (ORDERPAID, ORDERCLOSED, ORDERNOTEXIST…)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class SandboxControl:
+    def __init__(self, base_url: str, *, timeout: float = 30) -> None:
+        """`base_url` is the sandbox root (settings.WECHAT_API_BASE), with or without "/"."""
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    def login_code(self, openid: str | None = None, *, unionid: str = "") -> dict[str, str]:
+        """A one-time wx.login() code for `openid` (a new random user when None)."""
+        return self._post("login_code", {"openid": openid, "unionid": unionid or None})
+
+    def phone_code(self, phone: str) -> str:
+        """A one-time getPhoneNumber code that reveals `phone`."""
+        return str(self._post("phone_code", {"phone": phone})["code"])
+
+    def pay(
+        self,
+        out_trade_no: str,
+        *,
+        times: int = 1,
+        concurrent: bool = False,
+        delay_seconds: float = 0,
+        notify: bool = True,
+    ) -> dict[str, Any]:
+        """Pay the trade at WeChat and deliver its notify `times` times (see module docstring)."""
+        return self._post(
+            "pay",
+            {
+                "out_trade_no": out_trade_no,
+                "times": times,
+                "concurrent": concurrent,
+                "delay_seconds": delay_seconds,
+                "notify": notify,
+            },
+        )
+
+    def request_payment(
+        self,
+        params: dict[str, str],
+        *,
+        times: int = 1,
+        concurrent: bool = False,
+        delay_seconds: float = 0,
+        notify: bool = True,
+    ) -> dict[str, Any]:
+        """wx.requestPayment: checks appId and paySign, finds the trade by prepay_id, pays it."""
+        return self._post(
+            "request_payment",
+            {
+                "params": params,
+                "times": times,
+                "concurrent": concurrent,
+                "delay_seconds": delay_seconds,
+                "notify": notify,
+            },
+        )
+
+    def notify(self, out_trade_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
+        """Deliver a paid trade's genuine notify again."""
+        return self._post("notify", {"out_trade_no": out_trade_no, "times": times, "concurrent": concurrent})
+
+    def forge_notify(self, out_trade_no: str, *, kind: str) -> dict[str, Any]:
+        """Deliver a notify WeChat never sent; `kind` is one of FORGERIES."""
+        return self._post("forge_notify", {"out_trade_no": out_trade_no, "kind": kind})
+
+    def trade(self, out_trade_no: str) -> dict[str, Any]:
+        """The trade as the sandbox knows it (state, total_fee, transaction_id, deliveries…)."""
+        return self._get(f"trades/{out_trade_no}")
+
+    def trades(self, state: str | None = None) -> list[dict[str, Any]]:
+        return list(self._get("trades", {"state": state} if state else None)["trades"])
+
+    def stats(self) -> dict[str, int]:
+        """How many requests each WeChat endpoint served ("stable_token", "unifiedorder", …)."""
+        return dict(self._get("stats")["calls"])
+
+    def expire_tokens(self) -> int:
+        """Expire every issued access token (WeChat then answers 42001)."""
+        return int(self._post("expire_tokens", {})["expired"])
+
+    def reset(self) -> None:
+        """Forget users, codes, tokens, trades and counters."""
+        self._post("reset", {})
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._answer(
+            self._http.get(f"{self.base_url}sandbox/{path}", params=params, timeout=self.timeout)
+        )
+
+    def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in data.items() if v is not None}
+        return self._answer(
+            self._http.post(f"{self.base_url}sandbox/{path}", json=body, timeout=self.timeout)
+        )
+
+    @staticmethod
+    def _answer(response: requests.Response) -> dict[str, Any]:
+        data = response.json()
+        if response.status_code >= 400:
+            raise SandboxRefused(response.status_code, str(data.get("error")), str(data.get("message")))
+        return dict(data)

@@ -1,0 +1,134 @@
+"""The human page at `/sandbox/`: play the shopper's phone in the demo.
+
+Pick or create a sandbox user and get a wx.login() code, get a phone-number code, see the
+trades waiting for payment and pay one (the notification goes to our server at once). Plain
+HTML forms, no script, no CDN.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from html import escape
+
+from wechat.sandbox import payments
+from wechat.sandbox.miniprogram_api import issue_login_code, issue_phone_code
+from wechat.sandbox.payments import PaymentRefused
+from wechat.sandbox.state import SandboxState as State
+from wechat.sandbox.state import Trade
+from wechat.sandbox.web import Request, Response, html_response, redirect
+
+STYLE = """
+body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:60em;
+color:#222;padding:0 1em}h1{color:#07c160}section{border:1px solid #ddd;border-radius:6px;padding:1em;
+margin:1em 0}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.4em;
+text-align:left}button{background:#07c160;color:#fff;border:0;border-radius:4px;padding:.4em 1em;
+cursor:pointer}.msg{background:#f0fff4;border:1px solid #07c160;padding:.8em;border-radius:6px;
+word-break:break-all}code{background:#f5f5f5;padding:0 .3em}input{padding:.3em}
+"""
+
+
+def handle(state: State, request: Request) -> Response | None:
+    path = request.path.rstrip("/")
+    if request.method == "GET" and path == "/sandbox":
+        return html_response(render(state, request.query.get("msg", "")))
+    if request.method != "POST" or not path.startswith("/sandbox/ui/"):
+        return None
+    form = {k: v[-1] for k, v in urllib.parse.parse_qs(request.body.decode("utf-8", "replace")).items()}
+    action = path.removeprefix("/sandbox/ui/")
+    try:
+        message = _act(state, action, form)
+    except PaymentRefused as exc:
+        message = f"失败：{exc.message}（{exc.code}）"
+    if message is None:
+        return None
+    return redirect("/sandbox/?" + urllib.parse.urlencode({"msg": message}))
+
+
+def _act(state: State, action: str, form: dict[str, str]) -> str | None:
+    if action == "login_code":
+        issued = issue_login_code(state, openid=form.get("openid", "").strip() or None)
+        return f"用户 {issued['openid']} 的登录 code：{issued['code']}（5 分钟内有效，只能用一次）"
+    if action == "phone_code":
+        phone = form.get("phone", "").strip()
+        if not phone.isdigit():
+            return "失败：请输入手机号"
+        issued = issue_phone_code(state, phone=phone)
+        return f"手机号 {phone} 的 code：{issued['code']}"
+    if action == "pay":
+        paid = payments.pay(state, form.get("out_trade_no", ""))
+        answers = "；".join(
+            f"HTTP {d['status']} {'已确认' if d['acknowledged'] else '未确认'}" if d["status"] else d["error"]
+            for d in paid["deliveries"]
+        )
+        return (
+            f"订单 {paid['out_trade_no']} 已支付（微信支付单号 {paid['transaction_id']}），"
+            f"通知结果：{answers}"
+        )
+    return None
+
+
+def render(state: State, message: str) -> str:
+    with state.lock:
+        users = list(state.users.values())
+        trades = sorted(state.trades.values(), key=lambda t: t.created_at, reverse=True)
+    user_rows = (
+        "".join(
+            f"<tr><td><code>{escape(u.openid)}</code></td>"
+            f"<td>{_form('login_code', 'openid', u.openid, '获取登录 code')}</td></tr>"
+            for u in users
+        )
+        or '<tr><td colspan="2">还没有用户</td></tr>'
+    )
+    pending = [t for t in trades if t.state == "NOTPAY"]
+    trade_rows = (
+        "".join(
+            f"<tr><td><code>{escape(t.out_trade_no)}</code></td><td>{escape(t.body)}</td>"
+            f"<td>¥{t.total_fee // 100}.{t.total_fee % 100:02d}</td><td><code>{escape(t.openid)}</code></td>"
+            f"<td>{_form('pay', 'out_trade_no', t.out_trade_no, '支付')}</td></tr>"
+            for t in pending
+        )
+        or '<tr><td colspan="5">没有待支付的订单</td></tr>'
+    )
+    done_rows = (
+        "".join(
+            f"<tr><td><code>{escape(t.out_trade_no)}</code></td><td>{escape(t.body)}</td>"
+            f"<td>{'已支付' if t.state == 'SUCCESS' else '已关闭'}</td>"
+            f"<td>{escape(t.transaction_id)}</td><td>{_delivery_summary(t)}</td></tr>"
+            for t in trades
+            if t.state != "NOTPAY"
+        )
+        or '<tr><td colspan="5">暂无</td></tr>'
+    )
+    msg = f'<p class="msg">{escape(message)}</p>' if message else ""
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>微信沙箱</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
+<body><h1>微信沙箱</h1>
+<p>本地模拟微信服务器：小程序登录、手机号、微信支付及支付结果通知。
+商户号 <code>{escape(state.mch_id)}</code>，
+AppID <code>{escape(state.app_id)}</code>。</p>{msg}
+<section><h2>小程序用户</h2>
+<form method="post" action="/sandbox/ui/login_code"><button>新建用户并获取登录 code</button></form>
+<table><tr><th>openid</th><th></th></tr>{user_rows}</table></section>
+<section><h2>手机号授权</h2><form method="post" action="/sandbox/ui/phone_code">
+<input name="phone" placeholder="手机号，如 13800138000" inputmode="numeric"> <button>获取手机号 code</button>
+</form></section>
+<section><h2>待支付订单</h2>
+<table><tr><th>商户订单号</th><th>商品</th><th>金额</th><th>付款人</th><th></th></tr>{trade_rows}</table></section>
+<section><h2>已支付 / 已关闭</h2>
+<table><tr><th>商户订单号</th><th>商品</th><th>状态</th><th>微信支付单号</th><th>通知</th></tr>{done_rows}</table>
+</section></body></html>"""
+
+
+def _form(action: str, name: str, value: str, label: str) -> str:
+    return (
+        f'<form method="post" action="/sandbox/ui/{action}" style="margin:0">'
+        f'<input type="hidden" name="{name}" value="{escape(value)}"><button>{label}</button></form>'
+    )
+
+
+def _delivery_summary(trade: Trade) -> str:
+    if not trade.deliveries:
+        return "未发送"
+    acked = sum(1 for d in trade.deliveries if d.acknowledged)
+    return f"{len(trade.deliveries)} 次，{acked} 次已确认"

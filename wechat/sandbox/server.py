@@ -1,0 +1,198 @@
+"""The sandbox's HTTP server: routes WeChat's paths and the control paths to plain handlers.
+
+    server = SandboxServer(port=0).start()   # credentials default to Django settings
+    server.base_url       # "http://127.0.0.1:54123/"      -> settings.WECHAT_API_BASE
+    server.pay_base_url   # "http://127.0.0.1:54123/pay/"  -> settings.WECHAT_PAY_API_BASE
+    server.stop()
+
+Served by `http.server.ThreadingHTTPServer` (a thread per request, so a notify delivery that
+calls back into a server which calls the sandbox again cannot deadlock).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from wechat.sandbox import control, miniprogram_api, page, pay_api
+from wechat.sandbox.state import SandboxState
+from wechat.sandbox.web import Request, Response, json_response, redirect
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+Handler = Callable[[SandboxState, Request], Response]
+WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/sns/jscode2session"): miniprogram_api.jscode2session,
+    ("POST", "/cgi-bin/stable_token"): miniprogram_api.stable_token,
+    ("GET", "/cgi-bin/token"): miniprogram_api.plain_token,
+    ("POST", "/wxa/business/getuserphonenumber"): miniprogram_api.getuserphonenumber,
+    ("POST", "/pay/pay/unifiedorder"): pay_api.unifiedorder,
+    ("POST", "/pay/pay/orderquery"): pay_api.orderquery,
+    ("POST", "/pay/pay/closeorder"): pay_api.closeorder,
+}
+
+
+def dispatch(state: SandboxState, request: Request) -> Response:
+    """The one entry point from HTTP: WeChat's APIs, then the page, then control endpoints."""
+    if request.path in ("", "/"):
+        return redirect("/sandbox/")
+    handler = WECHAT_ROUTES.get((request.method, request.path))
+    if handler is not None:
+        return handler(state, request)
+    answer = page.handle(state, request) or control.handle(state, request)
+    if answer is not None:
+        return answer
+    return json_response(
+        {"errcode": 404, "errmsg": f"no such sandbox endpoint: {request.method} {request.path}"}, 404
+    )
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._write(json_response({"errcode": 413, "errmsg": "body too large"}, 413))
+            return
+        body = self.rfile.read(length) if length else b""
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        request = Request(
+            method=method,
+            path=url.path,
+            query=query,
+            body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
+        )
+        try:
+            response = dispatch(self.server.state, request)
+        except Exception:
+            logger.exception("sandbox failed on %s %s", method, url.path)
+            response = json_response({"errcode": -1, "errmsg": "sandbox internal error"}, 500)
+        self._write(response)
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("sandbox %s - %s", self.address_string(), format % args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
+        self.state = state
+        super().__init__(address, _RequestHandler)
+
+
+class SandboxServer:
+    """A WeChat sandbox on `host:port` (port 0 picks a free one), started in a daemon thread.
+
+    Credentials not given are read from Django settings (WECHAT_APP_ID, WECHAT_APP_SECRET,
+    WECHAT_MCH_ID, WECHAT_PAY_API_KEY) when Django is configured. `state` is the live
+    in-memory state, for tests that want to look inside.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        mch_id: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        defaults = _settings_credentials()
+        self.state = SandboxState(
+            app_id=app_id or defaults["app_id"],
+            app_secret=app_secret or defaults["app_secret"],
+            mch_id=mch_id or defaults["mch_id"],
+            api_key=api_key or defaults["api_key"],
+        )
+        self._httpd = _HTTPServer((host, port), self.state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        host = str(self._httpd.server_address[0])
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def pay_base_url(self) -> str:
+        return self.base_url + "pay/"
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread; returns self. The socket is already listening."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"wechat-sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the management command)."""
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket. Safe to call twice."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _settings_credentials() -> dict[str, str]:
+    """Credentials from Django settings when there are any, else the sandbox defaults."""
+    defaults = {
+        "app_id": "wxsandbox0000000001",
+        "app_secret": "sandbox-app-secret",
+        "mch_id": "1900000001",
+        "api_key": "sandboxpaykey0000000000000000001",
+    }
+    try:
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+    except ImportError:  # the sandbox also runs where Django is not installed
+        return defaults
+    try:
+        return {
+            "app_id": settings.WECHAT_APP_ID,
+            "app_secret": settings.WECHAT_APP_SECRET,
+            "mch_id": settings.WECHAT_MCH_ID,
+            "api_key": settings.WECHAT_PAY_API_KEY,
+        }
+    except (ImproperlyConfigured, AttributeError):
+        return defaults
