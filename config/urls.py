@@ -13,3 +13,6 @@ urlpatterns = [
     # Uploaded media; production serves it from nginx or object storage instead.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+handler404 = "core.api.handlers.not_found"
+handler500 = "core.api.handlers.server_error"

@@ -28,7 +28,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[AuthenticatedMember, Any] | None:
-        header = authentication.get_authorization_header(request).split()
+        try:
+            header = authentication.get_authorization_header(request).split()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed() from None
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
