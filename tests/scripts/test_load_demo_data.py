@@ -1,0 +1,64 @@
+"""The demo loader: a full, consistent mall, loaded once however often it runs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db.models import F, Sum
+
+from members.models import Member
+from shop.demo.loader import OPENID_PREFIX, SKU_PREFIX, demo_stock_consistent
+from shop.models import Category, Order, OrderLine, OrderStatus, Product, ProductImage, Shipment, Sku
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_loads_a_catalogue_members_and_orders_in_every_state(media):
+    call_command("load_demo_data", verbosity=0)
+
+    assert Category.objects.filter(parent__isnull=True).count() >= 4
+    assert Category.objects.filter(parent__isnull=False).count() >= 8
+    assert Product.objects.count() >= 60
+    assert Product.objects.filter(is_on_shelf=False).count() >= 2
+    assert Product.objects.filter(tags__contains=["new"]).exists()
+    assert Product.objects.filter(tags__contains=["hot"]).exists()
+    assert not Product.objects.filter(main_image="").exists()
+    assert ProductImage.objects.count() == 2 * Product.objects.count()
+    assert (media / Product.objects.first().main_image.name).stat().st_size < 80_000
+    assert not Sku.objects.exclude(code__startswith=SKU_PREFIX).exists()
+    assert not Sku.objects.filter(price_fen__lt=990).exists()
+    assert not Sku.objects.filter(price_fen__gt=59900).exists()
+    assert not Sku.objects.filter(cost_fen__gte=F("price_fen") * 71 / 100).exists()
+    assert not Product.objects.filter(min_price_fen=0).exists()
+    assert Member.objects.filter(openid__startswith=OPENID_PREFIX).count() >= 8
+    statuses = set(Order.objects.values_list("status", flat=True))
+    assert statuses == {s.value for s in OrderStatus}
+    for order in Order.objects.all():
+        lines = OrderLine.objects.filter(order=order).aggregate(g=Sum("goods_total_fen"),
+                                                                 d=Sum("discount_fen"))
+        assert lines["g"] == order.goods_total_fen
+        assert lines["d"] == order.discount_fen
+        assert order.payable_fen == order.goods_total_fen - order.discount_fen + order.freight_fen
+        assert order.events.exists()
+    paid_like = Order.objects.filter(status__in=[OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED])
+    assert all(o.paid_fen == o.payable_fen for o in paid_like)
+    assert Shipment.objects.count() == Order.objects.filter(
+        status__in=[OrderStatus.SHIPPED, OrderStatus.RECEIVED]).count()
+    assert demo_stock_consistent()
+
+
+def test_running_twice_duplicates_nothing(media):
+    call_command("load_demo_data", verbosity=0)
+    counts = (Category.objects.count(), Product.objects.count(), Sku.objects.count(),
+              Member.objects.count(), Order.objects.count(), OrderLine.objects.count())
+
+    call_command("load_demo_data", verbosity=0)
+
+    assert (Category.objects.count(), Product.objects.count(), Sku.objects.count(),
+            Member.objects.count(), Order.objects.count(), OrderLine.objects.count()) == counts
