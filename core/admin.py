@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
@@ -47,7 +48,7 @@ def money_display(field: str, description: str) -> Callable[[Any, Model], str]:
     return display
 
 
-class YuanFormField(forms.CharField):
+class YuanFormField(forms.Field):
     """Accepts '19.99' (also '¥19.99', '1,299') and cleans to fen (1999); shows fen as '19.99'.
 
     `empty_fen` is what an empty box means: None for an optional amount (no free-shipping
@@ -62,7 +63,7 @@ class YuanFormField(forms.CharField):
     def __init__(self, *, empty_fen: int | None = None, allow_negative: bool = False,
                  **kwargs: Any) -> None:
         # Model-derived kwargs for integer fields make no sense for a text box of yuan.
-        for key in ("min_value", "max_value", "step_size", "max_length"):
+        for key in ("min_value", "max_value", "step_size", "max_length", "empty_value"):
             kwargs.pop(key, None)
         kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vYuanField", "size": 9,
                                                            "inputmode": "decimal"}))
@@ -76,10 +77,12 @@ class YuanFormField(forms.CharField):
         return value
 
     def to_python(self, value: Any) -> int | None:
-        text = super().to_python(value)
-        if text in self.empty_values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = "" if value is None else str(value)
+        text = text.replace("¥", "").replace("￥", "").replace(",", "").replace("，", "").strip()
+        if not text:
             return self.empty_fen
-        text = str(text).replace("¥", "").replace("￥", "").replace(",", "").replace("，", "").strip()
         try:
             fen = fen_from_yuan(text)
         except ValueError as exc:
@@ -89,9 +92,15 @@ class YuanFormField(forms.CharField):
         return fen
 
     def validate(self, value: Any) -> None:
-        # CharField.validate treats 0 as present; only a truly empty box is "required".
+        # 0 is an amount, not an empty box: only None is missing.
         if value is None and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
+
+
+def request_operator(request: HttpRequest) -> AbstractBaseUser | None:
+    """The signed-in operator, for services that record who acted (audit rows, ledgers)."""
+    user = request.user
+    return user if isinstance(user, AbstractBaseUser) else None
 
 
 # ---------------------------------------------------------------------------------------------

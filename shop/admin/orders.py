@@ -1,0 +1,308 @@
+"""Order console: a read-only record plus buttons that call the order services.
+
+Status, money and stock are never form fields here. 发货 / 取消订单 / 添加备注 go through
+shop.services.orders, so the console gets the same locks, transition table and audit rows
+(OrderEvent) as the mini-program API and the scheduled jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from import_export.admin import ExportMixin
+
+from core.admin import ReadOnlyInline, money_display, request_operator, yuan_text
+from core.errors import DomainError
+from shop.admin.forms import CancelForm, RemarkForm, ShipForm
+from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
+from shop.resources import FILE_FORMATS, OrderExportResource
+
+STATUS_COLOURS: dict[str, str] = {
+    OrderStatus.PENDING_PAYMENT: "#b26a00",
+    OrderStatus.PAID: "#c0392b",
+    OrderStatus.SHIPPED: "#1f6fb2",
+    OrderStatus.RECEIVED: "#2e7d32",
+    OrderStatus.CANCELLED: "#777",
+}
+
+# Audit actions in operators' words; an action not listed shows its code.
+EVENT_ACTIONS = {
+    "placed": "下单",
+    "paid": "支付成功",
+    "revived": "付款恢复订单",
+    "late_payment": "取消后到账",
+    "payment_duplicate": "重复付款",
+    "shipped": "发货",
+    "cancelled": "取消",
+    "received": "确认收货",
+    "remark": "商家备注",
+}
+
+
+def status_badge(order: Order) -> str:
+    return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>',
+                       STATUS_COLOURS.get(order.status, "#777"), order.get_status_display())
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = readonly_fields = ("product_name", "sku_code", "spec_text", "unit_price", "quantity",
+                                "goods_total", "discount", "payable")
+
+    unit_price = money_display("unit_price_fen", "单价")
+    goods_total = money_display("goods_total_fen", "小计")
+    discount = money_display("discount_fen", "优惠分摊")
+    payable = money_display("payable_fen", "实付分摊")
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = readonly_fields = ("out_trade_no", "amount", "status", "transaction_id", "paid_at",
+                                "created_at")
+    verbose_name_plural = "支付记录"
+
+    amount = money_display("amount_fen", "金额")
+
+
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = readonly_fields = ("carrier", "tracking_no", "operator", "shipped_at")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("operator")
+
+
+class OrderEventInline(ReadOnlyInline):
+    """The audit trail: who did what, when, and which status it moved the order from and to."""
+
+    model = OrderEvent
+    fields = readonly_fields = ("created_at", "action_label", "actor", "operator", "transition", "note")
+    ordering = ["created_at", "id"]
+    verbose_name_plural = "操作日志"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("operator").order_by("created_at", "id")
+
+    @admin.display(description="动作")
+    def action_label(self, event: OrderEvent) -> str:
+        return EVENT_ACTIONS.get(event.action, event.action)
+
+    @admin.display(description="状态变化")
+    def transition(self, event: OrderEvent) -> str:
+        if not event.from_status and not event.to_status:
+            return "—"
+        before = event.get_from_status_display() or "—"
+        after = event.get_to_status_display() or "—"
+        return f"{before} → {after}"
+
+
+@admin.register(Order)
+class OrderAdmin(ExportMixin, admin.ModelAdmin):
+    resource_classes = [OrderExportResource]
+    formats = FILE_FORMATS
+    to_encoding = "utf-8-sig"  # so Excel shows the Chinese in a CSV correctly
+    change_form_template = "admin/shop/order/change_form.html"
+
+    list_display = ["order_no", "member_link", "status_label", "payable", "receiver_summary", "created_at",
+                    "paid_at", "needs_refund"]
+    list_filter = ["status", "needs_refund", ("paid_at", admin.DateFieldListFilter)]
+    list_select_related = ["member"]
+    date_hierarchy = "created_at"
+    search_fields = ["=order_no", "=receiver_phone", "=member__phone"]
+    search_help_text = "按订单号、收货电话或会员手机号搜索（完整号码）"
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-id"]
+    actions = ["cancel_selected"]
+
+    fieldsets = [
+        ("订单", {"fields": ["order_no", "member_link", "status_label", "needs_refund", "cancel_reason"]}),
+        ("金额", {"fields": ["goods_total", "discount", "freight", "payable", "paid"]}),
+        ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
+        ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
+        ("时间", {"fields": ["created_at", "expires_at", "paid_at", "shipped_at", "received_at",
+                           "cancelled_at"]}),
+    ]
+    readonly_fields = [str(f) for _, opts in fieldsets for f in opts["fields"]]
+    inlines = [OrderLineInline, PaymentInline, ShipmentInline, OrderEventInline]
+
+    goods_total = money_display("goods_total_fen", "商品金额")
+    discount = money_display("discount_fen", "优惠金额")
+    freight = money_display("freight_fen", "运费")
+    payable = money_display("payable_fen", "应付金额")
+    paid = money_display("paid_fen", "实付金额")
+
+    # Orders are created by shoppers and changed only by services; nothing here edits or deletes.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """May use 发货 / 取消 / 备注: the model's change permission, though the form is read-only."""
+        return request.user.has_perm("shop.change_order")
+
+    @admin.display(description="会员", ordering="member__nickname")
+    def member_link(self, order: Order) -> str:
+        url = reverse("admin:members_member_change", args=[order.member_id])
+        phone = f" {order.member.phone}" if order.member.phone else ""
+        return format_html('<a href="{}">{}</a>{}', url, str(order.member), phone)
+
+    @admin.display(description="状态", ordering="status")
+    def status_label(self, order: Order) -> str:
+        return status_badge(order)
+
+    @admin.display(description="收货人")
+    def receiver_summary(self, order: Order) -> str:
+        return f"{order.receiver_name} {order.city}"
+
+    @admin.display(description="收货地址")
+    def full_address(self, order: Order) -> str:
+        return f"{order.province}{order.city}{order.district}{order.address_detail}"
+
+    # --- buttons on the order page ----------------------------------------------------------
+
+    def get_urls(self) -> list:
+        def view(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            return self.admin_site.admin_view(func)
+
+        custom = [
+            path("<path:object_id>/ship/", view(self.ship_view), name="shop_order_ship"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="shop_order_cancel"),
+            path("<path:object_id>/remark/", view(self.remark_view), name="shop_order_remark"),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        order = self.get_object(request, unquote(object_id))
+        operate = self.has_operate_permission(request)
+        extra = {
+            "can_ship": operate and order is not None and order.status == OrderStatus.PAID,
+            "can_cancel": operate and order is not None and order.status == OrderStatus.PENDING_PAYMENT,
+            "can_remark": operate,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def ship_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def ship(order: Order, data: dict[str, Any]) -> None:
+            from shop.services.orders import order_ship
+
+            order_ship(order=order, carrier=data["carrier"], tracking_no=data["tracking_no"],
+                       operator=request_operator(request))
+
+        return self._service_view(request, object_id, form_class=ShipForm, title="发货", button="确认发货",
+                                  perform=ship, done="订单 {} 已发货")
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def cancel(order: Order, data: dict[str, Any]) -> None:
+            from shop.services.orders import order_cancel
+
+            order_cancel(order=order, reason=data["reason"], actor=OrderEvent.Actor.OPERATOR,
+                         operator=request_operator(request))
+
+        return self._service_view(request, object_id, form_class=CancelForm, title="取消订单",
+                                  button="确认取消订单", perform=cancel, done="订单 {} 已取消", danger=True)
+
+    def remark_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def remark(order: Order, data: dict[str, Any]) -> None:
+            from shop.services.orders import order_add_remark
+
+            order_add_remark(order=order, text=data["text"], operator=request_operator(request))
+
+        return self._service_view(request, object_id, form_class=RemarkForm, title="添加备注",
+                                  button="保存备注", perform=remark, done="已为订单 {} 添加备注")
+
+    def _service_view(self, request: HttpRequest, object_id: str, *, form_class: type[Form], title: str,
+                      button: str, perform: Callable[[Order, dict[str, Any]], None], done: str,
+                      danger: bool = False) -> HttpResponse:
+        """GET shows the form; a valid POST calls the service and returns to the order page.
+
+        A DomainError (wrong status, stock, ...) is shown as the service worded it, and the
+        form stays filled in so the operator can correct and retry.
+        """
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                perform(order, form.cleaned_data)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, done.format(order.order_no))
+                return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}：{order.order_no}",
+            "action_title": title,
+            "button": button,
+            "danger": danger,
+            "opts": self.opts,
+            "order": order,
+            "status": status_badge(order),
+            "payable": yuan_text(order.payable_fen),
+            "lines": order.lines.all(),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/shop/order/service_form.html", context)
+
+    # --- bulk action on the list -----------------------------------------------------------
+
+    @admin.action(description="取消所选的待付款订单", permissions=["operate"])
+    def cancel_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """Asks for one reason, then cancels each unpaid order through the service."""
+        unpaid = queryset.filter(status=OrderStatus.PENDING_PAYMENT)
+        form = CancelForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._cancel_each(request, unpaid, form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "批量取消订单",
+            "opts": self.opts,
+            "form": form,
+            "orders": unpaid,
+            "skipped": queryset.exclude(status=OrderStatus.PENDING_PAYMENT).count(),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/shop/order/cancel_selected.html", context)
+
+    def _cancel_each(self, request: HttpRequest, orders: Any, reason: str) -> None:
+        from shop.services.orders import order_cancel
+
+        cancelled, failed = 0, []
+        for order in orders:
+            try:
+                order_cancel(order=order, reason=reason, actor=OrderEvent.Actor.OPERATOR,
+                             operator=request_operator(request))
+            except DomainError as exc:
+                failed.append(f"{order.order_no}：{exc.message}")
+            else:
+                cancelled += 1
+        self.message_user(request, f"已取消 {cancelled} 个订单", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return f"orders-{stamp}.{file_format.get_extension()}"
