@@ -47,3 +47,31 @@ def shopper(db) -> Shopper:
 @pytest.fixture
 def other_shopper(db) -> Shopper:
     return make_shopper()
+
+
+@pytest.fixture(scope="session")
+def wechat_sandbox():
+    """One WeChat sandbox for the suite; settings point the WeChat clients at it."""
+    from django.conf import settings
+
+    from wechat.sandbox.testing import sandbox_for_settings
+
+    with sandbox_for_settings(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(wechat_sandbox):
+    """Control of the sandbox (the phone and WeChat's side), reset for each test."""
+    from wechat.sandbox.client import SandboxControl
+
+    control = SandboxControl(wechat_sandbox.base_url)
+    control.reset()
+    return control
+
+
+@pytest.fixture
+def mall(live_server, settings, sandbox):
+    """The mall served over HTTP, with WeChat notifications addressed to it."""
+    settings.SITE_URL = live_server.url
+    return live_server

@@ -1,0 +1,137 @@
+"""Paying through WeChat Pay v2, over HTTP: the sandbox pays and notifies the live mall."""
+
+from __future__ import annotations
+
+import pytest
+
+from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentNotification, Stock
+from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
+from tests.factories import SkuFactory, default_freight
+from tests.fixtures import make_shopper
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def placed(mall):
+    """A shopper whose openid WeChat knows, and their unpaid order for 2 × ¥99.00."""
+    default_freight()
+    sku = SkuFactory(price_fen=9900, stock=10)
+    shopper = make_shopper()
+    order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
+    return shopper, order, sku
+
+
+def pay_params(shopper, order):
+    response = shopper.client.post(f"/api/v1/orders/{order.order_no}/pay")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_pay_returns_request_payment_params_the_phone_accepts(placed, sandbox):
+    shopper, order, _ = placed
+    params = pay_params(shopper, order)
+
+    assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+    assert params["package"].startswith("prepay_id=")
+    assert params["signType"] == "MD5"
+
+    result = sandbox.request_payment(params)  # what wx.requestPayment does
+
+    assert [d["acknowledged"] for d in result["deliveries"]] == [True]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert order.paid_fen == order.payable_fen == 19800
+    payment = Payment.objects.get(order=order)
+    assert payment.status == "paid" and payment.transaction_id == sandbox.trade(order.order_no)["transaction_id"]
+
+
+def test_paying_twice_reuses_the_same_wechat_trade(placed, sandbox):
+    shopper, order, _ = placed
+    first, second = pay_params(shopper, order), pay_params(shopper, order)
+    assert first["package"] == second["package"]
+    assert Payment.objects.filter(order=order).count() == 1
+
+
+def test_three_concurrent_notifies_make_one_paid_transition(placed, sandbox):
+    shopper, order, _ = placed
+    pay_params(shopper, order)
+
+    result = sandbox.pay(order.order_no, times=3, concurrent=True)
+
+    assert [d["acknowledged"] for d in result["deliveries"]] == [True, True, True]
+    assert OrderEvent.objects.filter(order=order, to_status=OrderStatus.PAID).count() == 1
+    assert Payment.objects.filter(order=order, status="paid").count() == 1
+    assert PaymentNotification.objects.filter(out_trade_no=order.order_no).count() == 1
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+
+@pytest.mark.parametrize("kind", ["bad_sign", "unsigned", "wrong_amount", "other_appid", "other_mch_id",
+                                  "malformed"])
+def test_forged_notifies_are_rejected_and_change_nothing(placed, sandbox, kind):
+    shopper, order, _ = placed
+    pay_params(shopper, order)
+
+    result = sandbox.forge_notify(order.order_no, kind=kind)
+
+    delivery = result["deliveries"][-1]
+    assert delivery["acknowledged"] is False
+    assert delivery["status"] == 400
+    assert "<return_code><![CDATA[FAIL]]></return_code>" in delivery["answer"]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT and order.paid_fen == 0
+    assert not PaymentNotification.objects.exists()
+    assert Payment.objects.get(order=order).status == "pending"
+
+
+@pytest.mark.parametrize("body", [b"", b"not xml", b"<xml><a>", b"<xml></xml>", b"\xff\xfe<x/>",
+                                  b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml>&a;</xml>'])
+def test_garbage_to_the_notify_url_is_a_4xx(mall, body):
+    import requests
+
+    response = requests.post(f"{mall.url}/api/v1/payments/wechat/notify", data=body,
+                             headers={"Content-Type": "text/xml"}, timeout=10)
+    assert response.status_code == 400
+    assert "FAIL" in response.text
+
+
+def test_a_repeated_notify_never_moves_a_shipped_order_back(placed, sandbox):
+    shopper, order, _ = placed
+    pay_params(shopper, order)
+    sandbox.pay(order.order_no)
+    order_ship(order=order, carrier="中通", tracking_no="ZT100200300")
+
+    again = sandbox.notify(order.order_no, times=2)
+
+    assert [d["acknowledged"] for d in again["deliveries"]] == [True, True]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
+
+
+def test_late_payment_for_a_cancelled_order_revives_it_when_stock_allows(placed, sandbox):
+    shopper, order, sku = placed
+    pay_params(shopper, order)
+    shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+    assert Stock.objects.get(sku=sku).available == 10
+
+    sandbox.pay(order.order_no)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and not order.needs_refund
+    assert Stock.objects.get(sku=sku).available == 8
+    assert OrderEvent.objects.filter(order=order, action="revived").count() == 1
+
+
+def test_late_payment_without_stock_is_kept_and_flagged_for_refund(placed, sandbox):
+    shopper, order, sku = placed
+    pay_params(shopper, order)
+    shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+    other = make_shopper()
+    order_place(member=other.member, data=CheckoutInput(items=(LineInput(sku.pk, 9),)))
+
+    sandbox.pay(order.order_no)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.needs_refund is True and order.paid_fen == 19800
+    assert Payment.objects.get(order=order).status == "paid"
+    assert Stock.objects.get(sku=sku).available == 1
