@@ -62,9 +62,7 @@ def code_to_session(code: str) -> Session:
     if not isinstance(openid, str) or not openid or not isinstance(session_key, str) or not session_key:
         raise WechatApiError("BAD_RESPONSE", "jscode2session returned no openid/session_key")
     unionid = result.get("unionid")
-    return Session(
-        openid=openid, session_key=session_key, unionid=unionid if isinstance(unionid, str) else ""
-    )
+    return Session(openid=openid, session_key=session_key, unionid=unionid if isinstance(unionid, str) else "")
 
 
 def get_access_token(force_refresh: bool = False) -> str:
@@ -110,9 +108,7 @@ def get_phone_number(code: str) -> str:
 
 
 def _call_with_token(token: str, code: str) -> dict[str, Any]:
-    return _call(
-        "post", "wxa/business/getuserphonenumber", params={"access_token": token}, data={"code": code}
-    )
+    return _call("post", "wxa/business/getuserphonenumber", params={"access_token": token}, data={"code": code})
 
 
 def _token_after_rejection(rejected: str) -> str:

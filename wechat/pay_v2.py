@@ -28,9 +28,7 @@ from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, QueryRes
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WECHAT_TIME_FORMAT = "%Y%m%d%H%M%S"  # time_expire, time_end: Shanghai wall-clock time
 
-NOTIFY_ACK = (
-    b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-)
+NOTIFY_ACK = b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
 XML_CONTENT_TYPE = "application/xml"
 # Fields of a paid notification / orderquery reply that PaymentNotice carries as attributes.
 _NOTICE_FIELDS = frozenset({"out_trade_no", "transaction_id", "total_fee", "time_end", "sign"})
@@ -204,10 +202,7 @@ class WeChatPayV2Gateway:
     def notify_nack(self, message: str) -> tuple[bytes, str]:
         """A FAIL answer: WeChat will deliver the notification again later."""
         safe = message.replace("]]>", "]] >")  # keep the CDATA section closed where we close it
-        body = (
-            "<xml><return_code><![CDATA[FAIL]]></return_code>"
-            f"<return_msg><![CDATA[{safe}]]></return_msg></xml>"
-        )
+        body = f"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{safe}]]></return_msg></xml>"
         return body.encode("utf-8"), XML_CONTENT_TYPE
 
     def _call(self, endpoint: Any, **kwargs: Any) -> _Reply:

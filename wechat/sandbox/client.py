@@ -121,15 +121,11 @@ class SandboxControl:
         self._post("reset", {})
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        return self._answer(
-            self._http.get(f"{self.base_url}sandbox/{path}", params=params, timeout=self.timeout)
-        )
+        return self._answer(self._http.get(f"{self.base_url}sandbox/{path}", params=params, timeout=self.timeout))
 
     def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
         body = {k: v for k, v in data.items() if v is not None}
-        return self._answer(
-            self._http.post(f"{self.base_url}sandbox/{path}", json=body, timeout=self.timeout)
-        )
+        return self._answer(self._http.post(f"{self.base_url}sandbox/{path}", json=body, timeout=self.timeout))
 
     @staticmethod
     def _answer(response: requests.Response) -> dict[str, Any]:

@@ -60,10 +60,7 @@ def _act(state: State, action: str, form: dict[str, str]) -> str | None:
             f"HTTP {d['status']} {'已确认' if d['acknowledged'] else '未确认'}" if d["status"] else d["error"]
             for d in paid["deliveries"]
         )
-        return (
-            f"订单 {paid['out_trade_no']} 已支付（微信支付单号 {paid['transaction_id']}），"
-            f"通知结果：{answers}"
-        )
+        return f"订单 {paid['out_trade_no']} 已支付（微信支付单号 {paid['transaction_id']}），通知结果：{answers}"
     return None
 
 

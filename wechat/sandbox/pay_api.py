@@ -127,9 +127,7 @@ def _unifiedorder_problem(fields: dict[str, str]) -> str:
 def find_trade(state: State, fields: dict[str, str]) -> Trade | None:
     with state.lock:
         if fields.get("transaction_id"):
-            return next(
-                (t for t in state.trades.values() if t.transaction_id == fields["transaction_id"]), None
-            )
+            return next((t for t in state.trades.values() if t.transaction_id == fields["transaction_id"]), None)
         return state.trades.get(fields.get("out_trade_no", ""))
 
 

@@ -125,9 +125,7 @@ def notify_xml(state: State, trade: Trade, kind: str = "genuine") -> bytes:
     """The notification body for `trade`, genuine or forged as `kind` says."""
     fields = paid_fields(trade)
     if not trade.transaction_id:  # forging for an unpaid trade
-        fields.update(
-            transaction_id=state.new_transaction_id(shanghai_now()), time_end=format_time(shanghai_now())
-        )
+        fields.update(transaction_id=state.new_transaction_id(shanghai_now()), time_end=format_time(shanghai_now()))
     fields.update(appid=state.app_id, mch_id=state.mch_id, return_code="SUCCESS", result_code="SUCCESS")
     if kind == "wrong_amount":
         fields["total_fee"] = fields["cash_fee"] = str(trade.total_fee + 1)
@@ -144,9 +142,7 @@ def notify_xml(state: State, trade: Trade, kind: str = "genuine") -> bytes:
     return body[: len(body) // 2] if kind == "malformed" else body
 
 
-def _send(
-    state: State, trade: Trade, kind: str, times: int, concurrent: bool, delay_seconds: float
-) -> dict[str, Any]:
+def _send(state: State, trade: Trade, kind: str, times: int, concurrent: bool, delay_seconds: float) -> dict[str, Any]:
     bodies = [notify_xml(state, trade, kind) for _ in range(times)]  # each with its own nonce
     if delay_seconds > 0:
 
@@ -160,9 +156,7 @@ def _send(
     return {"deliveries": [asdict(d) for d in deliveries], "scheduled": False}
 
 
-def _deliver_all(
-    state: State, trade: Trade, kind: str, bodies: list[bytes], concurrent: bool
-) -> list[Delivery]:
+def _deliver_all(state: State, trade: Trade, kind: str, bodies: list[bytes], concurrent: bool) -> list[Delivery]:
     if not concurrent:
         results = [_deliver(trade.notify_url, body, kind) for body in bodies]
     else:
@@ -200,9 +194,7 @@ def _deliver(url: str, body: bytes, kind: str) -> Delivery:
         return delivery
     delivery.answer = raw.decode("utf-8", "replace")
     answer = parse_xml(raw)
-    delivery.acknowledged = (
-        delivery.status == 200 and answer is not None and answer.get("return_code") == "SUCCESS"
-    )
+    delivery.acknowledged = delivery.status == 200 and answer is not None and answer.get("return_code") == "SUCCESS"
     return delivery
 
 

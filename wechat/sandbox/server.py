@@ -48,9 +48,7 @@ def dispatch(state: SandboxState, request: Request) -> Response:
     answer = page.handle(state, request) or control.handle(state, request)
     if answer is not None:
         return answer
-    return json_response(
-        {"errcode": 404, "errmsg": f"no such sandbox endpoint: {request.method} {request.path}"}, 404
-    )
+    return json_response({"errcode": 404, "errmsg": f"no such sandbox endpoint: {request.method} {request.path}"}, 404)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -80,7 +78,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             response = dispatch(self.server.state, request)
-        except Exception:
+        except Exception:  # a sandbox bug must answer 500, not leave the caller hanging
             logger.exception("sandbox failed on %s %s", method, url.path)
             response = json_response({"errcode": -1, "errmsg": "sandbox internal error"}, 500)
         self._write(response)
@@ -150,7 +148,11 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         """Serve in a daemon thread; returns self. The socket is already listening."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"wechat-sandbox-{self.port}", daemon=True
+            # A short poll interval makes stop() quick: tests start and stop one per case.
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"wechat-sandbox-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
