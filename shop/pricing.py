@@ -181,8 +181,8 @@ def freight_for(lines: list[PricedLine], *, province: str) -> int:
         groups.setdefault(template_id, []).append(pl)
     templates = {t.pk: t for t in FreightTemplate.objects.filter(pk__in=[k for k in groups if k])}
     rules: dict[int, list[FreightRule]] = {}
-    for rule in FreightRule.objects.filter(template_id__in=list(templates)).order_by("id"):
-        rules.setdefault(rule.template_id, []).append(rule)
+    for row in FreightRule.objects.filter(template_id__in=list(templates)).order_by("id"):
+        rules.setdefault(row.template_id, []).append(row)
     total = 0
     for template_id, group in groups.items():
         template = templates.get(template_id) if template_id else None

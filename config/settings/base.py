@@ -87,9 +87,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Public base URL of this server (notify URLs handed to WeChat are built from it).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
+from .celery import *  # noqa: E402,F403
 from .database import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403
-from .celery import *  # noqa: E402,F403
-from .wechat import *  # noqa: E402,F403
-from .shop import *  # noqa: E402,F403
 from .logging import *  # noqa: E402,F403
+from .shop import *  # noqa: E402,F403
+from .wechat import *  # noqa: E402,F403

@@ -50,7 +50,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             break
     detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
     if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
-        http_status = status.HTTP_401_UNAUTHORIZED
+        http_status: int = status.HTTP_401_UNAUTHORIZED
     else:
         http_status = exc.status_code
     headers = {}

@@ -31,7 +31,7 @@ class CheckoutInputSerializer(serializers.Serializer):
         sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=999)
 
-    items = Item(many=True, required=False, max_length=100,
+    items = Item(many=True, required=False, max_length=100,  # type: ignore[call-arg]
                  help_text="留空则结算购物车中已选中的商品")
     address_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
     remark = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -50,7 +50,7 @@ class CheckoutInputSerializer(serializers.Serializer):
 
 class AdjustmentOutput(serializers.Serializer):
     stage = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     amount_fen = serializers.IntegerField()
 
 
@@ -207,12 +207,12 @@ class OrderDetailView(APIView):
 
 
 class PayOutput(serializers.Serializer):
-    appId = serializers.CharField()  # noqa: N815 - wx.requestPayment's own field names
-    timeStamp = serializers.CharField()  # noqa: N815
-    nonceStr = serializers.CharField()  # noqa: N815
+    appId = serializers.CharField()
+    timeStamp = serializers.CharField()
+    nonceStr = serializers.CharField()
     package = serializers.CharField()
-    signType = serializers.CharField()  # noqa: N815
-    paySign = serializers.CharField()  # noqa: N815
+    signType = serializers.CharField()
+    paySign = serializers.CharField()
 
 
 class OrderPayView(APIView):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -37,19 +37,23 @@ from shop.services.stock import stock_quantities, stock_release, stock_reserve
 
 Actor = OrderEvent.Actor
 
-_TIMESTAMP_FIELD = {
+_TIMESTAMP_FIELD: dict[str, str] = {
     OrderStatus.PAID: "paid_at",
     OrderStatus.SHIPPED: "shipped_at",
     OrderStatus.RECEIVED: "received_at",
     OrderStatus.CANCELLED: "cancelled_at",
 }
 
-_ACTION_LABELS = {
+_ACTION_LABELS: dict[str, str] = {
     OrderStatus.PAID: "支付",
     OrderStatus.SHIPPED: "发货",
     OrderStatus.RECEIVED: "确认收货",
     OrderStatus.CANCELLED: "取消",
 }
+
+
+def _pk(user: AbstractBaseUser | None) -> int | None:
+    return user.pk if user is not None else None
 
 
 def order_transition(*, order_id: int, to: str, action: str, actor: str,
@@ -80,7 +84,7 @@ def order_transition(*, order_id: int, to: str, action: str, actor: str,
         fields.append(stamp)
     order.save(update_fields=fields)
     OrderEvent.objects.create(order=order, action=action, from_status=from_status, to_status=to,
-                              actor=actor, operator=operator, note=note, data=data or {})
+                              actor=actor, operator_id=_pk(operator), note=note, data=data or {})
     return order, True
 
 
@@ -274,7 +278,7 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
             operator=operator, note=f"{carrier} {tracking_no}",
             data={"carrier": carrier, "tracking_no": tracking_no})
         if changed:
-            Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no, operator=operator)
+            Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no, operator_id=_pk(operator))
             track("order_shipped", member_id=order.member_id, properties={"order_no": order.order_no})
     return order
 
@@ -305,7 +309,7 @@ def order_add_remark(*, order: Order, text: str, operator: AbstractBaseUser | No
         entry = f"[{stamp} {who}] {text}"
         locked.operator_remark = f"{locked.operator_remark}\n{entry}".strip()
         locked.save(update_fields=["operator_remark"])
-        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR, operator=operator,
+        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR, operator_id=_pk(operator),
                                   note=text[:300])
     return locked
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from core.errors import ValidationFailed
 from shop.errors import InsufficientStock
 from shop.models import Sku, Stock, StockMovement
+
+
+def _pk(user: AbstractBaseUser | None) -> int | None:
+    return user.pk if user is not None else None
 
 
 def stock_ensure_row(*, sku: Sku) -> Stock:
@@ -40,7 +44,7 @@ def stock_adjust(*, sku: Sku, delta: int, reason: str, operator: AbstractBaseUse
             available=F("available") + delta)
         if updated != 1:
             raise InsufficientStock(f"库存不足，无法减少 {-delta} 件", detail={"sku_id": sku.pk})
-        StockMovement.objects.create(sku=sku, delta=delta, reason=reason, operator=operator, note=note,
+        StockMovement.objects.create(sku=sku, delta=delta, reason=reason, operator_id=_pk(operator), note=note,
                                      reference=reference)
         return Stock.objects.get(sku=sku)
 

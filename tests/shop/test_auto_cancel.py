@@ -90,12 +90,12 @@ def test_paying_after_the_deadline_is_refused(expired):
 
 
 def test_the_beat_task_runs_on_a_real_celery_worker(expired, sandbox):
+    import time
+
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
     from shop.tasks import cancel_expired_orders
-
-    import time
 
     _, order, sku = expired
     with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):

@@ -9,8 +9,8 @@ from shop.errors import InsufficientStock
 from shop.models import Order, Stock, StockMovement
 from shop.services.orders import CheckoutInput, LineInput, order_place
 from tests.concurrency import run_concurrently
-from tests.fixtures import make_shopper
 from tests.factories import SkuFactory, default_freight
+from tests.fixtures import make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

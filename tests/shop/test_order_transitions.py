@@ -11,7 +11,6 @@ from shop.services.orders import (
     CheckoutInput,
     LineInput,
     order_cancel,
-    order_confirm_receipt,
     order_place,
     order_ship,
     order_transition,
