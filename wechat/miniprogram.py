@@ -178,7 +178,8 @@ def _call(
     if data is not None:
         kwargs["data"] = data
     try:
-        result = _client()._request(method, endpoint, **kwargs)
+        client = _client()
+        result = client.get(endpoint, **kwargs) if method == "get" else client.post(endpoint, **kwargs)
     except WeChatClientException as exc:
         errcode = exc.errcode if exc.errcode is not None else "HTTP_ERROR"
         if errcode in INVALID_CODE_ERRCODES:

@@ -267,3 +267,17 @@ def test_page_issues_login_codes_that_work(sandbox):
 
 def _in_minutes(minutes: int) -> dt.datetime:
     return timezone.now() + dt.timedelta(minutes=minutes)
+
+
+def test_page_offers_to_resend_an_unacknowledged_notify(sandbox, control, prepaid, notify_target):
+    out_trade_no = prepaid()
+    notify_target.answer = b"<xml><return_code><![CDATA[FAIL]]></return_code></xml>"
+    control.pay(out_trade_no)
+    offered = requests.get(f"{sandbox.base_url}sandbox/", timeout=10).text
+    notify_target.answer = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
+
+    resent = requests.post(f"{sandbox.base_url}sandbox/ui/notify", data={"out_trade_no": out_trade_no}, timeout=10)
+
+    assert "重发通知" in offered
+    assert "已确认" in resent.text and "重发通知" not in resent.text.split("已支付 / 已关闭")[1]
+    assert [d["acknowledged"] for d in control.trade(out_trade_no)["deliveries"]] == [False, True]

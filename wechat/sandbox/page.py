@@ -54,10 +54,13 @@ def _act(state: State, action: str, form: dict[str, str]) -> str | None:
             return "失败：请输入手机号"
         issued = issue_phone_code(state, phone=phone)
         return f"手机号 {phone} 的 code：{issued['code']}"
-    if action == "pay":
-        paid = payments.pay(state, form.get("out_trade_no", ""))
+    if action in ("pay", "notify"):
+        no = form.get("out_trade_no", "")
+        paid = payments.pay(state, no) if action == "pay" else {**payments.notify(state, no), **_paid(state, no)}
         answers = "；".join(
-            f"HTTP {d['status']} {'已确认' if d['acknowledged'] else '未确认'}" if d["status"] else d["error"]
+            f"HTTP {d['status']} {'已确认' if d['acknowledged'] else '未确认'}"
+            if d["status"]
+            else f"发送失败（{d['error']}）"
             for d in paid["deliveries"]
         )
         return f"订单 {paid['out_trade_no']} 已支付（微信支付单号 {paid['transaction_id']}），通知结果：{answers}"
@@ -125,7 +128,15 @@ def _form(action: str, name: str, value: str, label: str) -> str:
 
 
 def _delivery_summary(trade: Trade) -> str:
-    if not trade.deliveries:
-        return "未发送"
     acked = sum(1 for d in trade.deliveries if d.acknowledged)
-    return f"{len(trade.deliveries)} 次，{acked} 次已确认"
+    summary = f"{len(trade.deliveries)} 次，{acked} 次已确认" if trade.deliveries else "未发送"
+    if trade.state == "SUCCESS" and not acked:
+        # Our server was down or refused: let the demo re-send, as WeChat's retries would.
+        summary += " " + _form("notify", "out_trade_no", trade.out_trade_no, "重发通知")
+    return summary
+
+
+def _paid(state: State, out_trade_no: str) -> dict[str, str]:
+    with state.lock:
+        trade = state.trades[out_trade_no]
+        return {"out_trade_no": trade.out_trade_no, "transaction_id": trade.transaction_id}
