@@ -54,18 +54,18 @@ class NotifyTarget:
 
 
 @pytest.fixture
-def sandbox(settings: Any) -> Iterator[SandboxServer]:
+def sandbox_server(settings: Any) -> Iterator[SandboxServer]:
     with sandbox_for_settings(settings) as server:
         yield server
 
 
 @pytest.fixture
-def control(sandbox: SandboxServer) -> SandboxControl:
-    return SandboxControl(sandbox.base_url)
+def control(sandbox_server: SandboxServer) -> SandboxControl:
+    return SandboxControl(sandbox_server.base_url)
 
 
 @pytest.fixture
-def gateway(sandbox: SandboxServer) -> WeChatPayV2Gateway:
+def gateway(sandbox_server: SandboxServer) -> WeChatPayV2Gateway:
     gateway = get_gateway()
     assert isinstance(gateway, WeChatPayV2Gateway)
     return gateway

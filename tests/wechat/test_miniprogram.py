@@ -53,7 +53,7 @@ def test_code_to_session_reused_code_raises_invalid_code(control):
     assert excinfo.value.status == 400
 
 
-def test_code_to_session_unknown_code_raises_invalid_code(sandbox):
+def test_code_to_session_unknown_code_raises_invalid_code(sandbox_server):
     with pytest.raises(InvalidCode) as excinfo:
         miniprogram.code_to_session("never-issued")
 
@@ -115,7 +115,7 @@ def test_get_access_token_force_refresh_issues_a_new_token(control):
     assert control.stats() == {"stable_token": 2}
 
 
-def test_get_access_token_wrong_secret_raises_wechat_api_error(sandbox, settings):
+def test_get_access_token_wrong_secret_raises_wechat_api_error(sandbox_server, settings):
     settings.WECHAT_APP_SECRET = "not-the-secret"
 
     with pytest.raises(WechatApiError) as excinfo:

@@ -40,16 +40,16 @@ def prepay_args(notify_url: str, **overrides: Any) -> dict[str, Any]:
 # --- prepay -------------------------------------------------------------------------------------
 
 
-def test_prepay_returns_request_payment_params_whose_pay_sign_verifies(gateway, sandbox, notify_target):
+def test_prepay_returns_request_payment_params_whose_pay_sign_verifies(gateway, sandbox_server, notify_target):
     result = gateway.prepay(**prepay_args(notify_target.url))
 
     params = result.request_payment
     assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
-    assert params["appId"] == sandbox.state.app_id
+    assert params["appId"] == sandbox_server.state.app_id
     assert params["package"] == f"prepay_id={result.prepay_id}"
     assert params["signType"] == "MD5"
     unsigned = {k: v for k, v in params.items() if k != "paySign"}
-    assert params["paySign"] == sign_md5(unsigned, sandbox.state.api_key)  # the sandbox's own MD5
+    assert params["paySign"] == sign_md5(unsigned, sandbox_server.state.api_key)  # the sandbox's own MD5
 
 
 def test_prepay_sends_the_trade_as_wechat_expects(gateway, control, notify_target):
@@ -118,7 +118,7 @@ def test_prepay_with_a_description_wechat_refuses_raises_wechat_api_error(gatewa
     assert excinfo.value.errcode == "PARAM_ERROR"
 
 
-def test_prepay_signed_with_another_key_raises_wechat_api_error(settings, sandbox, notify_target):
+def test_prepay_signed_with_another_key_raises_wechat_api_error(settings, sandbox_server, notify_target):
     settings.WECHAT_PAY_API_KEY = "x" * 32
 
     with pytest.raises(WechatApiError) as excinfo:
@@ -446,7 +446,7 @@ def test_query_believes_a_correctly_signed_reply_from_the_impostor_double():
     assert result.notice is not None and result.notice.amount_fen == 100
 
 
-def test_get_gateway_reads_settings_at_call_time(settings, sandbox):
+def test_get_gateway_reads_settings_at_call_time(settings, sandbox_server):
     settings.WECHAT_MCH_ID = "1900000009"
 
     gateway = get_gateway()

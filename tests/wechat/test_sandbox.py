@@ -16,10 +16,10 @@ from wechat.sandbox.testing import sandbox_for_settings
 from wechat.sandbox.wire import parse_xml, sign_md5, signed, to_xml
 
 
-def pay_xml(sandbox: SandboxServer, **fields: str) -> bytes:
+def pay_xml(sandbox_server: SandboxServer, **fields: str) -> bytes:
     base = {
-        "appid": sandbox.state.app_id,
-        "mch_id": sandbox.state.mch_id,
+        "appid": sandbox_server.state.app_id,
+        "mch_id": sandbox_server.state.mch_id,
         "body": "蛋糕",
         "out_trade_no": "S1",
         "total_fee": "100",
@@ -29,11 +29,11 @@ def pay_xml(sandbox: SandboxServer, **fields: str) -> bytes:
         "openid": "o-1",
     }
     base.update(fields)
-    return to_xml(signed(base, sandbox.state.api_key))
+    return to_xml(signed(base, sandbox_server.state.api_key))
 
 
-def post_pay(sandbox: SandboxServer, endpoint: str, body: bytes) -> dict[str, str]:
-    answer = requests.post(f"{sandbox.pay_base_url}pay/{endpoint}", data=body, timeout=10)
+def post_pay(sandbox_server: SandboxServer, endpoint: str, body: bytes) -> dict[str, str]:
+    answer = requests.post(f"{sandbox_server.pay_base_url}pay/{endpoint}", data=body, timeout=10)
     assert answer.status_code == 200
     fields = parse_xml(answer.content)
     assert fields is not None
@@ -43,28 +43,28 @@ def post_pay(sandbox: SandboxServer, endpoint: str, body: bytes) -> dict[str, st
 # --- WeChat's side ------------------------------------------------------------------------------
 
 
-def test_unifiedorder_with_a_bad_signature_answers_fail_and_creates_nothing(sandbox):
-    body = pay_xml(sandbox).replace(b"<total_fee>100</total_fee>", b"<total_fee>1</total_fee>")
+def test_unifiedorder_with_a_bad_signature_answers_fail_and_creates_nothing(sandbox_server):
+    body = pay_xml(sandbox_server).replace(b"<total_fee>100</total_fee>", b"<total_fee>1</total_fee>")
 
-    reply = post_pay(sandbox, "unifiedorder", body)
+    reply = post_pay(sandbox_server, "unifiedorder", body)
 
     assert reply == {"return_code": "FAIL", "return_msg": "签名错误"}
-    assert sandbox.state.trades == {}
+    assert sandbox_server.state.trades == {}
 
 
-def test_unifiedorder_replies_are_signed_with_the_merchant_key(sandbox):
-    reply = post_pay(sandbox, "unifiedorder", pay_xml(sandbox))
+def test_unifiedorder_replies_are_signed_with_the_merchant_key(sandbox_server):
+    reply = post_pay(sandbox_server, "unifiedorder", pay_xml(sandbox_server))
 
     assert (reply["return_code"], reply["result_code"]) == ("SUCCESS", "SUCCESS")
-    assert reply["sign"] == sign_md5(reply, sandbox.state.api_key)
+    assert reply["sign"] == sign_md5(reply, sandbox_server.state.api_key)
     assert reply["prepay_id"].startswith("wx")
 
 
 @pytest.mark.parametrize("missing", ["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url"])
-def test_unifiedorder_without_a_required_field_answers_fail(sandbox, missing):
+def test_unifiedorder_without_a_required_field_answers_fail(sandbox_server, missing):
     fields = {
-        "appid": sandbox.state.app_id,
-        "mch_id": sandbox.state.mch_id,
+        "appid": sandbox_server.state.app_id,
+        "mch_id": sandbox_server.state.mch_id,
         "body": "蛋糕",
         "out_trade_no": "S1",
         "total_fee": "100",
@@ -75,44 +75,44 @@ def test_unifiedorder_without_a_required_field_answers_fail(sandbox, missing):
     }
     del fields[missing]
 
-    reply = post_pay(sandbox, "unifiedorder", to_xml(signed(fields, sandbox.state.api_key)))
+    reply = post_pay(sandbox_server, "unifiedorder", to_xml(signed(fields, sandbox_server.state.api_key)))
 
     assert reply == {"return_code": "FAIL", "return_msg": f"缺少参数{missing}"}
 
 
-def test_unifiedorder_for_another_app_answers_fail(sandbox):
-    reply = post_pay(sandbox, "unifiedorder", pay_xml(sandbox, appid="wxother"))
+def test_unifiedorder_for_another_app_answers_fail(sandbox_server):
+    reply = post_pay(sandbox_server, "unifiedorder", pay_xml(sandbox_server, appid="wxother"))
 
     assert reply == {"return_code": "FAIL", "return_msg": "appid和mch_id不匹配"}
 
 
-def test_unifiedorder_jsapi_without_openid_is_a_param_error(sandbox):
-    reply = post_pay(sandbox, "unifiedorder", pay_xml(sandbox, openid=""))
+def test_unifiedorder_jsapi_without_openid_is_a_param_error(sandbox_server):
+    reply = post_pay(sandbox_server, "unifiedorder", pay_xml(sandbox_server, openid=""))
 
     assert (reply["result_code"], reply["err_code"]) == ("FAIL", "PARAM_ERROR")
 
 
-def test_stable_token_with_the_wrong_secret_answers_40125(sandbox):
+def test_stable_token_with_the_wrong_secret_answers_40125(sandbox_server):
     answer = requests.post(
-        f"{sandbox.base_url}cgi-bin/stable_token",
+        f"{sandbox_server.base_url}cgi-bin/stable_token",
         timeout=10,
-        json={"grant_type": "client_credential", "appid": sandbox.state.app_id, "secret": "nope"},
+        json={"grant_type": "client_credential", "appid": sandbox_server.state.app_id, "secret": "nope"},
     ).json()
 
     assert answer == {"errcode": 40125, "errmsg": "invalid appsecret"}
 
 
-def test_plain_token_works_for_phone_numbers_and_an_unknown_token_gets_40001(sandbox, control):
+def test_plain_token_works_for_phone_numbers_and_an_unknown_token_gets_40001(sandbox_server, control):
     token = requests.get(
-        f"{sandbox.base_url}cgi-bin/token",
+        f"{sandbox_server.base_url}cgi-bin/token",
         timeout=10,
         params={
             "grant_type": "client_credential",
-            "appid": sandbox.state.app_id,
-            "secret": sandbox.state.app_secret,
+            "appid": sandbox_server.state.app_id,
+            "secret": sandbox_server.state.app_secret,
         },
     ).json()
-    url = f"{sandbox.base_url}wxa/business/getuserphonenumber"
+    url = f"{sandbox_server.base_url}wxa/business/getuserphonenumber"
 
     good = requests.post(
         url,
@@ -127,7 +127,7 @@ def test_plain_token_works_for_phone_numbers_and_an_unknown_token_gets_40001(san
     assert token["expires_in"] == 7200
     assert good["phone_info"]["purePhoneNumber"] == "13800138000"
     assert good["phone_info"]["countryCode"] == "86"
-    assert good["phone_info"]["watermark"]["appid"] == sandbox.state.app_id
+    assert good["phone_info"]["watermark"]["appid"] == sandbox_server.state.app_id
     assert bad["errcode"] == 40001
 
 
@@ -244,11 +244,11 @@ def test_sandbox_for_settings_points_settings_at_the_sandbox_and_restores_them(s
 # --- the page -----------------------------------------------------------------------------------
 
 
-def test_page_lists_pending_trades_and_its_pay_button_pays(sandbox, control, prepaid, notify_target):
+def test_page_lists_pending_trades_and_its_pay_button_pays(sandbox_server, control, prepaid, notify_target):
     out_trade_no = prepaid(amount_fen=1999)
 
-    page = requests.get(f"{sandbox.base_url}sandbox/", timeout=10)
-    paid = requests.post(f"{sandbox.base_url}sandbox/ui/pay", data={"out_trade_no": out_trade_no}, timeout=10)
+    page = requests.get(f"{sandbox_server.base_url}sandbox/", timeout=10)
+    paid = requests.post(f"{sandbox_server.base_url}sandbox/ui/pay", data={"out_trade_no": out_trade_no}, timeout=10)
 
     assert page.status_code == 200
     assert "待支付订单" in page.text and out_trade_no in page.text and "¥19.99" in page.text
@@ -258,25 +258,27 @@ def test_page_lists_pending_trades_and_its_pay_button_pays(sandbox, control, pre
     assert len(notify_target.bodies) == 1
 
 
-def test_page_issues_login_codes_that_work(sandbox):
-    answer = requests.post(f"{sandbox.base_url}sandbox/ui/login_code", data={}, timeout=10)
+def test_page_issues_login_codes_that_work(sandbox_server):
+    answer = requests.post(f"{sandbox_server.base_url}sandbox/ui/login_code", data={}, timeout=10)
 
     assert "登录 code" in answer.text
-    assert len(sandbox.state.users) == 1 and len(sandbox.state.login_codes) == 1
+    assert len(sandbox_server.state.users) == 1 and len(sandbox_server.state.login_codes) == 1
 
 
 def _in_minutes(minutes: int) -> dt.datetime:
     return timezone.now() + dt.timedelta(minutes=minutes)
 
 
-def test_page_offers_to_resend_an_unacknowledged_notify(sandbox, control, prepaid, notify_target):
+def test_page_offers_to_resend_an_unacknowledged_notify(sandbox_server, control, prepaid, notify_target):
     out_trade_no = prepaid()
     notify_target.answer = b"<xml><return_code><![CDATA[FAIL]]></return_code></xml>"
     control.pay(out_trade_no)
-    offered = requests.get(f"{sandbox.base_url}sandbox/", timeout=10).text
+    offered = requests.get(f"{sandbox_server.base_url}sandbox/", timeout=10).text
     notify_target.answer = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>"
 
-    resent = requests.post(f"{sandbox.base_url}sandbox/ui/notify", data={"out_trade_no": out_trade_no}, timeout=10)
+    resent = requests.post(
+        f"{sandbox_server.base_url}sandbox/ui/notify", data={"out_trade_no": out_trade_no}, timeout=10
+    )
 
     assert "重发通知" in offered
     assert "已确认" in resent.text and "重发通知" not in resent.text.split("已支付 / 已关闭")[1]
