@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
 from django.http import HttpRequest
+from import_export.forms import SelectableFieldsExportForm
 
 from core.money import fen_from_yuan, yuan
 
@@ -171,3 +172,19 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Import/export
+
+
+class ExportFieldsForm(SelectableFieldsExportForm):
+    """The export page's column checkboxes, labelled with the file's (Chinese) column headers.
+
+    import-export titles them from the attribute name ("Order No (订单号)"), which operators
+    should not have to read.
+    """
+
+    def _get_field_label(self, resource: Any, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return str(field.column_name) if field is not None else field_name

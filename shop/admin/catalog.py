@@ -12,10 +12,10 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 
-from core.admin import money_display, request_operator
+from core.admin import ExportFieldsForm, money_display, request_operator
 from core.errors import DomainError
 from shop.admin.forms import (
     CategoryForm,
@@ -249,6 +249,7 @@ class ProductAdmin(admin.ModelAdmin):
 class SkuAdmin(ImportExportMixin, admin.ModelAdmin):
     resource_classes = [SkuResource]
     formats = FILE_FORMATS
+    export_form_class = ExportFieldsForm
     # Excel opens a CSV as UTF-8 only when it starts with a BOM; utf-8-sig reads files with or without.
     from_encoding = "utf-8-sig"
     to_encoding = "utf-8-sig"
@@ -355,15 +356,14 @@ def _movement_table(rows: Any) -> str:
     rows = list(rows)
     if not rows:
         return "暂无库存流水"
-    body = "".join(
-        format_html("<tr><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    _local(m.created_at), m.get_reason_display(), m.delta, m.reference or "—",
-                    m.operator or "—", m.note or "—")
-        for m in rows
+    body = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((_local(m.created_at), m.get_reason_display(), f"{m.delta:+d}", m.reference or "—",
+          m.operator or "—", m.note or "—") for m in rows),
     )
     return format_html(
         '<table class="mall-mini-table"><thead><tr><th>时间</th><th>原因</th><th>变动</th><th>关联单号</th>'
-        "<th>操作员</th><th>备注</th></tr></thead><tbody>{}</tbody></table>", format_html(body))
+        "<th>操作员</th><th>备注</th></tr></thead><tbody>{}</tbody></table>", body)
 
 
 def _local(value: Any) -> str:

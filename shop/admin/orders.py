@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
 
-from core.admin import ReadOnlyInline, money_display, request_operator, yuan_text
+from core.admin import ExportFieldsForm, ReadOnlyInline, money_display, request_operator, yuan_text
 from core.errors import DomainError
 from shop.admin.forms import CancelForm, RemarkForm, ShipForm
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
@@ -111,6 +111,7 @@ class OrderEventInline(ReadOnlyInline):
 class OrderAdmin(ExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     formats = FILE_FORMATS
+    export_form_class = ExportFieldsForm
     to_encoding = "utf-8-sig"  # so Excel shows the Chinese in a CSV correctly
     change_form_template = "admin/shop/order/change_form.html"
 
