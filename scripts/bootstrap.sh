@@ -37,6 +37,11 @@ fi
 hash=$(cat requirements.txt requirements-dev.txt | "$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$hash" ]; then
     echo "bootstrap: installing requirements-dev.txt into $VENV (first run takes a few minutes)"
-    "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt
+    log="$VENV/pip-install.log"
+    if ! "$VENV/bin/python" -m pip install -r requirements-dev.txt >"$log" 2>&1; then
+        grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -40 >&2
+        echo "bootstrap: pip install failed (full log: $log)" >&2
+        exit 1
+    fi
     echo "$hash" > "$STAMP"
 fi

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import io
 import os
 import signal
 import socket
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 STOP_GRACE_SECONDS = 15
 USE_COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-COLOURS = {"web": "32", "sandbox": "35", "worker": "36", "beat": "33", "run": "1"}
+COLOURS = {"web": "32", "sandbox": "35", "worker": "36", "beat": "33", "run": "1", "setup": "2"}
 
 _print_lock = threading.Lock()
 
@@ -70,6 +71,26 @@ def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float) -> 
 # ---------------------------------------------------------------- setup (in this process)
 
 
+class PrefixedStream(io.TextIOBase):
+    """A text stream for call_command(stdout=...) that prints whole lines with a prefix."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            say(self.label, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            say(self.label, self.pending)
+            self.pending = ""
+
+
 def prepare(env: dict[str, str]) -> dict[str, str]:
     """Database, schema, static files, demo data, operator, schedule. Returns facts to print."""
     os.environ.update(env)
@@ -78,9 +99,12 @@ def prepare(env: dict[str, str]) -> dict[str, str]:
     if os.environ.get("DATABASE_URL"):
         facts["database"] = "DATABASE_URL"
     else:
-        from core.embedded_pg import PGDATA, ensure_running
+        from core.embedded_pg import PGDATA, _is_listening, ensure_running
 
-        say("run", "starting the embedded PostgreSQL (first time: initdb, a few seconds)")
+        if _is_listening():
+            say("run", "the embedded PostgreSQL port is already served: using that server")
+        else:
+            say("run", "starting the embedded PostgreSQL (the first time runs initdb)")
         url = ensure_running(("mall",))
         facts["database"] = f"{url} (embedded, data in {PGDATA.relative_to(ROOT)})"
 
@@ -88,15 +112,18 @@ def prepare(env: dict[str, str]) -> dict[str, str]:
     from django.core.management import call_command, get_commands
 
     django.setup()
+    out = PrefixedStream("setup")
     say("run", "migrating the database")
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("createcachetable", verbosity=0)
+    call_command("migrate", interactive=False, verbosity=0, stdout=out)
+    call_command("createcachetable", verbosity=0, stdout=out)
     say("run", "collecting static files")
-    call_command("collectstatic", interactive=False, verbosity=0)
-    say("run", "loading demo data (skipped when the catalogue exists)")
-    call_command("load_demo_data")
-    call_command("ensure_demo_operator", verbosity=0)
-    call_command("sync_periodic_tasks")
+    call_command("collectstatic", interactive=False, verbosity=0, stdout=out)
+    say("run", "demo data (loaded once; later runs find it and skip)")
+    call_command("load_demo_data", stdout=out)
+    call_command("ensure_demo_operator", stdout=out)
+    say("run", "syncing the beat schedule from settings.PERIODIC_TASKS")
+    call_command("sync_periodic_tasks", stdout=out)
+    out.flush()
 
     from core.management.commands.ensure_demo_operator import password_file
 
@@ -197,7 +224,7 @@ def banner(host: str, port: int, sandbox_port: int, facts: dict[str, str], with_
     lines = [
         "",
         "小程序商城 is running",
-        f"  Mall API (mini-program)  {base}/api/v1/",
+        f"  Mall API (mini-program)  {base}/api/v1/   (e.g. {base}/api/v1/products/)",
         f"  API docs (OpenAPI)       {base}/api/docs/",
         f"  Operator console         {base}/admin/   login: admin / {facts['password']}",
         f"  WeChat sandbox           http://127.0.0.1:{sandbox_port}/sandbox/"

@@ -25,6 +25,8 @@ done
 . .venv/bin/activate
 export DJANGO_SETTINGS_MODULE=config.settings.test
 export PYTHONDONTWRITEBYTECODE=1
+# whitenoise warns on every request when STATIC_ROOT is missing; tests do not need collectstatic.
+mkdir -p var/static
 
 failed=()
 step() {
