@@ -138,7 +138,13 @@ def _token_fetch(*, force_refresh: bool) -> str:
     token, expires_in = result.get("access_token"), result.get("expires_in")
     if not isinstance(token, str) or not token or not isinstance(expires_in, int):
         raise WechatApiError("BAD_RESPONSE", "stable_token returned no access_token/expires_in")
-    ttl = expires_in - TOKEN_EARLY_REFRESH_SECONDS
+    # Normal mode hands out the current token with whatever life it has left; near its end
+    # (inside the early-refresh window) cache it for half that, rather than not at all, so
+    # every request of those last minutes does not go to WeChat.
+    if expires_in > 2 * TOKEN_EARLY_REFRESH_SECONDS:
+        ttl = expires_in - TOKEN_EARLY_REFRESH_SECONDS
+    else:
+        ttl = expires_in // 2
     if ttl > 0:
         cache.set(_token_cache_key(), token, timeout=ttl)
     return token
