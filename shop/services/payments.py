@@ -75,7 +75,8 @@ def _trade_description(order: Order) -> str:
     first = OrderLine.objects.filter(order=order).values_list("product_name", flat=True).first() or "商品"
     count = OrderLine.objects.filter(order=order).count()
     text = f"{first}等{count}件商品" if count > 1 else first
-    return text[:40]  # WeChat's body field is at most 128 bytes
+    # WeChat's body field is at most 128 bytes of UTF-8: cut on a character boundary.
+    return text.encode()[:128].decode(errors="ignore")
 
 
 @dataclass(frozen=True)
