@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
 from members.models import Address, Member
@@ -36,7 +37,7 @@ class MemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="头像")
     def avatar(self, member: Member) -> str:
         if not member.avatar_url:
-            return format_html('<span class="mall-thumb mall-thumb-empty">无</span>')
+            return mark_safe('<span class="mall-thumb mall-thumb-empty">无</span>')
         return format_html('<img src="{}" class="mall-thumb mall-avatar" width="32" height="32" alt="" '
                            'loading="lazy" referrerpolicy="no-referrer">', member.avatar_url)
 

@@ -58,6 +58,21 @@ class StrippedTextWidget(widgets.Widget):
         return "" if value is None else str(value)
 
 
+class ComputedField(Field):
+    """A column read from the object by a function; imported by the resource's own code.
+
+    import-export's dry-run preview diffs `field.export()` (not `dehydrate_*`), so the value
+    has to come from the field itself for the preview to show it.
+    """
+
+    def __init__(self, *, getter: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.getter = getter
+
+    def export(self, instance: Any, **kwargs: Any) -> str:
+        return self.getter(instance)
+
+
 class SpecsWidget(widgets.Widget):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> dict[str, str]:
         from shop.admin.forms import specs_from_text
@@ -119,6 +134,43 @@ def category_from_path(text: str) -> Category:
     return category
 
 
+# Export values (also what the dry-run preview shows as before → after).
+
+
+def _product_name(sku: Sku) -> str:
+    product = _product_of(sku)
+    return product.name if product else ""
+
+
+def _category_path_of(sku: Sku) -> str:
+    product = _product_of(sku)
+    return category_path(product.category) if product else ""
+
+
+def _stock_of(sku: Sku) -> str:
+    target = getattr(sku, "_import_stock", None)  # what an import row asks for
+    if target is not None:
+        return str(target)
+    stock = getattr(sku, "stock", None) if sku.pk else None
+    return str(stock.available) if stock else "0"
+
+
+def _on_shelf_of(sku: Sku) -> str:
+    asked = getattr(sku, "_import_on_shelf", None)
+    if asked is not None:
+        return "是" if asked else "否"
+    found = _product_of(sku)
+    return "是" if found and found.is_on_shelf else "否"
+
+
+def _product_of(sku: Sku) -> Product | None:
+    """The SKU's product, including one assigned during an import that has no primary key yet."""
+    cached = sku._state.fields_cache.get("product")
+    if cached is not None:
+        return cached
+    return sku.product if sku.product_id else None
+
+
 class SkuResource(resources.ModelResource):
     """One row per SKU, keyed by SKU code; product columns repeat on each of its SKUs.
 
@@ -128,16 +180,16 @@ class SkuResource(resources.ModelResource):
     """
 
     code = Field(attribute="code", column_name="SKU编码", widget=StrippedTextWidget())
-    product_name = Field(column_name="商品名称")
-    category = Field(column_name="分类")
+    product_name = ComputedField(column_name="商品名称", getter=_product_name)
+    category = ComputedField(column_name="分类", getter=_category_path_of)
     specs = Field(attribute="specs", column_name="规格", widget=SpecsWidget())
     price = Field(attribute="price_fen", column_name="售价（元）", widget=YuanWidget())
     original_price = Field(attribute="original_price_fen", column_name="划线价（元）",
                            widget=YuanWidget(required=False, empty_fen=0))
     cost = Field(attribute="cost_fen", column_name="成本价（元）",
                  widget=YuanWidget(required=False, empty_fen=0))
-    stock = Field(column_name="库存")
-    on_shelf = Field(column_name="上架")
+    stock = ComputedField(column_name="库存", getter=_stock_of)
+    on_shelf = ComputedField(column_name="上架", getter=_on_shelf_of)
 
     class Meta:
         model = Sku
@@ -156,27 +208,6 @@ class SkuResource(resources.ModelResource):
 
     def get_queryset(self) -> Any:
         return Sku.objects.select_related("product__category__parent", "stock").order_by("product_id", "id")
-
-    # --- export (also what the dry-run preview diffs) ----------------------------------------
-
-    def dehydrate_product_name(self, sku: Sku) -> str:
-        product = _product_of(sku)
-        return product.name if product else ""
-
-    def dehydrate_category(self, sku: Sku) -> str:
-        product = _product_of(sku)
-        return category_path(product.category) if product else ""
-
-    def dehydrate_stock(self, sku: Sku) -> str:
-        target = getattr(sku, "_import_stock", None)
-        if target is not None:
-            return str(target)
-        stock = getattr(sku, "stock", None) if sku.pk else None
-        return str(stock.available) if stock else "0"
-
-    def dehydrate_on_shelf(self, sku: Sku) -> str:
-        product = _product_of(sku)
-        return "是" if product and product.is_on_shelf else "否"
 
     # --- import -------------------------------------------------------------------------------
 
@@ -202,12 +233,28 @@ class SkuResource(resources.ModelResource):
 
     def validate_instance(self, instance: Sku, import_validation_errors: Any = None,
                           validate_unique: bool = True) -> None:
-        # The preview lists errors under their keys: name them by the file's column headers.
+        """Model validation of the SKU (and of a product the row creates), errors by column header.
+
+        A new product is saved just before its SKU (before_save_instance), so at this point the
+        SKU's product has no id yet: the product is validated on its own instead.
+        """
+        errors: dict[str, Any] = dict(import_validation_errors or {})
+        exclude = set(errors)
+        product = _product_of(instance)
+        if product is not None and product.pk is None:
+            exclude.add("product")
+            try:
+                product.full_clean(validate_unique=False, validate_constraints=False)
+            except ValidationError as exc:
+                errors.setdefault("product", []).extend(exc.messages)
         try:
-            super().validate_instance(instance, import_validation_errors, validate_unique)
+            instance.full_clean(exclude=exclude, validate_unique=validate_unique)
         except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            # The preview lists errors under their keys: name them by the file's column headers.
             raise ValidationError({self._column_for(key): messages
-                                   for key, messages in exc.message_dict.items()}) from exc
+                                   for key, messages in ValidationError(errors).message_dict.items()})
 
     def _column_for(self, key: str) -> str:
         if key == "product":
@@ -258,7 +305,7 @@ class SkuResource(resources.ModelResource):
     def after_save_instance(self, instance: Sku, row: dict[str, Any], **kwargs: Any) -> None:
         self._touched_products.add(instance.product_id)
         if kwargs.get("dry_run"):
-            return  # the preview shows the target stock (dehydrate_stock); nothing is moved
+            return  # the preview shows the target stock (_stock_of); nothing is moved
         from shop.services.stock import stock_adjust, stock_ensure_row
 
         stock_ensure_row(sku=instance)
@@ -279,14 +326,6 @@ class SkuResource(resources.ModelResource):
 
         for product_id in sorted(self._touched_products):
             product_refresh_denormalised(product_id=product_id)
-
-
-def _product_of(sku: Sku) -> Product | None:
-    """The SKU's product, including one assigned during an import that has no primary key yet."""
-    cached = sku._state.fields_cache.get("product")
-    if cached is not None:
-        return cached
-    return sku.product if sku.product_id else None
 
 
 # ---------------------------------------------------------------------------------------------
