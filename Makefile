@@ -30,7 +30,9 @@ format: bootstrap
 	@.venv/bin/ruff check --fix .
 
 bench: bootstrap
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else $(PY) -m bench; fi
+	@if [ -f bench/run.py ]; then $(PY) bench/run.py; \
+	elif [ -f bench/__main__.py ]; then $(PY) -m bench; \
+	else echo "make bench: no bench/run.py or bench/__main__.py yet" >&2; exit 1; fi
 
 demo-data: bootstrap
 	@$(PY) scripts/run.py --prepare-only
