@@ -4,13 +4,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help bootstrap run test lint format bench demo-data clean-venv
+.PHONY: help bootstrap run test lint fix bench demo-data clean-venv
 
 help:
 	@echo "make run     run the mall: embedded PostgreSQL, demo data, API, admin, WeChat sandbox, worker, beat"
 	@echo "make test    ruff, mypy, import-linter and the whole pytest suite on a real PostgreSQL"
 	@echo "make lint    ruff, mypy and import-linter only"
 	@echo "make bench   the benchmarks (bench/)"
+	@echo "make fix     ruff's safe autofixes"
 	@echo "make demo-data  load the demo catalogue, members and orders (idempotent)"
 
 bootstrap:
@@ -25,8 +26,8 @@ test: bootstrap
 lint: bootstrap
 	@bash scripts/test.sh --lint-only
 
-format: bootstrap
-	@.venv/bin/ruff format .
+# Safe autofixes only (import order, unused noqa...); the code base does not adopt `ruff format`.
+fix: bootstrap
 	@.venv/bin/ruff check --fix .
 
 bench: bootstrap
