@@ -6,6 +6,7 @@ form field below is the only place the console converts, so every money input be
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils import timezone
 from import_export.forms import SelectableFieldsExportForm
 
 from core.money import fen_from_yuan, yuan
@@ -29,6 +31,11 @@ admin.site.site_url = None
 
 # ---------------------------------------------------------------------------------------------
 # Money
+
+
+def short_time(value: dt.datetime | None) -> str:
+    """A compact local timestamp for list columns: '2026-11-23 11:41'."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def yuan_text(fen: int | None) -> str:
@@ -66,7 +73,7 @@ class YuanFormField(forms.Field):
         # Model-derived kwargs for integer fields make no sense for a text box of yuan.
         for key in ("min_value", "max_value", "step_size", "max_length", "empty_value"):
             kwargs.pop(key, None)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vYuanField", "size": 9,
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vYuanField", "size": 6,
                                                            "inputmode": "decimal"}))
         self.empty_fen = empty_fen
         self.allow_negative = allow_negative
@@ -167,7 +174,13 @@ class ReadOnlyAdminMixin:
         return False
 
 
+# An inline class (styled in templates/admin/base_site.html) that drops the caption Django prints
+# above each tabular row: for models without __str__ it reads "OrderLine object (22)".
+NO_CAPTION = "mall-no-caption"
+
+
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    classes = [NO_CAPTION]
     extra = 0
     max_num = 0
     can_delete = False

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 
-from core.admin import ExportFieldsForm, money_display, request_operator
+from core.admin import NO_CAPTION, ExportFieldsForm, money_display, request_operator
 from core.errors import DomainError
 from shop.admin.forms import (
     CategoryForm,
@@ -57,6 +57,7 @@ class ChildCategoryInline(admin.TabularInline):
     verbose_name = "子分类"
     verbose_name_plural = "子分类"
     show_change_link = True
+    classes = [NO_CAPTION]
 
 
 @admin.register(Category)
@@ -118,6 +119,7 @@ class SkuInline(admin.TabularInline):
     form = SkuForm
     formset = SkuFormSet
     extra = 0
+    classes = [NO_CAPTION]
     fields = ["code", "specs", "price_fen", "original_price_fen", "cost_fen", "weight_g", "is_active",
               "stock_available", "initial_stock", "stock_actions"]
     readonly_fields = ["stock_available", "stock_actions"]
@@ -148,6 +150,7 @@ class ProductImageInline(admin.TabularInline):
     readonly_fields = ["preview"]
     verbose_name = "轮播图"
     verbose_name_plural = "轮播图"
+    classes = [NO_CAPTION]
 
     @admin.display(description="预览")
     def preview(self, image: ProductImage) -> str:
@@ -169,10 +172,10 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["shelve", "unshelve"]
     autocomplete_fields = ["category"]
-    readonly_fields = ["min_price", "sales_count", "created_at", "updated_at"]
+    readonly_fields = ["main_image_preview", "min_price", "sales_count", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["category", "name", "subtitle", "main_image", "tags", "freight_template",
-                           "is_on_shelf", "sort"]}),
+        (None, {"fields": ["category", "name", "subtitle", "main_image_preview", "main_image", "tags",
+                           "freight_template", "is_on_shelf", "sort"]}),
         ("商品详情", {"fields": ["description"]}),
         ("统计", {"fields": ["min_price", "sales_count", "created_at", "updated_at"]}),
     ]
@@ -192,6 +195,12 @@ class ProductAdmin(admin.ModelAdmin):
             return _thumbnail(product.main_image.url)
         first = next(iter(product.images.all()), None)
         return _thumbnail(first.image.url if first else None)
+
+    @admin.display(description="主图预览")
+    def main_image_preview(self, product: Product) -> str:
+        if not product.main_image:
+            return "—"
+        return format_html('<img src="{}" class="mall-preview" alt="">', product.main_image.url)
 
     @admin.display(description="总库存", ordering="_total_stock")
     def total_stock(self, product: Product) -> int:

@@ -59,7 +59,7 @@ def _specs_from_json(text: str) -> dict[str, str]:
 class SpecsField(forms.Field):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "如 颜色:红;尺码:M")
-        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 22, "placeholder": "颜色:红;尺码:M"}))
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 12, "placeholder": "颜色:红;尺码:M"}))
         for key in ("encoder", "decoder", "max_length", "empty_value"):
             kwargs.pop(key, None)
         super().__init__(**kwargs)
@@ -130,14 +130,14 @@ class SkuForm(forms.ModelForm):
     initial_stock = forms.IntegerField(
         label="初始库存", required=False, min_value=0,
         help_text="仅新建 SKU 时填写；已有 SKU 请用“调整库存”",
-        widget=forms.NumberInput(attrs={"style": "width: 6em"}),
+        widget=forms.NumberInput(attrs={"style": "width: 4em"}),
     )
 
     class Meta:
         model = Sku
         fields = ["code", "specs", "price_fen", "original_price_fen", "cost_fen", "weight_g", "is_active"]
-        widgets = {"code": forms.TextInput(attrs={"size": 16}),
-                   "weight_g": forms.NumberInput(attrs={"style": "width: 6em"})}
+        widgets = {"code": forms.TextInput(attrs={"size": 15}),
+                   "weight_g": forms.NumberInput(attrs={"style": "width: 4em"})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from core.admin import money_display
+from core.admin import NO_CAPTION, money_display
 from shop.admin.forms import FreightRuleForm, FreightRuleFormSet, FreightTemplateForm
 from shop.models import FreightRule, FreightTemplate
 
@@ -16,6 +16,7 @@ class FreightRuleInline(admin.TabularInline):
     form = FreightRuleForm
     formset = FreightRuleFormSet
     extra = 1
+    classes = [NO_CAPTION]
     verbose_name = "运费规则"
     verbose_name_plural = "运费规则（省份留空的一条适用于其他所有地区）"
 

@@ -17,7 +17,7 @@ def test_order_list_shows_yuan_status_and_member(admin_client, paid_order, unpai
     assert "订单" in html and paid_order.order_no in html and unpaid_order.order_no in html
     assert "¥408.00" in html  # 2 × ¥199 + ¥10 freight
     assert "待发货" in html and "待付款" in html
-    assert "王小明" in html and "13700001234" in html
+    assert "王小明" in html
     assert "导出" in html
     assert "取消所选的待付款订单" in html
 
@@ -54,7 +54,7 @@ def test_order_page_is_read_only_with_the_audit_trail(admin_client, paid_order):
 
     html = page(admin_client.get(reverse("admin:shop_order_change", args=[paid_order.pk])))
 
-    assert "查看 订单" in html
+    assert "查看 订单" in html and "王小明" in html and "13700001234" in html
     assert "¥398.00" in html and "¥10.00" in html and "¥408.00" in html
     assert "P0001" in html and "4200001" in html
     assert "操作日志" in html and "下单" in html and "支付成功" in html and "待付款 → 待发货" in html
