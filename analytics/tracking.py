@@ -29,7 +29,7 @@ def track(name: str, *, member_id: int | None = None, anonymous_id: str = "",
             Event.objects.create(event_id=event_id, name=name, member_id=member_id,
                                  anonymous_id=anonymous_id, properties=properties or {},
                                  occurred_at=occurred_at)
-        except Exception:  # noqa: BLE001 - recording is best effort by design
+        except Exception:  # recording is best effort by design: never break the caller
             logger.exception("could not record event %s", name)
 
     transaction.on_commit(record)

@@ -59,7 +59,7 @@ class SkuFactory(DjangoModelFactory):
     cost_fen = 5000
 
     @factory.post_generation
-    def stock(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook signature
+    def stock(obj, create, extracted, **kwargs):
         from shop.services.catalog import product_refresh_denormalised
         from shop.services.stock import stock_adjust, stock_ensure_row
 

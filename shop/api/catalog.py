@@ -25,7 +25,9 @@ class CategoryOutput(serializers.Serializer):
     children = serializers.SerializerMethodField()
 
     def get_children(self, obj: Any) -> list[dict[str, Any]]:
-        return [{"id": c.id, "name": c.name, "icon": c.icon.url if c.icon else None}
+        request = self.context.get("request")
+        return [{"id": c.id, "name": c.name,
+                 "icon": (request.build_absolute_uri(c.icon.url) if request else c.icon.url) if c.icon else None}
                 for c in getattr(obj, "active_children", [])]
 
 
