@@ -98,9 +98,23 @@ def ensure_running(databases: tuple[str, ...] = ("mall",)) -> str:
             if _is_listening():
                 break
             time.sleep(0.1)
+    _warn_if_foreign_server()
     for name in databases:
         _create_database(name)
     return database_url(databases[0])
+
+
+def _warn_if_foreign_server() -> None:
+    """Another checkout's embedded server may own the port: say so, it is shared data."""
+    import sys
+
+    import psycopg
+
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    if row and Path(row[0]).resolve() != PGDATA.resolve():
+        print(f"note: port {PORT} is served by the PostgreSQL of {row[0]}, not {PGDATA}; "
+              "set EMBEDDED_PG_PORT to run a separate one", file=sys.stderr)
 
 
 def _create_database(name: str) -> None:
