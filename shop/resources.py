@@ -19,7 +19,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.instance_loaders import CachedInstanceLoader
 
 from core.money import fen_from_yuan, yuan
-from shop.models import Category, Order, Product, Sku, Stock, StockMovement
+from shop.models import Category, Order, Product, Sku, StockMovement
 
 # XLSX needs openpyxl; without it the console offers CSV only (Excel opens our UTF-8-BOM CSV).
 FILE_FORMATS = [CSV, XLSX] if importlib.util.find_spec("openpyxl") else [CSV]
@@ -306,17 +306,15 @@ class SkuResource(resources.ModelResource):
         self._touched_products.add(instance.product_id)
         if kwargs.get("dry_run"):
             return  # the preview shows the target stock (_stock_of); nothing is moved
-        from shop.services.stock import stock_adjust, stock_ensure_row
+        from shop.services.stock import stock_ensure_row, stock_set
 
         stock_ensure_row(sku=instance)
         target = getattr(instance, "_import_stock", None)
         if target is None:
             return
-        current = Stock.objects.get(sku=instance).available
-        if target != current:
-            file_name = kwargs.get("file_name") or ""
-            stock_adjust(sku=instance, delta=target - current, reason=StockMovement.Reason.IMPORT,
-                         operator=kwargs.get("user"), note=f"导入 {file_name}".strip()[:200])
+        file_name = kwargs.get("file_name") or ""
+        stock_set(sku=instance, target=target, reason=StockMovement.Reason.IMPORT,
+                  operator=kwargs.get("user"), note=f"导入 {file_name}".strip()[:200])
 
     def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
         super().after_import(dataset, result, **kwargs)

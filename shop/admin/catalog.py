@@ -208,10 +208,9 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="上架所选商品")
     def shelve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        # A product with no active SKU would show on the shelf with nothing to buy.
-        sellable = queryset.filter(skus__is_active=True).distinct()
-        skipped = queryset.exclude(pk__in=sellable.values("pk")).values_list("name", flat=True)
-        count = Product.objects.filter(pk__in=sellable.values("pk")).update(is_on_shelf=True)
+        from shop.services.catalog import product_set_shelf
+
+        count, skipped = product_set_shelf(product_ids=queryset.values_list("pk", flat=True), on_shelf=True)
         self.message_user(request, f"已上架 {count} 个商品", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"以下商品没有启用的 SKU，未上架：{'、'.join(skipped)}",
@@ -219,7 +218,9 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="下架所选商品")
     def unshelve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(is_on_shelf=False)
+        from shop.services.catalog import product_set_shelf
+
+        count, _ = product_set_shelf(product_ids=queryset.values_list("pk", flat=True), on_shelf=False)
         self.message_user(request, f"已下架 {count} 个商品", messages.SUCCESS)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:

@@ -80,6 +80,9 @@ class ProductImage(models.Model):
         verbose_name_plural = "商品图片"
         ordering = ["sort", "id"]
 
+    def __str__(self) -> str:
+        return self.image.name
+
 
 class Sku(models.Model):
     """A sellable variant. `specs` maps spec name to value, e.g. {"颜色": "红", "尺码": "M"}."""

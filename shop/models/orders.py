@@ -129,6 +129,9 @@ class OrderLine(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.product_name} {self.spec_text} × {self.quantity}".replace("  ", " ")
+
 
 class OrderLineAdjustment(models.Model):
     """One pricing stage's effect on one line (negative = discount), stored to the fen."""
@@ -172,6 +175,9 @@ class OrderEvent(models.Model):
         verbose_name_plural = "订单日志"
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.action}"
+
 
 class Shipment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
@@ -185,3 +191,6 @@ class Shipment(models.Model):
         verbose_name = "发货记录"
         verbose_name_plural = "发货记录"
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_no}"

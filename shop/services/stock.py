@@ -49,6 +49,22 @@ def stock_adjust(*, sku: Sku, delta: int, reason: str, operator: AbstractBaseUse
         return Stock.objects.get(sku=sku)
 
 
+def stock_set(*, sku: Sku, target: int, reason: str, operator: AbstractBaseUser | None = None,
+              note: str = "") -> Stock:
+    """Make the SKU's available stock exactly `target` (an import, a stock count).
+
+    Locks the stock row so an order placed meanwhile is not overwritten: the movement records
+    the difference from the locked value. Must run inside a transaction.
+    """
+    if target < 0:
+        raise ValidationFailed("库存不能为负数", code="invalid_stock")
+    stock_ensure_row(sku=sku)
+    current = Stock.objects.select_for_update().get(sku=sku).available
+    if target == current:
+        return Stock.objects.get(sku=sku)
+    return stock_adjust(sku=sku, delta=target - current, reason=reason, operator=operator, note=note)
+
+
 def stock_reserve(*, quantities: dict[int, int], reference: str) -> None:
     """Take `quantities` (sku_id -> units) for an order, all or nothing.
 
