@@ -1,0 +1,200 @@
+"""`python -m bench`: set up the bench database, serve it with gunicorn, load it, report ratios.
+
+Every figure that matters is a ratio to a baseline measured in the same run on the same machine
+(the minimal DRF endpoint for HTTP reads; raw conditional UPDATEs for order placement), because
+the load generator shares the cores with the server and absolute numbers move with the machine.
+Endpoints take turns in short rounds (ping, list, filtered list, detail, ping, list, ...) so that
+whatever else the machine is doing meanwhile weighs on the baseline and the endpoint alike; the
+per-round ratios show how much that noise moved them. Nothing here fails on a missed target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import database, load, queries, report, stock_baseline
+from bench.catalog import HOT_SKU_STOCK, BenchData, load_catalog
+from bench.load import Measurement, Target
+from bench.server import BASE_DIR, gunicorn
+
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+LATEST = RESULTS_DIR / "latest.json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how hard to push."""
+
+    duration: float  # measured seconds per endpoint, over all rounds
+    rounds: int  # windows per endpoint, taken in turns with the others
+    warmup: float  # unmeasured seconds before each window
+    workers: int
+    clients: int  # concurrent clients for the catalog reads
+    order_clients: int  # concurrent buyers of the hot SKU
+    quick: bool
+
+    @property
+    def window(self) -> float:
+        return self.duration / self.rounds
+
+
+def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Throughput and latency of the catalog API and order placement, as ratios to "
+                    "baselines measured in the same run (results also in bench/results/latest.json).")
+    parser.add_argument("--quick", action="store_true", help="short windows (whole run under ~45 s)")
+    parser.add_argument("--duration", type=float,
+                        help="measured seconds per endpoint, over all rounds (default 15, quick 3)")
+    parser.add_argument("--rounds", type=int, help="windows per endpoint, in turns (default 5, quick 1)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (default 3)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for reads (default 8)")
+    parser.add_argument("--order-clients", type=int, default=32,
+                        help="concurrent buyers of the hot SKU, one member each (default 32, at most 64)")
+    args = parser.parse_args(argv)
+    duration = args.duration or (3.0 if args.quick else 15.0)
+    rounds = args.rounds or (1 if args.quick else 5)
+    if duration <= 0 or min(rounds, args.workers, args.clients) < 1 or not 1 <= args.order_clients <= 64:
+        parser.error("duration, rounds, workers and clients must be positive; order clients at most 64")
+    plan = Plan(duration=duration, rounds=rounds, warmup=1.0, workers=args.workers, clients=args.clients,
+                order_clients=args.order_clients, quick=args.quick)
+    return plan, args.json
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan, json_path = parse_args(argv)
+    started = time.monotonic()
+    started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    database.configure_django()
+    with database.exclusive_run():
+        _say(f"database {database.database_name()}: recreate, migrate, load the catalog")
+        database.recreate_and_migrate()
+        data = load_catalog()
+        reads, orders_target = _targets(data, plan)
+        query_counts = {t.label: queries.count(t) for t in [*reads, orders_target]}
+        database.close_django_connections()  # the server and the raw baseline get the database alone
+
+        _say(f"gunicorn with {plan.workers} sync workers; {plan.rounds} round(s) of {plan.window:g}s "
+             f"windows (+{plan.warmup:g}s warm-up each)")
+        with gunicorn(workers=plan.workers, log_path=RESULTS_DIR / "gunicorn.log") as port:
+            read_windows = _read_rounds(reads, port, plan)
+            raw_windows, order_windows = _order_rounds(orders_target, data, port, plan)
+
+        consistency = _check_consistency(data, raw_windows, order_windows)
+        database.close_django_connections()
+    results = _results(plan, reads, read_windows, raw_windows, order_windows, query_counts,
+                       started_at=started_at, consistency=consistency)
+    print(report.render(results))
+    report.write_json(results, LATEST)
+    if json_path:
+        report.write_json(results, json_path)
+    _say(f"done in {time.monotonic() - started:.0f}s; figures in {LATEST.relative_to(BASE_DIR)}"
+         + (f" and {json_path}" if json_path else ""))
+    return 0
+
+
+def _targets(data: BenchData, plan: Plan) -> tuple[list[Target], Target]:
+    """The reads (ping first: it is the baseline) and the order placement."""
+    filtered = f"/api/v1/products/?ordering=-sales&category={data.filter_category_id}"
+    reads = [
+        Target("GET /bench/ping", ("/bench/ping",)),
+        Target("GET /api/v1/products/", ("/api/v1/products/",)),
+        Target("GET /api/v1/products/?ordering=-sales&category=", (filtered,)),
+        Target("GET /api/v1/products/<id>/ (random ids)",
+               tuple(f"/api/v1/products/{pid}/" for pid in data.product_ids)),
+    ]
+    body = json.dumps({"items": [{"sku_id": data.hot_sku_id, "quantity": 1}]}).encode()
+    orders = Target("POST /api/v1/orders/", ("/api/v1/orders/",), method="POST", body=body,
+                    tokens=data.tokens[: plan.order_clients], idempotency_keys=True, expected_status=201)
+    return reads, orders
+
+
+def _read_rounds(reads: list[Target], port: int, plan: Plan) -> list[list[Measurement]]:
+    """The reads in turns, round after round; returns each endpoint's windows (result[endpoint][round])."""
+    windows: list[list[Measurement]] = [[] for _ in reads]
+    for number in range(1, plan.rounds + 1):
+        _say(f"round {number}/{plan.rounds}: reads, {plan.clients} clients")
+        for target, endpoint_windows in zip(reads, windows, strict=True):
+            endpoint_windows.append(load.run(target, port=port, clients=plan.clients, warmup=plan.warmup,
+                                             duration=plan.window))
+    return windows
+
+
+def _order_rounds(target: Target, data: BenchData, port: int,
+                  plan: Plan) -> tuple[list[Measurement], list[Measurement]]:
+    """The raw-UPDATE baseline and order placement in turns; returns (raw windows, order windows)."""
+    raw_windows, order_windows = [], []
+    for number in range(1, plan.rounds + 1):
+        _say(f"round {number}/{plan.rounds}: raw UPDATE, then POST /api/v1/orders/; "
+             f"{plan.order_clients} clients")
+        raw_windows.append(stock_baseline.run(conninfo=database.conninfo(), sku_id=data.hot_sku_id,
+                                              clients=plan.order_clients, warmup=plan.warmup,
+                                              duration=plan.window))
+        order_windows.append(load.run(target, port=port, clients=plan.order_clients, warmup=plan.warmup,
+                                      duration=plan.window))
+    return raw_windows, order_windows
+
+
+def _check_consistency(data: BenchData, raw_windows: list[Measurement],
+                       order_windows: list[Measurement]) -> str:
+    """Every 201 is one order and one unit off the hot SKU, and every raw UPDATE one unit more.
+
+    Two orders more than the load placed: the in-process query count places them.
+    """
+    from shop.models import Order, Stock
+
+    placed = Order.objects.count()
+    expected_orders = sum(w.ok_total for w in order_windows) + 2
+    available = Stock.objects.get(sku_id=data.hot_sku_id).available
+    expected_available = HOT_SKU_STOCK - expected_orders - sum(w.ok_total for w in raw_windows)
+    if placed == expected_orders and available == expected_available:
+        return f"ok ({placed} orders in the database, hot SKU stock {available})"
+    return (f"MISMATCH: {placed} orders in the database for {expected_orders} created; hot SKU stock "
+            f"{available}, expected {expected_available}")
+
+
+def _results(plan: Plan, reads: list[Target], read_windows: list[list[Measurement]],
+             raw_windows: list[Measurement], order_windows: list[Measurement], query_counts: dict[str, int],
+             *, started_at: str, consistency: str) -> dict[str, Any]:
+    """All figures as one JSON-able dict; the ping windows (reads[0]) are the reads' baseline."""
+    pings = read_windows[0]
+    rows = [report.endpoint_row(windows, pings, path=target.paths[0], queries=query_counts[target.label],
+                                target=None if i == 0 else report.LIST_DETAIL_TARGET)
+            for i, (target, windows) in enumerate(zip(reads, read_windows, strict=True))]
+    return {
+        "meta": {
+            "started_at": started_at, "git": _git_revision(),
+            "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+            "database": database.database_name(),
+            "workers": plan.workers, "clients": plan.clients, "order_clients": plan.order_clients,
+            "duration_s": plan.duration, "warmup_s": plan.warmup, "quick": plan.quick,
+            "rounds": plan.rounds, "ping_per_round": [round(w.rate, 1) for w in pings],
+        },
+        "endpoints": rows,
+        "orders": report.orders_block(order_windows, raw_windows,
+                                      queries=query_counts[order_windows[0].label]),
+        "consistency": consistency,
+    }
+
+
+def _git_revision() -> str:
+    """The commit measured, with "+dirty" when the working tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=BASE_DIR, capture_output=True, text=True).stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD") or "unknown"
+    return revision + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
