@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from core.money import allocate
 from shop.errors import NotDeliverable
 from shop.models import FreightRule, FreightTemplate
@@ -174,12 +176,13 @@ def freight_for(lines: list[PricedLine], *, province: str) -> int:
     """
     if not lines:
         return 0
-    default = FreightTemplate.objects.filter(is_default=True).first()
+    named = {pl.line.freight_template_id for pl in lines if pl.line.freight_template_id}
+    templates = {t.pk: t for t in FreightTemplate.objects.filter(Q(is_default=True) | Q(pk__in=named))}
+    default = next((t for t in templates.values() if t.is_default), None)
     groups: dict[int | None, list[PricedLine]] = {}
     for pl in lines:
         template_id = pl.line.freight_template_id or (default.pk if default else None)
         groups.setdefault(template_id, []).append(pl)
-    templates = {t.pk: t for t in FreightTemplate.objects.filter(pk__in=[k for k in groups if k])}
     rules: dict[int, list[FreightRule]] = {}
     for row in FreightRule.objects.filter(template_id__in=list(templates)).order_by("id"):
         rules.setdefault(row.template_id, []).append(row)

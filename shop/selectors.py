@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
@@ -18,6 +18,7 @@ from shop.models import (
     Product,
     ProductImage,
     Sku,
+    Stock,
 )
 from shop.pricing import CartLine
 
@@ -33,10 +34,15 @@ def category_tree() -> list[Category]:
 
 
 def product_list() -> QuerySet[Product]:
-    """On-shelf products with what a list card needs; no per-row queries."""
+    """On-shelf products with what a list card needs; no per-row queries.
+
+    `in_stock` is an EXISTS per row, not a SUM over a join: the page and its COUNT then stay
+    plain product queries however large the catalog grows.
+    """
+    sellable = Stock.objects.filter(sku__product=OuterRef("pk"), sku__is_active=True, available__gt=0)
     return (
         Product.objects.filter(is_on_shelf=True, category__is_active=True)
-        .annotate(stock_total=Sum("skus__stock__available", filter=Q(skus__is_active=True)))
+        .annotate(in_stock=Exists(sellable))
         .only("id", "name", "subtitle", "main_image", "tags", "min_price_fen", "sales_count",
               "category_id", "created_at", "sort")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dj_database_url
 
-from .env import env
+from .env import env, env_int
 
 EMBEDDED_DATABASE = not env("DATABASE_URL")
 if EMBEDDED_DATABASE:
@@ -19,11 +19,19 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # the service owns the transact
 DATABASES["default"]["TEST"] = {"NAME": "test_mall"}
 
 REDIS_URL = env("REDIS_URL")
+# Public catalog responses, cached for a few seconds (core.api.cache); 0 turns it off.
+CATALOG_CACHE_SECONDS = env_int("CATALOG_CACHE_SECONDS", 10)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "catalog": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                    "KEY_PREFIX": "catalog"},
+    }
 else:
     # Shared by every process (web, worker, beat), unlike a local-memory cache: the WeChat
     # access token must be one value for all of them.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "core_cache"}
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "core_cache"},
+        # Per process: a few seconds of staleness per worker is all it can cause.
+        "catalog": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "catalog"},
     }

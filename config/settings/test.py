@@ -18,3 +18,6 @@ if EMBEDDED_DATABASE:
 else:
     CELERY_BROKER_URL = "sqla+" + DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Tests see every write at once; the cache itself is tested with the setting turned on.
+CATALOG_CACHE_SECONDS = 0

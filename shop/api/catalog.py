@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.cache import cached_public_get
 from core.money import yuan
 from shop import selectors
 from shop.models import Product, ProductTag
@@ -36,6 +37,7 @@ class CategoryTreeView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="categories_tree", responses={200: CategoryOutput(many=True)})
+    @cached_public_get
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(selectors.category_tree(), many=True,
                                        context={"request": request}).data)
@@ -76,13 +78,10 @@ class ProductCardOutput(serializers.Serializer):
     price_fen = serializers.IntegerField(source="min_price_fen")
     price_yuan = serializers.SerializerMethodField()
     sales_count = serializers.IntegerField()
-    in_stock = serializers.SerializerMethodField()
+    in_stock = serializers.BooleanField()
 
     def get_price_yuan(self, obj: Product) -> str:
         return yuan(obj.min_price_fen)
-
-    def get_in_stock(self, obj: Any) -> bool:
-        return bool(getattr(obj, "stock_total", 0))
 
 
 class ProductListView(generics.ListAPIView):
@@ -95,6 +94,7 @@ class ProductListView(generics.ListAPIView):
         return selectors.product_list().order_by("sort", "-id")
 
     @extend_schema(operation_id="products_list")
+    @cached_public_get
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -153,6 +153,7 @@ class ProductDetailView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="products_retrieve", responses={200: ProductDetailOutput})
+    @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = selectors.product_detail(product_id=product_id)
         return Response(ProductDetailOutput(product, context={"request": request}).data)

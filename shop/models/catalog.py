@@ -60,6 +60,7 @@ class Product(models.Model):
         verbose_name_plural = "商品"
         ordering = ["sort", "-id"]
         indexes = [
+            models.Index(fields=["is_on_shelf", "sort", "-id"], name="product_shelf_default_order"),
             models.Index(fields=["is_on_shelf", "category"]),
             models.Index(fields=["is_on_shelf", "-sales_count"]),
             models.Index(fields=["is_on_shelf", "min_price_fen"]),

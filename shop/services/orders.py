@@ -153,8 +153,9 @@ def order_place(*, member: Member, data: CheckoutInput,
     Idempotent on (member, idempotency_key): a replay with the same input returns the first
     order; the same key with a different input raises IdempotencyKeyReused. One durable
     transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
-    then stock is taken SKU by SKU in id order with conditional UPDATEs; any shortfall rolls
-    everything back. No network I/O: prepay happens in payment_prepay() after this commits.
+    stock is taken last, SKU by SKU in id order with conditional UPDATEs, so hot rows are locked
+    only until the commit; any shortfall rolls everything back. No network I/O: prepay happens
+    in payment_prepay() after this commits.
     """
     fingerprint = data.fingerprint()
     if idempotency_key:
@@ -172,14 +173,15 @@ def order_place(*, member: Member, data: CheckoutInput,
         with transaction.atomic(durable=True):
             order = _order_insert(member=member, checkout=checkout, data=data, now=now,
                                   idempotency_key=idempotency_key, fingerprint=fingerprint)
-            stock_reserve(quantities={pl.line.sku_id: pl.line.quantity for pl in q.lines},
-                          reference=order.order_no)
             _lines_insert(order=order, quote=q)
             OrderEvent.objects.create(order=order, action="placed", to_status=order.status,
                                       actor=Actor.MEMBER, data={"payable_fen": order.payable_fen})
             if checkout.from_cart:
                 CartItem.objects.filter(member=member, selected=True,
                                         sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
+            # Last, so a hot SKU's row stays locked only for this statement and the commit.
+            stock_reserve(quantities={pl.line.sku_id: pl.line.quantity for pl in q.lines},
+                          reference=order.order_no)
             track("order_placed", member_id=member.pk,
                   properties={"order_no": order.order_no, "payable_fen": order.payable_fen,
                               "skus": [pl.line.sku_id for pl in q.lines]})
