@@ -27,6 +27,7 @@ from bench.load import Measurement, Target
 from bench.server import BASE_DIR, gunicorn
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
+UNCACHED_PATHS = 200_000  # distinct URLs, far more than a run requests: repeats are rare
 LATEST = RESULTS_DIR / "latest.json"
 
 
@@ -112,6 +113,13 @@ def _targets(data: BenchData, plan: Plan) -> tuple[list[Target], Target]:
         Target("GET /api/v1/products/?ordering=-sales&category=", (filtered,)),
         Target("GET /api/v1/products/<id>/ (random ids)",
                tuple(f"/api/v1/products/{pid}/" for pid in data.product_ids)),
+        # The same reads with a query string never seen before: every request misses the
+        # catalog response cache (core.api.cache), so these rows show what the database costs.
+        Target("GET /api/v1/products/ (uncached)",
+               tuple(f"/api/v1/products/?nocache={n}" for n in range(UNCACHED_PATHS))),
+        Target("GET /api/v1/products/<id>/ (uncached)",
+               tuple(f"/api/v1/products/{data.product_ids[n % len(data.product_ids)]}/?nocache={n}"
+                     for n in range(UNCACHED_PATHS))),
     ]
     body = json.dumps({"items": [{"sku_id": data.hot_sku_id, "quantity": 1}]}).encode()
     orders = Target("POST /api/v1/orders/", ("/api/v1/orders/",), method="POST", body=body,
