@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 
-from core.admin import NO_CAPTION, ExportFieldsForm, money_display, request_operator
+from core.admin import NO_CAPTION, ExportFieldsForm, ReadOnlyAdminMixin, money_display, request_operator
 from core.errors import DomainError
 from shop.admin.forms import (
     CategoryForm,
@@ -256,7 +256,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sku)
-class SkuAdmin(ImportExportMixin, admin.ModelAdmin):
+class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
     resource_classes = [SkuResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
@@ -277,16 +277,6 @@ class SkuAdmin(ImportExportMixin, admin.ModelAdmin):
     price = money_display("price_fen", "售价")
     original_price = money_display("original_price_fen", "划线价")
     cost = money_display("cost_fen", "成本价")
-
-    # SKUs are edited with their product; this page is for stock and import/export.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("shop.change_product") and request.user.has_perm("shop.change_stock")

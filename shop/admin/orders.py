@@ -23,7 +23,15 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from import_export.admin import ExportMixin
 
-from core.admin import ExportFieldsForm, ReadOnlyInline, money_display, request_operator, short_time, yuan_text
+from core.admin import (
+    ExportFieldsForm,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    money_display,
+    request_operator,
+    short_time,
+    yuan_text,
+)
 from core.errors import DomainError
 from shop.admin.forms import CancelForm, RemarkForm, ShipForm
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
@@ -109,7 +117,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ExportMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
@@ -146,16 +154,6 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
     freight = money_display("freight_fen", "运费")
     payable = money_display("payable_fen", "应付金额")
     paid = money_display("paid_fen", "实付金额")
-
-    # Orders are created by shoppers and changed only by services; nothing here edits or deletes.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May use 发货 / 取消 / 备注: the model's change permission, though the form is read-only."""
