@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from members.api import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("me/phone", views.PhoneView.as_view(), name="me-phone"),
     path("addresses/", views.AddressListView.as_view(), name="address-list"),
     path("addresses/<int:address_id>/", views.AddressDetailView.as_view(), name="address-detail"),
+    path("", include("members.api.subscriptions")),
 ]

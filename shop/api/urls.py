@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from shop.api import cart, catalog, orders, payments
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("orders/<str:order_no>/confirm-receipt", orders.OrderConfirmReceiptView.as_view(),
          name="order-confirm-receipt"),
     path("payments/wechat/notify", payments.WechatPaymentNotifyView.as_view(), name="payment-wechat-notify"),
+    path("", include("shop.api.shipping")),
+    path("", include("shop.api.aftersales")),
+    path("", include("shop.api.reviews")),
 ]

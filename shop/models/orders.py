@@ -35,6 +35,14 @@ ORDER_PROGRESS = {
 }
 
 
+class RefundState(models.TextChoices):
+    """The order's refund axis, derived from its lines' refunded amounts."""
+
+    NONE = "none", "无退款"
+    PARTIAL = "partial", "部分退款"
+    FULL = "full", "已全额退款"
+
+
 class Order(models.Model):
     order_no = models.CharField("订单号", max_length=32, unique=True)
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.PROTECT,
@@ -60,6 +68,9 @@ class Order(models.Model):
 
     buyer_remark = models.CharField("买家留言", max_length=200, blank=True, default="")
     operator_remark = models.TextField("商家备注", blank=True, default="")
+    refund_state = models.CharField("退款状态", max_length=16, choices=RefundState.choices,
+                                    default=RefundState.NONE, db_index=True)
+    refunded_fen = models.BigIntegerField("已退金额（分）", default=0)
     needs_refund = models.BooleanField(
         "待退款", default=False, help_text="订单取消后才到账且无法恢复的付款，需要退款"
     )
@@ -88,6 +99,9 @@ class Order(models.Model):
                                     condition=Q(idempotency_key__isnull=False),
                                     name="order_idempotency_key_per_member"),
             models.CheckConstraint(condition=Q(payable_fen__gte=0), name="order_payable_non_negative"),
+            # The sum of refunds never exceeds what was paid.
+            models.CheckConstraint(condition=Q(refunded_fen__gte=0) & Q(refunded_fen__lte=models.F("paid_fen")),
+                                   name="order_refunds_within_paid"),
             models.CheckConstraint(
                 condition=Q(payable_fen=models.F("goods_total_fen") - models.F("discount_fen")
                             + models.F("freight_fen")),
@@ -116,6 +130,10 @@ class OrderLine(models.Model):
     goods_total_fen = models.BigIntegerField("小计（分）")
     discount_fen = models.BigIntegerField("优惠分摊（分）", default=0)
     payable_fen = models.BigIntegerField("实付分摊（分）")
+    # Counters kept by the after-sales and shipping services under the order's lock.
+    refunded_quantity = models.PositiveIntegerField("已退数量", default=0)
+    refunded_fen = models.BigIntegerField("已退金额（分）", default=0)
+    shipped_quantity = models.PositiveIntegerField("已发数量", default=0)
 
     class Meta:
         verbose_name = "订单商品"
@@ -123,6 +141,12 @@ class OrderLine(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__lte=models.F("quantity"))
+                & Q(shipped_quantity__lte=models.F("quantity"))
+                & Q(refunded_fen__gte=0) & Q(refunded_fen__lte=models.F("payable_fen")),
+                name="order_line_refunds_and_shipments_within_line",
+            ),
             models.CheckConstraint(
                 condition=Q(payable_fen=models.F("goods_total_fen") - models.F("discount_fen")),
                 name="order_line_payable_adds_up",
@@ -180,9 +204,16 @@ class OrderEvent(models.Model):
 
 
 class Shipment(models.Model):
+    """One package. Its lines are in ShipmentLine; tracking is cached here by a job."""
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     carrier = models.CharField("快递公司", max_length=32)
+    carrier_code = models.CharField("快递编码", max_length=16, blank=True, default="")
     tracking_no = models.CharField("快递单号", max_length=64)
+    logistics_state = models.CharField("物流状态", max_length=16, default="unknown")
+    checkpoints = models.JSONField("物流轨迹", default=list, blank=True)
+    tracked_at = models.DateTimeField("轨迹更新时间", null=True, blank=True)
+    delivered_at = models.DateTimeField("签收时间", null=True, blank=True)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
                                  on_delete=models.PROTECT)
     shipped_at = models.DateTimeField("发货时间", auto_now_add=True)

@@ -31,6 +31,7 @@ from shop.errors import (
 )
 from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_TRANSITIONS
+from shop.notifications import notify_order_shipped
 from shop.pricing import PricingContext, Quote, quote
 from shop.selectors import cart_snapshot_lines
 from shop.services.stock import stock_quantities, stock_release, stock_reserve
@@ -280,8 +281,10 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
             operator=operator, note=f"{carrier} {tracking_no}",
             data={"carrier": carrier, "tracking_no": tracking_no})
         if changed:
-            Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no, operator_id=_pk(operator))
+            shipment = Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no,
+                                               operator_id=_pk(operator))
             track("order_shipped", member_id=order.member_id, properties={"order_no": order.order_no})
+            notify_order_shipped(order_id=order.pk, shipment_id=shipment.pk)
     return order
 
 

@@ -31,6 +31,7 @@ from shop.models import (
     PaymentStatus,
     Product,
 )
+from shop.notifications import notify_order_paid
 from shop.services.orders import order_get_for_member, order_transition
 from shop.services.stock import stock_quantities, stock_reserve
 from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
@@ -178,6 +179,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
         Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
     track("order_paid", member_id=order.member_id,
           properties={"order_no": order.order_no, "paid_fen": notice.amount_fen})
+    notify_order_paid(order_id=order.pk)
 
 
 def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:

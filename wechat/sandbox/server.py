@@ -18,7 +18,16 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from wechat.sandbox import control, miniprogram_api, page, pay_api
+from wechat.sandbox import (
+    control,
+    message_api,
+    miniprogram_api,
+    page,
+    pay_api,
+    refund_api,
+    security_api,
+    shipping_api,
+)
 from wechat.sandbox.state import SandboxState
 from wechat.sandbox.web import Request, Response, json_response, redirect
 
@@ -35,7 +44,13 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/pay/pay/unifiedorder"): pay_api.unifiedorder,
     ("POST", "/pay/pay/orderquery"): pay_api.orderquery,
     ("POST", "/pay/pay/closeorder"): pay_api.closeorder,
+    # Feature modules add their WeChat paths through their own ROUTES.
+    **refund_api.ROUTES,
+    **shipping_api.ROUTES,
+    **security_api.ROUTES,
+    **message_api.ROUTES,
 }
+FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
@@ -46,6 +61,8 @@ def dispatch(state: SandboxState, request: Request) -> Response:
     if handler is not None:
         return handler(state, request)
     answer = page.handle(state, request) or control.handle(state, request)
+    for feature_control in FEATURE_CONTROLS:
+        answer = answer or feature_control(state, request)
     if answer is not None:
         return answer
     return json_response({"errcode": 404, "errmsg": f"no such sandbox endpoint: {request.method} {request.path}"}, 404)

@@ -88,6 +88,9 @@ class SandboxState:
     last_plain_token: str = ""
     trades: dict[str, Trade] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # endpoint name -> requests served
+    # State of the feature modules (refunds, shipping uploads, messages, text checks), one
+    # entry per module, so each can grow without touching this class.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Forget everything but the credentials (tests call this between cases)."""
@@ -100,6 +103,7 @@ class SandboxState:
             self.last_plain_token = ""
             self.trades.clear()
             self.calls.clear()
+            self.extras.clear()
 
     def count(self, endpoint: str) -> None:
         with self.lock:
