@@ -1,0 +1,75 @@
+"""Where uploaded media lives: local files by default, an S3-compatible bucket when configured.
+
+`MEDIA_STORAGE=local` (default): FileSystemStorage under MEDIA_ROOT, served at MEDIA_URL.
+`MEDIA_STORAGE=s3`: django-storages' S3 backend, for any S3-compatible bucket (AWS S3, Aliyun
+OSS, Tencent COS, MinIO) with `S3_BUCKET`, `S3_ENDPOINT_URL`, `S3_ACCESS_KEY_ID`,
+`S3_SECRET_ACCESS_KEY`, optionally `S3_REGION` and `S3_CUSTOM_DOMAIN` (a CDN host; URLs are
+then plain public links, otherwise signed links that expire).
+
+Only STORAGES["default"] changes here; static files keep their own backend. Upload names are
+random (core.images) under each model's dated folder, so a URL shows neither the shopper's file
+name nor a server path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .env import env_int
+
+__all__ = ["IMAGE_UPLOAD_MAX_MB", "IMAGE_UPLOAD_MAX_PIXELS", "MEDIA_STORAGE", "media_storage"]
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
+LOCAL_BACKEND = "django.core.files.storage.FileSystemStorage"
+
+# Uploaded images (core.images.image_clean): bytes and pixels; the pixel limit is checked from
+# the header before decoding (decompression bombs).
+IMAGE_UPLOAD_MAX_MB = env_int("IMAGE_UPLOAD_MAX_MB", 5)
+IMAGE_UPLOAD_MAX_PIXELS = env_int("IMAGE_UPLOAD_MAX_PIXELS", 40_000_000)
+
+
+def media_storage(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The STORAGES["default"] entry for these environment variables.
+
+    Raises ValueError for an unknown MEDIA_STORAGE or an S3 configuration without a bucket, so
+    a production deploy with a typo fails at start instead of writing to the container's disk.
+    """
+    kind = (environ.get("MEDIA_STORAGE") or "local").strip().lower()
+    if kind == "local":
+        return {"BACKEND": LOCAL_BACKEND}
+    if kind != "s3":
+        raise ValueError(f"MEDIA_STORAGE must be 'local' or 's3', not {kind!r}")
+    bucket = environ.get("S3_BUCKET", "")
+    if not bucket:
+        raise ValueError("MEDIA_STORAGE=s3 needs S3_BUCKET")
+    custom_domain = environ.get("S3_CUSTOM_DOMAIN") or None
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": environ.get("S3_ENDPOINT_URL") or None,
+        "access_key": environ.get("S3_ACCESS_KEY_ID") or None,
+        "secret_key": environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "region_name": environ.get("S3_REGION") or None,
+        "custom_domain": custom_domain,
+        # A CDN domain serves a public-read prefix; without one, links are signed and expire.
+        "querystring_auth": custom_domain is None,
+        "querystring_expire": 3600,
+        # Names are random already; never silently replace an existing object.
+        "file_overwrite": False,
+        "default_acl": None,
+        "url_protocol": "https:",
+    }
+    return {"BACKEND": S3_BACKEND, "OPTIONS": options}
+
+
+def _install() -> str:
+    import os
+
+    # base.py defines STORAGES and then star-imports this module: update its "default" in place.
+    from .base import STORAGES
+
+    STORAGES["default"] = media_storage(os.environ)
+    return str(STORAGES["default"]["BACKEND"])
+
+
+MEDIA_STORAGE = "s3" if _install() == S3_BACKEND else "local"
