@@ -23,6 +23,43 @@ class AfterSaleStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "已撤销"
 
 
+S = AfterSaleStatus
+# The after-sale lifecycle. Only shop.services.aftersales.after_sale_transition() changes
+# AfterSale.status. REFUNDED straight from a review state is the zero-amount case (a free gift
+# line): nothing goes through the gateway.
+AFTER_SALE_TRANSITIONS: dict[str, set[str]] = {
+    S.REQUESTED: {S.AWAITING_SECOND_APPROVAL, S.AWAITING_RETURN, S.REFUNDING, S.REFUNDED, S.REJECTED,
+                  S.WITHDRAWN},
+    S.AWAITING_SECOND_APPROVAL: {S.AWAITING_RETURN, S.REFUNDING, S.REFUNDED, S.REJECTED, S.WITHDRAWN},
+    S.AWAITING_RETURN: {S.RETURN_SHIPPED, S.REFUNDING, S.REFUNDED, S.REJECTED, S.WITHDRAWN},
+    S.RETURN_SHIPPED: {S.REFUNDING, S.REFUNDED, S.REJECTED},
+    S.REFUNDING: {S.REFUNDED},
+    S.REFUNDED: set(),
+    S.REJECTED: set(),
+    S.WITHDRAWN: set(),
+}
+# Statuses whose units and amount are claimed against the order line (refunded or on the way).
+AFTER_SALE_OPEN = frozenset({S.REQUESTED, S.AWAITING_SECOND_APPROVAL, S.AWAITING_RETURN,
+                             S.RETURN_SHIPPED, S.REFUNDING})
+AFTER_SALE_CLAIMING = AFTER_SALE_OPEN | {S.REFUNDED}
+
+
+class AfterSaleReason(models.TextChoices):
+    """Why the shopper asks; one list for both kinds (the operator judges the fit)."""
+
+    NO_LONGER_WANTED = "no_longer_wanted", "不想要了"
+    ORDERED_BY_MISTAKE = "ordered_by_mistake", "拍错/多拍"
+    NOT_SHIPPED_IN_TIME = "not_shipped_in_time", "未按约定时间发货"
+    NOT_RECEIVED = "not_received", "快递一直未送达"
+    DAMAGED = "damaged", "商品破损"
+    MISSING_PARTS = "missing_parts", "少件/漏发"
+    QUALITY = "quality", "质量问题"
+    NOT_AS_DESCRIBED = "not_as_described", "商品与描述不符"
+    WRONG_ITEM_SENT = "wrong_item_sent", "卖家发错货"
+    SIZE_UNSUITABLE = "size_unsuitable", "尺码/规格不合适"
+    OTHER = "other", "其他"
+
+
 class AfterSale(models.Model):
     after_sale_no = models.CharField("售后单号", max_length=32, unique=True)
     order = models.ForeignKey("shop.Order", verbose_name="订单", on_delete=models.PROTECT,
@@ -32,7 +69,7 @@ class AfterSale(models.Model):
     kind = models.CharField("类型", max_length=16, choices=AfterSaleKind.choices)
     status = models.CharField("状态", max_length=32, choices=AfterSaleStatus.choices,
                               default=AfterSaleStatus.REQUESTED, db_index=True)
-    reason = models.CharField("原因", max_length=64)
+    reason = models.CharField("原因", max_length=64, choices=AfterSaleReason.choices)
     description = models.TextField("说明", blank=True, default="")
     amount_fen = models.BigIntegerField("退款金额（分）")
     freight_fen = models.BigIntegerField("其中运费（分）", default=0)
@@ -44,6 +81,9 @@ class AfterSale(models.Model):
                                            blank=True, on_delete=models.PROTECT, related_name="+")
     return_carrier = models.CharField("退货快递", max_length=32, blank=True, default="")
     return_tracking_no = models.CharField("退货单号", max_length=64, blank=True, default="")
+    # Idempotency of the request: the same key and body returns this after-sale.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField("申请时间", auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -54,6 +94,9 @@ class AfterSale(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gte=0) & Q(freight_fen__gte=0),
                                    name="after_sale_amounts_non_negative"),
+            models.UniqueConstraint(fields=["member", "idempotency_key"],
+                                    condition=Q(idempotency_key__isnull=False),
+                                    name="after_sale_idempotency_key_per_member"),
         ]
 
     def __str__(self) -> str:
@@ -81,9 +124,16 @@ class AfterSaleLine(models.Model):
 
 
 class AfterSalePhoto(models.Model):
-    after_sale = models.ForeignKey(AfterSale, on_delete=models.CASCADE, related_name="photos")
+    """A photo the shopper uploaded (wx.uploadFile sends one file per request), then referenced
+    from the request. Unreferenced uploads are purged by a job after a day."""
+
+    after_sale = models.ForeignKey(AfterSale, on_delete=models.CASCADE, related_name="photos", null=True,
+                                   blank=True)
+    member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
+                               blank=True, related_name="+")
     image = models.ImageField("图片", upload_to="aftersales/%Y/%m/")
     sort = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)
 
     class Meta:
         verbose_name = "售后图片"
@@ -123,6 +173,18 @@ class RefundStatus(models.TextChoices):
     PROCESSING = "processing", "退款中"
     SUCCEEDED = "succeeded", "退款成功"
     FAILED = "failed", "退款失败"
+
+
+R = RefundStatus
+# The refund lifecycle. Only shop.services.refunds.refund_transition() changes Refund.status.
+# PENDING → SUCCEEDED: WeChat's notify may overtake our storing of its answer. FAILED →
+# SUCCEEDED: a refund whose call timed out may still have gone through (same out_refund_no).
+REFUND_TRANSITIONS: dict[str, set[str]] = {
+    R.PENDING: {R.PROCESSING, R.FAILED, R.SUCCEEDED},
+    R.PROCESSING: {R.SUCCEEDED, R.FAILED},
+    R.FAILED: {R.PENDING, R.SUCCEEDED},
+    R.SUCCEEDED: set(),
+}
 
 
 class Refund(models.Model):
@@ -172,3 +234,28 @@ class RefundNotification(models.Model):
 
     def __str__(self) -> str:
         return self.out_refund_no
+
+
+class RefundEvent(models.Model):
+    """Audit trail of a refund: every transition and retry, in the same transaction."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField("动作", max_length=32)
+    from_status = models.CharField("原状态", max_length=16, choices=RefundStatus.choices, blank=True,
+                                   default="")
+    to_status = models.CharField("新状态", max_length=16, choices=RefundStatus.choices, blank=True,
+                                 default="")
+    actor = models.CharField("操作方", max_length=16)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
+                                 on_delete=models.PROTECT)
+    note = models.CharField("说明", max_length=300, blank=True, default="")
+    data = models.JSONField("数据", default=dict, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "退款日志"
+        verbose_name_plural = "退款日志"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id}:{self.action}"
