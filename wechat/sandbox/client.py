@@ -133,3 +133,23 @@ class SandboxControl:
         if response.status_code >= 400:
             raise SandboxRefused(response.status_code, str(data.get("error")), str(data.get("message")))
         return dict(data)
+
+    # --- text security, msgSecCheck v2 (wechat/sandbox/security_api.py) -------------------------
+
+    def security_words(self, *, risky: list[str] | None = None, review: list[str] | None = None,
+                       labels: dict[str, int] | None = None) -> dict[str, list[str]]:
+        """Replace the word lists that make text risky / review (defaults: 违禁 / 待审)."""
+        body: dict[str, Any] = {"risky": risky, "review": review, "label": labels}
+        return self._post("security/words", body)
+
+    def security_fail_next(self, count: int, *, errcode: int = -1) -> int:
+        """Make the next `count` msg_sec_check calls answer `errcode` (-1: system error)."""
+        return int(self._post("security/fail_next", {"count": count, "errcode": errcode})["pending_failures"])
+
+    def security_stale_user(self, openid: str) -> None:
+        """The user's last visit is now over two hours old: msg_sec_check answers 61010."""
+        self._post("security/stale_user", {"openid": openid})
+
+    def security_checks(self) -> list[dict[str, Any]]:
+        """Every msg_sec_check request received ({"body", "errcode", "suggest", "label"}), oldest first."""
+        return list(self._get("security/checks")["checks"])
