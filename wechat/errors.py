@@ -53,3 +53,12 @@ class TradeClosed(WechatApiError):
     def __init__(self, out_trade_no: str) -> None:
         self.out_trade_no = out_trade_no
         super().__init__("ORDERCLOSED", "订单已关闭", message="该订单已关闭，无法支付")
+
+
+class RefundRefused(WechatApiError):
+    """WeChat Pay refused a refund request (result_code FAIL): NOTENOUGH (balance), a refund
+    amount over what is left, a trade that cannot be refunded... The refund did not happen; the
+    same out_refund_no may be tried again once the cause is fixed."""
+
+    status = 409
+    code = "refund_refused"

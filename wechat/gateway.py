@@ -47,6 +47,39 @@ class QueryResult:
     notice: PaymentNotice | None = None  # set when trade_state == SUCCESS
 
 
+class RefundState:
+    """A refund's state at the provider (WeChat's refund_status values)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    CHANGE = "CHANGE"  # 退款异常: the money could not reach the buyer's account
+    REFUNDCLOSE = "REFUNDCLOSE"  # 退款关闭
+    NOT_FOUND = "REFUNDNOTEXIST"
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """The provider accepted a refund request (the money moves later; a notify tells when)."""
+
+    out_refund_no: str
+    refund_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    """A verified word about a refund's outcome (from a refund notify, or a refund query)."""
+
+    out_refund_no: str
+    refund_id: str
+    out_trade_no: str
+    status: str  # one of RefundState
+    amount_fen: int  # refund_fee
+    total_fee_fen: int  # the trade's total
+    succeeded_at: dt.datetime | None = None
+    raw: str = ""
+
+
 class PaymentGateway(Protocol):
     def prepay(self, *, out_trade_no: str, amount_fen: int, description: str, openid: str,
                client_ip: str, notify_url: str, expires_at: dt.datetime) -> PrepayResult:
@@ -63,6 +96,24 @@ class PaymentGateway(Protocol):
 
     def close(self, *, out_trade_no: str) -> None:
         """Close an unpaid trade so it can no longer be paid (closeorder). Idempotent."""
+        ...
+
+    def refund(self, *, out_trade_no: str, out_refund_no: str, total_fee_fen: int, amount_fen: int,
+               reason: str, notify_url: str) -> RefundResult:
+        """Ask the provider to refund `amount_fen` of a paid trade (needs the merchant certificate).
+
+        Idempotent per out_refund_no: a repeat with the same amount is the same refund.
+        Raises RefundRefused when the provider says no (balance, amount, trade state) and
+        WechatApiError when the outcome is unknown (network, protocol): retry the same number.
+        """
+        ...
+
+    def parse_refund_notify(self, body: bytes) -> RefundNotice:
+        """Verify (appid, mch_id) and decrypt a refund notification. Raises InvalidNotification."""
+        ...
+
+    def query_refund(self, *, out_refund_no: str) -> RefundNotice | None:
+        """Ask the provider about a refund (refundquery); None when it does not know the number."""
         ...
 
     def notify_ack(self) -> tuple[bytes, str]:

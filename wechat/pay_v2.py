@@ -6,10 +6,18 @@ in it is believed, `client_ip` is always passed (wechatpy would otherwise look u
 the network), signing stays MD5 (its notify parser checks MD5 only), and notifications are
 checked field by field. Base URL: `settings.WECHAT_PAY_API_BASE` — the sandbox's `/pay/` in
 development and tests, `https://api.mch.weixin.qq.com/` in production.
+
+Refunds (`secapi/...`) go to `settings.WECHAT_PAY_SECURE_API_BASE` with the merchant client
+certificate (WECHAT_PAY_MCH_CERT / WECHAT_PAY_MCH_KEY, PEM files): WeChat refuses the TLS
+handshake without it. In production both bases are WeChat's host; locally the sandbox serves
+the secure one on its own HTTPS listener, whose CA is `settings.WECHAT_PAY_CA_BUNDLE`.
+Refund notifications are not signed: they carry `req_info`, AES-256-ECB encrypted with
+md5(API key), which only WeChat (and we) can produce; appid and mch_id are checked outside it.
 """
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +27,20 @@ from zoneinfo import ZoneInfo
 import requests
 import xmltodict
 from django.conf import settings
-from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
+from wechatpy.exceptions import InvalidSignatureException, WeChatException, WeChatPayException
 from wechatpy.pay import WeChatPay
 
-from wechat.errors import InvalidNotification, TradeAlreadyPaid, TradeClosed, WechatApiError
-from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, QueryResult, TradeState
+from wechat.errors import InvalidNotification, RefundRefused, TradeAlreadyPaid, TradeClosed, WechatApiError
+from wechat.gateway import (
+    PaymentGateway,
+    PaymentNotice,
+    PrepayResult,
+    QueryResult,
+    RefundNotice,
+    RefundResult,
+    RefundState,
+    TradeState,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WECHAT_TIME_FORMAT = "%Y%m%d%H%M%S"  # time_expire, time_end: Shanghai wall-clock time
@@ -32,6 +49,15 @@ NOTIFY_ACK = b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><!
 XML_CONTENT_TYPE = "application/xml"
 # Fields of a paid notification / orderquery reply that PaymentNotice carries as attributes.
 _NOTICE_FIELDS = frozenset({"out_trade_no", "transaction_id", "total_fee", "time_end", "sign"})
+REFUND_SUCCESS_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # success_time in refund notifies and queries
+REFUND_DESC_MAX_CHARS = 80
+# err_codes after which the refund did not happen and will not by itself (the rest — SYSTEMERROR,
+# ERROR, FREQUENCY_LIMITED... — leave the outcome open: retry with the same out_refund_no).
+_REFUND_REFUSALS = frozenset({"NOTENOUGH", "INVALID_REQUEST", "PARAM_ERROR", "ORDERNOTEXIST",
+                              "TRADE_STATE_ERROR", "USER_ACCOUNT_ABNORMAL", "INVALID_TRANSACTIONID",
+                              "CERT_ERROR", "APPID_MCHID_NOT_MATCH", "REFUND_FEE_MISMATCH"})
+_REFUND_STATES = frozenset({RefundState.PROCESSING, RefundState.SUCCESS, RefundState.CHANGE,
+                            RefundState.REFUNDCLOSE})
 
 
 @dataclass(frozen=True)
@@ -48,9 +74,21 @@ class _Client(WeChatPay):
     its raw text, and WeChatPayV2Gateway._call decides.
     """
 
-    def __init__(self, *, api_base_url: str, **kwargs: Any) -> None:
+    def __init__(self, *, api_base_url: str, secure_api_base_url: str = "", ca_bundle: str = "",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.API_BASE_URL = api_base_url
+        self.secure_api_base_url = secure_api_base_url or api_base_url
+        self.ca_bundle = ca_bundle
+
+    def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
+        # The certificate-only APIs (secapi/pay/refund) live behind mutual TLS; everything else
+        # keeps the plain base. A CA bundle given in settings is what verifies the server.
+        if url_or_endpoint.startswith("secapi/"):
+            kwargs.setdefault("api_base_url", self.secure_api_base_url)
+        if self.ca_bundle:
+            kwargs.setdefault("verify", self.ca_bundle)
+        return super()._request(method, url_or_endpoint, **kwargs)
 
     def _handle_result(self, res: requests.Response) -> _Reply:
         res.encoding = "utf-8"
@@ -75,12 +113,16 @@ class WeChatPayV2Gateway:
         api_base_url: str,
         mch_cert: str | None = None,
         mch_key: str | None = None,
+        secure_api_base_url: str = "",
+        ca_bundle: str = "",
         timeout: float = 10,
     ) -> None:
         self.app_id = app_id
         self.mch_id = mch_id
         self._client = _Client(
             api_base_url=api_base_url,
+            secure_api_base_url=secure_api_base_url,
+            ca_bundle=ca_bundle,
             appid=app_id,
             api_key=api_key,
             mch_id=mch_id,
@@ -195,6 +237,140 @@ class WeChatPayV2Gateway:
             return
         self._raise_for_result(reply, out_trade_no)
 
+    def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        total_fee_fen: int,
+        amount_fen: int,
+        reason: str,
+        notify_url: str,
+    ) -> RefundResult:
+        """secapi/pay/refund with the merchant certificate. Idempotent per out_refund_no.
+
+        Raises RefundRefused when WeChat says no (NOTENOUGH, amount over what is left, ...),
+        WechatApiError when the outcome is unknown (network, TLS, SYSTEMERROR): the caller may
+        send the same out_refund_no again, and WeChat refunds it at most once.
+        """
+        if not (self._client.mch_cert and self._client.mch_key):
+            raise WechatApiError("NO_CERT", "refunds need WECHAT_PAY_MCH_CERT and WECHAT_PAY_MCH_KEY")
+        if amount_fen <= 0 or amount_fen > total_fee_fen:
+            raise ValueError("refund amount must be within 1..total_fee")
+        reply = self._call(
+            self._client.refund.apply,
+            total_fee=total_fee_fen,
+            refund_fee=amount_fen,
+            out_refund_no=out_refund_no,
+            out_trade_no=out_trade_no,
+            refund_desc=reason[:REFUND_DESC_MAX_CHARS] or None,
+            notify_url=notify_url,
+        )
+        data = reply.data
+        if data.get("result_code") != "SUCCESS":
+            err_code = str(data.get("err_code") or "FAIL")
+            description = str(data.get("err_code_des") or "")
+            if err_code in _REFUND_REFUSALS:
+                raise RefundRefused(err_code, description, message=f"微信支付拒绝退款：{description or err_code}")
+            raise WechatApiError(err_code, description)
+        refund_id = data.get("refund_id")
+        if not isinstance(refund_id, str) or not refund_id:
+            raise WechatApiError("BAD_RESPONSE", "refund returned no refund_id")
+        if data.get("out_refund_no") != out_refund_no or str(data.get("refund_fee")) != str(amount_fen):
+            raise WechatApiError("BAD_RESPONSE", "refund answered about another refund or amount")
+        return RefundResult(out_refund_no=out_refund_no, refund_id=refund_id, amount_fen=amount_fen)
+
+    def parse_refund_notify(self, body: bytes) -> RefundNotice:
+        """Verify and decrypt a refund notification.
+
+        The outer XML must say return_code SUCCESS for our appid and mch_id; `req_info` must
+        decrypt with md5(API key) (only WeChat can make one that does) into a refund of known
+        status with positive amounts. Raises InvalidNotification for any problem, nothing else.
+        """
+        try:
+            outer = xmltodict.parse(body)["xml"]
+            if not isinstance(outer, dict):
+                raise InvalidNotification(detail={"reason": "malformed"})
+            if outer.get("return_code") != "SUCCESS":
+                raise InvalidNotification(detail={"reason": "return_code"})
+            if outer.get("appid") != self.app_id:
+                raise InvalidNotification(detail={"reason": "appid"})
+            if outer.get("mch_id") != self.mch_id:
+                raise InvalidNotification(detail={"reason": "mch_id"})
+            if not isinstance(outer.get("req_info"), str):
+                raise InvalidNotification(detail={"reason": "req_info"})
+            data = self._client.parse_refund_notify_result(body)
+        except InvalidNotification:
+            raise
+        # Wrong key (garbage after decryption), bad base64, repeated tags, not UTF-8: not WeChat.
+        except (WeChatException, ExpatError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                binascii.Error) as exc:
+            raise InvalidNotification(detail={"reason": "req_info"}) from exc
+        if not isinstance(data, dict):
+            raise InvalidNotification(detail={"reason": "req_info"})
+        try:
+            return self._refund_notice(data, raw=body.decode("utf-8"))
+        except ValueError as exc:
+            raise InvalidNotification(detail={"reason": str(exc)}) from exc
+
+    def query_refund(self, *, out_refund_no: str) -> RefundNotice | None:
+        """refundquery by out_refund_no: the refund's state, or None when WeChat does not know it."""
+        reply = self._call(self._client.refund.query, out_refund_no=out_refund_no)
+        data = reply.data
+        if data.get("result_code") != "SUCCESS":
+            if data.get("err_code") == "REFUNDNOTEXIST":
+                return None
+            raise WechatApiError(str(data.get("err_code") or "FAIL"), str(data.get("err_code_des") or ""))
+        try:
+            count = int(data.get("refund_count") or 0)
+            for n in range(count):
+                if data.get(f"out_refund_no_{n}") != out_refund_no:
+                    continue
+                fields = {
+                    "out_refund_no": out_refund_no,
+                    "refund_id": data.get(f"refund_id_{n}"),
+                    "out_trade_no": data.get("out_trade_no"),
+                    "refund_status": data.get(f"refund_status_{n}"),
+                    "refund_fee": int(data.get(f"refund_fee_{n}") or 0),
+                    "total_fee": int(data.get("total_fee") or 0),
+                    "success_time": data.get(f"refund_success_time_{n}"),
+                }
+                return self._refund_notice(fields, raw=reply.raw)
+        except (TypeError, ValueError) as exc:
+            raise WechatApiError("BAD_RESPONSE", f"refundquery reply is malformed: {exc}") from exc
+        raise WechatApiError("BAD_RESPONSE", "refundquery answered about other refunds")
+
+    @staticmethod
+    def _refund_notice(data: dict[str, Any], *, raw: str) -> RefundNotice:
+        """RefundNotice from a decrypted notify / refundquery dict (fees already ints)."""
+        for name in ("out_refund_no", "refund_id", "out_trade_no"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise ValueError(f"{name} missing")
+        status = data.get("refund_status")
+        if status not in _REFUND_STATES:
+            raise ValueError("refund_status unknown")
+        amount, total = data.get("refund_fee"), data.get("total_fee")
+        for value in (amount, total):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError("refund_fee / total_fee is not a positive integer")
+        succeeded_at = None
+        if status == RefundState.SUCCESS:
+            text = data.get("success_time")
+            if not isinstance(text, str):
+                raise ValueError("success_time missing")
+            succeeded_at = dt.datetime.strptime(text, REFUND_SUCCESS_TIME_FORMAT).replace(tzinfo=SHANGHAI)
+        assert isinstance(amount, int) and isinstance(total, int)
+        return RefundNotice(
+            out_refund_no=data["out_refund_no"],
+            refund_id=data["refund_id"],
+            out_trade_no=data["out_trade_no"],
+            status=str(status),
+            amount_fen=amount,
+            total_fee_fen=total,
+            succeeded_at=succeeded_at,
+            raw=raw,
+        )
+
     def notify_ack(self) -> tuple[bytes, str]:
         """The exact SUCCESS answer WeChat expects; anything else makes it retry."""
         return NOTIFY_ACK, XML_CONTENT_TYPE
@@ -275,5 +451,7 @@ def get_gateway() -> PaymentGateway:
         api_base_url=settings.WECHAT_PAY_API_BASE,
         mch_cert=settings.WECHAT_PAY_MCH_CERT,
         mch_key=settings.WECHAT_PAY_MCH_KEY,
+        secure_api_base_url=getattr(settings, "WECHAT_PAY_SECURE_API_BASE", ""),
+        ca_bundle=getattr(settings, "WECHAT_PAY_CA_BUNDLE", ""),
         timeout=settings.WECHAT_HTTP_TIMEOUT,
     )

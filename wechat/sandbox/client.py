@@ -153,3 +153,48 @@ class SandboxControl:
     def security_checks(self) -> list[dict[str, Any]]:
         """Every msg_sec_check request received ({"body", "errcode", "suggest", "label"}), oldest first."""
         return list(self._get("security/checks")["checks"])
+
+    # --- refunds (wechat/sandbox/refund_api.py) ---------------------------------------------------
+
+    def settle_refund(
+        self,
+        out_refund_no: str,
+        *,
+        status: str = "SUCCESS",
+        times: int = 1,
+        concurrent: bool = False,
+        delay_seconds: float = 0,
+    ) -> dict[str, Any]:
+        """WeChat finishes a PROCESSING refund (SUCCESS, CHANGE or REFUNDCLOSE) and notifies us
+        `times` times: {"out_refund_no", "refund_id", "status", "deliveries", "scheduled"}."""
+        return self._post("refund_settle", {"out_refund_no": out_refund_no, "status": status, "times": times,
+                                            "concurrent": concurrent, "delay_seconds": delay_seconds})
+
+    def refund_notify(self, out_refund_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
+        """Deliver a settled refund's genuine notify again."""
+        return self._post("refund_notify", {"out_refund_no": out_refund_no, "times": times,
+                                            "concurrent": concurrent})
+
+    def forge_refund_notify(self, out_refund_no: str, *, kind: str) -> dict[str, Any]:
+        """Deliver a refund notify WeChat never sent: wrong_key, other_appid, other_mch_id,
+        malformed, not_encrypted, wrong_amount."""
+        return self._post("refund_forge", {"out_refund_no": out_refund_no, "kind": kind})
+
+    def refund_options(
+        self,
+        *,
+        fail_next: list[str] | None = None,
+        auto_settle: bool | None = None,
+        settle_delay_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Make the next refund requests fail (["NOTENOUGH", …]) or settle by themselves."""
+        return self._post("refund_options", {"fail_next": fail_next, "auto_settle": auto_settle,
+                                             "settle_delay_seconds": settle_delay_seconds})
+
+    def refunds(self, out_trade_no: str | None = None) -> list[dict[str, Any]]:
+        """Every refund the sandbox accepted (status PROCESSING / SUCCESS / CHANGE / REFUNDCLOSE)."""
+        return list(self._get("refunds", {"out_trade_no": out_trade_no} if out_trade_no else None)["refunds"])
+
+    def refund(self, out_refund_no: str) -> dict[str, Any]:
+        """One refund as the sandbox knows it, with the notifications it delivered."""
+        return self._get(f"refunds/{out_refund_no}")

@@ -3,7 +3,13 @@
     server = SandboxServer(port=0).start()   # credentials default to Django settings
     server.base_url       # "http://127.0.0.1:54123/"      -> settings.WECHAT_API_BASE
     server.pay_base_url   # "http://127.0.0.1:54123/pay/"  -> settings.WECHAT_PAY_API_BASE
+    server.secure_pay_base_url  # "https://127.0.0.1:54124/pay/" -> WECHAT_PAY_SECURE_API_BASE
+    server.certificates   # CA (-> WECHAT_PAY_CA_BUNDLE), merchant cert and key (-> WECHAT_PAY_MCH_*)
     server.stop()
+
+The HTTPS listener serves the same routes but completes a TLS handshake only with a client
+certificate signed by the sandbox's CA (wechat.sandbox.tls): the certificate-only APIs
+(refunds) answer only there, as WeChat's secapi does.
 
 Served by `http.server.ThreadingHTTPServer` (a thread per request, so a notify delivery that
 calls back into a server which calls the sandbox again cannot deadlock).
@@ -12,10 +18,15 @@ calls back into a server which calls the sandbox again cannot deadlock).
 from __future__ import annotations
 
 import logging
+import shutil
+import socket
+import ssl
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from wechat.sandbox import (
@@ -29,6 +40,14 @@ from wechat.sandbox import (
     shipping_api,
 )
 from wechat.sandbox.state import SandboxState
+from wechat.sandbox.tls import (
+    CLIENT_CERT_HEADER,
+    HANDSHAKE_TIMEOUT_SECONDS,
+    SandboxCertificates,
+    issue_certificates,
+    peer_common_name,
+    server_context,
+)
 from wechat.sandbox.web import Request, Response, json_response, redirect
 
 logger = logging.getLogger(__name__)
@@ -86,12 +105,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        # Only the TLS layer may say who the caller is: never a header the caller sent.
+        headers.pop(CLIENT_CERT_HEADER, None)
+        if isinstance(self.connection, ssl.SSLSocket):
+            headers[CLIENT_CERT_HEADER] = peer_common_name(self.connection)
         request = Request(
             method=method,
             path=url.path,
             query=query,
             body=body,
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers,
         )
         try:
             response = dispatch(self.server.state, request)
@@ -121,12 +145,38 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
 
 
+class _TLSHTTPServer(_HTTPServer):
+    """The secure listener: the handshake (client certificate required) runs in the request's
+    own thread, so a slow or certificate-less client never holds up the accept loop."""
+
+    def __init__(self, address: tuple[str, int], state: SandboxState, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__(address, state)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        assert isinstance(request, socket.socket)
+        request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:  # no or an untrusted client certificate
+            logger.debug("sandbox TLS handshake refused from %s: %s", client_address, exc)
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+        finally:
+            tls.close()
+
+
 class SandboxServer:
     """A WeChat sandbox on `host:port` (port 0 picks a free one), started in a daemon thread.
 
     Credentials not given are read from Django settings (WECHAT_APP_ID, WECHAT_APP_SECRET,
     WECHAT_MCH_ID, WECHAT_PAY_API_KEY) when Django is configured. `state` is the live
     in-memory state, for tests that want to look inside.
+
+    The HTTPS listener is on `secure_port` (None: the port after `port`, or a free one when
+    `port` is 0). Its certificates are issued into `cert_dir` (None: settings'
+    WECHAT_SANDBOX_CERT_DIR when `port` is fixed, else a temporary directory removed by stop()).
     """
 
     def __init__(
@@ -138,6 +188,8 @@ class SandboxServer:
         app_secret: str | None = None,
         mch_id: str | None = None,
         api_key: str | None = None,
+        secure_port: int | None = None,
+        cert_dir: str | Path | None = None,
     ) -> None:
         defaults = _settings_credentials()
         self.state = SandboxState(
@@ -148,6 +200,17 @@ class SandboxServer:
         )
         self._httpd = _HTTPServer((host, port), self.state)
         self._thread: threading.Thread | None = None
+        # A fixed port is the served sandbox of a local run: its certificates persist where the
+        # settings point. Port 0 (tests) gets throwaway ones, so parallel runs never share files.
+        directory = cert_dir or (defaults.get("cert_dir") if port else None)
+        self._temporary_cert_dir = None if directory else Path(tempfile.mkdtemp(prefix="wechat-sandbox-tls-"))
+        self.certificates: SandboxCertificates = issue_certificates(
+            Path(directory) if directory else self._temporary_cert_dir,  # type: ignore[arg-type]
+            mch_id=self.state.mch_id)
+        if secure_port is None:
+            secure_port = port + 1 if port else 0
+        self._httpsd = _TLSHTTPServer((host, secure_port), self.state, server_context(self.certificates))
+        self._secure_thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -162,6 +225,16 @@ class SandboxServer:
     def pay_base_url(self) -> str:
         return self.base_url + "pay/"
 
+    @property
+    def secure_port(self) -> int:
+        return int(self._httpsd.server_address[1])
+
+    @property
+    def secure_pay_base_url(self) -> str:
+        """Pay's base on the HTTPS listener (client certificate required): secapi lives here."""
+        host = str(self._httpsd.server_address[0])
+        return f"https://{host}:{self.secure_port}/pay/"
+
     def start(self) -> SandboxServer:
         """Serve in a daemon thread; returns self. The socket is already listening."""
         self._thread = threading.Thread(
@@ -172,19 +245,37 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
+        self._start_secure()
         return self
+
+    def _start_secure(self) -> None:
+        self._secure_thread = threading.Thread(
+            target=self._httpsd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"wechat-sandbox-tls-{self.secure_port}",
+            daemon=True,
+        )
+        self._secure_thread.start()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the management command)."""
+        self._start_secure()
         self._httpd.serve_forever()
 
     def stop(self) -> None:
-        """Stop serving and close the socket. Safe to call twice."""
+        """Stop serving and close the sockets. Safe to call twice."""
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
             self._thread = None
+        if self._secure_thread is not None:
+            self._httpsd.shutdown()
+            self._secure_thread.join()
+            self._secure_thread = None
         self._httpd.server_close()
+        self._httpsd.server_close()
+        if self._temporary_cert_dir is not None:
+            shutil.rmtree(self._temporary_cert_dir, ignore_errors=True)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -194,7 +285,9 @@ class SandboxServer:
 
 
 def _settings_credentials() -> dict[str, str]:
-    """Credentials from Django settings when there are any, else the sandbox defaults."""
+    """Credentials from Django settings when there are any, else the sandbox defaults.
+
+    "cert_dir" (where the TLS certificates go) is there only when settings name one."""
     defaults = {
         "app_id": "wxsandbox0000000001",
         "app_secret": "sandbox-app-secret",
@@ -207,7 +300,7 @@ def _settings_credentials() -> dict[str, str]:
     except ImportError:  # the sandbox also runs where Django is not installed
         return defaults
     try:
-        return {
+        found = {
             "app_id": settings.WECHAT_APP_ID,
             "app_secret": settings.WECHAT_APP_SECRET,
             "mch_id": settings.WECHAT_MCH_ID,
@@ -215,3 +308,5 @@ def _settings_credentials() -> dict[str, str]:
         }
     except (ImproperlyConfigured, AttributeError):
         return defaults
+    cert_dir = getattr(settings, "WECHAT_SANDBOX_CERT_DIR", "")
+    return {**found, "cert_dir": str(cert_dir)} if cert_dir else found

@@ -12,19 +12,25 @@ Pytest-agnostic: `settings` is django.conf.settings or pytest-django's `settings
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from wechat.sandbox.server import SandboxServer
 
-_OVERRIDDEN = ("WECHAT_API_BASE", "WECHAT_PAY_API_BASE")
+_OVERRIDDEN = ("WECHAT_API_BASE", "WECHAT_PAY_API_BASE", "WECHAT_PAY_SECURE_API_BASE", "WECHAT_PAY_MCH_CERT",
+               "WECHAT_PAY_MCH_KEY", "WECHAT_PAY_CA_BUNDLE")
 
 
 @contextmanager
 def sandbox_for_settings(settings: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[SandboxServer]:
     """Start a SandboxServer with the credentials in `settings`; set WECHAT_API_BASE and
-    WECHAT_PAY_API_BASE to it for the duration; stop it and restore both on exit."""
+    WECHAT_PAY_API_BASE to it for the duration — and, for refunds, WECHAT_PAY_SECURE_API_BASE
+    (its HTTPS listener), the merchant certificate and key it issued (WECHAT_PAY_MCH_CERT/KEY)
+    and its CA (WECHAT_PAY_CA_BUNDLE); stop it and restore them all on exit. The certificates
+    live in a temporary directory of this server's own."""
+    certificates = tempfile.TemporaryDirectory(prefix="wechat-sandbox-tls-")
     server = SandboxServer(
         host,
         port,
@@ -32,13 +38,20 @@ def sandbox_for_settings(settings: Any, *, host: str = "127.0.0.1", port: int = 
         app_secret=settings.WECHAT_APP_SECRET,
         mch_id=settings.WECHAT_MCH_ID,
         api_key=settings.WECHAT_PAY_API_KEY,
+        secure_port=0,
+        cert_dir=certificates.name,
     ).start()
-    saved = {name: getattr(settings, name) for name in _OVERRIDDEN}
+    saved = {name: getattr(settings, name, None) for name in _OVERRIDDEN}
     try:
         settings.WECHAT_API_BASE = server.base_url
         settings.WECHAT_PAY_API_BASE = server.pay_base_url
+        settings.WECHAT_PAY_SECURE_API_BASE = server.secure_pay_base_url
+        settings.WECHAT_PAY_MCH_CERT = str(server.certificates.client_cert)
+        settings.WECHAT_PAY_MCH_KEY = str(server.certificates.client_key)
+        settings.WECHAT_PAY_CA_BUNDLE = str(server.certificates.ca_cert)
         yield server
     finally:
         for name, value in saved.items():
             setattr(settings, name, value)
         server.stop()
+        certificates.cleanup()
