@@ -15,6 +15,65 @@ WECHAT_API_BASE = env("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT
 WECHAT_PAY_API_BASE = env("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
 WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 10)
 
+# Subscribe messages (订阅消息). Each template: the id WeChat gave it in the mini-program admin
+# (公众平台 → 订阅消息 → 我的模板), the page opened from the card ({name} is filled from the
+# message's values), and which of our values goes in each of WeChat's keys. A key's prefix
+# (thing, amount, time, phrase…) is WeChat's type for it and decides how the value is cut to
+# WeChat's limits. Ids come from the environment; the defaults are the sandbox's.
+WECHAT_SUBSCRIBE_TEMPLATES = {
+    "order_paid": {
+        "id": env("WECHAT_TEMPLATE_ORDER_PAID", "sandbox-tmpl-order-paid"),
+        "title": "订单支付成功通知",
+        "page": "pages/order/detail?order_no={order_no}",
+        "fields": {"character_string1": "order_no", "amount2": "amount", "thing3": "goods",
+                   "time4": "paid_at"},
+    },
+    "order_shipped": {
+        "id": env("WECHAT_TEMPLATE_ORDER_SHIPPED", "sandbox-tmpl-order-shipped"),
+        "title": "订单发货提醒",
+        "page": "pages/order/detail?order_no={order_no}",
+        "fields": {"character_string1": "order_no", "thing2": "goods", "thing3": "carrier",
+                   "character_string4": "tracking_no", "time5": "shipped_at"},
+    },
+    "after_sale_progress": {
+        "id": env("WECHAT_TEMPLATE_AFTER_SALE_PROGRESS", "sandbox-tmpl-after-sale-progress"),
+        "title": "售后进度通知",
+        "page": "pages/aftersale/detail?after_sale_no={after_sale_no}",
+        "fields": {"character_string1": "after_sale_no", "phrase2": "status", "amount3": "amount",
+                   "thing4": "remark", "time5": "updated_at"},
+    },
+    # Ready for the member and campaign issues: the jobs that send them only build the values.
+    "birthday": {
+        "id": env("WECHAT_TEMPLATE_BIRTHDAY", "sandbox-tmpl-birthday"),
+        "title": "生日祝福提醒",
+        "page": "pages/member/index",
+        "fields": {"thing1": "greeting", "thing2": "gift", "date3": "valid_until", "thing4": "remark"},
+    },
+    "group_buy_result": {
+        "id": env("WECHAT_TEMPLATE_GROUP_BUY_RESULT", "sandbox-tmpl-group-buy-result"),
+        "title": "拼团结果通知",
+        "page": "pages/group/detail?group_no={group_no}",
+        "fields": {"thing1": "goods", "phrase2": "result", "amount3": "amount", "thing4": "remark"},
+    },
+    "points_expiring": {
+        "id": env("WECHAT_TEMPLATE_POINTS_EXPIRING", "sandbox-tmpl-points-expiring"),
+        "title": "积分过期提醒",
+        "page": "pages/points/index",
+        "fields": {"number1": "points", "date2": "expires_on", "thing3": "remark"},
+    },
+    "coupon_expiring": {
+        "id": env("WECHAT_TEMPLATE_COUPON_EXPIRING", "sandbox-tmpl-coupon-expiring"),
+        "title": "优惠券过期提醒",
+        "page": "pages/coupon/index",
+        "fields": {"thing1": "coupon", "date2": "expires_on", "thing3": "remark"},
+    },
+}
+# Which version of the mini-program a card opens: formal (正式版), trial (体验版), developer.
+WECHAT_SUBSCRIBE_MINIPROGRAM_STATE = env("WECHAT_SUBSCRIBE_MINIPROGRAM_STATE", "formal")
+# Transient failures (system busy, network) retry with exponential backoff: base × 2^(n-1)
+# seconds before attempt n+1, at most this many attempts in all.
+WECHAT_SUBSCRIBE_MAX_ATTEMPTS = env_int("WECHAT_SUBSCRIBE_MAX_ATTEMPTS", 5)
+WECHAT_SUBSCRIBE_RETRY_BASE_SECONDS = env_int("WECHAT_SUBSCRIBE_RETRY_BASE_SECONDS", 30)
 
 # Refunds: WeChat Pay's certificate-only API (secapi/pay/refund) over mutual TLS with the merchant
 # certificate (WECHAT_PAY_MCH_CERT / _KEY, PEM files from the WeChat Pay console). In production

@@ -198,3 +198,29 @@ class SandboxControl:
     def refund(self, out_refund_no: str) -> dict[str, Any]:
         """One refund as the sandbox knows it, with the notifications it delivered."""
         return self._get(f"refunds/{out_refund_no}")
+
+    # --- subscribe messages (wechat/sandbox/message_api.py) -------------------------------------
+
+    def subscribe(self, openid: str, results: dict[str, str]) -> dict[str, str]:
+        """What wx.requestSubscribeMessage does when the user answers: `results` maps template
+        id → "accept" | "reject" | "ban" | "filter"; each accept is one consent at WeChat.
+        Returns the object the mini-program gets ({"errMsg": "requestSubscribeMessage:ok", …})."""
+        return self._post("subscribe", {"openid": openid, "results": results})
+
+    def subscriptions(self, openid: str) -> dict[str, int]:
+        """The consents WeChat holds for `openid`: template id → sends left."""
+        return dict(self._get("subscriptions", {"openid": openid})["consents"])
+
+    def messages(self, *, touser: str | None = None, template_id: str | None = None) -> list[dict[str, Any]]:
+        """Delivered subscribe messages, oldest first: {"msgid", "touser", "template_id", "title",
+        "page", "data": {key: value}, "miniprogram_state", "lang", "sent_at"}."""
+        query = {k: v for k, v in {"touser": touser, "template_id": template_id}.items() if v is not None}
+        return list(self._get("messages", query or None)["messages"])
+
+    def fail_messages(self, *errcodes: int) -> list[int]:
+        """Make the next subscribeMessage.send calls answer `errcodes` in order (-1: system busy)."""
+        return list(self._post("message_faults", {"errcodes": list(errcodes)})["pending"])
+
+    def register_template(self, template_id: str, keys: list[str], *, title: str = "") -> None:
+        """Teach the sandbox a subscribe-message template beyond those in settings."""
+        self._post("message_templates", {"template_id": template_id, "keys": keys, "title": title or None})
