@@ -17,6 +17,7 @@ from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, short_time
 from wechat.messages import template_title, templates
 from wechat.models import MessageAttempt, MessageLog, MessageOutcome, SubscribeConsent
 
+SUMMARY_CHARS = 48  # at most three lines in the list; the whole message is on its page
 OUTCOME_COLOURS: dict[str, str] = {
     MessageOutcome.PENDING: "#777",
     MessageOutcome.SENDING: "#2b6cb0",
@@ -44,6 +45,19 @@ class TemplateFilter(admin.SimpleListFilter):
         return queryset.filter(template_key=value) if value else queryset
 
 
+def ordered_data(log: MessageLog) -> list[tuple[str, str]]:
+    """The message's (key, value) pairs in the template's order (the JSON column keeps none)."""
+    data = {str(k): str(v) for k, v in (log.data or {}).items()}
+    template = templates().get(log.template_key)
+    order = list(template.fields) if template else []
+
+    def position(key: str) -> tuple[int, int, str]:
+        digits = key[len(key.rstrip("0123456789")):]
+        return (order.index(key) if key in order else len(order), int(digits or 0), key)
+
+    return [(key, data[key]) for key in sorted(data, key=position)]
+
+
 def member_link(member_id: int) -> str:
     # By URL name only: wechat sits below members and imports nothing of it.
     url = reverse("admin:members_member_change", args=[member_id])
@@ -62,13 +76,13 @@ class MessageAttemptInline(ReadOnlyInline):
 
 @admin.register(MessageLog)
 class MessageLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created", "template", "member", "outcome_badge", "summary", "attempts", "errcode",
-                    "reference", "sent"]
+    list_display = ["created", "template_and_reference", "member", "outcome_badge", "summary", "tries"]
     list_filter = [TemplateFilter, "outcome", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=reference", "=openid"]
     search_help_text = "按关联单号（订单号、售后单号）或 OpenID 搜索"
     date_hierarchy = "created_at"
     show_full_result_count = False
+    ordering = ["-created_at", "-id"]
     list_per_page = 50
     inlines = [MessageAttemptInline]
     fields = readonly_fields = ("template", "template_id", "member", "openid", "reference", "outcome_badge",
@@ -77,7 +91,8 @@ class MessageLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="创建时间", ordering="created_at")
     def created(self, log: MessageLog) -> str:
-        return short_time(log.created_at)
+        # The first column is the row's link (a <th>), which the console's nowrap rule misses.
+        return format_html('<span style="white-space:nowrap">{}</span>', short_time(log.created_at))
 
     @admin.display(description="送达时间", ordering="sent_at")
     def sent(self, log: MessageLog) -> str:
@@ -91,26 +106,40 @@ class MessageLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def template(self, log: MessageLog) -> str:
         return template_title(log.template_key)
 
+    @admin.display(description="模板 / 关联单号", ordering="template_key")
+    def template_and_reference(self, log: MessageLog) -> str:
+        return format_html('{}<br><small class="quiet">{}</small>', template_title(log.template_key),
+                           log.reference or "—")
+
     @admin.display(description="会员", ordering="member_id")
     def member(self, log: MessageLog) -> str:
         return member_link(log.member_id)
 
     @admin.display(description="结果", ordering="outcome")
     def outcome_badge(self, log: MessageLog) -> str:
-        return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>',
-                           OUTCOME_COLOURS.get(log.outcome, "#777"), log.get_outcome_display())
+        why = f"{log.errcode} {log.errmsg}".strip()
+        return format_html('<span class="mall-status" style="--mall-status:{}" title="{}">{}</span>',
+                           OUTCOME_COLOURS.get(log.outcome, "#777"), why, log.get_outcome_display())
+
+    @admin.display(description="尝试", ordering="attempts")
+    def tries(self, log: MessageLog) -> int:
+        return log.attempts
 
     @admin.display(description="内容")
     def summary(self, log: MessageLog) -> str:
-        values = [str(v) for v in (log.data or {}).values()]
-        text = " · ".join(values)
-        return text if len(text) <= 60 else text[:59] + "…"
+        text = " · ".join(value for _, value in ordered_data(log)) or log.errmsg or "—"
+        if len(text) > SUMMARY_CHARS:
+            text = text[: SUMMARY_CHARS - 1] + "…"
+        return format_html('<span style="display:inline-block;min-width:14em;max-width:20em;white-space:normal">'
+                           "{}</span>", text)
 
     @admin.display(description="消息内容")
     def content(self, log: MessageLog) -> str:
         if not log.data:
             return "—"
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted((log.data or {}).items()))
+        names = dict(templates()[log.template_key].fields) if log.template_key in templates() else {}
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td><td class=\"quiet\">{}</td></tr>",
+                                ((key, value, names.get(key, "")) for key, value in ordered_data(log)))
         return format_html('<table class="mall-mini-table">{}</table>', rows)
 
 

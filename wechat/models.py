@@ -119,7 +119,7 @@ class MessageLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.template_key}:{self.reference or self.pk}"
+        return f"消息 #{self.pk} {self.reference}".rstrip()
 
 
 class MessageAttempt(models.Model):
