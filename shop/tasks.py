@@ -16,3 +16,31 @@ def cancel_expired_orders() -> dict[str, int]:
 @shared_task(name="shop.tasks.confirm_overdue_receipts")
 def confirm_overdue_receipts() -> int:
     return order_confirm_overdue_receipts()
+
+
+# --- after-sales and refunds ------------------------------------------------------------------------
+
+
+@shared_task(name="shop.tasks.submit_refund")
+def submit_refund(refund_id: int) -> str:
+    """Send one PENDING refund to WeChat Pay (queued after the commit that created it)."""
+    from shop.services.refunds import refund_submit
+
+    refund = refund_submit(refund_id=refund_id)
+    return refund.status if refund is not None else "missing"
+
+
+@shared_task(name="shop.tasks.process_refunds")
+def process_refunds() -> dict[str, int]:
+    """Refund paid-but-cancelled orders, resubmit refunds stuck before WeChat, query late ones."""
+    from shop.services.refunds import refunds_process_due
+
+    return refunds_process_due()
+
+
+@shared_task(name="shop.tasks.purge_after_sale_photo_uploads")
+def purge_after_sale_photo_uploads() -> int:
+    """Delete after-sales photo uploads never used in a request within a day."""
+    from shop.services.aftersales import after_sale_photos_purge
+
+    return after_sale_photos_purge()

@@ -29,3 +29,12 @@ PERIODIC_TASKS = [
     {"name": "发货后自动确认收货", "task": "shop.tasks.confirm_overdue_receipts",
      "crontab": {"minute": "*/10"}, "queue": "default", "expires_seconds": 500},
 ]
+
+
+# After-sales and refunds.
+PERIODIC_TASKS += [
+    {"name": "退款补发与查询", "task": "shop.tasks.process_refunds",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+    {"name": "清理未使用的售后图片", "task": "shop.tasks.purge_after_sale_photo_uploads",
+     "crontab": {"minute": "50", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
+]

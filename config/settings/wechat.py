@@ -91,3 +91,9 @@ WECHAT_PAY_CA_BUNDLE = env("WECHAT_PAY_CA_BUNDLE",
 if _PAY_IS_LOCAL_SANDBOX and not WECHAT_PAY_MCH_CERT:
     WECHAT_PAY_MCH_CERT = f"{WECHAT_SANDBOX_CERT_DIR}/apiclient_cert.pem"
     WECHAT_PAY_MCH_KEY = f"{WECHAT_SANDBOX_CERT_DIR}/apiclient_key.pem"
+# A refund whose outcome is unknown (network, SYSTEMERROR) is sent again by the refund job after
+# this long, at most this many times in all before it shows as failed; a refund WeChat accepted
+# but has not notified about is asked after (refundquery).
+REFUND_RESUBMIT_AFTER_SECONDS = env_int("REFUND_RESUBMIT_AFTER_SECONDS", 60)
+REFUND_MAX_AUTO_ATTEMPTS = env_int("REFUND_MAX_AUTO_ATTEMPTS", 5)
+REFUND_QUERY_AFTER_MINUTES = env_int("REFUND_QUERY_AFTER_MINUTES", 15)

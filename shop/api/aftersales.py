@@ -1,7 +1,317 @@
-"""Mini-program API module; its `urlpatterns` are included by the app's api/urls.py."""
+"""After-sales (售后) for the mini-program, and WeChat's refund notifications.
+
+    GET  /api/v1/after-sales/reasons                  the reasons to choose from
+    POST /api/v1/uploads/after-sale-photos            multipart `file` → 201 {id, url}
+    POST /api/v1/after-sales/                         {order_no, kind, reason, description,
+                                                       lines: [{order_line_id, quantity}],
+                                                       photo_ids} → 201 (Idempotency-Key)
+    GET  /api/v1/after-sales/                         the shopper's own, newest first (?status=)
+    GET  /api/v1/after-sales/{after_sale_no}/         detail with lines, photos, refund, progress
+    POST /api/v1/after-sales/{after_sale_no}/withdraw
+    POST /api/v1/after-sales/{after_sale_no}/return-shipment  {carrier, tracking_no}
+    POST /api/v1/payments/wechat/refund-notify        WeChat → us (XML, req_info encrypted)
+
+Photos go up one per request (wx.uploadFile), then the request references their ids.
+"""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+import logging
+from typing import Any
 
-urlpatterns: list[URLPattern] = []
+from django.http import HttpResponse
+from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import DomainError, ValidationFailed
+from core.images import image_limits
+from members.api.views import current_member
+from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
+from shop.api.payments import MAX_NOTIFY_BYTES, RawXmlParser
+from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
+from shop.models.aftersales import AfterSaleReason
+from shop.services import aftersales as services
+from shop.services import payments as payment_services
+from shop.services import refunds as refund_services
+
+logger = logging.getLogger(__name__)
+MAX_ID = 2**63 - 1
+
+
+def _absolute(request: Request | None, url: str) -> str:
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+class ChoiceOutput(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class PhotoOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, photo: Any) -> str:
+        return _absolute(self.context.get("request"), photo.image.url)
+
+
+class AfterSaleLineOutput(serializers.Serializer):
+    order_line_id = serializers.IntegerField()
+    product_name = serializers.CharField(source="order_line.product_name")
+    spec_text = serializers.CharField(source="order_line.spec_text")
+    image_url = serializers.CharField(source="order_line.image_url")
+    quantity = serializers.IntegerField()
+    amount_fen = serializers.IntegerField(help_text="该商品本次退款金额（按实付分摊精确到分）")
+
+
+class AfterSaleOutput(serializers.Serializer):
+    after_sale_no = serializers.CharField()
+    order_no = serializers.CharField(source="order.order_no")
+    kind = serializers.ChoiceField(choices=AfterSaleKind.choices)
+    kind_label = serializers.CharField(source="get_kind_display")
+    status = serializers.ChoiceField(choices=AfterSaleStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    reason = serializers.ChoiceField(choices=AfterSaleReason.choices)
+    reason_label = serializers.CharField(source="get_reason_display")
+    amount_fen = serializers.IntegerField(help_text="退款总额（含运费）")
+    freight_fen = serializers.IntegerField(help_text="其中运费：仅整单未发货全部退款时退还")
+    lines = AfterSaleLineOutput(many=True, source="lines.all")
+    photos = PhotoOutput(many=True, source="photos.all")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class RefundOutput(serializers.Serializer):
+    out_refund_no = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+    status = serializers.CharField()
+    status_label = serializers.CharField(source="get_status_display")
+    succeeded_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProgressOutput(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AfterSaleDetailOutput(AfterSaleOutput):
+    description = serializers.CharField()
+    reject_reason = serializers.CharField()
+    return_carrier = serializers.CharField()
+    return_tracking_no = serializers.CharField()
+    order_refund_state = serializers.ChoiceField(source="order.refund_state", choices=RefundState.choices)
+    order_refund_state_label = serializers.CharField(source="order.get_refund_state_display",
+                                                     help_text="订单退款状态：无退款 / 部分退款 / 已全额退款")
+    refund = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    @extend_schema_field(RefundOutput(allow_null=True))
+    def get_refund(self, after_sale: AfterSale) -> dict[str, Any] | None:
+        refund = next(iter(after_sale.refunds.all()), None)
+        return RefundOutput(refund).data if refund is not None else None
+
+    @extend_schema_field(ProgressOutput(many=True))
+    def get_progress(self, after_sale: AfterSale) -> list[dict[str, Any]]:
+        rows = [{"action": e.action, "label": services.AFTER_SALE_ACTION_LABELS.get(e.action, e.action),
+                 "note": e.note if e.action in ("rejected", "return_shipped") else "",
+                 "created_at": e.created_at}
+                for e in after_sale.events.all() if e.action not in services.AFTER_SALE_INTERNAL_ACTIONS]
+        return list(ProgressOutput(rows, many=True).data)
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+class AfterSaleInputSerializer(serializers.Serializer):
+    class Line(serializers.Serializer):
+        order_line_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        quantity = serializers.IntegerField(min_value=1, max_value=9999)
+
+    order_no = serializers.CharField(max_length=32)
+    kind = serializers.ChoiceField(choices=AfterSaleKind.choices)
+    reason = serializers.ChoiceField(choices=AfterSaleReason.choices)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    lines = Line(many=True, min_length=1, max_length=services.MAX_LINES)  # type: ignore[call-arg]
+    photo_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+                                      required=False, default=list, max_length=services.MAX_PHOTOS)
+
+    def to_input(self) -> services.AfterSaleInput:
+        data = self.validated_data
+        return services.AfterSaleInput(
+            order_no=data["order_no"], kind=data["kind"], reason=data["reason"],
+            description=data.get("description", ""),
+            lines=tuple(services.LineRequest(x["order_line_id"], x["quantity"]) for x in data["lines"]),
+            photo_ids=tuple(data.get("photo_ids", [])),
+        )
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+class AfterSaleReasonsView(APIView):
+    @extend_schema(operation_id="after_sales_reasons", responses={200: ChoiceOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response([{"value": value, "label": label} for value, label in AfterSaleReason.choices])
+
+
+class AfterSalePhotoUploadView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="after_sale_photos_upload",
+        request={"multipart/form-data": inline_serializer("AfterSalePhotoUpload",
+                                                          {"file": serializers.ImageField()})},
+        responses={201: PhotoOutput},
+        description="上传一张售后凭证图片（JPEG/PNG/WebP，≤ 5 MB，≤ 4000 万像素；去除元数据、随机文件名），"
+                    "返回图片 id，提交售后申请时引用（最多 6 张）。错误码：image_invalid、"
+                    "image_unsupported_format、image_too_large (413)、image_too_many_pixels、"
+                    "too_many_pending_uploads。",
+    )
+    def post(self, request: Request) -> Response:
+        # Refuse an oversized body from its header, before Django spools it to disk.
+        max_bytes, _ = image_limits()
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > max_bytes + 64 * 1024:
+            raise DomainError(f"图片不能超过 {max_bytes / (1024 * 1024):g} MB", code="image_too_large",
+                              status=413, detail={"max_bytes": max_bytes})
+        try:
+            upload = request.FILES.get("file")
+        except exceptions.UnsupportedMediaType as exc:
+            raise DomainError("请以 multipart/form-data 上传图片", code="unsupported_media_type",
+                              status=415) from exc
+        if upload is None:
+            raise ValidationFailed("请选择要上传的图片（字段名 file）", code="file_required")
+        photo = services.after_sale_photo_upload(member=current_member(request), upload=upload)
+        return Response(PhotoOutput(photo, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class AfterSaleListView(generics.ListAPIView):
+    serializer_class = AfterSaleOutput
+    queryset = AfterSale.objects.none()  # for the schema; get_queryset() scopes by member
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return AfterSale.objects.none()
+        status_filter = self.request.query_params.get("status")
+        if status_filter and status_filter not in AfterSaleStatus.values:
+            raise ValidationFailed("未知的售后状态", code="invalid_status", detail={"status": status_filter})
+        return services.after_sale_list_for_member(member=current_member(self.request), status=status_filter)
+
+    @extend_schema(operation_id="after_sales_list", parameters=[
+        OpenApiParameter("status", str, enum=AfterSaleStatus.values, required=False)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="after_sales_create", request=AfterSaleInputSerializer, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: AfterSaleDetailOutput},
+        description="申请售后：仅退款（未发货随时可申请；已发货/已收货不退货）或退货退款，按商品与数量。"
+                    "收货后 7 天内可申请。每件商品按实付分摊精确退款；运费仅在整单未发货且全部退款时退还。"
+                    "错误码：order_not_found (404)、order_not_refundable、after_sale_window_closed、"
+                    "after_sale_more_than_bought (400)、after_sale_more_than_left、after_sale_mixed_shipment、"
+                    "after_sale_not_shipped、refund_exceeds_paid、after_sale_photo_not_found。",
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        data = AfterSaleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = current_member(request)
+        after_sale, replayed = services.after_sale_request(member=member, data=data.to_input(), idempotency_key=key)
+        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale.after_sale_no)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(AfterSaleDetailOutput(detail, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED, headers=headers)
+
+
+class AfterSaleDetailView(APIView):
+    @extend_schema(operation_id="after_sales_retrieve", responses={200: AfterSaleDetailOutput})
+    def get(self, request: Request, after_sale_no: str) -> Response:
+        detail = services.after_sale_detail_for_member(member=current_member(request), after_sale_no=after_sale_no)
+        return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
+
+
+class AfterSaleWithdrawView(APIView):
+    @extend_schema(operation_id="after_sales_withdraw", request=None, responses={200: AfterSaleDetailOutput})
+    def post(self, request: Request, after_sale_no: str) -> Response:
+        member = current_member(request)
+        services.after_sale_withdraw(member=member, after_sale_no=after_sale_no)
+        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
+        return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
+
+
+class AfterSaleReturnShipmentView(APIView):
+    class ReturnInput(serializers.Serializer):
+        carrier = serializers.CharField(max_length=32)
+        tracking_no = serializers.CharField(max_length=64)
+
+    @extend_schema(operation_id="after_sales_return_shipment", request=ReturnInput,
+                   responses={200: AfterSaleDetailOutput},
+                   description="退货退款审核通过后，填写寄回的快递公司与单号（可修改）。")
+    def post(self, request: Request, after_sale_no: str) -> Response:
+        data = self.ReturnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = current_member(request)
+        services.after_sale_submit_return(member=member, after_sale_no=after_sale_no,
+                                          carrier=data.validated_data["carrier"],
+                                          tracking_no=data.validated_data["tracking_no"])
+        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
+        return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
+
+
+class WechatRefundNotifyView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawXmlParser]
+
+    @extend_schema(
+        operation_id="payments_wechat_refund_notify",
+        description="微信支付退款结果通知（Pay v2 XML，req_info 以 md5(API 密钥) 做 AES-256-ECB 加密）。"
+                    "校验 appid、mch_id，解密后核对退款单号与金额；按微信退款单号幂等。",
+        request={"application/xml": OpenApiTypes.STR},
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="SUCCESS XML"),
+                   400: OpenApiResponse(OpenApiTypes.STR, description="FAIL XML")},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        gateway = payment_services.payment_gateway()
+        body: bytes = request.data if isinstance(request.data, bytes) else b""
+        try:
+            if len(body) > MAX_NOTIFY_BYTES:
+                raise DomainError("通知报文过大", code="notify_too_large")
+            refund_services.refund_handle_notify(body=body)
+        except DomainError as exc:
+            logger.warning("refund notify rejected: %s %s", exc.code, exc.detail)
+            content, content_type = gateway.notify_nack(exc.message)
+            return HttpResponse(content, content_type=content_type, status=400)
+        content, content_type = gateway.notify_ack()
+        return HttpResponse(content, content_type=content_type)
+
+
+urlpatterns: list[URLPattern] = [
+    path("after-sales/reasons", AfterSaleReasonsView.as_view(), name="after-sale-reasons"),
+    path("uploads/after-sale-photos", AfterSalePhotoUploadView.as_view(), name="after-sale-photo-upload"),
+    path("after-sales/", AfterSaleListView.as_view(), name="after-sale-list"),
+    path("after-sales/<str:after_sale_no>/", AfterSaleDetailView.as_view(), name="after-sale-detail"),
+    path("after-sales/<str:after_sale_no>/withdraw", AfterSaleWithdrawView.as_view(), name="after-sale-withdraw"),
+    path("after-sales/<str:after_sale_no>/return-shipment", AfterSaleReturnShipmentView.as_view(),
+         name="after-sale-return-shipment"),
+    path("payments/wechat/refund-notify", WechatRefundNotifyView.as_view(), name="payment-wechat-refund-notify"),
+]

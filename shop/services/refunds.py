@@ -1,0 +1,460 @@
+"""Refunds: money back through the payment gateway, exactly once, never more than was paid.
+
+A Refund row is created in the transaction that decides it (an approved after-sale, a
+confirmed return, a payment that reached a cancelled order); after commit a Celery task calls
+the gateway (`refund_submit`), never inside a transaction. WeChat accepts (PROCESSING) and later
+notifies the outcome; `refund_record_result` — idempotent per WeChat refund id — moves the refund
+to SUCCEEDED and, in the same transaction, the order's and lines' refunded counters, the order's
+refund state (部分退款 / 已全额退款, derived from its lines) and the after-sale.
+
+Status changes only through `refund_transition()` (table: shop.models.aftersales.REFUND_TRANSITIONS;
+audit: RefundEvent). Lock order everywhere: order row, then after-sale, then refund.
+
+Failures: a refusal (NOTENOUGH, amount...) makes the refund FAILED at once — visible in the
+console with its error and retryable (重试) under the same out_refund_no, which WeChat refunds at
+most once. An unknown outcome (network, SYSTEMERROR) stays PENDING and the beat job
+(`refunds_process_due`) tries again, up to REFUND_MAX_AUTO_ATTEMPTS, then FAILED. The same job
+creates refunds for orders flagged `needs_refund` and asks WeChat about refunds whose
+notification is late.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+
+from analytics.tracking import track
+from core.errors import Conflict, DomainError, NotFound
+from core.money import yuan
+from shop.models import (
+    AfterSale,
+    AfterSaleEvent,
+    AfterSaleStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundNotification,
+    RefundState,
+    RefundStatus,
+)
+from shop.models.aftersales import REFUND_TRANSITIONS, RefundEvent
+from shop.notifications import notify_after_sale_progress
+from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
+from shop.services.payments import NotifyOutcome, payment_gateway
+from shop.services.stock import stock_quantities, stock_release
+from wechat.errors import RefundRefused, WechatApiError
+from wechat.gateway import RefundNotice
+from wechat.gateway import RefundState as GatewayRefundState
+
+logger = logging.getLogger(__name__)
+
+Actor = OrderEvent.Actor
+Status = RefundStatus
+
+# How far along a refund is: an event that arrives late never moves it back.
+_PROGRESS: dict[str, int] = {Status.PENDING: 0, Status.FAILED: 0, Status.PROCESSING: 1, Status.SUCCEEDED: 2}
+LATE_PAYMENT_REASON = "订单已取消，退还付款"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    message = "退款单不存在"
+
+
+class RefundInvalidTransition(Conflict):
+    code = "invalid_refund_status"
+    message = "退款单当前状态不允许该操作"
+
+
+class UnknownRefund(DomainError):
+    status = 400
+    code = "unknown_refund"
+    message = "退款通知对应的退款单不存在"
+
+
+class RefundAmountMismatch(DomainError):
+    status = 400
+    code = "refund_amount_mismatch"
+    message = "退款通知的金额或订单与退款单不一致"
+
+
+class NoPaidPayment(Conflict):
+    code = "payment_not_found"
+    message = "该订单没有已支付的付款记录，无法退款"
+
+
+def _pk(user: AbstractBaseUser | None) -> int | None:
+    return user.pk if user is not None else None
+
+
+# --- the one transition function -------------------------------------------------------------------
+
+
+def refund_transition(*, refund_id: int, to: str, action: str, actor: str,
+                      operator: AbstractBaseUser | None = None, note: str = "",
+                      data: dict[str, Any] | None = None,
+                      fields: dict[str, Any] | None = None) -> tuple[Refund, bool]:
+    """Move a refund to `to`. Returns (refund, changed).
+
+    Runs inside the caller's transaction and locks the refund row. A repeat is a no-op, and so
+    is a move back (a PROCESSING answer stored after the SUCCESS notify, a late failure after
+    success): never a regression. Anything else outside the table raises.
+    """
+    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    if refund.status == to:
+        return refund, False
+    if to not in REFUND_TRANSITIONS[refund.status]:
+        if _PROGRESS[to] <= _PROGRESS[refund.status]:
+            logger.info("refund %s: %s after %s ignored", refund.out_refund_no, to, refund.status)
+            return refund, False
+        raise RefundInvalidTransition(
+            f"退款单当前状态为「{refund.get_status_display()}」，不能变为「{Status(to).label}」",
+            detail={"status": refund.status})
+    from_status = refund.status
+    refund.status = to
+    update = ["status"]
+    for name, value in (fields or {}).items():
+        setattr(refund, name, value)
+        update.append(name)
+    refund.save(update_fields=update)
+    RefundEvent.objects.create(refund=refund, action=action, from_status=from_status, to_status=to, actor=actor,
+                               operator_id=_pk(operator), note=note[:300], data=data or {})
+    return refund, True
+
+
+# --- creating refunds --------------------------------------------------------------------------------
+
+
+def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: str,
+                                operator: AbstractBaseUser | None = None) -> AfterSale:
+    """Restock (if the after-sale says so) and refund an approved after-sale.
+
+    Inside the caller's transaction, with the order and after-sale rows locked. Stock comes
+    back once per after-sale (its number is the stock ledger's release reference). A zero
+    amount (a free gift line) completes at once; otherwise a PENDING refund, numbered with the
+    after-sale number, goes to the gateway after commit.
+    """
+    if after_sale.restock:
+        pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
+        if stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no):
+            AfterSaleEvent.objects.create(after_sale=after_sale, action="restocked", from_status=after_sale.status,
+                                          to_status=after_sale.status, actor=actor, operator_id=_pk(operator),
+                                          note="商品已退回库存")
+    if after_sale.amount_fen == 0:
+        after_sale, _ = after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDED,
+                                              action="refunded", actor=actor, operator=operator,
+                                              note="退款金额为 0，无需退款")
+        _count_after_sale_lines(order, after_sale)
+        _refresh_refund_state(order.pk)
+        notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
+        return after_sale
+    _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
+                   out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
+                   operator=operator)
+    after_sale, _ = after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDING,
+                                          action="refund_started", actor=actor, operator=operator,
+                                          note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    return after_sale
+
+
+def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: int, out_refund_no: str,
+                   reason: str, actor: str, operator: AbstractBaseUser | None = None) -> Refund:
+    payment = Payment.objects.filter(order=order, status=PaymentStatus.PAID).first()
+    if payment is None:
+        raise NoPaidPayment(detail={"order_no": order.order_no})
+    refund = Refund.objects.create(order=order, payment=payment, after_sale=after_sale, out_refund_no=out_refund_no,
+                                   amount_fen=amount_fen, reason=reason[:80])
+    RefundEvent.objects.create(refund=refund, action="created", to_status=refund.status, actor=actor,
+                               operator_id=_pk(operator), note=reason[:300], data={"amount_fen": amount_fen})
+    _submit_after_commit(refund.pk)
+    return refund
+
+
+def _submit_after_commit(refund_id: int) -> None:
+    def enqueue() -> None:
+        from shop.tasks import submit_refund
+
+        try:
+            submit_refund.delay(refund_id)
+        except Exception:  # the broker is down: the beat job submits PENDING refunds anyway
+            logger.exception("could not queue refund %s; the refund job will submit it", refund_id)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
+    """Refund in full a payment that reached an already-cancelled order (needs_refund).
+
+    Idempotent: one refund per such order (number "RF" + order number); returns it, or None
+    when the order needs none. One durable transaction, order row locked; the gateway is
+    called after commit.
+    """
+    with transaction.atomic(durable=True):
+        order = Order.objects.select_for_update().get(pk=order_id)
+        existing = Refund.objects.filter(order=order, after_sale__isnull=True).first()
+        if existing is not None or not order.needs_refund:
+            return existing
+        amount = order.paid_fen - order.refunded_fen
+        if amount <= 0:
+            Order.objects.filter(pk=order.pk).update(needs_refund=False)
+            return None
+        refund = _refund_create(order=order, after_sale=None, amount_fen=amount, out_refund_no=f"RF{order.order_no}",
+                                reason=LATE_PAYMENT_REASON, actor=Actor.SYSTEM)
+        OrderEvent.objects.create(order=order, action="refund_started", from_status=order.status,
+                                  to_status=order.status, actor=Actor.SYSTEM, note=LATE_PAYMENT_REASON,
+                                  data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
+    return refund
+
+
+# --- talking to the gateway -------------------------------------------------------------------------
+
+
+def refund_notify_url() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("payment-wechat-refund-notify")
+
+
+def refund_submit(*, refund_id: int) -> Refund | None:
+    """Send a PENDING refund to the gateway (the Celery task's body). Safe to run twice.
+
+    No transaction is open during the call. Accepted → PROCESSING (unless the notify already
+    made it SUCCEEDED). Refused → FAILED with the error. Unknown outcome → stays PENDING for
+    the beat job, FAILED after REFUND_MAX_AUTO_ATTEMPTS. WeChat refunds an out_refund_no once,
+    so a repeated call is harmless.
+    """
+    refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
+    if refund is None or refund.status != Status.PENDING:
+        return refund
+    Refund.objects.filter(pk=refund.pk, status=Status.PENDING).update(attempts=F("attempts") + 1)
+    try:
+        result = payment_gateway().refund(
+            out_trade_no=refund.payment.out_trade_no, out_refund_no=refund.out_refund_no,
+            total_fee_fen=refund.payment.amount_fen, amount_fen=refund.amount_fen, reason=refund.reason,
+            notify_url=refund_notify_url())
+    except RefundRefused as exc:
+        return _submit_failed(refund, exc, definite=True)
+    except WechatApiError as exc:
+        return _submit_failed(refund, exc, definite=False)
+    with transaction.atomic(durable=True):
+        refund, _ = refund_transition(refund_id=refund.pk, to=Status.PROCESSING, action="submitted",
+                                      actor=Actor.SYSTEM, note="微信支付已受理",
+                                      data={"refund_id": result.refund_id},
+                                      fields={"refund_id": result.refund_id, "last_error": ""})
+    return refund
+
+
+def _submit_failed(refund: Refund, exc: WechatApiError, *, definite: bool) -> Refund:
+    error = f"{exc.errcode}：{exc.errmsg}"[:300]
+    with transaction.atomic(durable=True):
+        locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        if locked.status != Status.PENDING:
+            return locked
+        if definite or locked.attempts >= settings.REFUND_MAX_AUTO_ATTEMPTS:
+            locked, _ = refund_transition(refund_id=locked.pk, to=Status.FAILED, action="failed",
+                                          actor=Actor.WECHAT if definite else Actor.SYSTEM, note=error,
+                                          data={"errcode": str(exc.errcode)}, fields={"last_error": error})
+            return locked
+        locked.last_error = error
+        locked.save(update_fields=["last_error"])
+        RefundEvent.objects.create(refund=locked, action="submit_error", from_status=locked.status,
+                                   to_status=locked.status, actor=Actor.SYSTEM,
+                                   note=f"结果未知，稍后自动重试：{error}"[:300],
+                                   data={"errcode": str(exc.errcode), "attempt": locked.attempts})
+    logger.warning("refund %s: outcome unknown (%s); will retry", refund.out_refund_no, error)
+    return locked
+
+
+def refund_retry(*, refund: Refund, operator: AbstractBaseUser | None) -> Refund:
+    """重试: send a FAILED refund again under the same out_refund_no. Other states: no-op."""
+    with transaction.atomic(durable=True):
+        Order.objects.select_for_update().get(pk=refund.order_id)
+        locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        if locked.status != Status.FAILED:
+            return locked
+        locked, _ = refund_transition(refund_id=locked.pk, to=Status.PENDING, action="retried",
+                                      actor=Actor.OPERATOR, operator=operator, note="运营重新发起退款",
+                                      fields={"attempts": 0})
+        _submit_after_commit(locked.pk)
+    return locked
+
+
+def refund_handle_notify(*, body: bytes) -> NotifyOutcome:
+    """Handle a refund notification: decrypted and verified by the gateway, then recorded.
+
+    A forged, undecryptable or mismatched notification raises DomainError and changes
+    nothing; a repeat is accepted as a no-op.
+    """
+    notice = payment_gateway().parse_refund_notify(body)
+    return NotifyOutcome(True, refund_record_result(notice=notice, source="notify"))
+
+
+def refund_record_result(*, notice: RefundNotice, source: str) -> str:
+    """Record WeChat's word on a refund. Idempotent per (refund id, status).
+
+    One durable transaction: locks the order, the after-sale, the refund. SUCCESS moves the
+    refund to SUCCEEDED and, exactly once, adds it to the lines' and order's refunded counters
+    (CheckConstraints keep them within what was paid), derives the order's refund state, marks
+    the after-sale refunded, and reverses rewards. CHANGE / REFUNDCLOSE make it FAILED.
+    """
+    refund = Refund.objects.select_related("payment").filter(out_refund_no=notice.out_refund_no).first()
+    if refund is None:
+        raise UnknownRefund(detail={"out_refund_no": notice.out_refund_no})
+    if notice.amount_fen != refund.amount_fen or notice.out_trade_no != refund.payment.out_trade_no:
+        logger.warning("refund %s: notified %s for %s, expected %s for %s", refund.out_refund_no, notice.amount_fen,
+                       notice.out_trade_no, refund.amount_fen, refund.payment.out_trade_no)
+        raise RefundAmountMismatch(detail={"out_refund_no": notice.out_refund_no})
+    with transaction.atomic(durable=True):
+        order = Order.objects.select_for_update().get(pk=refund.order_id)
+        if refund.after_sale_id:
+            AfterSale.objects.select_for_update().get(pk=refund.after_sale_id)
+        record = RefundNotification.objects.select_for_update().filter(refund_id=notice.refund_id).first()
+        if record is not None and record.refund_status == notice.status:
+            return "duplicate"
+        if record is None:
+            RefundNotification.objects.create(refund_id=notice.refund_id, out_refund_no=notice.out_refund_no,
+                                              refund_status=notice.status, raw_xml=notice.raw or f"[{source}]")
+        else:
+            record.refund_status, record.raw_xml = notice.status, notice.raw or f"[{source}]"
+            record.save(update_fields=["refund_status", "raw_xml"])
+        if notice.status == GatewayRefundState.SUCCESS:
+            refund, changed = refund_transition(
+                refund_id=refund.pk, to=Status.SUCCEEDED, action="succeeded", actor=Actor.WECHAT,
+                note=f"退款成功 ¥{yuan(refund.amount_fen)}", data={"refund_id": notice.refund_id, "source": source},
+                fields={"refund_id": notice.refund_id, "succeeded_at": notice.succeeded_at or timezone.now(),
+                        "last_error": ""})
+            if not changed:
+                return "already_succeeded"
+            _apply_success(order, refund)
+            return "succeeded"
+        error = f"微信退款{'异常' if notice.status == GatewayRefundState.CHANGE else '关闭'}（{notice.status}）"
+        refund, changed = refund_transition(refund_id=refund.pk, to=Status.FAILED, action="failed",
+                                            actor=Actor.WECHAT, note=error, data={"source": source},
+                                            fields={"last_error": error, "refund_id": notice.refund_id})
+        return "failed" if changed else "ignored"
+
+
+def _apply_success(order: Order, refund: Refund) -> None:
+    amount = refund.amount_fen
+    if refund.after_sale_id:
+        after_sale = AfterSale.objects.get(pk=refund.after_sale_id)
+        _count_after_sale_lines(order, after_sale)
+        after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDED, action="refunded",
+                              actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}")
+        notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
+    else:
+        # The whole cancelled order went back: every line is refunded in full.
+        OrderLine.objects.filter(order=order).update(refunded_quantity=F("quantity"), refunded_fen=F("payable_fen"))
+        Order.objects.filter(pk=order.pk).update(needs_refund=False)
+    updated = Order.objects.filter(pk=order.pk, refunded_fen__lte=F("paid_fen") - amount).update(
+        refunded_fen=F("refunded_fen") + amount)
+    if updated != 1:
+        raise RefundExceedsPaid(detail={"out_refund_no": refund.out_refund_no})
+    state = _refresh_refund_state(order.pk)
+    OrderEvent.objects.create(order=order, action="refunded", from_status=order.status, to_status=order.status,
+                              actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
+                              data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
+    _reverse_rewards(order, amount_fen=amount, refund=refund)
+    track("order_refunded", member_id=order.member_id,
+          properties={"order_no": order.order_no, "out_refund_no": refund.out_refund_no, "amount_fen": amount})
+
+
+def _count_after_sale_lines(order: Order, after_sale: AfterSale) -> None:
+    for row in after_sale.lines.all():
+        # Conditional, like stock: the counters can never pass what the line holds.
+        updated = OrderLine.objects.filter(
+            pk=row.order_line_id, order=order, refunded_quantity__lte=F("quantity") - row.quantity,
+            refunded_fen__lte=F("payable_fen") - row.amount_fen,
+        ).update(refunded_quantity=F("refunded_quantity") + row.quantity,
+                 refunded_fen=F("refunded_fen") + row.amount_fen)
+        if updated != 1:
+            raise RefundExceedsPaid(detail={"order_line_id": row.order_line_id})
+
+
+def _refresh_refund_state(order_id: int) -> str:
+    """部分退款 / 已全额退款 from the lines: full when every unit of every line is refunded."""
+    lines = list(OrderLine.objects.filter(order_id=order_id).values_list("quantity", "refunded_quantity",
+                                                                         "refunded_fen"))
+    if not any(units or fen for _, units, fen in lines):
+        state = RefundState.NONE
+    elif all(units == quantity for quantity, units, _ in lines):
+        state = RefundState.FULL
+    else:
+        state = RefundState.PARTIAL
+    Order.objects.filter(pk=order_id).update(refund_state=state)
+    return state
+
+
+def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund) -> None:
+    """Give back what the refunded part of the order earned or spent: points, growth, coupons,
+    distribution commissions.
+
+    Calls nothing yet. The member issue fills it with members.services calls (reverse the
+    points and growth awarded for `amount_fen` of this order; return points spent on it), the
+    campaign issue with campaigns.services calls (return a coupon when the whole order is
+    refunded; reverse or shrink frozen commissions) — plain values, no signal. It runs inside
+    the refund's transaction, once per refund (reference: refund.out_refund_no), so those
+    services must be idempotent per reference.
+    """
+
+
+# --- the beat job ------------------------------------------------------------------------------------
+
+
+def refunds_process_due(*, now: dt.datetime | None = None, batch_size: int = 50) -> dict[str, int]:
+    """Refund cancelled orders that were paid (needs_refund), resubmit refunds whose submission
+    did not happen or ended unknown, and ask WeChat about refunds whose notify is late.
+
+    Every step is idempotent and runs network calls outside transactions, so a second worker
+    or a re-run after a crash does no harm.
+    """
+    now = now or timezone.now()
+    counts = {"created": 0, "submitted": 0, "queried": 0}
+    has_refund = Refund.objects.filter(order=OuterRef("pk"), after_sale__isnull=True)
+    late = (Order.objects.filter(needs_refund=True).exclude(Exists(has_refund))
+            .order_by("id").values_list("id", flat=True)[:batch_size])
+    for order_id in list(late):
+        if refund_create_for_late_payment(order_id=order_id) is not None:
+            counts["created"] += 1
+    stale = now - dt.timedelta(seconds=settings.REFUND_RESUBMIT_AFTER_SECONDS)
+    pending = Refund.objects.filter(status=Status.PENDING, created_at__lte=stale).order_by("id")
+    for refund_id in list(pending.values_list("id", flat=True)[:batch_size]):
+        try:
+            refund_submit(refund_id=refund_id)
+            counts["submitted"] += 1
+        except DomainError:
+            logger.exception("refund %s could not be submitted; next run tries again", refund_id)
+    overdue = now - dt.timedelta(minutes=settings.REFUND_QUERY_AFTER_MINUTES)
+    processing = Refund.objects.filter(status=Status.PROCESSING, created_at__lte=overdue).order_by("id")
+    for refund_id in list(processing.values_list("id", flat=True)[:batch_size]):
+        try:
+            if _query(refund_id):
+                counts["queried"] += 1
+        except DomainError:
+            logger.exception("refund %s could not be queried; next run tries again", refund_id)
+    return counts
+
+
+def _query(refund_id: int) -> bool:
+    refund = Refund.objects.get(pk=refund_id)
+    notice = payment_gateway().query_refund(out_refund_no=refund.out_refund_no)
+    if notice is None or notice.status == GatewayRefundState.PROCESSING:
+        return False
+    refund_record_result(notice=notice, source="refundquery")
+    return True
+
+
+def refund_get(*, refund_id: int) -> Refund:
+    refund = Refund.objects.filter(pk=refund_id).first()
+    if refund is None:
+        raise RefundNotFound()
+    return refund
