@@ -231,7 +231,12 @@ def test_two_messages_racing_for_one_credit_send_one(sandbox, monkeypatch):
 # --- queueing --------------------------------------------------------------------------------------
 
 
+def our_credit(member, template_id: str = PAID) -> None:
+    subscribe_consent_record(member_id=member.pk, openid=member.openid, results={template_id: "accept"})
+
+
 def test_queueing_sends_after_commit_only(member, django_capture_on_commit_callbacks):
+    our_credit(member)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         log = queue(member)
 
@@ -239,7 +244,17 @@ def test_queueing_sends_after_commit_only(member, django_capture_on_commit_callb
     assert len(callbacks) == 1
 
 
+def test_without_a_credit_the_message_is_settled_when_queued_and_never_queued(
+        member, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        log = queue(member)
+
+    assert (log.outcome, log.errcode, log.attempts) == (MessageOutcome.NO_CREDIT, "no_credit", 0)
+    assert callbacks == []
+
+
 def test_the_same_reference_is_one_message(member, django_capture_on_commit_callbacks):
+    our_credit(member)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         first = queue(member)
         second = queue(member, amount=999)
@@ -283,7 +298,9 @@ def test_an_unknown_template_key_is_a_programming_error(member):
         subscribe_message_queue(member_id=member.pk, openid=member.openid, template_key="nope", values={})
 
 
-def test_the_templates_for_later_issues_render_within_limits(member):
+def test_the_templates_for_later_issues_render_within_limits(member, settings):
+    for key in ("birthday", "group_buy_result", "points_expiring", "coupon_expiring"):
+        our_credit(member, settings.WECHAT_SUBSCRIBE_TEMPLATES[key]["id"])
     expires = dt.date(2026, 12, 31)
     cases = {
         "birthday": {"greeting": "祝您生日快乐！", "gift": "生日专享 50 元无门槛券", "valid_until": expires,
@@ -303,6 +320,7 @@ def test_stale_messages_are_queued_again(member, monkeypatch):
 
     queued: list[int] = []
     monkeypatch.setattr(sending, "_enqueue", queued.append)  # record instead of publishing to the broker
+    our_credit(member)
     log = queue(member)
     MessageLog.objects.filter(pk=log.pk).update(next_attempt_at=timezone.now() - dt.timedelta(hours=1))
     fresh = queue(member, reference="M2")

@@ -80,7 +80,8 @@ def subscribe_message_queue(*, member_id: int, openid: str, template_key: str, v
     Call it inside the transaction of the change the message tells about: the log row commits
     with the change, and nothing is sent for a change that rolls back. Values are cut to their
     WeChat types' limits here (wechat.messages.fields); a value that cannot be shown logs the
-    message as rejected instead of sending it, and a template without an id logs it as failed.
+    message as rejected instead of sending it, a template without an id logs it as failed, and a
+    member with no credit for the template logs it as no_credit — none of these is queued.
     Idempotent on (member_id, template_key, reference) when `reference` is given: asking again
     returns the first log and sends nothing more. Raises UnknownTemplate for a key not in
     settings (a mistake in the calling code).
@@ -95,6 +96,11 @@ def subscribe_message_queue(*, member_id: int, openid: str, template_key: str, v
         outcome, errcode, errmsg = MessageOutcome.REJECTED, "format_error", str(exc)[:300]
     if outcome == MessageOutcome.PENDING and not template.id:
         outcome, errcode, errmsg = MessageOutcome.FAILED, "not_configured", "模板 ID 未配置"
+    if outcome == MessageOutcome.PENDING and not SubscribeConsent.objects.filter(
+            member_id=member_id, template_id=template.id, credits__gte=1).exists():
+        # Most shoppers never subscribe: settle it here rather than queue a task to find out.
+        # (A credit is still taken only by the send, with its conditional UPDATE.)
+        outcome, errcode, errmsg = MessageOutcome.NO_CREDIT, "no_credit", ERRMSG_NO_CREDIT
     now = timezone.now()
     reference = reference[:64]
     fields = {"openid": openid, "template_id": template.id, "page": page, "data": data, "outcome": outcome,
