@@ -1,0 +1,553 @@
+"""After-sales console (售后): review requests, confirm returns, watch and retry refunds.
+
+Read-only records plus buttons that call the services — 同意 / 拒绝 / 确认收到退货 on an after-sale,
+重试 on a failed refund — so the console gets the same locks, transition tables, maker-checker
+rule and audit rows (AfterSaleEvent, RefundEvent) as the API and the jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, short_time, yuan_text
+from core.errors import DomainError
+from shop.models import (
+    AfterSale,
+    AfterSaleEvent,
+    AfterSaleLine,
+    AfterSalePhoto,
+    AfterSaleStatus,
+    Refund,
+    RefundNotification,
+    RefundStatus,
+)
+from shop.models.aftersales import RefundEvent
+from shop.services import aftersales as services
+from shop.services import refunds as refund_services
+
+S = AfterSaleStatus
+STATUS_COLOURS: dict[str, str] = {
+    S.REQUESTED: "#c0392b",
+    S.AWAITING_SECOND_APPROVAL: "#b26a00",
+    S.AWAITING_RETURN: "#1f6fb2",
+    S.RETURN_SHIPPED: "#8e44ad",
+    S.REFUNDING: "#1f6fb2",
+    S.REFUNDED: "#2e7d32",
+    S.REJECTED: "#777",
+    S.WITHDRAWN: "#777",
+}
+REFUND_COLOURS: dict[str, str] = {
+    RefundStatus.PENDING: "#b26a00",
+    RefundStatus.PROCESSING: "#1f6fb2",
+    RefundStatus.SUCCEEDED: "#2e7d32",
+    RefundStatus.FAILED: "#c0392b",
+}
+ACTORS = {"member": "买家", "operator": "运营", "system": "系统", "wechat": "微信支付"}
+REFUND_ACTIONS = {
+    "created": "创建退款", "submitted": "微信已受理", "submit_error": "提交异常", "failed": "退款失败",
+    "retried": "重新发起", "succeeded": "退款成功",
+}
+
+
+def pill(colour: str, text: str) -> str:
+    return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>', colour, text)
+
+
+def after_sale_badge(after_sale: AfterSale) -> str:
+    return pill(STATUS_COLOURS.get(after_sale.status, "#777"), after_sale.get_status_display())
+
+
+def refund_badge(refund: Refund) -> str:
+    return pill(REFUND_COLOURS.get(refund.status, "#777"), refund.get_status_display())
+
+
+def transition_text(from_label: str, to_label: str) -> str:
+    if not from_label and not to_label:
+        return "—"
+    if from_label == to_label:
+        return to_label
+    return f"{from_label or '—'} → {to_label or '—'}"
+
+
+# --- forms -----------------------------------------------------------------------------------------
+
+
+class ApproveForm(forms.Form):
+    """Nothing to type: the page shows what is approved and the button confirms."""
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label="拒绝原因", max_length=200,
+                             help_text="买家会在售后进度和订阅消息中看到",
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60,
+                                                          "placeholder": "如 商品已拆封使用，不符合退货条件"}))
+
+
+class ConfirmReturnForm(forms.Form):
+    restock = forms.BooleanField(label="退回库存", required=False, initial=True,
+                                 help_text="商品完好可再次销售时勾选；破损、已使用的商品请取消勾选")
+
+
+# --- inlines ---------------------------------------------------------------------------------------
+
+
+class AfterSaleLineInline(ReadOnlyInline):
+    model = AfterSaleLine
+    fields = readonly_fields = ("product", "spec", "unit_price", "bought", "quantity", "line_paid", "amount")
+    verbose_name_plural = "售后商品"
+
+    amount = money_display("amount_fen", "退款金额")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("order_line")
+
+    @admin.display(description="商品")
+    def product(self, row: AfterSaleLine) -> str:
+        return row.order_line.product_name
+
+    @admin.display(description="规格")
+    def spec(self, row: AfterSaleLine) -> str:
+        return row.order_line.spec_text or "—"
+
+    @admin.display(description="单价")
+    def unit_price(self, row: AfterSaleLine) -> str:
+        return yuan_text(row.order_line.unit_price_fen)
+
+    @admin.display(description="购买数量")
+    def bought(self, row: AfterSaleLine) -> int:
+        return row.order_line.quantity
+
+    @admin.display(description="该商品实付")
+    def line_paid(self, row: AfterSaleLine) -> str:
+        return yuan_text(row.order_line.payable_fen)
+
+
+class AfterSalePhotoInline(ReadOnlyInline):
+    model = AfterSalePhoto
+    fields = readonly_fields = ("preview",)
+    verbose_name_plural = "凭证图片"
+
+    @admin.display(description="图片")
+    def preview(self, photo: AfterSalePhoto) -> str:
+        return format_html('<a href="{0}" target="_blank" rel="noopener"><img src="{0}" class="mall-preview" '
+                           'alt="凭证图片"></a>', photo.image.url)
+
+
+class AfterSaleRefundInline(ReadOnlyInline):
+    model = Refund
+    fields = readonly_fields = ("refund_link", "amount", "status_label", "attempts", "last_error", "created_at",
+                                "succeeded_at")
+    verbose_name_plural = "退款"
+
+    amount = money_display("amount_fen", "金额")
+
+    @admin.display(description="退款单号")
+    def refund_link(self, refund: Refund) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:shop_refund_change", args=[refund.pk]),
+                           refund.out_refund_no)
+
+    @admin.display(description="状态")
+    def status_label(self, refund: Refund) -> str:
+        return refund_badge(refund)
+
+
+class AfterSaleEventInline(ReadOnlyInline):
+    """The audit trail: every request, decision and refund step, by whom and when."""
+
+    model = AfterSaleEvent
+    fields = readonly_fields = ("created_at", "action_label", "actor_label", "operator", "transition", "note")
+    verbose_name_plural = "处理记录"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("operator").order_by("id")
+
+    @admin.display(description="动作")
+    def action_label(self, event: AfterSaleEvent) -> str:
+        return services.AFTER_SALE_ACTION_LABELS.get(event.action, event.action)
+
+    @admin.display(description="操作方")
+    def actor_label(self, event: AfterSaleEvent) -> str:
+        return ACTORS.get(event.actor, event.actor)
+
+    @admin.display(description="状态变化")
+    def transition(self, event: AfterSaleEvent) -> str:
+        return transition_text(event.get_from_status_display(), event.get_to_status_display())
+
+
+# --- after-sales -----------------------------------------------------------------------------------
+
+
+@admin.register(AfterSale)
+class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/shop/aftersale/change_form.html"
+    list_display = ["after_sale_no", "order_no", "member_name", "kind", "status_label", "amount", "goods",
+                    "created", "approval"]
+    list_filter = ["status", "kind", "reason", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["order", "member", "approved_by"]
+    search_fields = ["=after_sale_no", "=order__order_no", "=member__phone", "=return_tracking_no"]
+    search_help_text = "按售后单号、订单号、会员手机号或退货单号搜索（完整号码）"
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-id"]
+
+    fieldsets = [
+        ("售后单", {"fields": ["after_sale_no", "order_link", "member_link", "kind", "status_label", "reason_label",
+                              "description", "reject_reason"]}),
+        ("金额", {"fields": ["amount", "freight", "order_paid", "order_refunded", "order_refund_state",
+                            "restock_label"]}),
+        ("审核", {"fields": ["approved_by", "second_approved_by", "approval_rule"]}),
+        ("退货物流", {"fields": ["return_carrier", "return_tracking_no"]}),
+        ("时间", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = [str(f) for _, opts in fieldsets for f in opts["fields"]]
+    inlines = [AfterSaleLineInline, AfterSalePhotoInline, AfterSaleRefundInline, AfterSaleEventInline]
+
+    amount = money_display("amount_fen", "退款金额")
+    freight = money_display("freight_fen", "其中运费")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("lines__order_line")
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """May use 同意 / 拒绝 / 确认收到退货: the model's change permission (the form stays read-only)."""
+        return request.user.has_perm("shop.change_aftersale")
+
+    # --- columns ---
+
+    @admin.display(description="订单号", ordering="order__order_no")
+    def order_no(self, after_sale: AfterSale) -> str:
+        return after_sale.order.order_no
+
+    @admin.display(description="会员", ordering="member__nickname")
+    def member_name(self, after_sale: AfterSale) -> str:
+        return str(after_sale.member)
+
+    @admin.display(description="状态", ordering="status")
+    def status_label(self, after_sale: AfterSale) -> str:
+        return after_sale_badge(after_sale)
+
+    @admin.display(description="商品")
+    def goods(self, after_sale: AfterSale) -> str:
+        rows = [(row.order_line.product_name, row.quantity) for row in after_sale.lines.all()]
+        text = "，".join(f"{name} ×{quantity}" for name, quantity in rows[:2])
+        return text + (f" 等{len(rows)}件" if len(rows) > 2 else "")
+
+    @admin.display(description="申请时间", ordering="created_at")
+    def created(self, after_sale: AfterSale) -> str:
+        return short_time(after_sale.created_at)
+
+    @admin.display(description="复核")
+    def approval(self, after_sale: AfterSale) -> str:
+        if after_sale.status == S.AWAITING_SECOND_APPROVAL:
+            return f"待复核（初审：{after_sale.approved_by or '—'}）"
+        return "需复核" if services.after_sale_needs_second_approval(after_sale) and after_sale.status == S.REQUESTED \
+            else ""
+
+    # --- detail fields ---
+
+    @admin.display(description="订单")
+    def order_link(self, after_sale: AfterSale) -> str:
+        url = reverse("admin:shop_order_change", args=[after_sale.order_id])
+        return format_html('<a href="{}">{}</a>（{}）', url, after_sale.order.order_no,
+                           after_sale.order.get_status_display())
+
+    @admin.display(description="会员")
+    def member_link(self, after_sale: AfterSale) -> str:
+        url = reverse("admin:members_member_change", args=[after_sale.member_id])
+        phone = f" {after_sale.member.phone}" if after_sale.member.phone else ""
+        return format_html('<a href="{}">{}</a>{}', url, str(after_sale.member), phone)
+
+    @admin.display(description="原因")
+    def reason_label(self, after_sale: AfterSale) -> str:
+        return after_sale.get_reason_display()
+
+    @admin.display(description="订单实付")
+    def order_paid(self, after_sale: AfterSale) -> str:
+        return yuan_text(after_sale.order.paid_fen)
+
+    @admin.display(description="订单已退")
+    def order_refunded(self, after_sale: AfterSale) -> str:
+        return yuan_text(after_sale.order.refunded_fen)
+
+    @admin.display(description="订单退款状态")
+    def order_refund_state(self, after_sale: AfterSale) -> str:
+        return after_sale.order.get_refund_state_display()
+
+    @admin.display(description="库存")
+    def restock_label(self, after_sale: AfterSale) -> str:
+        if after_sale.kind == "refund_only":
+            return "未发货退款：同意后立即退回库存" if after_sale.restock else "已发货仅退款：不退回库存"
+        return "确认收到退货时退回库存" if after_sale.status not in (S.REFUNDING, S.REFUNDED) else (
+            "已退回库存" if after_sale.restock else "商品不可再售，未退回库存")
+
+    @admin.display(description="审核规则")
+    def approval_rule(self, after_sale: AfterSale) -> str:
+        limit = yuan_text(settings.REFUND_SECOND_APPROVAL_ABOVE_FEN)
+        if services.after_sale_needs_second_approval(after_sale):
+            return f"退款金额超过 {limit}，需两位不同运营先后审核通过"
+        return f"退款金额不超过 {limit}，一位运营审核即可"
+
+    # --- buttons on the after-sale page ---
+
+    def get_urls(self) -> list:
+        def view(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            return self.admin_site.admin_view(func)
+
+        custom = [
+            path("<path:object_id>/approve/", view(self.approve_view), name="shop_aftersale_approve"),
+            path("<path:object_id>/reject/", view(self.reject_view), name="shop_aftersale_reject"),
+            path("<path:object_id>/confirm-return/", view(self.confirm_return_view),
+                 name="shop_aftersale_confirm_return"),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        after_sale = self.get_object(request, unquote(object_id))
+        operate = self.has_operate_permission(request) and after_sale is not None
+        status = after_sale.status if after_sale is not None else ""
+        own_first = (after_sale is not None and status == S.AWAITING_SECOND_APPROVAL
+                     and after_sale.approved_by_id == request.user.pk)
+        extra = {
+            "can_approve": operate and status in (S.REQUESTED, S.AWAITING_SECOND_APPROVAL) and not own_first,
+            "approve_label": "复核通过" if status == S.AWAITING_SECOND_APPROVAL else "同意",
+            "awaiting_other": operate and own_first,
+            "can_reject": operate and status in (S.REQUESTED, S.AWAITING_SECOND_APPROVAL, S.AWAITING_RETURN,
+                                                 S.RETURN_SHIPPED),
+            "can_confirm_return": operate and status in (S.AWAITING_RETURN, S.RETURN_SHIPPED),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def approve(after_sale: AfterSale, data: dict[str, Any]) -> str:
+            done = services.after_sale_approve(after_sale=after_sale, operator=request_operator(request))
+            if done.status == S.AWAITING_SECOND_APPROVAL:
+                return f"售后单 {done.after_sale_no} 初审通过，需另一位运营复核"
+            if done.status == S.AWAITING_RETURN:
+                return f"售后单 {done.after_sale_no} 已同意，等待买家寄回商品"
+            return f"售后单 {done.after_sale_no} 已同意，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
+
+        return self._service_view(request, object_id, form_class=ApproveForm, title="同意售后", button="确认同意",
+                                  perform=approve)
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def reject(after_sale: AfterSale, data: dict[str, Any]) -> str:
+            services.after_sale_reject(after_sale=after_sale, operator=request_operator(request),
+                                       reason=data["reason"])
+            return f"售后单 {after_sale.after_sale_no} 已拒绝"
+
+        return self._service_view(request, object_id, form_class=RejectForm, title="拒绝售后", button="确认拒绝",
+                                  perform=reject, danger=True)
+
+    def confirm_return_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def confirm(after_sale: AfterSale, data: dict[str, Any]) -> str:
+            done = services.after_sale_confirm_return(after_sale=after_sale, operator=request_operator(request),
+                                                      restock=data["restock"])
+            return f"已确认收到退货，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
+
+        return self._service_view(request, object_id, form_class=ConfirmReturnForm, title="确认收到退货",
+                                  button="确认收货并退款", perform=confirm)
+
+    def _service_view(self, request: HttpRequest, object_id: str, *, form_class: type[forms.Form], title: str,
+                      button: str, perform: Callable[[AfterSale, dict[str, Any]], str],
+                      danger: bool = False) -> HttpResponse:
+        """GET shows what is decided and the form; a valid POST calls the service and goes back.
+
+        A DomainError (another operator was faster, maker-checker, wrong status) is shown as the
+        service worded it, and the form stays filled in.
+        """
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        after_sale = self.get_object(request, unquote(object_id))
+        if after_sale is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = perform(after_sale, form.cleaned_data)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, done)
+                return HttpResponseRedirect(reverse("admin:shop_aftersale_change", args=[after_sale.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}：{after_sale.after_sale_no}",
+            "action_title": title,
+            "button": button,
+            "danger": danger,
+            "opts": self.opts,
+            "after_sale": after_sale,
+            "status": after_sale_badge(after_sale),
+            "amount": yuan_text(after_sale.amount_fen),
+            "freight": yuan_text(after_sale.freight_fen) if after_sale.freight_fen else "",
+            "lines": after_sale.lines.select_related("order_line"),
+            "rule": self.approval_rule(after_sale),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/shop/aftersale/service_form.html", context)
+
+
+# --- refunds -----------------------------------------------------------------------------------------
+
+
+class RefundEventInline(ReadOnlyInline):
+    model = RefundEvent
+    fields = readonly_fields = ("created_at", "action_label", "actor_label", "operator", "transition", "note")
+    verbose_name_plural = "退款日志"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("operator").order_by("id")
+
+    @admin.display(description="动作")
+    def action_label(self, event: RefundEvent) -> str:
+        return REFUND_ACTIONS.get(event.action, event.action)
+
+    @admin.display(description="操作方")
+    def actor_label(self, event: RefundEvent) -> str:
+        return ACTORS.get(event.actor, event.actor)
+
+    @admin.display(description="状态变化")
+    def transition(self, event: RefundEvent) -> str:
+        return transition_text(event.get_from_status_display(), event.get_to_status_display())
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/shop/refund/change_form.html"
+    list_display = ["out_refund_no", "order_no", "after_sale_no", "amount", "status_label", "attempts",
+                    "error", "created", "succeeded"]
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["order", "after_sale"]
+    search_fields = ["=out_refund_no", "=refund_id", "=order__order_no"]
+    search_help_text = "按退款单号、微信退款单号或订单号搜索"
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    ordering = ["-id"]
+    actions = ["retry_selected"]
+    fields = readonly_fields = ("out_refund_no", "refund_id", "order_link", "after_sale_link", "amount",
+                                "status_label", "reason", "attempts", "last_error", "created_at", "succeeded_at")
+    inlines = [RefundEventInline]
+
+    amount = money_display("amount_fen", "退款金额")
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("shop.change_refund")
+
+    @admin.display(description="订单号", ordering="order__order_no")
+    def order_no(self, refund: Refund) -> str:
+        return refund.order.order_no
+
+    @admin.display(description="售后单号")
+    def after_sale_no(self, refund: Refund) -> str:
+        return refund.after_sale.after_sale_no if refund.after_sale else "取消后到账退款"
+
+    @admin.display(description="状态", ordering="status")
+    def status_label(self, refund: Refund) -> str:
+        return refund_badge(refund)
+
+    @admin.display(description="错误")
+    def error(self, refund: Refund) -> str:
+        return refund.last_error[:40] if refund.last_error else ""
+
+    @admin.display(description="创建时间", ordering="created_at")
+    def created(self, refund: Refund) -> str:
+        return short_time(refund.created_at)
+
+    @admin.display(description="到账时间", ordering="succeeded_at")
+    def succeeded(self, refund: Refund) -> str:
+        return short_time(refund.succeeded_at)
+
+    @admin.display(description="订单")
+    def order_link(self, refund: Refund) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[refund.order_id]),
+                           refund.order.order_no)
+
+    @admin.display(description="售后单")
+    def after_sale_link(self, refund: Refund) -> str:
+        if refund.after_sale is None:
+            return "—（订单取消后到账的付款，全额退回）"
+        return format_html('<a href="{}">{}</a>', reverse("admin:shop_aftersale_change", args=[refund.after_sale_id]),
+                           refund.after_sale.after_sale_no)
+
+    def get_urls(self) -> list:
+        custom = [path("<path:object_id>/retry/", self.admin_site.admin_view(self.retry_view),
+                       name="shop_refund_retry")]
+        return custom + super().get_urls()
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        refund = self.get_object(request, unquote(object_id))
+        extra = {"can_retry": self.has_operate_permission(request) and refund is not None
+                 and refund.status == RefundStatus.FAILED, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET shows the refund and a confirm button; POST sends it again (same out_refund_no)."""
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        refund = self.get_object(request, unquote(object_id))
+        if refund is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if request.method == "POST":
+            self._retry_each(request, [refund])
+            return HttpResponseRedirect(reverse("admin:shop_refund_change", args=[refund.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"重试退款：{refund.out_refund_no}",
+            "opts": self.opts,
+            "refund": refund,
+            "status": refund_badge(refund),
+            "amount": yuan_text(refund.amount_fen),
+        }
+        return TemplateResponse(request, "admin/shop/refund/retry_form.html", context)
+
+    @admin.action(description="重试所选的失败退款", permissions=["operate"])
+    def retry_selected(self, request: HttpRequest, queryset: Any) -> None:
+        self._retry_each(request, list(queryset.filter(status=RefundStatus.FAILED)),
+                         skipped=queryset.exclude(status=RefundStatus.FAILED).count())
+
+    def _retry_each(self, request: HttpRequest, refunds: list[Refund], skipped: int = 0) -> None:
+        done, failed = 0, []
+        for refund in refunds:
+            try:
+                refund_services.refund_retry(refund=refund, operator=request_operator(request))
+            except DomainError as exc:
+                failed.append(f"{refund.out_refund_no}：{exc.message}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已重新发起 {done} 笔退款，结果以微信支付通知为准", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} 笔不是“退款失败”状态，已跳过", messages.WARNING)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+
+@admin.register(RefundNotification)
+class RefundNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["refund_id", "out_refund_no", "refund_status", "received_at"]
+    list_filter = ["refund_status"]
+    search_fields = ["=refund_id", "=out_refund_no"]
+    search_help_text = "按微信退款单号或退款单号搜索"
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    fields = readonly_fields = ("refund_id", "out_refund_no", "refund_status", "received_at", "raw")
+
+    @admin.display(description="原始报文（req_info 为密文）")
+    def raw(self, notification: RefundNotification) -> str:
+        return format_html('<pre class="mall-raw">{}</pre>', notification.raw_xml)
+
