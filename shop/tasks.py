@@ -44,3 +44,22 @@ def purge_after_sale_photo_uploads() -> int:
     from shop.services.aftersales import after_sale_photos_purge
 
     return after_sale_photos_purge()
+
+
+# --- reviews ----------------------------------------------------------------------------------------
+
+
+@shared_task(name="shop.tasks.auto_positive_reviews")
+def auto_positive_reviews() -> int:
+    """5★ 默认好评 for lines not reviewed REVIEW_AUTO_POSITIVE_DAYS after receipt (batched, idempotent)."""
+    from shop.services.reviews import review_auto_positive
+
+    return review_auto_positive()
+
+
+@shared_task(name="shop.tasks.purge_review_photo_uploads")
+def purge_review_photo_uploads() -> int:
+    """Delete review photo uploads never attached to a review within a day."""
+    from shop.services.reviews import review_photo_purge_unattached
+
+    return review_photo_purge_unattached()

@@ -38,3 +38,11 @@ PERIODIC_TASKS += [
     {"name": "清理未使用的售后图片", "task": "shop.tasks.purge_after_sale_photo_uploads",
      "crontab": {"minute": "50", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Reviews: the automatic 5★ and the sweep of unattached photo uploads.
+PERIODIC_TASKS += [
+    {"name": "评价超时默认好评", "task": "shop.tasks.auto_positive_reviews",
+     "crontab": {"minute": "17"}, "queue": "default", "expires_seconds": 3000},
+    {"name": "清理未使用的评价图片", "task": "shop.tasks.purge_review_photo_uploads",
+     "crontab": {"minute": "40", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
+]

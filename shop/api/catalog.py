@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from core.api.cache import cached_public_get
 from core.money import yuan
 from shop import selectors
 from shop.models import Product, ProductTag
+from shop.services.reviews import review_summary_for_product
 
 
 class CategoryOutput(serializers.Serializer):
@@ -116,6 +117,16 @@ class SkuOutput(serializers.Serializer):
         return "sold_out" if available <= 0 else "low_stock" if available < 10 else "in_stock"
 
 
+class RatingSummaryOutput(serializers.Serializer):
+    """The product page's 评价 header; links to /products/{id}/reviews/ (?with_photos=1 for 有图)."""
+
+    count = serializers.IntegerField(help_text="已发布评价数")
+    average = serializers.DecimalField(max_digits=2, decimal_places=1, allow_null=True,
+                                       help_text="平均星级，一位小数；无评价时为 null")
+    with_photos = serializers.IntegerField(help_text="有图评价数")
+    positive_rate = serializers.IntegerField(allow_null=True, help_text="好评率（4–5 星）百分比")
+
+
 class ProductDetailOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -129,6 +140,11 @@ class ProductDetailOutput(serializers.Serializer):
     sales_count = serializers.IntegerField()
     spec_options = serializers.SerializerMethodField(help_text="规格名 → 可选值，按出现顺序")
     skus = SkuOutput(source="active_skus", many=True)
+    rating = serializers.SerializerMethodField()
+
+    @extend_schema_field(RatingSummaryOutput)
+    def get_rating(self, obj: Product) -> dict[str, Any]:
+        return dict(RatingSummaryOutput(self.context["rating"]).data)
 
     def get_category(self, obj: Product) -> dict[str, Any]:
         return {"id": obj.category_id, "name": obj.category.name}
@@ -156,4 +172,5 @@ class ProductDetailView(APIView):
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = selectors.product_detail(product_id=product_id)
-        return Response(ProductDetailOutput(product, context={"request": request}).data)
+        rating = review_summary_for_product(product_id=product.pk)
+        return Response(ProductDetailOutput(product, context={"request": request, "rating": rating}).data)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 
 class ReviewStatus(models.TextChoices):
-    PUBLISHED = "published", "已发布"
-    PENDING = "pending", "待审核"
-    HIDDEN = "hidden", "已隐藏"
+    PUBLISHED = "published", "已发布"  # shoppers see it
+    PENDING = "pending", "待审核"  # WeChat said "review" (or could not check): waits for an operator
+    HIDDEN = "hidden", "已隐藏"  # an operator took it down
+
+
+# The review (and follow-up) lifecycle. Only shop.services.reviews changes a status, through
+# review_transition(): it locks the row, checks this table, treats a repeat as a no-op and
+# writes a ReviewEvent.
+REVIEW_TRANSITIONS: dict[str, set[str]] = {
+    ReviewStatus.PENDING: {ReviewStatus.PUBLISHED, ReviewStatus.HIDDEN},
+    ReviewStatus.PUBLISHED: {ReviewStatus.HIDDEN},
+    ReviewStatus.HIDDEN: {ReviewStatus.PUBLISHED},
+}
 
 
 class Review(models.Model):
@@ -34,12 +45,20 @@ class Review(models.Model):
                                        default="")
     followup_at = models.DateTimeField("追评时间", null=True, blank=True)
     created_at = models.DateTimeField("评价时间", auto_now_add=True, db_index=True)
+    # What WeChat's msgSecCheck said about the text and the follow-up ({"content": {...},
+    # "followup": {...}}: suggest, label, trace_id, or the error that sent it to an operator).
+    moderation = models.JSONField("内容安全检测", default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = "评价"
         verbose_name_plural = "评价"
         ordering = ["-id"]
-        indexes = [models.Index(fields=["product", "status", "-id"])]
+        indexes = [
+            models.Index(fields=["product", "status", "-id"]),
+            # The public list: a product's published reviews, featured first, newest first.
+            models.Index(fields=["product", "-is_featured", "-id"], condition=Q(status="published"),
+                         name="review_public_list_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"),
         ]
@@ -49,15 +68,54 @@ class Review(models.Model):
 
 
 class ReviewPhoto(models.Model):
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="photos")
+    """A photo the shopper uploaded (wx.uploadFile sends one file per request), then attached to
+    a review or its follow-up. Unattached uploads are purged by a job after a day."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="photos", null=True, blank=True)
+    member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
+                               blank=True, related_name="+")
     image = models.ImageField("图片", upload_to="reviews/%Y/%m/")
     is_followup = models.BooleanField("追评图片", default=False)
     sort = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)
 
     class Meta:
         verbose_name = "评价图片"
         verbose_name_plural = "评价图片"
         ordering = ["sort", "id"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(review__isnull=True),
+                         name="review_photo_unattached_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.image.name
+
+
+class ReviewEvent(models.Model):
+    """Audit trail of a review: creation, every status change, featuring and replies."""
+
+    class Actor(models.TextChoices):
+        MEMBER = "member", "会员"
+        OPERATOR = "operator", "运营"
+        SYSTEM = "system", "系统"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField("动作", max_length=32)
+    from_status = models.CharField("原状态", max_length=16, choices=ReviewStatus.choices, blank=True,
+                                   default="")
+    to_status = models.CharField("新状态", max_length=16, choices=ReviewStatus.choices, blank=True,
+                                 default="")
+    actor = models.CharField("操作方", max_length=16, choices=Actor.choices)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    note = models.CharField("说明", max_length=300, blank=True, default="")
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "评价日志"
+        verbose_name_plural = "评价日志"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.review_id}:{self.action}"
