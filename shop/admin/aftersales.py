@@ -18,15 +18,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, short_time, yuan_text
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, yuan_text
 from core.errors import DomainError
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
-    AfterSaleLine,
-    AfterSalePhoto,
     AfterSaleStatus,
     Refund,
     RefundNotification,
@@ -53,6 +52,7 @@ REFUND_COLOURS: dict[str, str] = {
     RefundStatus.SUCCEEDED: "#2e7d32",
     RefundStatus.FAILED: "#c0392b",
 }
+HINT_STYLE = "color: var(--body-quiet-color); font-size: 11px"
 ACTORS = {"member": "买家", "operator": "运营", "system": "系统", "wechat": "微信支付"}
 REFUND_ACTIONS = {
     "created": "创建退款", "submitted": "微信已受理", "submit_error": "提交异常", "failed": "退款失败",
@@ -102,48 +102,6 @@ class ConfirmReturnForm(forms.Form):
 # --- inlines ---------------------------------------------------------------------------------------
 
 
-class AfterSaleLineInline(ReadOnlyInline):
-    model = AfterSaleLine
-    fields = readonly_fields = ("product", "spec", "unit_price", "bought", "quantity", "line_paid", "amount")
-    verbose_name_plural = "售后商品"
-
-    amount = money_display("amount_fen", "退款金额")
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("order_line")
-
-    @admin.display(description="商品")
-    def product(self, row: AfterSaleLine) -> str:
-        return row.order_line.product_name
-
-    @admin.display(description="规格")
-    def spec(self, row: AfterSaleLine) -> str:
-        return row.order_line.spec_text or "—"
-
-    @admin.display(description="单价")
-    def unit_price(self, row: AfterSaleLine) -> str:
-        return yuan_text(row.order_line.unit_price_fen)
-
-    @admin.display(description="购买数量")
-    def bought(self, row: AfterSaleLine) -> int:
-        return row.order_line.quantity
-
-    @admin.display(description="该商品实付")
-    def line_paid(self, row: AfterSaleLine) -> str:
-        return yuan_text(row.order_line.payable_fen)
-
-
-class AfterSalePhotoInline(ReadOnlyInline):
-    model = AfterSalePhoto
-    fields = readonly_fields = ("preview",)
-    verbose_name_plural = "凭证图片"
-
-    @admin.display(description="图片")
-    def preview(self, photo: AfterSalePhoto) -> str:
-        return format_html('<a href="{0}" target="_blank" rel="noopener"><img src="{0}" class="mall-preview" '
-                           'alt="凭证图片"></a>', photo.image.url)
-
-
 class AfterSaleRefundInline(ReadOnlyInline):
     model = Refund
     fields = readonly_fields = ("refund_link", "amount", "status_label", "attempts", "last_error", "created_at",
@@ -191,8 +149,7 @@ class AfterSaleEventInline(ReadOnlyInline):
 @admin.register(AfterSale)
 class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/shop/aftersale/change_form.html"
-    list_display = ["after_sale_no", "order_no", "member_name", "kind", "status_label", "amount", "goods",
-                    "created", "approval"]
+    list_display = ["after_sale_no", "member_name", "kind", "status_label", "amount", "goods", "created"]
     list_filter = ["status", "kind", "reason", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["order", "member", "approved_by"]
     search_fields = ["=after_sale_no", "=order__order_no", "=member__phone", "=return_tracking_no"]
@@ -203,22 +160,42 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-id"]
 
     fieldsets = [
-        ("售后单", {"fields": ["after_sale_no", "order_link", "member_link", "kind", "status_label", "reason_label",
-                              "description", "reject_reason"]}),
-        ("金额", {"fields": ["amount", "freight", "order_paid", "order_refunded", "order_refund_state",
+        ("售后单", {"fields": [("after_sale_no", "status_label"), ("order_link", "member_link"),
+                              ("kind", "reason_label"), "lines_table", "description", "photos", "reject_reason"]}),
+        ("金额", {"fields": [("amount", "freight"), ("order_paid", "order_refunded", "order_refund_state"),
                             "restock_label"]}),
-        ("审核", {"fields": ["approved_by", "second_approved_by", "approval_rule"]}),
-        ("退货物流", {"fields": ["return_carrier", "return_tracking_no"]}),
-        ("时间", {"fields": ["created_at", "updated_at"]}),
+        ("审核", {"fields": [("approved_by", "second_approved_by"), "approval_rule"]}),
+        ("退货物流", {"fields": [("return_carrier", "return_tracking_no")]}),
+        ("时间", {"fields": [("created_at", "updated_at")]}),
     ]
-    readonly_fields = [str(f) for _, opts in fieldsets for f in opts["fields"]]
-    inlines = [AfterSaleLineInline, AfterSalePhotoInline, AfterSaleRefundInline, AfterSaleEventInline]
+    readonly_fields = [str(name) for _, opts in fieldsets for row in opts["fields"]
+                       for name in (row if isinstance(row, tuple) else (row,))]
+    inlines = [AfterSaleRefundInline, AfterSaleEventInline]
 
     amount = money_display("amount_fen", "退款金额")
     freight = money_display("freight_fen", "其中运费")
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).prefetch_related("lines__order_line")
+        return super().get_queryset(request).prefetch_related("lines__order_line", "refunds")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Only what applies: no reject reason unless rejected, no return section for refund-only."""
+        if obj is None:
+            return self.fieldsets
+        fieldsets = []
+        for title, opts in self.fieldsets:
+            if title == "退货物流" and obj.kind != "return_refund":
+                continue
+            rows = [row for row in opts["fields"] if row != "reject_reason" or obj.reject_reason]
+            rows = [row for row in rows if row != "photos" or obj.photos.exists()]
+            fieldsets.append((title, {"fields": rows}))
+        return fieldsets
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        inlines = super().get_inline_instances(request, obj)
+        if obj is not None and not obj.refunds.exists():
+            inlines = [i for i in inlines if not isinstance(i, AfterSaleRefundInline)]
+        return inlines
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May use 同意 / 拒绝 / 确认收到退货: the model's change permission (the form stays read-only)."""
@@ -226,34 +203,34 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # --- columns ---
 
-    @admin.display(description="订单号", ordering="order__order_no")
-    def order_no(self, after_sale: AfterSale) -> str:
-        return after_sale.order.order_no
-
     @admin.display(description="会员", ordering="member__nickname")
     def member_name(self, after_sale: AfterSale) -> str:
         return str(after_sale.member)
 
     @admin.display(description="状态", ordering="status")
     def status_label(self, after_sale: AfterSale) -> str:
-        return after_sale_badge(after_sale)
+        """The status, and what needs an operator's eye: a failed refund, a second approval."""
+        badge = after_sale_badge(after_sale)
+        if after_sale.status == S.REFUNDING and any(r.status == RefundStatus.FAILED for r in after_sale.refunds.all()):
+            return format_html("{} {}", badge, pill(REFUND_COLOURS[RefundStatus.FAILED], "退款失败"))
+        if after_sale.status == S.REQUESTED and services.after_sale_needs_second_approval(after_sale):
+            return format_html('{} <span style="{}">需复核</span>', badge, HINT_STYLE)
+        if after_sale.status == S.AWAITING_SECOND_APPROVAL and after_sale.approved_by is not None:
+            return format_html('{} <span style="{}">初审 {}</span>', badge, HINT_STYLE, after_sale.approved_by)
+        return badge
 
     @admin.display(description="商品")
     def goods(self, after_sale: AfterSale) -> str:
         rows = [(row.order_line.product_name, row.quantity) for row in after_sale.lines.all()]
-        text = "，".join(f"{name} ×{quantity}" for name, quantity in rows[:2])
-        return text + (f" 等{len(rows)}件" if len(rows) > 2 else "")
+        if not rows:
+            return "—"
+        name, quantity = rows[0]
+        name = name if len(name) <= 12 else name[:11] + "…"
+        return f"{name} ×{quantity}" + (f" 等{len(rows)}种" if len(rows) > 1 else "")
 
     @admin.display(description="申请时间", ordering="created_at")
     def created(self, after_sale: AfterSale) -> str:
-        return short_time(after_sale.created_at)
-
-    @admin.display(description="复核")
-    def approval(self, after_sale: AfterSale) -> str:
-        if after_sale.status == S.AWAITING_SECOND_APPROVAL:
-            return f"待复核（初审：{after_sale.approved_by or '—'}）"
-        return "需复核" if services.after_sale_needs_second_approval(after_sale) and after_sale.status == S.REQUESTED \
-            else ""
+        return timezone.localtime(after_sale.created_at).strftime("%m-%d %H:%M")
 
     # --- detail fields ---
 
@@ -272,6 +249,24 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="原因")
     def reason_label(self, after_sale: AfterSale) -> str:
         return after_sale.get_reason_display()
+
+    @admin.display(description="售后商品")
+    def lines_table(self, after_sale: AfterSale) -> str:
+        """What is asked for, next to what the line bought and paid (its share of every discount)."""
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((r.order_line.product_name, r.order_line.spec_text or "—", yuan_text(r.order_line.unit_price_fen),
+              r.order_line.quantity, yuan_text(r.order_line.payable_fen), r.quantity, yuan_text(r.amount_fen))
+             for r in after_sale.lines.select_related("order_line").order_by("id")))
+        return format_html('<table class="mall-mini-table"><thead><tr><th>商品</th><th>规格</th><th>单价</th>'
+                           "<th>购买数量</th><th>该商品实付</th><th>申请数量</th><th>退款金额</th></tr></thead>"
+                           "<tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="凭证图片")
+    def photos(self, after_sale: AfterSale) -> str:
+        return format_html_join(
+            " ", '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" class="mall-preview" alt="凭证图片"></a>',
+            ((photo.image.url,) for photo in after_sale.photos.all()))
 
     @admin.display(description="订单实付")
     def order_paid(self, after_sale: AfterSale) -> str:
@@ -428,8 +423,8 @@ class RefundEventInline(ReadOnlyInline):
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/shop/refund/change_form.html"
-    list_display = ["out_refund_no", "order_no", "after_sale_no", "amount", "status_label", "attempts",
-                    "error", "created", "succeeded"]
+    list_display = ["out_refund_no", "order_no", "source", "amount", "status_label", "attempts", "error",
+                    "created", "succeeded"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["order", "after_sale"]
     search_fields = ["=out_refund_no", "=refund_id", "=order__order_no"]
@@ -451,9 +446,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def order_no(self, refund: Refund) -> str:
         return refund.order.order_no
 
-    @admin.display(description="售后单号")
-    def after_sale_no(self, refund: Refund) -> str:
-        return refund.after_sale.after_sale_no if refund.after_sale else "取消后到账退款"
+    @admin.display(description="来源")
+    def source(self, refund: Refund) -> str:
+        return "售后" if refund.after_sale_id else "取消后到账"
 
     @admin.display(description="状态", ordering="status")
     def status_label(self, refund: Refund) -> str:
@@ -461,15 +456,16 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="错误")
     def error(self, refund: Refund) -> str:
-        return refund.last_error[:40] if refund.last_error else ""
+        # The code only ("NOTENOUGH"); the whole message is on the refund's page.
+        return refund.last_error.split("：", 1)[0][:24] if refund.last_error else ""
 
     @admin.display(description="创建时间", ordering="created_at")
     def created(self, refund: Refund) -> str:
-        return short_time(refund.created_at)
+        return timezone.localtime(refund.created_at).strftime("%m-%d %H:%M")
 
     @admin.display(description="到账时间", ordering="succeeded_at")
     def succeeded(self, refund: Refund) -> str:
-        return short_time(refund.succeeded_at)
+        return timezone.localtime(refund.succeeded_at).strftime("%m-%d %H:%M") if refund.succeeded_at else "—"
 
     @admin.display(description="订单")
     def order_link(self, refund: Refund) -> str:

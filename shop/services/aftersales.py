@@ -453,7 +453,7 @@ def _check_paid(order: Order, amount_fen: int) -> None:
 def _new_number() -> str:
     # Random, not a counter: numbers do not reveal volumes; a clash retries in a savepoint.
     for _ in range(5):
-        number = f"AS{timezone.localdate():%Y%m%d}{secrets.randbelow(10**10):010d}"
+        number = f"AS{timezone.localdate():%Y%m%d}{secrets.randbelow(10**6):06d}"
         if not AfterSale.objects.filter(after_sale_no=number).exists():
             return number
     raise DomainError("请稍后再试", code="after_sale_number_busy", status=503)
