@@ -209,6 +209,10 @@ class SandboxServer:
             mch_id=self.state.mch_id)
         if secure_port is None:
             secure_port = port + 1 if port else 0
+        if port:
+            # The served demo sandbox settles refunds by itself a moment after accepting them, as
+            # WeChat does; tests (port 0) settle them explicitly through the control endpoints.
+            self.state.extras["refunds"] = refund_api.RefundBook(auto_settle=True, settle_delay_seconds=2)
         self._httpsd = _TLSHTTPServer((host, secure_port), self.state, server_context(self.certificates))
         self._secure_thread: threading.Thread | None = None
 
