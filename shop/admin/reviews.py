@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -27,6 +28,8 @@ from shop.services import reviews as review_services
 from shop.services.reviews import MAX_REPLY_CHARS
 
 STATUS_COLOURS: dict[str, str] = {
+    "featured": "#c0392b",
+    "photos": "#1f6fb2",
     ReviewStatus.PUBLISHED: "#2e7d32",
     ReviewStatus.PENDING: "#b26a00",
     ReviewStatus.HIDDEN: "#777",
@@ -154,7 +157,7 @@ def _operations_for(review: Review) -> list[tuple[str, str]]:
 class ReviewForm(forms.ModelForm):
     """Nothing of the review itself is a form field: only the operation and the reply."""
 
-    operation = forms.ChoiceField(label="审核操作", required=False)
+    operation = forms.ChoiceField(label="审核操作", required=False, widget=forms.RadioSelect)
     reply_text = forms.CharField(label="商家回复", required=False, max_length=MAX_REPLY_CHARS,
                                  widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
                                  help_text=f"买家在评价下方看到，最多 {MAX_REPLY_CHARS} 字；保存后记录回复时间")
@@ -181,9 +184,10 @@ class ReviewForm(forms.ModelForm):
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
     form = ReviewForm
-    list_display = ["id", "product_name", "stars", "content_excerpt", "photo_thumbs", "reviewer", "status_label",
-                    "followup_label", "flags", "created"]
-    list_display_links = ["id", "content_excerpt"]
+    # Narrow columns: the list shares the page with the nav and filter sidebars. Status, the
+    # follow-up's status and the flags (精选/默认好评/有图) stack in one column.
+    list_display = ["content_excerpt", "product_name", "stars", "photo_thumbs", "reviewer", "states", "created"]
+    list_display_links = ["content_excerpt"]
     list_filter = [ModerationQueueFilter, "status", "rating", "has_photos", "is_auto", "is_featured",
                    FollowupFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["product", "member", "order_line__order"]
@@ -206,6 +210,12 @@ class ReviewAdmin(admin.ModelAdmin):
     readonly_fields = ["product_link", "order_link", "reviewer_detail", "stars", "content_block", "photos_block",
                        "status_label", "flags", "moderation_text", "created_at", "followup_block",
                        "followup_photos_block", "followup_label", "followup_at", "replied_at"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Review | None = None) -> Any:
+        # The 追评 section only when there is a follow-up to read.
+        if obj is not None and not obj.followup_status:
+            return [(name, opts) for name, opts in self.fieldsets if name != "追评"]
+        return self.fieldsets
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
         photos = ReviewPhoto.objects.order_by("sort", "id")
@@ -233,8 +243,8 @@ class ReviewAdmin(admin.ModelAdmin):
             text = "（系统默认好评）"
         else:
             text = review.content or "（未填写文字）"
-        if len(text) > 60:
-            text = text[:60] + "…"
+        if len(text) > 50:
+            text = text[:50] + "…"
         followup = ""
         if review.followup_status:
             followup = format_html('<div style="color:var(--body-quiet-color);margin-top:2px">追评：{}</div>',
@@ -242,13 +252,13 @@ class ReviewAdmin(admin.ModelAdmin):
         reply = ""
         if review.reply:
             reply = format_html('<div style="color:#1f6fb2;margin-top:2px">已回复</div>')
-        return format_html('<div style="white-space:normal;min-width:16em;max-width:30em">{}{}{}</div>',
+        return format_html('<div style="white-space:normal;min-width:14em;max-width:22em">{}{}{}</div>',
                            text, followup, reply)
 
     @admin.display(description="图片")
     def photo_thumbs(self, review: Review) -> str:
         photos = list(review.photos.all())
-        return _thumbs(photos) if photos else "—"
+        return _thumbs(photos, size=36) if photos else "—"
 
     @admin.display(description="会员", ordering="member__nickname")
     def reviewer(self, review: Review) -> str:
@@ -280,9 +290,23 @@ class ReviewAdmin(admin.ModelAdmin):
             return "—"
         return format_html_join(" ", '<span class="mall-status" style="--mall-status:{}">{}</span>', tags)
 
+    @admin.display(description="状态", ordering="status")
+    def states(self, review: Review) -> str:
+        badges = [_badge(review.status, review.get_status_display())]
+        if review.followup_status:
+            badges.append(_badge(review.followup_status, f"追评{review.get_followup_status_display()}"))
+        if review.is_featured:
+            badges.append(_badge("featured", "精选"))
+        if review.has_photos:
+            badges.append(_badge("photos", "有图"))
+        return format_html('<div style="display:flex;flex-wrap:wrap;gap:4px;max-width:11em">{}</div>',
+                           format_html_join("", "{}", ((b,) for b in badges)))
+
     @admin.display(description="评价时间", ordering="created_at")
     def created(self, review: Review) -> str:
-        return short_time(review.created_at)
+        # This year's dates without the year: the column is the narrowest that stays readable.
+        local = timezone.localtime(review.created_at)
+        return local.strftime("%m-%d %H:%M" if local.year == timezone.localtime().year else "%Y-%m-%d")
 
     # --- the review page -------------------------------------------------------------------------
 
@@ -404,10 +428,23 @@ class ReviewAdmin(admin.ModelAdmin):
         self._each(request, queryset.exclude(followup_status=""), "hide_followup", "已隐藏 {} 条追评")
 
 
+# Why msgSecCheck gave no verdict, in operators' words (errcode as stored, so as text).
+_CHECK_ERRORS = {
+    "-1": "微信系统繁忙",
+    "40003": "openid 无效",
+    "61010": "用户两小时内未访问小程序",
+    "47001": "请求格式有误",
+    "NETWORK_ERROR": "无法连接微信",
+    "BAD_RESPONSE": "微信返回格式异常",
+}
+
+
 def _moderation_words(record: dict[str, Any]) -> str:
     suggest = record.get("suggest")
     if suggest == "error":
-        return f"检测失败（{record.get('errcode')} {record.get('errmsg', '')}），已转人工审核".replace(" ）", "）")
+        errcode = record.get("errcode")
+        reason = _CHECK_ERRORS.get(str(errcode), "微信返回错误")
+        return f"检测失败（{reason}，{errcode}），已转人工审核"
     if record.get("skipped"):
         return "无文字，无需检测"
     words = {"pass": "通过", "review": "建议人工审核", "risky": "违规"}.get(str(suggest), str(suggest))

@@ -64,7 +64,7 @@ class Review(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}:{self.rating}★"
+        return f"评价 #{self.pk}（{self.rating} 星）"
 
 
 class ReviewPhoto(models.Model):
