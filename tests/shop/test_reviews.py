@@ -295,6 +295,17 @@ def test_too_large_upload_is_413_and_stores_nothing(reviewer, media, settings):
     assert ReviewPhoto.objects.count() == 0
 
 
+def test_oversized_body_is_refused_from_its_content_length(reviewer, media, settings):
+    settings.IMAGE_UPLOAD_MAX_MB = 1
+
+    response = upload(reviewer.client, b"\xff\xd8" + b"\0" * (2 * 1024 * 1024))
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "image_too_large"
+    assert ReviewPhoto.objects.count() == 0
+    assert not media.exists() or not any(media.rglob("*.*"))
+
+
 def test_upload_without_a_file_is_400(reviewer):
     response = reviewer.client.post("/api/v1/uploads/review-photos", {}, format="multipart")
     assert response.status_code == 400 and response.json()["code"] == "file_required"
