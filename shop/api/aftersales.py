@@ -1,6 +1,7 @@
 """After-sales (售后) for the mini-program, and WeChat's refund notifications.
 
     GET  /api/v1/after-sales/reasons                  the reasons to choose from
+    GET  /api/v1/orders/{order_no}/after-sale-options what each line can still ask for, until when
     POST /api/v1/uploads/after-sale-photos            multipart `file` → 201 {id, url}
     POST /api/v1/after-sales/                         {order_no, kind, reason, description,
                                                        lines: [{order_line_id, quantity}],
@@ -164,6 +165,28 @@ class AfterSaleInputSerializer(serializers.Serializer):
         )
 
 
+class LineOptionOutput(serializers.Serializer):
+    order_line_id = serializers.IntegerField(source="line.id")
+    product_name = serializers.CharField(source="line.product_name")
+    spec_text = serializers.CharField(source="line.spec_text")
+    image_url = serializers.CharField(source="line.image_url")
+    quantity = serializers.IntegerField(source="line.quantity")
+    payable_fen = serializers.IntegerField(source="line.payable_fen", help_text="该商品实付（已分摊全部优惠）")
+    refunded_quantity = serializers.IntegerField(source="line.refunded_quantity")
+    refunded_fen = serializers.IntegerField(source="line.refunded_fen")
+    unshipped_left = serializers.IntegerField(help_text="未发货可退数量（仅退款，立即退回库存）")
+    shipped_left = serializers.IntegerField(help_text="已发货可申请数量（仅退款或退货退款）")
+    amount_all_fen = serializers.IntegerField(help_text="申请全部剩余数量可退金额（不含运费）")
+
+
+class AfterSaleOptionsOutput(serializers.Serializer):
+    order_no = serializers.CharField(source="order.order_no")
+    open = serializers.BooleanField(help_text="当前能否申请售后")
+    reason = serializers.CharField(help_text="不能申请时的原因")  # type: ignore[assignment]
+    window_closes_at = serializers.DateTimeField(allow_null=True, help_text="确认收货后的售后截止时间")
+    lines = LineOptionOutput(many=True)
+
+
 # --- views ---------------------------------------------------------------------------------------
 
 
@@ -171,6 +194,14 @@ class AfterSaleReasonsView(APIView):
     @extend_schema(operation_id="after_sales_reasons", responses={200: ChoiceOutput(many=True)})
     def get(self, request: Request) -> Response:
         return Response([{"value": value, "label": label} for value, label in AfterSaleReason.choices])
+
+
+class AfterSaleOptionsView(APIView):
+    @extend_schema(operation_id="orders_after_sale_options", responses={200: AfterSaleOptionsOutput},
+                   description="订单各商品还可申请售后的数量与金额、售后截止时间（仅供展示，提交时以服务端校验为准）。")
+    def get(self, request: Request, order_no: str) -> Response:
+        options = services.after_sale_options_for_member(member=current_member(request), order_no=order_no)
+        return Response(AfterSaleOptionsOutput(options).data)
 
 
 class AfterSalePhotoUploadView(APIView):
@@ -307,6 +338,7 @@ class WechatRefundNotifyView(APIView):
 
 urlpatterns: list[URLPattern] = [
     path("after-sales/reasons", AfterSaleReasonsView.as_view(), name="after-sale-reasons"),
+    path("orders/<str:order_no>/after-sale-options", AfterSaleOptionsView.as_view(), name="order-after-sale-options"),
     path("uploads/after-sale-photos", AfterSalePhotoUploadView.as_view(), name="after-sale-photo-upload"),
     path("after-sales/", AfterSaleListView.as_view(), name="after-sale-list"),
     path("after-sales/<str:after_sale_no>/", AfterSaleDetailView.as_view(), name="after-sale-detail"),

@@ -731,3 +731,51 @@ AFTER_SALE_ACTION_LABELS: dict[str, str] = {
 }
 # Console-only steps the shopper's trail leaves out.
 AFTER_SALE_INTERNAL_ACTIONS = frozenset({"restocked"})
+
+
+@dataclass(frozen=True)
+class LineOption:
+    line: OrderLine
+    unshipped_left: int  # units that can be refunded before shipping (restocked at once)
+    shipped_left: int  # shipped units that can be refunded or returned
+    amount_all_fen: int  # what asking for every unit left would refund (goods only)
+
+
+@dataclass(frozen=True)
+class AfterSaleOptions:
+    order: Order
+    open: bool  # whether the order takes requests at all now
+    reason: str  # why not, in words for the shopper ("" when open)
+    window_closes_at: dt.datetime | None
+    lines: list[LineOption]
+
+
+def after_sale_options_for_member(*, member: Member, order_no: str) -> AfterSaleOptions:
+    """What the shopper may ask for on an order: units left per line before and after shipping,
+    and until when (a read; the request itself re-checks everything under the order lock)."""
+    order = Order.objects.filter(member=member, order_no=order_no).first()
+    if order is None:
+        raise OrderNotFound()
+    lines = {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("id")}
+    claims = _claims(order)
+    shipped = _shipped_units(order, lines.values())
+    closes = None
+    if order.status == OrderStatus.RECEIVED and order.received_at is not None:
+        closes = order.received_at + dt.timedelta(days=settings.AFTER_SALE_WINDOW_DAYS)
+    window_open = closes is None or timezone.now() <= closes
+    options = []
+    for pk, line in lines.items():
+        claim = claims[pk]
+        unshipped_left = max(0, line.quantity - shipped[pk] - claim.unshipped_claimed)
+        shipped_left = max(0, shipped[pk] - claim.shipped_claimed) if window_open else 0
+        left_units = min(unshipped_left + shipped_left, line.quantity - claim.units)
+        amount = _line_amount(line, claim, left_units) if left_units > 0 else 0
+        options.append(LineOption(line=line, unshipped_left=unshipped_left, shipped_left=shipped_left,
+                                  amount_all_fen=amount))
+    reason = ""
+    if order.status not in REFUNDABLE_ORDER_STATUSES or order.needs_refund:
+        reason = f"订单{order.get_status_display()}，不能申请售后"
+    elif not any(o.unshipped_left or o.shipped_left for o in options):
+        reason = "已超过售后期限" if not window_open else "没有可申请售后的商品"
+    return AfterSaleOptions(order=order, open=not reason, reason=reason, window_closes_at=closes,
+                            lines=options)

@@ -397,3 +397,26 @@ def test_the_list_has_a_query_budget_that_does_not_grow(catalog, buyer, sandbox,
 def test_the_reasons_are_listed_in_chinese(buyer):
     reasons = buyer.client.get("/api/v1/after-sales/reasons").json()
     assert {"value": "quality", "label": "质量问题"} in reasons
+
+
+def test_the_options_show_what_each_line_can_still_ask_for(catalog, buyer, other_shopper, sandbox, monkeypatch):
+    order_discount(monkeypatch, 500)
+    order = paid_order(buyer.member, [(catalog["towel"], 3), (catalog["soap"], 1)])
+    towel, soap = lines_of(order)
+    ask(buyer.member, order, {towel: 1})
+
+    body = buyer.client.get(f"/api/v1/orders/{order.order_no}/after-sale-options").json()
+
+    assert body["open"] is True and body["window_closes_at"] is None
+    by_line = {line["order_line_id"]: line for line in body["lines"]}
+    assert (by_line[towel.pk]["unshipped_left"], by_line[towel.pk]["shipped_left"]) == (2, 0)
+    assert by_line[towel.pk]["amount_all_fen"] == towel.payable_fen - unit_shares(towel)[0]
+    assert by_line[soap.pk]["amount_all_fen"] == soap.payable_fen
+    assert other_shopper.client.get(f"/api/v1/orders/{order.order_no}/after-sale-options").status_code == 404
+
+
+def test_the_options_say_when_the_window_has_closed(catalog, buyer, sandbox):
+    order = receive(ship(paid_order(buyer.member, [(catalog["towel"], 1)])), days_ago=8)
+    body = buyer.client.get(f"/api/v1/orders/{order.order_no}/after-sale-options").json()
+    assert (body["open"], body["reason"]) == (False, "已超过售后期限")
+    assert body["lines"][0]["shipped_left"] == 0
