@@ -18,6 +18,39 @@ def confirm_overdue_receipts() -> int:
     return order_confirm_overdue_receipts()
 
 
+# --- shipping ---------------------------------------------------------------------------------------
+
+
+@shared_task(bind=True, name="shop.tasks.upload_shipping_info", max_retries=None)
+def upload_shipping_info(self, order_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Upload an order's shipping info to WeChat; transient failures retry with backoff."""
+    from shop.services.shipping_upload import shipping_upload_attempt
+
+    outcome = shipping_upload_attempt(order_id=order_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.state
+
+
+@shared_task(name="shop.tasks.sweep_shipping_uploads")
+def sweep_shipping_uploads() -> int:
+    """Queue every upload whose retry time (or a dead worker's lease) has passed."""
+    from shop.services.shipping_upload import shipping_upload_due
+
+    due = shipping_upload_due()
+    for order_id in due:
+        upload_shipping_info.delay(order_id)
+    return len(due)
+
+
+@shared_task(name="shop.tasks.refresh_tracking")
+def refresh_tracking() -> dict[str, int]:
+    """Ask the logistics provider about packages in transit; cache checkpoints on each."""
+    from shop.services.shipping import shipment_refresh_tracking
+
+    return shipment_refresh_tracking()
+
+
 # --- after-sales and refunds ------------------------------------------------------------------------
 
 

@@ -46,3 +46,12 @@ PERIODIC_TASKS += [
     {"name": "清理未使用的评价图片", "task": "shop.tasks.purge_review_photo_uploads",
      "crontab": {"minute": "40", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Shipping: the sweep that re-queues due WeChat shipping-info uploads (nothing is lost with a
+# worker), and the tracking refresh that caches checkpoints on packages in transit.
+PERIODIC_TASKS += [
+    {"name": "微信发货信息补传", "task": "shop.tasks.sweep_shipping_uploads",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+    {"name": "物流轨迹刷新", "task": "shop.tasks.refresh_tracking",
+     "crontab": {"minute": "*/15"}, "queue": "default", "expires_seconds": 800},
+]

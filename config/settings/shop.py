@@ -1,6 +1,6 @@
 """Business defaults that are not yet operator-editable rows (DESIGN.md §7)."""
 
-from .env import env_int
+from .env import env, env_int
 
 ORDER_UNPAID_TIMEOUT_MINUTES = env_int("ORDER_UNPAID_TIMEOUT_MINUTES", 30)
 ORDER_AUTO_CONFIRM_DAYS = env_int("ORDER_AUTO_CONFIRM_DAYS", 10)
@@ -12,3 +12,20 @@ AFTER_SALE_WINDOW_DAYS = env_int("AFTER_SALE_WINDOW_DAYS", 7)
 # Refunds above this need a second operator's approval (maker-checker).
 REFUND_SECOND_APPROVAL_ABOVE_FEN = env_int("REFUND_SECOND_APPROVAL_ABOVE_FEN", 50000)
 REVIEW_AUTO_POSITIVE_DAYS = env_int("REVIEW_AUTO_POSITIVE_DAYS", 7)
+
+# Shipping and logistics (issue: fulfilment — shipping). Tracking is asked of a provider by a
+# beat job and cached on each package; shoppers read the cache, never the provider.
+LOGISTICS_PROVIDER = env("LOGISTICS_PROVIDER", "sandbox")  # "sandbox" (no network) | "kuaidi100"
+LOGISTICS_API_BASE = env("LOGISTICS_API_BASE", "https://poll.kuaidi100.com/")
+LOGISTICS_API_CUSTOMER = env("LOGISTICS_API_CUSTOMER")  # Kuaidi100 customer (授权码)
+LOGISTICS_API_KEY = env("LOGISTICS_API_KEY")  # Kuaidi100 key (signs each query)
+LOGISTICS_HTTP_TIMEOUT = env_int("LOGISTICS_HTTP_TIMEOUT", 10)
+LOGISTICS_REFRESH_MINUTES = env_int("LOGISTICS_REFRESH_MINUTES", 120)  # min interval per package
+LOGISTICS_REFRESH_BATCH = env_int("LOGISTICS_REFRESH_BATCH", 50)
+LOGISTICS_TRACK_DAYS = env_int("LOGISTICS_TRACK_DAYS", 30)  # stop asking about a package after this
+# WeChat shipping-info upload: transient failures retry after base × 2^(n−1) seconds (capped),
+# at most this many attempts before it waits for an operator's 重新上传.
+WECHAT_SHIPPING_UPLOAD_MAX_ATTEMPTS = env_int("WECHAT_SHIPPING_UPLOAD_MAX_ATTEMPTS", 10)
+WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS = env_int("WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS", 60)
+WECHAT_SHIPPING_UPLOAD_RETRY_MAX_SECONDS = env_int("WECHAT_SHIPPING_UPLOAD_RETRY_MAX_SECONDS", 3600)
+SHIPPING_IMPORT_MAX_ROWS = env_int("SHIPPING_IMPORT_MAX_ROWS", 2000)

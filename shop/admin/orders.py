@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -33,7 +34,8 @@ from core.admin import (
     yuan_text,
 )
 from core.errors import DomainError
-from shop.admin.forms import CancelForm, RemarkForm, ShipForm
+from shop.admin.forms import CancelForm, RemarkForm
+from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, ShippingUploadFilter
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
 from shop.resources import FILE_FORMATS, OrderExportResource
 
@@ -53,6 +55,10 @@ EVENT_ACTIONS = {
     "late_payment": "取消后到账",
     "payment_duplicate": "重复付款",
     "shipped": "发货",
+    "partially_shipped": "部分发货",
+    "shipping_info_uploaded": "微信发货信息已上传",
+    "shipping_info_upload_failed": "微信发货信息上传失败",
+    "shipping_info_requeued": "重新上传微信发货信息",
     "cancelled": "取消",
     "received": "确认收货",
     "remark": "商家备注",
@@ -60,8 +66,15 @@ EVENT_ACTIONS = {
 
 
 def status_badge(order: Order) -> str:
+    label = order.get_status_display()
+    # A paid order with some packages out (the list annotates it; the page asks).
+    partly = getattr(order, "has_shipments", None)
+    if partly is None and order.status == OrderStatus.PAID and order.pk:
+        partly = order.shipments.exists()
+    if order.status == OrderStatus.PAID and partly:
+        label = f"{label}（部分发货）"
     return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>',
-                       STATUS_COLOURS.get(order.status, "#777"), order.get_status_display())
+                       STATUS_COLOURS.get(order.status, "#777"), label)
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -84,12 +97,9 @@ class PaymentInline(ReadOnlyInline):
     amount = money_display("amount_fen", "金额")
 
 
-class ShipmentInline(ReadOnlyInline):
+class ShipmentInline(ShipmentInlineMixin, ReadOnlyInline):
     model = Shipment
-    fields = readonly_fields = ("carrier", "tracking_no", "operator", "shipped_at")
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("operator")
+    verbose_name_plural = "发货包裹"
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -117,31 +127,33 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
+class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
     to_encoding = "utf-8-sig"  # so Excel shows the Chinese in a CSV correctly
     change_form_template = "admin/shop/order/change_form.html"
+    import_export_change_list_template = "admin/shop/order/change_list.html"  # export + 批量导入发货
 
     # Narrow columns: the list shares the page with the nav and filter sidebars. The receiver
     # and phones are on the order page (and searchable here).
     list_display = ["order_no", "member_name", "status_label", "payable", "created", "paid_time",
-                    "refund_flag"]
-    list_filter = ["status", "needs_refund", ("paid_at", admin.DateFieldListFilter)]
-    list_select_related = ["member"]
+                    "upload_state", "refund_flag"]
+    list_filter = ["status", ShippingUploadFilter, "needs_refund", ("paid_at", admin.DateFieldListFilter)]
+    list_select_related = ["member", "shipping_upload"]
     date_hierarchy = "created_at"
     search_fields = ["=order_no", "=receiver_phone", "=member__phone"]
     search_help_text = "按订单号、收货电话或会员手机号搜索（完整号码）"
     show_full_result_count = False
     list_per_page = 50
     ordering = ["-id"]
-    actions = ["cancel_selected"]
+    actions = ["cancel_selected", "requeue_shipping_upload"]
 
     fieldsets = [
         ("订单", {"fields": ["order_no", "member_link", "status_label", "refund_detail", "cancel_reason"]}),
         ("金额", {"fields": ["goods_total", "discount", "freight", "payable", "paid"]}),
         ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
+        ("发货", {"fields": ["shipping_progress", "upload_detail"]}),
         ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
         ("时间", {"fields": ["created_at", "expires_at", "paid_at", "shipped_at", "received_at",
                            "cancelled_at"]}),
@@ -154,6 +166,10 @@ class OrderAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
     freight = money_display("freight_fen", "运费")
     payable = money_display("payable_fen", "应付金额")
     paid = money_display("paid_fen", "实付金额")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        shipments = Shipment.objects.filter(order=OuterRef("pk"))
+        return super().get_queryset(request).annotate(has_shipments=Exists(shipments))
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May use 发货 / 取消 / 备注: the model's change permission, though the form is read-only."""
@@ -203,6 +219,7 @@ class OrderAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
             return self.admin_site.admin_view(func)
 
         custom = [
+            path("import-shipping/", view(self.shipping_import_view), name="shop_order_shipping_import"),
             path("<path:object_id>/ship/", view(self.ship_view), name="shop_order_ship"),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="shop_order_cancel"),
             path("<path:object_id>/remark/", view(self.remark_view), name="shop_order_remark"),
@@ -220,16 +237,6 @@ class OrderAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
-
-    def ship_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def ship(order: Order, data: dict[str, Any]) -> None:
-            from shop.services.orders import order_ship
-
-            order_ship(order=order, carrier=data["carrier"], tracking_no=data["tracking_no"],
-                       operator=request_operator(request))
-
-        return self._service_view(request, object_id, form_class=ShipForm, title="发货", button="确认发货",
-                                  perform=ship, done="订单 {} 已发货")
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def cancel(order: Order, data: dict[str, Any]) -> None:

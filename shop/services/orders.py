@@ -31,7 +31,6 @@ from shop.errors import (
 )
 from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_TRANSITIONS
-from shop.notifications import notify_order_shipped
 from shop.pricing import PricingContext, Quote, quote
 from shop.selectors import cart_snapshot_lines
 from shop.services.stock import stock_quantities, stock_release, stock_reserve
@@ -267,25 +266,21 @@ def _release_order_stock(order: Order) -> None:
 
 def order_ship(*, order: Order, carrier: str, tracking_no: str,
                operator: AbstractBaseUser | None = None) -> Order:
-    """Ship a paid order (one package for now). Repeating it is a no-op."""
-    from shop.models import Shipment
+    """Ship everything the order still has to ship as one package. Repeating it is a no-op.
 
-    carrier, tracking_no = carrier.strip(), tracking_no.strip()
-    if not carrier or not tracking_no:
+    `carrier` is a Carrier code or name. Several packages, or chosen lines and quantities:
+    shop.services.shipping.shipment_create(), which this calls (same locks, audit, after-commit
+    upload and notification).
+    """
+    from shop.services.shipping import PackageInput, shipment_create
+
+    if not carrier.strip() or not tracking_no.strip():
         from core.errors import ValidationFailed
 
         raise ValidationFailed("请填写快递公司和快递单号", code="shipment_incomplete")
-    with transaction.atomic(durable=True):
-        order, changed = order_transition(
-            order_id=order.pk, to=OrderStatus.SHIPPED, action="shipped", actor=Actor.OPERATOR,
-            operator=operator, note=f"{carrier} {tracking_no}",
-            data={"carrier": carrier, "tracking_no": tracking_no})
-        if changed:
-            shipment = Shipment.objects.create(order=order, carrier=carrier, tracking_no=tracking_no,
-                                               operator_id=_pk(operator))
-            track("order_shipped", member_id=order.member_id, properties={"order_no": order.order_no})
-            notify_order_shipped(order_id=order.pk, shipment_id=shipment.pk)
-    return order
+    result = shipment_create(order=order, packages=[PackageInput(carrier, tracking_no, None)],
+                             operator=operator)
+    return result.order
 
 
 def order_confirm_receipt(*, order: Order, actor: str = Actor.MEMBER) -> Order:

@@ -224,3 +224,18 @@ class SandboxControl:
     def register_template(self, template_id: str, keys: list[str], *, title: str = "") -> None:
         """Teach the sandbox a subscribe-message template beyond those in settings."""
         self._post("message_templates", {"template_id": template_id, "keys": keys, "title": title or None})
+
+    # --- shipping-info uploads (wechat/sandbox/shipping_api.py) ---------------------------------
+
+    def shipping_fail_next(self, count: int, *, errcode: int = -1) -> int:
+        """Make the next `count` upload_shipping_info calls fail with `errcode` (-1: system error)."""
+        return int(self._post("shipping/fail_next", {"count": count, "errcode": errcode})["pending_failures"])
+
+    def shipping_uploads(self, transaction_id: str | None = None) -> list[dict[str, Any]]:
+        """Every upload_shipping_info request received (accepted or not), oldest first."""
+        params = {"transaction_id": transaction_id} if transaction_id else None
+        return list(self._get("shipping/uploads", params)["uploads"])
+
+    def shipping_order(self, transaction_id: str) -> dict[str, Any]:
+        """The payment's shipping as WeChat knows it (order_state 1 待发货 / 2 已发货, shipping_list…)."""
+        return self._get(f"shipping/orders/{transaction_id}")
