@@ -398,7 +398,8 @@ class ShipPackagesForm(forms.Form):
 
 
 class ShippingImportForm(forms.Form):
-    file = forms.FileField(label="发货文件", help_text="CSV 或 XLSX，列：订单号、快递公司、快递单号；不超过 2 MB")
+    file = forms.FileField(label="发货文件", help_text="CSV 或 XLSX，列：订单号、快递公司、快递单号；不超过 2 MB",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}))
 
     MAX_BYTES = 2 * 1024 * 1024
 

@@ -40,8 +40,8 @@ UPLOAD_COLOURS: dict[str, str] = {
 def upload_badge(upload: ShippingInfoUpload | None) -> str:
     if upload is None:
         return ""
-    return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>',
-                       UPLOAD_COLOURS.get(upload.state, "#777"), upload.get_state_display())
+    return format_html('<span class="mall-status" style="--mall-status:{}" title="{}">{}</span>',
+                       UPLOAD_COLOURS.get(upload.state, "#777"), upload.last_error, upload.get_state_display())
 
 
 def order_upload(order: Order) -> ShippingInfoUpload | None:
@@ -211,7 +211,7 @@ class OrderShippingAdminMixin:
 
     def shipping_import_view(self, request: HttpRequest) -> HttpResponse:
         """Upload → preview (a dry run, nothing changes) → confirm (each valid row shipped)."""
-        from shop.services.shipping import shipment_import_apply, shipment_import_preview
+        from shop.services.shipping_import import shipment_import_apply, shipment_import_preview
 
         if not self.has_operate_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied

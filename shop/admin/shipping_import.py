@@ -22,7 +22,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from shop.services.shipping import ImportOutcome, ImportRow
+from shop.services.shipping_import import ImportOutcome, ImportRow
 
 COLUMNS = {
     "order_no": ("订单号", "订单编号", "order_no"),

@@ -1,4 +1,4 @@
-"""Shipping use cases: packages (one or several per order), bulk shipping from a file, tracking.
+"""Shipping use cases: packages (one or several per order), tracking, and the shopper's view of them.
 
 A package is a Shipment with its ShipmentLine rows. Shipping a package counts its units into
 OrderLine.shipped_quantity under the order's row lock; the order moves to SHIPPED (through
@@ -7,7 +7,8 @@ PAID with an OrderEvent "partially_shipped" per package. What a line still has t
 quantity − refunded_quantity − shipped_quantity (never below zero): refunded units are not owed.
 
 After commit: the shopper's notification (shop.notifications) and the WeChat shipping-info
-upload (shop.services.shipping_upload) — never inside the transaction.
+upload (shop.services.shipping_upload) — never inside the transaction. Bulk shipping from a
+file: shop.services.shipping_import.
 """
 
 from __future__ import annotations
@@ -221,6 +222,25 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
     return result
 
 
+def shipment_settle_order(*, order_id: int, actor: str = Actor.SYSTEM,
+                          operator: AbstractBaseUser | None = None, note: str = "") -> bool:
+    """Move a paid, partly shipped order to SHIPPED once nothing is left to ship. Returns whether it moved.
+
+    For the after-sales service: refunding the last unshipped units of a partly shipped order
+    leaves nothing owed, so the order is shipped. Runs inside the caller's transaction (locks the
+    order row); schedules the WeChat upload (now "all delivered") after commit. Idempotent.
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != OrderStatus.PAID or not Shipment.objects.filter(order=order).exists():
+        return False
+    if any(line_remaining(line) for line in OrderLine.objects.filter(order=order)):
+        return False
+    order_transition(order_id=order.pk, to=OrderStatus.SHIPPED, action="shipped", actor=actor, operator=operator,
+                     note=note or "未发商品已全部退款", data={"settled": True})
+    shipping_upload_schedule(order_id=order.pk)
+    return True
+
+
 def _clean_lines(lines: Mapping[int, int] | None) -> dict[int, int] | None:
     if lines is None:
         return None
@@ -300,111 +320,6 @@ def _record(order: Order, shipment: Shipment, quantities: dict[int, int], *, com
         note=f"{shipment.carrier} {shipment.tracking_no}（部分发货）",
         data={"shipment_id": shipment.pk, "carrier": shipment.carrier, "carrier_code": shipment.carrier_code,
               "tracking_no": shipment.tracking_no, "lines": {str(k): v for k, v in quantities.items()}})
-
-
-# --- bulk shipping from a file ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    """One row of a shipping file as typed: 订单号, 快递公司 (name or code), 快递单号."""
-
-    row_no: int
-    order_no: str
-    carrier: str
-    tracking_no: str
-
-    def as_json(self) -> list[Any]:
-        return [self.row_no, self.order_no, self.carrier, self.tracking_no]
-
-    @classmethod
-    def from_json(cls, data: Sequence[Any]) -> ImportRow:
-        return cls(int(data[0]), str(data[1]), str(data[2]), str(data[3]))
-
-
-@dataclass
-class ImportOutcome:
-    """What a row would do (preview) or did (apply): ok, and a message either way."""
-
-    row: ImportRow
-    ok: bool
-    message: str
-    order_id: int | None = None
-    carrier: str = ""
-    tracking_no: str = ""
-    units: int = 0
-
-
-def shipment_import_preview(*, rows: Sequence[ImportRow]) -> list[ImportOutcome]:
-    """Dry run of a shipping file: for each row, what confirming would do or why it cannot.
-
-    Reads only. A row ships every unit its order still has to ship as one package. Refused:
-    a missing value, an unknown order, an order not paid (or cancelled), already shipped or
-    with nothing left to ship, an unknown carrier, a bad tracking number, and an order that an
-    earlier row of the same file already ships.
-    """
-    orders = {o.order_no: o for o in Order.objects.filter(order_no__in={r.order_no.strip() for r in rows})
-              .prefetch_related("lines")}
-    seen: dict[str, int] = {}
-    outcomes = []
-    for row in rows:
-        outcome = _preview_row(row, orders, seen)
-        if outcome.ok:
-            seen[row.order_no.strip()] = row.row_no
-        outcomes.append(outcome)
-    return outcomes
-
-
-def _preview_row(row: ImportRow, orders: dict[str, Order], seen: dict[str, int]) -> ImportOutcome:
-    order_no = row.order_no.strip()
-    missing = [label for label, value in (("订单号", order_no), ("快递公司", row.carrier.strip()),
-                                          ("快递单号", row.tracking_no.strip())) if not value]
-    if missing:
-        return ImportOutcome(row, False, f"缺少{'、'.join(missing)}")
-    order = orders.get(order_no)
-    if order is None:
-        return ImportOutcome(row, False, "订单不存在")
-    try:
-        carrier = carrier_resolve(row.carrier)
-        tracking_no = tracking_no_clean(row.tracking_no)
-    except ValidationFailed as exc:
-        return ImportOutcome(row, False, exc.message, order_id=order.pk)
-    if order_no in seen:
-        return ImportOutcome(row, False, f"与第 {seen[order_no]} 行的订单重复", order_id=order.pk)
-    if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED):
-        return ImportOutcome(row, False, f"订单{order.get_status_display()}，未支付不能发货", order_id=order.pk)
-    if order.status in (OrderStatus.SHIPPED, OrderStatus.RECEIVED):
-        return ImportOutcome(row, False, "订单已发货", order_id=order.pk)
-    units = sum(line_remaining(line) for line in order.lines.all())
-    if units == 0:
-        return ImportOutcome(row, False, "订单没有待发货的商品（已退款）", order_id=order.pk)
-    partial = any(line.shipped_quantity for line in order.lines.all())
-    message = f"发货 {units} 件" + ("（已部分发货，发剩余商品）" if partial else "")
-    return ImportOutcome(row, True, message, order_id=order.pk, carrier=carrier.label, tracking_no=tracking_no,
-                         units=units)
-
-
-def shipment_import_apply(*, rows: Sequence[ImportRow], operator: AbstractBaseUser | None = None
-                          ) -> list[ImportOutcome]:
-    """Ship each row that still passes the preview's checks, each in its own transaction.
-
-    A row that fails (now, or because the order changed since the preview) is reported and
-    does not stop the others. Safe to run twice: a shipped row then reports "订单已发货".
-    """
-    outcomes = []
-    for outcome in shipment_import_preview(rows=rows):
-        if outcome.ok and outcome.order_id is not None:
-            try:
-                result = shipment_create(
-                    order=Order(pk=outcome.order_id),
-                    packages=[PackageInput(outcome.carrier, outcome.tracking_no, None)], operator=operator)
-            except (ValidationFailed, Conflict) as exc:
-                outcome.ok, outcome.message = False, exc.message
-            else:
-                if not result.created:
-                    outcome.ok, outcome.message = False, "订单已发货"
-        outcomes.append(outcome)
-    return outcomes
 
 
 # --- tracking -----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from shop.errors import InvalidTransition
@@ -26,6 +27,7 @@ from shop.services.shipping import (
     UnknownCarrier,
     carrier_resolve,
     shipment_create,
+    shipment_settle_order,
     tracking_no_clean,
 )
 from tests.factories import SkuFactory
@@ -233,3 +235,22 @@ def test_an_order_without_a_wechat_payment_has_nothing_to_upload(three_skus):
 
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
     assert not ShippingInfoUpload.objects.filter(order=order).exists()
+
+
+def test_refunding_the_last_unshipped_units_settles_the_order_as_shipped(paid_three_lines):
+    order = paid_three_lines
+    a, b, c = lines_of(order)
+    shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", {a.pk: 2, c.pk: 3})])
+    assert shipment_settle_order(order_id=order.pk) is False  # B is still owed
+
+    # as the after-sales service does, in its own transaction: B refunded before shipping
+    with transaction.atomic():
+        OrderLine.objects.filter(pk=b.pk).update(refunded_quantity=1)
+        assert shipment_settle_order(order_id=order.pk) is True
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    event = OrderEvent.objects.filter(order=order).latest("id")
+    assert (event.action, event.note, event.actor) == ("shipped", "未发商品已全部退款", OrderEvent.Actor.SYSTEM)
+    assert ShippingInfoUpload.objects.get(order=order).state == ShippingUploadState.PENDING
+    assert shipment_settle_order(order_id=order.pk) is False  # idempotent

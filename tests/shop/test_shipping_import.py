@@ -14,13 +14,8 @@ from django.urls import reverse
 from shop.admin.shipping_import import read_rows
 from shop.models import Order, OrderEvent, OrderStatus, Shipment
 from shop.services.orders import order_cancel
-from shop.services.shipping import (
-    ImportRow,
-    PackageInput,
-    shipment_create,
-    shipment_import_apply,
-    shipment_import_preview,
-)
+from shop.services.shipping import PackageInput, shipment_create
+from shop.services.shipping_import import ImportRow, shipment_import_apply, shipment_import_preview
 from tests.factories import SkuFactory
 from tests.shop.test_shipping import lines_of, pay, place
 
@@ -136,7 +131,7 @@ def test_apply_ships_each_valid_row_in_its_own_transaction(orders):
     outcomes = shipment_import_apply(rows=valid)
 
     assert [(o.row.row_no, o.ok, o.message) for o in outcomes] == [
-        (2, True, "发货 1 件"), (3, False, "订单已发货"), (13, True, "发货 1 件（已部分发货，发剩余商品）")]
+        (2, True, "已发货 1 件"), (3, False, "订单已发货"), (13, True, "已发货 1 件")]
     p1 = Order.objects.get(pk=orders["paid"][0].pk)
     assert p1.status == OrderStatus.SHIPPED
     assert list(p1.shipments.values_list("carrier", "tracking_no")) == [("顺丰速运", "SF1000000001")]
@@ -161,6 +156,7 @@ def test_the_console_previews_then_confirms_and_reports_failed_rows(admin_client
     for _, _, message in EXPECTED:
         assert message in preview
     assert "确认发货（3 个订单）" in preview
+    assert "<td>张三</td>" in preview  # 收货人, so the operator sees which order a row names
     assert not Shipment.objects.filter(tracking_no="SF1000000001").exists()
     token = re.search(r'name="rows" value="([^"]+)"', preview).group(1)
 
