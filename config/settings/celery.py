@@ -55,3 +55,8 @@ PERIODIC_TASKS += [
     {"name": "物流轨迹刷新", "task": "shop.tasks.refresh_tracking",
      "crontab": {"minute": "*/15"}, "queue": "default", "expires_seconds": 800},
 ]
+
+PERIODIC_TASKS += [
+    {"name": "补发滞留的订阅消息", "task": "wechat.tasks.requeue_stale_messages",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
+]

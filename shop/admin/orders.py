@@ -62,6 +62,9 @@ EVENT_ACTIONS = {
     "cancelled": "取消",
     "received": "确认收货",
     "remark": "商家备注",
+    "after_sale_requested": "申请售后",
+    "refund_started": "发起退款",
+    "refunded": "退款到账",
 }
 
 

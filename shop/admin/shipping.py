@@ -156,14 +156,15 @@ class OrderShippingAdminMixin:
 
     def ship_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the package form (?packages=N columns). POST: ship through shipment_create."""
-        from shop.services.shipping import PackageInput, line_remaining, shipment_create
+        from shop.services.shipping import PackageInput, shipment_create, units_to_ship
 
         if not self.has_operate_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied
         order = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if order is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
-        lines = [(line, line_remaining(line)) for line in order.lines.all()]
+        left = units_to_ship(order_id=order.pk, lines=order.lines.all())
+        lines = [(line, left[line.pk]) for line in order.lines.all()]
         wanted = request.GET.get("packages", "1")
         form = ShipPackagesForm(request.POST if request.method == "POST" else None, lines=lines,
                                 packages=int(wanted) if wanted.isdigit() else 1)
@@ -202,8 +203,9 @@ class OrderShippingAdminMixin:
             suffix = f"（本次 {count} 个包裹）" if count > 1 else ""
             messages.success(request, f"订单 {order.order_no} 已发货{suffix}")
         else:
-            left = sum(max(0, line.quantity - line.refunded_quantity - line.shipped_quantity)
-                       for line in order.lines.all())
+            from shop.services.shipping import units_to_ship
+
+            left = sum(units_to_ship(order_id=order.pk).values())
             messages.success(request, f"订单 {order.order_no} 已部分发货：本次 {len(result.created)} 个包裹，"
                                       f"还有 {left} 件待发")
 

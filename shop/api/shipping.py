@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from members.api.views import current_member
 from shop.models import LogisticsState, Order, OrderLine, OrderStatus, Shipment
-from shop.services.shipping import line_remaining, shipments_for_member
+from shop.services.shipping import shipments_for_member, units_to_ship
 
 
 class CheckpointOutput(serializers.Serializer):
@@ -76,8 +76,9 @@ def _shipment(shipment: Shipment) -> dict[str, Any]:
 
 
 def _body(order: Order, shipments: list[Shipment]) -> dict[str, Any]:
-    unshipped = [] if order.status == OrderStatus.CANCELLED else [
-        _item(line, line_remaining(line)) for line in order.lines.all() if line_remaining(line)]
+    left = {} if order.status == OrderStatus.CANCELLED else units_to_ship(order_id=order.pk,
+                                                                          lines=order.lines.all())
+    unshipped = [_item(line, left[line.pk]) for line in order.lines.all() if left.get(line.pk)]
     return {"order_no": order.order_no, "status": order.status, "status_label": order.get_status_display(),
             "shipments": [_shipment(s) for s in shipments], "unshipped": unshipped}
 

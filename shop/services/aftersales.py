@@ -607,6 +607,12 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
             _event(locked, action="approved", actor=Actor.OPERATOR, operator=operator, note="同意退款")
             locked = refund_start_for_after_sale(order=order, after_sale=locked, actor=Actor.OPERATOR,
                                                  operator=operator)
+            if locked.restock:
+                # Refunding the last unshipped units of a partly shipped order leaves nothing owed.
+                from shop.services.shipping import shipment_settle_order
+
+                shipment_settle_order(order_id=order.pk, actor=Actor.OPERATOR, operator=operator,
+                                      note="未发商品已全部退款")
         notify_after_sale_progress(after_sale_id=locked.pk, event="approved")
     return locked
 

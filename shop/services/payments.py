@@ -159,6 +159,8 @@ def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> s
             return "revived"
         except InsufficientStock:
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
+            # Refund it at once (the refund job is the safety net if this is lost).
+            transaction.on_commit(lambda: _refund_late_payment(order.pk))
             OrderEvent.objects.create(order=order, action="late_payment", from_status=order.status,
                                       to_status=order.status, actor=Actor.WECHAT,
                                       note="取消后到账，库存不足，需退款", data=data)
@@ -167,6 +169,15 @@ def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> s
     OrderEvent.objects.create(order=order, action="payment_duplicate", from_status=order.status,
                               to_status=order.status, actor=Actor.WECHAT, note="重复支付，需核对", data=data)
     return "order_not_payable"
+
+
+def _refund_late_payment(order_id: int) -> None:
+    from shop.services.refunds import refund_create_for_late_payment
+
+    try:
+        refund_create_for_late_payment(order_id=order_id)
+    except Exception:  # the payment is recorded; the refund job retries this within a minute
+        logger.exception("could not start the refund of late payment for order %s", order_id)
 
 
 def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, action: str,

@@ -4,7 +4,9 @@ A package is a Shipment with its ShipmentLine rows. Shipping a package counts it
 OrderLine.shipped_quantity under the order's row lock; the order moves to SHIPPED (through
 order_transition, with its audit row) when no line has units left to ship, and until then stays
 PAID with an OrderEvent "partially_shipped" per package. What a line still has to ship is
-quantity − refunded_quantity − shipped_quantity (never below zero): refunded units are not owed.
+quantity − shipped_quantity − the unshipped units an after-sale claims (pending, approved or
+refunded refund-only requests: shop.services.aftersales.order_line_units_withheld), never below
+zero. Refunds of units that did ship (returns) do not change what was owed.
 
 After commit: the shopper's notification (shop.notifications) and the WeChat shipping-info
 upload (shop.services.shipping_upload) — never inside the transaction. Bulk shipping from a
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +111,17 @@ def tracking_no_clean(text: str) -> str:
     return cleaned
 
 
-def line_remaining(line: OrderLine) -> int:
-    """Units of the line still to ship: bought, minus refunded, minus shipped (never negative)."""
-    return max(0, line.quantity - line.refunded_quantity - line.shipped_quantity)
+def units_to_ship(*, order_id: int, lines: Iterable[OrderLine] | None = None) -> dict[int, int]:
+    """Units each line of the order still has to ship (see the module docstring), by line id.
+
+    Counts units an after-sale withholds from the moment it is requested, not only once its
+    refund succeeds, so nothing being refunded can still be shipped.
+    """
+    from shop.services.aftersales import order_line_units_withheld
+
+    withheld = order_line_units_withheld(order_id=order_id)
+    rows = OrderLine.objects.filter(order_id=order_id) if lines is None else lines
+    return {line.pk: max(0, line.quantity - line.shipped_quantity - withheld.get(line.pk, 0)) for line in rows}
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,7 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
         if len(existing) + len(new) > MAX_PACKAGES_PER_ORDER:
             raise ValidationFailed(f"一个订单最多分 {MAX_PACKAGES_PER_ORDER} 个包裹发货（微信限制）",
                                    code="too_many_packages")
-        remaining = {pk: line_remaining(line) for pk, line in lines.items()}
+        remaining = units_to_ship(order_id=locked.pk, lines=lines.values())
         for package in new:
             quantities = _package_quantities(package, remaining, lines)
             shipment = _ship_package(locked, package, quantities, lines, operator)
@@ -233,7 +243,7 @@ def shipment_settle_order(*, order_id: int, actor: str = Actor.SYSTEM,
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != OrderStatus.PAID or not Shipment.objects.filter(order=order).exists():
         return False
-    if any(line_remaining(line) for line in OrderLine.objects.filter(order=order)):
+    if any(units_to_ship(order_id=order.pk).values()):
         return False
     order_transition(order_id=order.pk, to=OrderStatus.SHIPPED, action="shipped", actor=actor, operator=operator,
                      note=note or "未发商品已全部退款", data={"settled": True})
@@ -303,7 +313,7 @@ def _ship_package(order: Order, package: _Package, quantities: dict[int, int], l
         # The counter's limit is in the WHERE clause too (and in a CheckConstraint), not only in
         # the check above: a line's count can never pass what it owes.
         updated = OrderLine.objects.filter(
-            pk=pk, shipped_quantity__lte=F("quantity") - F("refunded_quantity") - quantity,
+            pk=pk, shipped_quantity__lte=F("quantity") - quantity,
         ).update(shipped_quantity=F("shipped_quantity") + quantity)
         if updated != 1:
             raise OverShipment(f"「{lines[pk].product_name}」发货数量超过待发数量", detail={"line_id": pk})

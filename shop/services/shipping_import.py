@@ -15,7 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from core.errors import Conflict, ValidationFailed
 from shop.models import Order, OrderStatus
-from shop.services.shipping import PackageInput, carrier_resolve, line_remaining, shipment_create, tracking_no_clean
+from shop.services.shipping import PackageInput, carrier_resolve, shipment_create, tracking_no_clean, units_to_ship
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _preview_order(row: ImportRow, order: Order, seen: dict[str, int]) -> Import
         return ImportOutcome(row, False, f"订单{order.get_status_display()}，未支付不能发货", order_id=order.pk)
     if order.status in (OrderStatus.SHIPPED, OrderStatus.RECEIVED):
         return ImportOutcome(row, False, "订单已发货", order_id=order.pk)
-    units = sum(line_remaining(line) for line in order.lines.all())
+    units = sum(units_to_ship(order_id=order.pk, lines=order.lines.all()).values())
     if units == 0:
         return ImportOutcome(row, False, "订单没有待发货的商品（已退款）", order_id=order.pk)
     partial = any(line.shipped_quantity for line in order.lines.all())

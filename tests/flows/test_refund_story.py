@@ -20,6 +20,7 @@ from PIL import Image
 
 from shop import pricing
 from shop.models import AfterSale, Order, Refund, RefundStatus, Stock
+from tests.celery_worker import real_worker
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.flows.test_purchase_story import Phone, operator_session
 
@@ -52,9 +53,7 @@ def wait_for(predicate, what: str, seconds: float = 60) -> None:
 
 
 def test_return_one_of_three_lines_and_get_exactly_its_share_back(mall, sandbox, monkeypatch):
-    from celery.contrib.testing.worker import start_worker
 
-    from config.celery import app
 
     # given three different products and a ¥25 coupon-like discount on the order
     default_freight()
@@ -107,7 +106,7 @@ def test_return_one_of_three_lines_and_get_exactly_its_share_back(mall, sandbox,
     assert after_sale["amount_fen"] == lines["陶瓷马克杯"]["payable_fen"]
     no = after_sale["after_sale_no"]
 
-    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+    with real_worker():
         # the operator approves in the console; the shopper sends the mug back
         pk = AfterSale.objects.get(after_sale_no=no).pk
         approved = console_post(ops, f"{mall.url}/admin/shop/aftersale/{pk}/approve/")

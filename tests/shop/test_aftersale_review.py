@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import DomainError
 from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Refund, RefundStatus, Stock
 from shop.services.aftersales import (
     AfterSaleInvalidTransition,
@@ -114,12 +115,31 @@ def test_a_refund_in_progress_cannot_be_rejected(buyer, sandbox):
     assert AfterSale.objects.get(pk=after_sale.pk).status == AfterSaleStatus.REFUNDING
 
 
-def test_units_shipped_after_the_request_are_not_restocked_by_its_approval(buyer, sandbox):
+def test_units_a_pending_request_claims_cannot_be_shipped_before_its_review(buyer, sandbox):
     sku = SkuFactory(price_fen=3000, stock=5)
     order = paid_order(buyer.member, [(sku, 1)])
     after_sale = ask(buyer.member, order, {lines_of(order)[0]: 1})
     assert after_sale.restock is True
-    ship(order)  # the warehouse was faster than the review
+
+    with pytest.raises(DomainError):
+        ship(order)  # the warehouse must not send what the shopper asked to have refunded
+    assert lines_of(order)[0].shipped_quantity == 0
+
+    after_sale_approve(after_sale=after_sale, operator=operator("ops"))
+    assert Stock.objects.get(sku=sku).available == 5 and Refund.objects.count() == 1
+
+
+def test_units_shipped_by_a_path_that_skipped_the_check_are_not_restocked(buyer, sandbox):
+    from django.db.models import F
+
+    from shop.models import OrderLine
+
+    sku = SkuFactory(price_fen=3000, stock=5)
+    order = paid_order(buyer.member, [(sku, 1)])
+    after_sale = ask(buyer.member, order, {lines_of(order)[0]: 1})
+    # a package recorded outside the shipping service (a data fix, an old client): the
+    # approval still refuses to restock goods that left the warehouse
+    OrderLine.objects.filter(order=order).update(shipped_quantity=F("quantity"))
 
     with pytest.raises(UnitsShippedMeanwhile):
         after_sale_approve(after_sale=after_sale, operator=operator("ops"))

@@ -10,6 +10,7 @@ from django.utils import timezone
 from shop.models import Order, OrderEvent, OrderStatus, Payment, Stock, StockMovement
 from shop.services.orders import CheckoutInput, LineInput, order_place
 from shop.services.payments import order_cancel_expired
+from tests.celery_worker import real_worker
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
 
@@ -92,13 +93,10 @@ def test_paying_after_the_deadline_is_refused(expired):
 def test_the_beat_task_runs_on_a_real_celery_worker(expired, sandbox):
     import time
 
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
     from shop.tasks import cancel_expired_orders
 
     _, order, sku = expired
-    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+    with real_worker():
         cancel_expired_orders.delay()  # through the broker, as beat sends it
         deadline = time.monotonic() + 60
         while Order.objects.get(pk=order.pk).status != OrderStatus.CANCELLED:

@@ -28,6 +28,7 @@ from shop.models import (
 )
 from shop.notifications import notify_after_sale_progress, notify_order_paid, notify_order_shipped
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
+from tests.celery_worker import real_worker
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
 from wechat.models import FINAL_OUTCOMES, MessageLog, MessageOutcome, SubscribeConsent
@@ -95,9 +96,7 @@ def test_with_no_credit_shipping_sends_nothing_and_logs_why(shopper, sandbox, dj
 
 @pytest.mark.django_db(transaction=True)
 def test_with_one_credit_shipping_sends_exactly_one_message_on_a_real_worker(sandbox):
-    from celery.contrib.testing.worker import start_worker
 
-    from config.celery import app
 
     default_freight()
     shopper = make_shopper()
@@ -105,8 +104,7 @@ def test_with_one_credit_shipping_sends_exactly_one_message_on_a_real_worker(san
     assert credits(shopper.member, SHIPPED) == 1
     order = paid_order(shopper.member, [("有机婴儿奶粉 1段 800g 罐装 新西兰原装进口", 2), ("婴儿湿巾", 1)])
 
-    with start_worker(app, queues=["notifications"], perform_ping_check=False, pool="solo", concurrency=1,
-                      shutdown_timeout=30):
+    with real_worker():
         order_ship(order=order, carrier="SF", tracking_no="SF1234567890123")  # commits; the task goes to the broker
         log = MessageLog.objects.get(template_key="order_shipped")
         deadline = time.monotonic() + 60

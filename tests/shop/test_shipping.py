@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from shop.errors import InvalidTransition
@@ -17,6 +16,7 @@ from shop.models import (
     ShippingInfoUpload,
     ShippingUploadState,
 )
+from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
 from shop.services.payments import payment_gateway, payment_prepay, payment_record_paid
 from shop.services.shipping import (
@@ -32,6 +32,7 @@ from shop.services.shipping import (
 )
 from tests.factories import SkuFactory
 from tests.fixtures import make_shopper
+from tests.shop.test_aftersale_support import ask
 
 pytestmark = pytest.mark.django_db
 
@@ -157,8 +158,8 @@ def test_shipping_more_than_remains_is_refused_and_changes_nothing(paid_three_li
 def test_refunded_units_are_not_owed(paid_three_lines):
     order = paid_three_lines
     a, b, c = lines_of(order)
-    # as the after-sales service records a refund of one unshipped C
-    OrderLine.objects.filter(pk=c.pk).update(refunded_quantity=1)
+    # the shopper asks to have one unshipped C refunded: from then on it is not owed
+    ask(order.member, order, {c: 1})
 
     with pytest.raises(OverShipment):
         shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", {c.pk: 3})])
@@ -243,14 +244,16 @@ def test_refunding_the_last_unshipped_units_settles_the_order_as_shipped(paid_th
     shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", {a.pk: 2, c.pk: 3})])
     assert shipment_settle_order(order_id=order.pk) is False  # B is still owed
 
-    # as the after-sales service does, in its own transaction: B refunded before shipping
-    with transaction.atomic():
-        OrderLine.objects.filter(pk=b.pk).update(refunded_quantity=1)
-        assert shipment_settle_order(order_id=order.pk) is True
+    # B refunded before shipping: the after-sales approval settles the order
+    after_sale = ask(order.member, order, {b: 1})
+    from tests.shop.test_aftersale_support import operator
+
+    after_sale_approve(after_sale=after_sale, operator=operator("ops"))
+    assert shipment_settle_order(order_id=order.pk) is False  # already settled by the approval
 
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
     event = OrderEvent.objects.filter(order=order).latest("id")
-    assert (event.action, event.note, event.actor) == ("shipped", "未发商品已全部退款", OrderEvent.Actor.SYSTEM)
+    assert (event.action, event.note, event.actor) == ("shipped", "未发商品已全部退款", OrderEvent.Actor.OPERATOR)
     assert ShippingInfoUpload.objects.get(order=order).state == ShippingUploadState.PENDING
     assert shipment_settle_order(order_id=order.pk) is False  # idempotent

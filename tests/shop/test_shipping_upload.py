@@ -18,6 +18,7 @@ from shop.services.shipping_upload import (
     shipping_upload_attempt,
     shipping_upload_due,
 )
+from tests.celery_worker import real_worker
 from tests.factories import SkuFactory
 from tests.shop.test_shipping import lines_of, pay, place
 
@@ -191,29 +192,20 @@ def test_a_package_shipped_while_an_upload_is_in_flight_is_uploaded_next(paid, s
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_retries_with_backoff_until_the_upload_succeeds(skus, sandbox, settings):
-    from celery.contrib.testing.worker import start_worker
 
-    from config.celery import app
 
     settings.WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS = 1
     a, _ = skus
     order = pay(place([(a, 1)]), sandbox)
     sandbox.shipping_fail_next(2)
 
-    app.control.purge()  # tasks other tests queued (on this run's own broker) would run first
-    # start_worker(queues=…) selects queues on the app for good: name ours, put theirs back after.
-    selected = app.amqp.queues._consume_from
-    try:
-        with start_worker(app, queues=["default"], perform_ping_check=False, pool="solo", concurrency=1,
-                          shutdown_timeout=30):
-            # shipping queues the upload task after commit, through the broker
-            shipment_create(order=order, packages=[PackageInput("SF", "SF1234567890", None)])
-            deadline = time.monotonic() + 60
-            while upload_row(order).state != ShippingUploadState.UPLOADED:
-                assert time.monotonic() < deadline, "the worker did not upload the shipping info"
-                time.sleep(0.2)
-    finally:
-        app.amqp.queues._consume_from = selected
+    with real_worker():
+        # shipping queues the upload task after commit, through the broker
+        shipment_create(order=order, packages=[PackageInput("SF", "SF1234567890", None)])
+        deadline = time.monotonic() + 60
+        while upload_row(order).state != ShippingUploadState.UPLOADED:
+            assert time.monotonic() < deadline, "the worker did not upload the shipping info"
+            time.sleep(0.2)
 
     assert upload_row(order).attempts == 3
     assert [u["errcode"] for u in sandbox.shipping_uploads(transaction_id(order))] == [-1, -1, 0]
