@@ -65,6 +65,7 @@ EVENT_ACTIONS = {
     "after_sale_requested": "申请售后",
     "refund_started": "发起退款",
     "refunded": "退款到账",
+    "closed": "订单关闭",
 }
 
 

@@ -13,25 +13,18 @@ class OrderStatus(models.TextChoices):
     SHIPPED = "shipped", "已发货"
     RECEIVED = "received", "已完成"
     CANCELLED = "cancelled", "已取消"
+    CLOSED = "closed", "已关闭"  # paid, then refunded in full before anything shipped
 
 
 # The order lifecycle. Only shop.services.orders.transition() changes Order.status.
 ORDER_TRANSITIONS: dict[str, set[str]] = {
     OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
-    OrderStatus.PAID: {OrderStatus.SHIPPED},
+    OrderStatus.PAID: {OrderStatus.SHIPPED, OrderStatus.CLOSED},
     OrderStatus.SHIPPED: {OrderStatus.RECEIVED},
     OrderStatus.RECEIVED: set(),
     # A payment that arrives after the auto-cancel revives the order when stock allows.
     OrderStatus.CANCELLED: {OrderStatus.PAID},
-}
-
-# How far along the lifecycle a status is: a late or repeated event never moves an order back.
-ORDER_PROGRESS = {
-    OrderStatus.PENDING_PAYMENT: 0,
-    OrderStatus.CANCELLED: 0,
-    OrderStatus.PAID: 1,
-    OrderStatus.SHIPPED: 2,
-    OrderStatus.RECEIVED: 3,
+    OrderStatus.CLOSED: set(),
 }
 
 

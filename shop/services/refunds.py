@@ -41,6 +41,7 @@ from shop.models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     Payment,
     PaymentStatus,
     Refund,
@@ -51,6 +52,7 @@ from shop.models import (
 from shop.models.aftersales import REFUND_TRANSITIONS, RefundEvent
 from shop.notifications import notify_after_sale_progress
 from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
+from shop.services.orders import order_transition
 from shop.services.payments import NotifyOutcome, payment_gateway
 from shop.services.stock import stock_quantities, stock_release
 from wechat.errors import RefundRefused, WechatApiError
@@ -360,6 +362,10 @@ def _apply_success(order: Order, refund: Refund) -> None:
     if updated != 1:
         raise RefundExceedsPaid(detail={"out_refund_no": refund.out_refund_no})
     state = _refresh_refund_state(order.pk)
+    if state == RefundState.FULL and Order.objects.filter(pk=order.pk, status=OrderStatus.PAID).exists():
+        # Everything was refunded before it all shipped: nothing is owed either way, the order is over.
+        order_transition(order_id=order.pk, to=OrderStatus.CLOSED, action="closed", actor=Actor.SYSTEM,
+                         note="全额退款，订单关闭", allowed_from={OrderStatus.PAID})
     OrderEvent.objects.create(order=order, action="refunded", from_status=order.status, to_status=order.status,
                               actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
                               data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})

@@ -292,3 +292,19 @@ def test_a_payment_that_reached_a_cancelled_order_is_refunded_in_full(mall, eage
     assert (order.refunded_fen, order.needs_refund, order.refund_state) == (order.paid_fen, False, RefundState.FULL)
     assert all(line.refunded_quantity == line.quantity for line in lines_of(order))
     assert Stock.objects.get(sku=sku).available == 0  # its stock went back at the cancel, not again
+
+
+def test_refunding_everything_before_shipping_closes_the_order(shop_, sandbox):
+    buyer, order, cream, lotion = shop_
+    cream_line, lotion_line = lines_of(order)
+    ops = operator("ops")
+
+    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {cream_line: 2, lotion_line: 1}), operator=ops)
+    sandbox.settle_refund(Refund.objects.get(after_sale=after_sale).out_refund_no)
+
+    order.refresh_from_db()
+    assert (order.status, order.get_status_display()) == (OrderStatus.CLOSED, "已关闭")
+    assert order.refund_state == RefundState.FULL and order.refunded_fen == order.paid_fen  # freight too
+    assert (stock(cream), stock(lotion)) == (10, 10)
+    closed = OrderEvent.objects.filter(order=order, action="closed").get()
+    assert (closed.from_status, closed.to_status) == (OrderStatus.PAID, OrderStatus.CLOSED)
