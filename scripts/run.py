@@ -252,10 +252,13 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.base"),
         "PYTHONUNBUFFERED": "1",
         "WECHAT_SANDBOX_PORT": str(sandbox_port),
+        # Where the sandbox sends payment and refund notifications: this run's web server.
+        "SITE_URL": os.environ.get("SITE_URL", f"http://127.0.0.1:{port}"),
     }
 
     if not options.prepare_only:
-        busy = [p for p in (port, sandbox_port) if port_in_use(p)]
+        # The sandbox also serves WeChat Pay's client-certificate API on the next port.
+        busy = [p for p in (port, sandbox_port, sandbox_port + 1) if port_in_use(p)]
         if busy:
             say("run", f"port(s) {', '.join(map(str, busy))} already in use (another `make run`?). "
                        "Stop it, or set MALL_PORT / WECHAT_SANDBOX_PORT.")
