@@ -295,7 +295,12 @@ def main() -> int:
             say("run", banner(host, port, sandbox_port, facts, with_sandbox))
         elif not stop.is_set():
             say("run", f"the web server did not start listening on port {port}")
+        parent = os.getppid()
         while not stop.is_set():
+            if os.getppid() != parent:
+                # Whoever started us (make, a terminal) is gone without a signal reaching us.
+                say("run", "the parent process went away; stopping")
+                break
             for child in children:
                 if not child.reported and not child.alive():
                     child.reported = True
