@@ -30,22 +30,21 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import DomainError, ValidationFailed
-from core.images import image_limits
+from core.api.uploads import uploaded_image
+from core.errors import ValidationFailed
 from members.api.views import current_member
 from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
-from shop.api.payments import MAX_NOTIFY_BYTES, RawXmlParser
+from shop.api.payments import RawXmlParser, wechat_notify_answer
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
 from shop.models.aftersales import AfterSaleReason
 from shop.services import aftersales as services
-from shop.services import payments as payment_services
 from shop.services import refunds as refund_services
 
 logger = logging.getLogger(__name__)
@@ -218,19 +217,7 @@ class AfterSalePhotoUploadView(APIView):
                     "too_many_pending_uploads。",
     )
     def post(self, request: Request) -> Response:
-        # Refuse an oversized body from its header, before Django spools it to disk.
-        max_bytes, _ = image_limits()
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > max_bytes + 64 * 1024:
-            raise DomainError(f"图片不能超过 {max_bytes / (1024 * 1024):g} MB", code="image_too_large",
-                              status=413, detail={"max_bytes": max_bytes})
-        try:
-            upload = request.FILES.get("file")
-        except exceptions.UnsupportedMediaType as exc:
-            raise DomainError("请以 multipart/form-data 上传图片", code="unsupported_media_type",
-                              status=415) from exc
-        if upload is None:
-            raise ValidationFailed("请选择要上传的图片（字段名 file）", code="file_required")
+        upload = uploaded_image(request)
         photo = services.after_sale_photo_upload(member=current_member(request), upload=upload)
         return Response(PhotoOutput(photo, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -322,18 +309,7 @@ class WechatRefundNotifyView(APIView):
                    400: OpenApiResponse(OpenApiTypes.STR, description="FAIL XML")},
     )
     def post(self, request: Request) -> HttpResponse:
-        gateway = payment_services.payment_gateway()
-        body: bytes = request.data if isinstance(request.data, bytes) else b""
-        try:
-            if len(body) > MAX_NOTIFY_BYTES:
-                raise DomainError("通知报文过大", code="notify_too_large")
-            refund_services.refund_handle_notify(body=body)
-        except DomainError as exc:
-            logger.warning("refund notify rejected: %s %s", exc.code, exc.detail)
-            content, content_type = gateway.notify_nack(exc.message)
-            return HttpResponse(content, content_type=content_type, status=400)
-        content, content_type = gateway.notify_ack()
-        return HttpResponse(content, content_type=content_type)
+        return wechat_notify_answer(request, refund_services.refund_handle_notify)
 
 
 urlpatterns: list[URLPattern] = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
@@ -44,15 +45,21 @@ class WechatPaymentNotifyView(APIView):
                    400: OpenApiResponse(OpenApiTypes.STR, description="FAIL XML")},
     )
     def post(self, request: Request) -> HttpResponse:
-        gateway = payment_services.payment_gateway()
-        body: bytes = request.data if isinstance(request.data, bytes) else b""
-        try:
-            if len(body) > MAX_NOTIFY_BYTES:
-                raise DomainError("通知报文过大", code="notify_too_large")
-            payment_services.payment_handle_notify(body=body)
-        except DomainError as exc:
-            logger.warning("payment notify rejected: %s %s", exc.code, exc.detail)
-            content, content_type = gateway.notify_nack(exc.message)
-            return HttpResponse(content, content_type=content_type, status=400)
-        content, content_type = gateway.notify_ack()
-        return HttpResponse(content, content_type=content_type)
+        return wechat_notify_answer(request, payment_services.payment_handle_notify)
+
+
+def wechat_notify_answer(request: Request, handle: Callable[..., object]) -> HttpResponse:
+    """Run `handle(body=...)` on a WeChat notification and answer in WeChat's exact XML:
+    SUCCESS when handled (repeats included), FAIL with a 400 when refused (nothing changed)."""
+    gateway = payment_services.payment_gateway()
+    body: bytes = request.data if isinstance(request.data, bytes) else b""
+    try:
+        if len(body) > MAX_NOTIFY_BYTES:
+            raise DomainError("通知报文过大", code="notify_too_large")
+        handle(body=body)
+    except DomainError as exc:
+        logger.warning("WeChat notify to %s rejected: %s %s", request.path, exc.code, exc.detail)
+        content, content_type = gateway.notify_nack(exc.message)
+        return HttpResponse(content, content_type=content_type, status=400)
+    content, content_type = gateway.notify_ack()
+    return HttpResponse(content, content_type=content_type)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,8 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.cache import cached_public_get
-from core.errors import DomainError, ValidationFailed
-from core.images import image_limits
+from core.api.uploads import uploaded_image
+from core.errors import ValidationFailed
 from members.api.views import current_member
 from shop.models import OrderLine, Review, ReviewStatus
 from shop.services import reviews as review_services
@@ -64,19 +64,7 @@ class ReviewPhotoUploadView(APIView):
                     "image_too_many_pixels、upload_limit_reached (429)。",
     )
     def post(self, request: Request) -> Response:
-        # Refuse an oversized body from its header, before Django spools it to disk.
-        max_bytes, _ = image_limits()
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > max_bytes + 64 * 1024:
-            raise DomainError(f"图片不能超过 {max_bytes / (1024 * 1024):g} MB", code="image_too_large",
-                              status=413, detail={"max_bytes": max_bytes})
-        try:
-            upload = request.FILES.get("file")
-        except exceptions.UnsupportedMediaType as exc:
-            raise DomainError("请以 multipart/form-data 上传图片", code="unsupported_media_type",
-                              status=415) from exc
-        if upload is None:
-            raise ValidationFailed("请选择要上传的图片（字段名 file）", code="file_required")
+        upload = uploaded_image(request)
         photo = review_services.review_photo_upload(member=current_member(request), upload=upload)
         return Response({"id": photo.pk, "url": _absolute(request, photo.image.url)}, status=status.HTTP_201_CREATED)
 
