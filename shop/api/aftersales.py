@@ -17,7 +17,6 @@ Photos go up one per request (wx.uploadFile), then the request references their 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.http import HttpResponse
@@ -47,7 +46,6 @@ from shop.models.aftersales import AfterSaleReason
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
 
-logger = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1
 
 
