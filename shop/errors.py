@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
 class InsufficientStock(Conflict):
@@ -56,3 +56,60 @@ class EmptyOrder(DomainError):
     status = 400
     code = "empty_order"
     message = "请选择要购买的商品"
+
+
+# After-sales
+
+class AfterSaleNotFound(NotFound):
+    code = "after_sale_not_found"
+    message = "售后单不存在"
+
+
+class AfterSaleInvalidTransition(Conflict):
+    code = "invalid_after_sale_status"
+    message = "售后单当前状态不允许该操作"
+
+
+class OrderNotRefundable(Conflict):
+    code = "order_not_refundable"
+    message = "该订单当前状态不能申请售后"
+
+
+class AfterSaleWindowClosed(Conflict):
+    code = "after_sale_window_closed"
+    message = "已超过售后期限"
+
+
+class MoreThanBought(ValidationFailed):
+    code = "after_sale_more_than_bought"
+    message = "申请数量超过购买数量"
+
+
+class MoreThanLeft(Conflict):
+    code = "after_sale_more_than_left"
+    message = "申请数量超过可售后数量"
+
+
+class MixedShipment(ValidationFailed):
+    code = "after_sale_mixed_shipment"
+    message = "未发货与已发货的商品请分别申请"
+
+
+class NotShippedYet(Conflict):
+    code = "after_sale_not_shipped"
+    message = "商品尚未发货，无需退货，请申请仅退款"
+
+
+class RefundExceedsPaid(Conflict):
+    code = "refund_exceeds_paid"
+    message = "退款总额不能超过实付金额"
+
+
+class SecondApproverRequired(Conflict):
+    code = "second_approval_by_another_operator"
+    message = "该退款金额需要另一位运营复核，不能由同一人审核两次"
+
+
+class UnitsShippedMeanwhile(Conflict):
+    code = "after_sale_units_shipped"
+    message = "申请退款的商品已发货，请拒绝该申请并让买家申请退货退款"

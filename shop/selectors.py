@@ -11,6 +11,9 @@ from django.utils import timezone
 from members.models import Member
 from shop.errors import ProductUnavailable
 from shop.models import (
+    AfterSale,
+    AfterSaleEvent,
+    AfterSaleLine,
     CartItem,
     Category,
     Order,
@@ -167,3 +170,34 @@ def dashboard_today(*, now: dt.datetime | None = None) -> dict[str, int]:
     )
     return {"paid_orders": totals["n"] or 0, "gmv_fen": totals["gmv"] or 0,
             "to_ship": counts["to_ship"], "unpaid": counts["unpaid"]}
+
+
+def after_sale_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[AfterSale]:
+    """The member's after-sales, newest first, with what a list card shows (fixed query count)."""
+    from django.db.models import Prefetch
+
+    lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
+    queryset = (AfterSale.objects.filter(member=member).select_related("order")
+                .prefetch_related(Prefetch("lines", queryset=lines), "photos").order_by("-id"))
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> AfterSale:
+    """One of the member's after-sales with lines, photos, refunds and the progress trail."""
+    from django.db.models import Prefetch
+
+    from shop.models import Refund
+
+    lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
+    after_sale = (AfterSale.objects.filter(member=member, after_sale_no=after_sale_no).select_related("order")
+                  .prefetch_related(Prefetch("lines", queryset=lines), "photos",
+                                    Prefetch("refunds", queryset=Refund.objects.order_by("-id")),
+                                    Prefetch("events", queryset=AfterSaleEvent.objects.order_by("id")))
+                  .first())
+    if after_sale is None:
+        from shop.errors import AfterSaleNotFound
+
+        raise AfterSaleNotFound()
+    return after_sale

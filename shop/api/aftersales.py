@@ -39,6 +39,7 @@ from rest_framework.views import APIView
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
+from shop import selectors
 from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
 from shop.api.payments import RawXmlParser, wechat_notify_answer
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
@@ -230,7 +231,7 @@ class AfterSaleListView(generics.ListAPIView):
         status_filter = self.request.query_params.get("status")
         if status_filter and status_filter not in AfterSaleStatus.values:
             raise ValidationFailed("未知的售后状态", code="invalid_status", detail={"status": status_filter})
-        return services.after_sale_list_for_member(member=current_member(self.request), status=status_filter)
+        return selectors.after_sale_list_for_member(member=current_member(self.request), status=status_filter)
 
     @extend_schema(operation_id="after_sales_list", parameters=[
         OpenApiParameter("status", str, enum=AfterSaleStatus.values, required=False)])
@@ -252,7 +253,7 @@ class AfterSaleListView(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         member = current_member(request)
         after_sale, replayed = services.after_sale_request(member=member, data=data.to_input(), idempotency_key=key)
-        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale.after_sale_no)
+        detail = selectors.after_sale_detail_for_member(member=member, after_sale_no=after_sale.after_sale_no)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(AfterSaleDetailOutput(detail, context={"request": request}).data,
                         status=status.HTTP_201_CREATED, headers=headers)
@@ -261,7 +262,7 @@ class AfterSaleListView(generics.ListAPIView):
 class AfterSaleDetailView(APIView):
     @extend_schema(operation_id="after_sales_retrieve", responses={200: AfterSaleDetailOutput})
     def get(self, request: Request, after_sale_no: str) -> Response:
-        detail = services.after_sale_detail_for_member(member=current_member(request), after_sale_no=after_sale_no)
+        detail = selectors.after_sale_detail_for_member(member=current_member(request), after_sale_no=after_sale_no)
         return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
 
 
@@ -270,7 +271,7 @@ class AfterSaleWithdrawView(APIView):
     def post(self, request: Request, after_sale_no: str) -> Response:
         member = current_member(request)
         services.after_sale_withdraw(member=member, after_sale_no=after_sale_no)
-        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
+        detail = selectors.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
         return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
 
 
@@ -289,7 +290,7 @@ class AfterSaleReturnShipmentView(APIView):
         services.after_sale_submit_return(member=member, after_sale_no=after_sale_no,
                                           carrier=data.validated_data["carrier"],
                                           tracking_no=data.validated_data["tracking_no"])
-        detail = services.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
+        detail = selectors.after_sale_detail_for_member(member=member, after_sale_no=after_sale_no)
         return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
 
 

@@ -46,11 +46,25 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from analytics.tracking import track
-from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from core.errors import Conflict, DomainError, ValidationFailed
 from core.images import image_clean
 from core.money import allocate
 from members.models import Member
-from shop.errors import IdempotencyKeyReused, OrderNotFound
+from shop.errors import (
+    AfterSaleInvalidTransition,
+    AfterSaleNotFound,
+    AfterSaleWindowClosed,
+    IdempotencyKeyReused,
+    MixedShipment,
+    MoreThanBought,
+    MoreThanLeft,
+    NotShippedYet,
+    OrderNotFound,
+    OrderNotRefundable,
+    RefundExceedsPaid,
+    SecondApproverRequired,
+    UnitsShippedMeanwhile,
+)
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
@@ -92,64 +106,6 @@ _ACTION_LABELS: dict[str, str] = {
     Status.REJECTED: "拒绝",
     Status.WITHDRAWN: "撤销",
 }
-
-
-# --- errors (stable codes the mini-program and the console branch on) --------------------------
-
-
-class AfterSaleNotFound(NotFound):
-    code = "after_sale_not_found"
-    message = "售后单不存在"
-
-
-class AfterSaleInvalidTransition(Conflict):
-    code = "invalid_after_sale_status"
-    message = "售后单当前状态不允许该操作"
-
-
-class OrderNotRefundable(Conflict):
-    code = "order_not_refundable"
-    message = "该订单当前状态不能申请售后"
-
-
-class AfterSaleWindowClosed(Conflict):
-    code = "after_sale_window_closed"
-    message = "已超过售后期限"
-
-
-class MoreThanBought(ValidationFailed):
-    code = "after_sale_more_than_bought"
-    message = "申请数量超过购买数量"
-
-
-class MoreThanLeft(Conflict):
-    code = "after_sale_more_than_left"
-    message = "申请数量超过可售后数量"
-
-
-class MixedShipment(ValidationFailed):
-    code = "after_sale_mixed_shipment"
-    message = "未发货与已发货的商品请分别申请"
-
-
-class NotShippedYet(Conflict):
-    code = "after_sale_not_shipped"
-    message = "商品尚未发货，无需退货，请申请仅退款"
-
-
-class RefundExceedsPaid(Conflict):
-    code = "refund_exceeds_paid"
-    message = "退款总额不能超过实付金额"
-
-
-class SecondApproverRequired(Conflict):
-    code = "second_approval_by_another_operator"
-    message = "该退款金额需要另一位运营复核，不能由同一人审核两次"
-
-
-class UnitsShippedMeanwhile(Conflict):
-    code = "after_sale_units_shipped"
-    message = "申请退款的商品已发货，请拒绝该申请并让买家申请退货退款"
 
 
 # --- the one transition function -----------------------------------------------------------------
@@ -687,38 +643,6 @@ def order_line_units_withheld(*, order_id: int) -> dict[int, int]:
                     after_sale__kind=AfterSaleKind.REFUND_ONLY, after_sale__restock=True)
             .values("order_line_id").annotate(units=Sum("quantity")))
     return {r["order_line_id"]: r["units"] for r in rows}
-
-
-# --- reads (the shopper's, scoped by member; they belong with shop/selectors.py) ------------------
-
-
-def after_sale_list_for_member(*, member: Member, status: str | None = None) -> Any:
-    """The member's after-sales, newest first, with what a list card shows (fixed query count)."""
-    from django.db.models import Prefetch
-
-    lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
-    queryset = (AfterSale.objects.filter(member=member).select_related("order")
-                .prefetch_related(Prefetch("lines", queryset=lines), "photos").order_by("-id"))
-    if status:
-        queryset = queryset.filter(status=status)
-    return queryset
-
-
-def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> AfterSale:
-    """One of the member's after-sales with lines, photos, refunds and the progress trail."""
-    from django.db.models import Prefetch
-
-    from shop.models import Refund
-
-    lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
-    after_sale = (AfterSale.objects.filter(member=member, after_sale_no=after_sale_no).select_related("order")
-                  .prefetch_related(Prefetch("lines", queryset=lines), "photos",
-                                    Prefetch("refunds", queryset=Refund.objects.order_by("-id")),
-                                    Prefetch("events", queryset=AfterSaleEvent.objects.order_by("id")))
-                  .first())
-    if after_sale is None:
-        raise AfterSaleNotFound()
-    return after_sale
 
 
 # Audit actions in people's words (the shopper's progress trail and the console).
