@@ -113,3 +113,46 @@ class SecondApproverRequired(Conflict):
 class UnitsShippedMeanwhile(Conflict):
     code = "after_sale_units_shipped"
     message = "申请退款的商品已发货，请拒绝该申请并让买家申请退货退款"
+
+
+# Reviews
+
+class OrderLineNotFound(NotFound):
+    code = "order_line_not_found"
+    message = "订单商品不存在"
+
+
+class ReviewNotFound(NotFound):
+    code = "review_not_found"
+    message = "评价不存在"
+
+
+class ReviewNotAllowed(Conflict):
+    code = "review_not_allowed"
+    message = "确认收货后才能评价"
+
+
+class AlreadyReviewed(Conflict):
+    code = "already_reviewed"
+    message = "该商品已评价过了"
+
+
+class FollowupExists(Conflict):
+    code = "followup_exists"
+    message = "每条评价只能追评一次"
+
+
+class ContentRisky(ValidationFailed):
+    code = "content_risky"
+    message = "评价内容包含违规信息，请修改后重新提交"
+
+
+class ReviewPhotoInvalid(ValidationFailed):
+    code = "review_photo_not_found"
+    message = "图片不存在或已被使用，请重新上传"
+
+
+class UploadLimitReached(DomainError):
+    status = 429
+    code = "upload_limit_reached"
+    message = "上传的图片过多，请先提交评价或稍后再试"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
@@ -17,9 +18,13 @@ from shop.models import (
     CartItem,
     Category,
     Order,
+    OrderLine,
     OrderStatus,
     Product,
     ProductImage,
+    Review,
+    ReviewPhoto,
+    ReviewStatus,
     Sku,
     Stock,
 )
@@ -201,3 +206,67 @@ def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> After
 
         raise AfterSaleNotFound()
     return after_sale
+
+
+# Reviews
+
+
+class RatingFilter:
+    GOOD = "good"  # 好评: 4–5★
+    MEDIUM = "medium"  # 中评: 3★
+    BAD = "bad"  # 差评: 1–2★
+
+    RANGES = {GOOD: (4, 5), MEDIUM: (3, 3), BAD: (1, 2)}
+
+
+def review_list_for_product(*, product_id: int, with_photos: bool = False,
+                            rating: str | None = None) -> QuerySet[Review]:
+    """A product's published reviews, 精选 first, then newest; member, line and photos loaded
+    in a fixed number of queries (page + photos). `with_photos` is the 有图 filter."""
+    reviews = (Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED)
+               .select_related("member", "order_line")
+               .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
+               .order_by("-is_featured", "-id"))
+    if with_photos:
+        reviews = reviews.filter(has_photos=True)
+    if rating in RatingFilter.RANGES:
+        low, high = RatingFilter.RANGES[rating]
+        reviews = reviews.filter(rating__gte=low, rating__lte=high)
+    return reviews
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    count: int
+    average: Decimal | None  # one decimal, None without reviews
+    with_photos: int
+    positive_rate: int | None  # percent of 4–5★, None without reviews
+
+
+def review_summary_for_product(*, product_id: int) -> RatingSummary:
+    """The product page's rating summary over published reviews, in one aggregate query."""
+    totals = Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED).aggregate(
+        count=Count("id"), average=Avg("rating"),
+        with_photos=Count("id", filter=Q(has_photos=True)),
+        positive=Count("id", filter=Q(rating__gte=4)),
+    )
+    count = totals["count"] or 0
+    if not count:
+        return RatingSummary(count=0, average=None, with_photos=0, positive_rate=None)
+    average = Decimal(str(totals["average"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    rate = (Decimal(totals["positive"] * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return RatingSummary(count=count, average=average, with_photos=totals["with_photos"], positive_rate=int(rate))
+
+
+def review_list_for_member(*, member: Member) -> QuerySet[Review]:
+    """The member's own reviews, every status (a pending one says so), newest first."""
+    return (Review.objects.filter(member=member).select_related("order_line")
+            .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
+            .order_by("-id"))
+
+
+def review_lines_awaiting(*, member: Member) -> QuerySet[OrderLine]:
+    """待评价: lines of the member's received orders with no review yet, not fully refunded."""
+    return (OrderLine.objects.filter(order__member=member, order__status=OrderStatus.RECEIVED,
+                                     review__isnull=True, refunded_quantity__lt=F("quantity"))
+            .select_related("order").order_by("-order__received_at", "id"))

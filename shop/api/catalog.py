@@ -17,7 +17,7 @@ from core.api.cache import cached_public_get
 from core.money import yuan
 from shop import selectors
 from shop.models import Product, ProductTag
-from shop.services.reviews import review_summary_for_product
+from shop.selectors import review_summary_for_product
 
 
 class CategoryOutput(serializers.Serializer):

@@ -27,9 +27,11 @@ from core.api.cache import cached_public_get
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
+from shop import selectors
 from shop.models import OrderLine, Review, ReviewStatus
+from shop.selectors import RatingFilter
 from shop.services import reviews as review_services
-from shop.services.reviews import MAX_CONTENT_CHARS, MAX_PHOTOS, RatingFilter
+from shop.services.reviews import MAX_CONTENT_CHARS, MAX_PHOTOS
 
 MAX_ID = 2**63 - 1
 
@@ -168,7 +170,7 @@ _MODERATION_ERRORS = ("错误码：content_risky（内容违规，未保存）�
 
 
 def _own(review: Review, request: Request) -> dict[str, Any]:
-    review = review_services.review_list_for_member(member=current_member(request)).get(pk=review.pk)
+    review = selectors.review_list_for_member(member=current_member(request)).get(pk=review.pk)
     return OwnReviewOutput(review, context={"request": request}).data
 
 
@@ -201,7 +203,7 @@ class MyReviewListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Review.objects.none()
-        return review_services.review_list_for_member(member=current_member(self.request))
+        return selectors.review_list_for_member(member=current_member(self.request))
 
     @extend_schema(operation_id="reviews_mine")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -225,7 +227,7 @@ class AwaitingReviewListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return OrderLine.objects.none()
-        return review_services.review_lines_awaiting(member=current_member(self.request))
+        return selectors.review_lines_awaiting(member=current_member(self.request))
 
     @extend_schema(operation_id="reviews_awaiting", description="待评价：已收货、未评价、未全额退款的商品")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -250,7 +252,7 @@ class ProductReviewListView(generics.ListAPIView):
             raise ValidationFailed("rating 须为 good、medium 或 bad", code="invalid_rating_filter",
                                    detail={"rating": rating})
         with_photos = (params.get("with_photos") or "").lower() in {"1", "true", "yes"}
-        return review_services.review_list_for_product(product_id=self.kwargs["product_id"],
+        return selectors.review_list_for_product(product_id=self.kwargs["product_id"],
                                                        with_photos=with_photos, rating=rating)
 
     @extend_schema(operation_id="product_reviews_list", parameters=[

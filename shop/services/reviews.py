@@ -34,20 +34,29 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import Storage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Case, Count, Exists, F, FileField, OuterRef, Prefetch, Q, QuerySet, When
+from django.db.models import Case, Exists, F, FileField, OuterRef, Q, When
 from django.utils import timezone
 
 from analytics.tracking import track
-from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.images import image_clean
 from members.models import Member
+from shop.errors import (
+    AlreadyReviewed,
+    ContentRisky,
+    FollowupExists,
+    OrderLineNotFound,
+    ReviewNotAllowed,
+    ReviewNotFound,
+    ReviewPhotoInvalid,
+    UploadLimitReached,
+)
 from shop.models import AfterSaleLine, AfterSaleStatus, OrderLine, OrderStatus, Review, ReviewPhoto, ReviewStatus
 from shop.models.reviews import REVIEW_TRANSITIONS, ReviewEvent
 from wechat.errors import WechatApiError
@@ -67,50 +76,6 @@ MAX_UNATTACHED_UPLOADS = 30
 # After-sales that still claim a line: a 5★ review must not be invented while one is open.
 _OPEN_AFTER_SALE = (AfterSaleStatus.REQUESTED, AfterSaleStatus.AWAITING_SECOND_APPROVAL,
                     AfterSaleStatus.AWAITING_RETURN, AfterSaleStatus.RETURN_SHIPPED, AfterSaleStatus.REFUNDING)
-
-
-# --- errors (stable codes the mini-program branches on) ----------------------------------------
-
-
-class OrderLineNotFound(NotFound):
-    code = "order_line_not_found"
-    message = "订单商品不存在"
-
-
-class ReviewNotFound(NotFound):
-    code = "review_not_found"
-    message = "评价不存在"
-
-
-class ReviewNotAllowed(Conflict):
-    code = "review_not_allowed"
-    message = "确认收货后才能评价"
-
-
-class AlreadyReviewed(Conflict):
-    code = "already_reviewed"
-    message = "该商品已评价过了"
-
-
-class FollowupExists(Conflict):
-    code = "followup_exists"
-    message = "每条评价只能追评一次"
-
-
-class ContentRisky(ValidationFailed):
-    code = "content_risky"
-    message = "评价内容包含违规信息，请修改后重新提交"
-
-
-class ReviewPhotoInvalid(ValidationFailed):
-    code = "review_photo_not_found"
-    message = "图片不存在或已被使用，请重新上传"
-
-
-class UploadLimitReached(DomainError):
-    status = 429
-    code = "upload_limit_reached"
-    message = "上传的图片过多，请先提交评价或稍后再试"
 
 
 # --- photos --------------------------------------------------------------------------------------
@@ -520,67 +485,3 @@ def review_auto_positive(*, now: dt.datetime | None = None, batch_size: int = 20
             ])
             created += len(reviews)
     return created
-
-
-# --- reads -----------------------------------------------------------------------------------------
-
-
-class RatingFilter:
-    GOOD = "good"  # 好评: 4–5★
-    MEDIUM = "medium"  # 中评: 3★
-    BAD = "bad"  # 差评: 1–2★
-
-    RANGES = {GOOD: (4, 5), MEDIUM: (3, 3), BAD: (1, 2)}
-
-
-def review_list_for_product(*, product_id: int, with_photos: bool = False,
-                            rating: str | None = None) -> QuerySet[Review]:
-    """A product's published reviews, 精选 first, then newest; member, line and photos loaded
-    in a fixed number of queries (page + photos). `with_photos` is the 有图 filter."""
-    reviews = (Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED)
-               .select_related("member", "order_line")
-               .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
-               .order_by("-is_featured", "-id"))
-    if with_photos:
-        reviews = reviews.filter(has_photos=True)
-    if rating in RatingFilter.RANGES:
-        low, high = RatingFilter.RANGES[rating]
-        reviews = reviews.filter(rating__gte=low, rating__lte=high)
-    return reviews
-
-
-@dataclass(frozen=True)
-class RatingSummary:
-    count: int
-    average: Decimal | None  # one decimal, None without reviews
-    with_photos: int
-    positive_rate: int | None  # percent of 4–5★, None without reviews
-
-
-def review_summary_for_product(*, product_id: int) -> RatingSummary:
-    """The product page's rating summary over published reviews, in one aggregate query."""
-    totals = Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED).aggregate(
-        count=Count("id"), average=Avg("rating"),
-        with_photos=Count("id", filter=Q(has_photos=True)),
-        positive=Count("id", filter=Q(rating__gte=4)),
-    )
-    count = totals["count"] or 0
-    if not count:
-        return RatingSummary(count=0, average=None, with_photos=0, positive_rate=None)
-    average = Decimal(str(totals["average"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    rate = (Decimal(totals["positive"] * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    return RatingSummary(count=count, average=average, with_photos=totals["with_photos"], positive_rate=int(rate))
-
-
-def review_list_for_member(*, member: Member) -> QuerySet[Review]:
-    """The member's own reviews, every status (a pending one says so), newest first."""
-    return (Review.objects.filter(member=member).select_related("order_line")
-            .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
-            .order_by("-id"))
-
-
-def review_lines_awaiting(*, member: Member) -> QuerySet[OrderLine]:
-    """待评价: lines of the member's received orders with no review yet, not fully refunded."""
-    return (OrderLine.objects.filter(order__member=member, order__status=OrderStatus.RECEIVED,
-                                     review__isnull=True, refunded_quantity__lt=F("quantity"))
-            .select_related("order").order_by("-order__received_at", "id"))
