@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from core.idempotency import IdempotencyKeyReused  # noqa: F401 - part of shop's error codes
 
 
 class InsufficientStock(Conflict):
@@ -28,11 +29,6 @@ class OrderNotFound(NotFound):
 class OrderExpired(Conflict):
     code = "order_expired"
     message = "订单已超时，请重新下单"
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    message = "该请求标识已用于另一份不同的请求"
 
 
 class PriceChanged(Conflict):

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from analytics.tracking import track
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.idempotency import idempotent_replay
 from core.images import image_clean
 from core.money import allocate
 from members.models import Member
@@ -54,7 +55,6 @@ from shop.errors import (
     AfterSaleInvalidTransition,
     AfterSaleNotFound,
     AfterSaleWindowClosed,
-    IdempotencyKeyReused,
     MixedShipment,
     MoreThanBought,
     MoreThanLeft,
@@ -201,10 +201,10 @@ def after_sale_request(*, member: Member, data: AfterSaleInput,
     raise a DomainError and change nothing. Idempotent on (member, idempotency_key).
     """
     fingerprint = data.fingerprint()
-    if idempotency_key:
-        existing = AfterSale.objects.filter(member=member, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, fingerprint), True
+    mine = AfterSale.objects.filter(member=member)
+    existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
+    if existing is not None:
+        return existing, True
     _validate_input(data)
     try:
         with transaction.atomic(durable=True):
@@ -213,20 +213,12 @@ def after_sale_request(*, member: Member, data: AfterSaleInput,
                 raise OrderNotFound()
             after_sale = _create(order=order, member=member, data=data, idempotency_key=idempotency_key,
                                  fingerprint=fingerprint)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        existing = AfterSale.objects.filter(member=member, idempotency_key=idempotency_key).first()
+    except IntegrityError:  # a concurrent request with the same key committed first
+        existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
         if existing is None:
             raise
-        return _replay(existing, fingerprint), True
+        return existing, True
     return after_sale, False
-
-
-def _replay(after_sale: AfterSale, fingerprint: str) -> AfterSale:
-    if after_sale.request_hash != fingerprint:
-        raise IdempotencyKeyReused()
-    return after_sale
 
 
 def _validate_input(data: AfterSaleInput) -> None:

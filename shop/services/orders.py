@@ -19,12 +19,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics.tracking import track
+from core.idempotency import idempotent_replay
 from members.models import Address, Member
 from members.selectors import address_default_for_member
 from shop.errors import (
     AddressRequired,
     EmptyOrder,
-    IdempotencyKeyReused,
     InvalidTransition,
     OrderNotFound,
     PriceChanged,
@@ -158,10 +158,10 @@ def order_place(*, member: Member, data: CheckoutInput,
     in payment_prepay() after this commits.
     """
     fingerprint = data.fingerprint()
-    if idempotency_key:
-        existing = Order.objects.filter(member=member, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, fingerprint), True
+    mine = Order.objects.filter(member=member)
+    existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
+    if existing is not None:
+        return existing, True
     checkout = checkout_price(member=member, data=data)
     q = checkout.quote
     if checkout.address is None:
@@ -187,19 +187,11 @@ def order_place(*, member: Member, data: CheckoutInput,
                               "skus": [pl.line.sku_id for pl in q.lines]})
     except IntegrityError:
         # A concurrent request with the same key committed first.
-        if not idempotency_key:
-            raise
-        existing = Order.objects.filter(member=member, idempotency_key=idempotency_key).first()
+        existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
         if existing is None:
             raise
-        return _replay(existing, fingerprint), True
+        return existing, True
     return order, False
-
-
-def _replay(order: Order, fingerprint: str) -> Order:
-    if order.request_hash != fingerprint:
-        raise IdempotencyKeyReused()
-    return order
 
 
 def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, now: dt.datetime,
