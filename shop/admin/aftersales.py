@@ -385,6 +385,7 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "button": button,
             "danger": danger,
             "opts": self.opts,
+            "object_id": after_sale.pk,
             "after_sale": after_sale,
             "status": after_sale_badge(after_sale),
             "amount": yuan_text(after_sale.amount_fen),
@@ -504,7 +505,10 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"重试退款：{refund.out_refund_no}",
+            "action_title": "重试",
+            "button": "确认重试",
             "opts": self.opts,
+            "object_id": refund.pk,
             "refund": refund,
             "status": refund_badge(refund),
             "amount": yuan_text(refund.amount_fen),

@@ -290,6 +290,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
             "button": button,
             "danger": danger,
             "opts": self.opts,
+            "object_id": order.pk,
             "order": order,
             "status": status_badge(order),
             "payable": yuan_text(order.payable_fen),
