@@ -50,6 +50,7 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.idempotency import idempotent_replay
 from core.images import image_clean
 from core.money import allocate
+from core.operators import operator_id
 from members.models import Member
 from shop.errors import (
     AfterSaleInvalidTransition,
@@ -139,19 +140,16 @@ def after_sale_transition(*, after_sale_id: int, to: str, action: str, actor: st
         update.append(name)
     after_sale.save(update_fields=update)
     AfterSaleEvent.objects.create(after_sale=after_sale, action=action, from_status=from_status, to_status=to,
-                                  actor=actor, operator_id=_pk(operator), note=note[:300])
+                                  actor=actor, operator_id=operator_id(operator), note=note[:300])
     return after_sale, True
 
-
-def _pk(user: AbstractBaseUser | None) -> int | None:
-    return user.pk if user is not None else None
 
 
 def _event(after_sale: AfterSale, *, action: str, actor: str, operator: AbstractBaseUser | None = None,
            note: str = "") -> None:
     """An audit row for a decision that does not change the status."""
     AfterSaleEvent.objects.create(after_sale=after_sale, action=action, from_status=after_sale.status,
-                                  to_status=after_sale.status, actor=actor, operator_id=_pk(operator),
+                                  to_status=after_sale.status, actor=actor, operator_id=operator_id(operator),
                                   note=note[:300])
 
 
@@ -529,7 +527,7 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
             locked, _ = after_sale_transition(
                 after_sale_id=locked.pk, to=Status.AWAITING_SECOND_APPROVAL, action="approved_first",
                 actor=Actor.OPERATOR, operator=operator, note="初审通过，等待另一位运营复核",
-                allowed_from={Status.REQUESTED}, fields={"approved_by_id": _pk(operator)})
+                allowed_from={Status.REQUESTED}, fields={"approved_by_id": operator_id(operator)})
             return locked
         fields: dict[str, Any] = {}
         if locked.status == Status.AWAITING_SECOND_APPROVAL:
@@ -537,7 +535,7 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
                 raise SecondApproverRequired()
             fields["second_approved_by_id"] = operator.pk
         elif locked.status == Status.REQUESTED:
-            fields["approved_by_id"] = _pk(operator)
+            fields["approved_by_id"] = operator_id(operator)
         else:
             raise AfterSaleInvalidTransition(f"售后单当前状态为「{locked.get_status_display()}」，不能审核",
                                              detail={"status": locked.status})

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from analytics.tracking import track
 from core.idempotency import idempotent_replay
+from core.operators import operator_id
 from members.models import Address, Member
 from members.selectors import address_default_for_member
 from shop.errors import (
@@ -52,9 +53,6 @@ _ACTION_LABELS: dict[str, str] = {
 }
 
 
-def _pk(user: AbstractBaseUser | None) -> int | None:
-    return user.pk if user is not None else None
-
 
 def order_transition(*, order_id: int, to: str, action: str, actor: str,
                      operator: AbstractBaseUser | None = None, note: str = "",
@@ -84,7 +82,7 @@ def order_transition(*, order_id: int, to: str, action: str, actor: str,
         fields.append(stamp)
     order.save(update_fields=fields)
     OrderEvent.objects.create(order=order, action=action, from_status=from_status, to_status=to,
-                              actor=actor, operator_id=_pk(operator), note=note, data=data or {})
+                              actor=actor, operator_id=operator_id(operator), note=note, data=data or {})
     return order, True
 
 
@@ -301,8 +299,8 @@ def order_add_remark(*, order: Order, text: str, operator: AbstractBaseUser | No
         entry = f"[{stamp} {who}] {text}"
         locked.operator_remark = f"{locked.operator_remark}\n{entry}".strip()
         locked.save(update_fields=["operator_remark"])
-        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR, operator_id=_pk(operator),
-                                  note=text[:300])
+        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR,
+                                  operator_id=operator_id(operator), note=text[:300])
     return locked
 
 

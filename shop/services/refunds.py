@@ -34,6 +34,7 @@ from django.utils import timezone
 from analytics.tracking import track
 from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
+from core.operators import operator_id
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
@@ -96,9 +97,6 @@ class NoPaidPayment(Conflict):
     message = "该订单没有已支付的付款记录，无法退款"
 
 
-def _pk(user: AbstractBaseUser | None) -> int | None:
-    return user.pk if user is not None else None
-
 
 # --- the one transition function -------------------------------------------------------------------
 
@@ -131,7 +129,7 @@ def refund_transition(*, refund_id: int, to: str, action: str, actor: str,
         update.append(name)
     refund.save(update_fields=update)
     RefundEvent.objects.create(refund=refund, action=action, from_status=from_status, to_status=to, actor=actor,
-                               operator_id=_pk(operator), note=note[:300], data=data or {})
+                               operator_id=operator_id(operator), note=note[:300], data=data or {})
     return refund, True
 
 
@@ -151,7 +149,7 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
         pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
         if stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no):
             AfterSaleEvent.objects.create(after_sale=after_sale, action="restocked", from_status=after_sale.status,
-                                          to_status=after_sale.status, actor=actor, operator_id=_pk(operator),
+                                          to_status=after_sale.status, actor=actor, operator_id=operator_id(operator),
                                           note="商品已退回库存")
     if after_sale.amount_fen == 0:
         after_sale, _ = after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDED,
@@ -178,7 +176,7 @@ def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: in
     refund = Refund.objects.create(order=order, payment=payment, after_sale=after_sale, out_refund_no=out_refund_no,
                                    amount_fen=amount_fen, reason=reason[:80])
     RefundEvent.objects.create(refund=refund, action="created", to_status=refund.status, actor=actor,
-                               operator_id=_pk(operator), note=reason[:300], data={"amount_fen": amount_fen})
+                               operator_id=operator_id(operator), note=reason[:300], data={"amount_fen": amount_fen})
     _submit_after_commit(refund.pk)
     return refund
 

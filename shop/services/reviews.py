@@ -46,6 +46,7 @@ from django.utils import timezone
 from analytics.tracking import track
 from core.errors import Conflict, ValidationFailed
 from core.images import image_clean
+from core.operators import operator_id
 from members.models import Member
 from shop.errors import (
     AlreadyReviewed,
@@ -342,9 +343,6 @@ def _moderation_note(moderation: Moderation) -> str:
 _PARTS = {"review": "评价", "followup": "追评"}
 
 
-def _pk(user: AbstractBaseUser | None) -> int | None:
-    return user.pk if user is not None else None
-
 
 def review_transition(*, review_id: int, to: str, followup: bool = False, actor: str = Actor.OPERATOR,
                       operator: AbstractBaseUser | None = None, note: str = "") -> tuple[Review, bool]:
@@ -376,7 +374,7 @@ def review_transition(*, review_id: int, to: str, followup: bool = False, actor:
         _refresh_has_photos(review)
     action = ("followup_" if followup else "") + ("published" if to == ReviewStatus.PUBLISHED else "hidden")
     ReviewEvent.objects.create(review=review, action=action, from_status=current, to_status=to, actor=actor,
-                               operator_id=_pk(operator), note=note[:300])
+                               operator_id=operator_id(operator), note=note[:300])
     return review, True
 
 
@@ -411,7 +409,7 @@ def review_set_featured(*, review_id: int, featured: bool, operator: AbstractBas
         review.is_featured = featured
         review.save(update_fields=["is_featured"])
         ReviewEvent.objects.create(review=review, action="featured" if featured else "unfeatured",
-                                   actor=Actor.OPERATOR, operator_id=_pk(operator))
+                                   actor=Actor.OPERATOR, operator_id=operator_id(operator))
     return review
 
 
@@ -435,8 +433,8 @@ def review_reply(*, review_id: int, text: str, operator: AbstractBaseUser | None
         review.reply = text
         review.replied_at = timezone.now()
         review.save(update_fields=["reply", "replied_at"])
-        ReviewEvent.objects.create(review=review, action=action, actor=Actor.OPERATOR, operator_id=_pk(operator),
-                                   note=text[:300])
+        ReviewEvent.objects.create(review=review, action=action, actor=Actor.OPERATOR,
+                                   operator_id=operator_id(operator), note=text[:300])
     return review
 
 

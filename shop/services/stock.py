@@ -14,12 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from core.errors import ValidationFailed
+from core.operators import operator_id
 from shop.errors import InsufficientStock
 from shop.models import Sku, Stock, StockMovement
-
-
-def _pk(user: AbstractBaseUser | None) -> int | None:
-    return user.pk if user is not None else None
 
 
 def stock_ensure_row(*, sku: Sku) -> Stock:
@@ -44,7 +41,7 @@ def stock_adjust(*, sku: Sku, delta: int, reason: str, operator: AbstractBaseUse
             available=F("available") + delta)
         if updated != 1:
             raise InsufficientStock(f"库存不足，无法减少 {-delta} 件", detail={"sku_id": sku.pk})
-        StockMovement.objects.create(sku=sku, delta=delta, reason=reason, operator_id=_pk(operator), note=note,
+        StockMovement.objects.create(sku=sku, delta=delta, reason=reason, operator_id=operator_id(operator), note=note,
                                      reference=reference)
         return Stock.objects.get(sku=sku)
 
