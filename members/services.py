@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from analytics.tracking import track
 from core.errors import NotFound, ValidationFailed
 from members.models import Address, Member, MemberToken
 from members.selectors import token_hash
 from wechat import miniprogram
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,23 @@ def member_login_wechat(*, code: str) -> LoginResult:
         member.save(update_fields=fields)
         raw_token, expires_at = _token_issue(member=member, now=now)
         track("member_registered" if created else "member_login", member_id=member.pk)
+        if created:
+            member_id = member.pk
+            transaction.on_commit(lambda: _joined_hooks_run(member_id))
     return LoginResult(member=member, token=raw_token, expires_at=expires_at, created=created)
+
+
+def _joined_hooks_run(member_id: int) -> None:
+    """What the layers above want done when someone joins (settings.MEMBER_JOINED_HOOKS).
+
+    members knows nothing of campaigns; config names the hooks (the new-member coupon gift).
+    A failing hook is logged and never undoes the login.
+    """
+    for path in settings.MEMBER_JOINED_HOOKS:
+        try:
+            import_string(path)(member_id=member_id)
+        except Exception:
+            logger.exception("member-joined hook %s failed for member %s", path, member_id)
 
 
 def _member_get_or_create(*, openid: str) -> tuple[Member, bool]:
@@ -142,3 +164,16 @@ def address_delete(*, member: Member, address_id: int) -> None:
             newest = Address.objects.filter(member=member).order_by("-id").first()
             if newest:
                 Address.objects.filter(pk=newest.pk).update(is_default=True)
+
+
+def member_record_purchase(*, member_id: int, paid_fen: int, paid_at: dt.datetime) -> None:
+    """Count a paid order in the member's purchase facts (new-customer checks, segments).
+
+    Called by the shop inside the payment's transaction, once per order. A conditional-free
+    F() update: concurrent payments of one member both count.
+    """
+    # PostgreSQL's GREATEST ignores NULL, so the first payment sets last_paid_at too.
+    Member.objects.filter(pk=member_id).update(
+        paid_order_count=F("paid_order_count") + 1, paid_total_fen=F("paid_total_fen") + paid_fen,
+        last_paid_at=Greatest(F("last_paid_at"), Value(paid_at)),
+    )

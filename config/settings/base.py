@@ -87,6 +87,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Public base URL of this server (notify URLs handed to WeChat are built from it).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
+from .campaigns import *  # noqa: E402,F403
 from .celery import *  # noqa: E402,F403
 from .database import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403

@@ -60,3 +60,14 @@ PERIODIC_TASKS += [
     {"name": "补发滞留的订阅消息", "task": "wechat.tasks.requeue_stale_messages",
      "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
 ]
+
+
+# Campaigns: coupons and flash sales.
+PERIODIC_TASKS += [
+    {"name": "优惠券过期处理", "task": "campaigns.tasks.expire_coupons",
+     "crontab": {"minute": "5", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
+    {"name": "优惠券到期提醒", "task": "campaigns.tasks.remind_expiring_coupons",
+     "crontab": {"minute": "0", "hour": "10"}, "queue": "notifications", "expires_seconds": 3600},
+    {"name": "生成明日秒杀场次", "task": "campaigns.tasks.create_flash_sessions",
+     "crontab": {"minute": "10", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
+]

@@ -1,4 +1,4 @@
-"""Members: identity from WeChat, the profile they fill in, tokens, addresses."""
+"""Identity: the member (from WeChat), the profile they fill in, tokens, addresses."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ class Member(models.Model):
     city = models.CharField("城市", max_length=32, blank=True, default="")
     phone = models.CharField("手机号", max_length=20, blank=True, default="", db_index=True)
     is_active = models.BooleanField("有效", default=True)
+    # Loyalty (members issue): the tier follows growth; see members.models.tiers.
+    tier = models.ForeignKey("members.Tier", verbose_name="会员等级", null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="members")
+    growth = models.BigIntegerField("成长值", default=0)
+    # Purchase facts the shop reports with plain values (members knows no orders): used by
+    # new-customer coupons and by segment rules.
+    paid_order_count = models.PositiveIntegerField("支付订单数", default=0)
+    paid_total_fen = models.BigIntegerField("累计支付（分）", default=0)
+    last_paid_at = models.DateTimeField("最近支付", null=True, blank=True)
     registered_at = models.DateTimeField("注册时间", auto_now_add=True)
     last_login_at = models.DateTimeField("最近登录", null=True, blank=True)
 

@@ -1,0 +1,47 @@
+"""Error codes of campaigns the mini-program can branch on (stable; the messages are for people)."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, DomainError, NotFound
+
+
+class CouponTemplateNotFound(NotFound):
+    code = "coupon_template_not_found"
+    message = "优惠券不存在"
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+    message = "优惠券不存在"
+
+
+class CouponSoldOut(Conflict):
+    code = "coupon_sold_out"
+    message = "优惠券已抢光"
+
+
+class CouponLimitReached(Conflict):
+    code = "coupon_limit_reached"
+    message = "已达领取上限"
+
+
+class CouponDailyLimitReached(Conflict):
+    code = "coupon_daily_limit_reached"
+    message = "今日领取已达上限，明天再来"
+
+
+class CouponBudgetExhausted(Conflict):
+    code = "coupon_budget_exhausted"
+    message = "活动补贴已发完"
+
+
+class CouponNotClaimable(DomainError):
+    """The member may not claim this template (window, new customers only, tier, segment…).
+
+    `code` says which rule: coupon_inactive, coupon_claim_not_started, coupon_claim_ended,
+    coupon_new_customer_only, coupon_tier_restricted, coupon_segment_restricted.
+    """
+
+    status = 403
+    code = "coupon_not_claimable"
+    message = "不符合领取条件"

@@ -1,0 +1,23 @@
+"""Campaigns: coupons and how they reach members, 满减 activities and flash sales."""
+
+from .activities import FlashItem, FlashPurchase, FlashReservation, FlashSession, FullReduction, FullReductionStep
+from .coupons import (
+    Coupon,
+    CouponEvent,
+    CouponKind,
+    CouponQuota,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    GiftRule,
+    Validity,
+)
+from .distribution import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, TargetedIssue
+from .scope import Scope
+
+__all__ = [
+    "Channel", "ChannelKind", "ChannelScan", "CodeBatch", "Coupon", "CouponEvent", "CouponKind", "CouponQuota",
+    "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase", "FlashReservation",
+    "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "RedeemCode", "Scope", "TargetedIssue",
+    "Validity",
+]

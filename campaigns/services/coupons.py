@@ -1,0 +1,155 @@
+"""Handing coupons to members: the one grant primitive every way of issuing goes through.
+
+`coupon_grant()` checks eligibility, then takes the member's quota and the template's stock and
+budget with conditional UPDATEs (the limits are WHERE clauses, never read-modify-write), then
+inserts the coupon and its ledger row — all or nothing. Automatic issues pass an `issue_key`,
+which is unique on Coupon, so a repeat returns the first coupon.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from analytics.tracking import track
+from campaigns.errors import (
+    CouponBudgetExhausted,
+    CouponDailyLimitReached,
+    CouponLimitReached,
+    CouponNotClaimable,
+    CouponSoldOut,
+)
+from campaigns.models import Coupon, CouponEvent, CouponQuota, CouponTemplate, Validity
+from members.models import Member, SegmentMember
+
+# Why a member may not claim a template: code → message. Also used to explain the coupon centre.
+INELIGIBLE: dict[str, str] = {
+    "coupon_inactive": "优惠券已停用",
+    "coupon_claim_not_started": "未到领取时间",
+    "coupon_claim_ended": "领取已结束",
+    "coupon_new_customer_only": "仅限新客领取",
+    "coupon_tier_restricted": "会员等级不符合领取条件",
+    "coupon_segment_restricted": "不在本券的活动人群内",
+}
+
+
+def coupon_validity(*, template: CouponTemplate, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[valid_from, valid_until) of a coupon of `template` claimed at `now`."""
+    if template.validity == Validity.FIXED:
+        assert template.valid_from is not None and template.valid_until is not None
+        return template.valid_from, template.valid_until
+    days = template.valid_days or 1
+    # N days from claim: to the end of the Nth Shanghai day (claimed today counts as day 1).
+    last_day = timezone.localdate(now) + dt.timedelta(days=days - 1)
+    end = timezone.make_aware(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min))
+    return now, end
+
+
+def coupon_ineligibility(*, template: CouponTemplate, member: Member, now: dt.datetime,
+                         check_window: bool = True) -> str | None:
+    """The code of the first rule that stops `member` claiming `template`, or None.
+
+    Limits, stock and budget are not checked here: they are taken atomically by coupon_grant().
+    Automatic issues (gifts, targeted) pass check_window=False: the claim window is for claims.
+    """
+    if not template.is_active:
+        return "coupon_inactive"
+    if check_window and template.claim_starts_at and now < template.claim_starts_at:
+        return "coupon_claim_not_started"
+    if check_window and template.claim_ends_at and now >= template.claim_ends_at:
+        return "coupon_claim_ended"
+    if template.validity == Validity.FIXED and template.valid_until and now >= template.valid_until:
+        return "coupon_claim_ended"
+    if template.new_customer_only and member.paid_order_count > 0:
+        return "coupon_new_customer_only"
+    tier_ids = {t.pk for t in template.tiers.all()}
+    if tier_ids and member.tier_id not in tier_ids:
+        return "coupon_tier_restricted"
+    segment_ids = [s.pk for s in template.segments.all()]
+    if segment_ids and not SegmentMember.objects.filter(member=member, segment_id__in=segment_ids).exists():
+        return "coupon_segment_restricted"
+    return None
+
+
+@dataclass(frozen=True)
+class Grant:
+    coupon: Coupon
+    created: bool  # False: the issue_key had already been used, this is the first coupon
+
+
+def coupon_grant(*, template: CouponTemplate, member: Member, source: str, issue_key: str | None = None,
+                 channel_id: int | None = None, targeted_issue_id: int | None = None,
+                 now: dt.datetime | None = None, check_window: bool = True) -> Grant:
+    """Give `member` one coupon of `template`, or raise why not. All or nothing.
+
+    Runs in the caller's transaction if there is one (a savepoint), else its own. Takes the
+    member's quota row, then the template row (per-member and per-day limits, total quantity,
+    budget: each a conditional UPDATE whose row count is checked). Idempotent per `issue_key`.
+    """
+    now = now or timezone.now()
+    if issue_key:
+        existing = Coupon.objects.filter(issue_key=issue_key).first()
+        if existing is not None:
+            return Grant(existing, False)
+    reason = coupon_ineligibility(template=template, member=member, now=now, check_window=check_window)
+    if reason:
+        raise CouponNotClaimable(INELIGIBLE[reason], code=reason)
+    valid_from, valid_until = coupon_validity(template=template, now=now)
+    try:
+        with transaction.atomic():
+            _quota_take(template=template, member_id=member.pk, today=timezone.localdate(now))
+            _stock_take(template)
+            coupon = Coupon.objects.create(
+                template=template, member=member, valid_from=valid_from, valid_until=valid_until,
+                source=source, issue_key=issue_key, channel_id=channel_id, targeted_issue_id=targeted_issue_id)
+            CouponEvent.objects.create(coupon=coupon, action=CouponEvent.Action.ISSUED,
+                                       reference=issue_key or source, amount_fen=template.face_value_fen)
+    except IntegrityError:
+        if issue_key:  # a concurrent grant with the same key won
+            existing = Coupon.objects.filter(issue_key=issue_key).first()
+            if existing is not None:
+                return Grant(existing, False)
+        raise
+    track("coupon_issued", member_id=member.pk,
+          properties={"template_id": template.pk, "source": source, "channel_id": channel_id})
+    return Grant(coupon, True)
+
+
+def _quota_take(*, template: CouponTemplate, member_id: int, today: dt.date) -> None:
+    CouponQuota.objects.bulk_create([CouponQuota(template=template, member_id=member_id)], ignore_conflicts=True)
+    condition = Q(claimed_total__lt=template.per_member_limit)
+    if template.per_day_limit:
+        condition &= ~Q(day=today) | Q(day__isnull=True) | Q(claimed_on_day__lt=template.per_day_limit)
+    # Every expression in an UPDATE sees the row as it was, so `day` here is yesterday's day.
+    updated = CouponQuota.objects.filter(Q(template=template, member_id=member_id) & condition).update(
+        claimed_total=F("claimed_total") + 1,
+        claimed_on_day=Case(When(day=today, then=F("claimed_on_day") + 1), default=Value(1)),
+        day=today,
+    )
+    if updated:
+        return
+    quota = CouponQuota.objects.get(template=template, member_id=member_id)
+    if quota.claimed_total >= template.per_member_limit:
+        raise CouponLimitReached(detail={"per_member_limit": template.per_member_limit})
+    raise CouponDailyLimitReached(detail={"per_day_limit": template.per_day_limit})
+
+
+def _stock_take(template: CouponTemplate) -> None:
+    face = template.face_value_fen
+    condition = Q(pk=template.pk)
+    if template.total_quantity is not None:
+        condition &= Q(issued_count__lt=F("total_quantity"))
+    if template.budget_fen is not None:
+        condition &= Q(issued_value_fen__lte=F("budget_fen") - face) & Q(redeemed_value_fen__lt=F("budget_fen"))
+    updated = CouponTemplate.objects.filter(condition).update(
+        issued_count=F("issued_count") + 1, issued_value_fen=F("issued_value_fen") + face)
+    if updated:
+        return
+    fresh = CouponTemplate.objects.get(pk=template.pk)
+    if fresh.total_quantity is not None and fresh.issued_count >= fresh.total_quantity:
+        raise CouponSoldOut()
+    raise CouponBudgetExhausted(detail={"budget_fen": fresh.budget_fen})

@@ -1,0 +1,36 @@
+"""Celery tasks: thin wrappers that call a service. Safe to run twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(name="campaigns.tasks.expire_coupons")
+def expire_coupons() -> int:
+    from campaigns.services.reminders import coupons_expire
+
+    return coupons_expire()
+
+
+@shared_task(name="campaigns.tasks.remind_expiring_coupons")
+def remind_expiring_coupons() -> int:
+    from campaigns.services.reminders import coupons_remind_expiring
+
+    return coupons_remind_expiring()
+
+
+@shared_task(name="campaigns.tasks.create_flash_sessions")
+def create_flash_sessions() -> int:
+    """Tomorrow's default flash-sale sessions (FLASH_SALE_SLOTS), if not there yet."""
+    from campaigns.services.flash import flash_sessions_create_for_day
+
+    return len(flash_sessions_create_for_day())
+
+
+@shared_task(name="campaigns.tasks.run_targeted_issue")
+def run_targeted_issue(issue_id: int) -> dict[str, Any]:
+    from campaigns.services.targeted import targeted_issue_run
+
+    return targeted_issue_run(issue_id=issue_id)
