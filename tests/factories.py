@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from factory.django import DjangoModelFactory
 
+from campaigns.models import CouponKind, CouponTemplate, Validity
 from members.models import Address, Member
 from shop.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
 
@@ -81,3 +82,18 @@ def default_freight(*, first_fee_fen: int = 1000, extra_fee_fen: int = 500,
     FreightRule.objects.create(template=template, provinces=["新疆维吾尔自治区", "西藏自治区"], first_count=1,
                                first_fee_fen=2000, extra_count=1, extra_fee_fen=1000)
     return template
+
+
+class CouponTemplateFactory(DjangoModelFactory):
+    """满 100 减 10, whole store, 7 days from claim, 1 per member, unlimited quantity."""
+
+    class Meta:
+        model = CouponTemplate
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"测试券{n}")
+    kind = CouponKind.FULL_REDUCTION
+    threshold_fen = 10000
+    amount_fen = 1000
+    validity = Validity.RELATIVE
+    valid_days = 7

@@ -1,5 +1,5 @@
-"""The campaigns part of /api/v1/: coupons (centre, claim, codes, scans) and flash sales."""
+"""The campaigns part of /api/v1/: coupons (centre, claim, mine), codes and scans, flash sales."""
 
-from campaigns.api import coupons, flash
+from campaigns.api import coupons, distribution, flash
 
-urlpatterns = coupons.urlpatterns + flash.urlpatterns
+urlpatterns = coupons.urlpatterns + distribution.urlpatterns + flash.urlpatterns
