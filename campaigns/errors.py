@@ -45,3 +45,28 @@ class CouponNotClaimable(DomainError):
     status = 403
     code = "coupon_not_claimable"
     message = "不符合领取条件"
+
+
+class FlashNotActive(Conflict):
+    code = "flash_not_active"
+    message = "秒杀活动未开始或已结束"
+
+
+class FlashSoldOut(Conflict):
+    code = "flash_sold_out"
+    message = "已抢光"
+
+
+class FlashLimitExceeded(Conflict):
+    code = "flash_limit_exceeded"
+    message = "超出每人限购数量"
+
+
+class FlashBudgetExhausted(Conflict):
+    code = "flash_budget_exhausted"
+    message = "活动补贴已用完"
+
+
+class FlashItemNotFound(NotFound):
+    code = "flash_item_not_found"
+    message = "秒杀商品不存在"
