@@ -118,7 +118,7 @@ def _shoppers() -> tuple[str, ...]:
     """MEMBERS members, each with a default address and a token issued the way login does."""
     from django.utils import timezone
 
-    from members.services import _token_issue
+    from members.services.identity import _token_issue
     from tests.factories import AddressFactory, MemberFactory
 
     tokens = []

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from members.models import Member
-from members.services import _token_issue
+from members.services.identity import _token_issue
 from tests.factories import AddressFactory, MemberFactory
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("addresses/", views.AddressListView.as_view(), name="address-list"),
     path("addresses/<int:address_id>/", views.AddressDetailView.as_view(), name="address-detail"),
     path("", include("members.api.subscriptions")),
+    path("", include("members.api.loyalty")),
 ]

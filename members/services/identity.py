@@ -1,4 +1,4 @@
-"""Writes about members: WeChat login, tokens, the profile they fill in, addresses."""
+"""Identity: WeChat login, tokens, the profile members fill in, addresses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -165,15 +163,3 @@ def address_delete(*, member: Member, address_id: int) -> None:
             if newest:
                 Address.objects.filter(pk=newest.pk).update(is_default=True)
 
-
-def member_record_purchase(*, member_id: int, paid_fen: int, paid_at: dt.datetime) -> None:
-    """Count a paid order in the member's purchase facts (new-customer checks, segments).
-
-    Called by the shop inside the payment's transaction, once per order. A conditional-free
-    F() update: concurrent payments of one member both count.
-    """
-    # PostgreSQL's GREATEST ignores NULL, so the first payment sets last_paid_at too.
-    Member.objects.filter(pk=member_id).update(
-        paid_order_count=F("paid_order_count") + 1, paid_total_fen=F("paid_total_fen") + paid_fen,
-        last_paid_at=Greatest(F("last_paid_at"), Value(paid_at)),
-    )
