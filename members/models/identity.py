@@ -23,6 +23,9 @@ class Member(models.Model):
     avatar_url = models.URLField("头像", max_length=500, blank=True, default="")
     gender = models.CharField("性别", max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
     birthday = models.DateField("生日", null=True, blank=True)
+    # A member sets the birthday once (the gift cannot be farmed); later changes go through
+    # customer service in the console.
+    birthday_set_at = models.DateTimeField("生日设置时间", null=True, blank=True, editable=False)
     province = models.CharField("省份", max_length=32, blank=True, default="")
     city = models.CharField("城市", max_length=32, blank=True, default="")
     phone = models.CharField("手机号", max_length=20, blank=True, default="", db_index=True)
@@ -31,6 +34,9 @@ class Member(models.Model):
     tier = models.ForeignKey("members.Tier", verbose_name="会员等级", null=True, blank=True,
                              on_delete=models.PROTECT, related_name="members")
     growth = models.BigIntegerField("成长值", default=0)
+    # A checked snapshot of the points ledger (members.models.points): changed only together
+    # with a ledger row, in one transaction; a nightly job reports any drift.
+    points_balance = models.BigIntegerField("积分余额", default=0)
     # Purchase facts the shop reports with plain values (members knows no orders): used by
     # new-customer coupons and by segment rules.
     paid_order_count = models.PositiveIntegerField("支付订单数", default=0)
@@ -38,11 +44,16 @@ class Member(models.Model):
     last_paid_at = models.DateTimeField("最近支付", null=True, blank=True)
     registered_at = models.DateTimeField("注册时间", auto_now_add=True)
     last_login_at = models.DateTimeField("最近登录", null=True, blank=True)
+    # 注销: personal data anonymised, orders and ledgers kept for the books.
+    deleted_at = models.DateTimeField("注销时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "会员"
         verbose_name_plural = "会员"
         ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_points_non_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.nickname or f"会员{self.pk}"
