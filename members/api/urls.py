@@ -11,4 +11,5 @@ urlpatterns = [
     path("addresses/<int:address_id>/", views.AddressDetailView.as_view(), name="address-detail"),
     path("", include("members.api.subscriptions")),
     path("", include("members.api.loyalty")),
+    path("", include("members.api.points")),
 ]

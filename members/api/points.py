@@ -1,0 +1,5 @@
+"""Points: balance, ledger, expiring lots."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
