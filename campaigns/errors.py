@@ -70,3 +70,8 @@ class FlashBudgetExhausted(Conflict):
 class FlashItemNotFound(NotFound):
     code = "flash_item_not_found"
     message = "秒杀商品不存在"
+
+
+class FlashSessionNotFound(NotFound):
+    code = "flash_session_not_found"
+    message = "秒杀场次不存在"
