@@ -97,3 +97,41 @@ class CouponTemplateFactory(DjangoModelFactory):
     amount_fen = 1000
     validity = Validity.RELATIVE
     valid_days = 7
+
+
+class FlashSessionFactory(DjangoModelFactory):
+    """A flash-sale session running now (started an hour ago, ends in an hour), no budget."""
+
+    class Meta:
+        model = "campaigns.FlashSession"
+
+    name = factory.Sequence(lambda n: f"测试秒杀场{n}")
+    starts_at = factory.LazyFunction(lambda: _now() - _hours(1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + _hours(2))
+    unpaid_timeout_minutes = 15
+
+
+class FlashItemFactory(DjangoModelFactory):
+    """20 units of a SKU at ¥49.00, one per member, in a running session."""
+
+    class Meta:
+        model = "campaigns.FlashItem"
+
+    session = factory.SubFactory(FlashSessionFactory)
+    sku = factory.SubFactory(SkuFactory)
+    flash_price_fen = 4900
+    stock_total = 20
+    stock_left = factory.LazyAttribute(lambda o: o.stock_total)
+    per_member_limit = 1
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _hours(n: int):
+    import datetime as dt
+
+    return dt.timedelta(hours=n)

@@ -1,0 +1,191 @@
+"""Flash sales (秒杀): taking and giving back activity stock, allowance and subsidy; daily sessions.
+
+Checkout (shop) prices a flash line with `campaigns.selectors.flash.flash_offers()` and, inside
+its order-placement transaction, calls `flash_reserve()`; cancelling an unpaid order calls
+`flash_release()`. Every counter moves by a conditional UPDATE whose row count is checked (the
+limit is the WHERE clause, never read-modify-write), backed by the tables' CheckConstraints.
+
+Lock order, the same in reserve and release so two orders never deadlock: the member's
+allowance rows (FlashPurchase), then FlashItem rows, then FlashSession rows, each group in id
+order. Checkout should call `flash_reserve()` before it takes the product's own stock, and
+`flash_release()` before it gives that stock back, so the product's Stock row always comes last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+from campaigns.errors import (
+    FlashBudgetExhausted,
+    FlashItemNotFound,
+    FlashLimitExceeded,
+    FlashNotActive,
+    FlashSoldOut,
+)
+from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
+from core.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class FlashWant:
+    """Units of a flash item an order line wants, with the SKU's list price (for the subsidy)."""
+
+    item_id: int
+    quantity: int
+    list_price_fen: int
+
+
+def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant]) -> None:
+    """Take allowance, activity stock and session subsidy for an order's flash lines; all or nothing.
+
+    Runs in the caller's transaction (a savepoint of it: on any refusal nothing of this call
+    remains). In order, each a conditional UPDATE with its row count checked:
+    (a) the member's allowance: FlashPurchase.quantity + n <= per_member_limit, else
+        FlashLimitExceeded (the row is inserted first if missing);
+    (b) activity stock: FlashItem.stock_left >= n, else FlashSoldOut;
+    (c) the session's subsidy, (list price - flash price) x n, within budget_fen when one is set,
+        else FlashBudgetExhausted;
+    then one FlashReservation per item (unique per item and order). Items of a session that is
+    disabled or not running now: FlashNotActive; unknown items: FlashItemNotFound.
+    Locks: allowance rows, then items, then sessions, each in id order. Not idempotent by
+    itself: the caller's order row (unique idempotency key) makes placement idempotent.
+    """
+    merged = _merge(wants)
+    if not merged:
+        return
+    now = timezone.now()
+    items = {row["pk"]: row for row in FlashItem.objects.filter(pk__in=list(merged)).values(
+        "pk", "session_id", "flash_price_fen", "per_member_limit",
+        "session__is_active", "session__starts_at", "session__ends_at")}
+    missing = sorted(set(merged) - set(items))
+    if missing:
+        raise FlashItemNotFound(detail={"flash_item_ids": missing})
+    for item_id in sorted(merged):
+        row = items[item_id]
+        if not (row["session__is_active"] and row["session__starts_at"] <= now < row["session__ends_at"]):
+            raise FlashNotActive(detail={"flash_item_id": item_id})
+    subsidy = {item_id: max(merged[item_id][1] - items[item_id]["flash_price_fen"], 0) * merged[item_id][0]
+               for item_id in merged}
+    with transaction.atomic():
+        _allowance_take(member_id=member_id, merged=merged, items=items)
+        for item_id in sorted(merged):
+            quantity = merged[item_id][0]
+            taken = FlashItem.objects.filter(pk=item_id, stock_left__gte=quantity).update(
+                stock_left=F("stock_left") - quantity)
+            if taken != 1:
+                raise FlashSoldOut(detail={"flash_item_id": item_id})
+        per_session: dict[int, int] = defaultdict(int)
+        for item_id, amount in subsidy.items():
+            per_session[items[item_id]["session_id"]] += amount
+        for session_id in sorted(per_session):
+            amount = per_session[session_id]
+            if amount == 0:
+                continue
+            # With no budget the subsidy is still counted (已用补贴), just not capped.
+            within = Q(budget_fen__isnull=True) | Q(subsidy_fen__lte=F("budget_fen") - amount)
+            if FlashSession.objects.filter(within, pk=session_id).update(subsidy_fen=F("subsidy_fen") + amount) != 1:
+                raise FlashBudgetExhausted(detail={"session_id": session_id})
+        FlashReservation.objects.bulk_create(
+            FlashReservation(item_id=item_id, member_id=member_id, order_id=order_id,
+                             quantity=merged[item_id][0], subsidy_fen=subsidy[item_id])
+            for item_id in sorted(merged)
+        )
+
+
+def _merge(wants: list[FlashWant]) -> dict[int, tuple[int, int]]:
+    """item_id -> (units, list price); two lines of the same item count together."""
+    merged: dict[int, tuple[int, int]] = {}
+    for want in wants:
+        if want.quantity < 1 or want.list_price_fen < 0:
+            raise ValidationFailed("秒杀商品数量有误", code="invalid_quantity",
+                                   detail={"flash_item_id": want.item_id})
+        units = merged.get(want.item_id, (0, want.list_price_fen))[0]
+        merged[want.item_id] = (units + want.quantity, want.list_price_fen)
+    return merged
+
+
+def _allowance_take(*, member_id: int, merged: dict[int, tuple[int, int]],
+                    items: Mapping[int, Mapping[str, Any]]) -> None:
+    FlashPurchase.objects.bulk_create(
+        [FlashPurchase(item_id=item_id, member_id=member_id) for item_id in sorted(merged)],
+        ignore_conflicts=True)
+    for item_id in sorted(merged):
+        quantity, limit = merged[item_id][0], items[item_id]["per_member_limit"]
+        if quantity > limit:
+            raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
+        taken = FlashPurchase.objects.filter(item_id=item_id, member_id=member_id, quantity__lte=limit - quantity) \
+            .update(quantity=F("quantity") + quantity)
+        if taken != 1:
+            raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
+
+
+def flash_release(*, order_id: int) -> int:
+    """Give back the activity stock, allowance and subsidy an order holds. Returns units released.
+
+    For a cancelled unpaid order. Exactly once per reservation, even when called twice or
+    concurrently: each reservation is claimed by a conditional UPDATE (released_at IS NULL) and
+    only the call that claimed it gives anything back; a later call returns 0. Runs in the
+    caller's transaction if there is one (a savepoint), else its own. Locks the order's
+    reservations, then allowance rows, items and sessions in id order (as flash_reserve).
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        pending = list(FlashReservation.objects.filter(order_id=order_id, released_at__isnull=True)
+                       .order_by("item_id").values("pk", "item_id", "member_id", "quantity", "subsidy_fen",
+                                                   "item__session_id"))
+        mine = [r for r in pending
+                if FlashReservation.objects.filter(pk=r["pk"], released_at__isnull=True).update(released_at=now)]
+        for r in mine:
+            FlashPurchase.objects.filter(item_id=r["item_id"], member_id=r["member_id"]).update(
+                quantity=Greatest(F("quantity") - r["quantity"], Value(0)))
+        for r in mine:
+            # An operator may have lowered stock_total meanwhile: never above it (the CheckConstraint).
+            FlashItem.objects.filter(pk=r["item_id"]).update(
+                stock_left=Least(F("stock_left") + r["quantity"], F("stock_total")))
+        per_session: dict[int, int] = defaultdict(int)
+        for r in mine:
+            per_session[r["item__session_id"]] += r["subsidy_fen"]
+        for session_id in sorted(per_session):
+            if per_session[session_id]:
+                FlashSession.objects.filter(pk=session_id).update(
+                    subsidy_fen=Greatest(F("subsidy_fen") - per_session[session_id], Value(0)))
+        return sum(r["quantity"] for r in mine)
+
+
+# Serialises concurrent runs of the daily job (two beat schedulers, an operator's click).
+_SESSIONS_LOCK_KEY = 0x464C415348  # "FLASH"
+
+
+def flash_sessions_create_for_day(*, day: dt.date | None = None) -> list[FlashSession]:
+    """Create the default sessions (settings.FLASH_SALE_SLOTS) of a Shanghai day; default tomorrow.
+
+    Returns the sessions created. Idempotent: a slot whose start already has a session (made by
+    an earlier run or by an operator, enabled or not) is skipped, so a second run creates
+    nothing. One durable transaction holding a transaction-level advisory lock, so two runs at
+    the same moment cannot both create a slot.
+    """
+    day = day or timezone.localdate() + dt.timedelta(days=1)
+    slots = []
+    for hour, hours in settings.FLASH_SALE_SLOTS:
+        starts_at = timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+        slots.append((starts_at, starts_at + dt.timedelta(hours=hours), f"{day.month}月{day.day}日 {hour:02d}:00 场"))
+    with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SESSIONS_LOCK_KEY])
+        taken = set(FlashSession.objects.filter(starts_at__in=[s[0] for s in slots])
+                    .values_list("starts_at", flat=True))
+        return [
+            FlashSession.objects.create(name=name, starts_at=starts_at, ends_at=ends_at,
+                                        unpaid_timeout_minutes=settings.FLASH_SALE_UNPAID_TIMEOUT_MINUTES)
+            for starts_at, ends_at, name in slots if starts_at not in taken
+        ]
