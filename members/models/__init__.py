@@ -5,3 +5,14 @@ from .segments import MemberTag, Segment, SegmentMember, Tag
 from .tiers import Tier
 
 __all__ = ["Address", "Gender", "Member", "MemberTag", "MemberToken", "Segment", "SegmentMember", "Tag", "Tier"]
+
+from .points import (
+    AdjustmentStatus,
+    PointsAdjustment,
+    PointsAllocation,
+    PointsEntry,
+    PointsKind,
+    PointsLot,
+)
+
+__all__ += ["AdjustmentStatus", "PointsAdjustment", "PointsAllocation", "PointsEntry", "PointsKind", "PointsLot"]
