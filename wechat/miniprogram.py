@@ -1,4 +1,5 @@
-"""Mini-program server APIs: login (jscode2session), the access token, the phone number.
+"""Mini-program server APIs: login (jscode2session), the access token, the phone number, and
+mini-program codes (getwxacodeunlimit).
 
 Every call goes over HTTP to `settings.WECHAT_API_BASE` — the local sandbox in development and
 tests, `https://api.weixin.qq.com/` in production — through wechatpy's client with its base URL
@@ -11,6 +12,8 @@ again); any other WeChat error or a network failure raises `WechatApiError` (502
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from django.core.cache import cache
 from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from core.errors import ValidationFailed
 from wechat.errors import InvalidCode, WechatApiError
 
 # jscode2session / getuserphonenumber: 40029 invalid code, 40163 code already used.
@@ -29,6 +33,23 @@ TOKEN_REJECTED_ERRCODES = frozenset({40001, 42001})
 # Stop using a token this long before WeChat says it expires, so a request never carries a
 # token that dies in flight; 5 minutes is also how long WeChat keeps an old token alive.
 TOKEN_EARLY_REFRESH_SECONDS = 300
+
+# getwxacodeunlimit (小程序码, permanent, unlimited in number). WeChat's rules for its input:
+# scene is at most 32 visible characters of this set (no "%", so Chinese cannot be URL-encoded
+# into it); page is a path like pages/index/index, no leading "/" and no query string.
+WXACODE_SCENE_MAX = 32
+WXACODE_SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}")
+WXACODE_PAGE = re.compile(r"[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-]+)*")
+WXACODE_WIDTH_MIN, WXACODE_WIDTH_MAX = 280, 1280
+WXACODE_ENV_VERSIONS = ("release", "trial", "develop")
+# WeChat refusing our input rather than failing: 40129 invalid scene, 40169 scene too long,
+# 41030 invalid page (or, with check_path, a page the released version does not have).
+WXACODE_INPUT_ERRCODES: dict[int, tuple[str, str]] = {
+    40129: ("invalid_wxacode_scene", "小程序码场景值不合法"),
+    40169: ("invalid_wxacode_scene", "小程序码场景值超过 32 个字符"),
+    41030: ("invalid_wxacode_page", "小程序页面路径不合法或未发布"),
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -105,6 +126,81 @@ def get_phone_number(code: str) -> str:
     if not isinstance(phone, str) or not phone:
         raise WechatApiError("BAD_RESPONSE", "getuserphonenumber returned no purePhoneNumber")
     return phone
+
+
+def get_wxacode_unlimit(*, scene: str, page: str, width: int = 430) -> bytes:
+    """The PNG of a permanent mini-program code that opens `page` with `scene` (getwxacodeunlimit).
+
+    Checks scene, page and width against WeChat's rules first and raises ValidationFailed
+    (invalid_wxacode_scene / invalid_wxacode_page / invalid_wxacode_width) without calling out;
+    WeChat refusing them anyway (40129, 40169, 41030) raises the same. Sends check_path=false (the
+    page need not be in the released version yet: codes are printed before a release) and
+    env_version from settings.WECHAT_WXACODE_ENV_VERSION (default "release"). A rejected access
+    token is refreshed once and the call retried; anything else raises WechatApiError (502).
+    Network I/O: never call inside a database transaction. WeChat's codes never expire, so
+    callers generate each once and store it.
+    """
+    _wxacode_check(scene=scene, page=page, width=width)
+    body = {
+        "scene": scene,
+        "page": page,
+        "width": width,
+        "check_path": False,
+        "env_version": getattr(settings, "WECHAT_WXACODE_ENV_VERSION", "release"),
+    }
+    token = get_access_token()
+    try:
+        return _wxacode_post(token, body)
+    except WechatApiError as exc:
+        if exc.errcode not in TOKEN_REJECTED_ERRCODES:
+            raise
+        return _wxacode_post(_token_after_rejection(token), body)
+
+
+def _wxacode_check(*, scene: str, page: str, width: int) -> None:
+    if not isinstance(scene, str) or len(scene) > WXACODE_SCENE_MAX or not WXACODE_SCENE.fullmatch(scene):
+        raise ValidationFailed(
+            f"场景值须为 1–{WXACODE_SCENE_MAX} 个字符，只能包含数字、英文字母和 !#$&'()*+,/:;=?@-._~",
+            code="invalid_wxacode_scene", detail={"scene": scene})
+    if not isinstance(page, str) or not WXACODE_PAGE.fullmatch(page):
+        raise ValidationFailed("小程序页面路径须形如 pages/index/index：开头不带 /，不带参数",
+                               code="invalid_wxacode_page", detail={"page": page})
+    if isinstance(width, bool) or not isinstance(width, int) or not WXACODE_WIDTH_MIN <= width <= WXACODE_WIDTH_MAX:
+        raise ValidationFailed(f"小程序码宽度须在 {WXACODE_WIDTH_MIN}–{WXACODE_WIDTH_MAX} 像素之间",
+                               code="invalid_wxacode_width", detail={"width": width})
+
+
+def _wxacode_post(token: str, body: dict[str, Any]) -> bytes:
+    """One getwxacodeunlimit request: the image on success, WeChat's JSON errcode otherwise.
+
+    Not through wechatpy: its client parses every answer as JSON, and this one is a PNG.
+    """
+    url = settings.WECHAT_API_BASE.rstrip("/") + "/wxa/getwxacodeunlimit"
+    try:
+        response = requests.post(url, params={"access_token": token},
+                                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                 headers={"Content-Type": "application/json"},
+                                 timeout=settings.WECHAT_HTTP_TIMEOUT)
+    except requests.RequestException as exc:
+        raise WechatApiError("NETWORK_ERROR", type(exc).__name__) from exc
+    if response.status_code != 200:
+        raise WechatApiError("HTTP_ERROR", f"getwxacodeunlimit answered HTTP {response.status_code}")
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type.startswith("image/"):
+        if not response.content.startswith(PNG_SIGNATURE):
+            raise WechatApiError("BAD_RESPONSE", f"getwxacodeunlimit returned {content_type} that is not a PNG")
+        return response.content
+    try:
+        result = response.json()
+    except ValueError:
+        result = None
+    if not isinstance(result, dict) or not isinstance(result.get("errcode"), int):
+        raise WechatApiError("BAD_RESPONSE", "getwxacodeunlimit returned neither an image nor an errcode")
+    errcode, errmsg = result["errcode"], str(result.get("errmsg", ""))
+    if errcode in WXACODE_INPUT_ERRCODES:
+        code, message = WXACODE_INPUT_ERRCODES[errcode]
+        raise ValidationFailed(message, code=code, detail={"errcode": errcode, "errmsg": errmsg})
+    raise WechatApiError(errcode, errmsg)
 
 
 def _call_with_token(token: str, code: str) -> dict[str, Any]:

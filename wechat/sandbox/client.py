@@ -239,3 +239,25 @@ class SandboxControl:
     def shipping_order(self, transaction_id: str) -> dict[str, Any]:
         """The payment's shipping as WeChat knows it (order_state 1 待发货 / 2 已发货, shipping_list…)."""
         return self._get(f"shipping/orders/{transaction_id}")
+
+    # --- mini-program codes, getwxacodeunlimit (wechat/sandbox/wxacode_api.py) -----------------
+
+    def wxacodes(self, scene: str | None = None) -> list[dict[str, Any]]:
+        """Every mini-program code the sandbox generated, oldest first: {"scene", "page", "width",
+        "env_version", "check_path", "is_hyaline", "size_bytes", "sha256", "generated_at"}."""
+        return list(self._get("wxacodes", {"scene": scene} if scene is not None else None)["codes"])
+
+    def scan_wxacode(self, png: bytes) -> dict[str, str]:
+        """What the phone's camera reads from a sandbox mini-program code: {"scene", "page"}.
+        Raises SandboxRefused (NOT_A_WXACODE) for any other image."""
+        response = self._http.post(f"{self.base_url}sandbox/wxacode/scan", data=png,
+                                   headers={"Content-Type": "image/png"}, timeout=self.timeout)
+        return {str(k): str(v) for k, v in self._answer(response).items()}
+
+    def wxacode_fail_next(self, count: int, *, errcode: int = -1) -> int:
+        """Make the next `count` getwxacodeunlimit calls answer `errcode` (-1 busy, 45009 quota…)."""
+        return int(self._post("wxacode/fail_next", {"count": count, "errcode": errcode})["pending_failures"])
+
+    def wxacode_released_pages(self, pages: list[str]) -> list[str]:
+        """Set the released version's pages, which getwxacodeunlimit checks when check_path is true."""
+        return list(self._post("wxacode/pages", {"pages": pages})["pages"])

@@ -38,6 +38,7 @@ from wechat.sandbox import (
     refund_api,
     security_api,
     shipping_api,
+    wxacode_api,
 )
 from wechat.sandbox.state import SandboxState
 from wechat.sandbox.tls import (
@@ -68,8 +69,10 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
     **shipping_api.ROUTES,
     **security_api.ROUTES,
     **message_api.ROUTES,
+    **wxacode_api.ROUTES,
 }
-FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control)
+FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control,
+                    wxacode_api.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
