@@ -50,12 +50,36 @@ def coupon_validity(*, template: CouponTemplate, now: dt.datetime) -> tuple[dt.d
 
 
 def coupon_ineligibility(*, template: CouponTemplate, member: Member, now: dt.datetime,
-                         check_window: bool = True) -> str | None:
+                         check_window: bool = True, member_segment_ids: set[int] | None = None) -> str | None:
     """The code of the first rule that stops `member` claiming `template`, or None.
 
     Limits, stock and budget are not checked here: they are taken atomically by coupon_grant().
     Automatic issues (gifts, targeted) pass check_window=False: the claim window is for claims.
+    Reads `template.tiers` / `template.segments` (prefetch them for many templates); a caller
+    that already knows which segments the member is in passes `member_segment_ids` and saves
+    the query.
     """
+    reason = coupon_window_ineligibility(template=template, now=now, check_window=check_window)
+    if reason:
+        return reason
+    if template.new_customer_only and member.paid_order_count > 0:
+        return "coupon_new_customer_only"
+    tier_ids = {t.pk for t in template.tiers.all()}
+    if tier_ids and member.tier_id not in tier_ids:
+        return "coupon_tier_restricted"
+    segment_ids = {s.pk for s in template.segments.all()}
+    if segment_ids:
+        if member_segment_ids is None:
+            inside = SegmentMember.objects.filter(member=member, segment_id__in=segment_ids).exists()
+        else:
+            inside = bool(segment_ids & member_segment_ids)
+        if not inside:
+            return "coupon_segment_restricted"
+    return None
+
+
+def coupon_window_ineligibility(*, template: CouponTemplate, now: dt.datetime, check_window: bool = True) -> str | None:
+    """The rules that hold for everyone (active, claim window, a fixed validity not yet over), or None."""
     if not template.is_active:
         return "coupon_inactive"
     if check_window and template.claim_starts_at and now < template.claim_starts_at:
@@ -64,14 +88,6 @@ def coupon_ineligibility(*, template: CouponTemplate, member: Member, now: dt.da
         return "coupon_claim_ended"
     if template.validity == Validity.FIXED and template.valid_until and now >= template.valid_until:
         return "coupon_claim_ended"
-    if template.new_customer_only and member.paid_order_count > 0:
-        return "coupon_new_customer_only"
-    tier_ids = {t.pk for t in template.tiers.all()}
-    if tier_ids and member.tier_id not in tier_ids:
-        return "coupon_tier_restricted"
-    segment_ids = [s.pk for s in template.segments.all()]
-    if segment_ids and not SegmentMember.objects.filter(member=member, segment_id__in=segment_ids).exists():
-        return "coupon_segment_restricted"
     return None
 
 
@@ -107,9 +123,13 @@ def coupon_grant(*, template: CouponTemplate, member: Member, source: str, issue
                 template=template, member=member, valid_from=valid_from, valid_until=valid_until,
                 source=source, issue_key=issue_key, channel_id=channel_id, targeted_issue_id=targeted_issue_id)
             CouponEvent.objects.create(coupon=coupon, action=CouponEvent.Action.ISSUED,
-                                       reference=issue_key or source, amount_fen=template.face_value_fen)
-    except IntegrityError:
-        if issue_key:  # a concurrent grant with the same key won
+                                       reference=(issue_key or source)[:64], amount_fen=template.face_value_fen)
+    except (IntegrityError, CouponLimitReached, CouponDailyLimitReached, CouponSoldOut, CouponBudgetExhausted):
+        # A concurrent grant with the same key may have won: it either made our insert fail
+        # (unique issue_key) or, when it took the last of a limit we were waiting on, made our
+        # conditional UPDATE find nothing. Either way it has committed by now: a retried
+        # request gets the first coupon, not an error.
+        if issue_key:
             existing = Coupon.objects.filter(issue_key=issue_key).first()
             if existing is not None:
                 return Grant(existing, False)
