@@ -21,3 +21,7 @@ __all__ = [
     "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "RedeemCode", "Scope", "TargetedIssue",
     "Validity",
 ]
+
+from .greetings import Greeting, GreetingKind  # noqa: E402
+
+__all__ += ["Greeting", "GreetingKind"]

@@ -16,3 +16,6 @@ from .points import (
 )
 
 __all__ += ["AdjustmentStatus", "PointsAdjustment", "PointsAllocation", "PointsEntry", "PointsKind", "PointsLot"]
+from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, RfmThresholds  # noqa: E402
+
+__all__ += ["MemberAudit", "MemberAuditAction", "MemberCategoryPurchase", "RfmThresholds"]
