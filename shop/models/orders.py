@@ -56,6 +56,7 @@ class Order(models.Model):
     goods_total_fen = models.BigIntegerField("商品金额（分）")
     discount_fen = models.BigIntegerField("优惠金额（分）", default=0)
     freight_fen = models.BigIntegerField("运费（分）", default=0)
+    freight_discount_fen = models.BigIntegerField("运费券抵扣（分）", default=0)
     payable_fen = models.BigIntegerField("应付金额（分）")
     paid_fen = models.BigIntegerField("实付金额（分）", default=0)
 
@@ -64,6 +65,9 @@ class Order(models.Model):
     refund_state = models.CharField("退款状态", max_length=16, choices=RefundState.choices,
                                     default=RefundState.NONE, db_index=True)
     refunded_fen = models.BigIntegerField("已退金额（分）", default=0)
+    # The coupons priced into the order, as placed: [{"id", "name", "kind", "discount_fen"}]. The
+    # coupons' own state (locked, used, released) lives in campaigns; this is what the order shows.
+    applied_coupons = models.JSONField("使用的优惠券", default=list, blank=True, editable=False)
     needs_refund = models.BooleanField(
         "待退款", default=False, help_text="订单取消后才到账且无法恢复的付款，需要退款"
     )
@@ -97,8 +101,12 @@ class Order(models.Model):
                                    name="order_refunds_within_paid"),
             models.CheckConstraint(
                 condition=Q(payable_fen=models.F("goods_total_fen") - models.F("discount_fen")
-                            + models.F("freight_fen")),
+                            + models.F("freight_fen") - models.F("freight_discount_fen")),
                 name="order_payable_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(freight_discount_fen__gte=0) & Q(freight_discount_fen__lte=models.F("freight_fen")),
+                name="order_freight_discount_within_freight",
             ),
         ]
 
