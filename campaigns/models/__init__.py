@@ -25,3 +25,7 @@ __all__ = [
 from .greetings import Greeting, GreetingKind  # noqa: E402
 
 __all__ += ["Greeting", "GreetingKind"]
+
+from .gift_packs import CardGiftPack  # noqa: E402
+
+__all__ += ["CardGiftPack"]

@@ -16,6 +16,27 @@ from .points import (
 )
 
 __all__ += ["AdjustmentStatus", "PointsAdjustment", "PointsAllocation", "PointsEntry", "PointsKind", "PointsLot"]
+
+from .cards import (
+    CARD_PURCHASE_PREFIX,
+    CARD_PURCHASE_TRANSITIONS,
+    CardPlan,
+    CardPurchase,
+    CardPurchaseEvent,
+    CardPurchaseStatus,
+    MemberCard,
+    MemberCardPeriod,
+    MemberPriceSettings,
+    StackingPolicy,
+)
+from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
+from .signin import SignIn, SignInReward
+
+__all__ += [
+    "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "CardPlan", "CardPurchase", "CardPurchaseEvent",
+    "CardPurchaseStatus", "GrowthEntry", "GrowthReason", "GrowthRule", "MemberCard", "MemberCardPeriod",
+    "MemberPriceSettings", "SignIn", "SignInReward", "StackingPolicy", "TierChange",
+]
 from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, RfmThresholds  # noqa: E402
 
 __all__ += ["MemberAudit", "MemberAuditAction", "MemberCategoryPurchase", "RfmThresholds"]
