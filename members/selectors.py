@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -40,3 +43,41 @@ def address_get_for_member(*, member: Member, address_id: int) -> Address:
 def address_default_for_member(*, member: Member) -> Address | None:
     """The default address, or the most recent one if none is marked default."""
     return Address.objects.filter(member=member).order_by("-is_default", "-id").first()
+
+
+# --- points (积分) ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    """The member's balance and what expires next: the points of every lot expiring on the
+    earliest expiry day still to come (Shanghai calendar), or 0 / None when nothing does."""
+
+    balance: int
+    next_expiring_points: int
+    next_expires_at: dt.datetime | None
+
+
+def points_summary_for_member(*, member: Member, now: dt.datetime | None = None) -> PointsSummary:
+    """The balance snapshot of `member` (as loaded) and the next expiry: two queries on the open lots."""
+    from members.models import PointsLot
+
+    now = now or timezone.now()
+    balance = member.points_balance
+    open_lots = PointsLot.objects.filter(member_id=member.pk, remaining__gt=0, expires_at__gt=now)
+    first = open_lots.order_by("expires_at", "id").values_list("expires_at", flat=True).first()
+    if first is None:
+        return PointsSummary(balance=balance, next_expiring_points=0, next_expires_at=None)
+    day_end = timezone.localtime(first).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    points = open_lots.filter(expires_at__lt=day_end).aggregate(total=Sum("remaining"))["total"] or 0
+    return PointsSummary(balance=balance, next_expiring_points=points, next_expires_at=first)
+
+
+def points_entries_for_member(*, member_id: int, kind: str | None = None) -> QuerySet[Any]:
+    """The member's ledger, newest first; only their own rows. `kind` narrows to one kind."""
+    from members.models import PointsEntry
+
+    rows = PointsEntry.objects.filter(member_id=member_id).order_by("-id")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows

@@ -71,3 +71,35 @@ PERIODIC_TASKS += [
     {"name": "生成明日秒杀场次", "task": "campaigns.tasks.create_flash_sessions",
      "crontab": {"minute": "10", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Members: points expiry just after midnight (a spend expires a member's overdue lots itself), the
+# expiry reminder in the daytime, when a subscribe message is welcome, and the nightly ledger check.
+PERIODIC_TASKS += [
+    {"name": "积分过期处理", "task": "members.tasks.expire_points",
+     "crontab": {"minute": "15", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
+    {"name": "积分过期提醒", "task": "members.tasks.remind_expiring_points",
+     "crontab": {"minute": "30", "hour": "10"}, "queue": "notifications", "expires_seconds": 3600},
+    {"name": "积分对账", "task": "members.tasks.reconcile_points",
+     "crontab": {"minute": "30", "hour": "3"}, "queue": "default", "expires_seconds": 7200},
+]
+
+# Members: segments are re-evaluated every night (the console can also evaluate one at once).
+PERIODIC_TASKS += [
+    {"name": "会员人群每日计算", "task": "members.tasks.evaluate_segments",
+     "crontab": {"minute": "30", "hour": "2"}, "queue": "default", "expires_seconds": 3 * 3600},
+]
+
+# Campaigns: birthday and registration-anniversary greetings (coupon, poster, message) at 09:00.
+PERIODIC_TASKS += [
+    {"name": "生日与注册纪念日祝福", "task": "campaigns.tasks.send_greetings",
+     "crontab": {"minute": "0", "hour": "9"}, "queue": "default", "expires_seconds": 6 * 3600},
+]
+
+# Paid membership cards: the monthly gift packs (daily; a missed day catches up within the month)
+# and the housekeeping of unpaid card purchases.
+PERIODIC_TASKS += [
+    {"name": "会员卡每月礼包发放", "task": "campaigns.tasks.issue_card_gift_packs",
+     "crontab": {"minute": "30", "hour": "8"}, "queue": "default", "expires_seconds": 3600},
+    {"name": "购卡订单超时取消", "task": "members.tasks.cancel_expired_card_purchases",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
+]
