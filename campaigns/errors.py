@@ -75,3 +75,101 @@ class FlashItemNotFound(NotFound):
 class FlashSessionNotFound(NotFound):
     code = "flash_session_not_found"
     message = "秒杀场次不存在"
+
+
+class ActivityPriceBelowCost(DomainError):
+    """An activity price under the SKU's cost × CAMPAIGN_PRICE_FLOOR, not confirmed (console)."""
+
+    status = 400
+    code = "activity_price_below_cost"
+    message = "活动价低于成本价"
+
+
+class BelowCostPermissionRequired(DomainError):
+    """A below-cost confirmation by an operator without campaigns.approve_below_cost."""
+
+    status = 403
+    code = "below_cost_permission_required"
+    message = "没有确认低于成本价的权限"
+
+
+class FlashStockBelowSold(Conflict):
+    code = "flash_stock_below_sold"
+    message = "活动库存不能少于已售出及待支付的数量"
+
+
+class FlashItemInUse(Conflict):
+    code = "flash_item_in_use"
+    message = "该秒杀商品已有订单"
+
+
+class CouponUnavailable(Conflict):
+    """The coupon is locked by another order, used, or no longer valid (a lost race included)."""
+
+    code = "coupon_unavailable"
+    message = "优惠券已被使用或已失效"
+
+
+class CouponNotUsable(Conflict):
+    """A chosen coupon cannot be used on this cart. `code` says why (campaigns.pricing.COUPON_REASONS):
+    coupon_threshold_not_met, coupon_not_applicable, coupon_not_started, coupon_expired,
+    coupon_not_stackable, coupon_no_freight."""
+
+    code = "coupon_not_usable"
+    message = "该优惠券不可用于本订单"
+
+
+class CouponCombinationInvalid(DomainError):
+    status = 400
+    code = "coupon_combination_invalid"
+    message = "每单最多使用一张商品券和一张运费券"
+
+
+class ChannelNotFound(NotFound):
+    """No active channel has this scene (a code of a channel since disabled, or a made-up scene)."""
+
+    code = "channel_not_found"
+    message = "渠道码不存在或已停用"
+
+
+class CodeInvalid(DomainError):
+    status = 400
+    code = "invalid_code"
+    message = "兑换码格式不正确"
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    message = "兑换码不存在"
+
+
+class CodeAlreadyRedeemed(Conflict):
+    code = "code_already_redeemed"
+    message = "兑换码已被使用"
+
+
+class CodeImportInvalid(DomainError):
+    """An import refused as a whole: `detail["rows"]` lists the offending rows (1-based) and why."""
+
+    status = 400
+    code = "code_import_invalid"
+    message = "兑换码导入失败，请修改后重新导入"
+
+
+class CodeQuantityInvalid(DomainError):
+    status = 400
+    code = "code_quantity_invalid"
+    message = "兑换码数量须在 1 到 100000 之间"
+
+
+class TargetedIssueNotFound(NotFound):
+    code = "targeted_issue_not_found"
+    message = "定向发放任务不存在"
+
+
+class TargetedIssueInvalid(DomainError):
+    """The target of a 定向发放 is missing or unknown (no segment / tag / member list)."""
+
+    status = 400
+    code = "targeted_issue_invalid"
+    message = "请选择发放对象"

@@ -70,27 +70,36 @@ def product_detail(*, product_id: int) -> Product:
     return product
 
 
-def cart_snapshot_lines(*, quantities: dict[int, int]) -> list[CartLine]:
+def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, int] | None = None) -> list[CartLine]:
     """Immutable priced-line inputs for sku_id -> quantity; every SKU must be sellable now.
 
-    Raises ProductUnavailable naming the SKUs that are unknown, inactive or off the shelf.
-    Stock is not checked here: placement takes it atomically, preview shows it.
+    `flash_items` (sku_id -> flash item id) marks lines bought through a flash sale. Each line
+    carries its category and the category's ancestors (a coupon or 满减 scoped to a parent
+    category covers its children). One query. Raises ProductUnavailable naming the SKUs that
+    are unknown, inactive or off the shelf. Stock is not checked here: placement takes it
+    atomically, preview shows it.
     """
-    skus = {s.pk: s for s in Sku.objects.filter(pk__in=list(quantities)).select_related("product")}
+    skus = {s.pk: s for s in Sku.objects.filter(pk__in=list(quantities))
+            .select_related("product__category__parent")}
     bad = [sku_id for sku_id in quantities
            if sku_id not in skus or not skus[sku_id].is_active or not skus[sku_id].product.is_on_shelf]
     if bad:
         raise ProductUnavailable(detail={"sku_ids": sorted(bad)})
+    flash_items = flash_items or {}
     lines = []
     for sku_id in sorted(quantities):
         sku = skus[sku_id]
         product = sku.product
+        category = product.category
+        # Categories are two levels deep; the select_related reaches a third for safety.
+        ancestry = [category.pk, category.parent_id, category.parent.parent_id if category.parent else None]
         lines.append(CartLine(
             sku_id=sku.pk, product_id=product.pk, category_id=product.category_id,
             product_name=product.name, sku_code=sku.code, spec_text=sku.spec_text,
             image_url=product.main_image.url if product.main_image else "",
             unit_price_fen=sku.price_fen, cost_fen=sku.cost_fen, quantity=quantities[sku_id],
             freight_template_id=product.freight_template_id,
+            category_ids=tuple(c for c in ancestry if c is not None), flash_item_id=flash_items.get(sku_id),
         ))
     return lines
 

@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.models import CouponKind
+from campaigns.pricing import CouponVerdict
 from core.errors import ValidationFailed
 from members.api.views import current_member
 from shop import selectors
@@ -30,6 +32,9 @@ class CheckoutInputSerializer(serializers.Serializer):
     class Item(serializers.Serializer):
         sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=999)
+        flash_item_id = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+            help_text="以秒杀价购买：秒杀商品 ID（秒杀场次接口中的 items[].id）")
 
     items = Item(many=True, required=False, max_length=100,  # type: ignore[call-arg]
                  help_text="留空则结算购物车中已选中的商品")
@@ -38,13 +43,20 @@ class CheckoutInputSerializer(serializers.Serializer):
     expected_payable_fen = serializers.IntegerField(
         min_value=0, max_value=MAX_ID, required=False, allow_null=True,
         help_text="预览时的应付金额；与实际不一致时返回 409 price_changed")
+    coupon_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, allow_null=True,
+        max_length=2, help_text="使用的优惠券：不传或 null 时自动选择最优组合（至多一张商品券加一张运费券），"
+                                "[] 表示不用券")
 
     def to_checkout(self) -> CheckoutInput:
         data = self.validated_data
+        coupon_ids = data.get("coupon_ids")
         return CheckoutInput(
-            items=tuple(LineInput(i["sku_id"], i["quantity"]) for i in data.get("items", [])),
+            items=tuple(LineInput(i["sku_id"], i["quantity"], i.get("flash_item_id"))
+                        for i in data.get("items", [])),
             address_id=data.get("address_id"), remark=data.get("remark", ""),
             expected_payable_fen=data.get("expected_payable_fen"),
+            coupon_ids=None if coupon_ids is None else tuple(sorted(set(coupon_ids))),
         )
 
 
@@ -78,14 +90,52 @@ class PreviewLineOutput(serializers.Serializer):
     adjustments = AdjustmentOutput(many=True)
 
 
+class CouponOptionOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="coupon.coupon_id")
+    template_id = serializers.IntegerField(source="coupon.template_id")
+    name = serializers.CharField(source="coupon.name")
+    kind = serializers.ChoiceField(source="coupon.kind", choices=CouponKind.choices)
+    kind_label = serializers.SerializerMethodField()
+    threshold_fen = serializers.IntegerField(source="coupon.threshold_fen")
+    amount_fen = serializers.IntegerField(source="coupon.amount_fen")
+    pay_percent = serializers.IntegerField(source="coupon.pay_percent", allow_null=True)
+    max_discount_fen = serializers.IntegerField(source="coupon.max_discount_fen", allow_null=True)
+    valid_from = serializers.DateTimeField(source="coupon.valid_from")
+    valid_until = serializers.DateTimeField(source="coupon.valid_until")
+    usable = serializers.BooleanField()
+    discount_fen = serializers.IntegerField(help_text="用于本单可抵扣的金额（分）；不可用时为 0")
+    reason_code = serializers.CharField(help_text="不可用的原因代码：coupon_threshold_not_met、coupon_not_applicable、"
+                                                  "coupon_not_started、coupon_expired、coupon_not_stackable、"
+                                                  "coupon_no_freight；可用时为空")
+    reason = serializers.CharField(help_text="不可用的原因（中文，门槛未达到时说明还差多少）")
+    selected = serializers.SerializerMethodField()
+
+    def get_kind_label(self, verdict: CouponVerdict) -> str:
+        return str(CouponKind(verdict.coupon.kind).label)
+
+    def get_selected(self, verdict: CouponVerdict) -> bool:
+        return verdict.coupon.coupon_id in self.context.get("selected", ())
+
+
+class CouponsOutput(serializers.Serializer):
+    selected_ids = serializers.ListField(child=serializers.IntegerField(),
+                                         help_text="本单使用的优惠券（至多一张商品券加一张运费券）")
+    auto = serializers.BooleanField(help_text="true：系统自动选择的最优组合；false：按 coupon_ids 使用")
+    usable = CouponOptionOutput(many=True)
+    unusable = CouponOptionOutput(many=True)
+
+
 class PreviewOutput(serializers.Serializer):
     lines = PreviewLineOutput(many=True)
     address = AddressOutput(allow_null=True)
     goods_total_fen = serializers.IntegerField()
     discount_fen = serializers.IntegerField()
     freight_fen = serializers.IntegerField()
-    payable_fen = serializers.IntegerField()
-    stages = AdjustmentOutput(many=True, help_text="各环节汇总：活动价、会员价、满减、优惠券、积分、运费")
+    freight_discount_fen = serializers.IntegerField(help_text="运费券抵扣的运费（分）")
+    payable_fen = serializers.IntegerField(help_text="商品金额 − 优惠 + 运费 − 运费券抵扣")
+    stages = AdjustmentOutput(many=True, help_text="各环节汇总：秒杀价、会员价、满减（每个活动一行，带活动名称）、"
+                                                   "优惠券、积分、运费、运费券")
+    coupons = CouponsOutput()
 
 
 class CheckoutPreviewView(APIView):
@@ -96,10 +146,14 @@ class CheckoutPreviewView(APIView):
         data.is_valid(raise_exception=True)
         checkout = order_services.checkout_price(member=current_member(request), data=data.to_checkout())
         q: Quote = checkout.quote
+        verdicts = q.coupons.verdicts
         body = {"lines": q.lines, "address": checkout.address, "goods_total_fen": q.goods_total_fen,
-                "discount_fen": q.discount_fen, "freight_fen": q.freight_fen, "payable_fen": q.payable_fen,
-                "stages": q.stages}
-        return Response(PreviewOutput(body).data)
+                "discount_fen": q.discount_fen, "freight_fen": q.freight_fen,
+                "freight_discount_fen": q.freight_discount_fen, "payable_fen": q.payable_fen, "stages": q.stages,
+                "coupons": {"selected_ids": q.coupons.selected_ids, "auto": q.coupons.auto,
+                            "usable": [v for v in verdicts if v.usable],
+                            "unusable": [v for v in verdicts if not v.usable]}}
+        return Response(PreviewOutput(body, context={"selected": set(q.coupons.selected_ids)}).data)
 
 
 class OrderLineOutput(serializers.Serializer):
@@ -126,6 +180,13 @@ class ShipmentOutput(serializers.Serializer):
     shipped_at = serializers.DateTimeField()
 
 
+class AppliedCouponOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=CouponKind.choices)
+    discount_fen = serializers.IntegerField()
+
+
 class OrderOutput(serializers.Serializer):
     order_no = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
@@ -136,6 +197,7 @@ class OrderOutput(serializers.Serializer):
     goods_total_fen = serializers.IntegerField()
     discount_fen = serializers.IntegerField()
     freight_fen = serializers.IntegerField()
+    freight_discount_fen = serializers.IntegerField(help_text="运费券抵扣的运费（分）")
     payable_fen = serializers.IntegerField()
     paid_fen = serializers.IntegerField()
     item_count = serializers.IntegerField()
@@ -159,6 +221,7 @@ class OrderDetailOutput(OrderOutput):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     cancel_reason = serializers.CharField()
     shipments = ShipmentOutput(many=True, source="shipments.all")
+    coupons = AppliedCouponOutput(many=True, source="applied_coupons", help_text="下单时使用的优惠券")
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -372,15 +372,17 @@ def _line_amount(line: OrderLine, claim: _LineClaims | None, quantity: int) -> i
 
 def _freight(order: Order, data: AfterSaleInput, lines: dict[int, OrderLine], claims: dict[int, _LineClaims],
              shipped: dict[int, int]) -> int:
-    """The order's freight, when this request completes a refund of an order that never shipped."""
-    if order.freight_fen <= 0 or any(shipped.values()):
+    """The freight the shopper paid (after a freight coupon), when this request completes a refund
+    of an order that never shipped."""
+    paid_freight = order.freight_fen - order.freight_discount_fen
+    if paid_freight <= 0 or any(shipped.values()):
         return 0
     asked = {x.order_line_id: x.quantity for x in data.lines}
     if any(claims[pk].units + asked.get(pk, 0) < line.quantity for pk, line in lines.items()):
         return 0
     already = (AfterSale.objects.filter(order=order, status__in=AFTER_SALE_CLAIMING)
                .aggregate(total=Sum("freight_fen"))["total"]) or 0
-    return max(0, order.freight_fen - already)
+    return max(0, paid_freight - already)
 
 
 def _check_paid(order: Order, amount_fen: int) -> None:

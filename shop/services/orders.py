@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -19,6 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics.tracking import track
+from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
+from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
 from core.operators import operator_id
 from members.models import Address, Member
@@ -35,6 +37,9 @@ from shop.models.orders import ORDER_TRANSITIONS
 from shop.pricing import PricingContext, Quote, quote
 from shop.selectors import cart_snapshot_lines
 from shop.services.stock import stock_quantities, stock_release, stock_reserve
+
+if TYPE_CHECKING:
+    from campaigns.services.flash import FlashWant
 
 Actor = OrderEvent.Actor
 
@@ -90,6 +95,7 @@ def order_transition(*, order_id: int, to: str, action: str, actor: str,
 class LineInput:
     sku_id: int
     quantity: int
+    flash_item_id: int | None = None  # buy at this flash-sale item's price
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,16 @@ class CheckoutInput:
     address_id: int | None = None
     remark: str = ""
     expected_payable_fen: int | None = None
+    coupon_ids: tuple[int, ...] | None = None  # None: the best coupons are picked; (): none
 
     def fingerprint(self) -> str:
-        body = {"items": sorted((i.sku_id, i.quantity) for i in self.items),
-                "address_id": self.address_id, "remark": self.remark,
-                "expected_payable_fen": self.expected_payable_fen}
+        # Inputs without a flash item or a coupon choice hash as they always did.
+        items = sorted((i.sku_id, i.quantity) if i.flash_item_id is None else (i.sku_id, i.quantity, i.flash_item_id)
+                       for i in self.items)
+        body: dict[str, Any] = {"items": items, "address_id": self.address_id, "remark": self.remark,
+                                "expected_payable_fen": self.expected_payable_fen}
+        if self.coupon_ids is not None:
+            body["coupon_ids"] = sorted(set(self.coupon_ids))
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -125,7 +136,7 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     quantities = stock_quantities(pairs)
     if not quantities:
         raise EmptyOrder()
-    lines = cart_snapshot_lines(quantities=quantities)
+    lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
     address: Address | None
     if data.address_id is not None:
         address = Address.objects.filter(member=member, pk=data.address_id).first()
@@ -133,8 +144,20 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
             raise AddressRequired("收货地址不存在", code="address_not_found")
     else:
         address = address_default_for_member(member=member)
-    ctx = PricingContext(member_id=member.pk, province=address.province if address else "")
+    ctx = PricingContext(member_id=member.pk, province=address.province if address else "",
+                         coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))))
     return Checkout(quote=quote(lines, ctx), address=address, from_cart=from_cart)
+
+
+def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
+    """sku_id -> flash item id. A SKU is bought at one price per order: all its lines through the
+    same flash item, or none."""
+    chosen: dict[int, int | None] = {}
+    for item in items:
+        if chosen.setdefault(item.sku_id, item.flash_item_id) != item.flash_item_id:
+            raise ValidationFailed("同一商品不能同时以秒杀价和其他价格购买", code="flash_item_conflict",
+                                   detail={"sku_id": item.sku_id})
+    return {sku_id: item_id for sku_id, item_id in chosen.items() if item_id is not None}
 
 
 def _next_order_no() -> str:
@@ -146,14 +169,18 @@ def _next_order_no() -> str:
 
 def order_place(*, member: Member, data: CheckoutInput,
                 idempotency_key: str | None = None) -> tuple[Order, bool]:
-    """Create an unpaid order and reserve its stock. Returns (order, replayed).
+    """Create an unpaid order exactly as checkout_price() prices it, lock its coupons and take its
+    flash-sale and product stock. Returns (order, replayed).
 
     Idempotent on (member, idempotency_key): a replay with the same input returns the first
     order; the same key with a different input raises IdempotencyKeyReused. One durable
     transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
-    stock is taken last, SKU by SKU in id order with conditional UPDATEs, so hot rows are locked
-    only until the commit; any shortfall rolls everything back. No network I/O: prepay happens
-    in payment_prepay() after this commits.
+    then campaigns.services.checkout.campaign_reserve() locks the coupons (a coupon taken by
+    another order meanwhile: 409 coupon_unavailable) and takes flash allowance and stock (a
+    flash order's unpaid timeout is its session's, 15 minutes by default); product stock is
+    taken last, SKU by SKU in id order with conditional UPDATEs, so hot rows are locked only
+    until the commit; any refusal rolls everything back. No network I/O: prepay happens in
+    payment_prepay() after this commits.
     """
     fingerprint = data.fingerprint()
     mine = Order.objects.filter(member=member)
@@ -174,6 +201,14 @@ def order_place(*, member: Member, data: CheckoutInput,
             _lines_insert(order=order, quote=q)
             OrderEvent.objects.create(order=order, action="placed", to_status=order.status,
                                       actor=Actor.MEMBER, data={"payable_fen": order.payable_fen})
+            # Coupons and flash stock before product stock: a lost race on either rolls all back.
+            timeout = campaign_reserve(
+                member_id=member.pk, order_id=order.pk, order_no=order.order_no,
+                coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
+                flash=_flash_wants(q), now=now)
+            if timeout is not None and timeout < settings.ORDER_UNPAID_TIMEOUT_MINUTES:
+                order.expires_at = now + dt.timedelta(minutes=timeout)
+                Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
             if checkout.from_cart:
                 CartItem.objects.filter(member=member, selected=True,
                                         sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
@@ -192,6 +227,17 @@ def order_place(*, member: Member, data: CheckoutInput,
     return order, False
 
 
+def _flash_wants(q: Quote) -> list[FlashWant]:
+    from campaigns.services.flash import FlashWant
+
+    wants = []
+    for pl in q.lines:
+        if pl.line.flash_item_id is not None:
+            wants.append(FlashWant(item_id=pl.line.flash_item_id, quantity=pl.line.quantity,
+                                   list_price_fen=pl.line.unit_price_fen))
+    return wants
+
+
 def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, now: dt.datetime,
                   idempotency_key: str | None, fingerprint: str) -> Order:
     q, address = checkout.quote, checkout.address
@@ -201,7 +247,10 @@ def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, no
         request_hash=fingerprint, receiver_name=address.receiver_name, receiver_phone=address.phone,
         province=address.province, city=address.city, district=address.district,
         address_detail=address.detail, goods_total_fen=q.goods_total_fen, discount_fen=q.discount_fen,
-        freight_fen=q.freight_fen, payable_fen=q.payable_fen, buyer_remark=data.remark,
+        freight_fen=q.freight_fen, freight_discount_fen=q.freight_discount_fen, payable_fen=q.payable_fen,
+        buyer_remark=data.remark, applied_coupons=[
+            {"id": v.coupon.coupon_id, "name": v.coupon.name, "kind": v.coupon.kind, "discount_fen": v.discount_fen}
+            for v in q.coupons.selected],
         expires_at=now + dt.timedelta(minutes=settings.ORDER_UNPAID_TIMEOUT_MINUTES),
     )
 
@@ -231,7 +280,9 @@ def order_get_for_member(*, member: Member, order_no: str) -> Order:
 
 def order_cancel(*, order: Order, reason: str, actor: str,
                  operator: AbstractBaseUser | None = None) -> Order:
-    """Cancel an unpaid order and give its stock back exactly once. Idempotent.
+    """Cancel an unpaid order and give back, exactly once, its coupons (an expired one stays
+    expired), its flash-sale stock and allowance, and its stock. Idempotent: the order row is
+    locked and only the call that moves it to cancelled gives anything back.
 
     Callers that may race a payment (the auto-cancel job) must first close the WeChat trade:
     see shop.services.payments.order_cancel_expired().
@@ -243,6 +294,8 @@ def order_cancel(*, order: Order, reason: str, actor: str,
         if changed:
             Order.objects.filter(pk=order.pk).update(cancel_reason=reason[:100])
             order.cancel_reason = reason[:100]
+            # Campaign rows first, product stock last: the same lock order as placement.
+            campaign_release(order_id=order.pk, order_no=order.order_no)
             _release_order_stock(order)
             track("order_cancelled", member_id=order.member_id,
                   properties={"order_no": order.order_no, "reason": reason, "actor": actor})
@@ -265,8 +318,6 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
     from shop.services.shipping import PackageInput, shipment_create
 
     if not carrier.strip() or not tracking_no.strip():
-        from core.errors import ValidationFailed
-
         raise ValidationFailed("请填写快递公司和快递单号", code="shipment_incomplete")
     result = shipment_create(order=order, packages=[PackageInput(carrier, tracking_no, None)],
                              operator=operator)
@@ -287,8 +338,6 @@ def order_confirm_receipt(*, order: Order, actor: str = Actor.MEMBER) -> Order:
 
 def order_add_remark(*, order: Order, text: str, operator: AbstractBaseUser | None = None) -> Order:
     """Append an operator remark (kept in the audit trail too)."""
-    from core.errors import ValidationFailed
-
     text = text.strip()
     if not text:
         raise ValidationFailed("备注不能为空", code="remark_empty")

@@ -18,8 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.tracking import track
+from campaigns.services.checkout import campaign_confirm_paid
 from core.errors import DomainError
 from members.models import Member
+from members.services import member_record_purchase
 from shop.errors import InsufficientStock, InvalidTransition, OrderExpired
 from shop.models import (
     Order,
@@ -182,15 +184,38 @@ def _refund_late_payment(order_id: int) -> None:
 
 def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, action: str,
                note: str) -> None:
+    """Move the order to paid and record what the payment settles, in the payment's transaction:
+    the coupons it locked become used (a revived order takes them again if they are still there,
+    else that is recorded and the payment stands), the member's purchase facts count it. After
+    commit: 支付有礼, the notification, analytics."""
     order_transition(order_id=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
                      note=note, data=data)
     Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", "quantity")
     for product_id, quantity in product_ids:
         Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
+    coupons = campaign_confirm_paid(order_id=order.pk, order_no=order.order_no)
+    if coupons.not_retaken:
+        OrderEvent.objects.create(order=order, action="coupon_not_retaken", from_status=OrderStatus.PAID,
+                                  to_status=OrderStatus.PAID, actor=Actor.SYSTEM,
+                                  note="订单恢复时优惠券已被使用或已过期，未能再次核销，按实付金额处理",
+                                  data={"coupon_ids": coupons.not_retaken})
+    member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
+    member_id, order_no, paid_fen = order.member_id, order.order_no, notice.amount_fen
+    transaction.on_commit(lambda: _gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen))
     track("order_paid", member_id=order.member_id,
           properties={"order_no": order.order_no, "paid_fen": notice.amount_fen})
     notify_order_paid(order_id=order.pk)
+
+
+def _gift_after_payment(*, member_id: int, order_no: str, paid_fen: int) -> None:
+    """支付有礼 after the payment committed; a gift that fails never touches the payment."""
+    try:
+        from campaigns.services.gifts import gift_after_payment
+
+        gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen)
+    except Exception:  # logged; the payment is recorded whatever the gift does
+        logger.exception("pay gift for order %s failed", order_no)
 
 
 def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:

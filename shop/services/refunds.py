@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.tracking import track
+from campaigns.services.checkout import campaign_refund
 from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
 from core.operators import operator_id
@@ -367,7 +368,7 @@ def _apply_success(order: Order, refund: Refund) -> None:
     OrderEvent.objects.create(order=order, action="refunded", from_status=order.status, to_status=order.status,
                               actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
                               data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
-    _reverse_rewards(order, amount_fen=amount, refund=refund)
+    _reverse_rewards(order, amount_fen=amount, refund=refund, full=state == RefundState.FULL)
     track("order_refunded", member_id=order.member_id,
           properties={"order_no": order.order_no, "out_refund_no": refund.out_refund_no, "amount_fen": amount})
 
@@ -398,17 +399,19 @@ def _refresh_refund_state(order_id: int) -> str:
     return state
 
 
-def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund) -> None:
+def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: bool) -> None:
     """Give back what the refunded part of the order earned or spent: points, growth, coupons,
     distribution commissions.
 
-    Calls nothing yet. The member issue fills it with members.services calls (reverse the
-    points and growth awarded for `amount_fen` of this order; return points spent on it), the
-    campaign issue with campaigns.services calls (return a coupon when the whole order is
-    refunded; reverse or shrink frozen commissions) — plain values, no signal. It runs inside
-    the refund's transaction, once per refund (reference: refund.out_refund_no), so those
-    services must be idempotent per reference.
+    Coupons: when this refund completes a full refund (`full`), the coupons whose template says
+    so (return_on_full_refund) go back to the member — or expire, if their validity has ended —
+    once per order (campaigns.services.checkout.campaign_refund); a partial refund returns none.
+    The member issue adds members.services calls here (reverse the points and growth awarded for
+    `amount_fen` of this order; return points spent on it), later campaign issues the
+    commissions — plain values, no signal. It runs inside the refund's transaction, once per
+    refund (reference: refund.out_refund_no), so those services must be idempotent per reference.
     """
+    campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
 
 
 # --- the beat job ------------------------------------------------------------------------------------

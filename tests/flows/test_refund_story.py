@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 def coupon_stage(amount_fen: int):
     """A test-only coupon: ¥amount off the order, allocated to the lines by the pipeline's helper."""
 
-    def stage(lines, ctx):
+    def stage(lines, ctx, run):
         return pricing.allocate_discount(lines, amount_fen, stage="coupon", label="满200减25", reference="TEST")
 
     return stage

@@ -30,7 +30,8 @@ from wechat.sandbox.client import SandboxControl
 def order_discount(monkeypatch: Any, amount_fen: int, *, label: str = "优惠券满减") -> None:
     """An order-level discount (like a coupon) allocated to the lines by the pricing pipeline."""
 
-    def coupon(lines: list[pricing.PricedLine], ctx: pricing.PricingContext) -> list[pricing.Adjustment | None]:
+    def coupon(lines: list[pricing.PricedLine], ctx: pricing.PricingContext,
+               run: pricing.PricingRun) -> list[pricing.Adjustment | None]:
         return pricing.allocate_discount(lines, amount_fen, stage="coupon", label=label, reference="TEST-COUPON")
 
     stages = [(name, coupon if name == "coupon" else stage) for name, stage in pricing.GOODS_STAGES]

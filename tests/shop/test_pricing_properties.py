@@ -23,10 +23,10 @@ carts = st.lists(line_strategy, min_size=1, max_size=8, unique_by=lambda line: l
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=carts, first=st.integers(min_value=0, max_value=10**9), second=st.integers(min_value=0, max_value=10**9))
 def test_stage_allocations_sum_exactly_and_never_exceed_what_is_left(monkeypatch, lines, first, second):
-    def full_reduction(priced, ctx):
+    def full_reduction(priced, ctx, run):
         return allocate_discount(priced, first, stage="full_reduction", label="满减")
 
-    def coupon(priced, ctx):
+    def coupon(priced, ctx, run):
         return allocate_discount(priced, second, stage="coupon", label="优惠券")
 
     stages = dict(pricing.GOODS_STAGES)

@@ -1,0 +1,176 @@
+"""Coupons and flash stock through an order's life: locked at placement, used at payment, given
+back when an unpaid order is cancelled, returned on a full refund when the template says so.
+
+Shop calls these inside its own transactions (placement, cancel, payment, refund) with plain
+values — campaigns never imports shop. Every coupon change is a conditional UPDATE on the
+coupon's current status (and order), checked by its row count, plus one CouponEvent whose
+(coupon, action, reference=order_no) is unique: so each step happens exactly once per order
+however often, or however concurrently, it is asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.errors import CouponUnavailable
+from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
+
+if TYPE_CHECKING:
+    from campaigns.services.flash import FlashWant
+
+Action = CouponEvent.Action
+
+
+@dataclass(frozen=True)
+class CouponUse:
+    """A coupon an order uses and what it takes off (goods or freight), as priced."""
+
+    coupon_id: int
+    discount_fen: int
+
+
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("campaign checkout services run inside the caller's transaction")
+
+
+def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
+                     flash: Sequence[FlashWant], now: dt.datetime | None = None) -> int | None:
+    """Lock the order's coupons and take its flash allowance and stock. Returns the unpaid timeout
+    in minutes the order must use (the shortest of its flash sessions'), or None for no constraint.
+
+    Runs in the caller's (placement) transaction, before product stock is taken. Each coupon:
+    AVAILABLE → LOCKED by a conditional UPDATE that also requires the member and `now` within
+    its validity, with the order and its discount; a LOCKED event. A coupon taken meanwhile by
+    another order raises CouponUnavailable (409 coupon_unavailable) and the caller rolls the
+    whole order back. Then campaigns.services.flash.flash_reserve() (FlashNotActive,
+    FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted). Not idempotent by itself: the
+    order's idempotency key makes placement idempotent.
+    """
+    _in_transaction()
+    now = now or timezone.now()
+    for use in sorted(coupons, key=lambda u: u.coupon_id):
+        locked = Coupon.objects.filter(
+            pk=use.coupon_id, member_id=member_id, status=CouponStatus.AVAILABLE, valid_from__lte=now,
+            valid_until__gt=now,
+        ).update(status=CouponStatus.LOCKED, order_id=order_id, discount_fen=use.discount_fen)
+        if locked != 1:
+            raise CouponUnavailable(detail={"coupon_id": use.coupon_id})
+        CouponEvent.objects.create(coupon_id=use.coupon_id, action=Action.LOCKED, reference=order_no,
+                                   amount_fen=use.discount_fen)
+    if not flash:
+        return None
+    from campaigns.services.flash import flash_reserve
+
+    flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash))
+    timeouts = FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
+        "session__unpaid_timeout_minutes", flat=True)
+    return min(timeouts, default=None)
+
+
+def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = None) -> int:
+    """Give back what a cancelled unpaid order held: its coupons and its flash stock. Returns the
+    number of coupons released.
+
+    Runs in the caller's (cancel) transaction. Each LOCKED coupon of the order goes back to
+    AVAILABLE — or to EXPIRED when its validity has ended: an expired coupon is not revived —
+    with a RELEASED event (and an EXPIRED one). Exactly once: a conditional UPDATE on
+    (order, LOCKED), so a second call, even concurrent, finds nothing. Then
+    campaigns.services.flash.flash_release(), itself exactly once per reservation.
+    """
+    _in_transaction()
+    now = now or timezone.now()
+    released = 0
+    held = Coupon.objects.filter(order_id=order_id, status=CouponStatus.LOCKED).order_by("id")
+    for pk, valid_until, discount_fen in held.values_list("pk", "valid_until", "discount_fen"):
+        expired = valid_until <= now
+        changed = Coupon.objects.filter(pk=pk, order_id=order_id, status=CouponStatus.LOCKED).update(
+            status=CouponStatus.EXPIRED if expired else CouponStatus.AVAILABLE, order=None, discount_fen=0)
+        if changed != 1:
+            continue
+        CouponEvent.objects.create(coupon_id=pk, action=Action.RELEASED, reference=order_no, amount_fen=discount_fen)
+        if expired:
+            CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
+        released += 1
+    from campaigns.services.flash import flash_release
+
+    flash_release(order_id=order_id)
+    return released
+
+
+@dataclass(frozen=True)
+class PaidCoupons:
+    used: list[int]  # coupons now USED by the order
+    not_retaken: list[int]  # a revived order's coupons that were no longer there to take
+
+
+def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | None = None) -> PaidCoupons:
+    """Consume the coupons of an order that was just paid. Never fails the payment.
+
+    Runs in the caller's (payment) transaction. Each coupon the order locked at placement:
+    LOCKED → USED (conditional on the order), a USED event, and its template's used_count + 1
+    and redeemed_value_fen + its discount. A revived order (cancelled, then paid late) had its
+    coupons released: each is taken again if it is still AVAILABLE; otherwise (used by another
+    order since, or expired) it is reported in `not_retaken` for the caller to record — the
+    shopper has paid, so the payment stands. Idempotent: a coupon already USED is left alone.
+    """
+    _in_transaction()
+    now = now or timezone.now()
+    used: list[int] = []
+    missing: list[int] = []
+    locks = CouponEvent.objects.filter(action=Action.LOCKED, reference=order_no).order_by("coupon_id")
+    for coupon_id, amount_fen, template_id, status, holder in locks.values_list(
+            "coupon_id", "amount_fen", "coupon__template_id", "coupon__status", "coupon__order_id"):
+        if status == CouponStatus.USED and holder == order_id:
+            continue  # done by an earlier call
+        taken = Coupon.objects.filter(pk=coupon_id, order_id=order_id, status=CouponStatus.LOCKED).update(
+            status=CouponStatus.USED, used_at=now)
+        if not taken:
+            taken = Coupon.objects.filter(pk=coupon_id, status=CouponStatus.AVAILABLE).update(
+                status=CouponStatus.USED, used_at=now, order_id=order_id, discount_fen=amount_fen)
+        if not taken:
+            missing.append(coupon_id)
+            continue
+        CouponEvent.objects.create(coupon_id=coupon_id, action=Action.USED, reference=order_no, amount_fen=amount_fen)
+        CouponTemplate.objects.filter(pk=template_id).update(
+            used_count=F("used_count") + 1, redeemed_value_fen=F("redeemed_value_fen") + amount_fen)
+        used.append(coupon_id)
+    return PaidCoupons(used=used, not_retaken=missing)
+
+
+def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetime | None = None) -> int:
+    """After a refund of an order: on a full refund, return the coupons whose template says so
+    (return_on_full_refund). Returns how many were returned; a partial refund returns none.
+
+    Runs in the caller's (refund) transaction. USED → AVAILABLE, or EXPIRED when its validity has
+    ended, with a RETURNED event; the template's used_count and redeemed_value_fen go back down
+    (never below zero). Once per order: a conditional UPDATE on (order, USED).
+    """
+    _in_transaction()
+    if not full:
+        return 0
+    now = now or timezone.now()
+    returned = 0
+    rows = (Coupon.objects.filter(order_id=order_id, status=CouponStatus.USED, template__return_on_full_refund=True)
+            .order_by("id").values_list("pk", "template_id", "valid_until", "discount_fen"))
+    for pk, template_id, valid_until, discount_fen in rows:
+        expired = valid_until <= now
+        changed = Coupon.objects.filter(pk=pk, order_id=order_id, status=CouponStatus.USED).update(
+            status=CouponStatus.EXPIRED if expired else CouponStatus.AVAILABLE, order=None, discount_fen=0,
+            used_at=None)
+        if changed != 1:
+            continue
+        CouponEvent.objects.create(coupon_id=pk, action=Action.RETURNED, reference=order_no, amount_fen=discount_fen)
+        if expired:
+            CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
+        CouponTemplate.objects.filter(pk=template_id, used_count__gte=1, redeemed_value_fen__gte=discount_fen).update(
+            used_count=F("used_count") - 1, redeemed_value_fen=F("redeemed_value_fen") - discount_fen)
+        returned += 1
+    return returned
