@@ -1,0 +1,5 @@
+"""The campaigns console, one module per area; importing them registers the admins."""
+
+from campaigns.admin import activities, channels, codes, coupons, targeted
+
+__all__ = ["activities", "channels", "codes", "coupons", "targeted"]
