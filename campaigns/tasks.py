@@ -34,3 +34,11 @@ def run_targeted_issue(issue_id: int) -> dict[str, Any]:
     from campaigns.services.targeted import targeted_issue_run
 
     return targeted_issue_run(issue_id=issue_id)
+
+
+@shared_task(name="campaigns.tasks.send_greetings")
+def send_greetings() -> dict[str, Any]:
+    """09:00 Shanghai: birthday and anniversary greetings (coupon, poster, message). Safe to repeat."""
+    from campaigns.services.greetings import greetings_send_today
+
+    return greetings_send_today()

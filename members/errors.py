@@ -5,7 +5,7 @@ Shared by topic: append a section, never rename a code.
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 # --- points (积分) ---------------------------------------------------------------------------------
 
@@ -36,3 +36,41 @@ class PointsAdjustmentSelfApproval(DomainError):
     status = 403
     code = "points_adjustment_self_approval"
     message = "发起人不能审批自己的积分调整，请由另一位运营审批"
+
+
+# --- profile, account deletion, tags and segments (资料 / 注销 / 标签 / 人群) ------------------------
+
+
+class BirthdayLocked(Conflict):
+    code = "birthday_locked"
+    message = "生日设置后不可修改，如需修改请联系客服"
+
+
+class InvalidBirthday(ValidationFailed):
+    code = "invalid_birthday"
+    message = "生日有误：不能晚于今天，也不能早于 1900 年"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = "会员不存在"
+
+
+class MemberDeleted(Conflict):
+    code = "member_deleted"
+    message = "该会员已注销"
+
+
+class TagNotFound(NotFound):
+    code = "tag_not_found"
+    message = "标签不存在"
+
+
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+    message = "人群不存在"
+
+
+class SegmentRulesInvalid(ValidationFailed):
+    code = "invalid_segment_rules"
+    message = "人群规则有误"

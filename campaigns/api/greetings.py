@@ -1,5 +1,76 @@
-"""Birthday and anniversary greetings: the member's posters."""
+"""Birthday and anniversary greetings: the member's posters.
 
-from django.urls import URLPattern
+    GET /api/v1/me/greetings/                          the member's greetings, newest first (paginated)
+    GET /api/v1/me/greetings/{id}/poster.png           the poster PNG, to its owner only (404 otherwise)
+"""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse
+from django.urls import URLPattern, path, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from campaigns.models import Greeting
+from campaigns.selectors import greetings as selectors
+from core.api.pagination import PageNumberPagination
+from members.api.views import current_member
+
+
+class GreetingCouponOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="template.name")
+    status = serializers.CharField()
+    valid_until = serializers.DateTimeField()
+
+
+class GreetingOutput(serializers.ModelSerializer):
+    kind_display = serializers.CharField(source="get_kind_display", help_text="生日 / 注册纪念日")
+    coupon = GreetingCouponOutput(allow_null=True, help_text="随祝福赠送的优惠券；没有则为 null")
+    poster_url = serializers.SerializerMethodField(help_text="海报 PNG 地址（需带登录令牌）；尚未生成为 null")
+
+    class Meta:
+        model = Greeting
+        fields = ["id", "kind", "kind_display", "year", "day", "years", "coupon", "poster_url", "created_at"]
+
+    def get_poster_url(self, greeting: Greeting) -> str | None:
+        if not greeting.poster:
+            return None
+        return reverse("greeting-poster", args=[greeting.pk])
+
+
+class MyGreetingListView(generics.ListAPIView):
+    serializer_class = GreetingOutput
+    pagination_class = PageNumberPagination
+    queryset = Greeting.objects.none()  # for the schema; get_queryset() scopes by member
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Greeting.objects.none()
+        return selectors.greeting_list_for_member(member=current_member(self.request))
+
+    @extend_schema(operation_id="greetings_mine", description="我的生日/注册纪念日祝福与海报，最新的在前。")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+
+class MyGreetingPosterView(APIView):
+    @extend_schema(operation_id="greetings_poster", responses={(200, "image/png"): OpenApiTypes.BINARY},
+                   description="祝福海报 PNG，仅本人可取；他人的或尚未生成的返回 404 greeting_not_found。")
+    def get(self, request: Request, greeting_id: int) -> FileResponse:
+        greeting = selectors.greeting_poster_for_member(member=current_member(request), greeting_id=greeting_id)
+        response = FileResponse(greeting.poster.open("rb"), content_type="image/png",
+                                filename=f"greeting-{greeting.year}-{greeting.kind}.png")
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
+
+
+urlpatterns: list[URLPattern] = [
+    path("me/greetings/", MyGreetingListView.as_view(), name="greeting-list"),
+    path("me/greetings/<int:greeting_id>/poster.png", MyGreetingPosterView.as_view(), name="greeting-poster"),
+]

@@ -1,6 +1,6 @@
 """Campaign defaults (DESIGN.md §7), all overridable from the environment."""
 
-from .env import env_int
+from .env import env, env_int
 
 # Members' own hooks into the layers above them: members knows nothing of campaigns, so what
 # should happen when someone joins (the new-member coupon gift) is named here, in config.
@@ -16,3 +16,20 @@ FLASH_SALE_UNPAID_TIMEOUT_MINUTES = env_int("FLASH_SALE_UNPAID_TIMEOUT_MINUTES",
 CAMPAIGN_PRICE_FLOOR = float(env_int("CAMPAIGN_PRICE_FLOOR_PERCENT", 100)) / 100
 # 定向发放 walks its targets in chunks of this many members, one transaction per chunk.
 TARGETED_ISSUE_CHUNK = env_int("TARGETED_ISSUE_CHUNK", 2000)
+
+# Birthday and anniversary greetings (campaigns.services.greetings). The coupon each kind gives
+# is a GiftRule (trigger 生日 / 注册纪念日) in the console; these are the rest.
+# The poster's mini-program code opens the coupon (scene "coupon=<id>"), or the home page when the
+# greeting came without one (scene "greeting=<id>").
+GREETING_COUPON_PAGE = env("GREETING_COUPON_PAGE", "pages/coupon/detail")
+GREETING_HOME_PAGE = env("GREETING_HOME_PAGE", "pages/index/index")
+GREETING_POSTER_BRAND = env("GREETING_POSTER_BRAND", "小程序商城 · 会员中心")
+# A font file with the Chinese glyphs posters need; empty: the Noto Sans SC installed with the
+# requirements (pylopdf-fonts-zh-cn).
+GREETING_POSTER_FONT = env("GREETING_POSTER_FONT", "")
+# Which subscribe-message template (WECHAT_SUBSCRIBE_TEMPLATES key) each kind sends; a kind not
+# listed sends none (no anniversary template is configured by default).
+GREETING_MESSAGE_TEMPLATES = {"birthday": "birthday"}
+# What should happen when a member deletes their account (members knows nothing of campaigns):
+# greeting posters show the nickname, so their files go.
+MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member"]

@@ -20,10 +20,16 @@ def current_member(request: Request) -> Member:
 
 
 class MemberOutput(serializers.ModelSerializer):
+    birthday_editable = serializers.SerializerMethodField(
+        help_text="生日还能否由会员自己设置（设置一次后需联系客服修改）")
+
     class Meta:
         model = Member
-        fields = ["id", "nickname", "avatar_url", "gender", "birthday", "province", "city", "phone",
-                  "registered_at"]
+        fields = ["id", "nickname", "avatar_url", "gender", "birthday", "birthday_editable", "province", "city",
+                  "phone", "registered_at"]
+
+    def get_birthday_editable(self, member: Member) -> bool:
+        return member.birthday_set_at is None
 
 
 class LoginView(APIView):
@@ -70,12 +76,22 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return Response(MemberOutput(current_member(request)).data)
 
-    @extend_schema(operation_id="me_update", request=MeInput, responses={200: MemberOutput})
+    @extend_schema(operation_id="me_update", request=MeInput, responses={200: MemberOutput},
+                   description="会员自己填写资料。生日只能设置一次：再次改成别的日期返回 409 birthday_locked，"
+                               "本次请求的其它字段也不保存。")
     def patch(self, request: Request) -> Response:
         data = self.MeInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         member = services.member_profile_update(member=current_member(request), changes=data.validated_data)
         return Response(MemberOutput(member).data)
+
+    @extend_schema(operation_id="me_delete", request=None, responses={204: None},
+                   description="注销账号：个人资料匿名化（昵称改为“已注销用户”，清空头像、手机号、生日、地区，"
+                               "删除收货地址），所有登录令牌失效；订单与积分/成长值流水保留。重复调用无副作用"
+                               "（令牌已失效时返回 401）。同一微信号之后登录会注册为新会员。")
+    def delete(self, request: Request) -> Response:
+        services.member_delete_account(member_id=current_member(request).pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PhoneView(APIView):

@@ -7,11 +7,27 @@ from .identity import (
     member_login_wechat,
     member_logout,
     member_phone_bind,
-    member_profile_update,
 )
 from .purchases import member_record_purchase
 
 __all__ = [
     "address_create", "address_delete", "address_update", "member_login_wechat", "member_logout",
     "member_phone_bind", "member_profile_update", "member_record_purchase",
+]
+
+# Profile, account deletion, tags, segments and category purchase facts (helper F).
+from .profile import member_birthday_change_by_operator, member_delete_account, member_profile_update
+from .segments import (
+    member_record_category_purchase,
+    segment_evaluate,
+    segment_preview,
+    segment_save,
+    segments_evaluate_all,
+    tag_add,
+    tag_remove,
+)
+
+__all__ += [
+    "member_birthday_change_by_operator", "member_delete_account", "member_record_category_purchase",
+    "segment_evaluate", "segment_preview", "segment_save", "segments_evaluate_all", "tag_add", "tag_remove",
 ]

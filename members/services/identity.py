@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from analytics.tracking import track
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound
 from members.models import Address, Member, MemberToken
 from members.selectors import token_hash
 from wechat import miniprogram
@@ -90,23 +90,6 @@ def _token_issue(*, member: Member, now: dt.datetime) -> tuple[str, dt.datetime]
 def member_logout(*, token_id: int) -> None:
     """Revoke the token used for this request. Idempotent."""
     MemberToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-PROFILE_FIELDS = ("nickname", "avatar_url", "gender", "birthday", "province", "city")
-
-
-def member_profile_update(*, member: Member, changes: dict[str, Any]) -> Member:
-    """Update the fields a member fills in (WeChat no longer provides them)."""
-    unknown = set(changes) - set(PROFILE_FIELDS)
-    if unknown:
-        raise ValidationFailed(detail={"fields": sorted(unknown)})
-    if changes.get("birthday") and changes["birthday"] > timezone.localdate():
-        raise ValidationFailed("生日不能晚于今天", code="invalid_birthday")
-    for name, value in changes.items():
-        setattr(member, name, value)
-    if changes:
-        member.save(update_fields=list(changes))
-    return member
 
 
 def member_phone_bind(*, member: Member, code: str) -> Member:

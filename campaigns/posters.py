@@ -1,0 +1,208 @@
+"""Greeting posters (生日 / 注册纪念日海报): a PNG drawn with Pillow, no database, no network.
+
+    png = poster_render(PosterContent(kind="birthday", nickname="小鱼", headline="生日快乐", …,
+                                      coupon=PosterCoupon(face="¥20", condition="满¥100可用", …),
+                                      code_png=<getwxacodeunlimit PNG>))
+
+The font is Noto Sans SC (SIL Open Font License), the full simplified-Chinese font, installed
+from PyPI with the requirements (`pylopdf-fonts-zh-cn`), so every machine renders Chinese the
+same way whatever fonts its system has; `settings.GREETING_POSTER_FONT` may name another file.
+Nicknames are arbitrary: characters the font has no glyph for (emoji, rare scripts) are left
+out rather than drawn as empty boxes (tofu).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image, ImageDraw, ImageFont
+
+WIDTH, HEIGHT = 750, 1200
+CODE_SIZE = 220
+MARGIN = 60
+
+PALETTES = {
+    # top colour, bottom colour, accent (face value), confetti colours
+    "birthday": ((255, 112, 118), (255, 200, 170), (226, 54, 66),
+                 ((255, 236, 140), (255, 255, 255), (255, 170, 190), (255, 214, 102))),
+    "anniversary": ((86, 101, 196), (170, 190, 250), (64, 80, 180),
+                    ((255, 226, 140), (255, 255, 255), (200, 214, 255), (255, 200, 120))),
+}
+
+
+@dataclass(frozen=True)
+class PosterCoupon:
+    face: str  # "¥20", "8.5折", "免运费"
+    condition: str  # "满¥100可用", "无门槛"
+    name: str
+    valid_until: dt.date  # the last day it can be used (Shanghai)
+
+
+@dataclass(frozen=True)
+class PosterContent:
+    kind: str  # "birthday" | "anniversary"
+    nickname: str
+    headline: str  # 生日快乐 / 注册 3 周年快乐
+    message: str
+    coupon: PosterCoupon | None
+    code_png: bytes
+    code_caption: tuple[str, ...]  # lines: ("长按识别小程序码", "查看你的生日礼券")
+    brand: str
+
+
+def font_path() -> str:
+    """The CJK font file posters are set in (settings.GREETING_POSTER_FONT, or the shipped one)."""
+    configured = getattr(settings, "GREETING_POSTER_FONT", "")
+    if configured:
+        return str(configured)
+    import pylopdf_fonts_zh_cn
+
+    return str(pylopdf_fonts_zh_cn.sans_path())
+
+
+@functools.lru_cache(maxsize=16)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return _font(font_path(), size)
+
+
+# A code point no font maps: what the font draws for a character it lacks (.notdef, the "tofu").
+_NOTDEF_PROBE = "\U0010fffd"
+
+
+@functools.lru_cache(maxsize=1)
+def _notdef_signature(path: str) -> tuple[tuple[int, int], bytes]:
+    return _glyph_signature(path, _NOTDEF_PROBE)
+
+
+def _glyph_signature(path: str, char: str) -> tuple[tuple[int, int], bytes]:
+    mask = _font(path, 32).getmask(char)
+    return mask.size, bytes(mask)
+
+
+@functools.lru_cache(maxsize=8192)
+def _has_glyph(path: str, char: str) -> bool:
+    if char.isspace():
+        return True
+    return _glyph_signature(path, char) != _notdef_signature(path)
+
+
+def has_glyph(char: str) -> bool:
+    """Whether the poster font draws `char` (not its .notdef box)."""
+    return _has_glyph(font_path(), char)
+
+
+def drawable(text: str) -> str:
+    """`text` without the characters the font cannot draw, and without control characters."""
+    path = font_path()
+    return "".join(ch for ch in text if ch.isprintable() and _has_glyph(path, ch)).strip()
+
+
+def _fit(text: str, size: int, max_width: int) -> str:
+    """`text` cut with "…" so it fits `max_width` pixels at `size`."""
+    face = font(size)
+    if face.getlength(text) <= max_width:
+        return text
+    while text and face.getlength(text + "…") > max_width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _gradient(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    column = Image.new("RGB", (1, 256))
+    for y in range(256):
+        t = y / 255
+        column.putpixel((0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+    return column.resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+
+
+def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: tuple[int, ...],
+              *, stroke: int = 0, x_center: int = WIDTH // 2) -> None:
+    draw.text((x_center, y), text, font=font(size), fill=fill, anchor="mt", stroke_width=stroke, stroke_fill=fill)
+
+
+def poster_render(content: PosterContent) -> bytes:
+    """The poster as PNG bytes (750×1200). Pure: same content, same image."""
+    top, bottom, accent, confetti = PALETTES.get(content.kind, PALETTES["birthday"])
+    image = _gradient(top, bottom)
+    draw = ImageDraw.Draw(image)
+
+    # Confetti along the sides and above the headline, never behind the text: a fixed pattern,
+    # so posters are reproducible.
+    for i in range(30):
+        x = (i * 37) % 130 + (0 if i % 2 else WIDTH - 130)
+        y = (i * 53) % 215
+        r = 5 + (i * 7) % 9
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=confetti[i % len(confetti)])
+
+    white = (255, 255, 255)
+    _centered(draw, 90, _fit(content.headline, 92, WIDTH - 2 * MARGIN), 92, white, stroke=2)
+    nickname = drawable(content.nickname) or "会员"
+    _centered(draw, 230, _fit(f"亲爱的 {nickname}", 40, WIDTH - 2 * MARGIN), 40, white)
+    for i, line in enumerate(_wrap(content.message, 30, WIDTH - 2 * MARGIN)[:2]):
+        _centered(draw, 300 + i * 46, line, 30, white)
+
+    # The coupon (or, without one, a plain greeting card).
+    card = (MARGIN, 420, WIDTH - MARGIN, 690)
+    draw.rounded_rectangle(card, radius=28, fill=white)
+    if content.coupon is not None:
+        coupon = content.coupon
+        split = MARGIN + 250
+        draw.line((split, card[1] + 36, split, card[3] - 36), fill=(235, 220, 220), width=3)
+        face_size = 96 if len(coupon.face) <= 4 else 64
+        draw.text(((MARGIN + split) // 2, (card[1] + card[3]) // 2 - 20), _fit(coupon.face, face_size, 220),
+                  font=font(face_size), fill=accent, anchor="mm", stroke_width=1, stroke_fill=accent)
+        draw.text(((MARGIN + split) // 2, card[3] - 60), _fit(coupon.condition, 26, 220), font=font(26),
+                  fill=(120, 120, 120), anchor="mm")
+        text_x = split + 36
+        text_width = card[2] - text_x - 30
+        draw.text((text_x, card[1] + 60), _fit(coupon.name, 36, text_width), font=font(36), fill=(40, 40, 40))
+        draw.text((text_x, card[1] + 130), "已放入你的券包", font=font(28), fill=(110, 110, 110))
+        draw.text((text_x, card[1] + 180), f"有效期至 {coupon.valid_until:%Y-%m-%d}", font=font(28),
+                  fill=(110, 110, 110))
+    else:
+        _centered(draw, card[1] + 80, "专属祝福", 44, accent, stroke=1)
+        _centered(draw, card[1] + 160, "谢谢你一直都在", 30, (110, 110, 110))
+
+    # The mini-program code and what scanning it does.
+    panel = (MARGIN, 740, WIDTH - MARGIN, 1110)
+    draw.rounded_rectangle(panel, radius=28, fill=(255, 255, 255, 235))
+    code = Image.open(io.BytesIO(content.code_png)).convert("RGBA")
+    code.thumbnail((CODE_SIZE, CODE_SIZE), Image.Resampling.LANCZOS)
+    code_xy = (panel[0] + 40, panel[1] + (panel[3] - panel[1] - code.height) // 2)
+    image.paste(code, code_xy, code)
+    caption_x = code_xy[0] + CODE_SIZE + 36
+    caption_width = panel[2] - caption_x - 24
+    lines = content.code_caption[:3]
+    first_y = (panel[1] + panel[3]) // 2 - len(lines) * 46 // 2
+    for i, line in enumerate(lines):
+        size = 32 if i == 0 else 28
+        draw.text((caption_x, first_y + i * 50), _fit(drawable(line), size, caption_width), font=font(size),
+                  fill=(50, 50, 50) if i == 0 else (120, 120, 120))
+    _centered(draw, 1135, _fit(content.brand, 26, WIDTH - 2 * MARGIN), 26, white)
+
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False, compress_level=6)
+    return out.getvalue()
+
+
+def _wrap(text: str, size: int, max_width: int) -> list[str]:
+    """Break Chinese text into lines of at most `max_width` pixels (any character may end a line)."""
+    face = font(size)
+    lines, line = [], ""
+    for ch in drawable(text):
+        if ch == "\n" or (line and face.getlength(line + ch) > max_width):
+            lines.append(line)
+            line = "" if ch == "\n" else ch
+        else:
+            line += ch
+    if line:
+        lines.append(line)
+    return lines

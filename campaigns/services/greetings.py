@@ -1,0 +1,309 @@
+"""Birthday and registration-anniversary greetings: the 09:00 job, and what the API and console read.
+
+    greetings_send_today(today=None, batch_size=500) -> {"birthday": n, "anniversary": n, "coupons": n,
+                                                         "posters": n, "poster_failures": n, "messages": n}
+
+Who is due today (Shanghai calendar): members whose birthday (month, day) is today, and members
+registered on today's month and day in an earlier year. 29 February falls on 28 February in
+other years. Deleted and inactive members are never greeted.
+
+Which coupon: the newest active GiftRule of trigger 生日 / 注册纪念日 whose window contains now.
+No such rule: that kind is switched off (no greeting at all). A birthday coupon goes only to
+members whose tier has the birthday-gift benefit (Tier.birthday_gift); they all get the poster.
+
+For each batch of due members (keyset by id over the member_birthday_md / member_registered_md
+indexes — never a scan of every member in Python):
+
+1. one transaction: a Greeting per (member, kind, year) — UNIQUE, so a second run finds it — and
+   the coupon through coupon_grant(check_window=False) with issue_key "birthday:<year>:<member>"
+   ("anniversary:<year>:<member>"), so even a lost Greeting could not give a second coupon;
+2. outside any transaction: the mini-program code (getwxacodeunlimit, network) and the poster PNG;
+3. a short transaction per greeting: the poster stored with a conditional UPDATE (WHERE poster
+   = ''), so two concurrent runs keep one poster (the loser's file is deleted), and the
+   subscribe message queued (sent after commit; only where the member has a consent credit;
+   idempotent on reference "greeting:<id>").
+
+A run that dies half-way is finished by the next: greetings without a poster are retried.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Coupon, CouponKind, CouponSource, GiftRule, Greeting, GreetingKind
+from campaigns.posters import PosterContent, PosterCoupon, drawable, poster_render
+from campaigns.selectors.coupons import discount_text, threshold_text, yuan_text
+from core.errors import DomainError
+from members.models import Member
+from wechat import miniprogram
+from wechat.messages import subscribe_message_queue, templates
+
+logger = logging.getLogger(__name__)
+
+TRIGGERS = {GreetingKind.BIRTHDAY: GiftRule.Trigger.BIRTHDAY, GreetingKind.ANNIVERSARY: GiftRule.Trigger.ANNIVERSARY}
+SOURCES = {GreetingKind.BIRTHDAY: CouponSource.BIRTHDAY, GreetingKind.ANNIVERSARY: CouponSource.ANNIVERSARY}
+
+# Why a greeting came without a coupon: code → what the console shows.
+SKIP_REASONS = {
+    "tier_no_birthday_gift": "会员等级不含生日礼",
+    "coupon_inactive": "优惠券已停用",
+    "coupon_claim_ended": "优惠券已过期",
+    "coupon_new_customer_only": "优惠券仅限新客",
+    "coupon_tier_restricted": "会员等级不符合优惠券条件",
+    "coupon_segment_restricted": "不在优惠券的活动人群内",
+    "coupon_limit_reached": "已达优惠券每人限领数量",
+    "coupon_daily_limit_reached": "已达优惠券每日限领数量",
+    "coupon_sold_out": "优惠券已发完",
+    "coupon_budget_exhausted": "优惠券补贴预算已用完",
+}
+
+
+@dataclass
+class Tally:
+    birthday: int = 0
+    anniversary: int = 0
+    coupons: int = 0
+    posters: int = 0
+    poster_failures: int = 0
+    messages: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"birthday": self.birthday, "anniversary": self.anniversary, "coupons": self.coupons,
+                "posters": self.posters, "poster_failures": self.poster_failures, "messages": self.messages,
+                "skipped": dict(self.skipped)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is due
+
+
+def due_month_days(today: dt.date) -> list[tuple[int, int]]:
+    """(month, day) pairs celebrated today: 29 February moves to 28 February in common years."""
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        days.append((2, 29))
+    return days
+
+
+def due_members(*, kind: str, today: dt.date) -> QuerySet[Member]:
+    """Active members whose birthday / registration anniversary (≥ 1 year) is `today`.
+
+    Filters on EXTRACT(MONTH/DAY FROM …), the expressions of the member_birthday_md and
+    member_registered_md indexes (the anniversary's in Shanghai time), so the job's keyset walk
+    (`pk__gt=…` ordered by pk) reads only today's members.
+    """
+    members = Member.objects.filter(is_active=True, deleted_at__isnull=True)
+    when = Q()
+    if kind == GreetingKind.BIRTHDAY:
+        for month, day in due_month_days(today):
+            when |= Q(birthday__month=month, birthday__day=day)
+        return members.filter(when)
+    for month, day in due_month_days(today):
+        when |= Q(registered_at__month=month, registered_at__day=day)
+    start_of_year = timezone.make_aware(dt.datetime(today.year, 1, 1))
+    return members.filter(when, registered_at__lt=start_of_year)
+
+
+def active_rule(*, kind: str, now: dt.datetime) -> GiftRule | None:
+    """The gift rule that configures `kind` now (newest active one in its window), or None."""
+    return (GiftRule.objects.select_related("template")
+            .filter(trigger=TRIGGERS[GreetingKind(kind)], is_active=True)
+            .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+            .order_by("-id").first())
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+def greetings_send_today(*, today: dt.date | None = None, batch_size: int = 500) -> dict[str, Any]:
+    """Greet everyone due today: coupon, poster, subscribe message. Idempotent per member, kind, year.
+
+    See the module docstring for the steps, transactions and what makes a repeat harmless.
+    Returns counts of this run: greetings created per kind, coupons granted, posters stored,
+    poster failures (retried by the next run), messages queued, and skip reasons.
+    """
+    now = timezone.now()
+    today = today or timezone.localdate(now)
+    tally = Tally()
+    for kind in (GreetingKind.BIRTHDAY, GreetingKind.ANNIVERSARY):
+        rule = active_rule(kind=kind, now=now)
+        if rule is None:
+            continue
+        cursor = 0
+        due = due_members(kind=kind, today=today)
+        while True:
+            ids = list(due.filter(pk__gt=cursor).order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            cursor = ids[-1]
+            greetings = _greetings_create(kind=kind, today=today, rule=rule, member_ids=ids, now=now, tally=tally)
+            for greeting in greetings:
+                _poster_and_message(greeting=greeting, tally=tally)
+    return tally.as_dict()
+
+
+def _greetings_create(*, kind: str, today: dt.date, rule: GiftRule, member_ids: list[int], now: dt.datetime,
+                      tally: Tally) -> list[Greeting]:
+    """Step 1 for one batch: the greetings (and coupons) that do not exist yet; returns every
+    greeting of the batch that still needs its poster or message."""
+    from campaigns.services.coupons import coupon_grant
+
+    with transaction.atomic(durable=True):
+        existing = set(Greeting.objects.filter(kind=kind, year=today.year, member_id__in=member_ids)
+                       .values_list("member_id", flat=True))
+        members = Member.objects.select_related("tier").filter(pk__in=[m for m in member_ids if m not in existing])
+        for member in members.order_by("pk"):
+            anniversary = kind == GreetingKind.ANNIVERSARY
+            years = today.year - timezone.localtime(member.registered_at).year if anniversary else 0
+            try:
+                with transaction.atomic():
+                    greeting = Greeting.objects.create(member=member, kind=kind, year=today.year, day=today,
+                                                       years=years)
+            except IntegrityError:  # a concurrent run created it
+                continue
+            setattr(tally, kind, getattr(tally, kind) + 1)
+            reason = None
+            if kind == GreetingKind.BIRTHDAY and not (member.tier and member.tier.birthday_gift):
+                reason = "tier_no_birthday_gift"
+            else:
+                try:
+                    grant = coupon_grant(template=rule.template, member=member, source=SOURCES[GreetingKind(kind)],
+                                         issue_key=f"{kind}:{today.year}:{member.pk}", now=now, check_window=False)
+                except DomainError as exc:
+                    reason = exc.code
+                else:
+                    greeting.coupon = grant.coupon
+                    tally.coupons += int(grant.created)
+            if reason:
+                greeting.skip_reason = reason
+                tally.skipped[reason] = tally.skipped.get(reason, 0) + 1
+            greeting.save(update_fields=["coupon", "skip_reason"])
+    return list(Greeting.objects.select_related("member", "coupon__template")
+                .filter(kind=kind, year=today.year, member_id__in=member_ids, poster="")
+                .order_by("member_id"))
+
+
+def _poster_and_message(*, greeting: Greeting, tally: Tally) -> None:
+    """Steps 2 and 3 for one greeting: code + poster outside any transaction, then store + message."""
+    name, error = "", ""
+    try:
+        png = greeting_poster_png(greeting=greeting)
+    except Exception as exc:  # noqa: BLE001 - WeChat down, a storage hiccup: the next run tries again
+        logger.warning("greeting %s: poster not made: %s", greeting.pk, exc)
+        error = (getattr(exc, "message", "") or str(exc) or exc.__class__.__name__)[:200]
+    else:
+        name = default_storage.save(f"greetings/{greeting.year}/{secrets.token_hex(16)}.png", ContentFile(png))
+    with transaction.atomic(durable=True):
+        if name:
+            stored = Greeting.objects.filter(pk=greeting.pk, poster="").update(
+                poster=name, poster_at=timezone.now(), poster_error="")
+            if stored:
+                tally.posters += 1
+            else:  # another run stored its poster first
+                transaction.on_commit(lambda: default_storage.delete(name))
+        else:
+            Greeting.objects.filter(pk=greeting.pk, poster="").update(poster_error=error)
+            tally.poster_failures += 1
+        if _message_queue(greeting):
+            tally.messages += 1
+
+
+def greeting_poster_png(*, greeting: Greeting) -> bytes:
+    """The mini-program code (from WeChat: network I/O) and the poster drawn around it."""
+    coupon = greeting.coupon
+    if coupon is not None:
+        scene, page = f"coupon={coupon.pk}", settings.GREETING_COUPON_PAGE
+    else:
+        scene, page = f"greeting={greeting.pk}", settings.GREETING_HOME_PAGE
+    code_png = miniprogram.get_wxacode_unlimit(scene=scene, page=page, width=430)
+    return poster_render(poster_content(greeting=greeting, code_png=code_png))
+
+
+def poster_content(*, greeting: Greeting, code_png: bytes) -> PosterContent:
+    """What the poster says for this greeting."""
+    birthday = greeting.kind == GreetingKind.BIRTHDAY
+    coupon = greeting.coupon
+    poster_coupon = None
+    if coupon is not None:
+        template = coupon.template
+        poster_coupon = PosterCoupon(face=face_text(coupon), condition=threshold_text(template), name=template.name,
+                                     valid_until=timezone.localdate(coupon.valid_until - dt.timedelta(microseconds=1)))
+    if birthday:
+        headline, message = "生日快乐", "愿你的每一天都闪闪发光，这份生日礼物请收下"
+        caption = ("长按识别小程序码", "查看你的生日礼券" if coupon else "来商城逛逛吧")
+    else:
+        headline = f"相伴 {greeting.years} 周年" if greeting.years > 1 else "相伴一周年"
+        message = f"感谢你这 {greeting.years} 年的陪伴，送你一份纪念日礼物" if greeting.years > 1 else \
+            "感谢你这一年的陪伴，送你一份纪念日礼物"
+        caption = ("长按识别小程序码", "查看你的纪念日礼券" if coupon else "来商城逛逛吧")
+    return PosterContent(kind=greeting.kind, nickname=greeting.member.nickname, headline=headline, message=message,
+                         coupon=poster_coupon, code_png=code_png, code_caption=caption,
+                         brand=settings.GREETING_POSTER_BRAND)
+
+
+def face_text(coupon: Coupon) -> str:
+    """The big text on the coupon: "¥20", "8.5折", "免运费"."""
+    template = coupon.template
+    if template.kind == CouponKind.DISCOUNT:
+        return discount_text(template.pay_percent or 100)
+    if template.kind == CouponKind.FREIGHT and not template.amount_fen:
+        return "免运费"
+    return f"¥{yuan_text(template.amount_fen)}"
+
+
+def _message_queue(greeting: Greeting) -> bool:
+    """Queue the kind's subscribe message (settings.GREETING_MESSAGE_TEMPLATES) in the current
+    transaction; True when it will be sent (the member has a credit). Idempotent by reference."""
+    from wechat.models import MessageOutcome
+
+    key = settings.GREETING_MESSAGE_TEMPLATES.get(greeting.kind)
+    if not key or key not in templates():
+        return False
+    member = greeting.member
+    coupon = greeting.coupon
+    name = drawable(member.nickname)[:8] or "亲爱的会员"
+    if greeting.kind == GreetingKind.BIRTHDAY:
+        text = f"{name}，生日快乐"
+    else:
+        text = f"{name}，注册{greeting.years}周年快乐"
+    values = {
+        "greeting": text,
+        "gift": coupon.template.name if coupon else "专属祝福海报",
+        "valid_until": timezone.localdate(coupon.valid_until - dt.timedelta(microseconds=1)) if coupon
+        else greeting.day,
+        "remark": "点击查看你的祝福海报和礼券" if coupon else "点击查看你的祝福海报",
+        "greeting_id": greeting.pk,
+    }
+    log = subscribe_message_queue(member_id=member.pk, openid=member.openid, template_key=key, values=values,
+                                  reference=f"greeting:{greeting.pk}")
+    return log.outcome == MessageOutcome.PENDING
+
+
+# ---------------------------------------------------------------------------------------------
+# Account deletion (settings.MEMBER_DELETED_HOOKS)
+
+
+def greetings_forget_member(*, member_id: int) -> int:
+    """A member deleted their account: delete their poster files (they show the nickname).
+
+    The Greeting rows stay (the coupons they reference are part of the books). Idempotent.
+    """
+    names = list(Greeting.objects.filter(member_id=member_id).exclude(poster="").values_list("poster", flat=True))
+    Greeting.objects.filter(member_id=member_id).exclude(poster="").update(poster="")
+    for name in names:
+        default_storage.delete(name)
+    return len(names)
