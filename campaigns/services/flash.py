@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -77,24 +76,9 @@ def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant]) -> N
     subsidy = {item_id: max(merged[item_id][1] - items[item_id]["flash_price_fen"], 0) * merged[item_id][0]
                for item_id in merged}
     with transaction.atomic():
-        _allowance_take(member_id=member_id, merged=merged, items=items)
-        for item_id in sorted(merged):
-            quantity = merged[item_id][0]
-            taken = FlashItem.objects.filter(pk=item_id, stock_left__gte=quantity).update(
-                stock_left=F("stock_left") - quantity)
-            if taken != 1:
-                raise FlashSoldOut(detail={"flash_item_id": item_id})
-        per_session: dict[int, int] = defaultdict(int)
-        for item_id, amount in subsidy.items():
-            per_session[items[item_id]["session_id"]] += amount
-        for session_id in sorted(per_session):
-            amount = per_session[session_id]
-            if amount == 0:
-                continue
-            # With no budget the subsidy is still counted (已用补贴), just not capped.
-            within = Q(budget_fen__isnull=True) | Q(subsidy_fen__lte=F("budget_fen") - amount)
-            if FlashSession.objects.filter(within, pk=session_id).update(subsidy_fen=F("subsidy_fen") + amount) != 1:
-                raise FlashBudgetExhausted(detail={"session_id": session_id})
+        _take(member_id=member_id, units={item_id: merged[item_id][0] for item_id in merged},
+              limits={item_id: items[item_id]["per_member_limit"] for item_id in merged},
+              subsidies=_per_session((items[item_id]["session_id"], subsidy[item_id]) for item_id in merged))
         FlashReservation.objects.bulk_create(
             FlashReservation(item_id=item_id, member_id=member_id, order_id=order_id,
                              quantity=merged[item_id][0], subsidy_fen=subsidy[item_id])
@@ -114,19 +98,40 @@ def _merge(wants: list[FlashWant]) -> dict[int, tuple[int, int]]:
     return merged
 
 
-def _allowance_take(*, member_id: int, merged: dict[int, tuple[int, int]],
-                    items: Mapping[int, Mapping[str, Any]]) -> None:
+def _per_session(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
+    totals: dict[int, int] = defaultdict(int)
+    for session_id, amount in pairs:
+        totals[session_id] += amount
+    return totals
+
+
+def _take(*, member_id: int, units: dict[int, int], limits: dict[int, int], subsidies: dict[int, int]) -> None:
+    """Allowance, then activity stock, then session subsidy: conditional UPDATEs in the global lock order.
+
+    Must run in a savepoint of the caller's: a refusal part-way leaves what was already taken.
+    """
     FlashPurchase.objects.bulk_create(
-        [FlashPurchase(item_id=item_id, member_id=member_id) for item_id in sorted(merged)],
-        ignore_conflicts=True)
-    for item_id in sorted(merged):
-        quantity, limit = merged[item_id][0], items[item_id]["per_member_limit"]
+        [FlashPurchase(item_id=item_id, member_id=member_id) for item_id in sorted(units)], ignore_conflicts=True)
+    for item_id in sorted(units):
+        quantity, limit = units[item_id], limits[item_id]
         if quantity > limit:
             raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
-        taken = FlashPurchase.objects.filter(item_id=item_id, member_id=member_id, quantity__lte=limit - quantity) \
-            .update(quantity=F("quantity") + quantity)
-        if taken != 1:
+        if FlashPurchase.objects.filter(item_id=item_id, member_id=member_id, quantity__lte=limit - quantity) \
+                .update(quantity=F("quantity") + quantity) != 1:
             raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
+    for item_id in sorted(units):
+        quantity = units[item_id]
+        if FlashItem.objects.filter(pk=item_id, stock_left__gte=quantity).update(
+                stock_left=F("stock_left") - quantity) != 1:
+            raise FlashSoldOut(detail={"flash_item_id": item_id})
+    for session_id in sorted(subsidies):
+        amount = subsidies[session_id]
+        if amount == 0:
+            continue
+        # With no budget the subsidy is still counted (已用补贴), just not capped.
+        within = Q(budget_fen__isnull=True) | Q(subsidy_fen__lte=F("budget_fen") - amount)
+        if FlashSession.objects.filter(within, pk=session_id).update(subsidy_fen=F("subsidy_fen") + amount) != 1:
+            raise FlashBudgetExhausted(detail={"session_id": session_id})
 
 
 def flash_release(*, order_id: int) -> int:
@@ -152,13 +157,37 @@ def flash_release(*, order_id: int) -> int:
             # An operator may have lowered stock_total meanwhile: never above it (the CheckConstraint).
             FlashItem.objects.filter(pk=r["item_id"]).update(
                 stock_left=Least(F("stock_left") + r["quantity"], F("stock_total")))
-        per_session: dict[int, int] = defaultdict(int)
-        for r in mine:
-            per_session[r["item__session_id"]] += r["subsidy_fen"]
+        per_session = _per_session((r["item__session_id"], r["subsidy_fen"]) for r in mine)
         for session_id in sorted(per_session):
             if per_session[session_id]:
                 FlashSession.objects.filter(pk=session_id).update(
                     subsidy_fen=Greatest(F("subsidy_fen") - per_session[session_id], Value(0)))
+        return sum(r["quantity"] for r in mine)
+
+
+def flash_reclaim(*, order_id: int) -> int:
+    """Take back what a cancelled order's flash lines released, when a late payment revives it.
+
+    For checkout's revive path (paid after the auto-cancel): the order holds its flash units
+    again only if the member's allowance, the activity stock and the session budget still allow
+    it — the session may have ended, a late payment is honoured at the price it was placed at.
+    All or nothing in a savepoint of the caller's transaction; raises FlashLimitExceeded /
+    FlashSoldOut / FlashBudgetExhausted with nothing changed, for the caller to decide (refund,
+    or let the payment stand and record it). Returns the units taken back; 0 when nothing was
+    released (already reclaimed, or never cancelled), so a repeat is a no-op. Same lock order
+    as flash_reserve, after the order's reservations.
+    """
+    with transaction.atomic():
+        released = list(FlashReservation.objects.filter(order_id=order_id, released_at__isnull=False)
+                        .order_by("item_id").values("pk", "item_id", "member_id", "quantity", "subsidy_fen",
+                                                    "item__session_id", "item__per_member_limit"))
+        mine = [r for r in released
+                if FlashReservation.objects.filter(pk=r["pk"], released_at__isnull=False).update(released_at=None)]
+        if not mine:
+            return 0
+        _take(member_id=mine[0]["member_id"], units={r["item_id"]: r["quantity"] for r in mine},
+              limits={r["item_id"]: r["item__per_member_limit"] for r in mine},
+              subsidies=_per_session((r["item__session_id"], r["subsidy_fen"]) for r in mine))
         return sum(r["quantity"] for r in mine)
 
 

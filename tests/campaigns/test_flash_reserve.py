@@ -24,7 +24,7 @@ from campaigns.errors import (
 )
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
 from campaigns.selectors.flash import FlashOffer, flash_offers
-from campaigns.services.flash import FlashWant, flash_release, flash_reserve
+from campaigns.services.flash import FlashWant, flash_reclaim, flash_release, flash_reserve
 from core.errors import ValidationFailed
 from shop.models import Order, Stock
 from shop.services.stock import stock_reserve
@@ -271,6 +271,65 @@ def test_release_never_lifts_stock_above_a_total_an_operator_lowered():
     assert flash_release(order_id=order.pk) == 1
 
     assert _left(item) == 19
+
+
+@pytest.mark.django_db
+def test_reclaim_takes_back_what_a_revived_order_released_once():
+    item = FlashItemFactory(sku=SkuFactory(price_fen=9900), per_member_limit=2)
+    member = MemberFactory()
+    order = _reserve(member, item, 2)
+    flash_release(order_id=order.pk)
+
+    first = flash_reclaim(order_id=order.pk)
+    second = flash_reclaim(order_id=order.pk)
+
+    assert (first, second) == (2, 0)
+    assert _left(item) == 18
+    assert _held(item, member) == 2
+    assert FlashSession.objects.get(pk=item.session_id).subsidy_fen == 10000
+    assert FlashReservation.objects.get().released_at is None
+
+
+@pytest.mark.django_db
+def test_reclaim_of_an_order_never_released_is_zero():
+    item = FlashItemFactory()
+    order = _reserve(MemberFactory(), item)
+
+    assert flash_reclaim(order_id=order.pk) == 0
+    assert _left(item) == 19
+
+
+@pytest.mark.django_db
+def test_reclaim_refused_when_the_units_went_to_others_changes_nothing():
+    # given the member's cancelled order released the last unit and someone else took it
+    item = FlashItemFactory(stock_total=1)
+    member = MemberFactory()
+    order = _reserve(member, item)
+    flash_release(order_id=order.pk)
+    _reserve(MemberFactory(), item)
+
+    with pytest.raises(FlashSoldOut):
+        flash_reclaim(order_id=order.pk)
+
+    assert _left(item) == 0
+    assert _held(item, member) == 0
+    assert FlashReservation.objects.get(order=order).released_at is not None
+
+
+@pytest.mark.django_db
+def test_reclaim_refused_when_the_member_has_bought_the_limit_again():
+    item = FlashItemFactory(per_member_limit=1)
+    member = MemberFactory()
+    order = _reserve(member, item)
+    flash_release(order_id=order.pk)
+    _reserve(member, item)
+
+    with pytest.raises(FlashLimitExceeded):
+        flash_reclaim(order_id=order.pk)
+
+    assert _left(item) == 19
+    assert _held(item, member) == 1
+    assert FlashReservation.objects.get(order=order).released_at is not None
 
 
 # --- flash_offers ----------------------------------------------------------------------------
