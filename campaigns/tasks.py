@@ -36,6 +36,17 @@ def run_targeted_issue(issue_id: int) -> dict[str, Any]:
     return targeted_issue_run(issue_id=issue_id)
 
 
+# --- paid-card monthly gift packs (会员卡每月礼包) -------------------------------------------------
+
+
+@shared_task(name="campaigns.tasks.issue_card_gift_packs")
+def issue_card_gift_packs() -> int:
+    """This month's card gift packs that are due (idempotent per member, template and month)."""
+    from campaigns.services.gift_packs import card_gift_packs_issue
+
+    return card_gift_packs_issue()
+
+
 @shared_task(name="campaigns.tasks.send_greetings")
 def send_greetings() -> dict[str, Any]:
     """09:00 Shanghai: birthday and anniversary greetings (coupon, poster, message). Safe to repeat."""

@@ -38,6 +38,40 @@ class PointsAdjustmentSelfApproval(DomainError):
     message = "发起人不能审批自己的积分调整，请由另一位运营审批"
 
 
+# --- growth, sign-in, paid cards (成长值 / 签到 / 付费会员卡) -----------------------------------------
+
+
+class AlreadySignedIn(Conflict):
+    code = "already_signed_in"
+    message = "今天已经签到过了，明天再来"
+
+
+class CardPlanNotFound(NotFound):
+    code = "card_plan_not_found"
+    message = "会员卡方案不存在或已下架"
+
+
+class CardPurchaseNotFound(NotFound):
+    code = "card_purchase_not_found"
+    message = "购卡订单不存在"
+
+
+class CardPurchaseNotPayable(Conflict):
+    code = "card_purchase_not_payable"
+    message = "购卡订单当前状态不能支付"
+
+
+class CardPurchaseExpired(Conflict):
+    code = "card_purchase_expired"
+    message = "购卡订单已超时，请重新下单"
+
+
+class CardPurchaseAmountMismatch(DomainError):
+    status = 400
+    code = "card_purchase_amount_mismatch"
+    message = "支付金额与购卡订单金额不一致"
+
+
 # --- profile, account deletion, tags and segments (资料 / 注销 / 标签 / 人群) ------------------------
 
 

@@ -63,3 +63,14 @@ def cancel_expired_card_purchases() -> dict[str, int]:
     from members.services.cards import card_purchases_cancel_expired
 
     return card_purchases_cancel_expired()
+
+
+# --- growth tiers (成长等级) -------------------------------------------------------------------------
+
+
+@shared_task(name="members.tasks.recompute_member_tiers")
+def recompute_member_tiers() -> int:
+    """Re-tier every member after the tier thresholds changed (the console's 重算会员等级)."""
+    from members.services.growth import member_tiers_recompute
+
+    return member_tiers_recompute()

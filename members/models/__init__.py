@@ -17,7 +17,7 @@ from .points import (
 
 __all__ += ["AdjustmentStatus", "PointsAdjustment", "PointsAllocation", "PointsEntry", "PointsKind", "PointsLot"]
 
-from .cards import (
+from .cards import (  # noqa: E402
     CARD_PURCHASE_PREFIX,
     CARD_PURCHASE_TRANSITIONS,
     CardPlan,
@@ -29,8 +29,8 @@ from .cards import (
     MemberPriceSettings,
     StackingPolicy,
 )
-from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
-from .signin import SignIn, SignInReward
+from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange  # noqa: E402
+from .signin import SignIn, SignInReward  # noqa: E402
 
 __all__ += [
     "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "CardPlan", "CardPurchase", "CardPurchaseEvent",

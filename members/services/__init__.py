@@ -31,3 +31,20 @@ __all__ += [
     "member_birthday_change_by_operator", "member_delete_account", "member_record_category_purchase",
     "segment_evaluate", "segment_preview", "segment_save", "segments_evaluate_all", "tag_add", "tag_remove",
 ]
+
+# Growth and tiers, sign-in, paid cards (helper D2). Member price: members.pricing.
+from .cards import (  # noqa: E402
+    card_purchase_create,
+    card_purchase_mark_paid,
+    card_purchase_prepay,
+    card_purchases_cancel_expired,
+    member_card_active,
+)
+from .growth import growth_adjust, growth_award, growth_for_payment, growth_reverse, member_may_buy_early  # noqa: E402
+from .signin import signin_today  # noqa: E402
+
+__all__ += [
+    "card_purchase_create", "card_purchase_mark_paid", "card_purchase_prepay", "card_purchases_cancel_expired",
+    "growth_adjust", "growth_award", "growth_for_payment", "growth_reverse", "member_card_active",
+    "member_may_buy_early", "signin_today",
+]
