@@ -104,7 +104,9 @@ def coupon_grant(*, template: CouponTemplate, member: Member, source: str, issue
 
     Runs in the caller's transaction if there is one (a savepoint), else its own. Takes the
     member's quota row, then the template row (per-member and per-day limits, total quantity,
-    budget: each a conditional UPDATE whose row count is checked). Idempotent per `issue_key`.
+    budget: each a conditional UPDATE whose row count is checked). Idempotent per `issue_key`,
+    also under concurrency: a grant racing another with the same key returns the winner's coupon
+    (created=False) instead of the limit error it would otherwise meet.
     """
     now = now or timezone.now()
     if issue_key:
