@@ -131,8 +131,8 @@ def segment_evaluate(*, segment_id: int, now: dt.datetime | None = None) -> int:
         SegmentMember.objects.filter(segment_id=segment.pk).delete()
         table = SegmentMember._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(f'INSERT INTO "{table}" ("segment_id", "member_id") SELECT %s, q.id FROM ({select_sql}) q',
-                           [segment.pk, *params])
+            cursor.execute(f'INSERT INTO "{table}" ("segment_id", "member_id") '
+                           f"SELECT %s, q.member_id FROM ({select_sql}) AS q(member_id)", [segment.pk, *params])
             count = cursor.rowcount
         Segment.objects.filter(pk=segment.pk).update(member_count=count, evaluated_at=now)
     return count

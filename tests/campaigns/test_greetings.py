@@ -1,0 +1,270 @@
+"""Birthday and anniversary greetings: one coupon and one poster per member per year, 29 February,
+anniversaries in Shanghai time, messages only with a consent credit, the member's posters API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from campaigns.models import Coupon, CouponSource, GiftRule, Greeting
+from campaigns.services.greetings import greetings_send_today
+from members.models import Member, Tier
+from members.services import member_delete_account
+from tests.factories import CouponTemplateFactory, MemberFactory
+from wechat.messages import subscribe_consent_record
+from wechat.models import MessageLog
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def birthday_rule(db) -> GiftRule:
+    template = CouponTemplateFactory(name="生日专享券", amount_fen=2000, threshold_fen=10000, per_member_limit=100,
+                                     show_in_center=False)
+    return GiftRule.objects.create(name="生日礼", trigger=GiftRule.Trigger.BIRTHDAY, template=template)
+
+
+@pytest.fixture
+def anniversary_rule(db) -> GiftRule:
+    template = CouponTemplateFactory(name="周年券", amount_fen=1000, threshold_fen=0, per_member_limit=100)
+    return GiftRule.objects.create(name="纪念日礼", trigger=GiftRule.Trigger.ANNIVERSARY, template=template)
+
+
+def silver() -> Tier:
+    return Tier.objects.get(level=1)
+
+
+def registered(member: Member, local: dt.datetime) -> Member:
+    Member.objects.filter(pk=member.pk).update(registered_at=timezone.make_aware(local))
+    member.refresh_from_db()
+    return member
+
+
+def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, sandbox, birthday_rule):
+    a = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    b = MemberFactory(tier=silver(), birthday=dt.date(2001, 11, 23))
+    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 24))  # tomorrow
+
+    first = greetings_send_today(today=TODAY)
+    second = greetings_send_today(today=TODAY)
+
+    assert (first["birthday"], first["coupons"], first["posters"]) == (2, 2, 2)
+    assert (second["birthday"], second["coupons"], second["posters"]) == (0, 0, 0)
+    greetings = Greeting.objects.order_by("member_id")
+    assert [(g.member_id, g.kind, g.year) for g in greetings] == [(a.pk, "birthday", 2026), (b.pk, "birthday", 2026)]
+    assert Coupon.objects.filter(source=CouponSource.BIRTHDAY).count() == 2
+    assert sorted(Coupon.objects.values_list("issue_key", flat=True)) == [
+        f"birthday:2026:{a.pk}", f"birthday:2026:{b.pk}"]
+    assert all(g.poster and g.coupon_id for g in greetings)
+    assert len(list((media / "greetings" / "2026").iterdir())) == 2
+    assert len(sandbox.wxacodes()) == 2
+
+
+def test_the_poster_is_a_png_whose_code_opens_the_coupon(media, sandbox, birthday_rule):
+    member = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+
+    greetings_send_today(today=TODAY)
+
+    greeting = Greeting.objects.get(member=member)
+    image = Image.open(greeting.poster.path)
+    assert (image.format, image.size) == ("PNG", (750, 1200))
+    assert sandbox.wxacodes()[0]["scene"] == f"coupon={greeting.coupon_id}"
+    assert sandbox.wxacodes()[0]["page"] == "pages/coupon/detail"
+
+
+@pytest.mark.parametrize(("today", "greeted"), [
+    (dt.date(2027, 2, 28), True),  # common year: 29 February is celebrated on the 28th
+    (dt.date(2028, 2, 28), False),  # leap year: wait for the 29th
+    (dt.date(2028, 2, 29), True),
+    (dt.date(2027, 3, 1), False),
+])
+def test_29_february_falls_on_28_february_in_common_years(media, sandbox, birthday_rule, today, greeted):
+    member = MemberFactory(tier=silver(), birthday=dt.date(1992, 2, 29))
+
+    greetings_send_today(today=today)
+
+    assert Greeting.objects.filter(member=member, kind="birthday", year=today.year).exists() is greeted
+
+
+def test_anniversaries_count_whole_years_on_the_shanghai_calendar(media, sandbox, anniversary_rule):
+    two_years = registered(MemberFactory(), dt.datetime(2024, 11, 23, 8, 0))
+    # 23:30 in Shanghai on the 22nd is 15:30 UTC on the 22nd; 00:30 on the 23rd is still the 22nd in UTC.
+    late_evening = registered(MemberFactory(), dt.datetime(2025, 11, 22, 23, 30))
+    just_after_midnight = registered(MemberFactory(), dt.datetime(2025, 11, 23, 0, 30))
+    this_year = registered(MemberFactory(), dt.datetime(2026, 11, 23, 0, 0))
+
+    result = greetings_send_today(today=TODAY)
+
+    assert result["anniversary"] == 2
+    assert dict(Greeting.objects.values_list("member_id", "years")) == {two_years.pk: 2, just_after_midnight.pk: 1}
+    assert not Greeting.objects.filter(member__in=[late_evening, this_year]).exists()
+    assert Coupon.objects.filter(source=CouponSource.ANNIVERSARY).count() == 2
+
+
+def test_anniversary_of_29_february_registrations(media, sandbox, anniversary_rule):
+    member = registered(MemberFactory(), dt.datetime(2024, 2, 29, 10, 0))
+
+    greetings_send_today(today=dt.date(2027, 2, 28))
+
+    assert Greeting.objects.get(member=member).years == 3
+
+
+def test_the_message_goes_only_to_members_with_a_consent_credit(media, sandbox, birthday_rule, settings):
+    subscribed = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    not_subscribed = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    template_id = settings.WECHAT_SUBSCRIBE_TEMPLATES["birthday"]["id"]
+    subscribe_consent_record(member_id=subscribed.pk, openid=subscribed.openid, results={template_id: "accept"})
+
+    result = greetings_send_today(today=TODAY)
+    greetings_send_today(today=TODAY)
+
+    assert result["messages"] == 1
+    logs = dict(MessageLog.objects.values_list("member_id", "outcome"))
+    assert logs == {subscribed.pk: "pending", not_subscribed.pk: "no_credit"}
+    log = MessageLog.objects.get(member_id=subscribed.pk)
+    assert log.template_key == "birthday"
+    assert log.data["thing1"] == "小鱼，生日快乐"
+    assert log.data["thing2"] == "生日专享券"
+    assert MessageLog.objects.count() == 2  # the second run queued nothing more
+
+
+def test_a_tier_without_the_birthday_gift_gets_the_poster_but_no_coupon(media, sandbox, birthday_rule):
+    member = MemberFactory(tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
+
+    result = greetings_send_today(today=TODAY)
+
+    greeting = Greeting.objects.get(member=member)
+    assert (greeting.coupon_id, greeting.skip_reason, bool(greeting.poster)) == (None, "tier_no_birthday_gift", True)
+    assert result["skipped"] == {"tier_no_birthday_gift": 1}
+    assert not Coupon.objects.exists()
+    assert sandbox.wxacodes()[0]["scene"] == f"greeting={greeting.pk}"
+
+
+def test_no_active_rule_means_no_greetings(media, sandbox, birthday_rule):
+    GiftRule.objects.filter(pk=birthday_rule.pk).update(is_active=False)
+    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+
+    result = greetings_send_today(today=TODAY)
+
+    assert result["birthday"] == 0
+    assert not Greeting.objects.exists()
+
+
+def test_deleted_and_inactive_members_are_not_greeted(media, sandbox, birthday_rule):
+    deleted = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    member_delete_account(member_id=deleted.pk)
+    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23), is_active=False)
+
+    assert greetings_send_today(today=TODAY)["birthday"] == 0
+    assert not Greeting.objects.exists()
+
+
+def test_a_poster_wechat_could_not_code_is_made_by_the_next_run(media, sandbox, birthday_rule):
+    member = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    sandbox.wxacode_fail_next(1)
+
+    first = greetings_send_today(today=TODAY)
+    greeting = Greeting.objects.get(member=member)
+    assert (first["poster_failures"], greeting.poster.name, greeting.coupon_id is not None) == (1, "", True)
+    assert greeting.poster_error
+
+    second = greetings_send_today(today=TODAY)
+
+    greeting.refresh_from_db()
+    assert (second["posters"], second["coupons"], bool(greeting.poster), greeting.poster_error) == (1, 0, True, "")
+    assert Coupon.objects.count() == 1
+
+
+def test_batches_walk_every_due_member(media, sandbox, birthday_rule):
+    members = MemberFactory.create_batch(5, tier=silver(), birthday=dt.date(1990, 11, 23))
+
+    result = greetings_send_today(today=TODAY, batch_size=2)
+
+    assert result["birthday"] == 5
+    assert set(Greeting.objects.values_list("member_id", flat=True)) == {m.pk for m in members}
+
+
+def test_deleting_the_account_deletes_the_poster_files(media, sandbox, birthday_rule,
+                                                       django_capture_on_commit_callbacks):
+    member = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    assert len(list((media / "greetings" / "2026").iterdir())) == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member_delete_account(member_id=member.pk)
+
+    assert list((media / "greetings" / "2026").iterdir()) == []
+    assert Greeting.objects.get(member=member).poster.name == ""
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_the_member_lists_their_greetings_and_fetches_the_poster(media, sandbox, birthday_rule, shopper):
+    Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+
+    listed = shopper.client.get("/api/v1/me/greetings/")
+
+    assert listed.status_code == 200
+    [item] = listed.json()["results"]
+    assert (item["kind"], item["kind_display"], item["year"], item["coupon"]["name"]) == (
+        "birthday", "生日", 2026, "生日专享券")
+    poster = shopper.client.get(item["poster_url"])
+    assert poster.status_code == 200
+    assert poster["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(b"".join(poster.streaming_content))).size == (750, 1200)
+
+
+def test_another_members_poster_is_a_404(media, sandbox, birthday_rule, shopper, other_shopper):
+    Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    greeting = Greeting.objects.get(member=shopper.member)
+
+    response = other_shopper.client.get(f"/api/v1/me/greetings/{greeting.pk}/poster.png")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "greeting_not_found"
+    assert other_shopper.client.get("/api/v1/me/greetings/").json()["results"] == []
+
+
+def test_posters_need_a_login(client):
+    assert client.get("/api/v1/me/greetings/").status_code == 401
+    assert client.get("/api/v1/me/greetings/1/poster.png").status_code == 401
+
+
+# --- the beat job on a real worker -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
+    from campaigns.tasks import send_greetings
+    from tests.celery_worker import real_worker
+
+    template = CouponTemplateFactory(name="生日专享券", per_member_limit=100)
+    GiftRule.objects.create(name="生日礼", trigger=GiftRule.Trigger.BIRTHDAY, template=template)
+    today = timezone.localdate()
+    born = dt.date(1992, today.month, today.day) if (today.month, today.day) != (2, 29) else dt.date(1992, 2, 29)
+    member = MemberFactory(tier=Tier.objects.get(level=1), birthday=born)
+
+    with real_worker():
+        send_greetings.delay()
+        deadline = time.monotonic() + 60
+        while not Greeting.objects.filter(member=member).exclude(poster="").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    greeting = Greeting.objects.get(member=member)
+    assert (greeting.year, bool(greeting.poster), greeting.coupon.issue_key) == (
+        today.year, True, f"birthday:{today.year}:{member.pk}")
