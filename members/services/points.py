@@ -411,7 +411,8 @@ def points_adjustment_create(*, member_id: int, delta: int, reason: str, operato
 
     At or below the threshold it applies at once (后台调整 row, operator recorded). Above it the
     request waits (待审批) for another operator: points_adjustment_approve. A deduction the
-    balance cannot cover raises PointsInsufficient and nothing is saved. Outermost transaction.
+    balance cannot cover now raises PointsInsufficient and nothing is saved (approval checks
+    again). Outermost transaction.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -420,8 +421,13 @@ def points_adjustment_create(*, member_id: int, delta: int, reason: str, operato
         raise ValidationFailed("调整积分须为非零整数", code="invalid_points")
     if abs(delta) > MAX_POINTS:
         raise ValidationFailed("调整积分过大", code="invalid_points")
-    if not Member.objects.filter(pk=member_id).exists():
+    current = Member.objects.filter(pk=member_id).values_list("points_balance", flat=True).first()
+    if current is None:
         raise NotFound("会员不存在", code="member_not_found")
+    if delta < 0 and current < -delta:
+        # A courtesy for the maker: the checker would be refused anyway (the approval's
+        # conditional UPDATE is what guarantees it).
+        raise PointsInsufficient(detail={"required": -delta, "balance": current})
     now = now or timezone.now()
     with transaction.atomic(durable=True):
         adjustment = PointsAdjustment.objects.create(member_id=member_id, delta=delta, reason=reason[:200],
