@@ -29,3 +29,13 @@ __all__ += ["Greeting", "GreetingKind"]
 from .gift_packs import CardGiftPack  # noqa: E402
 
 __all__ += ["CardGiftPack"]
+
+from .points_mall import (  # noqa: E402
+    PointsExchange,
+    PointsExchangeStatus,
+    PointsMallItem,
+    PointsMallItemKind,
+    PointsMallQuota,
+)
+
+__all__ += ["PointsExchange", "PointsExchangeStatus", "PointsMallItem", "PointsMallItemKind", "PointsMallQuota"]
