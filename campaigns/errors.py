@@ -173,3 +173,28 @@ class TargetedIssueInvalid(DomainError):
     status = 400
     code = "targeted_issue_invalid"
     message = "请选择发放对象"
+
+
+# --- points mall (积分商城) ---------------------------------------------------------------------------
+
+
+class PointsMallItemNotFound(NotFound):
+    code = "points_mall_item_not_found"
+    message = "积分商品不存在"
+
+
+class PointsMallNotAvailable(Conflict):
+    """Off the shelf or outside its window; `detail.reason` says which: inactive, not_started, ended."""
+
+    code = "points_mall_not_available"
+    message = "该商品当前不可兑换"
+
+
+class PointsMallSoldOut(Conflict):
+    code = "points_mall_sold_out"
+    message = "该商品已兑完"
+
+
+class PointsMallLimitReached(Conflict):
+    code = "points_mall_limit_reached"
+    message = "已达每人兑换上限"
