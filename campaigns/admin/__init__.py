@@ -3,3 +3,7 @@
 from campaigns.admin import activities, channels, codes, coupons, targeted
 
 __all__ = ["activities", "channels", "codes", "coupons", "targeted"]
+
+from campaigns.admin import gift_packs  # 会员卡每月礼包
+
+__all__ += ["gift_packs"]

@@ -7,6 +7,7 @@ The coupons of a plan's monthly gift pack are configured in campaigns (会员卡
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -32,6 +33,24 @@ class CardPlanForm(forms.ModelForm):
         if price <= 0:
             raise forms.ValidationError("售价必须大于 0")
         return int(price)
+
+    def clean_days(self) -> int:
+        days = self.cleaned_data["days"]
+        if days < 1:
+            raise forms.ValidationError("有效天数至少为 1 天")
+        return int(days)
+
+    def clean_discount_percent(self) -> int:
+        percent = self.cleaned_data["discount_percent"]
+        if not 1 <= percent <= 100:
+            raise forms.ValidationError("折扣应在 1 到 100 之间（100 表示不打折）")
+        return int(percent)
+
+    def clean_points_multiplier(self) -> Decimal:
+        multiplier = self.cleaned_data["points_multiplier"]
+        if not Decimal(1) <= multiplier <= Decimal(10):
+            raise forms.ValidationError("积分倍数应在 1 到 10 之间")
+        return Decimal(multiplier)
 
 
 @admin.register(CardPlan)
@@ -124,8 +143,21 @@ class MemberCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return card.starts_at <= timezone.now() < card.ends_at
 
 
+class MemberPriceSettingsForm(forms.ModelForm):
+    class Meta:
+        model = MemberPriceSettings
+        fields = ["policy", "floor"]
+
+    def clean_floor(self) -> Decimal:
+        floor = self.cleaned_data["floor"]
+        if not Decimal(0) <= floor <= Decimal(10):
+            raise forms.ValidationError("毛利底线应在 0 到 10 之间，例如 1.00 表示不低于成本")
+        return Decimal(floor)
+
+
 @admin.register(MemberPriceSettings)
 class MemberPriceSettingsAdmin(SingletonAdmin):
+    form = MemberPriceSettingsForm
     fields = ["policy", "floor", "updated_at", "updated_by"]
     readonly_fields = ["updated_at", "updated_by"]
     radio_fields = {"policy": admin.VERTICAL}
