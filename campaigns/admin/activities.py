@@ -26,7 +26,7 @@ from campaigns.admin.forms import (
     FullReductionStepFormSet,
 )
 from campaigns.models import FlashItem, FlashSession, FullReduction, FullReductionStep
-from campaigns.selectors.flash import SESSION_STATE_LABELS, SessionState, flash_session_state
+from campaigns.selectors.flash import SessionState, flash_session_state
 from campaigns.selectors.stats import flash_items_with_sales, flash_sessions_with_stock
 from campaigns.services.activities import (
     FlashItemInput,
@@ -41,13 +41,14 @@ from core.errors import DomainError
 from core.money import yuan
 
 STATE_COLOURS = {SessionState.UPCOMING: BLUE, SessionState.RUNNING: GREEN, SessionState.ENDED: GREY}
+STATE_LABELS = {SessionState.UPCOMING: "未开始", SessionState.RUNNING: "进行中", SessionState.ENDED: "已结束"}
 
 
 def _state_badge(starts_at: Any, ends_at: Any, is_active: bool) -> str:
     if not is_active:
         return badge("已停用", GREY)
     state = flash_session_state(starts_at=starts_at, ends_at=ends_at, now=timezone.now())
-    return badge(SESSION_STATE_LABELS[state].replace("即将开始", "未开始"), STATE_COLOURS[state])
+    return badge(STATE_LABELS[state], STATE_COLOURS[state])
 
 
 class WarnOnOverlapMixin:
@@ -150,7 +151,8 @@ class FlashItemInline(admin.TabularInline):
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
-        form = type("FlashItemForm", (formset.form,), {"operator": request_operator(request)})
+        form = type("FlashItemForm", (formset.form,), {"operator": request_operator(request),
+                                                        "hand_clean_DELETE": FlashItemForm.check_delete})
         formset.form = form
         return formset
 

@@ -170,10 +170,14 @@ def clean_scene(value: str) -> str:
 
 
 class ChannelForm(forms.ModelForm):
+    # No max_length here: clean_scene() says what is wrong with a long scene, in the operator's words.
+    scene = forms.CharField(label="场景值", help_text=SCENE_HELP, strip=True,
+                            widget=forms.TextInput(attrs={"size": 34, "autocomplete": "off"}))
+
     class Meta:
         model = Channel
         fields = ["name", "kind", "template", "scene", "page", "is_active"]
-        help_texts = {"scene": SCENE_HELP, "page": "扫码后打开的小程序页面，一般不用改"}
+        help_texts = {"page": "扫码后打开的小程序页面，一般不用改"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -281,14 +285,18 @@ class FullReductionForm(forms.ModelForm):
 class FullReductionStepForm(forms.ModelForm):
     threshold_fen = YuanFormField(label="满（元）", required=False, empty_fen=0, help_text="满额减：订单满多少元")
     discount_fen = YuanFormField(label="减（元）", required=False, empty_fen=0, help_text="满额减：减多少元")
+    threshold_count = forms.IntegerField(label="满（件）", required=False, min_value=0, help_text="满件折：买满几件",
+                                         widget=forms.NumberInput(attrs={"style": "width: 5em"}))
 
     class Meta:
         model = FullReductionStep
         fields = ["threshold_fen", "discount_fen", "threshold_count", "pay_percent"]
-        labels = {"threshold_count": "满（件）", "pay_percent": "折扣（%）"}
-        help_texts = {"threshold_count": "满件折：买满几件", "pay_percent": "满件折：90 表示 9 折"}
-        widgets = {"threshold_count": forms.NumberInput(attrs={"style": "width: 5em"}),
-                   "pay_percent": forms.NumberInput(attrs={"style": "width: 5em"})}
+        labels = {"pay_percent": "折扣（%）"}
+        help_texts = {"pay_percent": "满件折：90 表示 9 折"}
+        widgets = {"pay_percent": forms.NumberInput(attrs={"style": "width: 5em"})}
+
+    def clean_threshold_count(self) -> int:
+        return self.cleaned_data.get("threshold_count") or 0
 
 
 class FullReductionStepFormSet(forms.BaseInlineFormSet):
@@ -350,6 +358,17 @@ class FlashItemForm(forms.ModelForm):
                    "per_member_limit": forms.NumberInput(attrs={"style": "width: 4em"}),
                    "sort": forms.NumberInput(attrs={"style": "width: 4em"})}
 
+    def check_delete(self) -> None:
+        """An item orders refer to stays (flash_item_delete refuses it too): say so in words.
+
+        Replaces the inline's generic protected-objects check (FlashItemInline.get_formset)."""
+        if not self.cleaned_data.get("DELETE") or not self.instance.pk:
+            return
+        item = self.instance
+        if item.stock_left != item.stock_total or item.reservations.exists():
+            taken = item.stock_total - item.stock_left
+            raise ValidationError(f"“{item.sku}”已有订单（售出或占用 {taken} 件），不能删除；可把活动库存改为已售数量")
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         sku, price = data.get("sku"), data.get("flash_price_fen")
@@ -366,6 +385,8 @@ class FlashItemForm(forms.ModelForm):
                                    confirmed_before=unchanged and current is not None and current.below_cost_confirmed)
         except DomainError as exc:
             self.add_error("flash_price_fen", exc.message)
+        if current is not None and current.sku_id != sku.pk and current.stock_left != current.stock_total:
+            self.add_error("sku", "该商品已有订单，不能更换 SKU；可新增一行")
         total = data.get("stock_total")
         if current is not None and total is not None:
             taken = current.stock_total - current.stock_left
