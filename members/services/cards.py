@@ -44,7 +44,7 @@ from members.models import (
     MemberCard,
     MemberCardPeriod,
 )
-from wechat.gateway import PaymentGateway, PrepayResult, TradeState
+from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def card_purchase_settle_with_wechat(*, purchase_no: str) -> bool:
     return False
 
 
-def _record_notice(notice: Any) -> None:
+def _record_notice(notice: PaymentNotice) -> None:
     with transaction.atomic(durable=True):
         card_purchase_mark_paid(purchase_no=notice.out_trade_no, paid_fen=notice.amount_fen,
                                 transaction_id=notice.transaction_id, paid_at=notice.paid_at)
