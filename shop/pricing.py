@@ -359,8 +359,8 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
                  freight_discount_fen=freight_discount, coupons=coupons)
 
 
-# Stages whose summary keeps each adjustment's own label (the activity's or the coupon's name).
-LABELLED_STAGES = frozenset({"full_reduction", "coupon"})
+# Stages whose summary keeps each adjustment's own label (秒杀价, the activity's or the coupon's name).
+LABELLED_STAGES = frozenset({"activity", "full_reduction", "coupon"})
 
 
 def freight_for(lines: list[PricedLine], *, province: str) -> int:
