@@ -186,6 +186,8 @@ class TargetedIssueAdmin(admin.ModelAdmin):
         except DomainError as exc:
             self.message_user(request, f"发放失败：{exc.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:campaigns_targetedissue_wizard"))
+        # Who confirmed is recorded here (targeted_issue_start keeps the issue's creator only).
+        self.log_addition(request, issue, f"确认发放：{issue.template.name}，{issue.targeted_count} 人")
         self.message_user(request, f"已开始发放：共 {issue.targeted_count} 人，后台任务进行中", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:campaigns_targetedissue_progress", args=[issue.pk]))
 
@@ -212,7 +214,9 @@ class TargetedIssueAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         try:
-            targeted_issue_start(issue_id=int(unquote(object_id)), operator=request_operator(request))
+            issue = targeted_issue_start(issue_id=int(unquote(object_id)), operator=request_operator(request))
         except (DomainError, ValueError) as exc:
             self.message_user(request, f"发放失败：{getattr(exc, 'message', exc)}", messages.ERROR)
+        else:
+            self.log_change(request, issue, f"确认发放：{issue.targeted_count} 人")
         return HttpResponseRedirect(reverse("admin:campaigns_targetedissue_progress", args=[object_id]))
