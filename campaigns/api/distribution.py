@@ -33,19 +33,26 @@ class ScanOutput(serializers.Serializer):
     coupon = CouponOutput()
 
 
-class ScanView(APIView):
-    class InputSerializer(serializers.Serializer):
-        scene = serializers.CharField(max_length=128, trim_whitespace=True,
-                                      help_text="小程序码 scene（页面参数 query.scene 经 decodeURIComponent）")
+class ScanInput(serializers.Serializer):
+    scene = serializers.CharField(max_length=128, trim_whitespace=True,
+                                  help_text="小程序码 scene（页面参数 query.scene 经 decodeURIComponent）")
 
-    @extend_schema(operation_id="coupon_scan", request=InputSerializer, responses={201: ScanOutput},
+
+class RedeemInput(serializers.Serializer):
+    code = serializers.CharField(max_length=64, trim_whitespace=True,
+                                 help_text="兑换码，不区分大小写，可带空格或短横线")
+
+
+class ScanView(APIView):
+
+    @extend_schema(operation_id="coupon_scan", request=ScanInput, responses={201: ScanOutput},
                    description="扫渠道码领券：领取该渠道对应的优惠券，领取记录归属该渠道。每次扫码都会记录。"
                                "错误码：channel_not_found (404，渠道码不存在或已停用)、coupon_limit_reached / "
                                "coupon_daily_limit_reached / coupon_sold_out / coupon_budget_exhausted (409)、"
                                "coupon_inactive / coupon_claim_not_started / coupon_claim_ended / "
                                "coupon_new_customer_only / coupon_tier_restricted / coupon_segment_restricted (403)。")
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = ScanInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = channels.channel_scan(member=current_member(request), scene=data.validated_data["scene"])
         body = ScanOutput({"channel": result.channel, "coupon": result.coupon}).data
@@ -53,17 +60,14 @@ class ScanView(APIView):
 
 
 class RedeemView(APIView):
-    class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=64, trim_whitespace=True,
-                                     help_text="兑换码，不区分大小写，可带空格或短横线")
 
-    @extend_schema(operation_id="coupon_redeem", request=InputSerializer, responses={201: CouponOutput},
+    @extend_schema(operation_id="coupon_redeem", request=RedeemInput, responses={201: CouponOutput},
                    description="兑换码兑换优惠券，每个码只能兑换一次。同一会员重复提交返回已兑换的同一张券。"
                                "错误码：invalid_code (400，格式不正确)、code_not_found (404)、"
                                "code_already_redeemed (409，已被他人兑换)、coupon_limit_reached / coupon_sold_out / "
                                "coupon_budget_exhausted (409)、coupon_claim_ended 等 (403)；被拒时兑换码不会被占用。")
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = RedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
         coupon = codes.code_redeem(member=current_member(request), code=data.validated_data["code"])
         return Response(CouponOutput(coupon).data, status=status.HTTP_201_CREATED)
