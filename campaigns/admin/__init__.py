@@ -7,3 +7,7 @@ __all__ = ["activities", "channels", "codes", "coupons", "targeted"]
 from campaigns.admin import gift_packs  # 会员卡每月礼包
 
 __all__ += ["gift_packs"]
+
+from campaigns.admin import points_mall  # noqa: E402
+
+__all__ += ["points_mall"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -137,6 +138,62 @@ def points_exchange_ship(*, exchange_id: int, tracking_no: str, operator: Abstra
         exchange.shipped_at = now or timezone.now()
         exchange.save(update_fields=["status", "tracking_no", "shipped_at"])
     return exchange
+
+
+@dataclass(frozen=True)
+class PointsMallItemInput:
+    """An item as the console submits it. `item_id` None creates a new item."""
+
+    name: str
+    kind: str
+    points_price: int
+    stock_total: int
+    coupon_template_id: int | None = None
+    per_member_limit: int | None = 1
+    image_url: str = ""
+    description: str = ""
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    is_active: bool = True
+    sort: int = 0
+    item_id: int | None = None
+
+
+def points_mall_item_save(*, data: PointsMallItemInput) -> PointsMallItem:
+    """Create or update an item. A new item starts with stock_left = stock_total; a changed
+    stock_total moves stock_left by the difference in one conditional UPDATE (WHERE stock_left >=
+    stock_total - new total), so it never drops below what was exchanged — otherwise 400
+    points_mall_stock_below_exchanged and nothing changes. Runs in the caller's transaction (the
+    admin's change form holds one) or its own; no row lock (the WHERE clause is the guard).
+    """
+    if data.kind not in PointsMallItemKind.values:
+        raise ValidationFailed("未知的商品类型", code="invalid_points_mall_kind")
+    if (data.kind == PointsMallItemKind.COUPON) != (data.coupon_template_id is not None):
+        raise ValidationFailed("优惠券商品须选择优惠券，实物礼品不能选择优惠券", code="invalid_points_mall_coupon")
+    if data.points_price <= 0 or data.stock_total < 0 or (data.per_member_limit is not None
+                                                          and data.per_member_limit < 1):
+        raise ValidationFailed("所需积分须大于 0，库存不能为负数，每人限兑至少 1 件", code="invalid_points_mall_item")
+    if data.starts_at and data.ends_at and data.starts_at >= data.ends_at:
+        raise ValidationFailed("结束时间须晚于开始时间", code="invalid_points_mall_window")
+    fields = {"name": data.name, "kind": data.kind, "coupon_template_id": data.coupon_template_id,
+              "image_url": data.image_url, "description": data.description, "points_price": data.points_price,
+              "per_member_limit": data.per_member_limit, "starts_at": data.starts_at, "ends_at": data.ends_at,
+              "is_active": data.is_active, "sort": data.sort}
+    with transaction.atomic():
+        if data.item_id is None:
+            return PointsMallItem.objects.create(stock_total=data.stock_total, stock_left=data.stock_total, **fields)
+        updated = PointsMallItem.objects.filter(pk=data.item_id,
+                                                stock_left__gte=F("stock_total") - data.stock_total).update(
+            stock_left=F("stock_left") + data.stock_total - F("stock_total"), stock_total=data.stock_total, **fields)
+        current = PointsMallItem.objects.filter(pk=data.item_id).first()
+        if current is None:
+            raise PointsMallItemNotFound(detail={"item_id": data.item_id})
+        if not updated:
+            taken = current.stock_total - current.stock_left
+            raise ValidationFailed(f"总库存不能少于已兑换的 {taken} 件（填写的是 {data.stock_total} 件）",
+                                   code="points_mall_stock_below_exchanged",
+                                   detail={"taken": taken, "stock_total": data.stock_total})
+        return current
 
 
 def _gift_address(member: Member, address_id: int | None) -> Address:

@@ -299,3 +299,77 @@ def test_my_exchanges_are_mine_only_and_cost_a_fixed_number_of_queries(shopper, 
     offer_small, _ = fetch("/api/v1/points-mall/items?page_size=1")
     offer_large, _ = fetch("/api/v1/points-mall/items?page_size=50")
     assert offer_small == offer_large <= 4  # token + count + page + my counts
+
+
+# --- console -------------------------------------------------------------------------------------------
+
+
+def _ops():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _item_form(**overrides) -> dict:
+    form = {"name": "定制帆布袋", "kind": "gift", "coupon_template": "", "points_price": "800", "stock_total": "10",
+            "per_member_limit": "1", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": "",
+            "is_active": "on", "sort": "0", "image_url": "", "description": ""}
+    form.update(overrides)
+    return form
+
+
+def test_console_creates_items_and_moves_stock_never_below_what_was_exchanged(db):
+    ops = _ops()
+    template = CouponTemplateFactory(name="积分券")
+
+    created = ops.post("/admin/campaigns/pointsmallitem/add/", _item_form(), follow=True)
+    wrong = ops.post("/admin/campaigns/pointsmallitem/add/", _item_form(kind="coupon"))
+    gift_with_coupon = ops.post("/admin/campaigns/pointsmallitem/add/", _item_form(coupon_template=template.pk))
+
+    assert created.status_code == 200
+    item = PointsMallItem.objects.get()
+    assert (item.stock_total, item.stock_left, item.points_price) == (10, 10, 800)
+    assert "优惠券商品须选择兑换的优惠券" in wrong.content.decode()
+    assert "实物礼品不能选择优惠券" in gift_with_coupon.content.decode()
+    assert PointsMallItem.objects.count() == 1
+
+    member = rich(5000)
+    AddressFactory(member=member)
+    for _ in range(1):
+        points_mall_exchange(member=member, item_id=item.pk)
+    PointsMallItem.objects.filter(pk=item.pk).update(per_member_limit=None)
+    for _ in range(2):
+        points_mall_exchange(member=member, item_id=item.pk)
+    too_low = ops.post(f"/admin/campaigns/pointsmallitem/{item.pk}/change/", _item_form(stock_total="2"))
+    raised = ops.post(f"/admin/campaigns/pointsmallitem/{item.pk}/change/", _item_form(stock_total="20"),
+                      follow=True)
+
+    assert "总库存不能少于已兑换的 3 件" in too_low.content.decode()
+    assert raised.status_code == 200
+    item.refresh_from_db()
+    assert (item.stock_total, item.stock_left) == (20, 17)
+    listing = ops.get("/admin/campaigns/pointsmallitem/").content.decode()
+    assert "兑换中" in listing and "17 / 20" in listing
+
+
+def test_console_ships_a_gift_exchange(db):
+    ops = _ops()
+    member = rich(5000)
+    AddressFactory(member=member, receiver_name="李四")
+    exchange, _ = points_mall_exchange(member=member, item_id=gift_item(price=100).pk)
+
+    page = ops.get(f"/admin/campaigns/pointsexchange/{exchange.pk}/change/").content.decode()
+    empty = ops.post(f"/admin/campaigns/pointsexchange/{exchange.pk}/ship/", {"tracking_no": ""})
+    done = ops.post(f"/admin/campaigns/pointsexchange/{exchange.pk}/ship/", {"tracking_no": "SF100200300"},
+                    follow=True)
+
+    assert "待发货" in page and "发货</a>" in page and "李四" in page
+    assert empty.status_code == 200 and list(empty.context["form"].errors) == ["tracking_no"]
+    assert f"兑换记录 #{exchange.pk} 已发货" in [str(m) for m in done.context["messages"]]
+    exchange.refresh_from_db()
+    assert (exchange.status, exchange.tracking_no) == ("shipped", "SF100200300")
+    assert "发货</a>" not in ops.get(f"/admin/campaigns/pointsexchange/{exchange.pk}/change/").content.decode()
