@@ -40,11 +40,19 @@ from .cards import (  # noqa: E402
     card_purchases_cancel_expired,
     member_card_active,
 )
-from .growth import growth_adjust, growth_award, growth_for_payment, growth_reverse, member_may_buy_early  # noqa: E402
+from .growth import (  # noqa: E402
+    growth_adjust,
+    growth_award,
+    growth_for_payment,
+    growth_reverse,
+    growth_reverse_for_refund,
+    member_may_buy_early,
+)
 from .signin import signin_today  # noqa: E402
 
 __all__ += [
     "card_purchase_create", "card_purchase_mark_paid", "card_purchase_prepay", "card_purchases_cancel_expired",
-    "growth_adjust", "growth_award", "growth_for_payment", "growth_reverse", "member_card_active",
+    "growth_adjust", "growth_award", "growth_for_payment", "growth_reverse", "growth_reverse_for_refund",
+    "member_card_active",
     "member_may_buy_early", "signin_today",
 ]

@@ -17,6 +17,7 @@ the highest `Tier` whose `min_growth` <= growth; every change leaves a `TierChan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -162,6 +163,41 @@ def growth_reverse(*, member_id: int, reference: str, amount: int | None, revers
         raise ValidationFailed("缺少关联单号", code="invalid_growth_reference")
     if amount is not None and amount < 0:
         raise ValidationFailed("扣回的成长值不能为负数", code="invalid_growth_amount", detail={"amount": amount})
+    return _growth_take_back(member_id=member_id, reference=reference, reversal_reference=reversal_reference,
+                             wanted=lambda awarded, left: left if amount is None else amount,
+                             reasons=AWARD_REASONS, operator=operator, note=note)
+
+
+def growth_reverse_for_refund(*, member_id: int, reference: str, paid_fen: int, refunded_total_fen: int,
+                              reversal_reference: str) -> GrowthChange:
+    """Take back the refunded share of what an order's payment awarded: the shop's refund path.
+
+    `paid_fen` is what the order paid, `refunded_total_fen` everything refunded on it so far
+    INCLUDING this refund. The member keeps ⌊award × (paid − refunded_total) / paid⌋, so any
+    sequence of partial refunds ends, at a full refund, with the whole award taken back, and
+    the split does not depend on the rule in force when the refund happens. Same guarantees
+    as growth_reverse(): once per reversal_reference, never more than awarded, never below 0,
+    the caller's transaction, the tier follows at once.
+    """
+    if not reference or not reversal_reference:
+        raise ValidationFailed("缺少关联单号", code="invalid_growth_reference")
+    if paid_fen <= 0 or not 0 < refunded_total_fen:
+        raise ValidationFailed("退款金额有误", code="invalid_growth_amount",
+                               detail={"paid_fen": paid_fen, "refunded_total_fen": refunded_total_fen})
+
+    def wanted(awarded: int, left: int) -> int:
+        keep = awarded * max(paid_fen - refunded_total_fen, 0) // paid_fen
+        return left - keep
+
+    return _growth_take_back(member_id=member_id, reference=reference, reversal_reference=reversal_reference,
+                             wanted=wanted, reasons=frozenset({GrowthReason.PURCHASE}), operator=None, note="")
+
+
+def _growth_take_back(*, member_id: int, reference: str, reversal_reference: str,
+                      wanted: Callable[[int, int], int], reasons: frozenset[str],
+                      operator: AbstractBaseUser | None, note: str) -> GrowthChange:
+    """The one reversal path: `wanted(awarded, left)` says how much to take; it is capped by what
+    is left of the awards (of `reasons`) under `reference` and by the member's growth."""
     with transaction.atomic():
         growth, tier_id = _member_lock(member_id)
         first = GrowthEntry.objects.filter(member_id=member_id, reason=GrowthReason.REFUND,
@@ -169,10 +205,10 @@ def growth_reverse(*, member_id: int, reference: str, amount: int | None, revers
         if first is not None:
             return GrowthChange(member_id, first.delta, growth, tier_id, False, False, first.pk)
         awarded = _sum(GrowthEntry.objects.filter(member_id=member_id, reference=reference, delta__gt=0,
-                                                  reason__in=AWARD_REASONS))
+                                                  reason__in=reasons))
         reversed_already = -_sum(GrowthEntry.objects.filter(member_id=member_id, reverses_reference=reference))
         left = awarded - reversed_already
-        take = min(left if amount is None else amount, left, growth)
+        take = min(wanted(awarded, left), left, growth)
         if take <= 0:
             return GrowthChange(member_id, 0, growth, tier_id, False, False, None)
         return _growth_apply(member_id=member_id, growth=growth, tier_id=tier_id, delta=-take,

@@ -13,6 +13,7 @@ from members.services.growth import (
     growth_for_payment,
     growth_for_review,
     growth_reverse,
+    growth_reverse_for_refund,
     member_growth_overview,
     member_may_buy_early,
     member_tiers_recompute,
@@ -189,6 +190,40 @@ def test_bad_reversals_are_refused(member, kwargs):
     args = {"member_id": member.pk, "reference": "O1", "amount": 10, "reversal_reference": "RF1", **kwargs}
     with pytest.raises(ValidationFailed):
         growth_reverse(**args)
+    assert growth_of(member)[0] == 100
+
+
+def test_refunds_take_back_the_refunded_share_and_a_full_refund_all_of_it(member):
+    paid = 19999
+    growth_award(member_id=member.pk, amount=growth_for_payment(paid_fen=paid), reason=PURCHASE, reference="O1")
+    growth_award(member_id=member.pk, amount=10, reason=GrowthReason.REVIEW, reference="O1")  # not the payment's
+
+    steps = [growth_reverse_for_refund(member_id=member.pk, reference="O1", paid_fen=paid, refunded_total_fen=total,
+                                       reversal_reference=f"RF{i}")
+             for i, total in enumerate((5000, 15000, 19999))]
+    repeat = growth_reverse_for_refund(member_id=member.pk, reference="O1", paid_fen=paid, refunded_total_fen=19999,
+                                       reversal_reference="RF2")
+
+    # keeps ⌊199 × 14999 / 19999⌋ = 149, then ⌊199 × 4999 / 19999⌋ = 49, then 0
+    assert [s.delta for s in steps] == [-50, -100, -49]
+    assert (repeat.created, repeat.delta) == (False, -49)
+    assert growth_of(member)[0] == 10
+
+
+def test_a_refund_share_does_not_change_when_the_rule_changes_after_the_award(member):
+    growth_award(member_id=member.pk, amount=growth_for_payment(paid_fen=10000), reason=PURCHASE, reference="O1")
+    GrowthRule.objects.filter(pk=1).update(per_yuan=3)
+    change = growth_reverse_for_refund(member_id=member.pk, reference="O1", paid_fen=10000, refunded_total_fen=5000,
+                                       reversal_reference="RF1")
+    assert (change.delta, change.growth) == (-50, 50)
+
+
+@pytest.mark.parametrize(("paid", "refunded"), [(0, 100), (100, 0), (-1, 1)])
+def test_a_refund_share_with_nonsense_amounts_is_refused(member, paid, refunded):
+    growth_award(member_id=member.pk, amount=100, reason=PURCHASE, reference="O1")
+    with pytest.raises(ValidationFailed):
+        growth_reverse_for_refund(member_id=member.pk, reference="O1", paid_fen=paid, refunded_total_fen=refunded,
+                                  reversal_reference="RF1")
     assert growth_of(member)[0] == 100
 
 
