@@ -24,7 +24,7 @@ from campaigns.services.points_mall import PointsMallItemInput, points_exchange_
 from core.admin import ReadOnlyAdminMixin, request_operator, short_time
 from core.errors import DomainError
 
-EXCHANGE_COLOURS = {
+EXCHANGE_COLOURS: dict[str, str] = {
     PointsExchangeStatus.COMPLETED: GREEN,
     PointsExchangeStatus.AWAITING_SHIPMENT: ORANGE,
     PointsExchangeStatus.SHIPPED: BLUE,
@@ -68,7 +68,7 @@ class PointsMallItemAdmin(admin.ModelAdmin):
     ordering = ["sort", "id"]
     readonly_fields = ["live_stock"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(PointsMallItemForm.Meta.fields)
         if obj is not None:
             fields.insert(fields.index("stock_total") + 1, "live_stock")

@@ -31,7 +31,7 @@ from core.errors import DomainError
 from members.models import AdjustmentStatus, Member, PointsAdjustment, PointsEntry, PointsLot
 from members.services import points as services
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     AdjustmentStatus.PENDING: "#b26a00",
     AdjustmentStatus.APPLIED: "#2e7d32",
     AdjustmentStatus.REJECTED: "#777",

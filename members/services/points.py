@@ -37,6 +37,7 @@ The rules every function here keeps:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -44,7 +45,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -53,6 +53,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
+from core.operators import operator_id
 from members.errors import (
     PointsAdjustmentNotFound,
     PointsAdjustmentNotPending,
@@ -89,7 +90,10 @@ def points_expires_at(earned_at: dt.datetime) -> dt.datetime:
     """When points earned at `earned_at` expire: POINTS_EXPIRE_MONTHS later, to the second
     (in Shanghai local time, so 31 March + 1 month is 30 April)."""
     local = timezone.localtime(earned_at)
-    return local + relativedelta(months=settings.POINTS_EXPIRE_MONTHS)
+    month_index = local.month - 1 + settings.POINTS_EXPIRE_MONTHS
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])  # 29 Feb + 12 months = 28 Feb
+    return local.replace(year=year, month=month, day=day)
 
 
 # --- earning --------------------------------------------------------------------------------------
@@ -116,7 +120,7 @@ def points_award(*, member_id: int, points: int, kind: str, reference: str, oper
         with transaction.atomic():
             balance = _balance_add(member_id, points)
             entry = PointsEntry.objects.create(member_id=member_id, kind=kind, delta=points, balance_after=balance,
-                                               reference=reference, operator=operator, note=note[:200],
+                                               reference=reference, operator_id=operator_id(operator), note=note[:200],
                                                created_at=now)
             _new_lot(entry, points, now)
     except IntegrityError:
@@ -161,7 +165,7 @@ def _deduct(*, member_id: int, points: int, kind: str, reference: str, note: str
             _expire_overdue(member_id, now)
             balance = _balance_add(member_id, -points, at_least=points)
             entry = PointsEntry.objects.create(member_id=member_id, kind=kind, delta=-points, balance_after=balance,
-                                               reference=reference, operator=operator, note=note[:200],
+                                               reference=reference, operator_id=operator_id(operator), note=note[:200],
                                                created_at=now)
             _take_from_lots(entry, member_id, points)
     except (IntegrityError, PointsInsufficient):
@@ -431,7 +435,7 @@ def points_adjustment_create(*, member_id: int, delta: int, reason: str, operato
     now = now or timezone.now()
     with transaction.atomic(durable=True):
         adjustment = PointsAdjustment.objects.create(member_id=member_id, delta=delta, reason=reason[:200],
-                                                     created_by=operator)
+                                                     created_by_id=operator_id(operator))
         if not points_adjustment_needs_approval(delta=delta):
             _adjustment_apply(adjustment, operator=operator, now=now)
     return adjustment
@@ -457,7 +461,7 @@ def points_adjustment_approve(*, adjustment_id: int, operator: AbstractBaseUser 
             raise PointsAdjustmentNotPending(detail={"status": adjustment.status})
         if operator is None or operator.pk == adjustment.created_by_id:
             raise PointsAdjustmentSelfApproval()
-        adjustment.decided_by = operator
+        adjustment.decided_by_id = operator.pk
         adjustment.decided_at = now
         _adjustment_apply(adjustment, operator=operator, now=now)
     return adjustment
@@ -478,7 +482,7 @@ def points_adjustment_reject(*, adjustment_id: int, operator: AbstractBaseUser |
         if adjustment.status != AdjustmentStatus.PENDING:
             raise PointsAdjustmentNotPending(detail={"status": adjustment.status})
         adjustment.status = AdjustmentStatus.REJECTED
-        adjustment.decided_by = operator
+        adjustment.decided_by_id = operator_id(operator)
         adjustment.decided_at = now
         adjustment.reject_reason = (reason or "").strip()[:200]
         adjustment.save(update_fields=["status", "decided_by", "decided_at", "reject_reason"])
