@@ -146,7 +146,7 @@ def get_wxacode_unlimit(*, scene: str, page: str, width: int = 430) -> bytes:
         "page": page,
         "width": width,
         "check_path": False,
-        "env_version": getattr(settings, "WECHAT_WXACODE_ENV_VERSION", "release"),
+        "env_version": settings.WECHAT_WXACODE_ENV_VERSION,
     }
     token = get_access_token()
     try:

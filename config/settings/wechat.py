@@ -12,6 +12,8 @@ WECHAT_PAY_MCH_CERT = env("WECHAT_PAY_MCH_CERT")  # client certificate (refunds)
 WECHAT_PAY_MCH_KEY = env("WECHAT_PAY_MCH_KEY")
 WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 8900)
 WECHAT_API_BASE = env("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/")
+# Which version of the mini-program the codes from getwxacodeunlimit open: release | trial | develop.
+WECHAT_WXACODE_ENV_VERSION = env("WECHAT_WXACODE_ENV_VERSION", "release")
 WECHAT_PAY_API_BASE = env("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
 WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 10)
 
