@@ -1,3 +1,3 @@
 """Members in the console, one module per topic (Django imports this package; each module registers its pages)."""
 
-from . import cards, identity, points, signin, tiers  # noqa: F401
+from . import cards, identity, points, segments, signin, tags, tiers  # noqa: F401

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from analytics.tracking import track
 from core.errors import ValidationFailed
+from core.operators import operator_id
 from members.errors import BirthdayLocked, InvalidBirthday, MemberDeleted, MemberNotFound
 from members.models import (
     Address,
@@ -115,7 +116,8 @@ def member_birthday_change_by_operator(*, member_id: int, birthday: dt.date | No
         member.birthday_set_at = timezone.now() if birthday else None
         member.save(update_fields=["birthday", "birthday_set_at"])
         MemberAudit.objects.create(
-            member=member, action=MemberAuditAction.BIRTHDAY_CHANGED, note=note[:200], operator=operator,
+            member=member, action=MemberAuditAction.BIRTHDAY_CHANGED, note=note[:200],
+            operator_id=operator_id(operator),
             changes={"birthday": [before, birthday.isoformat() if birthday else None]})
     return member
 
@@ -153,7 +155,7 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
         SegmentMember.objects.filter(member_id=member.pk).delete()
         MemberCategoryPurchase.objects.filter(member_id=member.pk).delete()
         MemberToken.objects.filter(member_id=member.pk, revoked_at__isnull=True).update(revoked_at=now)
-        MemberAudit.objects.create(member=member, action=MemberAuditAction.DELETED, operator=operator,
+        MemberAudit.objects.create(member=member, action=MemberAuditAction.DELETED, operator_id=operator_id(operator),
                                    note="会员注销" if operator is None else "运营代为注销")
         track("member_deleted", member_id=member.pk)
         member_pk = member.pk

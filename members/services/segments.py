@@ -21,6 +21,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.operators import operator_id
 from members.errors import SegmentNotFound
 from members.models import (
     Member,
@@ -72,9 +73,10 @@ def tag_add(*, tag: Tag, member_ids: Iterable[int], operator: AbstractBaseUser |
             fresh = [pk for pk in chunk if pk not in already]
             # A concurrent tag_add of the same pair loses quietly here (and both write an audit row).
             MemberTag.objects.bulk_create(
-                [MemberTag(tag=tag, member_id=pk, operator=operator) for pk in fresh], ignore_conflicts=True)
+                [MemberTag(tag=tag, member_id=pk, operator_id=operator_id(operator)) for pk in fresh],
+                ignore_conflicts=True)
             MemberAudit.objects.bulk_create(
-                [MemberAudit(member_id=pk, action=MemberAuditAction.TAG_ADDED, operator=operator,
+                [MemberAudit(member_id=pk, action=MemberAuditAction.TAG_ADDED, operator_id=operator_id(operator),
                              changes={"tag": tag.name}) for pk in fresh])
             added += len(fresh)
     return added
@@ -90,7 +92,7 @@ def tag_remove(*, tag: Tag, member_ids: Iterable[int], operator: AbstractBaseUse
             gone = list(MemberTag.objects.filter(tag=tag, member_id__in=chunk).values_list("member_id", flat=True))
             MemberTag.objects.filter(tag=tag, member_id__in=gone).delete()
             MemberAudit.objects.bulk_create(
-                [MemberAudit(member_id=pk, action=MemberAuditAction.TAG_REMOVED, operator=operator,
+                [MemberAudit(member_id=pk, action=MemberAuditAction.TAG_REMOVED, operator_id=operator_id(operator),
                              changes={"tag": tag.name}) for pk in gone])
             removed += len(gone)
     return removed

@@ -250,6 +250,12 @@ def test_posters_need_a_login(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
+    import importlib
+
+    from django.apps import apps
+
+    # An earlier transactional test may have flushed the default tiers the migrations made.
+    importlib.import_module("members.migrations.0003_default_tiers").create_tiers(apps, None)
     from campaigns.tasks import send_greetings
     from tests.celery_worker import real_worker
 
