@@ -401,3 +401,9 @@ def test_reconcile_reports_an_injected_drift_and_fixes_nothing(caplog):
     assert f"member {drifted.pk} balance 130, ledger sum 100, lots remaining 100" in caplog.text
     assert balance(drifted) == 130  # reported, not overwritten
     assert PointsLot.objects.get(member=lot_drifted).remaining == 60
+    # The nightly task returns the same drifts, as plain values.
+    from members.tasks import reconcile_points
+
+    assert reconcile_points.apply().get() == [
+        {"member_id": lot_drifted.pk, "balance": 100, "ledger_sum": 100, "lots_remaining": 60},
+        {"member_id": drifted.pk, "balance": 130, "ledger_sum": 100, "lots_remaining": 100}]
