@@ -189,7 +189,7 @@ def poster_render(content: PosterContent) -> bytes:
     _centered(draw, 1135, _fit(content.brand, 26, WIDTH - 2 * MARGIN), 26, white)
 
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    image.save(out, format="PNG", optimize=False, compress_level=3)  # a little larger, twice as fast
     return out.getvalue()
 
 
