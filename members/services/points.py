@@ -7,6 +7,8 @@ orders; a reference is an order number, a refund number, "mall:17"…):
     points_spend(member_id=…, points=…, kind=PointsKind.SPEND, reference=order_no)          at placement
     points_refund_spent(member_id=…, reference=order_no, points=…, refund_reference=…)      cancel / refund
     points_reverse_award(member_id=…, reference=order_no, points=…, reversal_reference=…)  refund
+    points_return_for_refund / points_reverse_for_refund(…, paid_fen=…, refunded_total_fen=…)
+                            the same two for a refund, the proportion computed here from money
 
 The rules every function here keeps:
 
@@ -41,7 +43,7 @@ import calendar
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,7 +194,8 @@ def points_refund_spent(*, member_id: int, reference: str, points: int, refund_r
                         now: dt.datetime | None = None) -> PointsEntry | None:
     """Give back `points` of what the spend (spent_kind, reference) took — an order cancelled
     (kind=CANCEL_RETURN) or refunded in part or in full (REFUND_RETURN). The caller computes the
-    proportional amount (members.pricing_points.points_pro_rata).
+    amount (the points allocated to the refunded lines, or points_return_for_refund does the
+    proportion).
 
     Returned points go back to the lots they came from while those have not expired (last
     taken, first returned); points whose lot has expired come back as a new lot expiring
@@ -202,21 +205,49 @@ def points_refund_spent(*, member_id: int, reference: str, points: int, refund_r
     None too when there is no such spend or nothing is left to return. Runs in the caller's
     transaction (a savepoint) or its own; locks the member row, then the lots.
     """
+    _check_points(points, allow_zero=True)
+    return _give_back(member_id=member_id, reference=reference, refund_reference=refund_reference,
+                      spent_kind=spent_kind, kind=kind, now=now, wanted=lambda spent, returned: points)
+
+
+def points_return_for_refund(*, member_id: int, reference: str, paid_fen: int, refunded_total_fen: int,
+                             refund_reference: str, now: dt.datetime | None = None) -> PointsEntry | None:
+    """Give back the refunded share of the points an order spent: the shop's refund path when it
+    returns points in proportion to money.
+
+    `paid_fen` is what the order paid, `refunded_total_fen` everything refunded on it so far
+    INCLUDING this refund. After this call the member has had ⌊spent × refunded_total / paid⌋
+    points back in all (computed under the member's lock from what earlier returns gave), so
+    any sequence of partial refunds returns every point at the full refund, to the point. Same
+    guarantees as points_refund_spent (kind 退款退回).
+    """
+    if paid_fen <= 0 or refunded_total_fen <= 0:
+        raise ValidationFailed("退款金额有误", code="invalid_points_refund_amount",
+                               detail={"paid_fen": paid_fen, "refunded_total_fen": refunded_total_fen})
+    share = min(refunded_total_fen, paid_fen)
+    return _give_back(member_id=member_id, reference=reference, refund_reference=refund_reference,
+                      spent_kind=PointsKind.SPEND, kind=PointsKind.REFUND_RETURN, now=now,
+                      wanted=lambda spent, returned: spent * share // paid_fen - returned)
+
+
+def _give_back(*, member_id: int, reference: str, refund_reference: str, spent_kind: str, kind: str,
+               now: dt.datetime | None, wanted: Callable[[int, int], int]) -> PointsEntry | None:
+    """The one return path: `wanted(spent, returned so far)` says how many points to give back; it
+    is capped by what the spend took minus earlier returns."""
     if kind not in RETURN_KINDS or spent_kind not in SPENDING_KINDS:
         raise ValueError(f"{kind!r} / {spent_kind!r} is not a return / spending kind")
-    if not refund_reference:
-        raise ValueError("a return needs a refund_reference")
-    _check_points(points, allow_zero=True)
+    if not refund_reference or not reference:
+        raise ValueError("a return needs the spend's reference and a refund_reference")
     now = now or timezone.now()
     with transaction.atomic():
         _lock_member(member_id)
         if _entry(member_id, kind, refund_reference) is not None:
             return None
         spend = _entry(member_id, spent_kind, reference)
-        if spend is None or points == 0:
+        if spend is None:
             return None
         returned = _sum(spend.reversals.filter(kind__in=RETURN_KINDS), "delta")
-        give = min(points, -spend.delta - returned)
+        give = min(wanted(-spend.delta, returned), -spend.delta - returned)
         if give <= 0:
             return None
         balance = _balance_add(member_id, give)
@@ -230,7 +261,7 @@ def points_reverse_award(*, member_id: int, reference: str, points: int, reversa
                          award_kind: str = PointsKind.PURCHASE, note: str = "",
                          now: dt.datetime | None = None) -> PointsEntry | None:
     """Take back `points` of what the award (award_kind, reference) gave — an order refunded in
-    part or in full. The caller computes the proportional amount (points_pro_rata).
+    part or in full. The caller computes the amount (or points_reverse_for_refund does).
 
     Never below zero: from the award's own lot first, then the other lots oldest first; what the
     balance cannot cover is recorded as the row's `shortfall` (delta + shortfall = asked). Capped
@@ -240,22 +271,50 @@ def points_reverse_award(*, member_id: int, reference: str, points: int, reversa
     None too when there is no such award or nothing is left to reverse. Runs in the caller's
     transaction (a savepoint) or its own; locks the member row, then the lots.
     """
+    _check_points(points, allow_zero=True)
+    return _take_back(member_id=member_id, reference=reference, reversal_reference=reversal_reference,
+                      award_kind=award_kind, note=note, now=now, wanted=lambda awarded, reversed_: points)
+
+
+def points_reverse_for_refund(*, member_id: int, reference: str, paid_fen: int, refunded_total_fen: int,
+                              reversal_reference: str, now: dt.datetime | None = None) -> PointsEntry | None:
+    """Take back the refunded share of the points an order's payment earned (购物): the shop's
+    refund path.
+
+    `paid_fen` is what the order paid, `refunded_total_fen` everything refunded on it so far
+    INCLUDING this refund. The member keeps ⌊awarded × (paid − refunded_total) / paid⌋, so any
+    sequence of partial refunds ends, at a full refund, with the whole award taken back (less
+    any shortfall). Same guarantees as points_reverse_award.
+    """
+    if paid_fen <= 0 or refunded_total_fen <= 0:
+        raise ValidationFailed("退款金额有误", code="invalid_points_refund_amount",
+                               detail={"paid_fen": paid_fen, "refunded_total_fen": refunded_total_fen})
+    kept = max(paid_fen - refunded_total_fen, 0)
+    return _take_back(member_id=member_id, reference=reference, reversal_reference=reversal_reference,
+                      award_kind=PointsKind.PURCHASE, note="", now=now,
+                      wanted=lambda awarded, reversed_: awarded - awarded * kept // paid_fen - reversed_)
+
+
+def _take_back(*, member_id: int, reference: str, reversal_reference: str, award_kind: str, note: str,
+               now: dt.datetime | None, wanted: Callable[[int, int], int]) -> PointsEntry | None:
+    """The one reversal path: `wanted(awarded, reversed so far)` says how many points to take back;
+    it is capped by what the award gave minus earlier reversals (taken + shortfall)."""
     if award_kind not in EARNING_KINDS:
         raise ValueError(f"{award_kind!r} is not an earning kind")
-    if not reversal_reference:
-        raise ValueError("a reversal needs a reversal_reference")
-    _check_points(points, allow_zero=True)
+    if not reversal_reference or not reference:
+        raise ValueError("a reversal needs the award's reference and a reversal_reference")
     now = now or timezone.now()
     with transaction.atomic():
         _lock_member(member_id)
         if _entry(member_id, PointsKind.REVERSAL, reversal_reference) is not None:
             return None
         award = _entry(member_id, award_kind, reference)
-        if award is None or points == 0:
+        if award is None:
             return None
         earlier = award.reversals.filter(kind=PointsKind.REVERSAL).aggregate(
             taken=Coalesce(Sum("delta"), 0), short=Coalesce(Sum("shortfall"), 0))
-        want = min(points, award.delta + earlier["taken"] - earlier["short"])
+        reversed_ = -earlier["taken"] + earlier["short"]
+        want = min(wanted(award.delta, reversed_), award.delta - reversed_)
         if want <= 0:
             return None
         _expire_overdue(member_id, now, locked=True)

@@ -24,7 +24,9 @@ from members.services.points import (
     points_expires_at,
     points_reconcile,
     points_refund_spent,
+    points_return_for_refund,
     points_reverse_award,
+    points_reverse_for_refund,
     points_spend,
 )
 from tests.concurrency import run_concurrently
@@ -378,6 +380,40 @@ def test_a_reversal_of_points_already_spent_stops_at_zero_and_records_the_shortf
     assert (reversal.delta, reversal.shortfall, reversal.balance_after, again) == (-30, 170, 0, None)
     assert balance(member) == 0
     assert_books_close(member)
+
+
+@pytest.mark.django_db
+def test_refunds_in_proportion_to_money_return_and_reverse_every_point_by_the_full_refund():
+    member = MemberFactory()
+    points_award(member_id=member.pk, points=1000, kind=PointsKind.SIGN_IN, reference="S1")
+    points_spend(member_id=member.pk, points=301, reference="ORDER-11")  # paid ¥99.99 in cash besides
+    points_award(member_id=member.pk, points=99, kind=PointsKind.PURCHASE, reference="ORDER-11")
+    refunded, returned, reversed_ = 0, [], []
+    for i, part in enumerate([1234, 3000, 1, 5764]):
+        refunded += part
+        back = points_return_for_refund(member_id=member.pk, reference="ORDER-11", paid_fen=9999,
+                                        refunded_total_fen=refunded, refund_reference=f"R{i}")
+        taken = points_reverse_for_refund(member_id=member.pk, reference="ORDER-11", paid_fen=9999,
+                                          refunded_total_fen=refunded, reversal_reference=f"R{i}")
+        again = points_return_for_refund(member_id=member.pk, reference="ORDER-11", paid_fen=9999,
+                                         refunded_total_fen=refunded, refund_reference=f"R{i}")
+        assert again is None
+        returned.append(back.delta if back else 0)
+        reversed_.append(-taken.delta if taken else 0)
+
+    assert returned == [37, 90, 0, 174] and sum(returned) == 301
+    assert reversed_ == [13, 29, 0, 57] and sum(reversed_) == 99
+    assert balance(member) == 1000
+    assert_books_close(member)
+
+
+@pytest.mark.django_db
+def test_proportional_refund_amounts_are_checked():
+    member = MemberFactory()
+    for kwargs in ({"paid_fen": 0, "refunded_total_fen": 10}, {"paid_fen": 100, "refunded_total_fen": 0}):
+        with pytest.raises(Exception) as refused:
+            points_return_for_refund(member_id=member.pk, reference="X", refund_reference="R", **kwargs)
+        assert refused.value.code == "invalid_points_refund_amount"
 
 
 # --- reconcile -----------------------------------------------------------------------------------
