@@ -56,3 +56,25 @@ __all__ += [
     "member_card_active",
     "member_may_buy_early", "signin_today",
 ]
+
+# Points: ledger, lots, expiry, adjustments (helper D1). Checkout arithmetic: members.pricing_points.
+from .points import (  # noqa: E402
+    points_adjustment_approve,
+    points_adjustment_create,
+    points_adjustment_reject,
+    points_award,
+    points_expire_due,
+    points_reconcile,
+    points_refund_spent,
+    points_remind_expiring,
+    points_return_for_refund,
+    points_reverse_award,
+    points_reverse_for_refund,
+    points_spend,
+)
+
+__all__ += [
+    "points_adjustment_approve", "points_adjustment_create", "points_adjustment_reject", "points_award",
+    "points_expire_due", "points_reconcile", "points_refund_spent", "points_remind_expiring",
+    "points_return_for_refund", "points_reverse_award", "points_reverse_for_refund", "points_spend",
+]
