@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import random
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -136,10 +137,11 @@ def poster_render(content: PosterContent) -> bytes:
 
     # Confetti along the sides and above the headline, never behind the text: a fixed pattern,
     # so posters are reproducible.
+    rng = random.Random(content.kind)
     for i in range(30):
-        x = (i * 37) % 130 + (0 if i % 2 else WIDTH - 130)
-        y = (i * 53) % 215
-        r = 5 + (i * 7) % 9
+        x = rng.randrange(10, 130) if i % 2 else rng.randrange(WIDTH - 130, WIDTH - 10)
+        y = rng.randrange(10, 215)
+        r = rng.randrange(4, 12)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=confetti[i % len(confetti)])
 
     white = (255, 255, 255)

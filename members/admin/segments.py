@@ -35,8 +35,13 @@ def category_choices() -> list[tuple[int, str]]:
     if not apps.is_installed("shop"):
         return []
     category = apps.get_model("shop", "Category")
-    rows = category.objects.select_related("parent").order_by("parent__sort", "parent_id", "sort", "id")
-    return [(c.pk, f"{c.parent.name} / {c.name}" if c.parent_id else c.name) for c in rows]
+    rows = list(category.objects.select_related("parent"))
+
+    def place(c: Any) -> tuple[int, int, int, int, int]:  # each parent, then its children
+        root = c.parent or c
+        return (root.sort, root.pk, 1 if c.parent_id else 0, c.sort, c.pk)
+
+    return [(c.pk, f"{c.parent.name} / {c.name}" if c.parent_id else c.name) for c in sorted(rows, key=place)]
 
 
 class SegmentForm(forms.ModelForm):
