@@ -155,7 +155,8 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
 
     fieldsets = [
         ("订单", {"fields": ["order_no", "member_link", "status_label", "refund_detail", "cancel_reason"]}),
-        ("金额", {"fields": ["goods_total", "discount", "freight", "payable", "paid"]}),
+        ("金额", {"fields": ["goods_total", "discount", "freight", "freight_discount", "payable", "paid",
+                           "coupons_used"]}),
         ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
         ("发货", {"fields": ["shipping_progress", "upload_detail"]}),
         ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
@@ -168,8 +169,13 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
     goods_total = money_display("goods_total_fen", "商品金额")
     discount = money_display("discount_fen", "优惠金额")
     freight = money_display("freight_fen", "运费")
+    freight_discount = money_display("freight_discount_fen", "运费券抵扣")
     payable = money_display("payable_fen", "应付金额")
     paid = money_display("paid_fen", "实付金额")
+
+    @admin.display(description="使用的优惠券")
+    def coupons_used(self, order: Order) -> str:
+        return "；".join(f"{c['name']}（抵扣 {yuan_text(c['discount_fen'])}）" for c in order.applied_coupons) or "—"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         shipments = Shipment.objects.filter(order=OuterRef("pk"))

@@ -208,6 +208,16 @@ def test_placing_locks_the_coupon_to_the_order(coupon_order):
     assert again["coupons"]["usable"] == [] and again["discount_fen"] == 0
 
 
+def test_the_console_order_page_shows_the_coupon_and_the_freight_coupon_amount(coupon_order, admin_client):
+    _, _, _, order = coupon_order
+
+    page = admin_client.get(f"/admin/shop/order/{order.pk}/change/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "使用的优惠券" in text and "满100减15（抵扣 ¥15.00）" in text and "运费券抵扣" in text
+
+
 def test_cancelling_the_unpaid_order_makes_the_coupon_usable_again_once(coupon_order):
     shopper, sku, coupon, order = coupon_order
 

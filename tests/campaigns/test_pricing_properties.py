@@ -291,8 +291,10 @@ def test_preview_and_the_placed_order_agree_to_the_fen(catalogue, data):
     products = [s.product for s in skus]
     for _ in range(data.draw(st.integers(min_value=0, max_value=2))):
         kind = data.draw(st.sampled_from([FullReduction.Kind.AMOUNT, FullReduction.Kind.QUANTITY]))
-        steps = ([(data.draw(st.integers(0, 40_000)), data.draw(st.integers(0, 8_000)))]
-                 if kind == FullReduction.Kind.AMOUNT else [(data.draw(st.integers(0, 4)), data.draw(st.integers(1, 99)))])
+        if kind == FullReduction.Kind.AMOUNT:
+            steps = [(data.draw(st.integers(0, 40_000)), data.draw(st.integers(0, 8_000)))]
+        else:
+            steps = [(data.draw(st.integers(0, 4)), data.draw(st.integers(1, 99)))]
         full_reduction(kind=kind, steps=steps, **draw_scope(data, categories, products))
     for _ in range(data.draw(st.integers(min_value=0, max_value=4))):
         kind = data.draw(st.sampled_from(list(CouponKind)))
