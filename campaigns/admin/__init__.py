@@ -11,3 +11,7 @@ __all__ += ["gift_packs"]
 from campaigns.admin import points_mall  # noqa: E402
 
 __all__ += ["points_mall"]
+
+from campaigns.admin import greetings  # noqa: E402  生日 / 注册纪念日祝福
+
+__all__ += ["greetings"]

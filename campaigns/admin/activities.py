@@ -79,7 +79,7 @@ class FullReductionStepInline(admin.TabularInline):
     extra = 1
     classes = [NO_CAPTION]
     verbose_name = "优惠档位"
-    verbose_name_plural = "优惠档位（满额减填“满/减”金额；满件折填“件数/折扣”）"
+    verbose_name_plural = "优惠档位"
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
@@ -91,6 +91,7 @@ class FullReductionStepInline(admin.TabularInline):
 @admin.register(FullReduction)
 class FullReductionAdmin(WarnOnOverlapMixin, AutocompleteWhereSearchable, admin.ModelAdmin):
     form = FullReductionForm
+    change_form_template = "admin/campaigns/fullreduction/change_form.html"
     list_display = ["name", "kind", "ladder", "scope", "window", "state", "is_active"]
     list_filter = ["kind", "is_active", "scope"]
     search_fields = ["name"]
@@ -170,9 +171,10 @@ class FlashItemInline(admin.TabularInline):
     def live_stock(self, item: FlashItem) -> str:
         if not item.pk:
             return "保存后显示"
-        colour = RED if item.stock_left == 0 else GREEN
+        if item.stock_left == 0 and item.stock_total:
+            return format_html("<strong>0</strong> / {} {}", item.stock_total, badge("已抢光", RED))
         return format_html("<strong>{}</strong> / {} {}", item.stock_left, item.stock_total,
-                           progress_bar(item.stock_left, item.stock_total, colour=colour, width=60))
+                           progress_bar(item.stock_left, item.stock_total, colour=GREEN, width=60))
 
     @admin.display(description="已售（待支付）")
     def sold(self, item: FlashItem) -> str:
@@ -201,7 +203,6 @@ class FlashSessionAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "starts_at", "ends_at", "unpaid_timeout_minutes", "is_active"]}),
         ("补贴预算", {"fields": ["budget_fen", "subsidy"]}),
-        ("低于成本价确认记录", {"fields": ["below_cost_audit"]}),
     ]
     inlines = [FlashItemInline]
 
@@ -209,6 +210,12 @@ class FlashSessionAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return flash_sessions_with_stock(super().get_queryset(request))
+
+    def get_fieldsets(self, request: HttpRequest, obj: FlashSession | None = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and FlashItem.objects.filter(session=obj, below_cost_confirmed=True).exists():
+            fieldsets.append(("低于成本价确认记录", {"fields": ["below_cost_audit"]}))
+        return fieldsets
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         extra = {"can_create_tomorrow": self.has_add_permission(request), **(extra_context or {})}

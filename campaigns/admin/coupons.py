@@ -53,7 +53,7 @@ def rule_text(template: CouponTemplate) -> str:
         percent = template.pay_percent or 0
         rate = f"{percent // 10}" if percent % 10 == 0 else f"{percent / 10:g}"
         cap = f"，最高减{money(template.max_discount_fen)}" if template.max_discount_fen else ""
-        threshold = f"满{money(template.threshold_fen)}" if template.threshold_fen else ""
+        threshold = f"满{money(template.threshold_fen)}享" if template.threshold_fen else ""
         return f"{threshold}{rate}折{cap}"
     if template.kind == CouponKind.NO_THRESHOLD:
         return f"无门槛减{money(template.amount_fen)}"
@@ -75,7 +75,7 @@ def template_state(template: CouponTemplate) -> tuple[str, str]:
     if template.total_quantity is not None and template.issued_count >= template.total_quantity:
         return "已抢光", ORANGE
     if getattr(template, "budget_exhausted", False):
-        return "预算用完", RED
+        return BUDGET_EXHAUSTED, RED
     return "领取中", GREEN
 
 
@@ -83,7 +83,9 @@ def template_state(template: CouponTemplate) -> tuple[str, str]:
 class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
     form = CouponTemplateForm
     change_form_template = "admin/campaigns/coupontemplate/change_form.html"
-    list_display = ["name", "kind", "rule", "issued", "used", "expired", "gmv", "cost", "budget", "state"]
+    change_list_template = "admin/campaigns/coupontemplate/change_list.html"
+    # The kind is in the rule's words (满199减20, 8.5折, 无门槛减5, 免运费) and in the filter.
+    list_display = ["name", "rule", "issued", "used", "expired", "gmv", "cost", "budget", "state"]
     list_display_links = ["name"]
     list_filter = ["kind", "is_active", "scope", "validity", "show_in_center"]
     search_fields = ["name"]
@@ -91,7 +93,6 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     autocomplete_candidates = ("categories", "products", "excluded_products", "tiers", "segments")
-    filter_horizontal = ["tiers", "segments"]
     readonly_fields = ["numbers", "budget_usage"]
     fieldsets = [
         ("基本信息", {"fields": ["name", "kind", "is_active", "show_in_center"]}),
@@ -111,9 +112,16 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
         return coupon_templates_with_stats(super().get_queryset(request))
 
     def get_fieldsets(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
-        fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        if obj is None:  # nothing spent yet: only the budget box
+            budget = next(options for name, options in fieldsets if name == "预算")
+            budget["fields"] = ["budget_fen"]
+        else:
             fieldsets.insert(0, ("数据", {"fields": ["numbers"]}))
+        if obj is not None and obj.issued_count:
+            rules = next(options for name, options in fieldsets if name == "优惠规则")
+            rules["description"] = (f"已发放 {obj.issued_count} 张：类型和优惠规则不可修改"
+                                    "（会员手里的券按这些规则使用）；如需调整请新建优惠券。")
         return fieldsets
 
     def has_delete_permission(self, request: HttpRequest, obj: CouponTemplate | None = None) -> bool:
@@ -146,11 +154,8 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
             return "不限"
         spent = max(template.issued_value_fen, template.redeemed_value_fen)
         exhausted = getattr(template, "budget_exhausted", False)
-        text = format_html("{} / {}<br>{}", yuan_text(spent), yuan_text(template.budget_fen),
+        return format_html("{} / {}<br>{}", yuan_text(spent), yuan_text(template.budget_fen),
                            progress_bar(spent, template.budget_fen, colour=RED if exhausted else BLUE))
-        if exhausted:
-            return format_html("{}<br>{}", text, badge(BUDGET_EXHAUSTED, RED))
-        return text
 
     @admin.display(description="状态")
     def state(self, template: CouponTemplate) -> str:
@@ -163,9 +168,12 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
         if template.budget_fen is None:
             return (f"未设预算（已发放面值 {yuan_text(template.issued_value_fen)}，"
                     f"已核销 {yuan_text(template.redeemed_value_fen)}）")
-        return format_html("已发放面值 {}，已核销 {}，预算 {}<br>{}", yuan_text(template.issued_value_fen),
+        exhausted = getattr(template, "budget_exhausted", False)
+        spent = max(template.issued_value_fen, template.redeemed_value_fen)
+        return format_html("已发放面值 {}，已核销 {}，预算 {} {}{}", yuan_text(template.issued_value_fen),
                            yuan_text(template.redeemed_value_fen), yuan_text(template.budget_fen),
-                           self.budget(template))
+                           progress_bar(spent, template.budget_fen, colour=RED if exhausted else BLUE, width=160),
+                           format_html(" {}", badge(BUDGET_EXHAUSTED, RED)) if exhausted else "")
 
     @admin.display(description="数据")
     def numbers(self, template: CouponTemplate) -> str:
@@ -199,6 +207,7 @@ class CouponEventInline(ReadOnlyInline):
 
 @admin.register(Coupon)
 class CouponAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    empty_value_display = "—"
     list_display = ["id", "template", "member_name", "status_label", "source", "channel", "valid_until_text",
                     "claimed", "order_link", "discount"]
     list_filter = ["status", "source", ("template", admin.RelatedOnlyFieldListFilter),

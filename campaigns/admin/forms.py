@@ -69,15 +69,19 @@ class CouponTemplateForm(forms.ModelForm):
                   "total_quantity", "per_member_limit", "per_day_limit", "claim_starts_at", "claim_ends_at",
                   "new_customer_only", "tiers", "segments",
                   "budget_fen"]
+        # Without a searchable admin for tiers/segments (autocomplete), a short list of boxes.
+        widgets = {"tiers": forms.CheckboxSelectMultiple, "segments": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.instance.pk:  # the common case, so a new form starts where most operators start
+            self.fields["kind"].initial = CouponKind.FULL_REDUCTION
+            self.fields["valid_days"].initial = 7
         if self.instance.pk and self.instance.issued_count:
-            for name in RULE_FIELDS:
+            for name in RULE_FIELDS:  # the fieldset's description says why
                 if name in self.fields:
                     self.fields[name].disabled = True
-                    self.fields[name].help_text = (f"已发放 {self.instance.issued_count} 张，优惠规则不可修改；"
-                                                   "如需调整请新建优惠券")
+                    self.fields[name].help_text = "已发放，不可修改"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -23,7 +23,7 @@ from campaigns.admin.forms import TargetedIssueForm
 from campaigns.admin.uploads import read_column, sign, unsign
 from campaigns.models import CouponTemplate, TargetedIssue
 from campaigns.selectors.targets import IdKind, members_resolve
-from core.admin import request_operator, short_time
+from core.admin import request_operator, short_time, yuan_text
 from core.errors import DomainError
 from members.models import Segment, Tag
 
@@ -42,11 +42,25 @@ def target_text(issue: TargetedIssue) -> str:
     return f"上传名单（{len(issue.member_ids)} 人）"
 
 
+def room_text(template: CouponTemplate) -> str:
+    """What the template can still hand out: its total quantity and budget left (from its row)."""
+    parts = []
+    if template.total_quantity is not None:
+        parts.append(f"数量还剩 {max(0, template.total_quantity - template.issued_count)} 张")
+    if template.budget_fen is not None:
+        left = max(0, template.budget_fen - template.issued_value_fen)
+        face = template.face_value_fen
+        about = f"（约 {left // face} 张）" if face else ""
+        parts.append(f"预算还剩 {yuan_text(left)}{about}")
+    return "，".join(parts) or "不限数量、不限预算"
+
+
 @admin.register(TargetedIssue)
 class TargetedIssueAdmin(admin.ModelAdmin):
     change_list_template = "admin/campaigns/targetedissue/change_list.html"
-    list_display = ["id", "template", "target_label", "status_label", "progress", "issued_count",
-                    "skipped_limit_count", "skipped_ineligible_count", "created_by", "created", "detail_link"]
+    # The id opens the progress page (change_view redirects there).
+    list_display = ["id", "template", "target_label", "status_label", "progress", "issued_count", "skipped",
+                    "created"]
     list_display_links = ["id"]
     list_filter = ["status", "target"]
     list_select_related = ["template", "segment", "tag", "created_by"]
@@ -75,17 +89,17 @@ class TargetedIssueAdmin(admin.ModelAdmin):
 
     @admin.display(description="进度")
     def progress(self, issue: TargetedIssue) -> str:
+        colour = GREEN if issue.status == S.DONE else BLUE
         return format_html("{} / {} {}", issue.processed_count, issue.targeted_count,
-                           progress_bar(issue.processed_count, issue.targeted_count, width=60))
+                           progress_bar(issue.processed_count, issue.targeted_count, colour=colour, width=60))
+
+    @admin.display(description="跳过（已达上限 / 不符合条件）")
+    def skipped(self, issue: TargetedIssue) -> str:
+        return f"{issue.skipped_limit_count} / {issue.skipped_ineligible_count}"
 
     @admin.display(description="创建时间", ordering="created_at")
     def created(self, issue: TargetedIssue) -> str:
         return short_time(issue.created_at)
-
-    @admin.display(description="详情")
-    def detail_link(self, issue: TargetedIssue) -> str:
-        return format_html('<a href="{}">查看进度</a>', reverse("admin:campaigns_targetedissue_progress",
-                                                            args=[issue.pk]))
 
     # --- the wizard and the progress page -------------------------------------------------
 
@@ -158,6 +172,7 @@ class TargetedIssueAdmin(admin.ModelAdmin):
             request, "admin/campaigns/targetedissue/wizard.html", "定向发券：预览", stage="preview",
             template=template, target_label=self._choice_text(choice, data), preview=preview,
             resolution=resolution, unknown=(resolution.unknown[:UNKNOWN_LISTED] if resolution else []),
+            room=room_text(template), missed=max(0, preview.targeted - preview.eligible_estimate),
             id_kind_label=dict(IdKind.CHOICES).get(data.get("id_kind") or "", ""),
             token=sign(choice, salt=WIZARD_SALT))
 

@@ -93,8 +93,8 @@ def test_budget_reached_shows_the_badge_and_claims_stop(admin_client):
 
     html = page(admin_client.get(reverse("admin:campaigns_coupontemplate_changelist")))
 
-    assert "预算已用完，已停止领取" in cell(html, "预算券", "budget")
-    assert cell(html, "预算券", "state") == "预算用完"
+    assert cell(html, "预算券", "budget").startswith("¥20.00 / ¥20.00")
+    assert cell(html, "预算券", "state") == "预算已用完，已停止领取"
     # The badge says what coupon_grant() does: the next claim is refused.
     with pytest.raises(CouponBudgetExhausted):
         coupon_grant(template=template, member=MemberFactory(), source=CouponSource.CENTER)
@@ -191,7 +191,7 @@ def test_a_discount_coupon_saves_percent_and_cap(admin_client):
 def test_rules_of_an_issued_template_cannot_change(admin_client, numbers):
     url = reverse("admin:campaigns_coupontemplate_change", args=[numbers.pk])
     html = page(admin_client.get(url))
-    assert "已发放 4 张，优惠规则不可修改" in html
+    assert "已发放 4 张：类型和优惠规则不可修改" in html
     assert "数据" in html and "¥388.00" in html
 
     response = admin_client.post(url, _template_post(name="改名了", amount_fen="90", threshold_fen="100",
