@@ -274,3 +274,15 @@ def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
     greeting = Greeting.objects.get(member=member)
     assert (greeting.year, bool(greeting.poster), greeting.coupon.issue_key) == (
         today.year, True, f"birthday:{today.year}:{member.pk}")
+
+
+def test_the_console_lists_greetings_with_their_coupon_or_why_not(media, sandbox, birthday_rule, admin_client):
+    MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    MemberFactory(nickname="阿明", tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+
+    html = admin_client.get("/admin/campaigns/greeting/").content.decode()
+
+    assert "小鱼" in html and "生日专享券" in html
+    assert "阿明" in html and "未赠券：会员等级不含生日礼" in html
+    assert "已生成" in html
