@@ -27,7 +27,7 @@ from campaigns.models import (
 )
 from campaigns.selectors.targets import IdKind
 from campaigns.services.activities import StepInput, flash_item_price_check, full_reduction_steps_check
-from core.admin import YuanFormField
+from core.admin import YuanFormField, yuan_text
 from core.errors import DomainError
 from members.models import Segment, Tag
 from wechat.miniprogram import WXACODE_SCENE, WXACODE_SCENE_MAX
@@ -340,7 +340,7 @@ class FlashSessionForm(forms.ModelForm):
         data = super().clean() or {}
         _window_error(self, data, "starts_at", "ends_at", "结束时间必须晚于开始时间")
         if data.get("budget_fen") is not None and data["budget_fen"] < self.instance.subsidy_fen:
-            self.add_error("budget_fen", f"预算不能低于已用补贴 ¥{self.instance.subsidy_fen / 100:.2f}")
+            self.add_error("budget_fen", f"预算不能低于已用补贴 {yuan_text(self.instance.subsidy_fen)}")
         return data
 
 

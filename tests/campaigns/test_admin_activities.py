@@ -402,3 +402,27 @@ def test_create_tomorrows_default_sessions_once(admin_client):
     assert "明日的默认场次已存在" in second
     assert admin_client.get(url).status_code == 403  # a GET changes nothing
 
+
+
+def test_flash_session_list_query_count_does_not_grow_with_rows(admin_client, django_assert_max_num_queries):
+    url = reverse("admin:campaigns_flashsession_changelist")
+    FlashItemFactory()
+    admin_client.get(url)
+    with django_assert_max_num_queries(8) as few:
+        page(admin_client.get(url))
+    for _ in range(15):
+        item = FlashItemFactory(stock_total=10)
+        FlashItemFactory(session=item.session, stock_total=5)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = page(admin_client.get(url))
+    assert html.count('class="field-stock"') == 16
+
+
+def test_a_budget_below_the_subsidy_already_spent_is_refused(admin_client, sold_item):
+    FlashSession.objects.filter(pk=sold_item.session_id).update(subsidy_fen=12345)
+
+    html = page(admin_client.post(change_url(sold_item.session),
+                                  session_post(sold_item.session, [_row(sold_item)], budget_fen="100")))
+
+    assert "预算不能低于已用补贴 ¥123.45" in html
+    assert FlashSession.objects.get(pk=sold_item.session_id).budget_fen is None
