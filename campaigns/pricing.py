@@ -13,9 +13,11 @@ Rules, in the shopper's words:
 - 满减 / 满折: an activity applies to the lines in its scope that no activity price touched. The
   best rung its lines reach applies (满 X 减 Y on their payable; 满 N 件 pay P% of their
   payable). A line joins at most one activity; when activities overlap, the lines they share
-  are assigned so the total discount is largest (an exhaustive search while there are at most
-  MAX_ASSIGNMENTS ways; beyond that, greedily, the larger line first, each to the activity it
-  adds most to; ties go to the lower activity id).
+  are assigned so the total discount is largest: an exhaustive search while there are at most
+  MAX_ASSIGNMENTS ways (ties: the lower activity id); beyond that, a local search — the activity
+  giving most on its own takes the shared lines it covers, then the next, then single lines move
+  while that raises the total — which may miss the very best split but never gives less than
+  the best single activity would.
 - Coupons: a goods coupon applies to the lines in its scope, and — unless its template stacks
   with activities — only those no flash price or 满减 touched. Amount coupons take
   min(amount, eligible payable); 折扣券 take (100 − pay_percent)% of the eligible payable,
@@ -40,8 +42,10 @@ from campaigns.errors import FlashLimitExceeded, FlashNotActive
 from campaigns.models import CouponKind, FullReduction, Scope
 from core.money import allocate, apply_rate, yuan
 
-# Overlapping 满减 activities: try every assignment of the shared lines up to this many.
+# Overlapping 满减 activities: try every assignment of the shared lines up to this many; beyond,
+# improve a first assignment by single moves for at most this many rounds.
 MAX_ASSIGNMENTS = 1024
+MAX_MOVE_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -232,15 +236,38 @@ def _assign(lines: Sequence[LineSnapshot], offers: Sequence[ReductionOffer],
             if total > best_total:
                 best, best_total = trial, total
         return best
+    return _assign_locally(lines, offers, candidates, assignment, shared)
+
+
+def _assign_locally(lines: Sequence[LineSnapshot], offers: Sequence[ReductionOffer], candidates: list[list[int]],
+                    assignment: list[int | None], shared: list[int]) -> list[int | None]:
+    """Too many ways to try them all: the activity giving most on its own takes the shared lines
+    it covers, then the next; then single lines move to another activity while that raises the
+    total (the largest raise first; ties to the earlier line and the lower activity id)."""
+    alone = {k: reduction_discount(offer, [ln for ln, c in zip(lines, candidates, strict=True) if k in c])[0]
+             for k, offer in enumerate(offers)}
     for i in shared:
         assignment[i] = None
-    for i in sorted(shared, key=lambda i: (-lines[i].payable_fen, i)):
-        gains = []
-        for k in candidates[i]:
-            trial = list(assignment)
-            trial[i] = k
-            gains.append((_total(lines, offers, trial), -k))
-        assignment[i] = -max(gains)[1]
+    for k in sorted(alone, key=lambda k: (-alone[k], k)):
+        for i in shared:
+            if assignment[i] is None and k in candidates[i]:
+                assignment[i] = k
+    total = _total(lines, offers, assignment)
+    for _ in range(MAX_MOVE_ROUNDS):
+        best: tuple[int, int, int] | None = None
+        for i in shared:
+            for k in candidates[i]:
+                if k == assignment[i]:
+                    continue
+                trial = list(assignment)
+                trial[i] = k
+                gain = _total(lines, offers, trial)
+                if gain > total and (best is None or gain > best[0]):
+                    best = (gain, i, k)
+        if best is None:
+            break
+        total, i, k = best
+        assignment[i] = k
     return assignment
 
 

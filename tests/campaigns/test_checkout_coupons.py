@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.models import Coupon, CouponEvent, CouponKind, CouponStatus, CouponTemplate, Scope
+from campaigns.models import Coupon, CouponEvent, CouponKind, CouponStatus, CouponTemplate, GiftRule, Scope
 from members.models import Member
 from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState, Stock, StockMovement
 from shop.services.aftersales import after_sale_approve
@@ -179,7 +179,24 @@ def test_the_preview_query_count_does_not_grow_with_the_members_coupons(shopper,
 
     # then the preview runs the same number of queries
     assert many == few
-    assert few <= 20
+    assert few <= 14  # token, SKUs, address, 满减 (5), coupons (4), freight (2)
+
+
+def test_an_order_replayed_with_its_key_returns_the_first_and_another_coupon_choice_is_refused(shopper, freight):
+    sku = SkuFactory(price_fen=12000, stock=10)
+    coupon = give(shopper.member, template(threshold_fen=0, amount_fen=500))
+    body = {"items": [{"sku_id": sku.pk, "quantity": 1}], "coupon_ids": [coupon.pk]}
+
+    first = shopper.client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = shopper.client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = shopper.client.post("/api/v1/orders/", {**body, "coupon_ids": []}, format="json",
+                                HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["order_no"] == first.json()["order_no"] and again["Idempotent-Replayed"] == "true"
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+    assert Order.objects.count() == 1
+    assert CouponEvent.objects.filter(coupon=coupon, action=Action.LOCKED).count() == 1
 
 
 # --- a coupon's life with its order --------------------------------------------------------------
@@ -310,6 +327,19 @@ def test_paying_uses_the_coupon_and_counts_it_on_its_template(coupon_order, sand
     assert (t.used_count, t.redeemed_value_fen) == (1, 1500)
     member = Member.objects.get(pk=shopper.member.pk)
     assert (member.paid_order_count, member.paid_total_fen) == (1, 10500)
+
+
+def test_a_paid_order_earns_the_pay_gift_after_the_payment_commits(coupon_order, sandbox,
+                                                                    django_capture_on_commit_callbacks):
+    shopper, _, _, order = coupon_order
+    gift = template(name="支付有礼券", threshold_fen=0, amount_fen=800)
+    GiftRule.objects.create(name="满100送券", trigger=GiftRule.Trigger.PAID_ORDER, template=gift, min_paid_fen=10000)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+
+    earned = Coupon.objects.get(member=shopper.member, template=gift)
+    assert earned.status == CouponStatus.AVAILABLE and earned.issue_key.endswith(f":{order.order_no}")
 
 
 def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_there(coupon_order, sandbox):
