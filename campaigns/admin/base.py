@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
@@ -41,11 +42,16 @@ def progress_bar(done: int, total: int, *, colour: str = BLUE, width: int = 90) 
 
 
 class AutocompleteWhereSearchable:
-    """Autocomplete for the relations whose admin is registered with search fields; the rest keep
-    their default widget (filter_horizontal). Member tiers and segments get their admin pages in
-    the members issue, so the same code picks autocomplete up once those exist."""
+    """Autocomplete for the relations whose admin is registered with search fields; a many-to-many
+    without one (member tiers: a handful of rows) is a list of check boxes. So a members admin that
+    gains search fields later switches to autocomplete with no change here."""
 
     autocomplete_candidates: tuple[str, ...] = ()
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in self.autocomplete_candidates and db_field.name not in self.get_autocomplete_fields(request):
+            kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
 
     def get_autocomplete_fields(self, request: HttpRequest) -> list[str]:
         fields = list(super().get_autocomplete_fields(request))  # type: ignore[misc]

@@ -69,8 +69,6 @@ class CouponTemplateForm(forms.ModelForm):
                   "total_quantity", "per_member_limit", "per_day_limit", "claim_starts_at", "claim_ends_at",
                   "new_customer_only", "tiers", "segments",
                   "budget_fen"]
-        # Without a searchable admin for tiers/segments (autocomplete), a short list of boxes.
-        widgets = {"tiers": forms.CheckboxSelectMultiple, "segments": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

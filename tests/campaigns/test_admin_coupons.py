@@ -125,9 +125,12 @@ def test_add_form_is_in_yuan_with_chinese_fieldsets_and_autocomplete(admin_clien
         assert re.search(rf"<h2[^>]*>{heading}</h2>", html), heading
     assert "使用门槛（元）" in html and "优惠金额（元）" in html and "补贴预算（元）" in html
     assert 'name="threshold_fen"' in html and 'class="vYuanField"' in html
-    # Products and categories are looked up as the operator types (their admins are searchable).
-    assert re.search(r'<select[^>]*name="products"[^>]*class="admin-autocomplete', html) or \
-        re.search(r'<select[^>]*class="admin-autocomplete[^"]*"[^>]*name="products"', html)
+    # Products, categories and segments are looked up as the operator types (their admins are
+    # searchable); member tiers, a handful of rows with no search, are check boxes.
+    for name in ("products", "categories", "excluded_products", "segments"):
+        assert re.search(rf'<select[^>]*name="{name}"[^>]*class="admin-autocomplete', html) or \
+            re.search(rf'<select[^>]*class="admin-autocomplete[^"]*"[^>]*name="{name}"', html), name
+    assert not re.search(r'<select[^>]*name="tiers"', html)
 
 
 def _template_post(**fields: str) -> dict[str, str]:
