@@ -15,7 +15,3 @@ __all__ += ["points_mall"]
 from campaigns.admin import greetings  # noqa: E402  生日 / 注册纪念日祝福
 
 __all__ += ["greetings"]
-
-from campaigns.admin import greetings  # noqa: E402  生日 / 注册纪念日祝福
-
-__all__ += ["greetings"]
