@@ -206,7 +206,7 @@ def order_place(*, member: Member, data: CheckoutInput,
                 member_id=member.pk, order_id=order.pk, order_no=order.order_no,
                 coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
                 flash=_flash_wants(q), now=now)
-            if timeout is not None and timeout < settings.ORDER_UNPAID_TIMEOUT_MINUTES:
+            if timeout is not None:  # a flash order waits as long as its session says (15 min by default)
                 order.expires_at = now + dt.timedelta(minutes=timeout)
                 Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
             if checkout.from_cart:
