@@ -26,8 +26,8 @@ class GreetingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = "按会员 ID 或昵称搜索"
     date_hierarchy = "day"
     show_full_result_count = False
-    fields = readonly_fields = ["member_link", "kind", "year", "day", "years", "coupon_text", "poster_thumb",
-                                "poster_state", "created"]
+    fields = readonly_fields = ("member_link", "kind", "year", "day", "years", "coupon_text", "poster_thumb",
+                                "poster_state", "created")
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("member", "coupon__template")
