@@ -48,6 +48,14 @@ class Product(models.Model):
         on_delete=models.PROTECT, help_text="留空则使用默认运费模板",
     )
     is_on_shelf = models.BooleanField("上架", default=False)
+    # New-product early access (issue 5): until early_access_until only members whose tier level is
+    # at least early_access_min_tier_level (members.services.growth.member_may_buy_early) may buy.
+    early_access_until = models.DateTimeField(
+        "优先购截止时间", null=True, blank=True, help_text="在此时间之前仅限指定等级及以上会员购买；留空表示不限",
+    )
+    early_access_min_tier_level = models.PositiveSmallIntegerField(
+        "优先购最低会员等级", null=True, blank=True, help_text="会员等级序号（等级越高数字越大）",
+    )
     # Denormalised for list ordering; recomputed from SKUs by the catalog service.
     min_price_fen = models.BigIntegerField("最低价（分）", default=0, editable=False)
     sales_count = models.PositiveIntegerField("销量", default=0, editable=False)

@@ -57,6 +57,10 @@ class Order(models.Model):
     discount_fen = models.BigIntegerField("优惠金额（分）", default=0)
     freight_fen = models.BigIntegerField("运费（分）", default=0)
     freight_discount_fen = models.BigIntegerField("运费券抵扣（分）", default=0)
+    # Points spent at placement (issue 5) and the fen they paid. points_fen is part of discount_fen
+    # (the points stage allocates it to the lines); a cancel returns points_used exactly once.
+    points_used = models.PositiveIntegerField("使用积分", default=0)
+    points_fen = models.BigIntegerField("积分抵扣（分）", default=0)
     payable_fen = models.BigIntegerField("应付金额（分）")
     paid_fen = models.BigIntegerField("实付金额（分）", default=0)
 
@@ -107,6 +111,10 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(freight_discount_fen__gte=0) & Q(freight_discount_fen__lte=models.F("freight_fen")),
                 name="order_freight_discount_within_freight",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_fen__gte=0) & Q(points_fen__lte=models.F("discount_fen")),
+                name="order_points_fen_within_discount",
             ),
         ]
 
