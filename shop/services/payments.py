@@ -18,12 +18,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.tracking import track
+from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
+from campaigns.services.flash import flash_reclaim
 from core.errors import DomainError
-from members.models import Member
-from members.services import member_record_purchase
+from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
+from members.models import CardPurchase, CardPurchaseStatus, GrowthReason, Member, PointsEntry, PointsKind
+from members.pricing import member_pricing_context
+from members.pricing_points import points_for_purchase
+from members.services import (
+    growth_award,
+    growth_for_payment,
+    member_record_category_purchase,
+    member_record_purchase,
+    points_award,
+    points_spend,
+)
+from members.services.cards import card_purchase_mark_paid, is_card_purchase_no
 from shop.errors import InsufficientStock, InvalidTransition, OrderExpired
 from shop.models import (
+    Category,
     Order,
     OrderEvent,
     OrderLine,
@@ -115,9 +129,18 @@ def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
     """Record that a trade was paid, and move its order on. Idempotent per transaction id.
 
     One durable transaction: locks the payment, then the order. An unpaid order becomes paid.
-    A cancelled order is revived if its stock can be taken again, otherwise flagged for refund;
-    the money is never lost. An order that already moved on is never moved back.
+    A cancelled order is revived if its flash-sale units and stock can be taken again, otherwise
+    flagged for refund; the money is never lost. An order that already moved on is never moved
+    back.
+
+    A paid-membership-card trade (its out_trade_no is a card purchase number,
+    members.services.cards.is_card_purchase_no) takes the same path: the notification is stored
+    under its transaction id (a repeat is a no-op), an unknown number or another amount is
+    refused the same way as for orders, and members' card_purchase_mark_paid extends the card
+    inside this transaction.
     """
+    if is_card_purchase_no(notice.out_trade_no):
+        return _card_purchase_paid(notice=notice, source=source)
     with transaction.atomic(durable=True):
         payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
         if payment is None:
@@ -146,6 +169,38 @@ def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
         return NotifyOutcome(True, outcome)
 
 
+def _card_purchase_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
+    """A card purchase's payment: lock the purchase, check the amount, store the notification
+    (unique transaction id: a repeat answers "duplicate" and changes nothing), then let members
+    extend the card — exactly once per purchase, in this durable transaction."""
+    with transaction.atomic(durable=True):
+        purchase = CardPurchase.objects.select_for_update().filter(purchase_no=notice.out_trade_no).first()
+        if purchase is None:
+            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
+        if notice.amount_fen != purchase.amount_fen:
+            logger.warning("amount mismatch on card purchase %s: notified %s, expected %s", notice.out_trade_no,
+                           notice.amount_fen, purchase.amount_fen)
+            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
+        try:
+            with transaction.atomic():
+                record = PaymentNotification.objects.create(
+                    transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
+                    total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
+        except IntegrityError:
+            return NotifyOutcome(True, "duplicate")
+        outcome = "already_paid" if purchase.status == CardPurchaseStatus.PAID else "card_paid"
+        try:
+            card_purchase_mark_paid(purchase_no=purchase.purchase_no, paid_fen=notice.amount_fen,
+                                    transaction_id=notice.transaction_id, paid_at=notice.paid_at)
+        except CardPurchaseNotFound as exc:  # checked above under the lock; kept for the same answer
+            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no}) from exc
+        except CardPurchaseAmountMismatch as exc:
+            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no}) from exc
+        record.outcome = outcome
+        record.save(update_fields=["outcome"])
+        return NotifyOutcome(True, outcome)
+
+
 def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> str:
     order = Order.objects.select_for_update().get(pk=order_id)
     data = {"transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen, "source": source}
@@ -156,10 +211,14 @@ def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> s
         pairs = OrderLine.objects.filter(order=order).values_list("sku_id", "quantity")
         try:
             with transaction.atomic():
+                # All or nothing, in placement's lock order: flash-sale units and allowance
+                # (campaign rows) first, product stock last.
+                flash_reclaim(order_id=order.pk)
                 stock_reserve(quantities=stock_quantities(pairs), reference=f"{order.order_no}-revive")
                 _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复")
+                _retake_points(order)
             return "revived"
-        except InsufficientStock:
+        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted):
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
             # Refund it at once (the refund job is the safety net if this is lost).
             transaction.on_commit(lambda: _refund_late_payment(order.pk))
@@ -171,6 +230,71 @@ def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> s
     OrderEvent.objects.create(order=order, action="payment_duplicate", from_status=order.status,
                               to_status=order.status, actor=Actor.WECHAT, note="重复支付，需核对", data=data)
     return "order_not_payable"
+
+
+# Reference of the points a revived order spends again (its first spend was returned at the cancel).
+REVIVED_POINTS_SUFFIX = ":revived"
+
+
+def revived_points_reference(order_no: str) -> str:
+    """The reference of the points spend a revived order takes again (refunds return against it)."""
+    return f"{order_no}{REVIVED_POINTS_SUFFIX}"
+
+
+def _reward_payment(order: Order, notice: PaymentNotice) -> None:
+    """What the member earns from paying this order, inside the payment's transaction:
+
+    - points (购物): points_for_purchase of the amount paid × the active paid card's points
+      multiplier at the time of payment (tiers have none), as one lot;
+    - growth (purchase): growth_for_payment of the amount paid; the tier follows at once;
+    - category facts for segments: every category of the order's products with its parents.
+
+    Exactly once per order: the points and the growth are keyed by the order number (a repeat
+    of either writes nothing) and the category facts are idempotent. A revived order earns like
+    any other, since it was paid. Locks the member row (after the order's rows).
+    """
+    paid_fen = notice.amount_fen
+    context = member_pricing_context(member_id=order.member_id, at=notice.paid_at)
+    multiplier_percent = int(context.points_multiplier * 100)
+    points_award(member_id=order.member_id, kind=PointsKind.PURCHASE, reference=order.order_no,
+                 points=points_for_purchase(paid_fen=paid_fen, multiplier_percent=multiplier_percent),
+                 note=f"订单 {order.order_no}")
+    growth_award(member_id=order.member_id, amount=growth_for_payment(paid_fen=paid_fen),
+                 reason=GrowthReason.PURCHASE, reference=order.order_no, note=f"订单 {order.order_no}")
+    member_record_category_purchase(member_id=order.member_id, category_ids=_order_categories(order),
+                                    at=notice.paid_at)
+
+
+def _order_categories(order: Order) -> set[int]:
+    """The categories of the order's products and all their ancestors (one query per level)."""
+    product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", flat=True)
+    found = set(Product.objects.filter(pk__in=list(product_ids)).values_list("category_id", flat=True))
+    level = set(found)
+    while level:
+        parents = set(Category.objects.filter(pk__in=level, parent__isnull=False).values_list("parent_id", flat=True))
+        level = parents - found
+        found |= parents
+    return found
+
+
+def _retake_points(order: Order) -> None:
+    """A revived order spends again the points its cancel gave back (points_refund_spent with
+    CANCEL_RETURN on the first spend), under its own reference (revived_points_reference), so
+    refunds later return them from that spend. If the member has spent them meanwhile, that is
+    recorded and the payment stands, as for coupons that cannot be taken again."""
+    returned = sum(PointsEntry.objects.filter(
+        member_id=order.member_id, kind=PointsKind.CANCEL_RETURN, origin__kind=PointsKind.SPEND,
+        origin__reference=order.order_no).values_list("delta", flat=True))
+    if returned <= 0:
+        return
+    try:
+        points_spend(member_id=order.member_id, points=returned, reference=revived_points_reference(order.order_no),
+                     note=f"订单 {order.order_no} 取消后到账，重新抵扣")
+    except PointsInsufficient:
+        OrderEvent.objects.create(order=order, action="points_not_retaken", from_status=OrderStatus.PAID,
+                                  to_status=OrderStatus.PAID, actor=Actor.SYSTEM,
+                                  note=f"订单恢复时积分不足，未能再次抵扣 {returned} 积分，按实付金额处理",
+                                  data={"points": returned})
 
 
 def _refund_late_payment(order_id: int) -> None:
@@ -186,8 +310,9 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
                note: str) -> None:
     """Move the order to paid and record what the payment settles, in the payment's transaction:
     the coupons it locked become used (a revived order takes them again if they are still there,
-    else that is recorded and the payment stands), the member's purchase facts count it. After
-    commit: 支付有礼, the notification, analytics."""
+    else that is recorded and the payment stands), the member's purchase facts count it, and the
+    member earns the order's points and growth (_reward_payment). After commit: 支付有礼, the
+    notification, analytics."""
     order_transition(order_id=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
                      note=note, data=data)
     Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
@@ -201,6 +326,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
                                   note="订单恢复时优惠券已被使用或已过期，未能再次核销，按实付金额处理",
                                   data={"coupon_ids": coupons.not_retaken})
     member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
+    _reward_payment(order, notice)
     member_id, order_no, paid_fen = order.member_id, order.order_no, notice.amount_fen
     transaction.on_commit(lambda: _gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen))
     track("order_paid", member_id=order.member_id,

@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from campaigns.services.checkout import campaign_refund
 from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
 from core.operators import operator_id
+from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
@@ -55,7 +56,7 @@ from shop.models.aftersales import REFUND_TRANSITIONS, RefundEvent
 from shop.notifications import notify_after_sale_progress
 from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
 from shop.services.orders import order_transition
-from shop.services.payments import NotifyOutcome, payment_gateway
+from shop.services.payments import NotifyOutcome, payment_gateway, revived_points_reference
 from shop.services.stock import stock_quantities, stock_release
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
@@ -401,16 +402,48 @@ def _refresh_refund_state(order_id: int) -> str:
 
 def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: bool) -> None:
     """Give back what the refunded part of the order earned or spent: points, growth, coupons,
-    distribution commissions.
+    distribution commissions. Inside the refund's transaction (order row locked, the lines'
+    counters already include this refund), once per refund: every call below is keyed by the
+    refund number (refund.out_refund_no), so processing a refund again changes nothing.
+
+    Points and growth are proportional, and exact over any sequence of partial refunds (the
+    members' services compute the cumulative share under the member's lock, so the parts add up
+    to the whole at the last refund):
+
+    - the "paid" amount passed is the goods money paid, Σ line.payable_fen, and the "refunded
+      total" is the goods money refunded so far INCLUDING this refund, Σ line.refunded_fen —
+      not the order's paid_fen / refunded_fen, which also hold freight. Discounts, and the
+      points spent, are allocated to the goods lines, and freight is refunded only with the
+      last unit before shipping, so on the goods basis a refund that takes every unit back
+      reverses every point and growth the order earned and returns every point it spent, to
+      the point, whether or not the freight came back. A refund of nothing but freight moves
+      nothing.
+    - earned: points_reverse_for_refund (购物 points, reversal reference = the refund number:
+      never below zero, a shortfall recorded if the member has spent them) and
+      growth_reverse_for_refund (the tier follows at once);
+    - spent: points_return_for_refund on the order's spend (reference = the order number). A
+      revived order (cancelled, then paid late) had that spend returned by its cancel and spent
+      again under shop.services.payments.revived_points_reference: the return goes to that spend.
 
     Coupons: when this refund completes a full refund (`full`), the coupons whose template says
     so (return_on_full_refund) go back to the member — or expire, if their validity has ended —
     once per order (campaigns.services.checkout.campaign_refund); a partial refund returns none.
-    The member issue adds members.services calls here (reverse the points and growth awarded for
-    `amount_fen` of this order; return points spent on it), later campaign issues the
-    commissions — plain values, no signal. It runs inside the refund's transaction, once per
-    refund (reference: refund.out_refund_no), so those services must be idempotent per reference.
+    Later campaign issues add the commissions here — plain values, no signal.
     """
+    goods = OrderLine.objects.filter(order_id=order.pk).aggregate(paid=Sum("payable_fen"), refunded=Sum("refunded_fen"))
+    paid_fen, refunded_total_fen = int(goods["paid"] or 0), int(goods["refunded"] or 0)
+    if paid_fen > 0 and refunded_total_fen > 0:
+        reference, number = order.order_no, refund.out_refund_no
+        points_reverse_for_refund(member_id=order.member_id, reference=reference, paid_fen=paid_fen,
+                                  refunded_total_fen=refunded_total_fen, reversal_reference=number)
+        growth_reverse_for_refund(member_id=order.member_id, reference=reference, paid_fen=paid_fen,
+                                  refunded_total_fen=refunded_total_fen, reversal_reference=number)
+        if order.points_used:
+            points_return_for_refund(member_id=order.member_id, reference=reference, paid_fen=paid_fen,
+                                     refunded_total_fen=refunded_total_fen, refund_reference=number)
+            points_return_for_refund(member_id=order.member_id, reference=revived_points_reference(reference),
+                                     paid_fen=paid_fen, refunded_total_fen=refunded_total_fen,
+                                     refund_reference=revived_points_reference(number))
     campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
 
 

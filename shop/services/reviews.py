@@ -47,7 +47,9 @@ from analytics.tracking import track
 from core.errors import Conflict, ValidationFailed
 from core.images import image_clean
 from core.operators import operator_id
-from members.models import Member
+from members.models import GrowthReason, Member, PointsEntry, PointsKind
+from members.services import growth_award, growth_reverse, points_award, points_reverse_award
+from members.services.growth import growth_for_review
 from shop.errors import (
     AlreadyReviewed,
     ContentRisky,
@@ -275,6 +277,8 @@ def review_create(*, member: Member, line_id: int, rating: int, content: str = "
                 review.save(update_fields=["has_photos"])
             ReviewEvent.objects.create(review=review, action="created", to_status=review.status,
                                        actor=Actor.MEMBER, note=_moderation_note(moderation))
+            if review.status == ReviewStatus.PUBLISHED:
+                _reward_review(review)
             track("review_created", member_id=member.pk,
                   properties={"review_id": review.pk, "product_id": review.product_id, "rating": rating,
                               "photos": len(ids), "status": review.status})
@@ -349,7 +353,8 @@ def review_transition(*, review_id: int, to: str, followup: bool = False, actor:
     """Move a review (or its follow-up) to `to` per REVIEW_TRANSITIONS. Returns (review, changed).
 
     Runs in the caller's transaction, locks the review row, and treats a repeat as a no-op.
-    Hiding a review also takes it out of 精选. Writes a ReviewEvent.
+    Hiding a review also takes it out of 精选. Writes a ReviewEvent. Publishing a review gives the
+    member its reward the first time, hiding it takes the reward back (_reward_review).
     """
     review = Review.objects.select_for_update().filter(pk=review_id).first()
     if review is None:
@@ -375,7 +380,53 @@ def review_transition(*, review_id: int, to: str, followup: bool = False, actor:
     action = ("followup_" if followup else "") + ("published" if to == ReviewStatus.PUBLISHED else "hidden")
     ReviewEvent.objects.create(review=review, action=action, from_status=current, to_status=to, actor=actor,
                                operator_id=operator_id(operator), note=note[:300])
+    if not followup and to == ReviewStatus.PUBLISHED:
+        _reward_review(review)
+    elif not followup and to == ReviewStatus.HIDDEN:
+        _take_back_review_reward(review)
     return review, True
+
+
+# --- the reviewer's reward ----------------------------------------------------------------------
+
+
+def review_reward_reference(review_id: int) -> str:
+    """The ledger reference of a review's points and growth ("review:<id>")."""
+    return f"review:{review_id}"
+
+
+def _reward_review(review: Review) -> None:
+    """The member's reward for a review the first time it is published (at creation when the
+    text passed the check, else when an operator publishes it): growth_for_review() growth and
+    settings.POINTS_PER_REVIEW points (评价), in the caller's transaction.
+
+    Once per review: both are keyed by review_reward_reference, so a repeat — or publishing a
+    review again after it was hidden — writes nothing. The automatic 5★ reviews the job gives
+    (is_auto) earn nothing: the member wrote nothing.
+    """
+    if review.is_auto:
+        return
+    reference = review_reward_reference(review.pk)
+    growth_award(member_id=review.member_id, amount=growth_for_review(), reason=GrowthReason.REVIEW,
+                 reference=reference, note=f"评价 #{review.pk}")
+    points_award(member_id=review.member_id, points=settings.POINTS_PER_REVIEW, kind=PointsKind.REVIEW,
+                 reference=reference, note=f"评价 #{review.pk}")
+
+
+def _take_back_review_reward(review: Review) -> None:
+    """An operator hid the review (隐藏, the one way a review is taken down): take back the points
+    and growth it earned, once (reversal reference "review:<id>:hidden"), never below zero (points
+    already spent are recorded as a shortfall). The reward is not given again if the review is
+    published again. In the caller's transaction; nothing to do when it earned nothing."""
+    reference = review_reward_reference(review.pk)
+    reversal = f"{reference}:hidden"
+    awarded = PointsEntry.objects.filter(member_id=review.member_id, kind=PointsKind.REVIEW,
+                                         reference=reference).values_list("delta", flat=True).first()
+    if awarded:
+        points_reverse_award(member_id=review.member_id, reference=reference, points=awarded,
+                             reversal_reference=reversal, award_kind=PointsKind.REVIEW, note="评价被隐藏")
+    growth_reverse(member_id=review.member_id, reference=reference, amount=None, reversal_reference=reversal,
+                   note="评价被隐藏")
 
 
 def review_publish(*, review_id: int, operator: AbstractBaseUser | None, followup: bool = False) -> Review:
