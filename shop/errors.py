@@ -152,3 +152,21 @@ class UploadLimitReached(DomainError):
     status = 429
     code = "upload_limit_reached"
     message = "上传的图片过多，请先提交评价或稍后再试"
+
+
+# Members & loyalty at checkout (issue 5)
+
+class PointsExceedLimit(Conflict):
+    """More points than this order may use (at most POINTS_MAX_PERCENT_OF_GOODS of the goods
+    still payable, whole points); detail.max_points says how many it may."""
+
+    code = "points_exceed_limit"
+    message = "使用积分超过本单可抵扣上限"
+
+
+class EarlyAccessOnly(DomainError):
+    """A product in its early-access window (新品优先购), for a member whose tier may not buy it yet."""
+
+    status = 403
+    code = "early_access_only"
+    message = "新品优先购期间仅限指定等级会员购买"

@@ -12,8 +12,26 @@ order-level amount (Quote.freight_discount_fen), not allocated to lines.
 The campaign stages (flash price, 满减 / 满折, coupons) are campaigns.pricing's pure functions:
 this module turns its priced lines into campaigns' LineSnapshots, loads the offers through
 campaigns.selectors (a fixed number of queries, whatever the number of coupons), and turns the
-per-line parts back into adjustments. The member-price and points stages pass through until
-their issue fills them.
+per-line parts back into adjustments.
+
+Member price (会员价, issue 5): every line not bought at a flash price pays
+members.pricing.member_unit_price() per unit — the tier discount and the active paid card's,
+combined by the operators' stacking policy (折上折 or 取优) and never below cost × the margin
+floor; the adjustment is (member price − unit price) × quantity and its label says which
+discount applied (等级 / 会员卡 / 叠加 / 最低售价), so the preview shows it. What the stage needs
+about the buyer is read once per quote (PricingRun.member), never per line; a guest, or a
+member without a tier discount or card, gets nothing.
+
+Points (积分抵扣): the quote always reports the member's balance and the most points this cart
+may use (members.pricing_points.points_checkout_limit on the goods still payable after the
+coupon: 100 points = ¥1, at most 50%, whole points). `PricingContext.points_to_use` > 0 adds one
+"积分抵扣" stage allocated to the lines by largest remainder; more than the limit raises
+PointsExceedLimit, more than the balance PointsInsufficient (both 409, `detail.max_points`),
+a negative or non-integer number ValidationFailed. Placement spends them (shop.services.orders).
+
+Freight: per freight template, free from the template's own threshold; on top of that a tier
+with free_shipping_threshold_fen (包邮门槛) makes the whole order's freight 0 once the goods still
+payable reach it. Both are checked, so whichever threshold is lower wins.
 
 Coupons: `PricingContext.coupon_ids` None picks the best by itself (at most one goods coupon:
 the largest discount, tie → expiring soonest; plus one freight coupon likewise); a tuple uses
@@ -30,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import Q
 from django.utils import timezone
@@ -47,8 +66,12 @@ from campaigns.pricing import (
     flash_discounts,
     full_reductions_apply,
 )
+from core.errors import ValidationFailed
 from core.money import allocate
-from shop.errors import NotDeliverable
+from members.errors import PointsInsufficient
+from members.pricing import APPLIED_FLOOR, APPLIED_LABELS, APPLIED_STACKED, APPLIED_TIER, MemberPricingContext
+from members.pricing_points import points_checkout_limit, points_value_fen
+from shop.errors import NotDeliverable, PointsExceedLimit
 from shop.models import FreightRule, FreightTemplate
 
 
@@ -131,6 +154,17 @@ class CouponSummary:
         return [v.coupon.coupon_id for v in self.selected]
 
 
+@dataclass(frozen=True)
+class PointsSummary:
+    """The points side of a quote: what the member has, may use on this cart, and uses."""
+
+    balance: int = 0
+    max_points: int = 0  # the most points this cart may use (≤ balance, ≤ 50% of goods payable)
+    max_value_fen: int = 0  # what max_points are worth
+    used: int = 0  # PricingContext.points_to_use when accepted
+    used_fen: int = 0  # what they take off (the "积分抵扣" stage)
+
+
 @dataclass
 class Quote:
     lines: list[PricedLine]
@@ -139,6 +173,8 @@ class Quote:
     province: str
     freight_discount_fen: int = 0  # what a freight coupon takes off the freight
     coupons: CouponSummary = field(default_factory=lambda: CouponSummary([], [], True))
+    points: PointsSummary = field(default_factory=PointsSummary)
+    free_shipping_by_tier: bool = False  # the tier's 包邮门槛 made the freight 0
 
     @property
     def goods_total_fen(self) -> int:
@@ -163,6 +199,52 @@ class PricingContext:
     points_to_use: int = 0
 
 
+@dataclass(frozen=True)
+class MemberFacts:
+    """What the member stages need about the buyer, read once per quote (never per line)."""
+
+    pricing: MemberPricingContext
+    tier_name: str = ""
+    free_shipping_threshold_fen: int | None = None  # the tier's 包邮门槛
+    points_balance: int = 0
+
+
+# A guest, or a member id that does not exist: no member price, no points, no tier benefits.
+GUEST = MemberFacts(pricing=MemberPricingContext(100, 100, "stack", Decimal(1), Decimal(1)))
+
+
+def member_facts(*, member_id: int | None, at: dt.datetime) -> MemberFacts:
+    """The buyer's member-price context, tier benefits and points balance, read once per quote.
+
+    The pricing context is members.pricing.member_pricing_context's, built from the same pieces
+    (the operators' settings row, the tier, the active card) with the member row read once for
+    the tier and the balance: four small queries (five for a member not yet placed in a tier),
+    whatever the cart. A member id that does not exist is a guest."""
+    if member_id is None:
+        return GUEST
+    from members.models import Member
+    from members.pricing import member_price_settings_current
+    from members.services.cards import member_card_active
+    from members.services.growth import tier_for_growth
+
+    member = Member.objects.select_related("tier").filter(pk=member_id).only(
+        "points_balance", "growth", "tier").first()
+    if member is None:
+        return GUEST
+    tier = member.tier or tier_for_growth(growth=member.growth)
+    settings_row = member_price_settings_current()
+    card = member_card_active(member_id=member_id, at=at)
+    pricing = MemberPricingContext(
+        tier_percent=tier.discount_percent if tier else 100,
+        card_percent=card.discount_percent if card else 100,
+        policy=settings_row.policy, floor=settings_row.floor,
+        points_multiplier=card.points_multiplier if card else Decimal(1),
+    )
+    return MemberFacts(pricing=pricing, tier_name=tier.name if tier else "",
+                       free_shipping_threshold_fen=tier.free_shipping_threshold_fen if tier else None,
+                       points_balance=member.points_balance)
+
+
 @dataclass
 class PricingRun:
     """One quote's clock and the campaign offers it read (loaded by the stage that needs them,
@@ -174,6 +256,13 @@ class PricingRun:
     coupons: list[CouponOffer] | None = None
     goods_verdicts: list[CouponVerdict] = field(default_factory=list)
     goods_coupon: CouponVerdict | None = None
+    member: MemberFacts | None = None  # loaded by the first stage that needs it
+    points: PointsSummary = field(default_factory=PointsSummary)
+
+    def member_for(self, ctx: PricingContext) -> MemberFacts:
+        if self.member is None:
+            self.member = member_facts(member_id=ctx.member_id, at=self.now)
+        return self.member
 
 
 GoodsStage = Callable[[list[PricedLine], PricingContext, PricingRun], list[Adjustment | None]]
@@ -189,11 +278,6 @@ STAGE_LABELS = {
 }
 
 
-def _pass_through(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
-    """A stage with nothing to apply yet: no line changes."""
-    return [None] * len(lines)
-
-
 def snapshots(lines: list[PricedLine]) -> list[LineSnapshot]:
     """The lines as campaigns see them, with what they still cost after the stages so far."""
     return [LineSnapshot(
@@ -202,6 +286,84 @@ def snapshots(lines: list[PricedLine]) -> list[LineSnapshot]:
         unit_price_fen=pl.line.unit_price_fen, cost_fen=pl.line.cost_fen, quantity=pl.line.quantity,
         payable_fen=pl.payable_fen, activity_discounted=pl.activity_discounted,
     ) for pl in lines]
+
+
+def _zhe(percent: int | float) -> str:
+    """95 → "9.5折", 90 → "9折", 85.5 → "8.55折"."""
+    text = f"{percent / 10:.3f}".rstrip("0").rstrip(".")
+    return f"{text}折"
+
+
+def member_label(applied: str, facts: MemberFacts) -> str:
+    """The member stage's label: which discount made the price (members.pricing.APPLIED_LABELS)."""
+    p = facts.pricing
+    if applied == APPLIED_FLOOR:
+        return APPLIED_LABELS[applied]
+    if applied == APPLIED_STACKED:
+        detail = f"{_zhe(p.tier_percent)}×{_zhe(p.card_percent)}={_zhe(p.tier_percent * p.card_percent / 100)}"
+    elif applied == APPLIED_TIER:
+        detail = f"{facts.tier_name} {_zhe(p.tier_percent)}".strip()
+    else:
+        detail = _zhe(p.card_percent)
+    return f"会员价：{APPLIED_LABELS[applied]}（{detail}）"[:100]
+
+
+def member_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
+    """会员价: each line not bought at a flash price pays the member unit price (members.pricing)."""
+    out: list[Adjustment | None] = [None] * len(lines)
+    if ctx.member_id is None:
+        return out
+    facts = run.member_for(ctx)
+    p = facts.pricing
+    if p.tier_percent >= 100 and p.card_percent >= 100:
+        return out
+    from members.pricing import member_unit_price
+
+    for i, pl in enumerate(lines):
+        line = pl.line
+        if line.flash_item_id is not None or any(a.stage == "activity" for a in pl.adjustments):
+            continue
+        price, applied = member_unit_price(list_price_fen=line.unit_price_fen, cost_fen=line.cost_fen,
+                                           tier_percent=p.tier_percent, card_percent=p.card_percent,
+                                           policy=p.policy, floor=p.floor)
+        if applied is None or price >= line.unit_price_fen:
+            continue
+        out[i] = Adjustment("member", member_label(applied, facts), (price - line.unit_price_fen) * line.quantity,
+                            f"member:{applied}")
+    return out
+
+
+def check_points_to_use(points: object) -> int:
+    """ValidationFailed (400 invalid_points) unless `points` is a whole number ≥ 0."""
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValidationFailed("使用积分须为不小于 0 的整数", code="invalid_points", detail={"points": str(points)})
+    return points
+
+
+def points_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
+    """积分抵扣: the limit for this cart always; the points the shopper chose, allocated to lines."""
+    wanted = check_points_to_use(ctx.points_to_use)
+    if ctx.member_id is None:
+        if wanted:
+            raise PointsInsufficient(detail={"points": wanted, "balance": 0, "max_points": 0})
+        return [None] * len(lines)
+    balance = run.member_for(ctx).points_balance
+    goods_payable = sum(pl.payable_fen for pl in lines)
+    max_points, max_value = points_checkout_limit(balance=balance, goods_payable_fen=goods_payable)
+    run.points = PointsSummary(balance=balance, max_points=max_points, max_value_fen=max_value)
+    if not wanted:
+        return [None] * len(lines)
+    # The cap regardless of the balance: asking above it is "too many for this order".
+    cap_points, _ = points_checkout_limit(balance=wanted, goods_payable_fen=goods_payable)
+    detail = {"points": wanted, "balance": balance, "max_points": max_points, "max_value_fen": max_value}
+    if cap_points < wanted:
+        raise PointsExceedLimit(detail=detail)
+    if wanted > balance:
+        raise PointsInsufficient(detail=detail)
+    value = points_value_fen(points=wanted)
+    run.points = PointsSummary(balance=balance, max_points=max_points, max_value_fen=max_value,
+                               used=wanted, used_fen=value)
+    return allocate_discount(lines, value, stage="points", label=STAGE_LABELS["points"], reference=f"points:{wanted}")
 
 
 def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
@@ -298,14 +460,13 @@ def _choose(verdicts: list[CouponVerdict], ctx: PricingContext) -> CouponVerdict
     return None
 
 
-# The goods stages, in order, each returning at most one adjustment per line. The member-price
-# and points stages pass through until their issue replaces them (members.pricing).
+# The goods stages, in order, each returning at most one adjustment per line.
 GOODS_STAGES: list[tuple[str, GoodsStage]] = [
     ("activity", activity_stage),
-    ("member", _pass_through),
+    ("member", member_stage),
     ("full_reduction", full_reduction_stage),
     ("coupon", coupon_stage),
-    ("points", _pass_through),
+    ("points", points_stage),
 ]
 
 
@@ -341,7 +502,13 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
                 label = adjustment.label if stage in LABELLED_STAGES else STAGE_LABELS[stage]
                 totals[(stage, label)] = totals.get((stage, label), 0) + adjustment.amount_fen
     summaries = [StageSummary(stage, label, total) for (stage, label), total in totals.items() if total]
+    tier_threshold = run.member_for(ctx).free_shipping_threshold_fen if ctx.member_id is not None else None
+    free_by_tier = (bool(priced) and tier_threshold is not None
+                    and sum(pl.payable_fen for pl in priced) >= tier_threshold)
+    # Deliverability is still checked (NotDeliverable) when the tier makes the freight free.
     freight_fen = freight_for(priced, province=ctx.province)
+    if free_by_tier:
+        freight_fen = 0
     summaries.append(StageSummary("freight", STAGE_LABELS["freight"], freight_fen))
     offers = _coupons(ctx, run)
     snaps = snapshots(priced)
@@ -356,11 +523,12 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
     coupons = CouponSummary(verdicts=run.goods_verdicts + freight_verdicts, selected=selected,
                             auto=ctx.coupon_ids is None)
     return Quote(lines=priced, freight_fen=freight_fen, stages=summaries, province=ctx.province,
-                 freight_discount_fen=freight_discount, coupons=coupons)
+                 freight_discount_fen=freight_discount, coupons=coupons, points=run.points,
+                 free_shipping_by_tier=free_by_tier)
 
 
 # Stages whose summary keeps each adjustment's own label (秒杀价, the activity's or the coupon's name).
-LABELLED_STAGES = frozenset({"activity", "full_reduction", "coupon"})
+LABELLED_STAGES = frozenset({"activity", "member", "full_reduction", "coupon"})
 
 
 def freight_for(lines: list[PricedLine], *, province: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -177,9 +178,21 @@ class ProductAdmin(admin.ModelAdmin):
         (None, {"fields": ["category", "name", "subtitle", "main_image_preview", "main_image", "tags",
                            "freight_template", "is_on_shelf", "sort"]}),
         ("商品详情", {"fields": ["description"]}),
+        ("新品优先购", {"fields": ["early_access_until", "early_access_min_tier_level"],
+                   "description": "截止时间之前，仅享有「新品优先购」权益且等级不低于所选等级的会员可以加购和下单"}),
         ("统计", {"fields": ["min_price", "sales_count", "created_at", "updated_at"]}),
     ]
     inlines = [SkuInline, ProductImageInline]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "early_access_min_tier_level":
+            from members.models import Tier
+
+            choices = [("", "任一享有新品优先购权益的等级")] + [
+                (tier.level, f"{tier.name}（等级 {tier.level}）及以上") for tier in Tier.objects.order_by("level")]
+            return forms.TypedChoiceField(label="优先购最低会员等级", choices=choices, coerce=int, empty_value=None,
+                                          required=False, help_text=db_field.help_text)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     min_price = money_display("min_price_fen", "最低价")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
@@ -127,6 +128,13 @@ class RatingSummaryOutput(serializers.Serializer):
     positive_rate = serializers.IntegerField(allow_null=True, help_text="好评率（4–5 星）百分比")
 
 
+class EarlyAccessOutput(serializers.Serializer):
+    until = serializers.DateTimeField(help_text="优先购截止时间：此前仅限指定等级及以上会员购买")
+    min_tier_level = serializers.IntegerField(allow_null=True, help_text="可购买的最低会员等级序号；null 表示任一享有"
+                                                                        "新品优先购权益的等级")
+    min_tier_name = serializers.CharField(allow_null=True, help_text="可购买的最低会员等级名称")
+
+
 class ProductDetailOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -141,6 +149,22 @@ class ProductDetailOutput(serializers.Serializer):
     spec_options = serializers.SerializerMethodField(help_text="规格名 → 可选值，按出现顺序")
     skus = SkuOutput(source="active_skus", many=True)
     rating = serializers.SerializerMethodField()
+    early_access = serializers.SerializerMethodField(
+        help_text="新品优先购：窗口未结束时给出截止时间与等级要求（期间不满足等级的会员不能加购或下单，"
+                  "返回 403 early_access_only）；无优先购或已结束为 null")
+
+    @extend_schema_field(EarlyAccessOutput(allow_null=True))
+    def get_early_access(self, obj: Product) -> dict[str, Any] | None:
+        until = obj.early_access_until
+        if until is None or until <= timezone.now():
+            return None
+        level = obj.early_access_min_tier_level
+        name = None
+        if level is not None:
+            from members.models import Tier
+
+            name = Tier.objects.filter(level=level).values_list("name", flat=True).first()
+        return dict(EarlyAccessOutput({"until": until, "min_tier_level": level, "min_tier_name": name}).data)
 
     @extend_schema_field(RatingSummaryOutput)
     def get_rating(self, obj: Product) -> dict[str, Any]:

@@ -47,6 +47,11 @@ class CheckoutInputSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, allow_null=True,
         max_length=2, help_text="使用的优惠券：不传或 null 时自动选择最优组合（至多一张商品券加一张运费券），"
                                 "[] 表示不用券")
+    points = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, required=False, default=0,
+        help_text="使用的积分（100 积分 = ¥1，至多抵扣商品应付金额的 50%，须为整数）；不传或 0 表示不用积分。"
+                  "超过本单上限返回 409 points_exceed_limit，超过余额返回 409 points_insufficient，"
+                  "detail.max_points 为本单最多可用积分")
 
     def to_checkout(self) -> CheckoutInput:
         data = self.validated_data
@@ -57,6 +62,7 @@ class CheckoutInputSerializer(serializers.Serializer):
             address_id=data.get("address_id"), remark=data.get("remark", ""),
             expected_payable_fen=data.get("expected_payable_fen"),
             coupon_ids=None if coupon_ids is None else tuple(sorted(set(coupon_ids))),
+            points=data.get("points") or 0,
         )
 
 
@@ -125,6 +131,14 @@ class CouponsOutput(serializers.Serializer):
     unusable = CouponOptionOutput(many=True)
 
 
+class PointsOutput(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="积分余额")
+    max_points = serializers.IntegerField(help_text="本单最多可用积分（整数，至多抵扣商品应付金额的 50%，不超过余额）")
+    max_value_fen = serializers.IntegerField(help_text="最多可用积分可抵扣的金额（分）")
+    used = serializers.IntegerField(help_text="本单使用的积分")
+    used_fen = serializers.IntegerField(help_text="本单积分抵扣的金额（分）")
+
+
 class PreviewOutput(serializers.Serializer):
     lines = PreviewLineOutput(many=True)
     address = AddressOutput(allow_null=True)
@@ -133,9 +147,12 @@ class PreviewOutput(serializers.Serializer):
     freight_fen = serializers.IntegerField()
     freight_discount_fen = serializers.IntegerField(help_text="运费券抵扣的运费（分）")
     payable_fen = serializers.IntegerField(help_text="商品金额 − 优惠 + 运费 − 运费券抵扣")
-    stages = AdjustmentOutput(many=True, help_text="各环节汇总：秒杀价、会员价、满减（每个活动一行，带活动名称）、"
-                                                   "优惠券、积分、运费、运费券")
+    stages = AdjustmentOutput(many=True, help_text="各环节汇总：秒杀价、会员价（每种折扣一行，"
+                                                   "标明等级折扣、会员卡折扣、叠加或最低售价）、满减（每个活动一行，带活动名称）、"
+                                                   "优惠券、积分抵扣、运费、运费券")
     coupons = CouponsOutput()
+    points = PointsOutput()
+    free_shipping_by_tier = serializers.BooleanField(help_text="true：会员等级包邮门槛已达到，运费为 0")
 
 
 class CheckoutPreviewView(APIView):
@@ -152,7 +169,8 @@ class CheckoutPreviewView(APIView):
                 "freight_discount_fen": q.freight_discount_fen, "payable_fen": q.payable_fen, "stages": q.stages,
                 "coupons": {"selected_ids": q.coupons.selected_ids, "auto": q.coupons.auto,
                             "usable": [v for v in verdicts if v.usable],
-                            "unusable": [v for v in verdicts if not v.usable]}}
+                            "unusable": [v for v in verdicts if not v.usable]},
+                "points": q.points, "free_shipping_by_tier": q.free_shipping_by_tier}
         return Response(PreviewOutput(body, context={"selected": set(q.coupons.selected_ids)}).data)
 
 
@@ -198,6 +216,8 @@ class OrderOutput(serializers.Serializer):
     discount_fen = serializers.IntegerField()
     freight_fen = serializers.IntegerField()
     freight_discount_fen = serializers.IntegerField(help_text="运费券抵扣的运费（分）")
+    points_used = serializers.IntegerField(help_text="下单使用的积分")
+    points_fen = serializers.IntegerField(help_text="积分抵扣的金额（分），已含在 discount_fen 中")
     payable_fen = serializers.IntegerField()
     paid_fen = serializers.IntegerField()
     item_count = serializers.IntegerField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
 from members.models import Member
@@ -19,11 +20,16 @@ def _check_quantity(quantity: int) -> None:
 
 
 def cart_add(*, member: Member, sku_id: int, quantity: int) -> CartItem:
-    """Add units of a sellable SKU; adding a SKU already in the cart increases its quantity."""
+    """Add units of a sellable SKU; adding a SKU already in the cart increases its quantity.
+    A product in its early-access window is refused (403 early_access_only) to a member whose
+    tier may not buy it yet (shop.services.orders.early_access_check)."""
+    from shop.services.orders import early_access_check
+
     _check_quantity(quantity)
     sku = Sku.objects.filter(pk=sku_id, is_active=True, product__is_on_shelf=True).first()
     if sku is None:
         raise ProductUnavailable(detail={"sku_id": sku_id})
+    early_access_check(member_id=member.pk, product_ids={sku.product_id}, now=timezone.now())
     with transaction.atomic(durable=True):
         item = CartItem.objects.select_for_update().filter(member=member, sku=sku).first()
         if item is not None:

@@ -23,18 +23,20 @@ from campaigns.services.checkout import CouponUse, campaign_release, campaign_re
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
 from core.operators import operator_id
-from members.models import Address, Member
+from members.models import Address, Member, PointsKind
 from members.selectors import address_default_for_member
+from members.services.points import points_refund_spent, points_spend
 from shop.errors import (
     AddressRequired,
+    EarlyAccessOnly,
     EmptyOrder,
     InvalidTransition,
     OrderNotFound,
     PriceChanged,
 )
-from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
+from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus, Product
 from shop.models.orders import ORDER_TRANSITIONS
-from shop.pricing import PricingContext, Quote, quote
+from shop.pricing import PricingContext, PricingRun, Quote, check_points_to_use, quote
 from shop.selectors import cart_snapshot_lines
 from shop.services.stock import stock_quantities, stock_release, stock_reserve
 
@@ -107,6 +109,7 @@ class CheckoutInput:
     remark: str = ""
     expected_payable_fen: int | None = None
     coupon_ids: tuple[int, ...] | None = None  # None: the best coupons are picked; (): none
+    points: int = 0  # points to spend (积分抵扣); 0: none
 
     def fingerprint(self) -> str:
         # Inputs without a flash item or a coupon choice hash as they always did.
@@ -116,6 +119,8 @@ class CheckoutInput:
                                 "expected_payable_fen": self.expected_payable_fen}
         if self.coupon_ids is not None:
             body["coupon_ids"] = sorted(set(self.coupon_ids))
+        if self.points:
+            body["points"] = self.points
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -127,7 +132,11 @@ class Checkout:
 
 
 def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
-    """Price a checkout for `member`: the one function behind preview and placement."""
+    """Price a checkout for `member`: the one function behind preview and placement.
+
+    Refuses (403 early_access_only) a product in its early-access window the member's tier may
+    not buy yet; points_to_use is checked by the points stage (shop.pricing)."""
+    check_points_to_use(data.points)
     from_cart = not data.items
     if from_cart:
         pairs = list(CartItem.objects.filter(member=member, selected=True).values_list("sku_id", "quantity"))
@@ -137,6 +146,8 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     if not quantities:
         raise EmptyOrder()
     lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
+    now = timezone.now()
+    early_access_check(member_id=member.pk, product_ids={line.product_id for line in lines}, now=now)
     address: Address | None
     if data.address_id is not None:
         address = Address.objects.filter(member=member, pk=data.address_id).first()
@@ -145,8 +156,24 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     else:
         address = address_default_for_member(member=member)
     ctx = PricingContext(member_id=member.pk, province=address.province if address else "",
-                         coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))))
-    return Checkout(quote=quote(lines, ctx), address=address, from_cart=from_cart)
+                         coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))),
+                         points_to_use=data.points)
+    return Checkout(quote=quote(lines, ctx, run=PricingRun(now=now)), address=address, from_cart=from_cart)
+
+
+def early_access_check(*, member_id: int, product_ids: set[int], now: dt.datetime) -> None:
+    """EarlyAccessOnly (403) when one of the products is in its early-access window (now <
+    early_access_until) and members.services.growth.member_may_buy_early says this member may
+    not buy it yet. One query for the products; the member's tier only when a window is open."""
+    from members.services.growth import member_may_buy_early
+
+    windows = list(Product.objects.filter(pk__in=product_ids, early_access_until__gt=now)
+                   .values_list("pk", "early_access_until", "early_access_min_tier_level"))
+    for product_id, until, level in sorted(windows):
+        if until is not None and not member_may_buy_early(member_id=member_id, required_tier_level=level):
+            raise EarlyAccessOnly(detail={"product_id": product_id,
+                                          "early_access_until": timezone.localtime(until).isoformat(),
+                                          "min_tier_level": level})
 
 
 def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
@@ -170,17 +197,20 @@ def _next_order_no() -> str:
 def order_place(*, member: Member, data: CheckoutInput,
                 idempotency_key: str | None = None) -> tuple[Order, bool]:
     """Create an unpaid order exactly as checkout_price() prices it, lock its coupons and take its
-    flash-sale and product stock. Returns (order, replayed).
+    flash-sale and product stock, and spend the points it uses. Returns (order, replayed).
 
     Idempotent on (member, idempotency_key): a replay with the same input returns the first
     order; the same key with a different input raises IdempotencyKeyReused. One durable
     transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
     then campaigns.services.checkout.campaign_reserve() locks the coupons (a coupon taken by
     another order meanwhile: 409 coupon_unavailable) and takes flash allowance and stock (a
-    flash order's unpaid timeout is its session's, 15 minutes by default); product stock is
-    taken last, SKU by SKU in id order with conditional UPDATEs, so hot rows are locked only
-    until the commit; any refusal rolls everything back. No network I/O: prepay happens in
-    payment_prepay() after this commits.
+    flash order's unpaid timeout is its session's, 15 minutes by default); then the points are
+    spent (members.services.points.points_spend, reference = order_no: a conditional UPDATE of
+    the balance, so of two orders spending the same points one gets 409 points_insufficient and
+    rolls back whole — order, coupons, flash and product stock); product stock is taken last,
+    SKU by SKU in id order with conditional UPDATEs, so hot rows are locked only until the commit;
+    any refusal rolls everything back. No network I/O: prepay happens in payment_prepay() after
+    this commits.
     """
     fingerprint = data.fingerprint()
     mine = Order.objects.filter(member=member)
@@ -209,6 +239,10 @@ def order_place(*, member: Member, data: CheckoutInput,
             if timeout is not None:  # a flash order waits as long as its session says (15 min by default)
                 order.expires_at = now + dt.timedelta(minutes=timeout)
                 Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
+            if q.points.used:
+                # Member row after the coupons, before the stock: the same order as cancel.
+                points_spend(member_id=member.pk, points=q.points.used, reference=order.order_no,
+                             note=f"订单 {order.order_no} 积分抵扣")
             if checkout.from_cart:
                 CartItem.objects.filter(member=member, selected=True,
                                         sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
@@ -248,7 +282,7 @@ def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, no
         province=address.province, city=address.city, district=address.district,
         address_detail=address.detail, goods_total_fen=q.goods_total_fen, discount_fen=q.discount_fen,
         freight_fen=q.freight_fen, freight_discount_fen=q.freight_discount_fen, payable_fen=q.payable_fen,
-        buyer_remark=data.remark, applied_coupons=[
+        points_used=q.points.used, points_fen=q.points.used_fen, buyer_remark=data.remark, applied_coupons=[
             {"id": v.coupon.coupon_id, "name": v.coupon.name, "kind": v.coupon.kind, "discount_fen": v.discount_fen}
             for v in q.coupons.selected],
         expires_at=now + dt.timedelta(minutes=settings.ORDER_UNPAID_TIMEOUT_MINUTES),
@@ -281,8 +315,10 @@ def order_get_for_member(*, member: Member, order_no: str) -> Order:
 def order_cancel(*, order: Order, reason: str, actor: str,
                  operator: AbstractBaseUser | None = None) -> Order:
     """Cancel an unpaid order and give back, exactly once, its coupons (an expired one stays
-    expired), its flash-sale stock and allowance, and its stock. Idempotent: the order row is
-    locked and only the call that moves it to cancelled gives anything back.
+    expired), its flash-sale stock and allowance, the points it spent (积分退回, kind
+    CANCEL_RETURN, refund_reference "cancel:<order_no>") and its stock. Idempotent: the order row
+    is locked and only the call that moves it to cancelled gives anything back (and the points
+    ledger's unique (kind, reference) would refuse a second return anyway).
 
     Callers that may race a payment (the auto-cancel job) must first close the WeChat trade:
     see shop.services.payments.order_cancel_expired().
@@ -296,6 +332,9 @@ def order_cancel(*, order: Order, reason: str, actor: str,
             order.cancel_reason = reason[:100]
             # Campaign rows first, product stock last: the same lock order as placement.
             campaign_release(order_id=order.pk, order_no=order.order_no)
+            if order.points_used:
+                points_refund_spent(member_id=order.member_id, reference=order.order_no, points=order.points_used,
+                                    refund_reference=f"cancel:{order.order_no}", kind=PointsKind.CANCEL_RETURN)
             _release_order_stock(order)
             track("order_cancelled", member_id=order.member_id,
                   properties={"order_no": order.order_no, "reason": reason, "actor": actor})
