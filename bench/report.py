@@ -94,10 +94,49 @@ def render(results: dict[str, Any]) -> str:
         f"{_spread(o['ratio_per_round'], 4)}".rstrip(),
         f"  consistency: {results['consistency']}",
     ]
-    for row in [*results["endpoints"], {"endpoint": "POST /api/v1/orders/", **o}]:
+    f = results.get("flash")
+    if f:
+        lines += [
+            "",
+            f"flash-sale placement: one activity SKU, {f['clients']} clients (one member each, a fresh "
+            f"Idempotency-Key per order)",
+            f"  {'raw UPDATE … available >= 1 (autocommit)':<42} {f['raw_updates_per_s']:>9.1f} upd/s   "
+            f"p50 {f['raw_p50_ms']:.2f} ms  p99 {f['raw_p99_ms']:.2f} ms",
+            f"  {'POST /api/v1/orders/ (flash_item_id)':<42} {f['orders_per_s']:>9.1f} orders/s"
+            f"  p50 {f['p50_ms']:.2f} ms  p99 {f['p99_ms']:.2f} ms  {f['queries_per_request']} queries/order"
+            + (f"  {f['errors']} errors" if f["errors"] else ""),
+            f"  ratio orders/s ÷ raw updates/s: {f['ratio_to_raw_updates']:.4f} "
+            f"{_spread(f['ratio_per_round'], 4)}".rstrip(),
+            f"  consistency: {f['consistency']}",
+        ]
+    lines += _render_jobs(results.get("jobs") or {})
+    for row in [*results["endpoints"], {"endpoint": "POST /api/v1/orders/", **o},
+                *([{"endpoint": "POST /api/v1/orders/ (flash)", **f}] if f else [])]:
         for sample in row.get("error_samples") or []:
             lines.append(f"  error sample {row['endpoint']}: {sample}")
     return "\n".join(lines)
+
+
+def _render_jobs(jobs: dict[str, Any]) -> list[str]:
+    """The batch jobs: seconds and rows per second (their own baselines where they have one)."""
+    if not jobs:
+        return []
+    lines = ["", "batch jobs (in-process, after the server stopped)"]
+    if t := jobs.get("targeted_issue"):
+        lines.append(f"  targeted coupon issue: {t['members']:,} members in {t['seconds']:.2f} s "
+                     f"({t['rows_per_second']:,.0f} members/s)")
+    if p := jobs.get("points_spend"):
+        for shape, title in (("own_member", "32 members"), ("shared_member", "one shared member")):
+            r = p[shape]
+            lines.append(f"  points_spend, {p['clients']} clients, {title}: {r['spends_per_s']:.1f} spends/s "
+                         f"p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms; "
+                         f"raw UPDATE {r['raw_updates_per_s']:.1f}/s, "
+                         f"ratio {r['ratio_to_raw_updates']:.4f}" + (f"  {r['errors']} errors" if r["errors"] else ""))
+        lines.append(f"  points ledger: {p['ledger']}")
+    for key, title in (("birthdays", "birthday job"), ("segments", "segment evaluation")):
+        if row := jobs.get(key):
+            lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    return lines
 
 
 def _spread(values: list[float], digits: int = 3) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import database, load, queries, report, stock_baseline
+from bench import database, flash_sale, load, queries, report, stock_baseline
 from bench.catalog import HOT_SKU_STOCK, BenchData, load_catalog
 from bench.load import Measurement, Target
 from bench.server import BASE_DIR, gunicorn
@@ -41,6 +41,10 @@ class Plan:
     workers: int
     clients: int  # concurrent clients for the catalog reads
     order_clients: int  # concurrent buyers of the hot SKU
+    flash_clients: int  # concurrent buyers of the flash-sale item, one member each
+    targeted_members: int  # size of the segment for the targeted-issue job
+    job_members: int  # members for the birthday job and segment evaluation
+    jobs: bool  # run the batch-job benchmarks (targeted issue, points, birthdays, segments)
     quick: bool
 
     @property
@@ -62,13 +66,27 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for reads (default 8)")
     parser.add_argument("--order-clients", type=int, default=32,
                         help="concurrent buyers of the hot SKU, one member each (default 32, at most 64)")
+    parser.add_argument("--flash-clients", type=int, default=200,
+                        help="concurrent buyers of the flash-sale item, one member each (default 200)")
+    parser.add_argument("--targeted-members", type=int,
+                        help="members the targeted coupon issue goes to (default 100000, quick 10000)")
+    parser.add_argument("--job-members", type=int,
+                        help="members for the birthday job and segment evaluation (default 1000000, quick 50000)")
+    parser.add_argument("--skip-jobs", action="store_true",
+                        help="only the HTTP benchmarks; skip the batch jobs (targeted issue, points, "
+                             "birthdays, segments)")
     args = parser.parse_args(argv)
     duration = args.duration or (3.0 if args.quick else 15.0)
     rounds = args.rounds or (1 if args.quick else 5)
     if duration <= 0 or min(rounds, args.workers, args.clients) < 1 or not 1 <= args.order_clients <= 64:
         parser.error("duration, rounds, workers and clients must be positive; order clients at most 64")
+    if not 1 <= args.flash_clients <= 250:
+        parser.error("flash clients must be between 1 and 250 (PostgreSQL max_connections is 300)")
     plan = Plan(duration=duration, rounds=rounds, warmup=1.0, workers=args.workers, clients=args.clients,
-                order_clients=args.order_clients, quick=args.quick)
+                order_clients=args.order_clients, flash_clients=args.flash_clients,
+                targeted_members=args.targeted_members or (10_000 if args.quick else 100_000),
+                job_members=args.job_members or (50_000 if args.quick else 1_000_000),
+                jobs=not args.skip_jobs, quick=args.quick)
     return plan, args.json
 
 
@@ -81,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"database {database.database_name()}: recreate, migrate, load the catalog")
         database.recreate_and_migrate()
         data = load_catalog()
+        flash = flash_sale.load_flash(product_id=data.product_ids[1], clients=plan.flash_clients)
         reads, orders_target = _targets(data, plan)
-        query_counts = {t.label: queries.count(t) for t in [*reads, orders_target]}
+        flash_target = flash_sale.flash_target(flash)
+        query_counts = {t.label: queries.count(t) for t in [*reads, orders_target, flash_target]}
         database.close_django_connections()  # the server and the raw baseline get the database alone
 
         _say(f"gunicorn with {plan.workers} sync workers; {plan.rounds} round(s) of {plan.window:g}s "
@@ -90,11 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         with gunicorn(workers=plan.workers, log_path=RESULTS_DIR / "gunicorn.log") as port:
             read_windows = _read_rounds(reads, port, plan)
             raw_windows, order_windows = _order_rounds(orders_target, data, port, plan)
+            flash_raw, flash_windows = _flash_rounds(flash_target, flash, port, plan)
 
         consistency = _check_consistency(data, raw_windows, order_windows)
+        flash_consistency = flash_sale.check_consistency(
+            flash, orders_created=sum(w.ok_total for w in flash_windows),
+            raw_taken=sum(w.ok_total for w in flash_raw))
+        jobs = _jobs(plan) if plan.jobs else {}
         database.close_django_connections()
     results = _results(plan, reads, read_windows, raw_windows, order_windows, query_counts,
                        started_at=started_at, consistency=consistency)
+    results["flash"] = {**report.orders_block(flash_windows, flash_raw,
+                                              queries=query_counts[flash_target.label]),
+                        "consistency": flash_consistency}
+    results["jobs"] = jobs
     print(report.render(results))
     report.write_json(results, LATEST)
     if json_path:
@@ -153,6 +182,36 @@ def _order_rounds(target: Target, data: BenchData, port: int,
     return raw_windows, order_windows
 
 
+def _flash_rounds(target: Target, flash: flash_sale.FlashData, port: int,
+                  plan: Plan) -> tuple[list[Measurement], list[Measurement]]:
+    """Raw UPDATEs on the flash SKU's stock row and flash-sale placement, in turns, as many clients each."""
+    raw_windows, flash_windows = [], []
+    for number in range(1, plan.rounds + 1):
+        _say(f"round {number}/{plan.rounds}: raw UPDATE, then flash-sale POST /api/v1/orders/; "
+             f"{plan.flash_clients} clients")
+        raw_windows.append(stock_baseline.run(conninfo=database.conninfo(), sku_id=flash.sku_id,
+                                              clients=plan.flash_clients, warmup=plan.warmup,
+                                              duration=plan.window))
+        flash_windows.append(load.run(target, port=port, clients=plan.flash_clients, warmup=plan.warmup,
+                                      duration=plan.window))
+    return raw_windows, flash_windows
+
+
+def _jobs(plan: Plan) -> dict[str, Any]:
+    """The batch jobs, timed in this process after the server has stopped (nothing else runs)."""
+    from bench import greetings, points, segments, targeted_issue
+
+    _say(f"job: targeted coupon issue to {plan.targeted_members:,} members")
+    jobs: dict[str, Any] = {"targeted_issue": targeted_issue.run(plan.targeted_members)}
+    _say("job: points spending, 32 clients")
+    jobs["points_spend"] = points.run(clients=32, duration=max(2.0, plan.window), warmup=plan.warmup)
+    _say(f"job: birthday greetings over {plan.job_members:,} members")
+    jobs["birthdays"] = greetings.run(plan.job_members)
+    _say(f"job: segment evaluation over {plan.job_members:,} members")
+    jobs["segments"] = segments.run(plan.job_members)
+    return jobs
+
+
 def _check_consistency(data: BenchData, raw_windows: list[Measurement],
                        order_windows: list[Measurement]) -> str:
     """Every 201 is one order and one unit off the hot SKU, and every raw UPDATE one unit more.
@@ -161,7 +220,7 @@ def _check_consistency(data: BenchData, raw_windows: list[Measurement],
     """
     from shop.models import Order, Stock
 
-    placed = Order.objects.count()
+    placed = Order.objects.filter(lines__sku_id=data.hot_sku_id).count()
     expected_orders = sum(w.ok_total for w in order_windows) + 2
     available = Stock.objects.get(sku_id=data.hot_sku_id).available
     expected_available = HOT_SKU_STOCK - expected_orders - sum(w.ok_total for w in raw_windows)

@@ -1,4 +1,4 @@
-"""Campaigns: coupons and how they reach members, 满减 activities and flash sales."""
+"""Campaigns: coupons and how they reach members, 满减 and flash sales, the points mall, greetings."""
 
 from .activities import FlashItem, FlashPurchase, FlashReservation, FlashSession, FullReduction, FullReductionStep
 from .coupons import (
@@ -13,29 +13,15 @@ from .coupons import (
     Validity,
 )
 from .distribution import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, TargetedIssue
+from .gift_packs import CardGiftPack
+from .greetings import Greeting, GreetingKind
+from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
 from .scope import Scope
 
 __all__ = [
-    "Channel", "ChannelKind", "ChannelScan", "CodeBatch", "Coupon", "CouponEvent", "CouponKind", "CouponQuota",
-    "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase", "FlashReservation",
-    "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "RedeemCode", "Scope", "TargetedIssue",
-    "Validity",
+    "CardGiftPack", "Channel", "ChannelKind", "ChannelScan", "CodeBatch", "Coupon", "CouponEvent", "CouponKind",
+    "CouponQuota", "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase",
+    "FlashReservation", "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "Greeting", "GreetingKind",
+    "PointsExchange", "PointsExchangeStatus", "PointsMallItem", "PointsMallItemKind", "PointsMallQuota",
+    "RedeemCode", "Scope", "TargetedIssue", "Validity",
 ]
-
-from .greetings import Greeting, GreetingKind  # noqa: E402
-
-__all__ += ["Greeting", "GreetingKind"]
-
-from .gift_packs import CardGiftPack  # noqa: E402
-
-__all__ += ["CardGiftPack"]
-
-from .points_mall import (  # noqa: E402
-    PointsExchange,
-    PointsExchangeStatus,
-    PointsMallItem,
-    PointsMallItemKind,
-    PointsMallQuota,
-)
-
-__all__ += ["PointsExchange", "PointsExchangeStatus", "PointsMallItem", "PointsMallItemKind", "PointsMallQuota"]

@@ -1,23 +1,6 @@
-"""Members: identity and profile, addresses, loyalty (tiers), tags and segments."""
+"""Members: identity and profile, addresses, tiers and growth, points, sign-in, paid cards, tags and segments."""
 
-from .identity import Address, Gender, Member, MemberToken
-from .segments import MemberTag, Segment, SegmentMember, Tag
-from .tiers import Tier
-
-__all__ = ["Address", "Gender", "Member", "MemberTag", "MemberToken", "Segment", "SegmentMember", "Tag", "Tier"]
-
-from .points import (
-    AdjustmentStatus,
-    PointsAdjustment,
-    PointsAllocation,
-    PointsEntry,
-    PointsKind,
-    PointsLot,
-)
-
-__all__ += ["AdjustmentStatus", "PointsAdjustment", "PointsAllocation", "PointsEntry", "PointsKind", "PointsLot"]
-
-from .cards import (  # noqa: E402
+from .cards import (
     CARD_PURCHASE_PREFIX,
     CARD_PURCHASE_TRANSITIONS,
     CardPlan,
@@ -29,14 +12,19 @@ from .cards import (  # noqa: E402
     MemberPriceSettings,
     StackingPolicy,
 )
-from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange  # noqa: E402
-from .signin import SignIn, SignInReward  # noqa: E402
+from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
+from .identity import Address, Gender, Member, MemberToken
+from .points import AdjustmentStatus, PointsAdjustment, PointsAllocation, PointsEntry, PointsKind, PointsLot
+from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, RfmThresholds
+from .segments import MemberTag, Segment, SegmentMember, Tag
+from .signin import SignIn, SignInReward
+from .tiers import Tier
 
-__all__ += [
-    "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "CardPlan", "CardPurchase", "CardPurchaseEvent",
-    "CardPurchaseStatus", "GrowthEntry", "GrowthReason", "GrowthRule", "MemberCard", "MemberCardPeriod",
-    "MemberPriceSettings", "SignIn", "SignInReward", "StackingPolicy", "TierChange",
+__all__ = [
+    "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address", "AdjustmentStatus", "CardPlan", "CardPurchase",
+    "CardPurchaseEvent", "CardPurchaseStatus", "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member",
+    "MemberAudit", "MemberAuditAction", "MemberCard", "MemberCardPeriod", "MemberCategoryPurchase",
+    "MemberPriceSettings", "MemberTag", "MemberToken", "PointsAdjustment", "PointsAllocation", "PointsEntry",
+    "PointsKind", "PointsLot", "RfmThresholds", "Segment", "SegmentMember", "SignIn", "SignInReward",
+    "StackingPolicy", "Tag", "Tier", "TierChange",
 ]
-from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, RfmThresholds  # noqa: E402
-
-__all__ += ["MemberAudit", "MemberAuditAction", "MemberCategoryPurchase", "RfmThresholds"]

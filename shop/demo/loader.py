@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from members.models import Address, Gender, Member
 from members.services import address_create
+from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
 from shop.errors import IdempotencyKeyReused
@@ -81,6 +82,7 @@ class DemoReport:
     members_created: int = 0
     orders: Counter[str] = field(default_factory=Counter)
     orders_replayed: int = 0
+    campaigns: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -92,6 +94,7 @@ class DemoReport:
             out.append("orders: " + ", ".join(f"{k} {v}" for k, v in sorted(self.orders.items())))
         if self.orders_replayed:
             out.append(f"orders already there (replayed, not duplicated): {self.orders_replayed}")
+        out.append(f"campaigns (coupons, 满减, flash sales, segments): {self.campaigns}")
         return out
 
 
@@ -396,6 +399,8 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
     if has_demo_catalogue and not has_other_orders:
         order_rng = random.Random(SEED + 1)  # independent of the catalogue's draws
         _load_orders(order_rng, members, report)
+    if has_demo_catalogue:
+        report.campaigns = load_campaign_demo(members=members)
     return report
 
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F, Sum
 
-from members.models import Member
+from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, FullReduction, GiftRule, RedeemCode
+from members.models import Member, Segment
 from shop.demo.loader import OPENID_PREFIX, SKU_PREFIX, demo_stock_consistent
 from shop.models import Category, Order, OrderLine, OrderStatus, Product, ProductImage, Shipment, Sku
 
@@ -57,9 +58,27 @@ def test_loads_a_catalogue_members_and_orders_in_every_state(media):
 def test_running_twice_duplicates_nothing(media):
     call_command("load_demo_data", verbosity=0)
     counts = (Category.objects.count(), Product.objects.count(), Sku.objects.count(),
-              Member.objects.count(), Order.objects.count(), OrderLine.objects.count())
+              Member.objects.count(), Order.objects.count(), OrderLine.objects.count(),
+              CouponTemplate.objects.count(), FlashItem.objects.count(), RedeemCode.objects.count())
 
     call_command("load_demo_data", verbosity=0)
 
     assert (Category.objects.count(), Product.objects.count(), Sku.objects.count(),
-            Member.objects.count(), Order.objects.count(), OrderLine.objects.count()) == counts
+            Member.objects.count(), Order.objects.count(), OrderLine.objects.count(),
+            CouponTemplate.objects.count(), FlashItem.objects.count(), RedeemCode.objects.count()) == counts
+
+
+def test_loads_campaigns_an_operator_can_start_from(media):
+    call_command("load_demo_data", verbosity=0)
+
+    assert set(CouponTemplate.objects.values_list("kind", flat=True)) == set(CouponKind.values)
+    assert set(GiftRule.objects.values_list("trigger", flat=True)) == {"new_member", "paid_order", "birthday"}
+    assert FullReduction.objects.filter(steps__isnull=False).distinct().count() == 2
+    # Today's and tomorrow's default sessions, each selling three SKUs never below cost.
+    assert FlashSession.objects.count() == 6
+    assert FlashItem.objects.count() == 18
+    assert not FlashItem.objects.filter(flash_price_fen__lt=F("sku__cost_fen")).exists()
+    assert not FlashItem.objects.filter(flash_price_fen__gte=F("sku__price_fen")).exists()
+    assert RedeemCode.objects.count() == 50
+    assert Segment.objects.filter(name="黄金及以上·90天未下单·本月生日").exists()
+    assert CouponTemplate.objects.get(name="全场满199减20").issued_count == 4
