@@ -1,11 +1,16 @@
-"""Property tests of the checkout pricing pipeline with campaigns (issue 4, must-be-true #1).
+"""Property tests of the checkout pricing pipeline with campaigns (issue 4, must-be-true #1) and
+the member stages (issue 5).
 
-Random carts (flash lines among them), random 满减 / 满折 ladders and random coupons of every
-kind, scope, threshold and cap, priced by shop.pricing.quote(). Whatever the input:
+Random carts (flash lines among them, random costs), a random buyer (tier and card discounts,
+折上折 or 取优, a margin floor, a points balance, a tier free-shipping threshold), random 满减 /
+满折 ladders and random coupons of every kind, scope, threshold and cap, and a random number of
+points up to what the quote allows, priced by shop.pricing.quote(). Whatever the input:
 payable ≥ 0; every stage's line allocations sum exactly to what the stage shows; no discount
-exceeds the subtotal of the lines it may apply to; 满减 gives the largest total a brute force
-finds; the coupon picked is the best usable one. Then, with the database, the preview and the
-order placed from it agree to the fen.
+exceeds the subtotal of the lines it may apply to; the member price is members.pricing's per unit
+on every non-flash line; 满减 gives the largest total a brute force finds; the coupon picked is
+the best usable one; points never exceed the balance nor 50% of the goods still payable, and are
+worth exactly what they take off. Then, with the database, the preview and the order placed from
+it agree to the fen, member price and points included, and the order spent exactly its points.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ from hypothesis import strategies as st
 from campaigns.models import Coupon, CouponKind, CouponStatus, FullReduction, Scope
 from campaigns.pricing import CouponOffer, ReductionOffer, ReductionStep, ScopeRule
 from campaigns.selectors.flash import FlashOffer
-from shop.pricing import CartLine, PricingContext, PricingRun, quote
+from members.models import StackingPolicy
+from members.pricing import MemberPricingContext, member_unit_price
+from members.pricing_points import points_checkout_limit
+from shop.pricing import CartLine, MemberFacts, PricingContext, PricingRun, member_label, quote
 from tests.campaigns.test_checkout_support import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
+from tests.shop.test_member_price_support import balance, give_card, give_points, ledger_sum, price_policy, put_in_tier
 
 NOW = dt.datetime(2026, 6, 18, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -55,10 +64,11 @@ def carts(draw):
                 item_id=flash_item_id, session_id=1, sku_id=sku_id,
                 flash_price_fen=draw(st.integers(min_value=0, max_value=price + 1000)),
                 per_member_limit=5, unpaid_timeout_minutes=15, starts_at=NOW - DAY, ends_at=NOW + DAY)
+        cost = draw(st.one_of(st.just(0), st.integers(min_value=0, max_value=price * 12 // 10 + 1)))
         lines.append(CartLine(
             sku_id=sku_id, product_id=draw(st.sampled_from(PRODUCT_IDS)), category_id=category,
             product_name=f"p{sku_id}", sku_code=f"s{sku_id}", spec_text="", image_url="", unit_price_fen=price,
-            cost_fen=0, quantity=quantity, freight_template_id=None, category_ids=(category, CHILDREN[category]),
+            cost_fen=cost, quantity=quantity, freight_template_id=None, category_ids=(category, CHILDREN[category]),
             flash_item_id=flash_item_id))
     return lines, offers
 
@@ -104,6 +114,20 @@ def coupons(draw):
     return offers
 
 
+@st.composite
+def buyers(draw) -> MemberFacts:
+    """A member: tier and card discounts (100 = none), the stacking policy and floor, a balance."""
+    pricing = MemberPricingContext(
+        tier_percent=draw(st.sampled_from([100, 100, 98, 95, 90, draw(st.integers(1, 100))])),
+        card_percent=draw(st.sampled_from([100, 100, 95, 90, draw(st.integers(1, 100))])),
+        policy=draw(st.sampled_from([StackingPolicy.STACK, StackingPolicy.BEST])),
+        floor=draw(st.sampled_from([Decimal(0), Decimal("1.00"), Decimal("1.10"), Decimal("0.50")])),
+        points_multiplier=Decimal(1))
+    return MemberFacts(pricing=pricing, tier_name="黄金会员",
+                       free_shipping_threshold_fen=draw(st.one_of(st.none(), st.integers(0, 60_000))),
+                       points_balance=draw(st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**6))))
+
+
 def covers(scope: ScopeRule, line: CartLine) -> bool:
     if line.product_id in scope.excluded_product_ids:
         return False
@@ -141,11 +165,20 @@ def freight(db):
 
 @pytest.mark.django_db
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cart=carts(), activities=reductions(), held=coupons())
-def test_the_pipeline_closes_to_the_fen_and_never_gives_more_than_it_may(freight, cart, activities, held):
+@given(cart=carts(), activities=reductions(), held=coupons(), buyer=buyers(),
+       points_share=st.sampled_from([0, 0, 1, 37, 50, 99, 100]))
+def test_the_pipeline_closes_to_the_fen_and_never_gives_more_than_it_may(freight, cart, activities, held, buyer,
+                                                                          points_share):
     lines, flash = cart
-    run = PricingRun(now=NOW, flash_offers=flash, full_reductions=activities, coupons=held)
-    q = quote(lines, PricingContext(member_id=1, province="浙江省"), run=run)
+
+    def run() -> PricingRun:
+        return PricingRun(now=NOW, flash_offers=flash, full_reductions=activities, coupons=held, member=buyer)
+
+    # the quote without points says how many this cart may use; the shopper uses a share of them
+    limit = quote(lines, PricingContext(member_id=1, province="浙江省"), run=run()).points
+    points = limit.max_points * points_share // 100
+    q = quote(lines, PricingContext(member_id=1, province="浙江省", points_to_use=points), run=run())
+    event(f"points used: {'none' if not points else 'all allowed' if points == limit.max_points else 'some'}")
 
     for s in q.stages:
         event(f"stage {s.stage}")
@@ -170,6 +203,42 @@ def test_the_pipeline_closes_to_the_fen_and_never_gives_more_than_it_may(freight
     assert -sum(s.amount_fen for s in goods_stages) == q.discount_fen
     assert [s.amount_fen for s in q.stages if s.stage == "freight"] == [q.freight_fen]
     assert -sum(s.amount_fen for s in q.stages if s.stage == "freight_coupon") == q.freight_discount_fen
+
+    # 会员价: members.pricing's unit price on every line not bought at a flash price, labelled by
+    # the discount that made it; none on flash lines
+    p = buyer.pricing
+    for pl in q.lines:
+        member_adj = [a for a in pl.adjustments if a.stage == "member"]
+        if pl.line.flash_item_id is not None:
+            assert member_adj == []
+            continue
+        price, applied = member_unit_price(list_price_fen=pl.line.unit_price_fen, cost_fen=pl.line.cost_fen,
+                                           tier_percent=p.tier_percent, card_percent=p.card_percent,
+                                           policy=p.policy, floor=p.floor)
+        expected = (price - pl.line.unit_price_fen) * pl.line.quantity
+        assert [(a.label, a.amount_fen) for a in member_adj] == ([(member_label(applied, buyer), expected)]
+                                                                  if expected else [])
+        if member_adj:
+            event(f"member price: {applied}")
+
+    # 积分: never more than the balance nor half the goods still payable; worth exactly what the
+    # stage takes off, allocated to lines; the limit the quote shows is points_checkout_limit's
+    before_points = sum(payable_before(pl, STAGES, "points") for pl in q.lines)
+    assert (q.points.max_points, q.points.max_value_fen) == points_checkout_limit(
+        balance=buyer.points_balance, goods_payable_fen=before_points)
+    assert q.points.balance == buyer.points_balance
+    assert q.points.max_points <= buyer.points_balance and 2 * q.points.max_value_fen <= before_points
+    assert (q.points.used, q.points.used_fen) == (points, points)  # 100 points = ¥1
+    taken = -sum(a.amount_fen for pl in q.lines for a in pl.adjustments if a.stage == "points")
+    assert taken == q.points.used_fen
+    assert [s.amount_fen for s in q.stages if s.stage == "points"] == ([-taken] if taken else [])
+
+    # tier free shipping: a tier threshold the goods reach makes the freight 0
+    goods_payable = sum(pl.payable_fen for pl in q.lines)
+    tier_free = buyer.free_shipping_threshold_fen is not None and goods_payable >= buyer.free_shipping_threshold_fen
+    assert q.free_shipping_by_tier == tier_free
+    if tier_free:
+        assert q.freight_fen == 0
 
     # 秒杀: exactly the difference to the flash price, never a surcharge
     for pl in q.lines:
@@ -247,7 +316,7 @@ def test_the_pipeline_closes_to_the_fen_and_never_gives_more_than_it_may(freight
     for verdict in goods:
         if verdict.usable:
             again = quote(lines, PricingContext(member_id=1, province="浙江省", coupon_ids=(verdict.coupon.coupon_id,)),
-                          run=PricingRun(now=NOW, flash_offers=flash, full_reductions=activities, coupons=held))
+                          run=run())
             assert -sum(s.amount_fen for s in again.stages if s.stage == "coupon") == verdict.discount_fen
 
 
@@ -285,9 +354,20 @@ def test_preview_and_the_placed_order_agree_to_the_fen(catalogue, data):
     FullReduction.objects.update(is_active=False)
     shopper = make_shopper()
     categories = [catalogue["parent"], *catalogue["children"]]
-    skus = [SkuFactory(product__category=data.draw(st.sampled_from(catalogue["children"])), stock=50,
-                       price_fen=data.draw(st.integers(min_value=100, max_value=12_000)))
-            for _ in range(data.draw(st.integers(min_value=1, max_value=4)))]
+    skus = []
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        price = data.draw(st.integers(min_value=100, max_value=12_000))
+        skus.append(SkuFactory(product__category=data.draw(st.sampled_from(catalogue["children"])), stock=50,
+                               price_fen=price, cost_fen=data.draw(st.integers(min_value=0, max_value=price))))
+    # a random member: tier discount and free-shipping threshold, maybe a card, the policy, points
+    put_in_tier(shopper.member, data.draw(st.integers(0, 3)),
+                discount_percent=data.draw(st.sampled_from([100, 98, 95, 90, 77])),
+                free_shipping_threshold_fen=data.draw(st.one_of(st.none(), st.integers(0, 30_000))))
+    if data.draw(st.booleans()):
+        give_card(shopper.member, discount_percent=data.draw(st.sampled_from([95, 90, 85])))
+    price_policy(data.draw(st.sampled_from([StackingPolicy.STACK, StackingPolicy.BEST])),
+                 floor=data.draw(st.sampled_from(["0", "1.00", "1.10"])))
+    give_points(shopper.member, data.draw(st.one_of(st.just(0), st.integers(0, 3_000), st.integers(0, 100_000))))
     products = [s.product for s in skus]
     for _ in range(data.draw(st.integers(min_value=0, max_value=2))):
         kind = data.draw(st.sampled_from([FullReduction.Kind.AMOUNT, FullReduction.Kind.QUANTITY]))
@@ -306,23 +386,37 @@ def test_preview_and_the_placed_order_agree_to_the_fen(catalogue, data):
         give(shopper.member, t)
     items = [{"sku_id": s.pk, "quantity": data.draw(st.integers(min_value=1, max_value=3))} for s in skus]
 
-    # when the shopper previews, then orders with the preview's amount
-    preview = shopper.client.post("/api/v1/checkout/preview", {"items": items}, format="json")
+    # when the shopper previews, picks a share of the points it allows, previews again, then orders
+    # with the preview's amount
+    limit = shopper.client.post("/api/v1/checkout/preview", {"items": items}, format="json")
+    assert limit.status_code == 200, limit.json()
+    points = limit.json()["points"]["max_points"] * data.draw(st.sampled_from([0, 1, 50, 100])) // 100
+    held = balance(shopper.member)
+    preview = shopper.client.post("/api/v1/checkout/preview", {"items": items, "points": points}, format="json")
     assert preview.status_code == 200, preview.json()
     shown = preview.json()
-    order = shopper.client.post("/api/v1/orders/", {"items": items, "expected_payable_fen": shown["payable_fen"]},
-                                format="json")
+    order = shopper.client.post("/api/v1/orders/", {"items": items, "points": points,
+                                                    "expected_payable_fen": shown["payable_fen"]}, format="json")
 
     # then the order is exactly what the preview showed, line by line and stage by stage
     assert order.status_code == 201, order.json()
     placed = order.json()
     for name in ("goods_total_fen", "discount_fen", "freight_fen", "freight_discount_fen", "payable_fen"):
         assert placed[name] == shown[name], name
+    assert placed["payable_fen"] >= 0
+    assert (placed["points_used"], placed["points_fen"]) == (shown["points"]["used"], shown["points"]["used_fen"])
+    assert shown["points"]["used"] == points
+    assert balance(shopper.member) == held - points == ledger_sum(shopper.member)
+    for name in ("member", "points"):
+        by_stage = sum(s["amount_fen"] for s in shown["stages"] if s["stage"] == name)
+        assert by_stage == sum(a["amount_fen"] for line in placed["lines"] for a in line["adjustments"]
+                               if a["stage"] == name), name
     assert ([(line["sku_id"], line["payable_fen"], [(a["stage"], a["label"], a["amount_fen"])
                                                      for a in line["adjustments"]]) for line in placed["lines"]]
             == [(line["sku_id"], line["payable_fen"], [(a["stage"], a["label"], a["amount_fen"])
                                                        for a in line["adjustments"]]) for line in shown["lines"]])
     event(f"stages: {sorted({s['stage'] for s in shown['stages']})}")
+    event(f"points: {'none' if not points else 'some'}")
     event(f"coupons used: {len(shown['coupons']['selected_ids'])}")
     chosen = {c["id"]: c["discount_fen"] for c in shown["coupons"]["usable"] if c["selected"]}
     assert set(chosen) == set(shown["coupons"]["selected_ids"])

@@ -108,5 +108,6 @@ def test_the_product_form_has_the_early_access_fields_in_chinese(admin_client, n
 
     assert page.status_code == 200
     html = page.content.decode()
-    for text in ("新品优先购", "优先购截止时间", "优先购最低会员等级", "黄金会员（等级 2）及以上", "任一享有新品优先购权益的等级"):
+    for text in ("新品优先购", "优先购截止时间", "优先购最低会员等级", "黄金会员（等级 2）及以上",
+                 "任一享有新品优先购权益的等级"):
         assert text in html, text

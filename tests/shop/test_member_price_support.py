@@ -41,8 +41,9 @@ def put_in_tier(member: Member, level: int, **changes) -> Tier:
 
 def give_card(member: Member, *, discount_percent: int = 90) -> MemberCard:
     """An active paid card (started yesterday, ends in 30 days) with `discount_percent`."""
-    plan = CardPlan.objects.create(name=f"测试卡{discount_percent}", price_fen=1990, days=31,
-                                   discount_percent=discount_percent)
+    plan, _ = CardPlan.objects.get_or_create(name=f"测试卡{discount_percent}",
+                                             defaults={"price_fen": 1990, "days": 31,
+                                                       "discount_percent": discount_percent})
     now = timezone.now()
     return MemberCard.objects.create(member=member, plan=plan, starts_at=now - dt.timedelta(days=1),
                                      ends_at=now + dt.timedelta(days=30))
