@@ -156,7 +156,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
     fieldsets = [
         ("订单", {"fields": ["order_no", "member_link", "status_label", "refund_detail", "cancel_reason"]}),
         ("金额", {"fields": ["goods_total", "discount", "freight", "freight_discount", "payable", "paid",
-                           "coupons_used"]}),
+                           "coupons_used", "points_used_text"]}),
         ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
         ("发货", {"fields": ["shipping_progress", "upload_detail"]}),
         ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
@@ -176,6 +176,12 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
     @admin.display(description="使用的优惠券")
     def coupons_used(self, order: Order) -> str:
         return "；".join(f"{c['name']}（抵扣 {yuan_text(c['discount_fen'])}）" for c in order.applied_coupons) or "—"
+
+    @admin.display(description="积分抵扣")
+    def points_used_text(self, order: Order) -> str:
+        if not order.points_used:
+            return "—"
+        return f"{order.points_used} 积分（抵扣 {yuan_text(order.points_fen)}）"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         shipments = Shipment.objects.filter(order=OuterRef("pk"))

@@ -146,6 +146,18 @@ def test_placement_spends_the_points_and_stores_them_on_the_order(shopper, freig
     assert balance(shopper.member) == 5000 - 1234 == ledger_sum(shopper.member)
 
 
+def test_the_console_order_page_shows_the_points_used(shopper, freight, admin_client):
+    give_points(shopper.member, 5000)
+    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    placed = place(shopper, [{"sku_id": sku.pk, "quantity": 1}], points=1234).json()
+    order = Order.objects.get(order_no=placed["order_no"])
+
+    page = admin_client.get(f"/admin/shop/order/{order.pk}/change/")
+
+    assert page.status_code == 200
+    assert "1234 积分（抵扣 ¥12.34）" in page.content.decode()
+
+
 def test_cancelling_returns_the_points_exactly_once(shopper, freight):
     give_points(shopper.member, 5000)
     sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
