@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from members.api.views import current_member
 from members.services import cards
+from wechat.serializers import RequestPaymentParams
 
 MAX_ID = 2**63 - 1
 
@@ -73,15 +74,6 @@ class PurchaseOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PayOutput(serializers.Serializer):
-    appId = serializers.CharField()
-    timeStamp = serializers.CharField()
-    nonceStr = serializers.CharField()
-    package = serializers.CharField()
-    signType = serializers.CharField()
-    paySign = serializers.CharField()
-
-
 class PlanListView(APIView):
     @extend_schema(operation_id="card_plans_list", responses={200: PlanOutput(many=True)})
     def get(self, request: Request) -> Response:
@@ -118,11 +110,11 @@ class PurchaseDetailView(APIView):
 
 
 class PurchasePayView(APIView):
-    @extend_schema(operation_id="me_card_purchases_pay", request=None, responses={200: PayOutput})
+    @extend_schema(operation_id="me_card_purchases_pay", request=None, responses={200: RequestPaymentParams})
     def post(self, request: Request, purchase_no: str) -> Response:
         result = cards.card_purchase_prepay(member=current_member(request), purchase_no=purchase_no,
                                             client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
-        return Response(PayOutput(result.request_payment).data)
+        return Response(RequestPaymentParams(result.request_payment).data)
 
 
 urlpatterns = [

@@ -20,6 +20,7 @@ from shop.pricing import Quote
 from shop.services import orders as order_services
 from shop.services import payments as payment_services
 from shop.services.orders import CheckoutInput, LineInput
+from wechat.serializers import RequestPaymentParams
 
 MAX_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -292,23 +293,14 @@ class OrderDetailView(APIView):
         return Response(OrderDetailOutput(order).data)
 
 
-class PayOutput(serializers.Serializer):
-    appId = serializers.CharField()
-    timeStamp = serializers.CharField()
-    nonceStr = serializers.CharField()
-    package = serializers.CharField()
-    signType = serializers.CharField()
-    paySign = serializers.CharField()
-
-
 class OrderPayView(APIView):
     @extend_schema(operation_id="orders_pay", request=None, parameters=[IDEMPOTENCY_HEADER],
-                   responses={200: PayOutput})
+                   responses={200: RequestPaymentParams})
     def post(self, request: Request, order_no: str) -> Response:
         _idempotency_key(request)  # prepay is idempotent per order by itself
         result = payment_services.payment_prepay(member=current_member(request), order_no=order_no,
                                                  client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
-        return Response(PayOutput(result.request_payment).data)
+        return Response(RequestPaymentParams(result.request_payment).data)
 
 
 class OrderCancelView(APIView):

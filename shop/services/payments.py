@@ -145,16 +145,8 @@ def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
         payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
         if payment is None:
             raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
-        if notice.amount_fen != payment.amount_fen:
-            logger.warning("amount mismatch on %s: notified %s, expected %s", notice.out_trade_no,
-                           notice.amount_fen, payment.amount_fen)
-            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
-        try:
-            with transaction.atomic():
-                record = PaymentNotification.objects.create(
-                    transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
-                    total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
-        except IntegrityError:
+        record = _notification_store(notice=notice, source=source, expected_fen=payment.amount_fen)
+        if record is None:
             return NotifyOutcome(True, "duplicate")
         if payment.status == PaymentStatus.PAID:
             outcome = "already_paid"
@@ -169,6 +161,25 @@ def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
         return NotifyOutcome(True, outcome)
 
 
+def _notification_store(*, notice: PaymentNotice, source: str, expected_fen: int) -> PaymentNotification | None:
+    """Check the amount against our trade and store the notification under its transaction id.
+
+    Returns None when that transaction id was stored before (a repeat: the caller answers
+    "duplicate" and changes nothing). Runs in the caller's transaction, after it locked the trade.
+    """
+    if notice.amount_fen != expected_fen:
+        logger.warning("amount mismatch on %s: notified %s, expected %s", notice.out_trade_no,
+                       notice.amount_fen, expected_fen)
+        raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
+    try:
+        with transaction.atomic():
+            return PaymentNotification.objects.create(
+                transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
+                total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
+    except IntegrityError:
+        return None
+
+
 def _card_purchase_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
     """A card purchase's payment: lock the purchase, check the amount, store the notification
     (unique transaction id: a repeat answers "duplicate" and changes nothing), then let members
@@ -177,16 +188,8 @@ def _card_purchase_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
         purchase = CardPurchase.objects.select_for_update().filter(purchase_no=notice.out_trade_no).first()
         if purchase is None:
             raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
-        if notice.amount_fen != purchase.amount_fen:
-            logger.warning("amount mismatch on card purchase %s: notified %s, expected %s", notice.out_trade_no,
-                           notice.amount_fen, purchase.amount_fen)
-            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
-        try:
-            with transaction.atomic():
-                record = PaymentNotification.objects.create(
-                    transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
-                    total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
-        except IntegrityError:
+        record = _notification_store(notice=notice, source=source, expected_fen=purchase.amount_fen)
+        if record is None:
             return NotifyOutcome(True, "duplicate")
         outcome = "already_paid" if purchase.status == CardPurchaseStatus.PAID else "card_paid"
         try:
