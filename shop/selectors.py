@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
@@ -58,13 +57,9 @@ def product_list() -> QuerySet[Product]:
 
 
 def product_detail(*, product_id: int) -> Product:
-    """An on-shelf product with its active SKUs (and stock), images and, annotated on the same
-    row, its published reviews' totals (rating_summary() turns them into the page's summary):
-    three queries, whatever the product has."""
     active_skus = Sku.objects.filter(is_active=True).select_related("stock").order_by("id")
     product = (
         Product.objects.filter(pk=product_id, is_on_shelf=True)
-        .annotate(**_review_totals())
         .select_related("category")
         .prefetch_related(Prefetch("skus", queryset=active_skus, to_attr="active_skus"),
                           Prefetch("images", queryset=ProductImage.objects.order_by("sort", "id")))
@@ -257,28 +252,19 @@ class RatingSummary:
     positive_rate: int | None  # percent of 4–5★, None without reviews
 
 
-def _review_totals() -> dict[str, Coalesce]:
-    """Correlated aggregates over a product's published reviews, for Product.annotate()."""
-    published = Review.objects.filter(product=OuterRef("pk"), status=ReviewStatus.PUBLISHED).order_by()
-
-    def total(expression: Count | Sum) -> Coalesce:
-        return Coalesce(Subquery(published.values("product").annotate(v=expression).values("v")[:1]), 0)
-
-    return {"review_count": total(Count("id")), "review_rating_sum": total(Sum("rating")),
-            "review_with_photos": total(Count("id", filter=Q(has_photos=True))),
-            "review_positive": total(Count("id", filter=Q(rating__gte=4)))}
-
-
-def rating_summary(product: Product) -> RatingSummary:
-    """The product page's rating summary from the totals product_detail() annotated."""
-    count, rating_sum, with_photos, positive = (
-        int(getattr(product, name)) for name in ("review_count", "review_rating_sum", "review_with_photos",
-                                                 "review_positive"))
+def review_summary_for_product(*, product_id: int) -> RatingSummary:
+    """The product page's rating summary over published reviews, in one aggregate query."""
+    totals = Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED).aggregate(
+        count=Count("id"), average=Avg("rating"),
+        with_photos=Count("id", filter=Q(has_photos=True)),
+        positive=Count("id", filter=Q(rating__gte=4)),
+    )
+    count = totals["count"] or 0
     if not count:
         return RatingSummary(count=0, average=None, with_photos=0, positive_rate=None)
-    average = (Decimal(rating_sum) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    rate = (Decimal(positive * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    return RatingSummary(count=count, average=average, with_photos=with_photos, positive_rate=int(rate))
+    average = Decimal(str(totals["average"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    rate = (Decimal(totals["positive"] * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return RatingSummary(count=count, average=average, with_photos=totals["with_photos"], positive_rate=int(rate))
 
 
 def review_list_for_member(*, member: Member) -> QuerySet[Review]:

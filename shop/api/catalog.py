@@ -18,7 +18,7 @@ from core.api.cache import cached_public_get
 from core.money import yuan
 from shop import selectors
 from shop.models import Product, ProductTag
-from shop.selectors import rating_summary
+from shop.selectors import review_summary_for_product
 
 
 class CategoryOutput(serializers.Serializer):
@@ -196,5 +196,5 @@ class ProductDetailView(APIView):
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = selectors.product_detail(product_id=product_id)
-        rating = rating_summary(product)
+        rating = review_summary_for_product(product_id=product.pk)
         return Response(ProductDetailOutput(product, context={"request": request, "rating": rating}).data)

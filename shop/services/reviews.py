@@ -24,7 +24,7 @@ validated and re-encoded by core.images, stored under `reviews/<year>/<month>/<r
 and then referenced by id from the review or follow-up. Uploads never attached are deleted by
 `review_photo_purge_unattached` after REVIEW_PHOTO_UNATTACHED_HOURS.
 
-Reads used by the API and the admin (`review_list_for_product`, `rating_summary`,
+Reads used by the API and the admin (`review_list_for_product`, `review_summary_for_product`,
 `review_list_for_member`, `review_lines_awaiting`) are at the end of this module.
 """
 
