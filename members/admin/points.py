@@ -29,7 +29,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, request_operator, short_time
 from core.errors import DomainError
 from members.models import AdjustmentStatus, Member, PointsAdjustment, PointsEntry, PointsLot
-from members.services import points as services
+from members.services import points_adjustments as services
 
 STATUS_COLOURS: dict[str, str] = {
     AdjustmentStatus.PENDING: "#b26a00",

@@ -16,11 +16,11 @@ from members.errors import (
     PointsInsufficient,
 )
 from members.models import AdjustmentStatus, Member, PointsAdjustment, PointsEntry, PointsKind
-from members.services.points import (
+from members.services.points import points_award
+from members.services.points_adjustments import (
     points_adjustment_approve,
     points_adjustment_create,
     points_adjustment_reject,
-    points_award,
 )
 from tests.factories import MemberFactory
 
