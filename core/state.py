@@ -148,4 +148,6 @@ class StateMachine(Generic[M]):
             actor=actor, operator_id=operator_id(operator), note=note[:300], data=data or {})
 
     def _choices(self) -> dict[str, str]:
-        return dict(self.model._meta.get_field(self.status_field).choices or ())
+        status = self.model._meta.get_field(self.status_field)
+        assert isinstance(status, models.Field)
+        return {str(value): str(label) for value, label in status.flatchoices}
