@@ -1,6 +1,6 @@
 """The campaigns part of /api/v1/: coupons (centre, claim, mine), codes and scans, flash sales."""
 
-from campaigns.api import coupons, distribution, flash, greetings, points_mall
+from campaigns.api import coupons, delivery, flash, greetings, points_mall
 
-urlpatterns = (coupons.urlpatterns + distribution.urlpatterns + flash.urlpatterns + points_mall.urlpatterns
+urlpatterns = (coupons.urlpatterns + delivery.urlpatterns + flash.urlpatterns + points_mall.urlpatterns
                + greetings.urlpatterns)

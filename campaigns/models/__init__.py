@@ -12,7 +12,7 @@ from .coupons import (
     GiftRule,
     Validity,
 )
-from .distribution import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, TargetedIssue
+from .delivery import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, TargetedIssue
 from .gift_packs import CardGiftPack
 from .greetings import Greeting, GreetingKind
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota

@@ -401,8 +401,8 @@ def _refresh_refund_state(order_id: int) -> str:
 
 
 def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: bool) -> None:
-    """Give back what the refunded part of the order earned or spent: points, growth, coupons,
-    distribution commissions. Inside the refund's transaction (order row locked, the lines'
+    """Give back what the refunded part of the order earned or spent: points, growth, coupons.
+    Inside the refund's transaction (order row locked, the lines'
     counters already include this refund), once per refund: every call below is keyed by the
     refund number (refund.out_refund_no), so processing a refund again changes nothing.
 

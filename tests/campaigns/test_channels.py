@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.errors import ChannelNotFound
 from campaigns.models import Channel, ChannelKind, ChannelScan, Coupon, CouponQuota, CouponSource
-from campaigns.selectors.distribution import channel_list_with_counts, channel_with_counts
+from campaigns.selectors.delivery import channel_list_with_counts, channel_with_counts
 from campaigns.services.channels import channel_generate_code
 from core.errors import ValidationFailed
 from tests.factories import CouponTemplateFactory

@@ -8,7 +8,7 @@ import pytest
 
 from campaigns.errors import CodeImportInvalid, CodeQuantityInvalid, CouponTemplateNotFound
 from campaigns.models import CodeBatch, Coupon, CouponEvent, CouponQuota, CouponSource, RedeemCode
-from campaigns.selectors.distribution import code_batch_codes, code_batch_list_with_counts
+from campaigns.selectors.delivery import code_batch_codes, code_batch_list_with_counts
 from campaigns.services.codes import ALPHABET, MAX_BATCH, code_batch_generate, code_batch_import, code_redeem
 from tests.factories import CouponTemplateFactory
 from tests.fixtures import make_shopper
