@@ -2,5 +2,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config.checks import refuse_unsafe_settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 application = get_wsgi_application()
+# An ImproperlyConfigured here stops gunicorn ("Worker failed to boot"), not a SystemExit, which
+# it would answer by starting the worker again and again.
+refuse_unsafe_settings()

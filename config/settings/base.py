@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from .env import BASE_DIR, VAR_DIR, env, env_bool, local_secret
+from .env import BASE_DIR, VAR_DIR, env, env_bool, local_secret, mall_env
 
-SECRET_KEY = env("DJANGO_SECRET_KEY") or local_secret("DJANGO_SECRET_KEY")
+# "production": web and worker processes refuse to start unless the deploy checks pass
+# (config/checks.py); "local" (make run, tests) runs on the sandbox defaults.
+MALL_ENV = mall_env()
+# Production sets DJANGO_SECRET_KEY: it never writes (or reads) the local one under var/; an empty
+# key is refused at startup by check mall.E001, naming the variable.
+SECRET_KEY = env("DJANGO_SECRET_KEY") or ("" if MALL_ENV == "production" else local_secret("DJANGO_SECRET_KEY"))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h for h in env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o]
@@ -29,6 +34,7 @@ INSTALLED_APPS = [
     "campaigns",
     "analytics",
     "wechat",
+    "config",  # its system checks (config/checks.py) and the beat schedule's admin
 ]
 
 MIDDLEWARE = [

@@ -21,85 +21,106 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Periodic jobs, upserted by name into django-celery-beat (`manage.py sync_periodic_tasks`);
-# an operator's enabled/disabled choice survives re-syncs.
+# Periodic jobs, upserted into django-celery-beat by `manage.py sync_periodic_tasks`; an operator's
+# enabled/disabled choice survives re-syncs. "name" is a stable slug, the row's key: never change
+# it (a new slug is a new job). "label" is what operators see (the row's description) and may
+# change freely.
 PERIODIC_TASKS = [
-    {"name": "订单超时自动取消", "task": "shop.tasks.cancel_expired_orders",
+    {"name": "orders.cancel-expired", "label": "订单超时自动取消",
+     "task": "shop.tasks.cancel_expired_orders",
      "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
-    {"name": "发货后自动确认收货", "task": "shop.tasks.confirm_overdue_receipts",
+    {"name": "orders.confirm-overdue-receipts", "label": "发货后自动确认收货",
+     "task": "shop.tasks.confirm_overdue_receipts",
      "crontab": {"minute": "*/10"}, "queue": "default", "expires_seconds": 500},
 ]
 
 
 # After-sales and refunds.
 PERIODIC_TASKS += [
-    {"name": "退款补发与查询", "task": "shop.tasks.process_refunds",
+    {"name": "refunds.process", "label": "退款补发与查询",
+     "task": "shop.tasks.process_refunds",
      "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
-    {"name": "清理未使用的售后图片", "task": "shop.tasks.purge_after_sale_photo_uploads",
+    {"name": "after-sales.purge-photo-uploads", "label": "清理未使用的售后图片",
+     "task": "shop.tasks.purge_after_sale_photo_uploads",
      "crontab": {"minute": "50", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
 
 # Reviews: the automatic 5★ and the sweep of unattached photo uploads.
 PERIODIC_TASKS += [
-    {"name": "评价超时默认好评", "task": "shop.tasks.auto_positive_reviews",
+    {"name": "reviews.auto-positive", "label": "评价超时默认好评",
+     "task": "shop.tasks.auto_positive_reviews",
      "crontab": {"minute": "17"}, "queue": "default", "expires_seconds": 3000},
-    {"name": "清理未使用的评价图片", "task": "shop.tasks.purge_review_photo_uploads",
+    {"name": "reviews.purge-photo-uploads", "label": "清理未使用的评价图片",
+     "task": "shop.tasks.purge_review_photo_uploads",
      "crontab": {"minute": "40", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
 
 # Shipping: the sweep that re-queues due WeChat shipping-info uploads (nothing is lost with a
 # worker), and the tracking refresh that caches checkpoints on packages in transit.
 PERIODIC_TASKS += [
-    {"name": "微信发货信息补传", "task": "shop.tasks.sweep_shipping_uploads",
+    {"name": "shipping.sweep-wechat-uploads", "label": "微信发货信息补传",
+     "task": "shop.tasks.sweep_shipping_uploads",
      "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
-    {"name": "物流轨迹刷新", "task": "shop.tasks.refresh_tracking",
+    {"name": "shipping.refresh-tracking", "label": "物流轨迹刷新",
+     "task": "shop.tasks.refresh_tracking",
      "crontab": {"minute": "*/15"}, "queue": "default", "expires_seconds": 800},
 ]
 
 PERIODIC_TASKS += [
-    {"name": "补发滞留的订阅消息", "task": "wechat.tasks.requeue_stale_messages",
+    {"name": "messages.requeue-stale", "label": "补发滞留的订阅消息",
+     "task": "wechat.tasks.requeue_stale_messages",
      "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
 ]
 
 
 # Campaigns: coupons and flash sales.
 PERIODIC_TASKS += [
-    {"name": "优惠券过期处理", "task": "campaigns.tasks.expire_coupons",
+    {"name": "coupons.expire", "label": "优惠券过期处理",
+     "task": "campaigns.tasks.expire_coupons",
      "crontab": {"minute": "5", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
-    {"name": "优惠券到期提醒", "task": "campaigns.tasks.remind_expiring_coupons",
+    {"name": "coupons.remind-expiring", "label": "优惠券到期提醒",
+     "task": "campaigns.tasks.remind_expiring_coupons",
      "crontab": {"minute": "0", "hour": "10"}, "queue": "notifications", "expires_seconds": 3600},
-    {"name": "生成明日秒杀场次", "task": "campaigns.tasks.create_flash_sessions",
+    {"name": "flash-sales.create-sessions", "label": "生成明日秒杀场次",
+     "task": "campaigns.tasks.create_flash_sessions",
      "crontab": {"minute": "10", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
 ]
 
 # Members: points expiry just after midnight (a spend expires a member's overdue lots itself), the
 # expiry reminder in the daytime, when a subscribe message is welcome, and the nightly ledger check.
 PERIODIC_TASKS += [
-    {"name": "积分过期处理", "task": "members.tasks.expire_points",
+    {"name": "points.expire", "label": "积分过期处理",
+     "task": "members.tasks.expire_points",
      "crontab": {"minute": "15", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
-    {"name": "积分过期提醒", "task": "members.tasks.remind_expiring_points",
+    {"name": "points.remind-expiring", "label": "积分过期提醒",
+     "task": "members.tasks.remind_expiring_points",
      "crontab": {"minute": "30", "hour": "10"}, "queue": "notifications", "expires_seconds": 3600},
-    {"name": "积分对账", "task": "members.tasks.reconcile_points",
+    {"name": "points.reconcile", "label": "积分对账",
+     "task": "members.tasks.reconcile_points",
      "crontab": {"minute": "30", "hour": "3"}, "queue": "default", "expires_seconds": 7200},
 ]
 
 # Members: segments are re-evaluated every night (the console can also evaluate one at once).
 PERIODIC_TASKS += [
-    {"name": "会员人群每日计算", "task": "members.tasks.evaluate_segments",
+    {"name": "segments.evaluate", "label": "会员人群每日计算",
+     "task": "members.tasks.evaluate_segments",
      "crontab": {"minute": "30", "hour": "2"}, "queue": "default", "expires_seconds": 3 * 3600},
 ]
 
 # Campaigns: birthday and registration-anniversary greetings (coupon, poster, message) at 09:00.
 PERIODIC_TASKS += [
-    {"name": "生日与注册纪念日祝福", "task": "campaigns.tasks.send_greetings",
+    {"name": "greetings.send", "label": "生日与注册纪念日祝福",
+     "task": "campaigns.tasks.send_greetings",
      "crontab": {"minute": "0", "hour": "9"}, "queue": "default", "expires_seconds": 6 * 3600},
 ]
 
 # Paid membership cards: the monthly gift packs (daily; a missed day catches up within the month)
 # and the housekeeping of unpaid card purchases.
 PERIODIC_TASKS += [
-    {"name": "会员卡每月礼包发放", "task": "campaigns.tasks.issue_card_gift_packs",
+    {"name": "cards.issue-gift-packs", "label": "会员卡每月礼包发放",
+     "task": "campaigns.tasks.issue_card_gift_packs",
      "crontab": {"minute": "30", "hour": "8"}, "queue": "default", "expires_seconds": 3600},
-    {"name": "购卡订单超时取消", "task": "members.tasks.cancel_expired_card_purchases",
+    {"name": "cards.cancel-expired-purchases", "label": "购卡订单超时取消",
+     "task": "members.tasks.cancel_expired_card_purchases",
      "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
 ]

@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("MALL_VAR_DIR", BASE_DIR / "var"))
 
@@ -26,9 +28,25 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def mall_env() -> str:
+    """`MALL_ENV`: "local" (default) or "production"; anything else raises ImproperlyConfigured.
+
+    A typo must not pass for "local": a production server would then start on demo defaults.
+    """
+    value = os.environ.get("MALL_ENV", "local").strip().lower() or "local"
+    if value not in {"local", "production"}:
+        raise ImproperlyConfigured(f"MALL_ENV must be 'local' or 'production', not {value!r}")
+    return value
+
+
+def local_secret_path(name: str) -> Path:
+    """Where local_secret(name) keeps its value."""
+    return VAR_DIR / f"{name.lower()}.secret"
+
+
 def local_secret(name: str) -> str:
     """A secret generated once under var/ for local runs; production sets the variable."""
-    path = VAR_DIR / f"{name.lower()}.secret"
+    path = local_secret_path(name)
     if path.exists():
         return path.read_text().strip()
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from .env import env, env_int
 
-WECHAT_APP_ID = env("WECHAT_APP_ID", "wxsandbox0000000001")
-WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", "sandbox-app-secret")
-WECHAT_MCH_ID = env("WECHAT_MCH_ID", "1900000001")
-WECHAT_PAY_API_KEY = env("WECHAT_PAY_API_KEY", "sandboxpaykey0000000000000000001")  # 32 chars
+# The local sandbox's credentials, the defaults below. They are published in this repository:
+# production refuses them (config/checks.py), and the Pay key with a host other than the sandbox
+# is refused everywhere, since anyone could sign a payment notification with it.
+WECHAT_SANDBOX_CREDENTIALS = {
+    "WECHAT_APP_ID": "wxsandbox0000000001",
+    "WECHAT_APP_SECRET": "sandbox-app-secret",
+    "WECHAT_MCH_ID": "1900000001",
+    "WECHAT_PAY_API_KEY": "sandboxpaykey0000000000000000001",  # 32 chars, as WeChat's
+}
+WECHAT_APP_ID = env("WECHAT_APP_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_ID"])
+WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_SECRET"])
+WECHAT_MCH_ID = env("WECHAT_MCH_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_MCH_ID"])
+WECHAT_PAY_API_KEY = env("WECHAT_PAY_API_KEY", WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_API_KEY"])
 WECHAT_PAY_MCH_CERT = env("WECHAT_PAY_MCH_CERT")  # client certificate (refunds)
 WECHAT_PAY_MCH_KEY = env("WECHAT_PAY_MCH_KEY")
 WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 8900)

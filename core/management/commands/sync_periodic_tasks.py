@@ -5,14 +5,22 @@ pause a job in the admin. The code owns what a job is (task, crontab, queue, exp
 operator owns whether it runs: a job that already exists keeps its `enabled` flag.
 
 Each entry of PERIODIC_TASKS:
-    {"name": "订单超时自动取消", "task": "shop.tasks.cancel_expired_orders",
-     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50,
-     # optional: "kwargs": {...}, "args": [...], "description": "...", "enabled": True}
+    {"name": "orders.cancel-expired", "label": "订单超时自动取消",
+     "task": "shop.tasks.cancel_expired_orders", "crontab": {"minute": "*"}, "queue": "default",
+     "expires_seconds": 50,
+     # optional: "kwargs": {...}, "args": [...], "enabled": True}
+
+`name` is a stable slug and the row's unique key (PeriodicTask.name); `label` is what operators
+read (PeriodicTask.description, the console's 任务 column) and may change freely. Rows from before
+the slugs are named by their label: the sync renames such a row to its slug, keeping its enabled
+flag and run history, and deletes a label-named copy when the slug's row already exists, so a job
+never has two rows (two rows would both run).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -22,8 +30,10 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 SCHEDULE_TIMEZONE = "Asia/Shanghai"
 CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
-ENTRY_KEYS = {"name", "task", "crontab", "queue", "expires_seconds", "kwargs", "args", "description",
-              "enabled"}
+ENTRY_KEYS = {"name", "label", "task", "crontab", "queue", "expires_seconds", "kwargs", "args", "enabled"}
+# Lower-case words joined by "-", in dotted parts: "orders.cancel-expired".
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)*")
+OUTCOMES = ("created", "adopted", "updated", "unchanged", "removed")
 
 
 def _crontab(spec: dict[str, Any]) -> CrontabSchedule:
@@ -37,18 +47,36 @@ def _crontab(spec: dict[str, Any]) -> CrontabSchedule:
     return schedule
 
 
-def sync_periodic_tasks(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Create or update one PeriodicTask per entry, by name. Returns names by outcome.
+def entries_check(entries: list[dict[str, Any]]) -> None:
+    """Raise CommandError unless every entry is well formed and names and labels are unique."""
+    for entry in entries:
+        unknown = set(entry) - ENTRY_KEYS
+        if (unknown or not SLUG.fullmatch(str(entry.get("name", ""))) or not entry.get("label")
+                or not entry.get("task") or "crontab" not in entry):
+            raise CommandError(f"bad PERIODIC_TASKS entry {entry!r}: needs a slug name (orders.cancel-expired), "
+                               "a label, a task and a crontab, and nothing else")
+    for key in ("name", "label"):
+        values = [entry[key] for entry in entries]
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise CommandError(f"PERIODIC_TASKS: the same {key} twice: {repeated}")
 
-    Idempotent: a row that already matches is not saved again (a save makes beat reload).
+
+def sync_periodic_tasks(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Create or update one PeriodicTask per entry, keyed by its slug. Returns slugs by outcome.
+
+    "adopted": a row named by the entry's label (from before the slugs) was renamed to the slug;
+    "removed": such a row was deleted because the slug's row exists. One transaction; nothing is
+    written when an entry is bad. Idempotent: a row that already matches is not saved again (a
+    save makes beat reload).
     """
-    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
+    entries_check(entries)
+    outcome: dict[str, list[str]] = {kind: [] for kind in OUTCOMES}
     with transaction.atomic():
         for entry in entries:
-            unknown = set(entry) - ENTRY_KEYS
-            if unknown or not entry.get("name") or not entry.get("task") or "crontab" not in entry:
-                raise CommandError(f"bad PERIODIC_TASKS entry {entry!r}")
+            slug, label = entry["name"], entry["label"]
             wanted: dict[str, Any] = {
+                "name": slug,
                 "task": entry["task"],
                 "crontab": _crontab(entry["crontab"]),
                 "interval": None,
@@ -60,22 +88,26 @@ def sync_periodic_tasks(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
                 "one_off": False,
                 "args": json.dumps(entry.get("args", []), ensure_ascii=False),
                 "kwargs": json.dumps(entry.get("kwargs", {}), ensure_ascii=False),
-                "description": entry.get("description", ""),
+                "description": label,
             }
-            task = PeriodicTask.objects.select_for_update().filter(name=entry["name"]).first()
+            rows = {row.name: row for row in PeriodicTask.objects.select_for_update().filter(name__in=[slug, label])}
+            task, legacy = rows.get(slug), rows.get(label)
+            kind = "updated"
+            if task is not None and legacy is not None:
+                legacy.delete()  # the slug's row is the job: a second row would run it twice
+                outcome["removed"].append(slug)
+            elif legacy is not None:
+                task, kind = legacy, "adopted"  # renamed below, keeping enabled and last run
             if task is None:
-                PeriodicTask.objects.create(name=entry["name"], enabled=entry.get("enabled", True),
-                                            **wanted)
-                outcome["created"].append(entry["name"])
+                PeriodicTask.objects.create(enabled=entry.get("enabled", True), **wanted)
+                outcome["created"].append(slug)
                 continue
             changed = [field for field, value in wanted.items() if _value(task, field) != _key(value)]
+            for field in changed:
+                setattr(task, field, wanted[field])
             if changed:
-                for field in changed:
-                    setattr(task, field, wanted[field])
                 task.save()  # `enabled` is left as the operator set it
-                outcome["updated"].append(entry["name"])
-            else:
-                outcome["unchanged"].append(entry["name"])
+            outcome[kind if changed else "unchanged"].append(slug)
     return outcome
 
 
@@ -90,17 +122,22 @@ def _key(value: Any) -> Any:
 
 
 class Command(BaseCommand):
-    help = "Upsert settings.PERIODIC_TASKS into the beat schedule, keeping each job's enabled flag."
+    help = "Upsert settings.PERIODIC_TASKS into the beat schedule by slug, keeping each job's enabled flag."
 
     def handle(self, *args: Any, **options: Any) -> None:
         entries = list(getattr(settings, "PERIODIC_TASKS", []))
         outcome = sync_periodic_tasks(entries)
-        for kind in ("created", "updated", "unchanged"):
-            for name in outcome[kind]:
-                self.stdout.write(f"{kind}: {name}")
-        known = {entry["name"] for entry in entries}
-        strays = PeriodicTask.objects.exclude(name__in=known).exclude(name__startswith="celery.")
+        labels = {entry["name"]: entry["label"] for entry in entries}
+        for kind in OUTCOMES:
+            for slug in outcome[kind]:
+                if kind == "adopted":
+                    self.stdout.write(f"adopted: {labels[slug]} → {slug}")
+                elif kind == "removed":
+                    self.stdout.write(f"removed a second copy named {labels[slug]}: {slug} is the job")
+                else:
+                    self.stdout.write(f"{kind}: {slug} ({labels[slug]})")
+        strays = PeriodicTask.objects.exclude(name__in=labels).exclude(name__startswith="celery.")
         for task in strays.order_by("name"):
-            # Not deleted: it may be an operator's own job, or one a later release renamed.
+            # Not deleted: it may be an operator's own job, or one a later release dropped.
             self.stdout.write(f"not in PERIODIC_TASKS (left as is): {task.name}")
         self.stdout.write(self.style.SUCCESS(f"periodic tasks synced: {len(entries)}"))
