@@ -1,6 +1,14 @@
 from django.apps import AppConfig
 
+from core.tracking import recorder_register
+
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "数据分析"
+
+    def ready(self) -> None:
+        # Models load only once the app registry is ready, so the recorder is imported here.
+        from analytics.services import event_record
+
+        recorder_register(event_record)

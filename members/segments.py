@@ -35,6 +35,10 @@ the classic groups (重要价值 = R↑F↑M↑ … 一般挽留 = R↓F↓M↓)
 column comparisons, EXISTS over MemberTag / MemberCategoryPurchase (both indexed on their lookup),
 and EXTRACT(MONTH FROM birthday), which the member_birthday_md expression index serves. Preview
 and evaluation compile the same way, so a preview counts exactly what an evaluation materialises.
+
+This is a domain read, not a report, so it stays in members rather than analytics: campaigns acts
+on its result (coupons limited to segments, 定向发放 to a segment), and it reads members' own rows
+only (the paid totals and category purchases shop reports through members' services).
 """
 
 from __future__ import annotations

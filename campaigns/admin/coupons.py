@@ -2,7 +2,8 @@
 
 Templates are configuration and are edited here in yuan; their counters (issued, used, budget
 spent) are never form fields — they move only through campaigns.services. Member coupons are a
-read-only record with their ledger (CouponEvent) inline.
+read-only record with their ledger (CouponEvent) inline. The GMV of the orders that used a
+template's coupons needs shop's orders: analytics.admin.coupons registers this page with it added.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from campaigns.admin.base import (
     BLUE,
@@ -85,7 +86,7 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
     change_form_template = "admin/campaigns/coupontemplate/change_form.html"
     change_list_template = "admin/campaigns/coupontemplate/change_list.html"
     # The kind is in the rule's words (满199减20, 8.5折, 无门槛减5, 免运费) and in the filter.
-    list_display = ["name", "rule", "issued", "used", "expired", "gmv", "cost", "budget", "state"]
+    list_display = ["name", "rule", "issued", "used", "expired", "cost", "budget", "state"]
     list_display_links = ["name"]
     list_filter = ["kind", "is_active", "scope", "validity", "show_in_center"]
     search_fields = ["name"]
@@ -105,7 +106,6 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
         ("预算", {"fields": ["budget_fen", "budget_usage"]}),
     ]
 
-    gmv = money_display("stat_gmv_fen", "使用订单 GMV")
     cost = money_display("stat_cost_fen", "成本")
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -175,19 +175,23 @@ class CouponTemplateAdmin(AutocompleteWhereSearchable, admin.ModelAdmin):
                            progress_bar(spent, template.budget_fen, colour=RED if exhausted else BLUE, width=160),
                            format_html(" {}", badge(BUDGET_EXHAUSTED, RED)) if exhausted else "")
 
+    def number_cells(self, template: CouponTemplate) -> list[tuple[str, Any]]:
+        """The 数据 table's columns as (heading, value), for a page that adds its own to extend."""
+        return [("已发放", self.issued(template)), ("已使用", self.used(template)), ("已过期", self.expired(template)),
+                ("成本", yuan_text(template.stat_cost_fen)),  # type: ignore[attr-defined]
+                ("状态", self.state(template))]
+
     @admin.display(description="数据")
     def numbers(self, template: CouponTemplate) -> str:
         if template.pk is None:
             return "—"
+        cells = self.number_cells(template)
         coupons = reverse("admin:campaigns_coupon_changelist") + f"?template__id__exact={template.pk}"
         return format_html(
-            '<table class="mall-mini-table"><thead><tr><th>已发放</th><th>已使用</th><th>已过期</th>'
-            "<th>使用订单 GMV</th><th>成本</th><th>状态</th></tr></thead><tbody><tr><td>{}</td><td>{}</td>"
-            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></tbody></table>"
+            '<table class="mall-mini-table"><thead><tr>{}</tr></thead><tbody><tr>{}</tr></tbody></table>'
             '<p><a href="{}">查看会员领取的券</a></p>',
-            self.issued(template), self.used(template), self.expired(template),
-            yuan_text(template.stat_gmv_fen), yuan_text(template.stat_cost_fen),  # type: ignore[attr-defined]
-            self.state(template), coupons)
+            format_html_join("", "<th>{}</th>", ((heading,) for heading, _ in cells)),
+            format_html_join("", "<td>{}</td>", ((value,) for _, value in cells)), coupons)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,17 +1,15 @@
 """The console's numbers: coupon templates, channels, code batches and flash sessions.
 
 Each function annotates a queryset with correlated subqueries, so a list page costs one query
-whatever its length (the subqueries run for the rows on the page). Orders are reached through
-`Coupon.order` lookups (`order__paid_fen`): campaigns never imports shop.
+whatever its length (the subqueries run for the rows on the page). These count campaigns' own
+rows; a number that needs another app's rows (what the orders that used a template's coupons
+paid) is a report, and lives in analytics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
 
-from django.apps import apps
 from django.db.models import (
     BooleanField,
     Case,
@@ -73,7 +71,6 @@ def coupon_templates_with_stats(queryset: QuerySet[CouponTemplate] | None = None
     - stat_issued: coupons issued (the template's counter, which the total quantity limits);
     - stat_used: coupons used (status 已使用);
     - stat_expired: coupons expired, or past their end and never used (the expiry job may lag);
-    - stat_gmv_fen: what the orders that used them paid (each order once);
     - stat_cost_fen: the discounts those coupons gave (Coupon.discount_fen);
     - budget_exhausted: a budget is set and the next coupon would not fit (the same rule
       coupon_grant() applies: issued face value + one more > budget, or redeemed >= budget).
@@ -83,38 +80,15 @@ def coupon_templates_with_stats(queryset: QuerySet[CouponTemplate] | None = None
     coupons = Coupon.objects.filter(template=OuterRef("pk"))
     used = coupons.filter(status=CouponStatus.USED)
     expired = coupons.filter(Q(status=CouponStatus.EXPIRED) | Q(status=CouponStatus.AVAILABLE, valid_until__lte=now))
-    order_model = apps.get_model("shop", "Order")
-    orders = order_model.objects.filter(
-        pk__in=Coupon.objects.filter(template=OuterRef(OuterRef("pk")), status=CouponStatus.USED).values("order_id"))
-    gmv = orders.order_by().annotate(one=Value(1)).values("one").annotate(total=Sum("paid_fen")).values("total")
     exhausted = Q(budget_fen__isnull=False) & (
         Q(issued_value_fen__gt=F("budget_fen") - _face_value()) | Q(redeemed_value_fen__gte=F("budget_fen")))
     return queryset.annotate(
         stat_issued=F("issued_count"),
         stat_used=_count(used, "template"),
         stat_expired=_count(expired, "template"),
-        stat_gmv_fen=Coalesce(Subquery(gmv, output_field=IntegerField()), Value(0)),
         stat_cost_fen=_sum(used, "template", "discount_fen"),
         budget_exhausted=ExpressionWrapper(exhausted, output_field=BooleanField()),
     )
-
-
-@dataclass(frozen=True)
-class TemplateStats:
-    issued: int
-    used: int
-    expired: int
-    gmv_fen: int
-    cost_fen: int
-    budget_exhausted: bool
-
-
-def coupon_template_stats(*, template_id: int, now: dt.datetime | None = None) -> TemplateStats:
-    """The numbers of one template (its change page)."""
-    row: Any = coupon_templates_with_stats(CouponTemplate.objects.filter(pk=template_id), now=now).get()
-    return TemplateStats(issued=row.stat_issued, used=row.stat_used, expired=row.stat_expired,
-                         gmv_fen=row.stat_gmv_fen, cost_fen=row.stat_cost_fen,
-                         budget_exhausted=bool(row.budget_exhausted))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +141,8 @@ def flash_items_with_sales(queryset: QuerySet[FlashItem]) -> QuerySet[FlashItem]
     """Items with stat_sold (units of paid orders) and stat_pending (units held by unpaid orders).
 
     Units taken = stock_total - stock_left = sold + pending (released reservations gave theirs back).
+    It stays here rather than in analytics: it is the live accounting of the activity stock the
+    session page edits, not a report, and asks only whether a reservation's order is paid.
     """
     held = FlashReservation.objects.filter(item=OuterRef("pk"), released_at__isnull=True)
     return queryset.annotate(

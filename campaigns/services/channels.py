@@ -14,11 +14,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import ChannelNotFound
 from campaigns.models import Channel, ChannelScan, Coupon, CouponSource
 from campaigns.services.coupons import coupon_grant
 from core.errors import DomainError
+from core.tracking import track
 from members.models import Member
 from wechat.miniprogram import get_wxacode_unlimit
 

@@ -16,7 +16,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import (
     CodeAlreadyRedeemed,
     CodeImportInvalid,
@@ -28,6 +27,7 @@ from campaigns.errors import (
 from campaigns.models import CodeBatch, Coupon, CouponSource, CouponTemplate, RedeemCode
 from campaigns.services.coupons import coupon_grant
 from core.operators import operator_id
+from core.tracking import track
 from members.models import Member
 
 # 32 symbols without the look-alikes 0/O and 1/I: a code read off a card is typed right.

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import (
     CouponBudgetExhausted,
     CouponDailyLimitReached,
@@ -24,6 +23,7 @@ from campaigns.errors import (
     CouponSoldOut,
 )
 from campaigns.models import Coupon, CouponEvent, CouponQuota, CouponTemplate, Validity
+from core.tracking import track
 from members.models import Member, SegmentMember
 
 # Why a member may not claim a template: code → message. Also used to explain the coupon centre.

@@ -23,7 +23,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import PointsMallItemNotFound, PointsMallLimitReached, PointsMallNotAvailable, PointsMallSoldOut
 from campaigns.models import (
     CouponSource,
@@ -36,6 +35,7 @@ from campaigns.models import (
 from campaigns.services.coupons import coupon_grant
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.idempotency import idempotent_replay
+from core.tracking import track
 from members import selectors as member_selectors
 from members.errors import PointsInsufficient
 from members.models import Address, Member, PointsKind

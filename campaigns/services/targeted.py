@@ -29,7 +29,6 @@ from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Value, 
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import CouponTemplateNotFound, TargetedIssueInvalid, TargetedIssueNotFound
 from campaigns.models import (
     Coupon,
@@ -44,6 +43,7 @@ from campaigns.models import (
 from campaigns.services.coupons import coupon_validity
 from campaigns.tasks import run_targeted_issue
 from core.operators import operator_id
+from core.tracking import track
 from members.models import Member, MemberTag, Segment, SegmentMember, Tag
 
 Target = TargetedIssue.Target

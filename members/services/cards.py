@@ -24,8 +24,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.tracking import track
 from core.errors import DomainError
+from core.tracking import track
 from members.errors import (
     CardPlanNotFound,
     CardPurchaseAmountMismatch,

@@ -24,9 +24,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Sum
 
-from analytics.tracking import track
 from core.errors import NotFound, ValidationFailed
 from core.operators import operator_id
+from core.tracking import track
 from members.models import GrowthEntry, GrowthReason, GrowthRule, Member, Tier, TierChange
 
 # Reasons growth_award() accepts. REFUND rows are written by growth_reverse() only.

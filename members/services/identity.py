@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from analytics.tracking import track
 from core.errors import NotFound
+from core.tracking import track
 from members.models import Address, Member, MemberToken
 from members.selectors import token_hash
 from wechat import miniprogram

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from analytics.tracking import track
 from core.errors import ValidationFailed
 from core.operators import operator_id
+from core.tracking import track
 from members.errors import BirthdayLocked, InvalidBirthday, MemberDeleted, MemberNotFound
 from members.models import (
     Address,

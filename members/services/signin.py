@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from analytics.tracking import track
+from core.tracking import track
 from members.errors import AlreadySignedIn
 from members.models import GrowthReason, Member, PointsKind, SignIn, SignInReward
 from members.services.growth import growth_award, growth_rule_current

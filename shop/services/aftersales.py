@@ -45,12 +45,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from analytics.tracking import track
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.idempotency import idempotent_replay
 from core.images import image_clean
 from core.money import allocate
 from core.operators import operator_id
+from core.tracking import track
 from members.models import Member
 from shop.errors import (
     AfterSaleInvalidTransition,

@@ -18,11 +18,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
 from core.operators import operator_id
+from core.tracking import track
 from members.models import Address, Member, PointsKind
 from members.selectors import address_default_for_member
 from members.services.points import points_refund_spent, points_spend

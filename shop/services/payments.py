@@ -17,11 +17,11 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.flash import flash_reclaim
 from core.errors import DomainError
+from core.tracking import track
 from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
 from members.models import CardPurchase, CardPurchaseStatus, GrowthReason, Member, PointsEntry, PointsKind
 from members.pricing import member_pricing_context

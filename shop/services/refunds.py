@@ -31,11 +31,11 @@ from django.db.models import Exists, F, OuterRef, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.tracking import track
 from campaigns.services.checkout import campaign_refund
 from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
 from core.operators import operator_id
+from core.tracking import track
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
 from shop.models import (
     AfterSale,

@@ -43,10 +43,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, FileField, OuterRef, Q, When
 from django.utils import timezone
 
-from analytics.tracking import track
 from core.errors import Conflict, ValidationFailed
 from core.images import image_clean
 from core.operators import operator_id
+from core.tracking import track
 from members.models import GrowthReason, Member, PointsEntry, PointsKind
 from members.services import growth_award, growth_reverse, points_award, points_reverse_award
 from members.services.growth import growth_for_review

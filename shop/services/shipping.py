@@ -28,8 +28,8 @@ from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
-from analytics.tracking import track
 from core.errors import Conflict, ValidationFailed
+from core.tracking import track
 from shop.errors import InvalidTransition
 from shop.logistics import LogisticsProvider, TrackingUnavailable, get_provider
 from shop.models import Carrier, Order, OrderEvent, OrderLine, OrderStatus, Shipment, ShipmentLine

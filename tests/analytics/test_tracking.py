@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from django.db import transaction
 
 from analytics.models import Event
+from core.tracking import track
 from shop.errors import InsufficientStock
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from tests.factories import SkuFactory, default_freight
@@ -43,3 +47,35 @@ def test_login_events_after_a_real_commit(sandbox, api_client):
                     format="json")
     assert list(Event.objects.order_by("occurred_at").values_list("name", flat=True)) == [
         "member_registered", "member_login"]
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_an_event_tracked_in_a_committed_transaction_is_recorded(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        track("coupon_claimed", member_id=7, anonymous_id="anon-1", properties={"template_id": 3})
+        assert not Event.objects.exists()  # not before the commit
+
+    event = Event.objects.get()
+    assert (event.name, event.member_id, event.anonymous_id, event.properties) == (
+        "coupon_claimed", 7, "anon-1", {"template_id": 3})
+
+
+def test_an_event_tracked_in_a_rolled_back_transaction_is_not_recorded(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Rollback):
+        with transaction.atomic():
+            track("coupon_claimed", member_id=7)
+            raise Rollback
+
+    assert callbacks == []
+    assert not Event.objects.exists()
+
+
+def test_a_failure_to_record_is_logged_not_raised(db, django_capture_on_commit_callbacks, caplog):
+    with caplog.at_level(logging.ERROR, logger="core.tracking"), django_capture_on_commit_callbacks(execute=True):
+        track("coupon_claimed", member_id=7, properties={"unserialisable": object()})
+
+    assert not Event.objects.exists()
+    assert [r.getMessage() for r in caplog.records] == ["could not record event coupon_claimed"]

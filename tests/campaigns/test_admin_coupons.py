@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.selectors.coupons import coupon_template_stats
 from campaigns.errors import CouponBudgetExhausted
 from campaigns.models import (
     Coupon,
@@ -21,7 +22,6 @@ from campaigns.models import (
     GiftRule,
     Validity,
 )
-from campaigns.selectors.stats import coupon_template_stats
 from campaigns.services.coupons import coupon_grant
 from shop.models import OrderStatus
 from tests.admin.conftest import catalog, make_order, page  # noqa: F401 (the catalog fixture)

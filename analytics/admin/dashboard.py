@@ -1,4 +1,4 @@
-"""Today's numbers on the console's home page, read from shop.selectors.dashboard_today()."""
+"""Today's numbers on the console's home page, read from analytics.selectors.dashboard.dashboard_today()."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.selectors.dashboard import dashboard_today
 from core.admin import yuan_text
 from shop.models import OrderStatus
 
 
 def dashboard_cards() -> list[dict[str, Any]]:
     """The four cards, each linking to the orders behind its number."""
-    from shop.selectors import dashboard_today
-
     today = dashboard_today()
     orders = reverse("admin:shop_order_changelist")
     paid_today = f"{orders}?{urlencode(_paid_today_filter())}"

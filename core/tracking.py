@@ -1,0 +1,70 @@
+"""`track()`: how every app records a domain event, without knowing who stores it.
+
+The events table belongs to analytics, which sits above every app (it reads them all), so the
+apps cannot import it. core holds the port instead: `track()` collects the event and, once the
+surrounding transaction commits, hands it to the one recorder registered at start-up
+(analytics registers the one that inserts its Event rows, in its AppConfig.ready()).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackedEvent:
+    """One domain event as the app saw it: its id and time are fixed when track() is called."""
+
+    name: str
+    member_id: int | None
+    anonymous_id: str
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: dt.datetime = field(default_factory=timezone.now)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+Recorder = Callable[[TrackedEvent], None]
+
+_recorder: Recorder | None = None
+
+
+def recorder_register(recorder: Recorder) -> None:
+    """Make `recorder` the one that stores tracked events from now on (a later call replaces it)."""
+    global _recorder
+    _recorder = recorder
+
+
+def track(name: str, *, member_id: int | None = None, anonymous_id: str = "",
+          properties: dict[str, Any] | None = None) -> None:
+    """Record a domain event once the surrounding transaction commits (never if it rolls back).
+
+    The insert runs outside the caller's transaction and locks, and a failure to record is
+    logged, never raised: analytics must not break a purchase.
+    """
+    event = TrackedEvent(name=name, member_id=member_id, anonymous_id=anonymous_id,
+                         properties=dict(properties or {}))
+    transaction.on_commit(lambda: _record(event))
+
+
+def _record(event: TrackedEvent) -> None:
+    recorder = _recorder
+    if recorder is None:
+        logger.warning("no event recorder registered: event %s dropped", event.name)
+        return
+    try:
+        # Its own atomic block: a failed insert rolls back alone, even where this callback runs
+        # inside an outer block (tests wrap everything in one), and never poisons the connection.
+        with transaction.atomic():
+            recorder(event)
+    except Exception:  # recording is best effort by design: never break the caller
+        logger.exception("could not record event %s", event.name)
