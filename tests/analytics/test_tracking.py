@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import Event
-from shop.errors import InsufficientStock
+from catalog.errors import InsufficientStock
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from tests.factories import SkuFactory, default_freight
 
