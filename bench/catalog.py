@@ -48,7 +48,7 @@ def load_catalog(*, seed: int = 42) -> BenchData:
 
 
 def _categories() -> tuple[list[int], list[int]]:
-    from shop.models import Category
+    from catalog.models import Category
 
     tops = Category.objects.bulk_create(Category(name=name, sort=i) for i, name in enumerate(TOP_CATEGORIES))
     leaves = Category.objects.bulk_create(
@@ -64,7 +64,7 @@ def _products_with_skus(rng: random.Random, leaf_ids: list[int]) -> list[int]:
     Returns the ids of the on-shelf products. Stock rows are written in bulk rather than through
     stock_adjust(): set-up speed, and the ledger still sums to `available`.
     """
-    from shop.models import Product, ProductTag, Sku, Stock, StockMovement
+    from catalog.models import Product, ProductTag, Sku, Stock, StockMovement
 
     sku_plans = [_sku_plan(rng) for _ in range(PRODUCTS)]
     products = Product.objects.bulk_create(
@@ -104,8 +104,8 @@ def _sku_plan(rng: random.Random) -> list[tuple[dict[str, str], int, int]]:
 
 def _hot_sku(product_id: int) -> int:
     """The first SKU of an on-shelf product, topped up so no run can sell it out."""
-    from shop.models import Sku, StockMovement
-    from shop.services.stock import stock_adjust
+    from catalog.models import Sku, StockMovement
+    from catalog.services import stock_adjust
 
     sku = Sku.objects.filter(product_id=product_id).order_by("id").first()
     assert sku is not None

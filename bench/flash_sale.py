@@ -30,7 +30,7 @@ def load_flash(*, product_id: int, clients: int) -> FlashData:
     from django.utils import timezone
 
     from campaigns.models import FlashItem, FlashSession
-    from shop.models import Sku, Stock, StockMovement
+    from catalog.models import Sku, Stock, StockMovement
 
     sku = Sku.objects.create(product_id=product_id, code="BENCH-FLASH", specs={"规格": "秒杀装"},
                              price_fen=19900, original_price_fen=29900, cost_fen=5000)
@@ -68,7 +68,7 @@ def flash_target(data: FlashData) -> Target:
 def check_consistency(data: FlashData, *, orders_created: int, raw_taken: int) -> str:
     """Every 201 took one unit of activity stock and one of product stock; raw UPDATEs one more each."""
     from campaigns.models import FlashItem, FlashReservation
-    from shop.models import Stock
+    from catalog.models import Stock
 
     item = FlashItem.objects.get(pk=data.item_id)
     reserved = FlashReservation.objects.filter(item_id=data.item_id).count()

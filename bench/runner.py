@@ -218,7 +218,8 @@ def _check_consistency(data: BenchData, raw_windows: list[Measurement],
 
     Two orders more than the load placed: the in-process query count places them.
     """
-    from shop.models import Order, Stock
+    from catalog.models import Stock
+    from shop.models import Order
 
     placed = Order.objects.filter(lines__sku_id=data.hot_sku_id).count()
     expected_orders = sum(w.ok_total for w in order_windows) + 2

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.load import MAX_REQUESTS_PER_CLIENT, Measurement
 
-TAKE_ONE = "UPDATE shop_stock SET available = available - 1 WHERE sku_id = %s AND available >= 1"
+TAKE_ONE = "UPDATE catalog_stock SET available = available - 1 WHERE sku_id = %s AND available >= 1"
 
 
 def run(*, conninfo: dict[str, Any], sku_id: int, clients: int, warmup: float,

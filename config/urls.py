@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("members.api.urls")),
     path("api/v1/", include("shop.api.urls")),
     path("api/v1/", include("campaigns.api.urls")),

@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import NotFound
-from members.models import Address, Member, MemberToken
+from members.models import Address, Member, MemberToken, Tier
 
 
 def token_hash(raw_token: str) -> str:
@@ -27,6 +27,12 @@ def member_token_active(*, raw_token: str) -> tuple[MemberToken, Member] | None:
         .first()
     )
     return (token, token.member) if token else None
+
+
+def tier_choices() -> list[tuple[int, str]]:
+    """(level, name) of every tier, lowest first: how other apps offer a choice of tier by level
+    (a product's early-access level, settings.CATALOG_TIER_CHOICES)."""
+    return [(level, name) for level, name in Tier.objects.order_by("level").values_list("level", "name")]
 
 
 def address_list_for_member(*, member: Member) -> QuerySet[Address]:

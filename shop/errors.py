@@ -6,16 +6,6 @@ from core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from core.idempotency import IdempotencyKeyReused  # noqa: F401 - part of shop's error codes
 
 
-class InsufficientStock(Conflict):
-    code = "insufficient_stock"
-    message = "库存不足"
-
-
-class ProductUnavailable(Conflict):
-    code = "product_unavailable"
-    message = "商品已下架或不存在"
-
-
 class InvalidTransition(Conflict):
     code = "invalid_order_status"
     message = "订单当前状态不允许该操作"
@@ -40,12 +30,6 @@ class AddressRequired(DomainError):
     status = 400
     code = "address_required"
     message = "请先填写收货地址"
-
-
-class NotDeliverable(DomainError):
-    status = 400
-    code = "not_deliverable"
-    message = "该地区暂不支持配送"
 
 
 class EmptyOrder(DomainError):

@@ -29,9 +29,9 @@ coupon: 100 points = ¥1, at most 50%, whole points). `PricingContext.points_to_
 PointsExceedLimit, more than the balance PointsInsufficient (both 409, `detail.max_points`),
 a negative or non-integer number ValidationFailed. Placement spends them (shop.services.orders).
 
-Freight: per freight template, free from the template's own threshold; on top of that a tier
-with free_shipping_threshold_fen (包邮门槛) makes the whole order's freight 0 once the goods still
-payable reach it. Both are checked, so whichever threshold is lower wins.
+Freight: per freight template (catalog.freight), free from the template's own threshold; on top
+of that a tier with free_shipping_threshold_fen (包邮门槛) makes the whole order's freight 0 once
+the goods still payable reach it. Both are checked, so whichever threshold is lower wins.
 
 Coupons: `PricingContext.coupon_ids` None picks the best by itself (at most one goods coupon:
 the largest discount, tie → expiring soonest; plus one freight coupon likewise); a tuple uses
@@ -50,7 +50,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.errors import CouponCombinationInvalid, CouponNotFound, CouponNotUsable, CouponUnavailable
@@ -66,13 +65,13 @@ from campaigns.pricing import (
     flash_discounts,
     full_reductions_apply,
 )
+from catalog.freight import FreightLine, freight_for
 from core.errors import ValidationFailed
 from core.money import allocate
 from members.errors import PointsInsufficient
 from members.pricing import APPLIED_FLOOR, APPLIED_LABELS, APPLIED_STACKED, APPLIED_TIER, MemberPricingContext
 from members.pricing_points import points_checkout_limit, points_value_fen
-from shop.errors import NotDeliverable, PointsExceedLimit
-from shop.models import FreightRule, FreightTemplate
+from shop.errors import PointsExceedLimit
 
 
 @dataclass(frozen=True)
@@ -506,7 +505,8 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
     free_by_tier = (bool(priced) and tier_threshold is not None
                     and sum(pl.payable_fen for pl in priced) >= tier_threshold)
     # Deliverability is still checked (NotDeliverable) when the tier makes the freight free.
-    freight_fen = freight_for(priced, province=ctx.province)
+    freight_fen = freight_for([FreightLine(template_id=pl.line.freight_template_id, payable_fen=pl.payable_fen,
+                                           quantity=pl.line.quantity) for pl in priced], province=ctx.province)
     if free_by_tier:
         freight_fen = 0
     summaries.append(StageSummary("freight", STAGE_LABELS["freight"], freight_fen))
@@ -529,47 +529,3 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
 
 # Stages whose summary keeps each adjustment's own label (秒杀价, the activity's or the coupon's name).
 LABELLED_STAGES = frozenset({"activity", "member", "full_reduction", "coupon"})
-
-
-def freight_for(lines: list[PricedLine], *, province: str) -> int:
-    """Freight summed over the freight templates of the lines' products.
-
-    Per template: free when the goods still payable reach its threshold; otherwise the rule
-    for the province (or the template's catch-all rule) charges first piece + each extra block.
-    """
-    if not lines:
-        return 0
-    named = {pl.line.freight_template_id for pl in lines if pl.line.freight_template_id}
-    templates = {t.pk: t for t in FreightTemplate.objects.filter(Q(is_default=True) | Q(pk__in=named))}
-    default = next((t for t in templates.values() if t.is_default), None)
-    groups: dict[int | None, list[PricedLine]] = {}
-    for pl in lines:
-        template_id = pl.line.freight_template_id or (default.pk if default else None)
-        groups.setdefault(template_id, []).append(pl)
-    rules: dict[int, list[FreightRule]] = {}
-    for row in FreightRule.objects.filter(template_id__in=list(templates)).order_by("id"):
-        rules.setdefault(row.template_id, []).append(row)
-    total = 0
-    for template_id, group in groups.items():
-        template = templates.get(template_id) if template_id else None
-        if template is None:
-            continue  # no template configured: free shipping
-        payable = sum(pl.payable_fen for pl in group)
-        if template.free_threshold_fen is not None and payable >= template.free_threshold_fen:
-            continue
-        rule = _rule_for(rules.get(template.pk, []), province)
-        if rule is None:
-            continue
-        if not rule.is_deliverable:
-            raise NotDeliverable(detail={"province": province})
-        count = sum(pl.line.quantity for pl in group)
-        extra_blocks = -(-max(0, count - rule.first_count) // rule.extra_count)
-        total += rule.first_fee_fen + extra_blocks * rule.extra_fee_fen
-    return total
-
-
-def _rule_for(rules: list[FreightRule], province: str) -> FreightRule | None:
-    for rule in rules:
-        if province and province in rule.provinces:
-            return rule
-    return next((rule for rule in rules if not rule.provinces), None)

@@ -1,71 +1,29 @@
-"""Reads of the shop. Shopper-facing reads are scoped by the member who asks."""
+"""Reads of the shop: carts, orders, after-sales, reviews. Shopper-facing reads are scoped by the
+member who asks; the catalog's own reads are in catalog.selectors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 
+from catalog.errors import ProductUnavailable
+from catalog.models import Sku
 from members.models import Member
-from shop.errors import ProductUnavailable
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
     AfterSaleLine,
     CartItem,
-    Category,
     Order,
     OrderLine,
     OrderStatus,
-    Product,
-    ProductImage,
     Review,
     ReviewPhoto,
     ReviewStatus,
-    Sku,
-    Stock,
 )
 from shop.pricing import CartLine
-
-
-def category_tree() -> list[Category]:
-    """Active top-level categories with their active children prefetched (two queries)."""
-    children = Category.objects.filter(is_active=True).order_by("sort", "id")
-    return list(
-        Category.objects.filter(parent__isnull=True, is_active=True)
-        .order_by("sort", "id")
-        .prefetch_related(Prefetch("children", queryset=children, to_attr="active_children"))
-    )
-
-
-def product_list() -> QuerySet[Product]:
-    """On-shelf products with what a list card needs; no per-row queries.
-
-    `in_stock` is an EXISTS per row, not a SUM over a join: the page and its COUNT then stay
-    plain product queries however large the catalog grows.
-    """
-    sellable = Stock.objects.filter(sku__product=OuterRef("pk"), sku__is_active=True, available__gt=0)
-    return (
-        Product.objects.filter(is_on_shelf=True, category__is_active=True)
-        .annotate(in_stock=Exists(sellable))
-        .only("id", "name", "subtitle", "main_image", "tags", "min_price_fen", "sales_count",
-              "category_id", "created_at", "sort")
-    )
-
-
-def product_detail(*, product_id: int) -> Product:
-    active_skus = Sku.objects.filter(is_active=True).select_related("stock").order_by("id")
-    product = (
-        Product.objects.filter(pk=product_id, is_on_shelf=True)
-        .select_related("category")
-        .prefetch_related(Prefetch("skus", queryset=active_skus, to_attr="active_skus"),
-                          Prefetch("images", queryset=ProductImage.objects.order_by("sort", "id")))
-        .first()
-    )
-    if product is None:
-        raise ProductUnavailable(code="product_not_found", status=404)
-    return product
 
 
 def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, int] | None = None) -> list[CartLine]:

@@ -6,8 +6,8 @@ import factory
 from factory.django import DjangoModelFactory
 
 from campaigns.models import CouponKind, CouponTemplate, Validity
+from catalog.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
 from members.models import Address, Member
-from shop.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
 
 
 class MemberFactory(DjangoModelFactory):
@@ -61,8 +61,7 @@ class SkuFactory(DjangoModelFactory):
 
     @factory.post_generation
     def stock(obj, create, extracted, **kwargs):
-        from shop.services.catalog import product_refresh_denormalised
-        from shop.services.stock import stock_adjust, stock_ensure_row
+        from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 
         if not create:
             return

@@ -36,6 +36,7 @@ from campaigns.services.activities import (
     flash_session_overlaps,
     full_reduction_overlaps,
 )
+from catalog.models import Sku
 from core.admin import NO_CAPTION, money_display, request_operator, yuan_text
 from core.errors import DomainError
 from core.money import yuan
@@ -160,7 +161,7 @@ class FlashItemInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "sku":
             # The widget labels the chosen SKU with its product's name: fetch both at once.
-            kwargs["queryset"] = db_field.related_model.objects.select_related("product")
+            kwargs["queryset"] = Sku.objects.select_related("product")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="成本价")

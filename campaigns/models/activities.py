@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
+from catalog.models import Sku
+
 from .scope import Scoped
 
 
@@ -77,7 +79,7 @@ class FlashItem(models.Model):
     """A SKU in a session: activity price and activity stock, separate from the product's stock."""
 
     session = models.ForeignKey(FlashSession, verbose_name="场次", on_delete=models.CASCADE, related_name="items")
-    sku = models.ForeignKey("shop.Sku", verbose_name="SKU", on_delete=models.PROTECT, related_name="+")
+    sku = models.ForeignKey(Sku, verbose_name="SKU", on_delete=models.PROTECT, related_name="+")
     flash_price_fen = models.BigIntegerField("秒杀价（分）")
     stock_total = models.PositiveIntegerField("活动库存")
     stock_left = models.IntegerField("剩余库存", editable=False)

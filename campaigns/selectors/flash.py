@@ -1,8 +1,8 @@
 """Flash-sale reads: the offers checkout prices with, and the sessions the mini-program shows.
 
-campaigns never imports shop: product and SKU fields are reached through lookups on the
-`"shop.Sku"` foreign key (`sku__product__name`, `sku__price_fen`). Every read here is a fixed
-number of queries whatever the number of sessions and items.
+Product and SKU fields are read through the flash item's foreign key to catalog.models.Sku
+(`sku__product__name`, `sku__price_fen`). Every read here is a fixed number of queries whatever
+the number of sessions and items.
 """
 
 from __future__ import annotations

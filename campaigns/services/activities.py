@@ -11,8 +11,6 @@ Operators make mistakes; three guard rails catch the expensive ones (issue 4):
   conditional UPDATE whose WHERE clause keeps it at or above zero, so units already sold or held
   by unpaid orders (which flash_reserve() took with its own conditional UPDATE) are never
   handed out twice, whatever runs at the same moment.
-
-Products and SKUs are read through their model labels ("shop.Sku"): campaigns never imports shop.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -38,6 +35,7 @@ from campaigns.errors import (
     FlashStockBelowSold,
 )
 from campaigns.models import FlashItem, FlashSession, FullReduction, Scope
+from catalog.models import Product, Sku
 from core.errors import ValidationFailed
 from core.money import round_fen, yuan
 
@@ -74,8 +72,7 @@ def flash_item_price_check(*, sku_id: int, flash_price_fen: int, confirm_below_c
     ActivityPriceBelowCost (not confirmed) or BelowCostPermissionRequired (ticked without the
     permission).
     """
-    sku_model = apps.get_model("shop", "Sku")
-    row = sku_model.objects.filter(pk=sku_id).values("code", "cost_fen").first()
+    row = Sku.objects.filter(pk=sku_id).values("code", "cost_fen").first()
     if row is None:
         raise ValidationFailed("SKU 不存在", code="sku_not_found", detail={"sku_id": sku_id})
     cost_fen, code = int(row["cost_fen"]), str(row["code"])
@@ -231,10 +228,9 @@ def _window(starts_at: dt.datetime, ends_at: dt.datetime) -> str:
     return f"{start:%m-%d %H:%M}–{end_text}"
 
 
-def _scope_products(activity: FullReduction) -> QuerySet:
+def _scope_products(activity: FullReduction) -> QuerySet[Product]:
     """The products a scoped activity applies to (a category covers its children)."""
-    product_model = apps.get_model("shop", "Product")
-    products = product_model.objects.all()
+    products = Product.objects.all()
     if activity.scope == Scope.CATEGORIES:
         category_ids = list(activity.categories.values_list("pk", flat=True))
         products = products.filter(Q(category_id__in=category_ids) | Q(category__parent_id__in=category_ids))
@@ -269,9 +265,8 @@ def _flash_overlaps(session: FlashSession, items: Iterable[FlashItem]) -> list[s
     for other in others:
         warnings.append(f"SKU {codes[other.sku_id]} 同时在秒杀场次“{other.session.name}”"
                         f"（{_window(other.session.starts_at, other.session.ends_at)}）中，时间有重叠")
-    sku_model = apps.get_model("shop", "Sku")
     for activity in _overlapping_reductions(session.starts_at, session.ends_at):
-        inside = sku_model.objects.filter(pk__in=list(codes), product__in=_scope_products(activity))
+        inside = Sku.objects.filter(pk__in=list(codes), product__in=_scope_products(activity))
         inside_codes = sorted(codes[pk] for pk in inside.values_list("pk", flat=True))
         if inside_codes:
             warnings.append(f"SKU {'、'.join(inside_codes)} 同时参加满减活动“{activity.name}”"

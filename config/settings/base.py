@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "core",
+    "catalog",
     "members",
     "shop",
     "campaigns",

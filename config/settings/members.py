@@ -5,6 +5,10 @@ One block per topic; helpers append their own.
 
 from .env import env_int
 
+# The catalog console offers a product's early-access level (新品优先购) as a choice of member tier;
+# the catalog knows nothing of members, so the reader of (level, name) pairs is named here.
+CATALOG_TIER_CHOICES = "members.selectors.tier_choices"
+
 # Points (积分).
 # 100 points = ¥1 at checkout; at most this percent of the goods amount may be paid with points.
 POINTS_PER_YUAN = env_int("POINTS_PER_YUAN", 100)

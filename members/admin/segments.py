@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -19,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from catalog.models import Category
 from core.admin import YuanFormField, short_time
 from core.errors import DomainError
 from members.errors import SegmentRulesInvalid
@@ -30,18 +30,14 @@ MONTHS = [(m, f"{m}月") for m in range(1, 13)]
 
 
 def category_choices() -> list[tuple[int, str]]:
-    """Product categories for the "bought from" condition, read by model label (members does not
-    import shop; the condition stores plain ids)."""
-    if not apps.is_installed("shop"):
-        return []
-    category = apps.get_model("shop", "Category")
-    rows = list(category.objects.select_related("parent"))
+    """Product categories for the "bought from" condition (the condition stores plain ids)."""
+    rows = list(Category.objects.select_related("parent"))
 
-    def place(c: Any) -> tuple[int, int, int, int, int]:  # each parent, then its children
+    def place(c: Category) -> tuple[int, int, int, int, int]:  # each parent, then its children
         root = c.parent or c
         return (root.sort, root.pk, 1 if c.parent_id else 0, c.sort, c.pk)
 
-    return [(c.pk, f"{c.parent.name} / {c.name}" if c.parent_id else c.name) for c in sorted(rows, key=place)]
+    return [(c.pk, f"{c.parent.name} / {c.name}" if c.parent else c.name) for c in sorted(rows, key=place)]
 
 
 class SegmentForm(forms.ModelForm):

@@ -1,8 +1,8 @@
 """What segment rules read besides the member row, and the audit trail of operator changes.
 
-members knows nothing of orders or products: the shop reports which categories a member bought
-from, as plain ids, when an order is paid (`member_record_category_purchase`), and RFM groups are
-computed from the purchase facts on Member with thresholds operators set here.
+members knows nothing of orders: the shop reports which categories a member bought from, as
+plain ids, when an order is paid (`member_record_category_purchase`), and RFM groups are computed
+from the purchase facts on Member with thresholds operators set here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.db.models import Q
 
 
 class MemberCategoryPurchase(models.Model):
-    """A member bought from a category (a plain id of shop.Category, parents included) at least once.
+    """A member bought from a category (a plain id of catalog.Category, parents included) at least once.
 
     One row per (member, category); `last_bought_at` only moves forward. Segment rules
     "bought from category X in the last N days" are an indexed EXISTS over this table.

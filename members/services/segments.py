@@ -164,7 +164,7 @@ def segment_remove_inactive_members() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Purchase facts the shop reports (members knows nothing of orders or products)
+# Purchase facts the shop reports (members knows nothing of orders)
 
 
 def member_record_category_purchase(*, member_id: int, category_ids: Iterable[int], at: dt.datetime) -> None:

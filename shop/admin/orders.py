@@ -34,10 +34,11 @@ from core.admin import (
     yuan_text,
 )
 from core.errors import DomainError
+from core.resources import FILE_FORMATS
 from shop.admin.forms import CancelForm, RemarkForm
 from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, ShippingUploadFilter
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
-from shop.resources import FILE_FORMATS, OrderExportResource
+from shop.resources import OrderExportResource
 
 STATUS_COLOURS: dict[str, str] = {
     OrderStatus.PENDING_PAYMENT: "#b26a00",

@@ -312,7 +312,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
     @admin.display(description="商品")
     def product_link(self, review: Review) -> str:
-        url = reverse("admin:shop_product_change", args=[review.product_id])
+        url = reverse("admin:catalog_product_change", args=[review.product_id])
         line = review.order_line
         return format_html('<a href="{}">{}</a> <span style="color:var(--body-quiet-color)">{}</span>', url,
                            review.product.name, line.spec_text)

@@ -1,11 +1,9 @@
 from django.urls import include, path
 
-from shop.api import cart, catalog, orders, payments
+from shop.api import cart, orders, payments, products
 
 urlpatterns = [
-    path("categories/", catalog.CategoryTreeView.as_view(), name="category-tree"),
-    path("products/", catalog.ProductListView.as_view(), name="product-list"),
-    path("products/<int:product_id>/", catalog.ProductDetailView.as_view(), name="product-detail"),
+    path("products/<int:product_id>/", products.ProductDetailView.as_view(), name="product-detail"),
     path("cart/items/", cart.CartView.as_view(), name="cart"),
     path("cart/items/<int:item_id>/", cart.CartItemView.as_view(), name="cart-item"),
     path("cart/select-all", cart.CartSelectAllView.as_view(), name="cart-select-all"),

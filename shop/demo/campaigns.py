@@ -29,10 +29,10 @@ from campaigns.models import (
 from campaigns.services.claims import coupon_claim
 from campaigns.services.codes import code_batch_generate
 from campaigns.services.flash import flash_sessions_create_for_day
+from catalog.models import Category, Sku
 from members.models import Member, Segment, Tier
 from members.models.cards import CardPlan
 from members.services.segments import segment_evaluate, tag_add, tag_get_or_create
-from shop.models import Category, Sku
 
 FLASH_ITEMS_PER_SESSION = 3
 

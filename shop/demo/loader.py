@@ -31,6 +31,8 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from catalog.models import Category, FreightRule, FreightTemplate, Product, ProductImage, Sku, Stock, StockMovement
+from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from members.models import Address, Gender, Member
 from members.services import address_create
 from shop.demo.campaigns import load_campaign_demo
@@ -38,22 +40,13 @@ from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
 from shop.errors import IdempotencyKeyReused
 from shop.models import (
-    Category,
-    FreightRule,
-    FreightTemplate,
     Order,
     OrderEvent,
     OrderStatus,
     Payment,
-    Product,
-    ProductImage,
     ShippingInfoUpload,
     ShippingUploadState,
-    Sku,
-    Stock,
-    StockMovement,
 )
-from shop.services.catalog import product_refresh_denormalised
 from shop.services.orders import (
     CheckoutInput,
     LineInput,
@@ -63,7 +56,6 @@ from shop.services.orders import (
     order_ship,
 )
 from shop.services.payments import payment_record_paid
-from shop.services.stock import stock_adjust, stock_ensure_row
 from wechat.gateway import PaymentNotice
 
 SEED = 20250618

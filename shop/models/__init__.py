@@ -10,8 +10,6 @@ from .aftersales import (
     RefundStatus,
 )
 from .cart import CartItem
-from .catalog import Category, Product, ProductImage, ProductTag, Sku, Stock, StockMovement
-from .freight import FreightRule, FreightTemplate
 from .orders import Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus, RefundState, Shipment
 from .payments import Payment, PaymentNotification, PaymentStatus
 from .reviews import Review, ReviewPhoto, ReviewStatus
@@ -21,7 +19,6 @@ __all__ = [
     "AfterSale", "AfterSaleEvent", "AfterSaleKind", "AfterSaleLine", "AfterSalePhoto", "AfterSaleStatus",
     "Carrier", "LogisticsState", "Refund", "RefundNotification", "RefundState", "RefundStatus", "Review",
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
-    "CartItem", "Category", "FreightRule", "FreightTemplate", "Order", "OrderEvent", "OrderLine",
-    "OrderLineAdjustment", "OrderStatus", "Payment", "PaymentNotification", "PaymentStatus",
-    "Product", "ProductImage", "ProductTag", "Shipment", "Sku", "Stock", "StockMovement",
+    "CartItem", "Order", "OrderEvent", "OrderLine", "OrderLineAdjustment", "OrderStatus", "Payment",
+    "PaymentNotification", "PaymentStatus", "Shipment",
 ]

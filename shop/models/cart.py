@@ -3,10 +3,12 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from catalog.models import Sku
+
 
 class CartItem(models.Model):
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="cart_items")
-    sku = models.ForeignKey("shop.Sku", on_delete=models.CASCADE, related_name="+")
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="+")
     quantity = models.PositiveIntegerField("数量")
     selected = models.BooleanField("选中", default=True)
     # The price the shopper saw when adding; a later change is shown, not hidden.

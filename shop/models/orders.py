@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from catalog.models import Sku
+
 
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", "待付款"
@@ -128,7 +130,7 @@ class Order(models.Model):
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    sku = models.ForeignKey("shop.Sku", verbose_name="SKU", on_delete=models.PROTECT, related_name="+")
+    sku = models.ForeignKey(Sku, verbose_name="SKU", on_delete=models.PROTECT, related_name="+")
     product_id_snapshot = models.BigIntegerField("商品ID")
     product_name = models.CharField("商品名称", max_length=100)
     sku_code = models.CharField("SKU 编码", max_length=64)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from catalog.models import Product
+
 
 class ReviewStatus(models.TextChoices):
     PUBLISHED = "published", "已发布"  # shoppers see it
@@ -26,7 +28,7 @@ REVIEW_TRANSITIONS: dict[str, set[str]] = {
 class Review(models.Model):
     order_line = models.OneToOneField("shop.OrderLine", verbose_name="订单商品", on_delete=models.PROTECT,
                                       related_name="review")
-    product = models.ForeignKey("shop.Product", verbose_name="商品", on_delete=models.PROTECT,
+    product = models.ForeignKey(Product, verbose_name="商品", on_delete=models.PROTECT,
                                 related_name="reviews")
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.PROTECT,
                                related_name="reviews")

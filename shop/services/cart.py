@@ -7,10 +7,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.errors import ProductUnavailable
+from catalog.models import Sku
 from core.errors import NotFound, ValidationFailed
 from members.models import Member
-from shop.errors import ProductUnavailable
-from shop.models import CartItem, Sku
+from shop.models import CartItem
 
 
 def _check_quantity(quantity: int) -> None:

@@ -19,6 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
+from catalog.models import Product
+from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
 from core.operators import operator_id
@@ -34,11 +36,10 @@ from shop.errors import (
     OrderNotFound,
     PriceChanged,
 )
-from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus, Product
+from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_TRANSITIONS
 from shop.pricing import PricingContext, PricingRun, Quote, check_points_to_use, quote
 from shop.selectors import cart_snapshot_lines
-from shop.services.stock import stock_quantities, stock_release, stock_reserve
 
 if TYPE_CHECKING:
     from campaigns.services.flash import FlashWant

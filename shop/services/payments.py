@@ -20,6 +20,9 @@ from django.utils import timezone
 from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.flash import flash_reclaim
+from catalog.errors import InsufficientStock
+from catalog.models import Category, Product
+from catalog.services import stock_quantities, stock_reserve
 from core.errors import DomainError
 from core.tracking import track
 from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
@@ -35,9 +38,8 @@ from members.services import (
     points_spend,
 )
 from members.services.cards import card_purchase_mark_paid, is_card_purchase_no
-from shop.errors import InsufficientStock, InvalidTransition, OrderExpired
+from shop.errors import InvalidTransition, OrderExpired
 from shop.models import (
-    Category,
     Order,
     OrderEvent,
     OrderLine,
@@ -45,11 +47,9 @@ from shop.models import (
     Payment,
     PaymentNotification,
     PaymentStatus,
-    Product,
 )
 from shop.notifications import notify_order_paid
 from shop.services.orders import order_get_for_member, order_transition
-from shop.services.stock import stock_quantities, stock_reserve
 from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
 
 logger = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
+from catalog.services import stock_quantities, stock_release
 from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
 from core.operators import operator_id
@@ -57,7 +58,6 @@ from shop.notifications import notify_after_sale_progress
 from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
 from shop.services.orders import order_transition
 from shop.services.payments import NotifyOutcome, payment_gateway, revived_points_reference
-from shop.services.stock import stock_quantities, stock_release
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
 from wechat.gateway import RefundState as GatewayRefundState

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
+from catalog.models import Category, Product, Sku
 from members.models import Member
-from shop.models import Category, Order, OrderEvent, OrderLine, OrderStatus, Product, Sku
+from shop.models import Order, OrderEvent, OrderLine, OrderStatus
 from tests.factories import MemberFactory, SkuFactory
 
 _order_numbers = itertools.count(1)

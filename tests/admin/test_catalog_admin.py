@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from shop.models import Category, Product, ProductImage, Sku, Stock, StockMovement
+from catalog.models import Category, Product, ProductImage, Sku, Stock, StockMovement
 from tests.admin.conftest import page
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def _product_post(category: Category, skus: list[dict[str, str]], **extra: str) 
 
 
 def test_product_list_shows_thumbnail_category_yuan_stock_and_shelf(admin_client, catalog):
-    html = page(admin_client.get(reverse("admin:shop_product_changelist")))
+    html = page(admin_client.get(reverse("admin:catalog_product_changelist")))
 
     assert "商品" in html and "有机奶粉" in html
     assert "母婴 / 奶粉" in html
@@ -50,7 +50,7 @@ def test_product_list_shows_thumbnail_category_yuan_stock_and_shelf(admin_client
 
 
 def test_product_page_shows_yuan_and_no_stock_input(admin_client, catalog):
-    html = page(admin_client.get(reverse("admin:shop_product_change", args=[catalog.product.pk])))
+    html = page(admin_client.get(reverse("admin:catalog_product_change", args=[catalog.product.pk])))
 
     assert 'value="199.00"' in html and 'value="259.00"' in html
     assert 'value="段位:1段"' in html
@@ -61,7 +61,7 @@ def test_product_page_shows_yuan_and_no_stock_input(admin_client, catalog):
 
 
 def test_saving_a_product_ignores_posted_stock(admin_client, catalog):
-    url = reverse("admin:shop_product_change", args=[catalog.product.pk])
+    url = reverse("admin:catalog_product_change", args=[catalog.product.pk])
     data = _product_post(catalog.child, [], is_on_shelf="on")
     data.update({"name": "有机奶粉", "skus-TOTAL_FORMS": "2", "skus-INITIAL_FORMS": "2"})
     for index, sku in enumerate([catalog.red, catalog.blue]):
@@ -90,7 +90,7 @@ def test_adding_a_product_creates_stock_rows_and_opening_stock_through_the_servi
          "cost_fen": "60.5", "weight_g": "320", "is_active": "on", "initial_stock": ""},
     ])
 
-    response = admin_client.post(reverse("admin:shop_product_add"), data)
+    response = admin_client.post(reverse("admin:catalog_product_add"), data)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     product = Product.objects.get(name="新品连衣裙")
@@ -115,7 +115,7 @@ def test_bad_price_is_refused_in_chinese_and_nothing_is_saved(admin_client, cata
     data = _product_post(catalog.child, [{"code": "X-1", "specs": "", "price_fen": price, "weight_g": "0",
                                           "is_active": "on"}])
 
-    html = page(admin_client.post(reverse("admin:shop_product_add"), data))
+    html = page(admin_client.post(reverse("admin:catalog_product_add"), data))
 
     assert message in html
     assert not Product.objects.filter(name="新品连衣裙").exists()
@@ -126,15 +126,15 @@ def test_duplicate_specs_and_bad_spec_text_are_refused(admin_client, catalog):
         {"code": "A-1", "specs": "颜色:红", "price_fen": "1", "weight_g": "0"},
         {"code": "A-2", "specs": "颜色:红", "price_fen": "1", "weight_g": "0"},
     ])
-    assert "规格重复" in page(admin_client.post(reverse("admin:shop_product_add"), data))
+    assert "规格重复" in page(admin_client.post(reverse("admin:catalog_product_add"), data))
 
     data = _product_post(catalog.child, [{"code": "A-3", "specs": "红色", "price_fen": "1", "weight_g": "0"}])
-    assert "格式不对" in page(admin_client.post(reverse("admin:shop_product_add"), data))
+    assert "格式不对" in page(admin_client.post(reverse("admin:catalog_product_add"), data))
 
 
 def test_images_are_checked_with_pillow(admin_client, catalog, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    url = reverse("admin:shop_product_change", args=[catalog.product.pk])
+    url = reverse("admin:catalog_product_change", args=[catalog.product.pk])
 
     def post_with(upload: SimpleUploadedFile) -> str:
         data = _product_post(catalog.child, [], is_on_shelf="on", name="有机奶粉")
@@ -162,17 +162,17 @@ def test_product_images_inline_accepts_png(admin_client, catalog, settings, tmp_
     data.update({"skus-TOTAL_FORMS": "0", "images-TOTAL_FORMS": "1",
                  "images-0-image": SimpleUploadedFile("p.png", _png()), "images-0-sort": "1"})
 
-    response = admin_client.post(reverse("admin:shop_product_change", args=[catalog.product.pk]), data)
+    response = admin_client.post(reverse("admin:catalog_product_change", args=[catalog.product.pk]), data)
 
     assert response.status_code == 302
     assert ProductImage.objects.filter(product=catalog.product).count() == 1
-    html = page(admin_client.get(reverse("admin:shop_product_changelist")))
+    html = page(admin_client.get(reverse("admin:catalog_product_changelist")))
     assert 'class="mall-thumb"' in html
 
 
 def test_shelf_actions(admin_client, catalog):
     empty = Product.objects.create(category=catalog.child, name="空商品")
-    url = reverse("admin:shop_product_changelist")
+    url = reverse("admin:catalog_product_changelist")
 
     admin_client.post(url, {"action": "unshelve", "_selected_action": [catalog.product.pk]})
     assert not Product.objects.get(pk=catalog.product.pk).is_on_shelf
@@ -186,30 +186,30 @@ def test_shelf_actions(admin_client, catalog):
 
 
 def test_categories_are_two_levels(admin_client, catalog):
-    html = page(admin_client.get(reverse("admin:shop_category_changelist")))
+    html = page(admin_client.get(reverse("admin:catalog_category_changelist")))
     assert "上级分类" in html and "奶粉" in html
 
     # The top level's page lists its children inline; a child's page does not.
-    assert "子分类" in page(admin_client.get(reverse("admin:shop_category_change", args=[catalog.parent.pk])))
-    child_page = page(admin_client.get(reverse("admin:shop_category_change", args=[catalog.child.pk])))
+    assert "子分类" in page(admin_client.get(reverse("admin:catalog_category_change", args=[catalog.parent.pk])))
+    child_page = page(admin_client.get(reverse("admin:catalog_category_change", args=[catalog.child.pk])))
     assert 'name="children-TOTAL_FORMS"' not in child_page
 
     # A child cannot become a parent, and a parent with children cannot get a parent.
     grandchild = {"parent": str(catalog.child.pk), "name": "三级", "sort": "0", "is_active": "on",
                   "children-TOTAL_FORMS": "0", "children-INITIAL_FORMS": "0"}
-    assert "选择一个有效的选项" in page(admin_client.post(reverse("admin:shop_category_add"), grandchild))
+    assert "选择一个有效的选项" in page(admin_client.post(reverse("admin:catalog_category_add"), grandchild))
     other = Category.objects.create(name="服装")
     data = {"parent": str(other.pk), "name": "母婴", "sort": "0", "is_active": "on",
             "children-TOTAL_FORMS": "0", "children-INITIAL_FORMS": "0"}
-    html = page(admin_client.post(reverse("admin:shop_category_change", args=[catalog.parent.pk]), data))
+    html = page(admin_client.post(reverse("admin:catalog_category_change", args=[catalog.parent.pk]), data))
     assert "最多两级" in html
 
 
 def test_sku_list_and_page_are_read_only(admin_client, catalog):
-    html = page(admin_client.get(reverse("admin:shop_sku_changelist")))
+    html = page(admin_client.get(reverse("admin:catalog_sku_changelist")))
     assert "MILK-1" in html and "¥199.00" in html and "调整库存" in html
 
-    html = page(admin_client.get(reverse("admin:shop_sku_change", args=[catalog.red.pk])))
+    html = page(admin_client.get(reverse("admin:catalog_sku_change", args=[catalog.red.pk])))
     assert "可售库存" in html and "初始库存" in html  # the opening stock movement is listed
     form = html.split('id="sku_form"')[1].split("</form>")[0]
     assert not re.findall(r'<input(?![^>]*type="hidden")|<select|<textarea', form)  # nothing editable

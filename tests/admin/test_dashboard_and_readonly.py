@@ -93,7 +93,7 @@ def test_event_list_filters_by_name(admin_client):
 
 
 def test_freight_template_in_yuan_with_province_rules(admin_client):
-    from shop.models import FreightRule, FreightTemplate
+    from catalog.models import FreightRule, FreightTemplate
 
     data = {
         "name": "江浙沪包邮", "is_default": "on", "free_threshold_fen": "99",
@@ -105,7 +105,7 @@ def test_freight_template_in_yuan_with_province_rules(admin_client):
         "rules-1-extra_count": "2", "rules-1-extra_fee_fen": "5", "rules-1-is_deliverable": "on",
     }
 
-    response = admin_client.post(reverse("admin:shop_freighttemplate_add"), data)
+    response = admin_client.post(reverse("admin:catalog_freighttemplate_add"), data)
 
     assert response.status_code == 302, response.content.decode()[:2000]
     template = FreightTemplate.objects.get(name="江浙沪包邮")
@@ -113,13 +113,13 @@ def test_freight_template_in_yuan_with_province_rules(admin_client):
     rules = list(FreightRule.objects.filter(template=template).order_by("id").values_list(
         "provinces", "first_fee_fen", "extra_count", "extra_fee_fen"))
     assert rules == [(["江苏", "浙江", "上海市"], 0, 1, 0), ([], 1250, 2, 500)]
-    html = page(admin_client.get(reverse("admin:shop_freighttemplate_change", args=[template.pk])))
+    html = page(admin_client.get(reverse("admin:catalog_freighttemplate_change", args=[template.pk])))
     assert 'value="江苏,浙江,上海市"' in html and 'value="12.50"' in html
-    assert "¥99.00" in page(admin_client.get(reverse("admin:shop_freighttemplate_changelist")))
+    assert "¥99.00" in page(admin_client.get(reverse("admin:catalog_freighttemplate_changelist")))
 
     # A typo'd province, a province in two rules, and a second default are refused.
     data.update({"name": "另一个", "rules-0-provinces": "江苏,火星", "rules-1-provinces": "江苏"})
-    html = page(admin_client.post(reverse("admin:shop_freighttemplate_add"), data))
+    html = page(admin_client.post(reverse("admin:catalog_freighttemplate_add"), data))
     assert "无法识别的省份：火星" in html and "已有默认运费模板" in html
     data.update({"is_default": "", "rules-0-provinces": "江苏"})
-    assert "同时出现在" in page(admin_client.post(reverse("admin:shop_freighttemplate_add"), data))
+    assert "同时出现在" in page(admin_client.post(reverse("admin:catalog_freighttemplate_add"), data))

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from shop.models import Category, Product, Sku, Stock, StockMovement
+from catalog.models import Category, Product, Sku, Stock, StockMovement
 from tests.admin.conftest import page
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def _snapshot() -> tuple:
 
 
 def _dry_run(client, upload):
-    return client.post(reverse("admin:shop_sku_import"), {"format": "0", "import_file": upload})
+    return client.post(reverse("admin:catalog_sku_import"), {"format": "0", "import_file": upload})
 
 
 ROWS = (
@@ -56,7 +56,7 @@ def test_dry_run_previews_without_changing_anything(admin_client, catalog):
 def test_confirmed_import_moves_stock_through_the_ledger(admin_client, admin_user, catalog):
     confirm = _dry_run(admin_client, _csv(*ROWS)).context["confirm_form"]
 
-    response = admin_client.post(reverse("admin:shop_sku_process_import"), confirm.initial, follow=True)
+    response = admin_client.post(reverse("admin:catalog_sku_process_import"), confirm.initial, follow=True)
 
     assert response.status_code == 200
     red = Sku.objects.get(code="MILK-1")
@@ -84,7 +84,7 @@ def test_reimporting_the_same_stock_writes_no_movement(admin_client, catalog):
     confirm = _dry_run(admin_client, upload).context["confirm_form"]
     movements = StockMovement.objects.count()
 
-    admin_client.post(reverse("admin:shop_sku_process_import"), confirm.initial)
+    admin_client.post(reverse("admin:catalog_sku_process_import"), confirm.initial)
 
     assert StockMovement.objects.count() == movements
     assert Stock.objects.get(sku=catalog.red).available == 10
@@ -93,7 +93,7 @@ def test_reimporting_the_same_stock_writes_no_movement(admin_client, catalog):
 def test_empty_stock_cell_leaves_stock_alone(admin_client, catalog):
     confirm = _dry_run(admin_client, _csv("MILK-1,有机奶粉,母婴/奶粉,段位:1段,199,,,,")).context["confirm_form"]
 
-    admin_client.post(reverse("admin:shop_sku_process_import"), confirm.initial)
+    admin_client.post(reverse("admin:catalog_sku_process_import"), confirm.initial)
 
     assert Stock.objects.get(sku=catalog.red).available == 10
 
@@ -120,7 +120,7 @@ def test_bad_rows_are_reported_in_chinese_and_nothing_can_be_confirmed(admin_cli
 
 
 def test_export_is_keyed_by_code_with_yuan_and_stock(admin_client, catalog):
-    url = reverse("admin:shop_sku_export")
+    url = reverse("admin:catalog_sku_export")
     form_page = admin_client.get(url)
     assert "售价（元）" in page(form_page)
     columns = {name: "on" for name in form_page.context["form"].fields if name.startswith("skuresource_")}
@@ -133,7 +133,7 @@ def test_export_is_keyed_by_code_with_yuan_and_stock(admin_client, catalog):
 
 
 def test_an_export_imports_back_unchanged(admin_client, catalog):
-    url = reverse("admin:shop_sku_export")
+    url = reverse("admin:catalog_sku_export")
     columns = {name: "on" for name in admin_client.get(url).context["form"].fields
                if name.startswith("skuresource_")}
     exported = admin_client.post(url, {"format": "0", **columns}).content
@@ -141,7 +141,7 @@ def test_an_export_imports_back_unchanged(admin_client, catalog):
 
     upload = SimpleUploadedFile("skus.csv", exported, content_type="text/csv")
     confirm = _dry_run(admin_client, upload).context["confirm_form"]
-    admin_client.post(reverse("admin:shop_sku_process_import"), confirm.initial)
+    admin_client.post(reverse("admin:catalog_sku_process_import"), confirm.initial)
 
     assert _snapshot() == before
 
@@ -150,6 +150,6 @@ def test_top_level_category_path(admin_client, catalog):
     Category.objects.create(name="清仓")
     confirm = _dry_run(admin_client, _csv("OUT-1,清仓袜子,清仓,,9.9,,,3,是")).context["confirm_form"]
 
-    admin_client.post(reverse("admin:shop_sku_process_import"), confirm.initial)
+    admin_client.post(reverse("admin:catalog_sku_process_import"), confirm.initial)
 
     assert Sku.objects.get(code="OUT-1").product.category.name == "清仓"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Shipment, Stock
+from catalog.models import Stock
+from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Shipment
 from tests.admin.conftest import make_order, page
 
 pytestmark = pytest.mark.django_db

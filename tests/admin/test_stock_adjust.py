@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from shop.models import Stock, StockMovement
+from catalog.models import Stock, StockMovement
 from tests.admin.conftest import page
 
 pytestmark = pytest.mark.django_db
 
 
 def test_adjust_form_shows_current_stock(admin_client, catalog):
-    html = page(admin_client.get(reverse("admin:shop_sku_adjust_stock", args=[catalog.red.pk])))
+    html = page(admin_client.get(reverse("admin:catalog_sku_adjust_stock", args=[catalog.red.pk])))
 
     assert "调整库存" in html and "当前库存" in html and "MILK-1" in html
     assert "<strong>10</strong>" in html
@@ -20,7 +20,7 @@ def test_adjust_form_shows_current_stock(admin_client, catalog):
 
 
 def test_adjust_writes_a_movement_and_changes_stock(admin_client, admin_user, catalog):
-    url = reverse("admin:shop_sku_adjust_stock", args=[catalog.red.pk])
+    url = reverse("admin:catalog_sku_adjust_stock", args=[catalog.red.pk])
 
     response = admin_client.post(url, {"delta": "-3", "note": "盘点差异"}, follow=True)
 
@@ -32,7 +32,7 @@ def test_adjust_writes_a_movement_and_changes_stock(admin_client, admin_user, ca
 
 
 def test_adjust_below_zero_shows_the_service_message_and_changes_nothing(admin_client, catalog):
-    url = reverse("admin:shop_sku_adjust_stock", args=[catalog.red.pk])
+    url = reverse("admin:catalog_sku_adjust_stock", args=[catalog.red.pk])
     movements = StockMovement.objects.count()
 
     html = page(admin_client.post(url, {"delta": "-11", "note": "出库"}))
@@ -48,27 +48,27 @@ def test_adjust_below_zero_shows_the_service_message_and_changes_nothing(admin_c
     ({"delta": "5", "note": ""}, "该字段是必填项"),
 ])
 def test_bad_input_is_refused(admin_client, catalog, data, message):
-    url = reverse("admin:shop_sku_adjust_stock", args=[catalog.red.pk])
+    url = reverse("admin:catalog_sku_adjust_stock", args=[catalog.red.pk])
 
     assert message in page(admin_client.post(url, data))
     assert Stock.objects.get(sku=catalog.red).available == 10
 
 
 def test_stock_movement_ledger_is_read_only_and_searchable(admin_client, catalog):
-    url = reverse("admin:shop_stockmovement_changelist")
+    url = reverse("admin:catalog_stockmovement_changelist")
 
     html = page(admin_client.get(url, {"q": "MILK-2"}))
     assert "库存流水" in html and "MILK-2" in html and "MILK-1" not in html
     html = page(admin_client.get(url, {"reason__exact": "initial"}))
     assert "初始库存" in html and "+10" in html
     movement = StockMovement.objects.filter(sku=catalog.red).first()
-    assert admin_client.get(reverse("admin:shop_stockmovement_delete", args=[movement.pk])).status_code == 403
-    assert admin_client.get(reverse("admin:shop_stockmovement_add")).status_code == 403
+    assert admin_client.get(reverse("admin:catalog_stockmovement_delete", args=[movement.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:catalog_stockmovement_add")).status_code == 403
 
 
 def test_stock_itself_is_not_in_the_admin(admin_client):
     from django.contrib import admin
 
-    from shop.models import Stock as StockModel
+    from catalog.models import Stock as StockModel
 
     assert not admin.site.is_registered(StockModel)

@@ -8,8 +8,8 @@ import pytest
 from django.db import transaction
 
 from analytics.models import Event
+from catalog.errors import InsufficientStock
 from core.tracking import track
-from shop.errors import InsufficientStock
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from tests.factories import SkuFactory, default_freight
 

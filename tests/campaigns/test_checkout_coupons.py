@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Coupon, CouponEvent, CouponKind, CouponStatus, CouponTemplate, GiftRule, Scope
+from catalog.models import Stock, StockMovement
 from members.models import Member
-from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState, Stock, StockMovement
+from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from shop.services.payments import order_cancel_expired, payment_gateway, payment_prepay, payment_record_paid

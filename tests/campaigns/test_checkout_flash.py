@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Coupon, CouponStatus, FlashItem, FlashReservation
-from shop.models import Order, Stock
+from catalog.models import Stock
+from shop.models import Order
 from shop.services.orders import order_cancel
 from tests.campaigns.test_checkout_support import full_reduction, give, template
 from tests.factories import FlashItemFactory, SkuFactory, default_freight

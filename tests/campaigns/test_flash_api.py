@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import FlashPurchase
 from campaigns.selectors.flash import flash_board
-from shop.models import Sku
+from catalog.models import Sku
 from tests.factories import FlashItemFactory, FlashSessionFactory, MemberFactory, ProductFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation
 from campaigns.services.flash import flash_release
+from catalog.models import Stock, StockMovement
 from shop.api.orders import CheckoutInputSerializer
-from shop.models import Order, OrderStatus, Payment, Stock, StockMovement
+from shop.models import Order, OrderStatus, Payment
 from shop.services.payments import order_cancel_expired
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, SkuFactory, default_freight

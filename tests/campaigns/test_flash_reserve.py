@@ -25,9 +25,10 @@ from campaigns.errors import (
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
 from campaigns.selectors.flash import FlashOffer, flash_offers
 from campaigns.services.flash import FlashWant, flash_reclaim, flash_release, flash_reserve
+from catalog.models import Stock
+from catalog.services import stock_reserve
 from core.errors import ValidationFailed
-from shop.models import Order, Stock
-from shop.services.stock import stock_reserve
+from shop.models import Order
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, MemberFactory, SkuFactory
 

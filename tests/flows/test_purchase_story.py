@@ -12,8 +12,9 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
+from catalog.models import Stock
 from members.models import Address
-from shop.models import Order, OrderEvent, Stock
+from shop.models import Order, OrderEvent
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]

@@ -18,8 +18,9 @@ import pytest
 import requests
 from PIL import Image
 
+from catalog.models import Stock
 from shop import pricing
-from shop.models import AfterSale, Order, Refund, RefundStatus, Stock
+from shop.models import AfterSale, Order, Refund, RefundStatus
 from tests.celery_worker import real_worker
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.flows.test_purchase_story import Phone, operator_session

@@ -7,9 +7,10 @@ from django.core.management import call_command
 from django.db.models import F, Sum
 
 from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, FullReduction, GiftRule, RedeemCode
+from catalog.models import Category, Product, ProductImage, Sku
 from members.models import Member, Segment
 from shop.demo.loader import OPENID_PREFIX, SKU_PREFIX, demo_stock_consistent
-from shop.models import Category, Order, OrderLine, OrderStatus, Product, ProductImage, Shipment, Sku
+from shop.models import Order, OrderLine, OrderStatus, Shipment
 
 pytestmark = pytest.mark.django_db
 

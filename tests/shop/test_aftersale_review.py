@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.models import Stock
 from core.errors import DomainError
-from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Refund, RefundStatus, Stock
+from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Refund, RefundStatus
 from shop.services.aftersales import (
     AfterSaleInvalidTransition,
     SecondApproverRequired,

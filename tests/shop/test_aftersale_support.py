@@ -17,9 +17,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from catalog.models import Sku
 from members.models import Member
 from shop import pricing
-from shop.models import AfterSale, Order, OrderLine, Sku
+from shop.models import AfterSale, Order, OrderLine
 from shop.services.aftersales import AfterSaleInput, LineRequest, after_sale_request
 from shop.services.orders import CheckoutInput, LineInput, order_confirm_receipt, order_place, order_ship
 from shop.services.payments import payment_gateway, payment_prepay, payment_record_paid

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from shop.models import Order, OrderEvent, OrderStatus, Payment, Stock, StockMovement
+from catalog.models import Stock, StockMovement
+from shop.models import Order, OrderEvent, OrderStatus, Payment
 from shop.services.orders import CheckoutInput, LineInput, order_place
 from shop.services.payments import order_cancel_expired
 from tests.celery_worker import real_worker

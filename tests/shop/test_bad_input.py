@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.models import Stock
 from members.models import Address
-from shop.models import CartItem, Order, Stock
+from shop.models import CartItem, Order
 
 
 def assert_error_shape(response, status: int | None = None):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.models import CartItem, Product, Sku, StockMovement
-from shop.services.stock import stock_adjust
+from catalog.models import Product, Sku, StockMovement
+from catalog.services import stock_adjust
+from shop.models import CartItem
 from tests.factories import SkuFactory
 
 

@@ -7,7 +7,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.models import Product
+from catalog.models import Product
 from tests.factories import SkuFactory
 
 

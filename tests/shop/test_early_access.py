@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from shop.models import CartItem, Order, Product, Stock
+from catalog.models import Product, Stock
+from shop.models import CartItem, Order
 from tests.factories import SkuFactory, default_freight
 from tests.shop.test_member_price_support import put_in_tier
 
@@ -104,7 +105,7 @@ def test_the_product_page_shows_the_window_while_it_is_open(api_client, new_sku)
 
 
 def test_the_product_form_has_the_early_access_fields_in_chinese(admin_client, new_sku):
-    page = admin_client.get(f"/admin/shop/product/{new_sku.product_id}/change/")
+    page = admin_client.get(f"/admin/catalog/product/{new_sku.product_id}/change/")
 
     assert page.status_code == 200
     html = page.content.decode()

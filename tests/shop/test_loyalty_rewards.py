@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import FlashItem, FlashReservation
+from catalog.models import Stock
 from members.models import (
     CardPlan,
     GrowthEntry,
@@ -25,7 +26,7 @@ from members.models import (
 )
 from members.services import points_award, points_reconcile
 from members.services.cards import card_purchase_create, card_purchase_mark_paid
-from shop.models import Order, OrderEvent, OrderStatus, Refund, Stock
+from shop.models import Order, OrderEvent, OrderStatus, Refund
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from shop.services.payments import payment_prepay, revived_points_reference

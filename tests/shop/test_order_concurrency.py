@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
-from shop.errors import InsufficientStock
-from shop.models import Order, Stock, StockMovement
+from catalog.errors import InsufficientStock
+from catalog.models import Stock, StockMovement
+from shop.models import Order
 from shop.services.orders import CheckoutInput, LineInput, order_place
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory, default_freight

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from shop.models import CartItem, Order, OrderEvent, Stock, StockMovement
+from catalog.models import Stock, StockMovement
+from shop.models import CartItem, Order, OrderEvent
 from tests.factories import SkuFactory
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.models import Stock, StockMovement
 from shop.errors import InvalidTransition
-from shop.models import Order, OrderEvent, OrderStatus, Stock, StockMovement
+from shop.models import Order, OrderEvent, OrderStatus
 from shop.models.orders import ORDER_TRANSITIONS
 from shop.services.orders import (
     CheckoutInput,

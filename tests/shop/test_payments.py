@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentNotification, Stock
+from catalog.models import Stock
+from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentNotification
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper

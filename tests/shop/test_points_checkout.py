@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Coupon, CouponStatus
+from catalog.models import Stock
 from members.models import Member, PointsEntry, PointsKind
-from shop.models import Order, OrderStatus, Stock
+from shop.models import Order, OrderStatus
 from shop.services.payments import order_cancel_expired
 from tests.campaigns.test_checkout_support import give, template
 from tests.factories import SkuFactory, default_freight

@@ -18,9 +18,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Coupon, CouponStatus
+from catalog.models import Stock, StockMovement
 from members.models import Member, PointsEntry, PointsKind
 from members.services.points import points_reconcile, points_spend
-from shop.models import Order, OrderStatus, Stock, StockMovement
+from shop.models import Order, OrderStatus
 from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired
 from tests.campaigns.test_checkout_support import give, template

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from catalog.models import Stock, StockMovement
 from shop.models import (
     AfterSale,
     AfterSaleStatus,
@@ -18,8 +19,6 @@ from shop.models import (
     RefundNotification,
     RefundState,
     RefundStatus,
-    Stock,
-    StockMovement,
 )
 from shop.models.aftersales import RefundEvent
 from shop.services.aftersales import after_sale_approve, after_sale_confirm_return

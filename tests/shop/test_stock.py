@@ -6,10 +6,10 @@ import pytest
 from django.db import transaction
 from django.db.models import Sum
 
-from shop.errors import InsufficientStock
-from shop.models import Stock, StockMovement
+from catalog.errors import InsufficientStock
+from catalog.models import Stock, StockMovement
+from catalog.services import stock_adjust, stock_set
 from shop.services.orders import CheckoutInput, LineInput, order_place
-from shop.services.stock import stock_adjust, stock_set
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper

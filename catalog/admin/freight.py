@@ -6,9 +6,9 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from catalog.admin.forms import FreightRuleForm, FreightRuleFormSet, FreightTemplateForm
+from catalog.models import FreightRule, FreightTemplate
 from core.admin import NO_CAPTION, money_display
-from shop.admin.forms import FreightRuleForm, FreightRuleFormSet, FreightTemplateForm
-from shop.models import FreightRule, FreightTemplate
 
 
 class FreightRuleInline(admin.TabularInline):

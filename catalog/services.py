@@ -1,5 +1,6 @@
-"""Stock: the only code that changes `Stock.available`, always leaving a movement row.
+"""Writes of the catalog: stock, and the denormalised fields of products.
 
+Stock: this is the only code that changes `Stock.available`, always leaving a movement row.
 Every decrement is a conditional UPDATE (`available >= n` in the WHERE clause) with the row
 count checked, backed by the table's CheckConstraint, so no interleaving of buyers can take
 stock below zero. Multi-SKU changes go in SKU-id order so two orders never deadlock.
@@ -11,12 +12,12 @@ from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Min
 
+from catalog.errors import InsufficientStock
+from catalog.models import Product, Sku, Stock, StockMovement
 from core.errors import ValidationFailed
 from core.operators import operator_id
-from shop.errors import InsufficientStock
-from shop.models import Sku, Stock, StockMovement
 
 
 def stock_ensure_row(*, sku: Sku) -> Stock:
@@ -106,3 +107,26 @@ def stock_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     for sku_id, quantity in lines:
         merged[sku_id] = merged.get(sku_id, 0) + quantity
     return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# Products
+
+
+def product_refresh_denormalised(*, product_id: int) -> None:
+    """Recompute the product's list price (lowest active SKU price) after SKUs change."""
+    lowest = Sku.objects.filter(product_id=product_id, is_active=True).aggregate(m=Min("price_fen"))["m"]
+    Product.objects.filter(pk=product_id).update(min_price_fen=lowest or 0)
+
+
+def product_set_shelf(*, product_ids: Iterable[int], on_shelf: bool) -> tuple[int, list[str]]:
+    """Put products on or off the shelf. Returns (changed count, names refused).
+
+    A product with no active SKU is never shelved: it would show with nothing to buy.
+    """
+    ids = list(product_ids)
+    if not on_shelf:
+        return Product.objects.filter(pk__in=ids).update(is_on_shelf=False), []
+    sellable = Product.objects.filter(pk__in=ids, skus__is_active=True).distinct().values("pk")
+    refused = list(Product.objects.filter(pk__in=ids).exclude(pk__in=sellable).values_list("name", flat=True))
+    return Product.objects.filter(pk__in=sellable).update(is_on_shelf=True), refused

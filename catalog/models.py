@@ -1,4 +1,5 @@
-"""Catalog: categories (two levels), products, SKUs by spec values, stock and its movements."""
+"""The catalog: categories (two levels), products, SKUs by spec values, stock and its movements,
+and the freight templates products ship under."""
 
 from __future__ import annotations
 
@@ -7,6 +8,48 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+
+
+class FreightTemplate(models.Model):
+    name = models.CharField("模板名称", max_length=64)
+    is_default = models.BooleanField("默认模板", default=False)
+    free_threshold_fen = models.BigIntegerField(
+        "包邮门槛（分）", null=True, blank=True, help_text="商品金额达到该值免运费；留空表示不包邮"
+    )
+
+    class Meta:
+        verbose_name = "运费模板"
+        verbose_name_plural = "运费模板"
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
+                                    name="one_default_freight_template"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FreightRule(models.Model):
+    """A price for a set of provinces; the rule with no provinces applies everywhere else."""
+
+    template = models.ForeignKey(FreightTemplate, on_delete=models.CASCADE, related_name="rules")
+    provinces = ArrayField(models.CharField(max_length=32), verbose_name="适用省份", default=list,
+                           blank=True, help_text="留空表示其他所有地区")
+    first_count = models.PositiveIntegerField("首件（件）", default=1)
+    first_fee_fen = models.BigIntegerField("首件运费（分）", default=0)
+    extra_count = models.PositiveIntegerField("续件（件）", default=1)
+    extra_fee_fen = models.BigIntegerField("续件运费（分）", default=0)
+    is_deliverable = models.BooleanField("可配送", default=True)
+
+    class Meta:
+        verbose_name = "运费规则"
+        verbose_name_plural = "运费规则"
+        constraints = [
+            models.CheckConstraint(condition=Q(first_fee_fen__gte=0) & Q(extra_fee_fen__gte=0),
+                                   name="freight_fee_non_negative"),
+            models.CheckConstraint(condition=Q(first_count__gte=1) & Q(extra_count__gte=1),
+                                   name="freight_counts_positive"),
+        ]
 
 
 class Category(models.Model):
@@ -44,12 +87,13 @@ class Product(models.Model):
     tags = ArrayField(models.CharField(max_length=16, choices=ProductTag.choices), verbose_name="标签",
                       default=list, blank=True)
     freight_template = models.ForeignKey(
-        "shop.FreightTemplate", verbose_name="运费模板", null=True, blank=True,
+        FreightTemplate, verbose_name="运费模板", null=True, blank=True,
         on_delete=models.PROTECT, help_text="留空则使用默认运费模板",
     )
     is_on_shelf = models.BooleanField("上架", default=False)
-    # New-product early access (issue 5): until early_access_until only members whose tier level is
-    # at least early_access_min_tier_level (members.services.growth.member_may_buy_early) may buy.
+    # New-product early access: until early_access_until only members whose tier level is at least
+    # early_access_min_tier_level may buy. A plain level: checkout asks members whether a member
+    # qualifies (members.services.growth.member_may_buy_early); the catalog knows nothing of tiers.
     early_access_until = models.DateTimeField(
         "优先购截止时间", null=True, blank=True, help_text="在此时间之前仅限指定等级及以上会员购买；留空表示不限",
     )

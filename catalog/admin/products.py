@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,21 +15,19 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.module_loading import import_string
 from import_export.admin import ImportExportMixin
 
+from catalog.admin.forms import CategoryForm, ProductForm, ProductImageForm, SkuForm, StockAdjustForm
+from catalog.models import Category, Product, ProductImage, Sku, StockMovement
+from catalog.resources import SkuResource
+from catalog.services import product_refresh_denormalised, product_set_shelf, stock_adjust, stock_ensure_row
+from catalog.specs import specs_to_text
 from core.admin import NO_CAPTION, ExportFieldsForm, ReadOnlyAdminMixin, money_display, request_operator
 from core.errors import DomainError
-from shop.admin.forms import (
-    CategoryForm,
-    ProductForm,
-    ProductImageForm,
-    SkuForm,
-    StockAdjustForm,
-    specs_to_text,
-)
-from shop.models import Category, Product, ProductImage, Sku, StockMovement
-from shop.resources import FILE_FORMATS, SkuResource
+from core.resources import FILE_FORMATS
 
 # ---------------------------------------------------------------------------------------------
 # Categories
@@ -90,6 +90,15 @@ class CategoryAdmin(admin.ModelAdmin):
 # Products
 
 
+def tier_choices() -> list[tuple[int, str]]:
+    """(level, name) of the member tiers, lowest first, for a product's early-access level.
+
+    The catalog knows nothing of members: config names the reader (settings.CATALOG_TIER_CHOICES).
+    """
+    reader: Callable[[], list[tuple[int, str]]] = import_string(settings.CATALOG_TIER_CHOICES)
+    return reader()
+
+
 def _thumbnail(url: str | None, size: int = 48) -> str:
     if not url:
         return format_html('<span class="mall-thumb mall-thumb-empty" style="width:{0}px;height:{0}px">'
@@ -99,7 +108,7 @@ def _thumbnail(url: str | None, size: int = 48) -> str:
 
 
 def _stock_adjust_link(sku: Sku) -> str:
-    url = reverse("admin:shop_sku_adjust_stock", args=[sku.pk])
+    url = reverse("admin:catalog_sku_adjust_stock", args=[sku.pk])
     return format_html('<a href="{}" class="mall-button-link">调整库存</a>', url)
 
 
@@ -161,7 +170,7 @@ class ProductImageInline(admin.TabularInline):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
-    change_list_template = "admin/shop/product/change_list.html"
+    change_list_template = "admin/catalog/product/change_list.html"
     list_display = ["thumbnail", "name", "category", "min_price", "total_stock", "sales_count",
                     "is_on_shelf", "updated_at"]
     list_display_links = ["thumbnail", "name"]
@@ -186,10 +195,8 @@ class ProductAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "early_access_min_tier_level":
-            from members.models import Tier
-
             choices = [("", "任一享有新品优先购权益的等级")] + [
-                (tier.level, f"{tier.name}（等级 {tier.level}）及以上") for tier in Tier.objects.order_by("level")]
+                (level, f"{name}（等级 {level}）及以上") for level, name in tier_choices()]
             return forms.TypedChoiceField(label="优先购最低会员等级", choices=choices, coerce=int, empty_value=None,
                                           required=False, help_text=db_field.help_text)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -221,8 +228,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="上架所选商品")
     def shelve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from shop.services.catalog import product_set_shelf
-
         count, skipped = product_set_shelf(product_ids=queryset.values_list("pk", flat=True), on_shelf=True)
         self.message_user(request, f"已上架 {count} 个商品", messages.SUCCESS)
         if skipped:
@@ -231,8 +236,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="下架所选商品")
     def unshelve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from shop.services.catalog import product_set_shelf
-
         count, _ = product_set_shelf(product_ids=queryset.values_list("pk", flat=True), on_shelf=False)
         self.message_user(request, f"已下架 {count} 个商品", messages.SUCCESS)
 
@@ -243,8 +246,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     def _stock_for_new_skus(self, request: HttpRequest, formset: Any) -> None:
         """Give each new SKU its Stock row, and its opening stock, through the stock service."""
-        from shop.services.stock import stock_adjust, stock_ensure_row
-
         new_skus = {sku.pk for sku in formset.new_objects}
         for sku_form in formset.forms:
             sku = sku_form.instance
@@ -258,8 +259,6 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        from shop.services.catalog import product_refresh_denormalised
-
         # min_price_fen is derived from the SKUs just saved; recompute it in the same transaction.
         product_refresh_denormalised(product_id=form.instance.pk)
 
@@ -292,14 +291,14 @@ class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
     cost = money_display("cost_fen", "成本价")
 
     def has_import_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("shop.change_product") and request.user.has_perm("shop.change_stock")
+        return request.user.has_perm("catalog.change_product") and request.user.has_perm("catalog.change_stock")
 
     def has_adjust_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("shop.change_stock")
+        return request.user.has_perm("catalog.change_stock")
 
     @admin.display(description="商品", ordering="product__name")
     def product_link(self, sku: Sku) -> str:
-        url = reverse("admin:shop_product_change", args=[sku.product_id])
+        url = reverse("admin:catalog_product_change", args=[sku.product_id])
         return format_html('<a href="{}">{}</a>', url, sku.product.name)
 
     @admin.display(description="规格")
@@ -327,7 +326,7 @@ class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
     def get_urls(self) -> list:
         urls = super().get_urls()
         custom = [path("<path:object_id>/adjust-stock/", self.admin_site.admin_view(self.adjust_stock_view),
-                       name="shop_sku_adjust_stock")]
+                       name="catalog_sku_adjust_stock")]
         return custom + urls
 
     def adjust_stock_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -340,7 +339,7 @@ class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             if self._adjust(request, sku, form.cleaned_data):
                 return HttpResponseRedirect(request.GET.get("next") or
-                                            reverse("admin:shop_product_change", args=[sku.product_id]))
+                                            reverse("admin:catalog_product_change", args=[sku.product_id]))
         context = {
             **self.admin_site.each_context(request),
             "title": f"调整库存：{sku.code}",
@@ -350,11 +349,9 @@ class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
             "form": form,
             "movements": _movement_table(sku.movements.select_related("operator").order_by("-id")[:10]),
         }
-        return TemplateResponse(request, "admin/shop/sku/adjust_stock.html", context)
+        return TemplateResponse(request, "admin/catalog/sku/adjust_stock.html", context)
 
     def _adjust(self, request: HttpRequest, sku: Sku, data: dict[str, Any]) -> bool:
-        from shop.services.stock import stock_adjust
-
         try:
             stock_adjust(sku=sku, delta=data["delta"], reason=StockMovement.Reason.ADJUST,
                          operator=request_operator(request), note=data["note"])
@@ -380,8 +377,6 @@ def _movement_table(rows: Any) -> str:
 
 
 def _local(value: Any) -> str:
-    from django.utils import timezone
-
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
