@@ -13,6 +13,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from core.db import require_transaction
 from core.errors import ValidationFailed
 from core.operators import operator_id
 from shop.errors import InsufficientStock
@@ -68,6 +69,7 @@ def stock_reserve(*, quantities: dict[int, int], reference: str) -> None:
     Must run inside the caller's transaction: a shortfall on any SKU raises InsufficientStock
     and the caller's rollback returns what was already taken.
     """
+    require_transaction("stock_reserve")
     for sku_id in sorted(quantities):
         quantity = quantities[sku_id]
         updated = Stock.objects.filter(sku_id=sku_id, available__gte=quantity).update(
