@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from core.audit import Actor
 from members.models import Address, Gender, Member
 from members.services import address_create
 from shop.demo.campaigns import load_campaign_demo
@@ -42,7 +43,6 @@ from shop.models import (
     FreightRule,
     FreightTemplate,
     Order,
-    OrderEvent,
     OrderStatus,
     Payment,
     Product,
@@ -69,7 +69,6 @@ from wechat.gateway import PaymentNotice
 SEED = 20250618
 SKU_PREFIX = "DEMO-"
 OPENID_PREFIX = "demo_openid_"
-Actor = OrderEvent.Actor
 
 
 @dataclass

@@ -21,6 +21,7 @@ from analytics.tracking import track
 from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.flash import flash_reclaim
+from core.audit import Actor
 from core.errors import DomainError
 from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
 from members.models import CardPurchase, CardPurchaseStatus, GrowthReason, Member, PointsEntry, PointsKind
@@ -47,13 +48,13 @@ from shop.models import (
     PaymentStatus,
     Product,
 )
+from shop.models.orders import ORDER_MACHINE
 from shop.notifications import notify_order_paid
-from shop.services.orders import order_get_for_member, order_transition
+from shop.services.orders import order_get_for_member
 from shop.services.stock import stock_quantities, stock_reserve
 from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
 
 logger = logging.getLogger(__name__)
-Actor = OrderEvent.Actor
 
 
 def payment_gateway() -> PaymentGateway:
@@ -316,8 +317,8 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     else that is recorded and the payment stands), the member's purchase facts count it, and the
     member earns the order's points and growth (_reward_payment). After commit: 支付有礼, the
     notification, analytics."""
-    order_transition(order_id=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
-                     note=note, data=data)
+    ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
+                             note=note, data=data)
     Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", "quantity")
     for product_id, quantity in product_ids:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
+from core.audit import Actor
 from members.models import Member
 from shop.models import Category, Order, OrderEvent, OrderLine, OrderStatus, Product, Sku
 from tests.factories import MemberFactory, SkuFactory
@@ -63,10 +64,10 @@ def make_order(member: Member, sku: Sku, *, status: str = OrderStatus.PAID, quan
                              unit_price_fen=sku.price_fen, quantity=quantity, goods_total_fen=goods,
                              payable_fen=goods)
     OrderEvent.objects.create(order=order, action="placed", to_status=OrderStatus.PENDING_PAYMENT,
-                              actor=OrderEvent.Actor.MEMBER)
+                              actor=Actor.MEMBER)
     if paid:
         OrderEvent.objects.create(order=order, action="paid", from_status=OrderStatus.PENDING_PAYMENT,
-                                  to_status=OrderStatus.PAID, actor=OrderEvent.Actor.WECHAT)
+                                  to_status=OrderStatus.PAID, actor=Actor.WECHAT)
     return order
 
 
