@@ -16,6 +16,7 @@ from django.db.models import F, Min
 
 from catalog.errors import InsufficientStock
 from catalog.models import Product, Sku, Stock, StockMovement
+from core.db import require_transaction
 from core.errors import ValidationFailed
 from core.operators import operator_id
 
@@ -69,6 +70,7 @@ def stock_reserve(*, quantities: dict[int, int], reference: str) -> None:
     Must run inside the caller's transaction: a shortfall on any SKU raises InsufficientStock
     and the caller's rollback returns what was already taken.
     """
+    require_transaction("stock_reserve")
     for sku_id in sorted(quantities):
         quantity = quantities[sku_id]
         updated = Stock.objects.filter(sku_id=sku_id, available__gte=quantity).update(

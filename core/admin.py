@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -185,6 +185,26 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = False
+
+
+class AuditTrailInline(ReadOnlyInline):
+    """A state machine's audit trail (core.audit.AuditEvent rows) on its subject's page: when, what
+    (the action's label, from the model's choices), who, the status it moved from and to, and why."""
+
+    fields: ClassVar[tuple[str, ...]] = ("created_at", "action", "actor", "operator", "transition", "note")
+    readonly_fields: ClassVar[tuple[str, ...]] = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("operator").order_by("id")
+
+    @admin.display(description="状态变化")
+    def transition(self, event: Any) -> str:
+        before, after = event.get_from_status_display(), event.get_to_status_display()
+        if not before and not after:
+            return "—"
+        if before == after:
+            return str(after)  # a decision taken in that status
+        return f"{before or '—'} → {after or '—'}"
 
 
 # ---------------------------------------------------------------------------------------------

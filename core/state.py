@@ -81,9 +81,14 @@ class StateMachine(Generic[M]):
         """The statuses `status` may move to."""
         return frozenset(self.table.get(status, ()))
 
-    def can(self, obj: M, to: str) -> bool:
-        """Whether `obj` (as loaded, unlocked) may move to `to` now."""
-        return to in self.targets(getattr(obj, self.status_field))
+    def sources(self, to: str) -> frozenset[str]:
+        """The statuses that may move to `to` (a bulk action filters its rows by them)."""
+        return frozenset(s for s, targets in self.table.items() if to in targets)
+
+    def can(self, obj: M, to: str, *, allowed_from: Iterable[str] | None = None) -> bool:
+        """Whether `obj` (as loaded, unlocked) may move to `to` now: the check transition() makes,
+        narrowed by the same `allowed_from` as the use case behind the button."""
+        return self._allows(getattr(obj, self.status_field), to, allowed_from)
 
     def label(self, status: str) -> str:
         return str(self._choices().get(status, status))
@@ -109,8 +114,7 @@ class StateMachine(Generic[M]):
         current = getattr(obj, self.status_field)
         if current == to:
             return obj, False
-        sources = set(allowed_from) if allowed_from is not None else {s for s, t in self.table.items() if to in t}
-        if current not in sources or to not in self.targets(current):
+        if not self._allows(current, to, allowed_from):
             if self.progress is not None and self.progress.get(to, 0) <= self.progress.get(current, 0):
                 logger.info("%s %s: %s after %s ignored", self.noun, pk, to, current)
                 return obj, False
@@ -135,11 +139,21 @@ class StateMachine(Generic[M]):
         return obj, True
 
     def record(self, obj: M, *, action: str, actor: str = Actor.SYSTEM, operator: AbstractBaseUser | None = None,
-               note: str = "", data: dict[str, Any] | None = None) -> AuditEvent:
-        """An audit row for a decision that does not change the status (a remark, a restock)."""
+               note: str = "", data: dict[str, Any] | None = None, from_status: str | None = None,
+               to_status: str | None = None) -> AuditEvent:
+        """An audit row for a decision that does not change the status (a remark, a restock).
+
+        The row shows the status the decision was taken in. A creation passes from_status=""; a step
+        beside the lifecycle (a package of a partly shipped order, a shipping upload) passes "" for both.
+        """
         status = getattr(obj, self.status_field)
-        return self._write(obj, action=action, from_status=status, to_status=status, actor=actor,
+        return self._write(obj, action=action, from_status=status if from_status is None else from_status,
+                           to_status=status if to_status is None else to_status, actor=actor,
                            operator=operator, note=note, data=data)
+
+    def _allows(self, current: str, to: str, allowed_from: Iterable[str] | None) -> bool:
+        sources = self.sources(to) if allowed_from is None else frozenset(allowed_from)
+        return current in sources and to in self.targets(current)
 
     def _write(self, obj: M, *, action: str, from_status: str, to_status: str, actor: str,
                operator: AbstractBaseUser | None, note: str, data: dict[str, Any] | None) -> AuditEvent:

@@ -50,6 +50,16 @@ class AfterSaleInvalidTransition(Conflict):
     message = "售后单当前状态不允许该操作"
 
 
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    message = "退款单不存在"
+
+
+class RefundInvalidTransition(Conflict):
+    code = "invalid_refund_status"
+    message = "退款单当前状态不允许该操作"
+
+
 class OrderNotRefundable(Conflict):
     code = "order_not_refundable"
     message = "该订单当前状态不能申请售后"
@@ -105,6 +115,11 @@ class OrderLineNotFound(NotFound):
 class ReviewNotFound(NotFound):
     code = "review_not_found"
     message = "评价不存在"
+
+
+class ReviewInvalidTransition(Conflict):
+    code = "invalid_review_status"
+    message = "评价当前状态不允许该操作"
 
 
 class ReviewNotAllowed(Conflict):

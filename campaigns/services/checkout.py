@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
+from core.db import require_transaction
 
 if TYPE_CHECKING:
     from campaigns.services.flash import FlashWant
@@ -36,11 +36,6 @@ class CouponUse:
     discount_fen: int
 
 
-def _in_transaction() -> None:
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("campaign checkout services run inside the caller's transaction")
-
-
 def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
                      flash: Sequence[FlashWant], now: dt.datetime | None = None) -> int | None:
     """Lock the order's coupons and take its flash allowance and stock. Returns the unpaid timeout
@@ -54,7 +49,7 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
     FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted). Not idempotent by itself: the
     order's idempotency key makes placement idempotent.
     """
-    _in_transaction()
+    require_transaction("campaign_reserve")
     now = now or timezone.now()
     for use in sorted(coupons, key=lambda u: u.coupon_id):
         locked = Coupon.objects.filter(
@@ -85,7 +80,7 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
     (order, LOCKED), so a second call, even concurrent, finds nothing. Then
     campaigns.services.flash.flash_release(), itself exactly once per reservation.
     """
-    _in_transaction()
+    require_transaction("campaign_release")
     now = now or timezone.now()
     released = 0
     held = Coupon.objects.filter(order_id=order_id, status=CouponStatus.LOCKED).order_by("id")
@@ -121,7 +116,7 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
     order since, or expired) it is reported in `not_retaken` for the caller to record — the
     shopper has paid, so the payment stands. Idempotent: a coupon already USED is left alone.
     """
-    _in_transaction()
+    require_transaction("campaign_confirm_paid")
     now = now or timezone.now()
     used: list[int] = []
     missing: list[int] = []
@@ -153,7 +148,7 @@ def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetim
     ended, with a RETURNED event; the template's used_count and redeemed_value_fen go back down
     (never below zero). Once per order: a conditional UPDATE on (order, USED).
     """
-    _in_transaction()
+    require_transaction("campaign_refund")
     if not full:
         return 0
     now = now or timezone.now()

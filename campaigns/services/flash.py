@@ -32,6 +32,7 @@ from campaigns.errors import (
     FlashSoldOut,
 )
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
+from core.db import require_transaction
 from core.errors import ValidationFailed
 
 
@@ -59,6 +60,7 @@ def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant]) -> N
     Locks: allowance rows, then items, then sessions, each in id order. Not idempotent by
     itself: the caller's order row (unique idempotency key) makes placement idempotent.
     """
+    require_transaction("flash_reserve")
     merged = _merge(wants)
     if not merged:
         return
@@ -177,6 +179,7 @@ def flash_reclaim(*, order_id: int) -> int:
     released (already reclaimed, or never cancelled), so a repeat is a no-op. Same lock order
     as flash_reserve, after the order's reservations.
     """
+    require_transaction("flash_reclaim")
     with transaction.atomic():
         released = list(FlashReservation.objects.filter(order_id=order_id, released_at__isnull=False)
                         .order_by("item_id").values("pk", "item_id", "member_id", "quantity", "subsidy_fen",

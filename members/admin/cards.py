@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, YuanFormField, money_display, short_time
+from core.admin import AuditTrailInline, ReadOnlyAdminMixin, ReadOnlyInline, YuanFormField, money_display, short_time
 from members.admin.tiers import SingletonAdmin
 from members.models import CardPlan, CardPurchase, CardPurchaseEvent, MemberCard, MemberCardPeriod, MemberPriceSettings
 
@@ -67,10 +67,10 @@ class CardPlanAdmin(admin.ModelAdmin):
         return False
 
 
-class CardPurchaseEventInline(ReadOnlyInline):
+class CardPurchaseEventInline(AuditTrailInline):
     model = CardPurchaseEvent
     verbose_name_plural = "状态记录"
-    fields = readonly_fields = ("created_at", "from_status", "to_status", "note", "data")
+    fields = readonly_fields = (*AuditTrailInline.fields, "data")
 
 
 @admin.register(CardPurchase)

@@ -14,6 +14,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.audit import AuditEvent
+from core.state import StateMachine
+from members.errors import CardPurchaseNotFound, CardPurchaseNotPayable
+
 
 class CardPlan(models.Model):
     """A card members can buy (月卡 / 季卡 / 年卡…), with its benefits."""
@@ -98,20 +102,36 @@ class CardPurchase(models.Model):
         return self.purchase_no
 
 
-class CardPurchaseEvent(models.Model):
+class CardPurchaseAction(models.TextChoices):
+    """What a purchase's audit row records, in operators' words."""
+
+    PAID = "paid", "支付成功"
+    CANCELLED = "cancelled", "取消"
+
+
+class CardPurchaseEvent(AuditEvent):
     """The audit trail of a purchase: one row per status transition."""
 
     purchase = models.ForeignKey(CardPurchase, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField("原状态", max_length=16, choices=CardPurchaseStatus.choices)
-    to_status = models.CharField("新状态", max_length=16, choices=CardPurchaseStatus.choices)
-    note = models.CharField("说明", max_length=200, blank=True, default="")
-    data = models.JSONField("数据", default=dict, blank=True)
-    created_at = models.DateTimeField("时间", auto_now_add=True)
+    action = models.CharField("动作", max_length=32, choices=CardPurchaseAction.choices)
+    from_status = models.CharField("原状态", max_length=16, choices=CardPurchaseStatus.choices, blank=True,
+                                   default="")
+    to_status = models.CharField("新状态", max_length=16, choices=CardPurchaseStatus.choices, blank=True,
+                                 default="")
 
-    class Meta:
+    class Meta(AuditEvent.Meta):
         verbose_name = "购卡订单记录"
         verbose_name_plural = "购卡订单记录"
-        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id}:{self.action}"
+
+
+CARD_PURCHASE_MACHINE = StateMachine(
+    model=CardPurchase, table=CARD_PURCHASE_TRANSITIONS, event_model=CardPurchaseEvent, event_subject="purchase",
+    noun="购卡订单", error=CardPurchaseNotPayable, not_found=CardPurchaseNotFound,
+    verbs={CardPurchaseStatus.PAID: "支付", CardPurchaseStatus.CANCELLED: "取消"},
+)
 
 
 class MemberCard(models.Model):

@@ -17,13 +17,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.audit import Actor
 from core.errors import DomainError
 from core.tracking import track
 from members.errors import (
@@ -34,11 +34,11 @@ from members.errors import (
     CardPurchaseNotPayable,
 )
 from members.models import (
+    CARD_PURCHASE_MACHINE,
     CARD_PURCHASE_PREFIX,
-    CARD_PURCHASE_TRANSITIONS,
     CardPlan,
     CardPurchase,
-    CardPurchaseEvent,
+    CardPurchaseAction,
     CardPurchaseStatus,
     Member,
     MemberCard,
@@ -148,14 +148,11 @@ def card_purchase_mark_paid(*, purchase_no: str, paid_fen: int, transaction_id: 
             logger.warning("card purchase %s: paid %s, expected %s", purchase_no, paid_fen, purchase.amount_fen)
             raise CardPurchaseAmountMismatch(detail={"purchase_no": purchase_no})
         card, period = _card_extend(purchase=purchase, paid_at=paid_at, now=now)
-        purchase.transaction_id = transaction_id
-        purchase.paid_fen = paid_fen
-        purchase.paid_at = paid_at
-        _purchase_transition(purchase, to=CardPurchaseStatus.PAID, extra_fields=["transaction_id", "paid_fen",
-                                                                                   "paid_at"],
-                             note="续费" if period.renewal else "开卡",
-                             data={"transaction_id": transaction_id, "paid_fen": paid_fen,
-                                   "ends_at": card.ends_at.isoformat()})
+        CARD_PURCHASE_MACHINE.transition(
+            pk=purchase.pk, to=CardPurchaseStatus.PAID, action=CardPurchaseAction.PAID, actor=Actor.WECHAT,
+            fields={"transaction_id": transaction_id, "paid_fen": paid_fen, "paid_at": paid_at},
+            note="续费" if period.renewal else "开卡",
+            data={"transaction_id": transaction_id, "paid_fen": paid_fen, "ends_at": card.ends_at.isoformat()})
         track("card_purchase_paid", member_id=purchase.member_id,
               properties={"purchase_no": purchase_no, "plan_id": purchase.plan_id, "paid_fen": paid_fen,
                           "renewal": period.renewal})
@@ -194,19 +191,6 @@ def _card_extend(*, purchase: CardPurchase, paid_at: dt.datetime, now: dt.dateti
     return card, period
 
 
-def _purchase_transition(purchase: CardPurchase, *, to: str, note: str = "", data: dict[str, Any] | None = None,
-                         extra_fields: list[str] | None = None) -> None:
-    """The one place a purchase's status changes: checks the table, saves, writes the audit row.
-    The caller holds the row lock."""
-    if to not in CARD_PURCHASE_TRANSITIONS[purchase.status]:
-        raise CardPurchaseNotPayable(detail={"status": purchase.status, "to": to})
-    from_status = purchase.status
-    purchase.status = to
-    purchase.save(update_fields=["status", *(extra_fields or [])])
-    CardPurchaseEvent.objects.create(purchase=purchase, from_status=from_status, to_status=to, note=note,
-                                     data=data or {})
-
-
 def card_purchase_cancel(*, purchase_no: str, note: str, now: dt.datetime | None = None) -> CardPurchase:
     """Cancel a pending purchase (not paid in time). Idempotent: a cancelled one stays cancelled,
     a paid one is never moved back (returned as it is). The trade must already be closed at
@@ -216,9 +200,11 @@ def card_purchase_cancel(*, purchase_no: str, note: str, now: dt.datetime | None
         purchase = CardPurchase.objects.select_for_update().filter(purchase_no=purchase_no).first()
         if purchase is None:
             raise CardPurchaseNotFound(detail={"purchase_no": purchase_no})
-        if purchase.status == CardPurchaseStatus.PENDING:
-            purchase.cancelled_at = now
-            _purchase_transition(purchase, to=CardPurchaseStatus.CANCELLED, note=note, extra_fields=["cancelled_at"])
+        if purchase.status != CardPurchaseStatus.PENDING:
+            return purchase
+        purchase, _ = CARD_PURCHASE_MACHINE.transition(
+            pk=purchase.pk, to=CardPurchaseStatus.CANCELLED, action=CardPurchaseAction.CANCELLED,
+            actor=Actor.SYSTEM, note=note, fields={"cancelled_at": now})
         return purchase
 
 

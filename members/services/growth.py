@@ -127,8 +127,9 @@ def growth_award(*, member_id: int, amount: int, reason: str, reference: str,
 
     Exactly once per (reason, reference, member): a repeat returns the first award's result with
     created=False and changes nothing. amount 0 writes nothing (an order under ¥1). Runs in the
-    caller's transaction (savepoint); locks the member row. Raises NotFound for an unknown
-    member and ValidationFailed for a negative amount or a reason that is not an award.
+    caller's transaction if there is one (a savepoint), else its own; locks the member row.
+    Raises NotFound for an unknown member and ValidationFailed for a negative amount or a reason
+    that is not an award.
     """
     if reason not in AWARD_REASONS:
         raise ValidationFailed("不支持的成长值来源", code="invalid_growth_reason", detail={"reason": reason})
@@ -157,7 +158,7 @@ def growth_reverse(*, member_id: int, reference: str, amount: int | None, revers
     never take back more than was awarded under it in total, and the growth never goes below 0
     (what could not be taken is simply not taken). A reference that awarded nothing writes
     nothing. The tier drops at once if the growth falls below its threshold. Runs in the
-    caller's transaction (savepoint); locks the member row.
+    caller's transaction if there is one (a savepoint), else its own; locks the member row.
     """
     if not reference or not reversal_reference:
         raise ValidationFailed("缺少关联单号", code="invalid_growth_reference")
@@ -177,7 +178,7 @@ def growth_reverse_for_refund(*, member_id: int, reference: str, paid_fen: int, 
     sequence of partial refunds ends, at a full refund, with the whole award taken back, and
     the split does not depend on the rule in force when the refund happens. Same guarantees
     as growth_reverse(): once per reversal_reference, never more than awarded, never below 0,
-    the caller's transaction, the tier follows at once.
+    a savepoint of the caller's transaction (or its own), the tier follows at once.
     """
     if not reference or not reversal_reference:
         raise ValidationFailed("缺少关联单号", code="invalid_growth_reference")

@@ -21,6 +21,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.db import require_transaction
 from core.operators import operator_id
 from members.errors import SegmentNotFound
 from members.models import (
@@ -175,6 +176,7 @@ def member_record_category_purchase(*, member_id: int, category_ids: Iterable[in
     payment's): INSERT … ON CONFLICT DO NOTHING, then `last_bought_at = GREATEST(last, at)`,
     so repeats and out-of-order calls never move it back. Idempotent.
     """
+    require_transaction("member_record_category_purchase")
     ids = sorted({int(pk) for pk in category_ids})
     if not ids:
         return

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, yuan_text
+from core.admin import AuditTrailInline, ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, yuan_text
 from core.errors import DomainError
 from shop.models import (
     AfterSale,
@@ -31,7 +31,7 @@ from shop.models import (
     RefundNotification,
     RefundStatus,
 )
-from shop.models.aftersales import RefundEvent
+from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, RefundEvent
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
 
@@ -53,11 +53,6 @@ REFUND_COLOURS: dict[str, str] = {
     RefundStatus.FAILED: "#c0392b",
 }
 HINT_STYLE = "color: var(--body-quiet-color); font-size: 11px"
-ACTORS = {"member": "买家", "operator": "运营", "system": "系统", "wechat": "微信支付"}
-REFUND_ACTIONS = {
-    "created": "创建退款", "submitted": "微信已受理", "submit_error": "提交异常", "failed": "退款失败",
-    "retried": "重新发起", "succeeded": "退款成功",
-}
 
 
 def pill(colour: str, text: str) -> str:
@@ -70,14 +65,6 @@ def after_sale_badge(after_sale: AfterSale) -> str:
 
 def refund_badge(refund: Refund) -> str:
     return pill(REFUND_COLOURS.get(refund.status, "#777"), refund.get_status_display())
-
-
-def transition_text(from_label: str, to_label: str) -> str:
-    if not from_label and not to_label:
-        return "—"
-    if from_label == to_label:
-        return to_label
-    return f"{from_label or '—'} → {to_label or '—'}"
 
 
 # --- forms -----------------------------------------------------------------------------------------
@@ -120,27 +107,11 @@ class AfterSaleRefundInline(ReadOnlyInline):
         return refund_badge(refund)
 
 
-class AfterSaleEventInline(ReadOnlyInline):
+class AfterSaleEventInline(AuditTrailInline):
     """The audit trail: every request, decision and refund step, by whom and when."""
 
     model = AfterSaleEvent
-    fields = readonly_fields = ("created_at", "action_label", "actor_label", "operator", "transition", "note")
     verbose_name_plural = "处理记录"
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("operator").order_by("id")
-
-    @admin.display(description="动作")
-    def action_label(self, event: AfterSaleEvent) -> str:
-        return services.AFTER_SALE_ACTION_LABELS.get(event.action, event.action)
-
-    @admin.display(description="操作方")
-    def actor_label(self, event: AfterSaleEvent) -> str:
-        return ACTORS.get(event.actor, event.actor)
-
-    @admin.display(description="状态变化")
-    def transition(self, event: AfterSaleEvent) -> str:
-        return transition_text(event.get_from_status_display(), event.get_to_status_display())
 
 
 # --- after-sales -----------------------------------------------------------------------------------
@@ -311,20 +282,21 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         after_sale = self.get_object(request, unquote(object_id))
-        operate = self.has_operate_permission(request) and after_sale is not None
-        status = after_sale.status if after_sale is not None else ""
-        own_first = (after_sale is not None and status == S.AWAITING_SECOND_APPROVAL
-                     and after_sale.approved_by_id == request.user.pk)
-        extra = {
-            "can_approve": operate and status in (S.REQUESTED, S.AWAITING_SECOND_APPROVAL) and not own_first,
-            "approve_label": "复核通过" if status == S.AWAITING_SECOND_APPROVAL else "同意",
-            "awaiting_other": operate and own_first,
-            "can_reject": operate and status in (S.REQUESTED, S.AWAITING_SECOND_APPROVAL, S.AWAITING_RETURN,
-                                                 S.RETURN_SHIPPED),
-            "can_confirm_return": operate and status in (S.AWAITING_RETURN, S.RETURN_SHIPPED),
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra)
+        extra: dict[str, Any] = {}
+        if after_sale is not None and self.has_operate_permission(request):
+            # Maker-checker: the operator who gave the first approval waits for another one.
+            own_first = (after_sale.status == S.AWAITING_SECOND_APPROVAL
+                         and after_sale.approved_by_id == request.user.pk)
+            extra = {
+                "can_approve": AFTER_SALE_MACHINE.can(after_sale, services.after_sale_approved_status(after_sale))
+                and not own_first,
+                "approve_label": "复核通过" if after_sale.status == S.AWAITING_SECOND_APPROVAL else "同意",
+                "awaiting_other": own_first,
+                "can_reject": AFTER_SALE_MACHINE.can(after_sale, S.REJECTED),
+                "can_confirm_return": AFTER_SALE_MACHINE.can(after_sale, S.REFUNDING,
+                                                             allowed_from=services.RETURN_CONFIRMABLE),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def approve(after_sale: AfterSale, data: dict[str, Any]) -> str:
@@ -400,25 +372,9 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- refunds -----------------------------------------------------------------------------------------
 
 
-class RefundEventInline(ReadOnlyInline):
+class RefundEventInline(AuditTrailInline):
     model = RefundEvent
-    fields = readonly_fields = ("created_at", "action_label", "actor_label", "operator", "transition", "note")
     verbose_name_plural = "退款日志"
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("operator").order_by("id")
-
-    @admin.display(description="动作")
-    def action_label(self, event: RefundEvent) -> str:
-        return REFUND_ACTIONS.get(event.action, event.action)
-
-    @admin.display(description="操作方")
-    def actor_label(self, event: RefundEvent) -> str:
-        return ACTORS.get(event.actor, event.actor)
-
-    @admin.display(description="状态变化")
-    def transition(self, event: RefundEvent) -> str:
-        return transition_text(event.get_from_status_display(), event.get_to_status_display())
 
 
 @admin.register(Refund)
@@ -489,7 +445,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         refund = self.get_object(request, unquote(object_id))
         extra = {"can_retry": self.has_operate_permission(request) and refund is not None
-                 and refund.status == RefundStatus.FAILED, **(extra_context or {})}
+                 and REFUND_MACHINE.can(refund, RefundStatus.PENDING), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -517,8 +473,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="重试所选的失败退款", permissions=["operate"])
     def retry_selected(self, request: HttpRequest, queryset: Any) -> None:
-        self._retry_each(request, list(queryset.filter(status=RefundStatus.FAILED)),
-                         skipped=queryset.exclude(status=RefundStatus.FAILED).count())
+        retryable = REFUND_MACHINE.sources(RefundStatus.PENDING)
+        self._retry_each(request, list(queryset.filter(status__in=retryable)),
+                         skipped=queryset.exclude(status__in=retryable).count())
 
     def _retry_each(self, request: HttpRequest, refunds: list[Refund], skipped: int = 0) -> None:
         done, failed = 0, []

@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from import_export.admin import ExportMixin
 
 from core.admin import (
+    AuditTrailInline,
     ExportFieldsForm,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -33,12 +34,15 @@ from core.admin import (
     short_time,
     yuan_text,
 )
+from core.audit import Actor
 from core.errors import DomainError
 from core.resources import FILE_FORMATS
 from shop.admin.forms import CancelForm, RemarkForm
 from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, ShippingUploadFilter
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
+from shop.models.orders import ORDER_MACHINE
 from shop.resources import OrderExportResource
+from shop.services.orders import CANCELLABLE, order_add_remark, order_cancel
 
 STATUS_COLOURS: dict[str, str] = {
     OrderStatus.PENDING_PAYMENT: "#b26a00",
@@ -47,28 +51,6 @@ STATUS_COLOURS: dict[str, str] = {
     OrderStatus.RECEIVED: "#2e7d32",
     OrderStatus.CANCELLED: "#777",
 }
-
-# Audit actions in operators' words; an action not listed shows its code.
-EVENT_ACTIONS = {
-    "placed": "下单",
-    "paid": "支付成功",
-    "revived": "付款恢复订单",
-    "late_payment": "取消后到账",
-    "payment_duplicate": "重复付款",
-    "shipped": "发货",
-    "partially_shipped": "部分发货",
-    "shipping_info_uploaded": "微信发货信息已上传",
-    "shipping_info_upload_failed": "微信发货信息上传失败",
-    "shipping_info_requeued": "重新上传微信发货信息",
-    "cancelled": "取消",
-    "received": "确认收货",
-    "remark": "商家备注",
-    "after_sale_requested": "申请售后",
-    "refund_started": "发起退款",
-    "refunded": "退款到账",
-    "closed": "订单关闭",
-}
-
 
 def status_badge(order: Order) -> str:
     label = order.get_status_display()
@@ -107,28 +89,9 @@ class ShipmentInline(ShipmentInlineMixin, ReadOnlyInline):
     verbose_name_plural = "发货包裹"
 
 
-class OrderEventInline(ReadOnlyInline):
-    """The audit trail: who did what, when, and which status it moved the order from and to."""
-
+class OrderEventInline(AuditTrailInline):
     model = OrderEvent
-    fields = readonly_fields = ("created_at", "action_label", "actor", "operator", "transition", "note")
-    ordering = ["created_at", "id"]
     verbose_name_plural = "操作日志"
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("operator").order_by("created_at", "id")
-
-    @admin.display(description="动作")
-    def action_label(self, event: OrderEvent) -> str:
-        return EVENT_ACTIONS.get(event.action, event.action)
-
-    @admin.display(description="状态变化")
-    def transition(self, event: OrderEvent) -> str:
-        if not event.from_status and not event.to_status:
-            return "—"
-        before = event.get_from_status_display() or "—"
-        after = event.get_to_status_display() or "—"
-        return f"{before} → {after}"
 
 
 @admin.register(Order)
@@ -248,8 +211,9 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
         order = self.get_object(request, unquote(object_id))
         operate = self.has_operate_permission(request)
         extra = {
-            "can_ship": operate and order is not None and order.status == OrderStatus.PAID,
-            "can_cancel": operate and order is not None and order.status == OrderStatus.PENDING_PAYMENT,
+            "can_ship": operate and order is not None and ORDER_MACHINE.can(order, OrderStatus.SHIPPED),
+            "can_cancel": operate and order is not None and ORDER_MACHINE.can(order, OrderStatus.CANCELLED,
+                                                                              allowed_from=CANCELLABLE),
             "can_remark": operate,
             **(extra_context or {}),
         }
@@ -257,9 +221,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def cancel(order: Order, data: dict[str, Any]) -> None:
-            from shop.services.orders import order_cancel
-
-            order_cancel(order=order, reason=data["reason"], actor=OrderEvent.Actor.OPERATOR,
+            order_cancel(order=order, reason=data["reason"], actor=Actor.OPERATOR,
                          operator=request_operator(request))
 
         return self._service_view(request, object_id, form_class=CancelForm, title="取消订单",
@@ -267,8 +229,6 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
 
     def remark_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def remark(order: Order, data: dict[str, Any]) -> None:
-            from shop.services.orders import order_add_remark
-
             order_add_remark(order=order, text=data["text"], operator=request_operator(request))
 
         return self._service_view(request, object_id, form_class=RemarkForm, title="添加备注",
@@ -317,7 +277,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
     @admin.action(description="取消所选的待付款订单", permissions=["operate"])
     def cancel_selected(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
         """Asks for one reason, then cancels each unpaid order through the service."""
-        unpaid = queryset.filter(status=OrderStatus.PENDING_PAYMENT)
+        unpaid = queryset.filter(status__in=CANCELLABLE)
         form = CancelForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             self._cancel_each(request, unpaid, form.cleaned_data["reason"])
@@ -328,18 +288,16 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
             "opts": self.opts,
             "form": form,
             "orders": unpaid,
-            "skipped": queryset.exclude(status=OrderStatus.PENDING_PAYMENT).count(),
+            "skipped": queryset.exclude(status__in=CANCELLABLE).count(),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         }
         return TemplateResponse(request, "admin/shop/order/cancel_selected.html", context)
 
     def _cancel_each(self, request: HttpRequest, orders: Any, reason: str) -> None:
-        from shop.services.orders import order_cancel
-
         cancelled, failed = 0, []
         for order in orders:
             try:
-                order_cancel(order=order, reason=reason, actor=OrderEvent.Actor.OPERATOR,
+                order_cancel(order=order, reason=reason, actor=Actor.OPERATOR,
                              operator=request_operator(request))
             except DomainError as exc:
                 failed.append(f"{order.order_no}：{exc.message}")

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import ReadOnlyInline, request_operator, short_time
+from core.admin import AuditTrailInline, request_operator, short_time
 from core.errors import DomainError
 from shop.models import Review, ReviewPhoto, ReviewStatus
-from shop.models.reviews import REVIEW_TRANSITIONS, ReviewEvent
+from shop.models.reviews import FOLLOWUP_MACHINE, REVIEW_MACHINE, ReviewEvent
 from shop.services import reviews as review_services
 from shop.services.reviews import MAX_REPLY_CHARS
 
@@ -33,20 +33,6 @@ STATUS_COLOURS: dict[str, str] = {
     ReviewStatus.PUBLISHED: "#2e7d32",
     ReviewStatus.PENDING: "#b26a00",
     ReviewStatus.HIDDEN: "#777",
-}
-
-EVENT_ACTIONS = {
-    "created": "买家评价",
-    "auto_created": "系统默认好评",
-    "followup": "买家追评",
-    "published": "发布",
-    "hidden": "隐藏",
-    "followup_published": "发布追评",
-    "followup_hidden": "隐藏追评",
-    "featured": "精选",
-    "unfeatured": "取消精选",
-    "replied": "商家回复",
-    "reply_edited": "修改回复",
 }
 
 
@@ -105,23 +91,9 @@ class FollowupFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReviewEventInline(ReadOnlyInline):
+class ReviewEventInline(AuditTrailInline):
     model = ReviewEvent
-    fields = readonly_fields = ("created_at", "action_label", "actor", "operator", "transition", "note")
     verbose_name_plural = "操作日志"
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("operator").order_by("id")
-
-    @admin.display(description="动作")
-    def action_label(self, event: ReviewEvent) -> str:
-        return EVENT_ACTIONS.get(event.action, event.action)
-
-    @admin.display(description="状态变化")
-    def transition(self, event: ReviewEvent) -> str:
-        if not event.from_status and not event.to_status:
-            return "—"
-        return f"{event.get_from_status_display() or '—'} → {event.get_to_status_display() or '—'}"
 
 
 # One operation per review page save: (code, label, service call).
@@ -136,21 +108,18 @@ _OPERATIONS: dict[str, str] = {
 
 
 def _operations_for(review: Review) -> list[tuple[str, str]]:
-    """The operations that would change this review (the transition table decides)."""
-    allowed = REVIEW_TRANSITIONS.get(review.status, set())
+    """The operations that would change this review (the review's and the follow-up's machines decide)."""
     ops = []
-    if ReviewStatus.PUBLISHED in allowed:
+    if REVIEW_MACHINE.can(review, ReviewStatus.PUBLISHED):
         ops.append("publish")
-    if ReviewStatus.HIDDEN in allowed:
+    if REVIEW_MACHINE.can(review, ReviewStatus.HIDDEN):
         ops.append("hide")
     if review.status == ReviewStatus.PUBLISHED:
         ops.append("unfeature" if review.is_featured else "feature")
-    if review.followup_status:
-        followup_allowed = REVIEW_TRANSITIONS.get(review.followup_status, set())
-        if ReviewStatus.PUBLISHED in followup_allowed:
-            ops.append("publish_followup")
-        if ReviewStatus.HIDDEN in followup_allowed:
-            ops.append("hide_followup")
+    if FOLLOWUP_MACHINE.can(review, ReviewStatus.PUBLISHED):
+        ops.append("publish_followup")
+    if FOLLOWUP_MACHINE.can(review, ReviewStatus.HIDDEN):
+        ops.append("hide_followup")
     return [(op, _OPERATIONS[op]) for op in ops]
 
 

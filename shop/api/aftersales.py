@@ -43,7 +43,7 @@ from shop import selectors
 from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
 from shop.api.payments import RawXmlParser, wechat_notify_answer
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
-from shop.models.aftersales import AfterSaleReason
+from shop.models.aftersales import AfterSaleAction, AfterSaleReason
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
 
@@ -130,8 +130,8 @@ class AfterSaleDetailOutput(AfterSaleOutput):
 
     @extend_schema_field(ProgressOutput(many=True))
     def get_progress(self, after_sale: AfterSale) -> list[dict[str, Any]]:
-        rows = [{"action": e.action, "label": services.AFTER_SALE_ACTION_LABELS.get(e.action, e.action),
-                 "note": e.note if e.action in ("rejected", "return_shipped") else "",
+        rows = [{"action": e.action, "label": e.get_action_display(),
+                 "note": e.note if e.action in (AfterSaleAction.REJECTED, AfterSaleAction.RETURN_SHIPPED) else "",
                  "created_at": e.created_at}
                 for e in after_sale.events.all() if e.action not in services.AFTER_SALE_INTERNAL_ACTIONS]
         return list(ProgressOutput(rows, many=True).data)

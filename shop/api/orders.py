@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from campaigns.models import CouponKind
 from campaigns.pricing import CouponVerdict
+from core.audit import Actor
 from core.errors import ValidationFailed
 from members.api.views import current_member
 from shop import selectors
@@ -316,7 +317,7 @@ class OrderCancelView(APIView):
         member = current_member(request)
         order = order_services.order_get_for_member(member=member, order_no=order_no)
         order_services.order_cancel(order=order, reason=data.validated_data["reason"] or "买家取消",
-                                    actor=order_services.Actor.MEMBER)
+                                    actor=Actor.MEMBER)
         return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
                                                                             order_no=order_no)).data)
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from catalog.models import Category, FreightRule, FreightTemplate, Product, ProductImage, Sku, Stock, StockMovement
 from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
+from core.audit import Actor
 from members.models import Address, Gender, Member
 from members.services import address_create
 from shop.demo.campaigns import load_campaign_demo
@@ -41,7 +42,6 @@ from shop.demo.images import category_icon, product_image
 from shop.errors import IdempotencyKeyReused
 from shop.models import (
     Order,
-    OrderEvent,
     OrderStatus,
     Payment,
     ShippingInfoUpload,
@@ -61,7 +61,6 @@ from wechat.gateway import PaymentNotice
 SEED = 20250618
 SKU_PREFIX = "DEMO-"
 OPENID_PREFIX = "demo_openid_"
-Actor = OrderEvent.Actor
 
 
 @dataclass

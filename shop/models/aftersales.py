@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.audit import AuditEvent
+from core.state import StateMachine
+from shop.errors import AfterSaleInvalidTransition, AfterSaleNotFound, RefundInvalidTransition, RefundNotFound
+
 
 class AfterSaleKind(models.TextChoices):
     REFUND_ONLY = "refund_only", "仅退款"
@@ -24,9 +28,9 @@ class AfterSaleStatus(models.TextChoices):
 
 
 S = AfterSaleStatus
-# The after-sale lifecycle. Only shop.services.aftersales.after_sale_transition() changes
-# AfterSale.status. REFUNDED straight from a review state is the zero-amount case (a free gift
-# line): nothing goes through the gateway.
+# The after-sale lifecycle. Only AFTER_SALE_MACHINE.transition() changes AfterSale.status.
+# REFUNDED straight from a review state is the zero-amount case (a free gift line): nothing goes
+# through the gateway.
 AFTER_SALE_TRANSITIONS: dict[str, set[str]] = {
     S.REQUESTED: {S.AWAITING_SECOND_APPROVAL, S.AWAITING_RETURN, S.REFUNDING, S.REFUNDED, S.REJECTED,
                   S.WITHDRAWN},
@@ -144,28 +148,46 @@ class AfterSalePhoto(models.Model):
         return self.image.name
 
 
-class AfterSaleEvent(models.Model):
+class AfterSaleAction(models.TextChoices):
+    """What an after-sale's audit row records, in the words the shopper's progress trail and the console use."""
+
+    REQUESTED = "requested", "提交申请"
+    APPROVED_FIRST = "approved_first", "初审通过，待复核"
+    APPROVED = "approved", "审核通过"
+    REJECTED = "rejected", "审核未通过"
+    WITHDRAWN = "withdrawn", "已撤销申请"
+    RETURN_SHIPPED = "return_shipped", "已寄回商品"
+    RETURN_TRACKING_UPDATED = "return_tracking_updated", "修改退货单号"
+    RETURN_RECEIVED = "return_received", "商家已收到退货"
+    RESTOCKED = "restocked", "商品已退回库存"
+    REFUND_STARTED = "refund_started", "退款处理中"
+    REFUNDED = "refunded", "退款成功"
+
+
+class AfterSaleEvent(AuditEvent):
     """Audit trail of an after-sale: every decision, by whom, in the same transaction."""
 
     after_sale = models.ForeignKey(AfterSale, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField("动作", max_length=32)
+    action = models.CharField("动作", max_length=32, choices=AfterSaleAction.choices)
     from_status = models.CharField("原状态", max_length=32, choices=AfterSaleStatus.choices, blank=True,
                                    default="")
     to_status = models.CharField("新状态", max_length=32, choices=AfterSaleStatus.choices, blank=True,
                                  default="")
-    actor = models.CharField("操作方", max_length=16)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
-                                 on_delete=models.PROTECT)
-    note = models.CharField("说明", max_length=300, blank=True, default="")
-    created_at = models.DateTimeField("时间", auto_now_add=True)
 
-    class Meta:
+    class Meta(AuditEvent.Meta):
         verbose_name = "售后日志"
         verbose_name_plural = "售后日志"
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.after_sale_id}:{self.action}"
+
+
+AFTER_SALE_MACHINE = StateMachine(
+    model=AfterSale, table=AFTER_SALE_TRANSITIONS, event_model=AfterSaleEvent, event_subject="after_sale",
+    noun="售后单", error=AfterSaleInvalidTransition, not_found=AfterSaleNotFound,
+    verbs={S.AWAITING_SECOND_APPROVAL: "审核", S.AWAITING_RETURN: "审核", S.RETURN_SHIPPED: "填写退货单号",
+           S.REFUNDING: "退款", S.REFUNDED: "退款", S.REJECTED: "拒绝", S.WITHDRAWN: "撤销"},
+)
 
 
 class RefundStatus(models.TextChoices):
@@ -176,7 +198,7 @@ class RefundStatus(models.TextChoices):
 
 
 R = RefundStatus
-# The refund lifecycle. Only shop.services.refunds.refund_transition() changes Refund.status.
+# The refund lifecycle. Only REFUND_MACHINE.transition() changes Refund.status.
 # PENDING → SUCCEEDED: WeChat's notify may overtake our storing of its answer. FAILED →
 # SUCCEEDED: a refund whose call timed out may still have gone through (same out_refund_no).
 REFUND_TRANSITIONS: dict[str, set[str]] = {
@@ -185,6 +207,9 @@ REFUND_TRANSITIONS: dict[str, set[str]] = {
     R.FAILED: {R.PENDING, R.SUCCEEDED},
     R.SUCCEEDED: set(),
 }
+# How far along a refund is: WeChat's answers arrive out of order, and a late one about an earlier
+# stage (PROCESSING stored after the SUCCESS notify, a failure after success) never moves it back.
+REFUND_PROGRESS: dict[str, int] = {R.PENDING: 0, R.FAILED: 0, R.PROCESSING: 1, R.SUCCEEDED: 2}
 
 
 class Refund(models.Model):
@@ -236,26 +261,36 @@ class RefundNotification(models.Model):
         return self.out_refund_no
 
 
-class RefundEvent(models.Model):
+class RefundAction(models.TextChoices):
+    """What a refund's audit row records, in operators' words."""
+
+    CREATED = "created", "创建退款"
+    SUBMITTED = "submitted", "微信已受理"
+    SUBMIT_ERROR = "submit_error", "提交异常"
+    FAILED = "failed", "退款失败"
+    RETRIED = "retried", "重新发起"
+    SUCCEEDED = "succeeded", "退款成功"
+
+
+class RefundEvent(AuditEvent):
     """Audit trail of a refund: every transition and retry, in the same transaction."""
 
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField("动作", max_length=32)
+    action = models.CharField("动作", max_length=32, choices=RefundAction.choices)
     from_status = models.CharField("原状态", max_length=16, choices=RefundStatus.choices, blank=True,
                                    default="")
     to_status = models.CharField("新状态", max_length=16, choices=RefundStatus.choices, blank=True,
                                  default="")
-    actor = models.CharField("操作方", max_length=16)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
-                                 on_delete=models.PROTECT)
-    note = models.CharField("说明", max_length=300, blank=True, default="")
-    data = models.JSONField("数据", default=dict, blank=True)
-    created_at = models.DateTimeField("时间", auto_now_add=True)
 
-    class Meta:
+    class Meta(AuditEvent.Meta):
         verbose_name = "退款日志"
         verbose_name_plural = "退款日志"
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.refund_id}:{self.action}"
+
+
+REFUND_MACHINE = StateMachine(
+    model=Refund, table=REFUND_TRANSITIONS, event_model=RefundEvent, event_subject="refund", noun="退款单",
+    error=RefundInvalidTransition, not_found=RefundNotFound, progress=REFUND_PROGRESS,
+)

@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Sku
+from core.audit import AuditEvent
+from core.state import StateMachine
+from shop.errors import InvalidTransition, OrderNotFound
 
 
 class OrderStatus(models.TextChoices):
@@ -18,7 +21,7 @@ class OrderStatus(models.TextChoices):
     CLOSED = "closed", "已关闭"  # paid, then refunded in full before anything shipped
 
 
-# The order lifecycle. Only shop.services.orders.transition() changes Order.status.
+# The order lifecycle. Only ORDER_MACHINE.transition() changes Order.status.
 ORDER_TRANSITIONS: dict[str, set[str]] = {
     OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
     OrderStatus.PAID: {OrderStatus.SHIPPED, OrderStatus.CLOSED},
@@ -183,35 +186,56 @@ class OrderLineAdjustment(models.Model):
         ordering = ["id"]
 
 
-class OrderEvent(models.Model):
+class OrderAction(models.TextChoices):
+    """What an order's audit row records, in operators' words."""
+
+    PLACED = "placed", "下单"
+    PAID = "paid", "支付成功"
+    REVIVED = "revived", "付款恢复订单"
+    LATE_PAYMENT = "late_payment", "取消后到账"
+    PAYMENT_DUPLICATE = "payment_duplicate", "重复付款"
+    POINTS_NOT_RETAKEN = "points_not_retaken", "恢复时积分未能再次抵扣"
+    COUPON_NOT_RETAKEN = "coupon_not_retaken", "恢复时优惠券未能再次核销"
+    SHIPPED = "shipped", "发货"
+    PARTIALLY_SHIPPED = "partially_shipped", "部分发货"
+    SHIPPING_INFO_UPLOADED = "shipping_info_uploaded", "微信发货信息已上传"
+    SHIPPING_INFO_UPLOAD_FAILED = "shipping_info_upload_failed", "微信发货信息上传失败"
+    SHIPPING_INFO_REQUEUED = "shipping_info_requeued", "重新上传微信发货信息"
+    CANCELLED = "cancelled", "取消"
+    RECEIVED = "received", "确认收货"
+    REMARK = "remark", "商家备注"
+    AFTER_SALE_REQUESTED = "after_sale_requested", "申请售后"
+    REFUND_STARTED = "refund_started", "发起退款"
+    REFUNDED = "refunded", "退款到账"
+    CLOSED = "closed", "订单关闭"
+
+
+class OrderEvent(AuditEvent):
     """Audit trail: one row per transition or operator action, written in the same transaction."""
 
-    class Actor(models.TextChoices):
-        MEMBER = "member", "会员"
-        OPERATOR = "operator", "运营"
-        SYSTEM = "system", "系统"
-        WECHAT = "wechat", "微信支付"
-
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField("动作", max_length=32)
+    action = models.CharField("动作", max_length=32, choices=OrderAction.choices)
     from_status = models.CharField("原状态", max_length=20, choices=OrderStatus.choices, blank=True,
                                    default="")
     to_status = models.CharField("新状态", max_length=20, choices=OrderStatus.choices, blank=True,
                                  default="")
-    actor = models.CharField("操作方", max_length=16, choices=Actor.choices)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
-                                 on_delete=models.PROTECT)
-    note = models.CharField("说明", max_length=300, blank=True, default="")
-    data = models.JSONField("数据", default=dict, blank=True)
-    created_at = models.DateTimeField("时间", auto_now_add=True)
 
-    class Meta:
+    class Meta(AuditEvent.Meta):
         verbose_name = "订单日志"
         verbose_name_plural = "订单日志"
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.order_id}:{self.action}"
+
+
+ORDER_MACHINE = StateMachine(
+    model=Order, table=ORDER_TRANSITIONS, event_model=OrderEvent, event_subject="order", noun="订单",
+    error=InvalidTransition, not_found=OrderNotFound,
+    timestamps={OrderStatus.PAID: "paid_at", OrderStatus.SHIPPED: "shipped_at",
+                OrderStatus.RECEIVED: "received_at", OrderStatus.CANCELLED: "cancelled_at"},
+    verbs={OrderStatus.PAID: "支付", OrderStatus.SHIPPED: "发货", OrderStatus.RECEIVED: "确认收货",
+           OrderStatus.CANCELLED: "取消", OrderStatus.CLOSED: "关闭"},
+)
 
 
 class Shipment(models.Model):

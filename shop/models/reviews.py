@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from catalog.models import Product
+from core.audit import AuditEvent
+from core.state import StateMachine
+from shop.errors import ReviewInvalidTransition, ReviewNotFound
 
 
 class ReviewStatus(models.TextChoices):
@@ -15,9 +17,8 @@ class ReviewStatus(models.TextChoices):
     HIDDEN = "hidden", "已隐藏"  # an operator took it down
 
 
-# The review (and follow-up) lifecycle. Only shop.services.reviews changes a status, through
-# review_transition(): it locks the row, checks this table, treats a repeat as a no-op and
-# writes a ReviewEvent.
+# The review (and follow-up) lifecycle: REVIEW_MACHINE and FOLLOWUP_MACHINE below. Only
+# shop.services.reviews.review_transition() changes a status, through them.
 REVIEW_TRANSITIONS: dict[str, set[str]] = {
     ReviewStatus.PENDING: {ReviewStatus.PUBLISHED, ReviewStatus.HIDDEN},
     ReviewStatus.PUBLISHED: {ReviewStatus.HIDDEN},
@@ -94,30 +95,47 @@ class ReviewPhoto(models.Model):
         return self.image.name
 
 
-class ReviewEvent(models.Model):
+class ReviewAction(models.TextChoices):
+    """What a review's audit row records, in operators' words."""
+
+    CREATED = "created", "买家评价"
+    AUTO_CREATED = "auto_created", "系统默认好评"
+    FOLLOWUP = "followup", "买家追评"
+    PUBLISHED = "published", "发布"
+    HIDDEN = "hidden", "隐藏"
+    FOLLOWUP_PUBLISHED = "followup_published", "发布追评"
+    FOLLOWUP_HIDDEN = "followup_hidden", "隐藏追评"
+    FEATURED = "featured", "精选"
+    UNFEATURED = "unfeatured", "取消精选"
+    REPLIED = "replied", "商家回复"
+    REPLY_EDITED = "reply_edited", "修改回复"
+
+
+class ReviewEvent(AuditEvent):
     """Audit trail of a review: creation, every status change, featuring and replies."""
 
-    class Actor(models.TextChoices):
-        MEMBER = "member", "会员"
-        OPERATOR = "operator", "运营"
-        SYSTEM = "system", "系统"
-
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField("动作", max_length=32)
+    action = models.CharField("动作", max_length=32, choices=ReviewAction.choices)
     from_status = models.CharField("原状态", max_length=16, choices=ReviewStatus.choices, blank=True,
                                    default="")
     to_status = models.CharField("新状态", max_length=16, choices=ReviewStatus.choices, blank=True,
                                  default="")
-    actor = models.CharField("操作方", max_length=16, choices=Actor.choices)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作员", null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+")
-    note = models.CharField("说明", max_length=300, blank=True, default="")
-    created_at = models.DateTimeField("时间", auto_now_add=True)
 
-    class Meta:
+    class Meta(AuditEvent.Meta):
         verbose_name = "评价日志"
         verbose_name_plural = "评价日志"
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.review_id}:{self.action}"
+
+
+# The review and its follow-up move through the same table, each on its own status field.
+_REVIEW_VERBS: dict[str, str] = {s: f"改为「{s.label}」" for s in ReviewStatus}
+REVIEW_MACHINE = StateMachine(
+    model=Review, table=REVIEW_TRANSITIONS, event_model=ReviewEvent, event_subject="review", noun="评价",
+    error=ReviewInvalidTransition, not_found=ReviewNotFound, verbs=_REVIEW_VERBS,
+)
+FOLLOWUP_MACHINE = StateMachine(
+    model=Review, table=REVIEW_TRANSITIONS, event_model=ReviewEvent, event_subject="review", noun="追评",
+    error=ReviewInvalidTransition, not_found=ReviewNotFound, verbs=_REVIEW_VERBS, status_field="followup_status",
+)

@@ -1,9 +1,9 @@
 """After-sales (售后) use cases: a shopper's request, the operators' review, the return of goods.
 
-Status changes only through `after_sale_transition()`: it locks the after-sale row, checks the
-table in `shop.models.aftersales.AFTER_SALE_TRANSITIONS`, treats a repeat as a no-op, saves with
-update_fields and writes the audit row (AfterSaleEvent), all in the caller's transaction. Every
-use case locks the order row first, then the after-sale (then the refund): one global order.
+Status changes only through `shop.models.aftersales.AFTER_SALE_MACHINE.transition()`: it locks
+the after-sale row, checks the table (AFTER_SALE_TRANSITIONS), treats a repeat as a no-op, saves
+with update_fields and writes the audit row (AfterSaleEvent), all in the caller's transaction.
+Every use case locks the order row first, then the after-sale (then the refund): one global order.
 
 Rules (documented for operators and the mini-program):
 
@@ -45,6 +45,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from core.audit import Actor
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.idempotency import idempotent_replay
 from core.images import image_clean
@@ -68,28 +69,27 @@ from shop.errors import (
 )
 from shop.models import (
     AfterSale,
-    AfterSaleEvent,
     AfterSaleKind,
     AfterSaleLine,
     AfterSalePhoto,
     AfterSaleStatus,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     ShipmentLine,
 )
 from shop.models.aftersales import (
     AFTER_SALE_CLAIMING,
+    AFTER_SALE_MACHINE,
     AFTER_SALE_OPEN,
-    AFTER_SALE_TRANSITIONS,
+    AfterSaleAction,
     AfterSaleReason,
 )
+from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
 
 logger = logging.getLogger(__name__)
 
-Actor = OrderEvent.Actor
 Status = AfterSaleStatus
 
 MAX_PHOTOS = 6
@@ -98,59 +98,9 @@ MAX_PENDING_UPLOADS = 20  # photos uploaded but not yet in a request, per member
 RETURN_TRACKING_NO = re.compile(r"[A-Za-z0-9-]{6,32}")
 REFUNDABLE_ORDER_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED})
 
-_ACTION_LABELS: dict[str, str] = {
-    Status.AWAITING_SECOND_APPROVAL: "审核",
-    Status.AWAITING_RETURN: "审核",
-    Status.RETURN_SHIPPED: "填写退货单号",
-    Status.REFUNDING: "退款",
-    Status.REFUNDED: "退款",
-    Status.REJECTED: "拒绝",
-    Status.WITHDRAWN: "撤销",
-}
-
-
-# --- the one transition function -----------------------------------------------------------------
-
-
-def after_sale_transition(*, after_sale_id: int, to: str, action: str, actor: str,
-                          operator: AbstractBaseUser | None = None, note: str = "",
-                          allowed_from: set[str] | frozenset[str] | None = None,
-                          fields: dict[str, Any] | None = None) -> tuple[AfterSale, bool]:
-    """Move an after-sale to `to`. Returns (after_sale, changed); a repeat is a no-op.
-
-    Runs inside the caller's transaction (which has locked the order row) and locks the
-    after-sale row. `allowed_from` narrows the table for a use case; `fields` are set in the
-    same save (who approved, the reject reason...).
-    """
-    after_sale = AfterSale.objects.select_for_update().get(pk=after_sale_id)
-    if after_sale.status == to:
-        return after_sale, False
-    sources = allowed_from if allowed_from is not None else {s for s, t in AFTER_SALE_TRANSITIONS.items()
-                                                             if to in t}
-    if after_sale.status not in sources or to not in AFTER_SALE_TRANSITIONS[after_sale.status]:
-        raise AfterSaleInvalidTransition(
-            f"售后单当前状态为「{after_sale.get_status_display()}」，不能{_ACTION_LABELS.get(to, '操作')}",
-            detail={"status": after_sale.status},
-        )
-    from_status = after_sale.status
-    after_sale.status = to
-    update = ["status", "updated_at"]
-    for name, value in (fields or {}).items():
-        setattr(after_sale, name, value)
-        update.append(name)
-    after_sale.save(update_fields=update)
-    AfterSaleEvent.objects.create(after_sale=after_sale, action=action, from_status=from_status, to_status=to,
-                                  actor=actor, operator_id=operator_id(operator), note=note[:300])
-    return after_sale, True
-
-
-
-def _event(after_sale: AfterSale, *, action: str, actor: str, operator: AbstractBaseUser | None = None,
-           note: str = "") -> None:
-    """An audit row for a decision that does not change the status."""
-    AfterSaleEvent.objects.create(after_sale=after_sale, action=action, from_status=after_sale.status,
-                                  to_status=after_sale.status, actor=actor, operator_id=operator_id(operator),
-                                  note=note[:300])
+# Where a use case may start, when the table alone allows more: the operator confirms a return's
+# goods only while they are awaited or on their way (the table also lets a review state refund).
+RETURN_CONFIRMABLE = frozenset({Status.AWAITING_RETURN, Status.RETURN_SHIPPED})
 
 
 # --- the shopper's request -----------------------------------------------------------------------
@@ -272,12 +222,11 @@ def _create(*, order: Order, member: Member, data: AfterSaleInput, idempotency_k
         for x in data.lines
     )
     _attach_photos(after_sale, member, data.photo_ids)
-    AfterSaleEvent.objects.create(after_sale=after_sale, action="requested", to_status=after_sale.status,
-                                  actor=Actor.MEMBER,
-                                  note=f"{after_sale.get_kind_display()}：{after_sale.get_reason_display()}")
-    OrderEvent.objects.create(order=order, action="after_sale_requested", from_status=order.status,
-                              to_status=order.status, actor=Actor.MEMBER, note=after_sale.after_sale_no,
-                              data={"after_sale_no": after_sale.after_sale_no, "amount_fen": total})
+    AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.REQUESTED, from_status="", actor=Actor.MEMBER,
+                              note=f"{after_sale.get_kind_display()}：{after_sale.get_reason_display()}")
+    ORDER_MACHINE.record(order, action=OrderAction.AFTER_SALE_REQUESTED, actor=Actor.MEMBER,
+                         note=after_sale.after_sale_no,
+                         data={"after_sale_no": after_sale.after_sale_no, "amount_fen": total})
     track("after_sale_requested", member_id=member.pk,
           properties={"order_no": order.order_no, "after_sale_no": after_sale.after_sale_no, "kind": data.kind,
                       "amount_fen": total})
@@ -467,10 +416,9 @@ def after_sale_withdraw(*, member: Member, after_sale_no: str) -> AfterSale:
     after_sale = after_sale_get_for_member(member=member, after_sale_no=after_sale_no)
     with transaction.atomic(durable=True):
         Order.objects.select_for_update().get(pk=after_sale.order_id)
-        after_sale, _ = after_sale_transition(
-            after_sale_id=after_sale.pk, to=Status.WITHDRAWN, action="withdrawn", actor=Actor.MEMBER,
-            note="买家撤销申请",
-            allowed_from={Status.REQUESTED, Status.AWAITING_SECOND_APPROVAL, Status.AWAITING_RETURN})
+        after_sale, _ = AFTER_SALE_MACHINE.transition(
+            pk=after_sale.pk, to=Status.WITHDRAWN, action=AfterSaleAction.WITHDRAWN, actor=Actor.MEMBER,
+            note="买家撤销申请")
     return after_sale
 
 
@@ -492,12 +440,12 @@ def after_sale_submit_return(*, member: Member, after_sale_no: str, carrier: str
             if (locked.return_carrier, locked.return_tracking_no) != (carrier, tracking_no):
                 locked.return_carrier, locked.return_tracking_no = carrier, tracking_no
                 locked.save(update_fields=["return_carrier", "return_tracking_no", "updated_at"])
-                _event(locked, action="return_tracking_updated", actor=Actor.MEMBER, note=f"{carrier} {tracking_no}")
+                AFTER_SALE_MACHINE.record(locked, action=AfterSaleAction.RETURN_TRACKING_UPDATED, actor=Actor.MEMBER,
+                                          note=f"{carrier} {tracking_no}")
             return locked
-        after_sale, _ = after_sale_transition(
-            after_sale_id=locked.pk, to=Status.RETURN_SHIPPED, action="return_shipped", actor=Actor.MEMBER,
-            note=f"{carrier} {tracking_no}", allowed_from={Status.AWAITING_RETURN},
-            fields={"return_carrier": carrier, "return_tracking_no": tracking_no})
+        after_sale, _ = AFTER_SALE_MACHINE.transition(
+            pk=locked.pk, to=Status.RETURN_SHIPPED, action=AfterSaleAction.RETURN_SHIPPED, actor=Actor.MEMBER,
+            note=f"{carrier} {tracking_no}", fields={"return_carrier": carrier, "return_tracking_no": tracking_no})
     return after_sale
 
 
@@ -507,6 +455,12 @@ def after_sale_submit_return(*, member: Member, after_sale_no: str, carrier: str
 def after_sale_needs_second_approval(after_sale: AfterSale) -> bool:
     """Maker-checker: refunds above REFUND_SECOND_APPROVAL_ABOVE_FEN need two different operators."""
     return after_sale.amount_fen > settings.REFUND_SECOND_APPROVAL_ABOVE_FEN
+
+
+def after_sale_approved_status(after_sale: AfterSale) -> str:
+    """Where 同意 leads once every approval is in: 待买家退货 for a return, else 退款中 (the console
+    asks AFTER_SALE_MACHINE.can() about it to show the button)."""
+    return Status.AWAITING_RETURN if after_sale.kind == AfterSaleKind.RETURN_REFUND else Status.REFUNDING
 
 
 def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | None) -> AfterSale:
@@ -526,10 +480,10 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
         if locked.status in (Status.AWAITING_RETURN, Status.RETURN_SHIPPED, Status.REFUNDING, Status.REFUNDED):
             return locked
         if locked.status == Status.REQUESTED and after_sale_needs_second_approval(locked):
-            locked, _ = after_sale_transition(
-                after_sale_id=locked.pk, to=Status.AWAITING_SECOND_APPROVAL, action="approved_first",
+            locked, _ = AFTER_SALE_MACHINE.transition(
+                pk=locked.pk, to=Status.AWAITING_SECOND_APPROVAL, action=AfterSaleAction.APPROVED_FIRST,
                 actor=Actor.OPERATOR, operator=operator, note="初审通过，等待另一位运营复核",
-                allowed_from={Status.REQUESTED}, fields={"approved_by_id": operator_id(operator)})
+                fields={"approved_by_id": operator_id(operator)})
             return locked
         fields: dict[str, Any] = {}
         if locked.status == Status.AWAITING_SECOND_APPROVAL:
@@ -541,18 +495,18 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
         else:
             raise AfterSaleInvalidTransition(f"售后单当前状态为「{locked.get_status_display()}」，不能审核",
                                              detail={"status": locked.status})
-        sources: set[str] = {Status.REQUESTED, Status.AWAITING_SECOND_APPROVAL}
         if locked.kind == AfterSaleKind.RETURN_REFUND:
-            locked, _ = after_sale_transition(
-                after_sale_id=locked.pk, to=Status.AWAITING_RETURN, action="approved", actor=Actor.OPERATOR,
-                operator=operator, note="同意退货，等待买家寄回", allowed_from=sources, fields=fields)
+            locked, _ = AFTER_SALE_MACHINE.transition(
+                pk=locked.pk, to=Status.AWAITING_RETURN, action=AfterSaleAction.APPROVED, actor=Actor.OPERATOR,
+                operator=operator, note="同意退货，等待买家寄回", fields=fields)
         else:
             if locked.restock:
                 _check_still_unshipped(order, locked)
             for name, value in fields.items():
                 setattr(locked, name, value)
             locked.save(update_fields=[*fields, "updated_at"])
-            _event(locked, action="approved", actor=Actor.OPERATOR, operator=operator, note="同意退款")
+            AFTER_SALE_MACHINE.record(locked, action=AfterSaleAction.APPROVED, actor=Actor.OPERATOR, operator=operator,
+                                      note="同意退款")
             locked = refund_start_for_after_sale(order=order, after_sale=locked, actor=Actor.OPERATOR,
                                                  operator=operator)
             if locked.restock:
@@ -589,12 +543,9 @@ def after_sale_reject(*, after_sale: AfterSale, operator: AbstractBaseUser | Non
         raise ValidationFailed("请填写拒绝原因", code="reject_reason_required")
     with transaction.atomic(durable=True):
         Order.objects.select_for_update().get(pk=after_sale.order_id)
-        locked, changed = after_sale_transition(
-            after_sale_id=after_sale.pk, to=Status.REJECTED, action="rejected", actor=Actor.OPERATOR,
-            operator=operator, note=reason,
-            allowed_from={Status.REQUESTED, Status.AWAITING_SECOND_APPROVAL, Status.AWAITING_RETURN,
-                          Status.RETURN_SHIPPED},
-            fields={"reject_reason": reason[:200]})
+        locked, changed = AFTER_SALE_MACHINE.transition(
+            pk=after_sale.pk, to=Status.REJECTED, action=AfterSaleAction.REJECTED, actor=Actor.OPERATOR,
+            operator=operator, note=reason, fields={"reject_reason": reason[:200]})
         if changed:
             notify_after_sale_progress(after_sale_id=locked.pk, event="rejected")
     return locked
@@ -614,14 +565,15 @@ def after_sale_confirm_return(*, after_sale: AfterSale, operator: AbstractBaseUs
         locked = AfterSale.objects.select_for_update().get(pk=after_sale.pk)
         if locked.status in (Status.REFUNDING, Status.REFUNDED):
             return locked
-        if locked.kind != AfterSaleKind.RETURN_REFUND or locked.status not in (Status.AWAITING_RETURN,
-                                                                               Status.RETURN_SHIPPED):
+        if locked.kind != AfterSaleKind.RETURN_REFUND or not AFTER_SALE_MACHINE.can(
+                locked, Status.REFUNDING, allowed_from=RETURN_CONFIRMABLE):
             raise AfterSaleInvalidTransition(
                 f"售后单当前状态为「{locked.get_status_display()}」，不能确认收货", detail={"status": locked.status})
         locked.restock = restock
         locked.save(update_fields=["restock", "updated_at"])
-        _event(locked, action="return_received", actor=Actor.OPERATOR, operator=operator,
-               note="确认收到退货" + ("，退回库存" if restock else "，商品不可再售，不退回库存"))
+        AFTER_SALE_MACHINE.record(locked, action=AfterSaleAction.RETURN_RECEIVED, actor=Actor.OPERATOR,
+                                  operator=operator,
+                                  note="确认收到退货" + ("，退回库存" if restock else "，商品不可再售，不退回库存"))
         locked = refund_start_for_after_sale(order=order, after_sale=locked, actor=Actor.OPERATOR,
                                              operator=operator)
     return locked
@@ -637,22 +589,8 @@ def order_line_units_withheld(*, order_id: int) -> dict[int, int]:
     return {r["order_line_id"]: r["units"] for r in rows}
 
 
-# Audit actions in people's words (the shopper's progress trail and the console).
-AFTER_SALE_ACTION_LABELS: dict[str, str] = {
-    "requested": "提交申请",
-    "approved_first": "初审通过，待复核",
-    "approved": "审核通过",
-    "rejected": "审核未通过",
-    "withdrawn": "已撤销申请",
-    "return_shipped": "已寄回商品",
-    "return_tracking_updated": "修改退货单号",
-    "return_received": "商家已收到退货",
-    "restocked": "商品已退回库存",
-    "refund_started": "退款处理中",
-    "refunded": "退款成功",
-}
-# Console-only steps the shopper's trail leaves out.
-AFTER_SALE_INTERNAL_ACTIONS = frozenset({"restocked"})
+# Console-only steps the shopper's progress trail leaves out.
+AFTER_SALE_INTERNAL_ACTIONS = frozenset({AfterSaleAction.RESTOCKED})
 
 
 @dataclass(frozen=True)

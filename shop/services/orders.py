@@ -1,8 +1,8 @@
-"""Order use cases: place, cancel, ship, confirm receipt, remark — and the one transition function.
+"""Order use cases: place, cancel, ship, confirm receipt, remark.
 
-Status changes only through `order_transition()`: it locks the order row, checks the table in
-`shop.models.orders.ORDER_TRANSITIONS`, treats a repeat as a no-op, saves with update_fields
-and writes the audit row, all in the caller's transaction.
+Status changes only through `shop.models.orders.ORDER_MACHINE.transition()`: it locks the order
+row, checks the table (ORDER_TRANSITIONS), treats a repeat as a no-op, saves with update_fields
+and writes the audit row (OrderEvent), all in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from django.utils import timezone
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
+from core.audit import Actor
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
-from core.operators import operator_id
 from core.tracking import track
 from members.models import Address, Member, PointsKind
 from members.selectors import address_default_for_member
@@ -32,66 +32,19 @@ from shop.errors import (
     AddressRequired,
     EarlyAccessOnly,
     EmptyOrder,
-    InvalidTransition,
     OrderNotFound,
     PriceChanged,
 )
-from shop.models import CartItem, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
-from shop.models.orders import ORDER_TRANSITIONS
+from shop.models import CartItem, Order, OrderLine, OrderLineAdjustment, OrderStatus
+from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.pricing import PricingContext, PricingRun, Quote, check_points_to_use, quote
 from shop.selectors import cart_snapshot_lines
 
 if TYPE_CHECKING:
     from campaigns.services.flash import FlashWant
 
-Actor = OrderEvent.Actor
-
-_TIMESTAMP_FIELD: dict[str, str] = {
-    OrderStatus.PAID: "paid_at",
-    OrderStatus.SHIPPED: "shipped_at",
-    OrderStatus.RECEIVED: "received_at",
-    OrderStatus.CANCELLED: "cancelled_at",
-}
-
-_ACTION_LABELS: dict[str, str] = {
-    OrderStatus.PAID: "支付",
-    OrderStatus.SHIPPED: "发货",
-    OrderStatus.RECEIVED: "确认收货",
-    OrderStatus.CANCELLED: "取消",
-}
-
-
-
-def order_transition(*, order_id: int, to: str, action: str, actor: str,
-                     operator: AbstractBaseUser | None = None, note: str = "",
-                     data: dict[str, Any] | None = None,
-                     allowed_from: set[str] | None = None) -> tuple[Order, bool]:
-    """Move an order to `to`. Returns (order, changed); a repeat of a done transition is a no-op.
-
-    Runs inside the caller's transaction and locks the order row. `allowed_from` narrows the
-    table for use cases that need it (e.g. a shopper may only cancel an unpaid order).
-    """
-    order = Order.objects.select_for_update().get(pk=order_id)
-    if order.status == to:
-        return order, False
-    sources = allowed_from if allowed_from is not None else {s for s, t in ORDER_TRANSITIONS.items()
-                                                             if to in t}
-    if order.status not in sources or to not in ORDER_TRANSITIONS[order.status]:
-        raise InvalidTransition(
-            f"订单当前状态为「{order.get_status_display()}」，不能{_ACTION_LABELS.get(to, '操作')}",
-            detail={"status": order.status},
-        )
-    from_status = order.status
-    order.status = to
-    fields = ["status"]
-    stamp = _TIMESTAMP_FIELD.get(to)
-    if stamp:
-        setattr(order, stamp, timezone.now())
-        fields.append(stamp)
-    order.save(update_fields=fields)
-    OrderEvent.objects.create(order=order, action=action, from_status=from_status, to_status=to,
-                              actor=actor, operator_id=operator_id(operator), note=note, data=data or {})
-    return order, True
+# order_cancel() gives back what an unpaid order holds; a paid order is refunded through an after-sale.
+CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT})
 
 
 @dataclass(frozen=True)
@@ -230,8 +183,8 @@ def order_place(*, member: Member, data: CheckoutInput,
             order = _order_insert(member=member, checkout=checkout, data=data, now=now,
                                   idempotency_key=idempotency_key, fingerprint=fingerprint)
             _lines_insert(order=order, quote=q)
-            OrderEvent.objects.create(order=order, action="placed", to_status=order.status,
-                                      actor=Actor.MEMBER, data={"payable_fen": order.payable_fen})
+            ORDER_MACHINE.record(order, action=OrderAction.PLACED, from_status="", actor=Actor.MEMBER,
+                                 data={"payable_fen": order.payable_fen})
             # Coupons and flash stock before product stock: a lost race on either rolls all back.
             timeout = campaign_reserve(
                 member_id=member.pk, order_id=order.pk, order_no=order.order_no,
@@ -325,12 +278,11 @@ def order_cancel(*, order: Order, reason: str, actor: str,
     see shop.services.payments.order_cancel_expired().
     """
     with transaction.atomic(durable=True):
-        order, changed = order_transition(order_id=order.pk, to=OrderStatus.CANCELLED, action="cancelled",
-                                          actor=actor, operator=operator, note=reason,
-                                          allowed_from={OrderStatus.PENDING_PAYMENT})
+        order, changed = ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.CANCELLED, action=OrderAction.CANCELLED,
+                                                  actor=actor, operator=operator, note=reason,
+                                                  allowed_from=CANCELLABLE,
+                                                  fields={"cancel_reason": reason[:100]})
         if changed:
-            Order.objects.filter(pk=order.pk).update(cancel_reason=reason[:100])
-            order.cancel_reason = reason[:100]
             # Campaign rows first, product stock last: the same lock order as placement.
             campaign_release(order_id=order.pk, order_no=order.order_no)
             if order.points_used:
@@ -367,9 +319,8 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
 def order_confirm_receipt(*, order: Order, actor: str = Actor.MEMBER) -> Order:
     """The shopper (or the auto-confirm job) confirms a shipped order arrived. Idempotent."""
     with transaction.atomic(durable=True):
-        order, changed = order_transition(order_id=order.pk, to=OrderStatus.RECEIVED, action="received",
-                                          actor=actor,
-                                          note="自动确认收货" if actor == Actor.SYSTEM else "")
+        order, changed = ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.RECEIVED, action=OrderAction.RECEIVED,
+                                                  actor=actor, note="自动确认收货" if actor == Actor.SYSTEM else "")
         if changed:
             track("order_received", member_id=order.member_id,
                   properties={"order_no": order.order_no, "auto": actor == Actor.SYSTEM})
@@ -388,8 +339,8 @@ def order_add_remark(*, order: Order, text: str, operator: AbstractBaseUser | No
         entry = f"[{stamp} {who}] {text}"
         locked.operator_remark = f"{locked.operator_remark}\n{entry}".strip()
         locked.save(update_fields=["operator_remark"])
-        OrderEvent.objects.create(order=locked, action="remark", actor=Actor.OPERATOR,
-                                  operator_id=operator_id(operator), note=text[:300])
+        ORDER_MACHINE.record(locked, action=OrderAction.REMARK, actor=Actor.OPERATOR, operator=operator, note=text,
+                             from_status="", to_status="")
     return locked
 
 

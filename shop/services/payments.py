@@ -23,6 +23,7 @@ from campaigns.services.flash import flash_reclaim
 from catalog.errors import InsufficientStock
 from catalog.models import Category, Product
 from catalog.services import stock_quantities, stock_reserve
+from core.audit import Actor
 from core.errors import DomainError
 from core.tracking import track
 from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
@@ -48,12 +49,12 @@ from shop.models import (
     PaymentNotification,
     PaymentStatus,
 )
+from shop.models.orders import ORDER_MACHINE
 from shop.notifications import notify_order_paid
-from shop.services.orders import order_get_for_member, order_transition
+from shop.services.orders import order_get_for_member
 from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
 
 logger = logging.getLogger(__name__)
-Actor = OrderEvent.Actor
 
 
 def payment_gateway() -> PaymentGateway:
@@ -316,8 +317,8 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     else that is recorded and the payment stands), the member's purchase facts count it, and the
     member earns the order's points and growth (_reward_payment). After commit: 支付有礼, the
     notification, analytics."""
-    order_transition(order_id=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
-                     note=note, data=data)
+    ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
+                             note=note, data=data)
     Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", "quantity")
     for product_id, quantity in product_ids:

@@ -7,8 +7,9 @@ notifies the outcome; `refund_record_result` — idempotent per WeChat refund id
 to SUCCEEDED and, in the same transaction, the order's and lines' refunded counters, the order's
 refund state (部分退款 / 已全额退款, derived from its lines) and the after-sale.
 
-Status changes only through `refund_transition()` (table: shop.models.aftersales.REFUND_TRANSITIONS;
-audit: RefundEvent). Lock order everywhere: order row, then after-sale, then refund.
+Status changes only through `shop.models.aftersales.REFUND_MACHINE.transition()` (table:
+REFUND_TRANSITIONS; a late answer about an earlier stage is ignored, REFUND_PROGRESS; audit:
+RefundEvent). Lock order everywhere: order row, then after-sale, then refund.
 
 Failures: a refusal (NOTENOUGH, amount...) makes the refund FAILED at once — visible in the
 console with its error and retryable (重试) under the same out_refund_no, which WeChat refunds at
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -33,17 +33,17 @@ from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
 from catalog.services import stock_quantities, stock_release
-from core.errors import Conflict, DomainError, NotFound
+from core.audit import Actor
+from core.db import require_transaction
+from core.errors import Conflict, DomainError
 from core.money import yuan
-from core.operators import operator_id
 from core.tracking import track
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
+from shop.errors import RefundNotFound
 from shop.models import (
     AfterSale,
-    AfterSaleEvent,
     AfterSaleStatus,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     Payment,
@@ -53,10 +53,10 @@ from shop.models import (
     RefundState,
     RefundStatus,
 )
-from shop.models.aftersales import REFUND_TRANSITIONS, RefundEvent
+from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, AfterSaleAction, RefundAction
+from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
-from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
-from shop.services.orders import order_transition
+from shop.services.aftersales import RefundExceedsPaid
 from shop.services.payments import NotifyOutcome, payment_gateway, revived_points_reference
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
@@ -64,22 +64,8 @@ from wechat.gateway import RefundState as GatewayRefundState
 
 logger = logging.getLogger(__name__)
 
-Actor = OrderEvent.Actor
 Status = RefundStatus
-
-# How far along a refund is: an event that arrives late never moves it back.
-_PROGRESS: dict[str, int] = {Status.PENDING: 0, Status.FAILED: 0, Status.PROCESSING: 1, Status.SUCCEEDED: 2}
 LATE_PAYMENT_REASON = "订单已取消，退还付款"
-
-
-class RefundNotFound(NotFound):
-    code = "refund_not_found"
-    message = "退款单不存在"
-
-
-class RefundInvalidTransition(Conflict):
-    code = "invalid_refund_status"
-    message = "退款单当前状态不允许该操作"
 
 
 class UnknownRefund(DomainError):
@@ -100,41 +86,6 @@ class NoPaidPayment(Conflict):
 
 
 
-# --- the one transition function -------------------------------------------------------------------
-
-
-def refund_transition(*, refund_id: int, to: str, action: str, actor: str,
-                      operator: AbstractBaseUser | None = None, note: str = "",
-                      data: dict[str, Any] | None = None,
-                      fields: dict[str, Any] | None = None) -> tuple[Refund, bool]:
-    """Move a refund to `to`. Returns (refund, changed).
-
-    Runs inside the caller's transaction and locks the refund row. A repeat is a no-op, and so
-    is a move back (a PROCESSING answer stored after the SUCCESS notify, a late failure after
-    success): never a regression. Anything else outside the table raises.
-    """
-    refund = Refund.objects.select_for_update().get(pk=refund_id)
-    if refund.status == to:
-        return refund, False
-    if to not in REFUND_TRANSITIONS[refund.status]:
-        if _PROGRESS[to] <= _PROGRESS[refund.status]:
-            logger.info("refund %s: %s after %s ignored", refund.out_refund_no, to, refund.status)
-            return refund, False
-        raise RefundInvalidTransition(
-            f"退款单当前状态为「{refund.get_status_display()}」，不能变为「{Status(to).label}」",
-            detail={"status": refund.status})
-    from_status = refund.status
-    refund.status = to
-    update = ["status"]
-    for name, value in (fields or {}).items():
-        setattr(refund, name, value)
-        update.append(name)
-    refund.save(update_fields=update)
-    RefundEvent.objects.create(refund=refund, action=action, from_status=from_status, to_status=to, actor=actor,
-                               operator_id=operator_id(operator), note=note[:300], data=data or {})
-    return refund, True
-
-
 # --- creating refunds --------------------------------------------------------------------------------
 
 
@@ -147,16 +98,16 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
     amount (a free gift line) completes at once; otherwise a PENDING refund, numbered with the
     after-sale number, goes to the gateway after commit.
     """
+    require_transaction("refund_start_for_after_sale")
     if after_sale.restock:
         pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
         if stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no):
-            AfterSaleEvent.objects.create(after_sale=after_sale, action="restocked", from_status=after_sale.status,
-                                          to_status=after_sale.status, actor=actor, operator_id=operator_id(operator),
-                                          note="商品已退回库存")
+            AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.RESTOCKED, actor=actor, operator=operator,
+                                      note="商品已退回库存")
     if after_sale.amount_fen == 0:
-        after_sale, _ = after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDED,
-                                              action="refunded", actor=actor, operator=operator,
-                                              note="退款金额为 0，无需退款")
+        after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED,
+                                                      action=AfterSaleAction.REFUNDED, actor=actor, operator=operator,
+                                                      note="退款金额为 0，无需退款")
         _count_after_sale_lines(order, after_sale)
         _refresh_refund_state(order.pk)
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
@@ -164,9 +115,9 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
     _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
                    out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
                    operator=operator)
-    after_sale, _ = after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDING,
-                                          action="refund_started", actor=actor, operator=operator,
-                                          note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDING,
+                                                  action=AfterSaleAction.REFUND_STARTED, actor=actor, operator=operator,
+                                                  note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
     return after_sale
 
 
@@ -177,8 +128,8 @@ def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: in
         raise NoPaidPayment(detail={"order_no": order.order_no})
     refund = Refund.objects.create(order=order, payment=payment, after_sale=after_sale, out_refund_no=out_refund_no,
                                    amount_fen=amount_fen, reason=reason[:80])
-    RefundEvent.objects.create(refund=refund, action="created", to_status=refund.status, actor=actor,
-                               operator_id=operator_id(operator), note=reason[:300], data={"amount_fen": amount_fen})
+    REFUND_MACHINE.record(refund, action=RefundAction.CREATED, from_status="", actor=actor, operator=operator,
+                          note=reason, data={"amount_fen": amount_fen})
     _submit_after_commit(refund.pk)
     return refund
 
@@ -213,9 +164,8 @@ def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
             return None
         refund = _refund_create(order=order, after_sale=None, amount_fen=amount, out_refund_no=f"RF{order.order_no}",
                                 reason=LATE_PAYMENT_REASON, actor=Actor.SYSTEM)
-        OrderEvent.objects.create(order=order, action="refund_started", from_status=order.status,
-                                  to_status=order.status, actor=Actor.SYSTEM, note=LATE_PAYMENT_REASON,
-                                  data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
+        ORDER_MACHINE.record(order, action=OrderAction.REFUND_STARTED, actor=Actor.SYSTEM, note=LATE_PAYMENT_REASON,
+                             data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
     return refund
 
 
@@ -248,10 +198,10 @@ def refund_submit(*, refund_id: int) -> Refund | None:
     except WechatApiError as exc:
         return _submit_failed(refund, exc, definite=False)
     with transaction.atomic(durable=True):
-        refund, _ = refund_transition(refund_id=refund.pk, to=Status.PROCESSING, action="submitted",
-                                      actor=Actor.SYSTEM, note="微信支付已受理",
-                                      data={"refund_id": result.refund_id},
-                                      fields={"refund_id": result.refund_id, "last_error": ""})
+        refund, _ = REFUND_MACHINE.transition(pk=refund.pk, to=Status.PROCESSING, action=RefundAction.SUBMITTED,
+                                              actor=Actor.SYSTEM, note="微信支付已受理",
+                                              data={"refund_id": result.refund_id},
+                                              fields={"refund_id": result.refund_id, "last_error": ""})
     return refund
 
 
@@ -262,16 +212,15 @@ def _submit_failed(refund: Refund, exc: WechatApiError, *, definite: bool) -> Re
         if locked.status != Status.PENDING:
             return locked
         if definite or locked.attempts >= settings.REFUND_MAX_AUTO_ATTEMPTS:
-            locked, _ = refund_transition(refund_id=locked.pk, to=Status.FAILED, action="failed",
-                                          actor=Actor.WECHAT if definite else Actor.SYSTEM, note=error,
-                                          data={"errcode": str(exc.errcode)}, fields={"last_error": error})
+            locked, _ = REFUND_MACHINE.transition(pk=locked.pk, to=Status.FAILED, action=RefundAction.FAILED,
+                                                  actor=Actor.WECHAT if definite else Actor.SYSTEM, note=error,
+                                                  data={"errcode": str(exc.errcode)}, fields={"last_error": error})
             return locked
         locked.last_error = error
         locked.save(update_fields=["last_error"])
-        RefundEvent.objects.create(refund=locked, action="submit_error", from_status=locked.status,
-                                   to_status=locked.status, actor=Actor.SYSTEM,
-                                   note=f"结果未知，稍后自动重试：{error}"[:300],
-                                   data={"errcode": str(exc.errcode), "attempt": locked.attempts})
+        REFUND_MACHINE.record(locked, action=RefundAction.SUBMIT_ERROR, actor=Actor.SYSTEM,
+                              note=f"结果未知，稍后自动重试：{error}",
+                              data={"errcode": str(exc.errcode), "attempt": locked.attempts})
     logger.warning("refund %s: outcome unknown (%s); will retry", refund.out_refund_no, error)
     return locked
 
@@ -281,11 +230,11 @@ def refund_retry(*, refund: Refund, operator: AbstractBaseUser | None) -> Refund
     with transaction.atomic(durable=True):
         Order.objects.select_for_update().get(pk=refund.order_id)
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
-        if locked.status != Status.FAILED:
+        if not REFUND_MACHINE.can(locked, Status.PENDING):
             return locked
-        locked, _ = refund_transition(refund_id=locked.pk, to=Status.PENDING, action="retried",
-                                      actor=Actor.OPERATOR, operator=operator, note="运营重新发起退款",
-                                      fields={"attempts": 0})
+        locked, _ = REFUND_MACHINE.transition(pk=locked.pk, to=Status.PENDING, action=RefundAction.RETRIED,
+                                              actor=Actor.OPERATOR, operator=operator, note="运营重新发起退款",
+                                              fields={"attempts": 0})
         _submit_after_commit(locked.pk)
     return locked
 
@@ -329,8 +278,8 @@ def refund_record_result(*, notice: RefundNotice, source: str) -> str:
             record.refund_status, record.raw_xml = notice.status, notice.raw or f"[{source}]"
             record.save(update_fields=["refund_status", "raw_xml"])
         if notice.status == GatewayRefundState.SUCCESS:
-            refund, changed = refund_transition(
-                refund_id=refund.pk, to=Status.SUCCEEDED, action="succeeded", actor=Actor.WECHAT,
+            refund, changed = REFUND_MACHINE.transition(
+                pk=refund.pk, to=Status.SUCCEEDED, action=RefundAction.SUCCEEDED, actor=Actor.WECHAT,
                 note=f"退款成功 ¥{yuan(refund.amount_fen)}", data={"refund_id": notice.refund_id, "source": source},
                 fields={"refund_id": notice.refund_id, "succeeded_at": notice.succeeded_at or timezone.now(),
                         "last_error": ""})
@@ -339,9 +288,9 @@ def refund_record_result(*, notice: RefundNotice, source: str) -> str:
             _apply_success(order, refund)
             return "succeeded"
         error = f"微信退款{'异常' if notice.status == GatewayRefundState.CHANGE else '关闭'}（{notice.status}）"
-        refund, changed = refund_transition(refund_id=refund.pk, to=Status.FAILED, action="failed",
-                                            actor=Actor.WECHAT, note=error, data={"source": source},
-                                            fields={"last_error": error, "refund_id": notice.refund_id})
+        refund, changed = REFUND_MACHINE.transition(pk=refund.pk, to=Status.FAILED, action=RefundAction.FAILED,
+                                                    actor=Actor.WECHAT, note=error, data={"source": source},
+                                                    fields={"last_error": error, "refund_id": notice.refund_id})
         return "failed" if changed else "ignored"
 
 
@@ -350,8 +299,8 @@ def _apply_success(order: Order, refund: Refund) -> None:
     if refund.after_sale_id:
         after_sale = AfterSale.objects.get(pk=refund.after_sale_id)
         _count_after_sale_lines(order, after_sale)
-        after_sale_transition(after_sale_id=after_sale.pk, to=AfterSaleStatus.REFUNDED, action="refunded",
-                              actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}")
+        AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED, action=AfterSaleAction.REFUNDED,
+                                      actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}")
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
     else:
         # The whole cancelled order went back: every line is refunded in full.
@@ -364,11 +313,11 @@ def _apply_success(order: Order, refund: Refund) -> None:
     state = _refresh_refund_state(order.pk)
     if state == RefundState.FULL and Order.objects.filter(pk=order.pk, status=OrderStatus.PAID).exists():
         # Everything was refunded before it all shipped: nothing is owed either way, the order is over.
-        order_transition(order_id=order.pk, to=OrderStatus.CLOSED, action="closed", actor=Actor.SYSTEM,
-                         note="全额退款，订单关闭", allowed_from={OrderStatus.PAID})
-    OrderEvent.objects.create(order=order, action="refunded", from_status=order.status, to_status=order.status,
-                              actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
-                              data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
+        ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.CLOSED, action=OrderAction.CLOSED, actor=Actor.SYSTEM,
+                                 note="全额退款，订单关闭")
+    ORDER_MACHINE.record(order, action=OrderAction.REFUNDED, actor=Actor.WECHAT,
+                         note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
+                         data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
     _reverse_rewards(order, amount_fen=amount, refund=refund, full=state == RefundState.FULL)
     track("order_refunded", member_id=order.member_id,
           properties={"order_no": order.order_no, "out_refund_no": refund.out_refund_no, "amount_fen": amount})

@@ -9,6 +9,10 @@ saved and no network call may run inside a transaction:
 3. one short transaction: lock the order line (or the review), check again, write the review,
    attach the photos with a conditional UPDATE, write the audit row (ReviewEvent).
 
+Statuses (the review's and its follow-up's) change only through review_transition(), which moves
+them with REVIEW_MACHINE / FOLLOWUP_MACHINE (shop.models.reviews) and gives or takes back the
+reviewer's reward.
+
 Moderation policy (DESIGN.md §8, issue 3):
 
 - `pass` publishes; `review` saves the review as 待审核 for an operator; `risky` refuses the
@@ -43,9 +47,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, FileField, OuterRef, Q, When
 from django.utils import timezone
 
+from core.audit import Actor
+from core.db import require_transaction
 from core.errors import Conflict, ValidationFailed
 from core.images import image_clean
-from core.operators import operator_id
 from core.tracking import track
 from members.models import GrowthReason, Member, PointsEntry, PointsKind
 from members.services import growth_award, growth_reverse, points_award, points_reverse_award
@@ -55,19 +60,18 @@ from shop.errors import (
     ContentRisky,
     FollowupExists,
     OrderLineNotFound,
+    ReviewInvalidTransition,
     ReviewNotAllowed,
     ReviewNotFound,
     ReviewPhotoInvalid,
     UploadLimitReached,
 )
 from shop.models import AfterSaleLine, AfterSaleStatus, OrderLine, OrderStatus, Review, ReviewPhoto, ReviewStatus
-from shop.models.reviews import REVIEW_TRANSITIONS, ReviewEvent
+from shop.models.reviews import FOLLOWUP_MACHINE, REVIEW_MACHINE, ReviewAction, ReviewEvent
 from wechat.errors import WechatApiError
 from wechat.security import Scene, Suggest, text_check
 
 logger = logging.getLogger(__name__)
-
-Actor = ReviewEvent.Actor
 
 MAX_CONTENT_CHARS = 500
 MAX_REPLY_CHARS = 500
@@ -275,8 +279,8 @@ def review_create(*, member: Member, line_id: int, rating: int, content: str = "
             if ids:
                 review.has_photos = True
                 review.save(update_fields=["has_photos"])
-            ReviewEvent.objects.create(review=review, action="created", to_status=review.status,
-                                       actor=Actor.MEMBER, note=_moderation_note(moderation))
+            REVIEW_MACHINE.record(review, action=ReviewAction.CREATED, from_status="", actor=Actor.MEMBER,
+                                  note=_moderation_note(moderation))
             if review.status == ReviewStatus.PUBLISHED:
                 _reward_review(review)
             track("review_created", member_id=member.pk,
@@ -316,8 +320,8 @@ def review_followup_add(*, member: Member, review_id: int, content: str,
         review.save(update_fields=["followup_content", "followup_status", "followup_at", "moderation"])
         _attach_photos(review=review, member=member, photo_ids=ids, followup=True)
         _refresh_has_photos(review)
-        ReviewEvent.objects.create(review=review, action="followup", to_status=review.followup_status,
-                                   actor=Actor.MEMBER, note=_moderation_note(moderation))
+        FOLLOWUP_MACHINE.record(review, action=ReviewAction.FOLLOWUP, from_status="", actor=Actor.MEMBER,
+                                note=_moderation_note(moderation))
         track("review_followup", member_id=member.pk,
               properties={"review_id": review.pk, "photos": len(ids), "status": review.followup_status})
     return review
@@ -344,47 +348,45 @@ def _moderation_note(moderation: Moderation) -> str:
 
 # --- operators ----------------------------------------------------------------------------------
 
-_PARTS = {"review": "评价", "followup": "追评"}
-
-
-
 def review_transition(*, review_id: int, to: str, followup: bool = False, actor: str = Actor.OPERATOR,
                       operator: AbstractBaseUser | None = None, note: str = "") -> tuple[Review, bool]:
-    """Move a review (or its follow-up) to `to` per REVIEW_TRANSITIONS. Returns (review, changed).
+    """Move a review (or its follow-up) to `to`. Returns (review, changed); a repeat is a no-op.
 
-    Runs in the caller's transaction, locks the review row, and treats a repeat as a no-op.
-    Hiding a review also takes it out of 精选. Writes a ReviewEvent. Publishing a review gives the
-    member its reward the first time, hiding it takes the reward back (_reward_review).
+    Runs in the caller's transaction; REVIEW_MACHINE (FOLLOWUP_MACHINE) locks the row, checks the
+    table and writes the ReviewEvent. Hiding a review also takes it out of 精选. Publishing a review
+    gives the member its reward the first time, hiding it takes the reward back (_reward_review).
+    A review without a follow-up has no follow-up to move (no_followup).
     """
-    review = Review.objects.select_for_update().filter(pk=review_id).first()
-    if review is None:
-        raise ReviewNotFound(detail={"review_id": review_id})
-    field = "followup_status" if followup else "status"
-    current = getattr(review, field)
-    if followup and not current:
-        raise Conflict("该评价没有追评", code="no_followup")
-    if current == to:
-        return review, False
-    if to not in REVIEW_TRANSITIONS.get(current, set()):
-        raise Conflict(f"{_PARTS['followup' if followup else 'review']}当前状态为「{ReviewStatus(current).label}」，"
-                       f"不能改为「{ReviewStatus(to).label}」", code="invalid_review_status",
-                       detail={"status": current})
-    setattr(review, field, to)
-    fields = [field]
-    if not followup and to == ReviewStatus.HIDDEN and review.is_featured:
-        review.is_featured = False
-        fields.append("is_featured")
-    review.save(update_fields=fields)
+    require_transaction("review_transition")
     if followup:
-        _refresh_has_photos(review)
-    action = ("followup_" if followup else "") + ("published" if to == ReviewStatus.PUBLISHED else "hidden")
-    ReviewEvent.objects.create(review=review, action=action, from_status=current, to_status=to, actor=actor,
-                               operator_id=operator_id(operator), note=note[:300])
-    if not followup and to == ReviewStatus.PUBLISHED:
+        # followup_status is set once, with the follow-up, and never cleared: no lock needed to ask.
+        current = Review.objects.filter(pk=review_id).values_list("followup_status", flat=True).first()
+        if current is None:
+            raise ReviewNotFound(detail={"review_id": review_id})
+        if not current:
+            raise Conflict("该评价没有追评", code="no_followup")
+        review, changed = FOLLOWUP_MACHINE.transition(
+            pk=review_id, to=to, action=(ReviewAction.FOLLOWUP_PUBLISHED if to == ReviewStatus.PUBLISHED
+                                         else ReviewAction.FOLLOWUP_HIDDEN),
+            actor=actor, operator=operator, note=note)
+        if changed:
+            _refresh_has_photos(review)
+        return review, changed
+    review, changed = REVIEW_MACHINE.transition(
+        pk=review_id, to=to, action=ReviewAction.PUBLISHED if to == ReviewStatus.PUBLISHED else ReviewAction.HIDDEN,
+        actor=actor, operator=operator, note=note, on_change=_unfeature_when_hidden)
+    if changed and to == ReviewStatus.PUBLISHED:
         _reward_review(review)
-    elif not followup and to == ReviewStatus.HIDDEN:
+    elif changed and to == ReviewStatus.HIDDEN:
         _take_back_review_reward(review)
-    return review, True
+    return review, changed
+
+
+def _unfeature_when_hidden(review: Review) -> list[str]:
+    if review.status == ReviewStatus.HIDDEN and review.is_featured:
+        review.is_featured = False
+        return ["is_featured"]
+    return []
 
 
 # --- the reviewer's reward ----------------------------------------------------------------------
@@ -404,6 +406,7 @@ def _reward_review(review: Review) -> None:
     review again after it was hidden — writes nothing. The automatic 5★ reviews the job gives
     (is_auto) earn nothing: the member wrote nothing.
     """
+    require_transaction("_reward_review")
     if review.is_auto:
         return
     reference = review_reward_reference(review.pk)
@@ -418,6 +421,7 @@ def _take_back_review_reward(review: Review) -> None:
     and growth it earned, once (reversal reference "review:<id>:hidden"), never below zero (points
     already spent are recorded as a shortfall). The reward is not given again if the review is
     published again. In the caller's transaction; nothing to do when it earned nothing."""
+    require_transaction("_take_back_review_reward")
     reference = review_reward_reference(review.pk)
     reversal = f"{reference}:hidden"
     awarded = PointsEntry.objects.filter(member_id=review.member_id, kind=PointsKind.REVIEW,
@@ -456,11 +460,11 @@ def review_set_featured(*, review_id: int, featured: bool, operator: AbstractBas
         if review.is_featured == featured:
             return review
         if featured and review.status != ReviewStatus.PUBLISHED:
-            raise Conflict("只能精选已发布的评价", code="invalid_review_status", detail={"status": review.status})
+            raise ReviewInvalidTransition("只能精选已发布的评价", detail={"status": review.status})
         review.is_featured = featured
         review.save(update_fields=["is_featured"])
-        ReviewEvent.objects.create(review=review, action="featured" if featured else "unfeatured",
-                                   actor=Actor.OPERATOR, operator_id=operator_id(operator))
+        REVIEW_MACHINE.record(review, action=ReviewAction.FEATURED if featured else ReviewAction.UNFEATURED,
+                              actor=Actor.OPERATOR, operator=operator, from_status="", to_status="")
     return review
 
 
@@ -480,12 +484,12 @@ def review_reply(*, review_id: int, text: str, operator: AbstractBaseUser | None
             raise ReviewNotFound(detail={"review_id": review_id})
         if review.reply == text:
             return review
-        action = "reply_edited" if review.reply else "replied"
+        action = ReviewAction.REPLY_EDITED if review.reply else ReviewAction.REPLIED
         review.reply = text
         review.replied_at = timezone.now()
         review.save(update_fields=["reply", "replied_at"])
-        ReviewEvent.objects.create(review=review, action=action, actor=Actor.OPERATOR,
-                                   operator_id=operator_id(operator), note=text[:300])
+        REVIEW_MACHINE.record(review, action=action, actor=Actor.OPERATOR, operator=operator, note=text,
+                              from_status="", to_status="")
     return review
 
 
@@ -527,7 +531,7 @@ def review_auto_positive(*, now: dt.datetime | None = None, batch_size: int = 20
                 for line in todo
             ])
             ReviewEvent.objects.bulk_create([
-                ReviewEvent(review=review, action="auto_created", to_status=ReviewStatus.PUBLISHED,
+                ReviewEvent(review=review, action=ReviewAction.AUTO_CREATED, to_status=ReviewStatus.PUBLISHED,
                             actor=Actor.SYSTEM,
                             note=f"收货 {settings.REVIEW_AUTO_POSITIVE_DAYS} 天未评价，系统默认好评")
                 for review in reviews

@@ -2,7 +2,7 @@
 
 A package is a Shipment with its ShipmentLine rows. Shipping a package counts its units into
 OrderLine.shipped_quantity under the order's row lock; the order moves to SHIPPED (through
-order_transition, with its audit row) when no line has units left to ship, and until then stays
+ORDER_MACHINE, with its audit row) when no line has units left to ship, and until then stays
 PAID with an OrderEvent "partially_shipped" per package. What a line still has to ship is
 quantity − shipped_quantity − the unshipped units an after-sale claims (pending, approved or
 refunded refund-only requests: shop.services.aftersales.order_line_units_withheld), never below
@@ -28,18 +28,18 @@ from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
+from core.audit import Actor
+from core.db import require_transaction
 from core.errors import Conflict, ValidationFailed
 from core.tracking import track
 from shop.errors import InvalidTransition
 from shop.logistics import LogisticsProvider, TrackingUnavailable, get_provider
-from shop.models import Carrier, Order, OrderEvent, OrderLine, OrderStatus, Shipment, ShipmentLine
+from shop.models import Carrier, Order, OrderLine, OrderStatus, Shipment, ShipmentLine
+from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_order_shipped
-from shop.services.orders import order_transition
 from shop.services.shipping_upload import shipping_upload_schedule
 
 logger = logging.getLogger(__name__)
-
-Actor = OrderEvent.Actor
 
 MAX_PACKAGES_PER_ORDER = 15  # WeChat: a payment splits into at most 15 packages
 TRACKING_NO = re.compile(r"[A-Z0-9-]{6,32}")
@@ -196,7 +196,7 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
                 new.append(package)
         if not new:
             return result
-        if locked.status != OrderStatus.PAID:
+        if not ORDER_MACHINE.can(locked, OrderStatus.SHIPPED):
             if locked.status in (OrderStatus.SHIPPED, OrderStatus.RECEIVED) and all(p.lines is None for p in new):
                 return result  # "ship everything left" on a shipped order: nothing is left
             raise InvalidTransition(
@@ -215,8 +215,8 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
             complete = not any(remaining.values())
             _record(locked, shipment, quantities, complete=complete, operator=operator, actor=actor)
             if complete:
-                locked, _ = order_transition(
-                    order_id=locked.pk, to=OrderStatus.SHIPPED, action="shipped", actor=actor, operator=operator,
+                locked, _ = ORDER_MACHINE.transition(
+                    pk=locked.pk, to=OrderStatus.SHIPPED, action=OrderAction.SHIPPED, actor=actor, operator=operator,
                     note=f"{shipment.carrier} {shipment.tracking_no}",
                     data={"shipment_id": shipment.pk, "carrier": shipment.carrier,
                           "carrier_code": shipment.carrier_code, "tracking_no": shipment.tracking_no,
@@ -240,13 +240,14 @@ def shipment_settle_order(*, order_id: int, actor: str = Actor.SYSTEM,
     leaves nothing owed, so the order is shipped. Runs inside the caller's transaction (locks the
     order row); schedules the WeChat upload (now "all delivered") after commit. Idempotent.
     """
+    require_transaction("shipment_settle_order")
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != OrderStatus.PAID or not Shipment.objects.filter(order=order).exists():
         return False
     if any(units_to_ship(order_id=order.pk).values()):
         return False
-    order_transition(order_id=order.pk, to=OrderStatus.SHIPPED, action="shipped", actor=actor, operator=operator,
-                     note=note or "未发商品已全部退款", data={"settled": True})
+    ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.SHIPPED, action=OrderAction.SHIPPED, actor=actor,
+                             operator=operator, note=note or "未发商品已全部退款", data={"settled": True})
     shipping_upload_schedule(order_id=order.pk)
     return True
 
@@ -325,8 +326,8 @@ def _record(order: Order, shipment: Shipment, quantities: dict[int, int], *, com
             operator: AbstractBaseUser | None, actor: str) -> None:
     if complete:
         return  # the transition to SHIPPED writes this package's audit row
-    OrderEvent.objects.create(
-        order=order, action="partially_shipped", actor=actor, operator_id=operator.pk if operator else None,
+    ORDER_MACHINE.record(
+        order, action=OrderAction.PARTIALLY_SHIPPED, actor=actor, operator=operator, from_status="", to_status="",
         note=f"{shipment.carrier} {shipment.tracking_no}（部分发货）",
         data={"shipment_id": shipment.pk, "carrier": shipment.carrier, "carrier_code": shipment.carrier_code,
               "tracking_no": shipment.tracking_no, "lines": {str(k): v for k, v in quantities.items()}})

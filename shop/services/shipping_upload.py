@@ -37,10 +37,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import Actor
 from shop.models import (
     Carrier,
     Order,
-    OrderEvent,
     OrderStatus,
     Payment,
     PaymentStatus,
@@ -48,12 +48,12 @@ from shop.models import (
     ShippingInfoUpload,
     ShippingUploadState,
 )
+from shop.models.orders import ORDER_MACHINE, OrderAction
 from wechat import shipping as wechat_shipping
 from wechat.errors import WechatApiError
 
 logger = logging.getLogger(__name__)
 
-Actor = OrderEvent.Actor
 State = ShippingUploadState
 # A Celery retry fires at about the time we stored; accept it this much early.
 DUE_TOLERANCE = dt.timedelta(seconds=2)
@@ -164,9 +164,9 @@ def _uploaded(*, order_id: int, version: int) -> UploadOutcome:
         order = Order.objects.select_for_update().get(pk=order_id)
         row = ShippingInfoUpload.objects.select_for_update().get(order_id=order_id)
         newer = Shipment.objects.filter(order_id=order_id).count() != version
-        OrderEvent.objects.create(order=order, action="shipping_info_uploaded", actor=Actor.SYSTEM,
-                                  note=f"已向微信上传 {version} 个包裹的发货信息",
-                                  data={"packages": version, "attempt": row.attempts})
+        ORDER_MACHINE.record(order, action=OrderAction.SHIPPING_INFO_UPLOADED, actor=Actor.SYSTEM,
+                             from_status="", to_status="", note=f"已向微信上传 {version} 个包裹的发货信息",
+                             data={"packages": version, "attempt": row.attempts})
         if newer:
             # A package shipped while this one was in flight: its own attempt is already queued.
             return UploadOutcome(State.PENDING)
@@ -184,9 +184,9 @@ def _failed(*, order_id: int, version: int, error: str, transient: bool) -> Uplo
         retry_in: float | None = None
         if transient and row.attempts < settings.WECHAT_SHIPPING_UPLOAD_MAX_ATTEMPTS:
             retry_in = backoff_seconds(row.attempts)
-        OrderEvent.objects.create(
-            order=order, action="shipping_info_upload_failed", actor=Actor.SYSTEM, note=error[:300],
-            data={"attempt": row.attempts, "transient": transient, "retry_in": retry_in})
+        ORDER_MACHINE.record(
+            order, action=OrderAction.SHIPPING_INFO_UPLOAD_FAILED, actor=Actor.SYSTEM, from_status="", to_status="",
+            note=error, data={"attempt": row.attempts, "transient": transient, "retry_in": retry_in})
         row.last_error = error[:300]
         if newer:
             row.save(update_fields=["last_error", "updated_at"])
@@ -221,13 +221,13 @@ def shipping_upload_requeue(*, order_ids: Iterable[int], operator: AbstractBaseU
     requeued = []
     with transaction.atomic(durable=True):
         ids = sorted(set(order_ids))
-        list(Order.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id", flat=True))
+        orders = {order.pk: order for order in Order.objects.select_for_update().filter(pk__in=ids).order_by("id")}
         for row in ShippingInfoUpload.objects.select_for_update().filter(order_id__in=ids, state=State.FAILED):
             row.state, row.attempts, row.next_attempt_at = State.PENDING, 0, now
             row.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
-            OrderEvent.objects.create(order_id=row.order_id, action="shipping_info_requeued", actor=Actor.OPERATOR,
-                                      operator_id=operator.pk if operator is not None else None,
-                                      note=f"重新上传发货信息（上次错误：{row.last_error}）"[:300])
+            ORDER_MACHINE.record(orders[row.order_id], action=OrderAction.SHIPPING_INFO_REQUEUED, actor=Actor.OPERATOR,
+                                 operator=operator, from_status="", to_status="",
+                                 note=f"重新上传发货信息（上次错误：{row.last_error}）")
             _enqueue_after_commit(row.order_id)
             requeued.append(row.order_id)
     return len(requeued)

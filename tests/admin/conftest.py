@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Category, Product, Sku
+from core.audit import Actor
 from members.models import Member
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus
 from tests.factories import MemberFactory, SkuFactory
@@ -64,10 +65,10 @@ def make_order(member: Member, sku: Sku, *, status: str = OrderStatus.PAID, quan
                              unit_price_fen=sku.price_fen, quantity=quantity, goods_total_fen=goods,
                              payable_fen=goods)
     OrderEvent.objects.create(order=order, action="placed", to_status=OrderStatus.PENDING_PAYMENT,
-                              actor=OrderEvent.Actor.MEMBER)
+                              actor=Actor.MEMBER)
     if paid:
         OrderEvent.objects.create(order=order, action="paid", from_status=OrderStatus.PENDING_PAYMENT,
-                                  to_status=OrderStatus.PAID, actor=OrderEvent.Actor.WECHAT)
+                                  to_status=OrderStatus.PAID, actor=Actor.WECHAT)
     return order
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Stock
+from core.audit import Actor
 from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Shipment
 from tests.admin.conftest import make_order, page
 
@@ -92,7 +93,7 @@ def test_ship_changes_status_and_writes_the_audit_event(admin_client, admin_user
     assert (shipment.carrier, shipment.tracking_no, shipment.operator) == ("顺丰速运", "SF1234567890", admin_user)
     event = OrderEvent.objects.filter(order=order).latest("id")
     assert (event.action, event.from_status, event.to_status, event.actor, event.operator) == (
-        "shipped", OrderStatus.PAID, OrderStatus.SHIPPED, OrderEvent.Actor.OPERATOR, admin_user)
+        "shipped", OrderStatus.PAID, OrderStatus.SHIPPED, Actor.OPERATOR, admin_user)
     assert "待发货 → 已发货" in html and "SF1234567890" in html
 
 
@@ -128,7 +129,7 @@ def test_cancel_an_unpaid_order_releases_stock_and_is_audited(admin_client, admi
     assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "客户电话要求取消")
     assert Stock.objects.get(sku=catalog.blue).available == before + 1
     event = OrderEvent.objects.filter(order=order).latest("id")
-    assert (event.action, event.actor, event.operator) == ("cancelled", OrderEvent.Actor.OPERATOR, admin_user)
+    assert (event.action, event.actor, event.operator) == ("cancelled", Actor.OPERATOR, admin_user)
 
 
 def test_cancel_a_paid_order_is_refused(admin_client, paid_order):

@@ -6,10 +6,15 @@ import itertools
 
 import pytest
 
+from shop.errors import AfterSaleInvalidTransition, RefundInvalidTransition
 from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Payment, Refund, RefundStatus
-from shop.models.aftersales import AFTER_SALE_TRANSITIONS, REFUND_TRANSITIONS, RefundEvent
-from shop.services.aftersales import AfterSaleInvalidTransition, after_sale_transition
-from shop.services.refunds import RefundInvalidTransition, refund_transition
+from shop.models.aftersales import (
+    AFTER_SALE_MACHINE,
+    AFTER_SALE_TRANSITIONS,
+    REFUND_MACHINE,
+    REFUND_TRANSITIONS,
+    RefundEvent,
+)
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
 from tests.shop.test_aftersale_support import place
@@ -40,17 +45,17 @@ def test_after_sale_transitions_follow_the_table(order, source, target):
                                           status=source)
 
     if source == target:
-        _, changed = after_sale_transition(after_sale_id=after_sale.pk, to=target, action="x", actor="system")
+        _, changed = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=target, action="x", actor="system")
         assert changed is False
         assert AfterSaleEvent.objects.filter(after_sale=after_sale).count() == 0
     elif target in AFTER_SALE_TRANSITIONS[source]:
-        moved, changed = after_sale_transition(after_sale_id=after_sale.pk, to=target, action="x", actor="system")
+        moved, changed = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=target, action="x", actor="system")
         assert changed is True and moved.status == target
         event = AfterSaleEvent.objects.get(after_sale=after_sale)
         assert (event.from_status, event.to_status) == (source, target)
     else:
         with pytest.raises(AfterSaleInvalidTransition) as refused:
-            after_sale_transition(after_sale_id=after_sale.pk, to=target, action="x", actor="system")
+            AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=target, action="x", actor="system")
         assert refused.value.status == 409 and refused.value.code == "invalid_after_sale_status"
         assert AfterSale.objects.get(pk=after_sale.pk).status == source
         assert AfterSaleEvent.objects.filter(after_sale=after_sale).count() == 0
@@ -64,18 +69,18 @@ def test_refund_transitions_follow_the_table_and_never_regress(order, source, ta
                                    amount_fen=100, status=source)
 
     if target in REFUND_TRANSITIONS[source]:
-        moved, changed = refund_transition(refund_id=refund.pk, to=target, action="x", actor="system")
+        moved, changed = REFUND_MACHINE.transition(pk=refund.pk, to=target, action="x", actor="system")
         assert changed is True and moved.status == target
         assert RefundEvent.objects.filter(refund=refund, from_status=source, to_status=target).count() == 1
     elif source == target or PROGRESS[target] <= PROGRESS[source]:
         # a repeat, or a late event about an earlier stage: a no-op, never a step back
-        _, changed = refund_transition(refund_id=refund.pk, to=target, action="x", actor="system")
+        _, changed = REFUND_MACHINE.transition(pk=refund.pk, to=target, action="x", actor="system")
         assert changed is False
         assert Refund.objects.get(pk=refund.pk).status == source
         assert RefundEvent.objects.filter(refund=refund).count() == 0
     else:
         with pytest.raises(RefundInvalidTransition):
-            refund_transition(refund_id=refund.pk, to=target, action="x", actor="system")
+            REFUND_MACHINE.transition(pk=refund.pk, to=target, action="x", actor="system")
         assert Refund.objects.get(pk=refund.pk).status == source
 
 

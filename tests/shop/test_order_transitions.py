@@ -7,14 +7,13 @@ import pytest
 from catalog.models import Stock, StockMovement
 from shop.errors import InvalidTransition
 from shop.models import Order, OrderEvent, OrderStatus
-from shop.models.orders import ORDER_TRANSITIONS
+from shop.models.orders import ORDER_MACHINE, ORDER_TRANSITIONS
 from shop.services.orders import (
     CheckoutInput,
     LineInput,
     order_cancel,
     order_place,
     order_ship,
-    order_transition,
 )
 from tests.concurrency import run_concurrently
 
@@ -38,15 +37,15 @@ ALL = [s.value for s in OrderStatus]
 def test_transition_table_is_enforced(shopper, sku, source, target):
     order = force_status(place(shopper, sku), source)
     if source == target:
-        _, changed = order_transition(order_id=order.pk, to=target, action="t", actor="system")
+        _, changed = ORDER_MACHINE.transition(pk=order.pk, to=target, action="t", actor="system")
         assert changed is False
     elif target in ORDER_TRANSITIONS[source]:
-        _, changed = order_transition(order_id=order.pk, to=target, action="t", actor="system")
+        _, changed = ORDER_MACHINE.transition(pk=order.pk, to=target, action="t", actor="system")
         assert changed is True
         assert Order.objects.get(pk=order.pk).status == target
     else:
         with pytest.raises(InvalidTransition):
-            order_transition(order_id=order.pk, to=target, action="t", actor="system")
+            ORDER_MACHINE.transition(pk=order.pk, to=target, action="t", actor="system")
         assert Order.objects.get(pk=order.pk).status == source
 
 

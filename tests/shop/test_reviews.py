@@ -13,8 +13,9 @@ from django.db import transaction
 from PIL import Image
 
 from shop.models import Order, OrderStatus, Review, ReviewPhoto, ReviewStatus
+from shop.models.orders import ORDER_MACHINE
 from shop.models.reviews import ReviewEvent
-from shop.services.orders import CheckoutInput, LineInput, order_place, order_transition
+from shop.services.orders import CheckoutInput, LineInput, order_place
 from shop.services.reviews import AlreadyReviewed, review_create
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory
@@ -30,7 +31,7 @@ def place_order(member, skus, *, status: str = OrderStatus.RECEIVED) -> Order:
     if status in path:
         for step in path[: path.index(status) + 1]:
             with transaction.atomic():
-                order_transition(order_id=order.pk, to=step, action=step, actor="system")
+                ORDER_MACHINE.transition(pk=order.pk, to=step, action=step)
     return Order.objects.get(pk=order.pk)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from core.audit import Actor
 from shop.errors import InvalidTransition
 from shop.models import (
     Order,
@@ -254,6 +255,6 @@ def test_refunding_the_last_unshipped_units_settles_the_order_as_shipped(paid_th
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
     event = OrderEvent.objects.filter(order=order).latest("id")
-    assert (event.action, event.note, event.actor) == ("shipped", "未发商品已全部退款", OrderEvent.Actor.OPERATOR)
+    assert (event.action, event.note, event.actor) == ("shipped", "未发商品已全部退款", Actor.OPERATOR)
     assert ShippingInfoUpload.objects.get(order=order).state == ShippingUploadState.PENDING
     assert shipment_settle_order(order_id=order.pk) is False  # idempotent
