@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "members",
     "shop",
     "campaigns",
+    "payments",
     "analytics",
     "wechat",
 ]

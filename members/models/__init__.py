@@ -1,6 +1,7 @@
 """Members: identity and profile, addresses, tiers and growth, points, sign-in, paid cards, tags and segments."""
 
 from .cards import (
+    CARD_PAYABLE_KIND,
     CARD_PURCHASE_PREFIX,
     CARD_PURCHASE_TRANSITIONS,
     CardPlan,
@@ -21,6 +22,7 @@ from .signin import SignIn, SignInReward
 from .tiers import Tier
 
 __all__ = [
+    "CARD_PAYABLE_KIND",
     "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address", "AdjustmentStatus", "CardPlan", "CardPurchase",
     "CardPurchaseEvent", "CardPurchaseStatus", "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member",
     "MemberAudit", "MemberAuditAction", "MemberCard", "MemberCardPeriod", "MemberCategoryPurchase",

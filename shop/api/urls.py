@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from shop.api import cart, catalog, orders, payments
+from shop.api import cart, catalog, orders
 
 urlpatterns = [
     path("categories/", catalog.CategoryTreeView.as_view(), name="category-tree"),
@@ -16,7 +16,6 @@ urlpatterns = [
     path("orders/<str:order_no>/cancel", orders.OrderCancelView.as_view(), name="order-cancel"),
     path("orders/<str:order_no>/confirm-receipt", orders.OrderConfirmReceiptView.as_view(),
          name="order-confirm-receipt"),
-    path("payments/wechat/notify", payments.WechatPaymentNotifyView.as_view(), name="payment-wechat-notify"),
     path("", include("shop.api.shipping")),
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),

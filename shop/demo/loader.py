@@ -33,18 +33,20 @@ from django.utils import timezone
 
 from members.models import Address, Gender, Member
 from members.services import address_create
+from payments.models import Payment
+from payments.services import payment_record_paid
 from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
 from shop.errors import IdempotencyKeyReused
 from shop.models import (
+    ORDER_PAYABLE_KIND,
     Category,
     FreightRule,
     FreightTemplate,
     Order,
     OrderEvent,
     OrderStatus,
-    Payment,
     Product,
     ProductImage,
     ShippingInfoUpload,
@@ -62,7 +64,6 @@ from shop.services.orders import (
     order_place,
     order_ship,
 )
-from shop.services.payments import payment_record_paid
 from shop.services.stock import stock_adjust, stock_ensure_row
 from wechat.gateway import PaymentNotice
 
@@ -301,7 +302,7 @@ CANCEL_REASONS = (("不想要了", Actor.MEMBER), ("地址填错了，重新下�
 def _demo_pay(order: Order) -> None:
     """Record the payment exactly as a verified WeChat notify would."""
     payment, _ = Payment.objects.get_or_create(
-        out_trade_no=order.order_no, defaults={"order": order, "amount_fen": order.payable_fen})
+        out_trade_no=order.order_no, defaults={"kind": ORDER_PAYABLE_KIND, "amount_fen": order.payable_fen})
     payment_record_paid(
         notice=PaymentNotice(out_trade_no=payment.out_trade_no, transaction_id=f"4200{order.order_no}",
                              amount_fen=payment.amount_fen, paid_at=timezone.now()),

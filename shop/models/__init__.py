@@ -12,8 +12,16 @@ from .aftersales import (
 from .cart import CartItem
 from .catalog import Category, Product, ProductImage, ProductTag, Sku, Stock, StockMovement
 from .freight import FreightRule, FreightTemplate
-from .orders import Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus, RefundState, Shipment
-from .payments import Payment, PaymentNotification, PaymentStatus
+from .orders import (
+    ORDER_PAYABLE_KIND,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderLineAdjustment,
+    OrderStatus,
+    RefundState,
+    Shipment,
+)
 from .reviews import Review, ReviewPhoto, ReviewStatus
 from .shipping import Carrier, LogisticsState, ShipmentLine, ShippingInfoUpload, ShippingUploadState
 
@@ -22,6 +30,6 @@ __all__ = [
     "Carrier", "LogisticsState", "Refund", "RefundNotification", "RefundState", "RefundStatus", "Review",
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
     "CartItem", "Category", "FreightRule", "FreightTemplate", "Order", "OrderEvent", "OrderLine",
-    "OrderLineAdjustment", "OrderStatus", "Payment", "PaymentNotification", "PaymentStatus",
-    "Product", "ProductImage", "ProductTag", "Shipment", "Sku", "Stock", "StockMovement",
+    "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus", "Product", "ProductImage", "ProductTag",
+    "Shipment", "Sku", "Stock", "StockMovement",
 ]

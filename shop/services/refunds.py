@@ -37,7 +37,10 @@ from core.errors import Conflict, DomainError, NotFound
 from core.money import yuan
 from core.operators import operator_id
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
+from payments.selectors import payment_paid
+from payments.services import NotifyOutcome, payment_gateway
 from shop.models import (
+    ORDER_PAYABLE_KIND,
     AfterSale,
     AfterSaleEvent,
     AfterSaleStatus,
@@ -45,8 +48,6 @@ from shop.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Refund,
     RefundNotification,
     RefundState,
@@ -56,7 +57,7 @@ from shop.models.aftersales import REFUND_TRANSITIONS, RefundEvent
 from shop.notifications import notify_after_sale_progress
 from shop.services.aftersales import RefundExceedsPaid, after_sale_transition
 from shop.services.orders import order_transition
-from shop.services.payments import NotifyOutcome, payment_gateway, revived_points_reference
+from shop.services.payments import revived_points_reference
 from shop.services.stock import stock_quantities, stock_release
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
@@ -172,7 +173,7 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
 
 def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: int, out_refund_no: str,
                    reason: str, actor: str, operator: AbstractBaseUser | None = None) -> Refund:
-    payment = Payment.objects.filter(order=order, status=PaymentStatus.PAID).first()
+    payment = payment_paid(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
     if payment is None:
         raise NoPaidPayment(detail={"order_no": order.order_no})
     refund = Refund.objects.create(order=order, payment=payment, after_sale=after_sale, out_refund_no=out_refund_no,

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Payment, Refund, RefundStatus
+from payments.models import Payment
+from shop.models import ORDER_PAYABLE_KIND, AfterSale, AfterSaleEvent, AfterSaleStatus, Refund, RefundStatus
 from shop.models.aftersales import AFTER_SALE_TRANSITIONS, REFUND_TRANSITIONS, RefundEvent
 from shop.services.aftersales import AfterSaleInvalidTransition, after_sale_transition
 from shop.services.refunds import RefundInvalidTransition, refund_transition
@@ -58,8 +59,8 @@ def test_after_sale_transitions_follow_the_table(order, source, target):
 
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(RefundStatus.values, repeat=2)))
 def test_refund_transitions_follow_the_table_and_never_regress(order, source, target):
-    payment = Payment.objects.create(order=order, out_trade_no=order.order_no, amount_fen=order.payable_fen,
-                                     status="paid")
+    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no,
+                                     amount_fen=order.payable_fen, status="paid")
     refund = Refund.objects.create(order=order, payment=payment, out_refund_no=f"R-{source}-{target}",
                                    amount_fen=100, status=source)
 
