@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("members.api.urls")),
     path("api/v1/", include("shop.api.urls")),
     path("api/v1/", include("campaigns.api.urls")),
+    path("api/v1/", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Uploaded media; production serves it from nginx or object storage instead.

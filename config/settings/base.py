@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "members",
     "shop",
     "campaigns",
+    "payments",
     "analytics",
     "wechat",
     "config",  # its system checks (config/checks.py) and the beat schedule's admin

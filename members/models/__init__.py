@@ -1,6 +1,7 @@
 """Members: identity and profile, addresses, tiers and growth, points, sign-in, paid cards, tags and segments."""
 
 from .cards import (
+    CARD_PAYABLE_KIND,
     CARD_PURCHASE_MACHINE,
     CARD_PURCHASE_PREFIX,
     CARD_PURCHASE_TRANSITIONS,
@@ -23,9 +24,9 @@ from .signin import SignIn, SignInReward
 from .tiers import Tier
 
 __all__ = [
-    "CARD_PURCHASE_MACHINE", "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address", "AdjustmentStatus",
-    "CardPlan", "CardPurchase", "CardPurchaseAction", "CardPurchaseEvent", "CardPurchaseStatus", "Gender",
-    "GrowthEntry", "GrowthReason", "GrowthRule", "Member", "MemberAudit", "MemberAuditAction", "MemberCard",
+    "CARD_PAYABLE_KIND", "CARD_PURCHASE_MACHINE", "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address",
+    "AdjustmentStatus", "CardPlan", "CardPurchase", "CardPurchaseAction", "CardPurchaseEvent", "CardPurchaseStatus",
+    "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member", "MemberAudit", "MemberAuditAction", "MemberCard",
     "MemberCardPeriod", "MemberCategoryPurchase",
     "MemberPriceSettings", "MemberTag", "MemberToken", "PointsAdjustment", "PointsAllocation", "PointsEntry",
     "PointsKind", "PointsLot", "RfmThresholds", "Segment", "SegmentMember", "SignIn", "SignInReward",

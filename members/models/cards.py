@@ -65,13 +65,17 @@ CARD_PURCHASE_TRANSITIONS: dict[str, set[str]] = {
     CardPurchaseStatus.PAID: set(),
 }
 
-# Card purchase numbers start with this, so the payment notify can tell them from order numbers
-# (which are all digits).
+# Card purchase numbers start with this, so they never collide with order numbers (all digits)
+# as WeChat trade numbers, and people can tell them apart.
 CARD_PURCHASE_PREFIX = "MC"
+
+# A purchase's trade in the payments core (payments.Payment.kind); its out_trade_no is the purchase number.
+CARD_PAYABLE_KIND = "card"
 
 
 class CardPurchase(models.Model):
-    """A member buying a card plan: numbered, paid through WeChat Pay (out_trade_no = purchase_no)."""
+    """A member buying a card plan: numbered, paid through the payments core (a "card" trade whose
+    out_trade_no is the purchase number)."""
 
     purchase_no = models.CharField("购卡单号", max_length=32, unique=True)
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.PROTECT,
@@ -84,7 +88,6 @@ class CardPurchase(models.Model):
     status = models.CharField("状态", max_length=16, choices=CardPurchaseStatus.choices,
                               default=CardPurchaseStatus.PENDING, db_index=True)
     expires_at = models.DateTimeField("支付截止")
-    prepay_id = models.CharField("预支付ID", max_length=64, blank=True, default="")
     transaction_id = models.CharField("微信支付单号", max_length=64, null=True, blank=True, unique=True)
     paid_fen = models.BigIntegerField("实付（分）", null=True, blank=True)
     paid_at = models.DateTimeField("支付时间", null=True, blank=True)

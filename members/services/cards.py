@@ -1,13 +1,14 @@
 """Paid membership cards (付费会员卡): buying a plan, paying for it, the card it extends.
 
-Paying goes through the same WeChat Pay gateway as orders (wechat.gateway): the purchase number
-is the trade's out_trade_no and starts with "MC" (CARD_PURCHASE_PREFIX), so the shop's payment
-notify can route it here. Whatever way WeChat's word that a purchase was paid arrives (the
-notify, an orderquery), it ends in `card_purchase_mark_paid()`, which extends the card exactly
+Paying goes through the payments core like an order: a purchase's trade is kind "card"
+(CARD_PAYABLE_KIND) with the purchase number as out_trade_no. Whatever way WeChat's word that
+a purchase was paid arrives (the notify, an orderquery), payments.services.payment_record_paid()
+stores it and calls `card_purchase_on_payment()` — registered for the kind by
+MembersConfig.ready() — which ends in `card_purchase_mark_paid()`, extending the card exactly
 once per purchase.
 
 No network call runs inside a transaction: prepay, query and close talk to WeChat between
-short transactions, as for orders.
+short transactions, in the payments core.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import logging
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +35,7 @@ from members.errors import (
     CardPurchaseNotPayable,
 )
 from members.models import (
+    CARD_PAYABLE_KIND,
     CARD_PURCHASE_MACHINE,
     CARD_PURCHASE_PREFIX,
     CardPlan,
@@ -44,23 +46,15 @@ from members.models import (
     MemberCard,
     MemberCardPeriod,
 )
-from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
+from payments.errors import AmountMismatch, UnknownTrade
+from payments.registry import PayableKind
+from payments.services import payment_prepay, payment_settle_by_query
+from wechat.gateway import PaymentNotice, PrepayResult
 
 logger = logging.getLogger(__name__)
 
 # How long a member has to pay for a card purchase (the same as an ordinary order).
 CARD_PURCHASE_TIMEOUT = dt.timedelta(minutes=30)
-
-
-def payment_gateway() -> PaymentGateway:
-    from wechat.pay_v2 import get_gateway
-
-    return get_gateway()
-
-
-def is_card_purchase_no(out_trade_no: str) -> bool:
-    """Whether a WeChat trade number is a card purchase (the shop's notify routes on this)."""
-    return out_trade_no.startswith(CARD_PURCHASE_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +96,8 @@ def card_purchase_prepay(*, member: Member, purchase_no: str, client_ip: str,
 
     Safe to repeat: out_trade_no is the purchase number. Refuses another member's purchase
     (404), a purchase that is not pending (409 card_purchase_not_payable) or past its deadline
-    (409 card_purchase_expired). Calls WeChat outside any transaction, then stores the prepay id.
+    (409 card_purchase_expired). The trade (a "card" Payment) is made by payments.services.
+    payment_prepay(): WeChat is called outside any transaction.
     """
     now = now or timezone.now()
     purchase = card_purchase_get_for_member(member=member, purchase_no=purchase_no)
@@ -111,13 +106,39 @@ def card_purchase_prepay(*, member: Member, purchase_no: str, client_ip: str,
                                      detail={"status": purchase.status})
     if purchase.expires_at <= now:
         raise CardPurchaseExpired()
-    result = payment_gateway().prepay(
-        out_trade_no=purchase.purchase_no, amount_fen=purchase.amount_fen,
-        description=f"付费会员卡-{purchase.plan_name}", openid=member.openid, client_ip=client_ip,
-        notify_url=settings.SITE_URL.rstrip("/") + reverse("payment-wechat-notify"),
-        expires_at=purchase.expires_at)
-    CardPurchase.objects.filter(pk=purchase.pk).update(prepay_id=result.prepay_id)
-    return result
+    return payment_prepay(kind=CARD_PAYABLE_KIND, out_trade_no=purchase.purchase_no, amount_fen=purchase.amount_fen,
+                          description=f"付费会员卡-{purchase.plan_name}", openid=member.openid, client_ip=client_ip,
+                          expires_at=purchase.expires_at)
+
+
+def card_purchase_on_payment(*, notice: PaymentNotice, source: str) -> str:
+    """The "card" payable kind's `on_paid`: WeChat says a purchase's trade was paid.
+
+    Called by payments.services.payment_record_paid() once per trade, inside its durable
+    transaction, after it locked the trade and checked the amount against it; locks the purchase,
+    then card_purchase_mark_paid() extends the card. Returns "card_paid", or "already_paid" when
+    the purchase was recorded paid before. An unknown purchase or another amount is refused the
+    same way as an unknown trade (nothing changes).
+    """
+    status = (CardPurchase.objects.select_for_update().filter(purchase_no=notice.out_trade_no)
+              .values_list("status", flat=True).first())
+    if status is None:
+        raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
+    try:
+        card_purchase_mark_paid(purchase_no=notice.out_trade_no, paid_fen=notice.amount_fen,
+                                transaction_id=notice.transaction_id, paid_at=notice.paid_at)
+    except CardPurchaseAmountMismatch as exc:
+        raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no}) from exc
+    return "already_paid" if status == CardPurchaseStatus.PAID else "card_paid"
+
+
+def _card_purchase_console_url(purchase_no: str) -> str:
+    return f"{reverse('admin:members_cardpurchase_changelist')}?{urlencode({'q': purchase_no})}"
+
+
+# Registered by MembersConfig.ready(): what the payments core does when a purchase's trade is paid.
+CARD_PAYABLE = PayableKind(slug=CARD_PAYABLE_KIND, label="付费会员卡", on_paid=card_purchase_on_payment,
+                           console_url=_card_purchase_console_url)
 
 
 def card_purchase_mark_paid(*, purchase_no: str, paid_fen: int, transaction_id: str, paid_at: dt.datetime,
@@ -134,7 +155,8 @@ def card_purchase_mark_paid(*, purchase_no: str, paid_fen: int, transaction_id: 
     kept: the gift-pack day stays the same); otherwise a new run starts `now` (the moment this
     is recorded, default the current time: a late notify does not eat into the card).
 
-    Runs in the caller's transaction (the shop's payment transaction) or its own: a savepoint.
+    Runs in the caller's transaction (the payments core's, via card_purchase_on_payment) or its
+    own: a savepoint.
     Locks the purchase row, then the member's card row.
     """
     now = now or timezone.now()
@@ -208,45 +230,18 @@ def card_purchase_cancel(*, purchase_no: str, note: str, now: dt.datetime | None
         return purchase
 
 
-def card_purchase_settle_with_wechat(*, purchase_no: str) -> bool:
-    """Ask WeChat about a purchase's trade: if it was paid, record it (True); otherwise close the
-    trade so it can no longer be paid (False). Network outside transactions; safe to repeat."""
-    from wechat.errors import TradeAlreadyPaid
-
-    gateway = payment_gateway()
-    result = gateway.query(out_trade_no=purchase_no)
-    if result.trade_state == TradeState.SUCCESS and result.notice is not None:
-        _record_notice(result.notice)
-        return True
-    if result.trade_state != TradeState.NOT_FOUND:
-        try:
-            gateway.close(out_trade_no=purchase_no)
-        except TradeAlreadyPaid:
-            paid = gateway.query(out_trade_no=purchase_no)
-            if paid.notice is None:
-                raise
-            _record_notice(paid.notice)
-            return True
-    return False
-
-
-def _record_notice(notice: PaymentNotice) -> None:
-    with transaction.atomic(durable=True):
-        card_purchase_mark_paid(purchase_no=notice.out_trade_no, paid_fen=notice.amount_fen,
-                                transaction_id=notice.transaction_id, paid_at=notice.paid_at)
-
-
 def card_purchases_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:
-    """The housekeeping job: pending purchases past their deadline are settled with WeChat (paid
-    → recorded) or closed there and cancelled here. Every step is idempotent, so two workers or a
-    re-run after a crash do no harm. Returns {"cancelled", "paid", "failed"}."""
+    """The housekeeping job: pending purchases past their deadline are settled with WeChat through
+    payments.services.payment_settle_by_query() (paid → recorded like a notify) or closed there
+    and cancelled here. Every step is idempotent, so two workers or a re-run after a crash do no
+    harm. Returns {"cancelled", "paid", "failed"}."""
     now = now or timezone.now()
     counts = {"cancelled": 0, "paid": 0, "failed": 0}
     due = list(CardPurchase.objects.filter(status=CardPurchaseStatus.PENDING, expires_at__lte=now)
-               .order_by("expires_at", "id").values_list("purchase_no", "prepay_id")[:batch_size])
-    for purchase_no, prepay_id in due:
+               .order_by("expires_at", "id").values_list("purchase_no", flat=True)[:batch_size])
+    for purchase_no in due:
         try:
-            if prepay_id and card_purchase_settle_with_wechat(purchase_no=purchase_no):
+            if payment_settle_by_query(out_trade_no=purchase_no):
                 counts["paid"] += 1
                 continue
             purchase = card_purchase_cancel(purchase_no=purchase_no, note="超时未支付，系统自动取消", now=now)

@@ -37,9 +37,10 @@ from core.admin import (
 from core.audit import Actor
 from core.errors import DomainError
 from core.resources import FILE_FORMATS
+from payments.models import Payment
 from shop.admin.forms import CancelForm, RemarkForm
 from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, ShippingUploadFilter
-from shop.models import Order, OrderEvent, OrderLine, OrderStatus, Payment, Shipment
+from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus, Shipment
 from shop.models.orders import ORDER_MACHINE
 from shop.resources import OrderExportResource
 from shop.services.orders import CANCELLABLE, order_add_remark, order_cancel
@@ -73,15 +74,6 @@ class OrderLineInline(ReadOnlyInline):
     goods_total = money_display("goods_total_fen", "小计")
     discount = money_display("discount_fen", "优惠分摊")
     payable = money_display("payable_fen", "实付分摊")
-
-
-class PaymentInline(ReadOnlyInline):
-    model = Payment
-    fields = readonly_fields = ("out_trade_no", "amount", "status", "transaction_id", "paid_at",
-                                "created_at")
-    verbose_name_plural = "支付记录"
-
-    amount = money_display("amount_fen", "金额")
 
 
 class ShipmentInline(ShipmentInlineMixin, ReadOnlyInline):
@@ -121,6 +113,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
         ("订单", {"fields": ["order_no", "member_link", "status_label", "refund_detail", "cancel_reason"]}),
         ("金额", {"fields": ["goods_total", "discount", "freight", "freight_discount", "payable", "paid",
                            "coupons_used", "points_used_text"]}),
+        ("支付记录", {"fields": ["payment_record"]}),
         ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
         ("发货", {"fields": ["shipping_progress", "upload_detail"]}),
         ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
@@ -128,7 +121,7 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
                            "cancelled_at"]}),
     ]
     readonly_fields = [str(f) for _, opts in fieldsets for f in opts["fields"]]
-    inlines = [OrderLineInline, PaymentInline, ShipmentInline, OrderEventInline]
+    inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
 
     goods_total = money_display("goods_total_fen", "商品金额")
     discount = money_display("discount_fen", "优惠金额")
@@ -140,6 +133,17 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
     @admin.display(description="使用的优惠券")
     def coupons_used(self, order: Order) -> str:
         return "；".join(f"{c['name']}（抵扣 {yuan_text(c['discount_fen'])}）" for c in order.applied_coupons) or "—"
+
+    @admin.display(description="微信支付")
+    def payment_record(self, order: Order) -> str:
+        """The order's trade in the payments core (kind "order", out_trade_no = the order number)."""
+        payment = Payment.objects.filter(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no).first()
+        if payment is None:
+            return "—"
+        url = reverse("admin:payments_payment_change", args=[payment.pk])
+        return format_html('<a href="{}">{}</a> {} {} 微信支付单号 {} 支付时间 {}', url, payment.out_trade_no,
+                           payment.get_status_display(), yuan_text(payment.amount_fen),
+                           payment.transaction_id or "—", short_time(payment.paid_at))
 
     @admin.display(description="积分抵扣")
     def points_used_text(self, order: Order) -> str:

@@ -39,9 +39,9 @@ from rest_framework.views import APIView
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
+from payments.api.views import RawXmlParser, wechat_notify_answer
 from shop import selectors
 from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
-from shop.api.payments import RawXmlParser, wechat_notify_answer
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
 from shop.models.aftersales import AfterSaleAction, AfterSaleReason
 from shop.services import aftersales as services

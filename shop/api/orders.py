@@ -299,8 +299,8 @@ class OrderPayView(APIView):
                    responses={200: RequestPaymentParams})
     def post(self, request: Request, order_no: str) -> Response:
         _idempotency_key(request)  # prepay is idempotent per order by itself
-        result = payment_services.payment_prepay(member=current_member(request), order_no=order_no,
-                                                 client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
+        result = payment_services.order_prepay(member=current_member(request), order_no=order_no,
+                                               client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
         return Response(RequestPaymentParams(result.request_payment).data)
 
 

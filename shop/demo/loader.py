@@ -36,17 +36,13 @@ from catalog.services import product_refresh_denormalised, stock_adjust, stock_e
 from core.audit import Actor
 from members.models import Address, Gender, Member
 from members.services import address_create
+from payments.models import Payment
+from payments.services import payment_record_paid
 from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
 from shop.errors import IdempotencyKeyReused
-from shop.models import (
-    Order,
-    OrderStatus,
-    Payment,
-    ShippingInfoUpload,
-    ShippingUploadState,
-)
+from shop.models import ORDER_PAYABLE_KIND, Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
     CheckoutInput,
     LineInput,
@@ -55,7 +51,6 @@ from shop.services.orders import (
     order_place,
     order_ship,
 )
-from shop.services.payments import payment_record_paid
 from wechat.gateway import PaymentNotice
 
 SEED = 20250618
@@ -292,7 +287,7 @@ CANCEL_REASONS = (("不想要了", Actor.MEMBER), ("地址填错了，重新下�
 def _demo_pay(order: Order) -> None:
     """Record the payment exactly as a verified WeChat notify would."""
     payment, _ = Payment.objects.get_or_create(
-        out_trade_no=order.order_no, defaults={"order": order, "amount_fen": order.payable_fen})
+        out_trade_no=order.order_no, defaults={"kind": ORDER_PAYABLE_KIND, "amount_fen": order.payable_fen})
     payment_record_paid(
         notice=PaymentNotice(out_trade_no=payment.out_trade_no, transaction_id=f"4200{order.order_no}",
                              amount_fen=payment.amount_fen, paid_at=timezone.now()),

@@ -10,8 +10,16 @@ from .aftersales import (
     RefundStatus,
 )
 from .cart import CartItem
-from .orders import Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus, RefundState, Shipment
-from .payments import Payment, PaymentNotification, PaymentStatus
+from .orders import (
+    ORDER_PAYABLE_KIND,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderLineAdjustment,
+    OrderStatus,
+    RefundState,
+    Shipment,
+)
 from .reviews import Review, ReviewPhoto, ReviewStatus
 from .shipping import Carrier, LogisticsState, ShipmentLine, ShippingInfoUpload, ShippingUploadState
 
@@ -19,6 +27,6 @@ __all__ = [
     "AfterSale", "AfterSaleEvent", "AfterSaleKind", "AfterSaleLine", "AfterSalePhoto", "AfterSaleStatus",
     "Carrier", "LogisticsState", "Refund", "RefundNotification", "RefundState", "RefundStatus", "Review",
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
-    "CartItem", "Order", "OrderEvent", "OrderLine", "OrderLineAdjustment", "OrderStatus", "Payment",
-    "PaymentNotification", "PaymentStatus", "Shipment",
+    "CartItem", "Order", "OrderEvent", "OrderLine", "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus",
+    "Shipment",
 ]

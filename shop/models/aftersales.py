@@ -216,7 +216,7 @@ class Refund(models.Model):
     """Money going back through the gateway. `out_refund_no` is ours and unique."""
 
     order = models.ForeignKey("shop.Order", verbose_name="订单", on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey("shop.Payment", verbose_name="支付记录", on_delete=models.PROTECT,
+    payment = models.ForeignKey("payments.Payment", verbose_name="支付记录", on_delete=models.PROTECT,
                                 related_name="refunds")
     after_sale = models.ForeignKey(AfterSale, verbose_name="售后单", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="refunds")

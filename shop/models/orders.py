@@ -41,6 +41,10 @@ class RefundState(models.TextChoices):
     FULL = "full", "已全额退款"
 
 
+# An order's trade in the payments core (payments.Payment.kind); its out_trade_no is the order number.
+ORDER_PAYABLE_KIND = "order"
+
+
 class Order(models.Model):
     order_no = models.CharField("订单号", max_length=32, unique=True)
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.PROTECT,

@@ -1,18 +1,20 @@
-"""Paying for orders through the payment gateway port (WeChat Pay v2 today).
+"""Paying for orders: shop's side of the payments core (payments.services).
 
-No network call ever runs inside a transaction: prepay, query and close talk to WeChat between
-short transactions. Every way a payment can reach us (notify, a late notify, orderquery from the
-auto-cancel job) goes through `payment_record_paid()`, which is idempotent per transaction id.
+An order's trade is kind "order" (ORDER_PAYABLE_KIND) with the order number as out_trade_no.
+`order_prepay()` checks the order may be paid and asks the payments core for the trade; every
+way WeChat's word that it was paid reaches us (notify, a late notify, orderquery from the
+auto-cancel job) goes through `payments.services.payment_record_paid()`, which calls
+`order_on_payment()` — registered for the kind by ShopConfig.ready() — exactly once per trade,
+inside the payment's transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -26,8 +28,8 @@ from catalog.services import stock_quantities, stock_reserve
 from core.audit import Actor
 from core.errors import DomainError
 from core.tracking import track
-from members.errors import CardPurchaseAmountMismatch, CardPurchaseNotFound, PointsInsufficient
-from members.models import CardPurchase, CardPurchaseStatus, GrowthReason, Member, PointsEntry, PointsKind
+from members.errors import PointsInsufficient
+from members.models import GrowthReason, Member, PointsEntry, PointsKind
 from members.pricing import member_pricing_context
 from members.pricing_points import points_for_purchase
 from members.services import (
@@ -38,32 +40,19 @@ from members.services import (
     points_award,
     points_spend,
 )
-from members.services.cards import card_purchase_mark_paid, is_card_purchase_no
+from payments.registry import PayableKind
+from payments.services import payment_prepay, payment_settle_by_query
 from shop.errors import InvalidTransition, OrderExpired
-from shop.models import (
-    Order,
-    OrderEvent,
-    OrderLine,
-    OrderStatus,
-    Payment,
-    PaymentNotification,
-    PaymentStatus,
-)
+from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus
 from shop.models.orders import ORDER_MACHINE
 from shop.notifications import notify_order_paid
-from shop.services.orders import order_get_for_member
-from wechat.gateway import PaymentGateway, PaymentNotice, PrepayResult, TradeState
+from shop.services.orders import order_cancel, order_get_for_member
+from wechat.gateway import PaymentNotice, PrepayResult
 
 logger = logging.getLogger(__name__)
 
 
-def payment_gateway() -> PaymentGateway:
-    from wechat.pay_v2 import get_gateway
-
-    return get_gateway()
-
-
-def payment_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayResult:
+def order_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayResult:
     """Create (or re-create) the WeChat trade for an unpaid order; return wx.requestPayment params.
 
     Safe to call repeatedly: out_trade_no is the order number, and WeChat returns the same
@@ -75,18 +64,9 @@ def payment_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayRe
                                 detail={"status": order.status})
     if order.expires_at <= timezone.now():
         raise OrderExpired()
-    with transaction.atomic(durable=True):
-        payment, _ = Payment.objects.get_or_create(
-            out_trade_no=order.order_no, defaults={"order": order, "amount_fen": order.payable_fen})
-    result = payment_gateway().prepay(
-        out_trade_no=payment.out_trade_no, amount_fen=payment.amount_fen,
-        description=_trade_description(order), openid=member.openid, client_ip=client_ip,
-        notify_url=settings.SITE_URL.rstrip("/") + reverse("payment-wechat-notify"),
-        expires_at=order.expires_at,
-    )
-    Payment.objects.filter(pk=payment.pk).update(prepay_id=result.prepay_id,
-                                                 prepay_expires_at=order.expires_at)
-    return result
+    return payment_prepay(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no, amount_fen=order.payable_fen,
+                          description=_trade_description(order), openid=member.openid, client_ip=client_ip,
+                          expires_at=order.expires_at)
 
 
 def _trade_description(order: Order) -> str:
@@ -97,116 +77,16 @@ def _trade_description(order: Order) -> str:
     return text.encode()[:128].decode(errors="ignore")
 
 
-@dataclass(frozen=True)
-class NotifyOutcome:
-    accepted: bool  # whether to answer WeChat with SUCCESS
-    outcome: str
+def order_on_payment(*, notice: PaymentNotice, source: str) -> str:
+    """Move an order on when WeChat says its trade was paid: the "order" payable kind's `on_paid`.
 
-
-def payment_handle_notify(*, body: bytes) -> NotifyOutcome:
-    """Handle a payment notification from WeChat.
-
-    Verifies it (signature, appid, mch_id: the gateway), checks the amount against our trade,
-    then records it. A forged or mismatched notify raises DomainError and changes nothing;
-    a repeat (same transaction id, or a trade already paid) is accepted as a no-op.
+    Called by payments.services.payment_record_paid() once per trade, inside its durable
+    transaction, after it locked the trade; locks the order. An unpaid order becomes paid
+    ("paid"). A cancelled order is revived if its flash-sale units and stock can be taken again
+    ("revived"), otherwise flagged for refund ("refund_required"); the money is never lost. An
+    order that already moved on is never moved back ("order_not_payable", recorded).
     """
-    notice = payment_gateway().parse_notify(body)
-    return payment_record_paid(notice=notice, source="notify")
-
-
-class UnknownTrade(DomainError):
-    status = 400
-    code = "unknown_trade"
-    message = "支付通知对应的订单不存在"
-
-
-class AmountMismatch(DomainError):
-    status = 400
-    code = "amount_mismatch"
-    message = "支付金额与订单金额不一致"
-
-
-def payment_record_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
-    """Record that a trade was paid, and move its order on. Idempotent per transaction id.
-
-    One durable transaction: locks the payment, then the order. An unpaid order becomes paid.
-    A cancelled order is revived if its flash-sale units and stock can be taken again, otherwise
-    flagged for refund; the money is never lost. An order that already moved on is never moved
-    back.
-
-    A paid-membership-card trade (its out_trade_no is a card purchase number,
-    members.services.cards.is_card_purchase_no) takes the same path: the notification is stored
-    under its transaction id (a repeat is a no-op), an unknown number or another amount is
-    refused the same way as for orders, and members' card_purchase_mark_paid extends the card
-    inside this transaction.
-    """
-    if is_card_purchase_no(notice.out_trade_no):
-        return _card_purchase_paid(notice=notice, source=source)
-    with transaction.atomic(durable=True):
-        payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
-        if payment is None:
-            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
-        record = _notification_store(notice=notice, source=source, expected_fen=payment.amount_fen)
-        if record is None:
-            return NotifyOutcome(True, "duplicate")
-        if payment.status == PaymentStatus.PAID:
-            outcome = "already_paid"
-        else:
-            payment.status = PaymentStatus.PAID
-            payment.transaction_id = notice.transaction_id
-            payment.paid_at = notice.paid_at
-            payment.save(update_fields=["status", "transaction_id", "paid_at"])
-            outcome = _order_on_payment(order_id=payment.order_id, notice=notice, source=source)
-        record.outcome = outcome
-        record.save(update_fields=["outcome"])
-        return NotifyOutcome(True, outcome)
-
-
-def _notification_store(*, notice: PaymentNotice, source: str, expected_fen: int) -> PaymentNotification | None:
-    """Check the amount against our trade and store the notification under its transaction id.
-
-    Returns None when that transaction id was stored before (a repeat: the caller answers
-    "duplicate" and changes nothing). Runs in the caller's transaction, after it locked the trade.
-    """
-    if notice.amount_fen != expected_fen:
-        logger.warning("amount mismatch on %s: notified %s, expected %s", notice.out_trade_no,
-                       notice.amount_fen, expected_fen)
-        raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no})
-    try:
-        with transaction.atomic():
-            return PaymentNotification.objects.create(
-                transaction_id=notice.transaction_id, out_trade_no=notice.out_trade_no,
-                total_fee_fen=notice.amount_fen, raw_xml=notice.raw or f"[{source}]")
-    except IntegrityError:
-        return None
-
-
-def _card_purchase_paid(*, notice: PaymentNotice, source: str) -> NotifyOutcome:
-    """A card purchase's payment: lock the purchase, check the amount, store the notification
-    (unique transaction id: a repeat answers "duplicate" and changes nothing), then let members
-    extend the card — exactly once per purchase, in this durable transaction."""
-    with transaction.atomic(durable=True):
-        purchase = CardPurchase.objects.select_for_update().filter(purchase_no=notice.out_trade_no).first()
-        if purchase is None:
-            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no})
-        record = _notification_store(notice=notice, source=source, expected_fen=purchase.amount_fen)
-        if record is None:
-            return NotifyOutcome(True, "duplicate")
-        outcome = "already_paid" if purchase.status == CardPurchaseStatus.PAID else "card_paid"
-        try:
-            card_purchase_mark_paid(purchase_no=purchase.purchase_no, paid_fen=notice.amount_fen,
-                                    transaction_id=notice.transaction_id, paid_at=notice.paid_at)
-        except CardPurchaseNotFound as exc:  # checked above under the lock; kept for the same answer
-            raise UnknownTrade(detail={"out_trade_no": notice.out_trade_no}) from exc
-        except CardPurchaseAmountMismatch as exc:
-            raise AmountMismatch(detail={"out_trade_no": notice.out_trade_no}) from exc
-        record.outcome = outcome
-        record.save(update_fields=["outcome"])
-        return NotifyOutcome(True, outcome)
-
-
-def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> str:
-    order = Order.objects.select_for_update().get(pk=order_id)
+    order = Order.objects.select_for_update().get(order_no=notice.out_trade_no)
     data = {"transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen, "source": source}
     if order.status == OrderStatus.PENDING_PAYMENT:
         _mark_paid(order, notice, data, action="paid", note="")
@@ -234,6 +114,15 @@ def _order_on_payment(*, order_id: int, notice: PaymentNotice, source: str) -> s
     OrderEvent.objects.create(order=order, action="payment_duplicate", from_status=order.status,
                               to_status=order.status, actor=Actor.WECHAT, note="重复支付，需核对", data=data)
     return "order_not_payable"
+
+
+def _order_console_url(order_no: str) -> str:
+    return f"{reverse('admin:shop_order_changelist')}?{urlencode({'q': order_no})}"
+
+
+# Registered by ShopConfig.ready(): what the payments core does when an order's trade is paid.
+ORDER_PAYABLE = PayableKind(slug=ORDER_PAYABLE_KIND, label="订单", on_paid=order_on_payment,
+                            console_url=_order_console_url)
 
 
 # Reference of the points a revived order spends again (its first spend was returned at the cancel).
@@ -351,22 +240,20 @@ def _gift_after_payment(*, member_id: int, order_no: str, paid_fen: int) -> None
 def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:
     """The auto-cancel job: cancel unpaid orders past their deadline, asking WeChat first.
 
-    For each expired order that has a WeChat trade: orderquery; if paid, record the payment
-    (the notify was late) instead of cancelling; otherwise close the trade, so it can no longer
-    be paid, and then cancel. Network calls run outside transactions; every step is idempotent,
-    so two workers or a re-run after a crash do no harm.
+    For each expired order, payments.services.payment_settle_by_query(): if WeChat says its
+    trade was paid, the payment is recorded (the notify was late) instead of cancelling;
+    otherwise the trade is closed, so it can no longer be paid, and then the order is cancelled.
+    Network calls run outside transactions; every step is idempotent, so two workers or a re-run
+    after a crash do no harm.
     """
-    from shop.services.orders import order_cancel
-
     now = now or timezone.now()
     counts = {"cancelled": 0, "paid": 0, "failed": 0}
     ids = list(Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
                .order_by("expires_at", "id").values_list("id", flat=True)[:batch_size])
-    gateway = payment_gateway()
     for order_id in ids:
         order = Order.objects.get(pk=order_id)
         try:
-            if _settle_with_wechat(order, gateway):
+            if payment_settle_by_query(out_trade_no=order.order_no):
                 counts["paid"] += 1
                 continue
             order = order_cancel(order=order, reason="超时未支付，系统自动取消", actor=Actor.SYSTEM)
@@ -375,28 +262,3 @@ def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 10
             logger.exception("auto-cancel of order %s failed; will retry next run", order.order_no)
             counts["failed"] += 1
     return counts
-
-
-def _settle_with_wechat(order: Order, gateway: PaymentGateway) -> bool:
-    """True if WeChat says the order was paid (and that is now recorded); else the trade is closed."""
-    from wechat.errors import TradeAlreadyPaid
-
-    payment = Payment.objects.filter(order=order, out_trade_no=order.order_no).first()
-    if payment is None:
-        return False  # the shopper never started paying: nothing exists at WeChat
-    result = gateway.query(out_trade_no=payment.out_trade_no)
-    if result.trade_state == TradeState.SUCCESS and result.notice is not None:
-        payment_record_paid(notice=result.notice, source="orderquery")
-        return True
-    if result.trade_state != TradeState.NOT_FOUND:
-        try:
-            gateway.close(out_trade_no=payment.out_trade_no)
-        except TradeAlreadyPaid:
-            paid = gateway.query(out_trade_no=payment.out_trade_no)
-            if paid.notice is not None:
-                payment_record_paid(notice=paid.notice, source="orderquery")
-                return True
-            raise
-    Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(status=PaymentStatus.CLOSED)
-    return False
-

@@ -39,15 +39,16 @@ from core.errors import Conflict, DomainError
 from core.money import yuan
 from core.tracking import track
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
+from payments.selectors import payment_paid
+from payments.services import NotifyOutcome, payment_gateway
 from shop.errors import RefundNotFound
 from shop.models import (
+    ORDER_PAYABLE_KIND,
     AfterSale,
     AfterSaleStatus,
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Refund,
     RefundNotification,
     RefundState,
@@ -57,7 +58,7 @@ from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, AfterSale
 from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
 from shop.services.aftersales import RefundExceedsPaid
-from shop.services.payments import NotifyOutcome, payment_gateway, revived_points_reference
+from shop.services.payments import revived_points_reference
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
 from wechat.gateway import RefundState as GatewayRefundState
@@ -123,7 +124,7 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
 
 def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: int, out_refund_no: str,
                    reason: str, actor: str, operator: AbstractBaseUser | None = None) -> Refund:
-    payment = Payment.objects.filter(order=order, status=PaymentStatus.PAID).first()
+    payment = payment_paid(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
     if payment is None:
         raise NoPaidPayment(detail={"order_no": order.order_no})
     refund = Refund.objects.create(order=order, payment=payment, after_sale=after_sale, out_refund_no=out_refund_no,

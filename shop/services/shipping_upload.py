@@ -35,15 +35,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from core.audit import Actor
+from payments.models import Payment, PaymentStatus
+from payments.selectors import payment_paid
 from shop.models import (
+    ORDER_PAYABLE_KIND,
     Carrier,
     Order,
     OrderStatus,
-    Payment,
-    PaymentStatus,
     Shipment,
     ShippingInfoUpload,
     ShippingUploadState,
@@ -72,7 +74,9 @@ def shipping_upload_schedule(*, order_id: int, now: dt.datetime | None = None) -
     Called inside the shipping transaction (the order row already locked). An order with no
     paid WeChat payment has nothing to upload: no row, False.
     """
-    if not Payment.objects.filter(order_id=order_id, status=PaymentStatus.PAID).exists():
+    order_no = Order.objects.filter(pk=order_id).values("order_no")
+    if not Payment.objects.filter(kind=ORDER_PAYABLE_KIND, out_trade_no=Subquery(order_no),
+                                  status=PaymentStatus.PAID).exists():
         return False
     now = now or timezone.now()
     row, _ = ShippingInfoUpload.objects.select_for_update().get_or_create(order_id=order_id)
@@ -118,8 +122,7 @@ def _claim(*, order_id: int, now: dt.datetime) -> tuple[dict, int] | UploadOutco
         row.next_attempt_at = now + dt.timedelta(seconds=2 * settings.WECHAT_HTTP_TIMEOUT + 30)
         row.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
         order = Order.objects.select_related("member").get(pk=order_id)
-        payment = (Payment.objects.filter(order_id=order_id, status=PaymentStatus.PAID)
-                   .order_by("-id").first())
+        payment = payment_paid(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
         shipments = list(Shipment.objects.filter(order_id=order_id)
                          .prefetch_related("lines__order_line").order_by("id"))
     version = len(shipments)

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from analytics.models import Event
 from members.models import Address
-from shop.models import OrderStatus, Payment, PaymentNotification
+from payments.models import Payment, PaymentEvent, PaymentNotification
+from shop.models import ORDER_PAYABLE_KIND, OrderStatus
 from tests.admin.conftest import make_order, page
 
 pytestmark = pytest.mark.django_db
@@ -64,21 +65,26 @@ def test_member_pages_are_read_only_and_never_show_the_session_key(admin_client,
 
 
 def test_payment_pages_are_read_only(admin_client, paid_order):
-    payment = Payment.objects.create(order=paid_order, out_trade_no="P0009", amount_fen=40800, status="paid")
-    notice = PaymentNotification.objects.create(transaction_id="42000009", out_trade_no="P0009",
+    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=paid_order.order_no, amount_fen=40800,
+                                     status="paid")
+    PaymentEvent.objects.create(payment=payment, action="paid", from_status="pending", to_status="paid",
+                                actor="wechat")
+    notice = PaymentNotification.objects.create(transaction_id="42000009", out_trade_no=paid_order.order_no,
                                                 total_fee_fen=40800, raw_xml="<xml><a>1</a></xml>",
                                                 outcome="paid")
 
-    html = page(admin_client.get(reverse("admin:shop_payment_changelist")))
-    assert "支付记录" in html and "P0009" in html and "¥408.00" in html and "已支付" in html
-    html = page(admin_client.get(reverse("admin:shop_payment_change", args=[payment.pk])))
+    html = page(admin_client.get(reverse("admin:payments_payment_changelist")))
+    assert "支付记录" in html and paid_order.order_no in html and "¥408.00" in html and "已支付" in html
+    html = page(admin_client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
     assert paid_order.order_no in html and 'name="_save"' not in html
-    html = page(admin_client.get(reverse("admin:shop_paymentnotification_change", args=[notice.pk])))
+    assert "订单" in html and reverse("admin:shop_order_changelist") in html  # the payable it pays for
+    assert "操作日志" in html and "支付成功" in html and "微信支付" in html  # its audit trail
+    html = page(admin_client.get(reverse("admin:payments_paymentnotification_change", args=[notice.pk])))
     assert "原始报文" in html and "&lt;xml&gt;" in html
-    for name in ("shop_payment_delete", "shop_paymentnotification_delete"):
+    for name in ("payments_payment_delete", "payments_paymentnotification_delete"):
         pk = payment.pk if "payment_" in name else notice.pk
         assert admin_client.get(reverse(f"admin:{name}", args=[pk])).status_code == 403
-    assert admin_client.get(reverse("admin:shop_payment_add")).status_code == 403
+    assert admin_client.get(reverse("admin:payments_payment_add")).status_code == 403
 
 
 def test_event_list_filters_by_name(admin_client):

@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from catalog.models import Stock
 from core.audit import Actor
-from shop.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus, Shipment
+from payments.models import Payment, PaymentStatus
+from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderStatus, Shipment
 from tests.admin.conftest import make_order, page
 
 pytestmark = pytest.mark.django_db
@@ -51,14 +52,14 @@ def test_order_list_query_count_does_not_grow_with_rows(admin_client, catalog, m
 
 
 def test_order_page_is_read_only_with_the_audit_trail(admin_client, paid_order):
-    Payment.objects.create(order=paid_order, out_trade_no="P0001", amount_fen=40800, status=PaymentStatus.PAID,
-                           transaction_id="4200001")
+    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=paid_order.order_no, amount_fen=40800,
+                                     status=PaymentStatus.PAID, transaction_id="4200001")
 
     html = page(admin_client.get(reverse("admin:shop_order_change", args=[paid_order.pk])))
 
     assert "查看 订单" in html and "王小明" in html and "13700001234" in html
     assert "¥398.00" in html and "¥10.00" in html and "¥408.00" in html
-    assert "P0001" in html and "4200001" in html
+    assert reverse("admin:payments_payment_change", args=[payment.pk]) in html and "4200001" in html
     assert "操作日志" in html and "下单" in html and "支付成功" in html and "待付款 → 待发货" in html
     assert "微信支付" in html  # the actor
     assert "发货" in html and "添加备注" in html and "取消订单" not in html  # paid: no cancel

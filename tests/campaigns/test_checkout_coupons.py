@@ -15,10 +15,11 @@ from django.utils import timezone
 from campaigns.models import Coupon, CouponEvent, CouponKind, CouponStatus, CouponTemplate, GiftRule, Scope
 from catalog.models import Stock, StockMovement
 from members.models import Member
+from payments.services import payment_gateway, payment_record_paid
 from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
-from shop.services.payments import order_cancel_expired, payment_gateway, payment_prepay, payment_record_paid
+from shop.services.payments import order_cancel_expired, order_prepay
 from tests.campaigns.test_checkout_support import full_reduction, give, template
 from tests.concurrency import run_concurrently
 from tests.factories import CategoryFactory, SkuFactory, default_freight
@@ -347,7 +348,7 @@ def test_a_paid_order_earns_the_pay_gift_after_the_payment_commits(coupon_order,
 
 def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_there(coupon_order, sandbox):
     shopper, sku, coupon, order = coupon_order
-    payment_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
+    order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
     assert status(coupon) == CouponStatus.AVAILABLE
 
@@ -363,7 +364,7 @@ def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_the
 
 def test_a_cancelled_order_paid_late_records_a_coupon_it_can_no_longer_take(coupon_order, sandbox):
     shopper, sku, coupon, order = coupon_order
-    payment_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
+    order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
     other = place_with(shopper.member, sku)  # the released coupon went to the next order
 

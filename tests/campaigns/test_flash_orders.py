@@ -15,8 +15,9 @@ from django.utils import timezone
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation
 from campaigns.services.flash import flash_release
 from catalog.models import Stock, StockMovement
+from payments.models import Payment
 from shop.api.orders import CheckoutInputSerializer
-from shop.models import Order, OrderStatus, Payment
+from shop.models import Order, OrderStatus
 from shop.services.payments import order_cancel_expired
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, SkuFactory, default_freight
@@ -124,7 +125,7 @@ def test_the_auto_cancel_gives_flash_stock_allowance_and_stock_back_once(unpaid_
     assert second == {"cancelled": 0, "paid": 0, "failed": 0}
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
     assert sandbox.trade(order.order_no)["state"] == "CLOSED"
-    assert Payment.objects.get(order=order).status == "closed"
+    assert Payment.objects.get(out_trade_no=order.order_no).status == "closed"
     assert _left(item) == 20
     assert FlashPurchase.objects.get(item=item, member=shopper.member).quantity == 0
     assert FlashReservation.objects.filter(order=order, released_at__isnull=False).count() == 1

@@ -16,8 +16,9 @@ from django.utils import timezone
 from core.audit import Actor
 from core.db import TransactionRequired
 from core.state import StateMachine
+from payments.models import Payment, PaymentStatus
 from shop.errors import RefundInvalidTransition, RefundNotFound
-from shop.models import Order, Payment, PaymentStatus, Refund, RefundStatus
+from shop.models import ORDER_PAYABLE_KIND, Order, Refund, RefundStatus
 from shop.models.aftersales import REFUND_MACHINE, REFUND_TRANSITIONS, RefundAction, RefundEvent
 from tests.factories import MemberFactory
 
@@ -31,7 +32,8 @@ def refund_in(status: str) -> Refund:
         order_no=number, member=MemberFactory(), status="paid", receiver_name="李四", receiver_phone="13900001111",
         province="广东省", city="深圳市", address_detail="科技园 1 号", goods_total_fen=5000, payable_fen=5000,
         paid_fen=5000, expires_at=timezone.now() + dt.timedelta(minutes=30))
-    payment = Payment.objects.create(order=order, out_trade_no=number, amount_fen=5000, status=PaymentStatus.PAID)
+    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=number, amount_fen=5000,
+                                     status=PaymentStatus.PAID)
     return Refund.objects.create(order=order, payment=payment, out_refund_no=f"RF{number}", amount_fen=5000,
                                  status=status)
 

@@ -19,11 +19,12 @@ from django.utils import timezone
 
 from catalog.models import Sku
 from members.models import Member
+from payments.services import payment_gateway, payment_record_paid
 from shop import pricing
 from shop.models import AfterSale, Order, OrderLine
 from shop.services.aftersales import AfterSaleInput, LineRequest, after_sale_request
 from shop.services.orders import CheckoutInput, LineInput, order_confirm_receipt, order_place, order_ship
-from shop.services.payments import payment_gateway, payment_prepay, payment_record_paid
+from shop.services.payments import order_prepay
 from wechat.pay_v2 import NOTIFY_ACK
 from wechat.sandbox.client import SandboxControl
 
@@ -46,7 +47,7 @@ def place(member: Member, items: Sequence[tuple[Sku, int]]) -> Order:
 
 def pay(order: Order) -> Order:
     """Pay the order at the sandbox and record it as the auto-cancel job would (orderquery)."""
-    payment_prepay(member=order.member, order_no=order.order_no, client_ip="203.0.113.9")
+    order_prepay(member=order.member, order_no=order.order_no, client_ip="203.0.113.9")
     SandboxControl(settings.WECHAT_API_BASE).pay(order.order_no, notify=False)
     answer = payment_gateway().query(out_trade_no=order.order_no)
     assert answer.notice is not None

@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
+from payments.models import Payment
 from shop.errors import AfterSaleInvalidTransition, RefundInvalidTransition
-from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Payment, Refund, RefundStatus
+from shop.models import ORDER_PAYABLE_KIND, AfterSale, AfterSaleEvent, AfterSaleStatus, Refund, RefundStatus
 from shop.models.aftersales import (
     AFTER_SALE_MACHINE,
     AFTER_SALE_TRANSITIONS,
@@ -63,8 +64,8 @@ def test_after_sale_transitions_follow_the_table(order, source, target):
 
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(RefundStatus.values, repeat=2)))
 def test_refund_transitions_follow_the_table_and_never_regress(order, source, target):
-    payment = Payment.objects.create(order=order, out_trade_no=order.order_no, amount_fen=order.payable_fen,
-                                     status="paid")
+    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no,
+                                     amount_fen=order.payable_fen, status="paid")
     refund = Refund.objects.create(order=order, payment=payment, out_refund_no=f"R-{source}-{target}",
                                    amount_fen=100, status=source)
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Stock, StockMovement
-from shop.models import Order, OrderEvent, OrderStatus, Payment
+from payments.models import Payment
+from shop.models import Order, OrderEvent, OrderStatus
 from shop.services.orders import CheckoutInput, LineInput, order_place
 from shop.services.payments import order_cancel_expired
 from tests.celery_worker import real_worker
@@ -43,7 +44,7 @@ def test_expired_order_is_cancelled_once_and_its_wechat_trade_closed(expired, sa
     assert StockMovement.objects.filter(reference=order.order_no, reason="order_release").count() == 1
     assert OrderEvent.objects.filter(order=order, action="cancelled", actor="system").count() == 1
     assert sandbox.trade(order.order_no)["state"] == "CLOSED"
-    assert Payment.objects.get(order=order).status == "closed"
+    assert Payment.objects.get(out_trade_no=order.order_no).status == "closed"
 
 
 def test_an_order_wechat_reports_paid_is_marked_paid_not_cancelled(expired, sandbox):

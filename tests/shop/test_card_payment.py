@@ -1,6 +1,6 @@
 """Buying a paid membership card through WeChat Pay, end to end: the member's API creates and pays
 the purchase, the sandbox sends the signed notify to the live mall's payment notify URL (the same
-one as orders), the shop routes it to the card, exactly once."""
+one as orders), the payments core hands it to the card, exactly once."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 
 from members.models import CardPlan, CardPurchase, CardPurchaseStatus, MemberCard, MemberCardPeriod
-from shop.models import PaymentNotification
-from shop.services.payments import AmountMismatch, UnknownTrade, payment_record_paid
+from payments.errors import AmountMismatch, UnknownTrade
+from payments.models import PaymentNotification
+from payments.services import payment_record_paid
 from tests.fixtures import make_shopper
 from wechat.gateway import PaymentNotice
 

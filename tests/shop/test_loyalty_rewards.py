@@ -29,7 +29,7 @@ from members.services.cards import card_purchase_create, card_purchase_mark_paid
 from shop.models import Order, OrderEvent, OrderStatus, Refund
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
-from shop.services.payments import payment_prepay, revived_points_reference
+from shop.services.payments import order_prepay, revived_points_reference
 from shop.services.refunds import _reverse_rewards, refund_record_result
 from tests.factories import CategoryFactory, FlashItemFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
@@ -61,7 +61,7 @@ def place(member: Member, sku, quantity: int, *, points: int = 0) -> Order:
 
 
 def start_paying(order: Order) -> None:
-    payment_prepay(member=order.member, order_no=order.order_no, client_ip="203.0.113.9")
+    order_prepay(member=order.member, order_no=order.order_no, client_ip="203.0.113.9")
 
 
 def balance(member: Member) -> int:
@@ -311,7 +311,7 @@ def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
     repeats = sandbox.refund_notify(refund.out_refund_no, times=3, concurrent=True)
     from django.db import transaction
 
-    from shop.services.payments import payment_gateway
+    from payments.services import payment_gateway
 
     notice = payment_gateway().query_refund(out_refund_no=refund.out_refund_no)
     assert refund_record_result(notice=notice, source="refundquery") == "duplicate"

@@ -17,15 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.models import Member
-from shop.models import (
-    AfterSale,
-    AfterSaleKind,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Shipment,
-    ShipmentLine,
-)
+from shop.models import AfterSale, AfterSaleKind, Order, OrderLine, OrderStatus, Shipment, ShipmentLine
 from shop.notifications import notify_after_sale_progress, notify_order_paid, notify_order_shipped
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
 from tests.celery_worker import real_worker

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from core.audit import Actor
+from payments.services import payment_gateway, payment_record_paid
 from shop.errors import InvalidTransition
 from shop.models import (
     Order,
@@ -19,7 +20,7 @@ from shop.models import (
 )
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
-from shop.services.payments import payment_gateway, payment_prepay, payment_record_paid
+from shop.services.payments import order_prepay
 from shop.services.shipping import (
     BadTrackingNo,
     OverShipment,
@@ -51,7 +52,7 @@ def place(items, shopper=None) -> Order:
 
 def pay(order: Order, sandbox) -> Order:
     """Pay `order` at the WeChat sandbox and record it as a verified query answer would."""
-    payment_prepay(member=order.member, order_no=order.order_no, client_ip="127.0.0.1")
+    order_prepay(member=order.member, order_no=order.order_no, client_ip="127.0.0.1")
     sandbox.pay(order.order_no, notify=False)
     answer = payment_gateway().query(out_trade_no=order.order_no)
     payment_record_paid(notice=answer.notice, source="query")

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from shop.models import OrderEvent, ShippingInfoUpload, ShippingUploadState
+from payments.selectors import payment_paid
+from shop.models import ORDER_PAYABLE_KIND, OrderEvent, ShippingInfoUpload, ShippingUploadState
 from shop.services.shipping import PackageInput, shipment_create
 from shop.services.shipping_upload import (
     _claim,
@@ -38,7 +39,9 @@ def paid(skus, sandbox):
 
 
 def transaction_id(order) -> str:
-    return order.payments.get(status="paid").transaction_id
+    payment = payment_paid(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
+    assert payment is not None
+    return payment.transaction_id
 
 
 def upload_row(order) -> ShippingInfoUpload:

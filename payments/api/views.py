@@ -1,4 +1,5 @@
-"""WeChat → us: payment notifications (XML, signed). Answered in WeChat's exact XML."""
+"""WeChat → us: payment notifications (XML, signed), for trades of every kind. Answered in
+WeChat's exact XML."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import DomainError
-from shop.services import payments as payment_services
+from payments.services import payment_gateway, payment_handle_notify
 
 logger = logging.getLogger(__name__)
 MAX_NOTIFY_BYTES = 64 * 1024
@@ -45,13 +46,13 @@ class WechatPaymentNotifyView(APIView):
                    400: OpenApiResponse(OpenApiTypes.STR, description="FAIL XML")},
     )
     def post(self, request: Request) -> HttpResponse:
-        return wechat_notify_answer(request, payment_services.payment_handle_notify)
+        return wechat_notify_answer(request, payment_handle_notify)
 
 
 def wechat_notify_answer(request: Request, handle: Callable[..., object]) -> HttpResponse:
     """Run `handle(body=...)` on a WeChat notification and answer in WeChat's exact XML:
     SUCCESS when handled (repeats included), FAIL with a 400 when refused (nothing changed)."""
-    gateway = payment_services.payment_gateway()
+    gateway = payment_gateway()
     body: bytes = request.data if isinstance(request.data, bytes) else b""
     try:
         if len(body) > MAX_NOTIFY_BYTES:

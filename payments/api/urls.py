@@ -1,0 +1,7 @@
+from django.urls import path
+
+from payments.api import views
+
+urlpatterns = [
+    path("payments/wechat/notify", views.WechatPaymentNotifyView.as_view(), name="payment-wechat-notify"),
+]
