@@ -1,4 +1,5 @@
-"""A real Celery worker for the tests that are about jobs: the configured broker, every queue."""
+"""Running Celery tasks in tests: at once in the calling thread, or on a real worker (the
+configured broker, every queue) for the tests that are about jobs."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def real_worker() -> Iterator[None]:
             yield
     finally:
         app.amqp.queues._consume_from = selected
+
+
+@contextmanager
+def celery_eager() -> Iterator[None]:
+    """Tasks queued with .delay() run at once in the calling thread (after the commit that
+    queued them, since they are queued from on_commit)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False

@@ -23,8 +23,8 @@ from campaigns.models import (
 )
 from campaigns.selectors.stats import coupon_template_stats
 from campaigns.services.coupons import coupon_grant
-from shop.models import OrderStatus
-from tests.admin.conftest import catalog, make_order, page  # noqa: F401 (the catalog fixture)
+from tests.admin.conftest import catalog, page  # noqa: F401 (the catalog fixture)
+from tests.builders import buyer, paid_order
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,8 @@ def cell(html: str, row_text: str, field: str) -> str:
 
 
 def used_with_order(coupon: Coupon, order, discount_fen: int) -> None:
-    """Given: checkout consumed the coupon on a paid order (what B1's services record)."""
+    """Given: the coupon was used on a paid order, as checkout records it (the order itself was
+    placed without it, so the numbers below count each order's full price)."""
     Coupon.objects.filter(pk=coupon.pk).update(status=CouponStatus.USED, order=order, discount_fen=discount_fen,
                                                used_at=timezone.now())
     CouponEvent.objects.create(coupon=coupon, action=CouponEvent.Action.USED, reference=order.order_no,
@@ -52,10 +53,10 @@ def used_with_order(coupon: Coupon, order, discount_fen: int) -> None:
 def numbers(catalog):  # noqa: F811
     """满100减10 (100 issued at most, budget ¥50): 4 issued, 2 used on paid orders, 1 expired, 1 unused."""
     template = CouponTemplateFactory(name="双十一满减券", total_quantity=100, budget_fen=5000)
-    members = [MemberFactory() for _ in range(4)]
+    members = [buyer() for _ in range(4)]
     coupons = [coupon_grant(template=template, member=m, source=CouponSource.CENTER).coupon for m in members]
-    used_with_order(coupons[0], make_order(members[0], catalog.red, status=OrderStatus.PAID), 1000)
-    used_with_order(coupons[1], make_order(members[1], catalog.blue, status=OrderStatus.PAID), 1000)
+    used_with_order(coupons[0], paid_order(member=members[0], lines=[(catalog.red, 1)], coupon_ids=()), 1000)
+    used_with_order(coupons[1], paid_order(member=members[1], lines=[(catalog.blue, 1)], coupon_ids=()), 1000)
     Coupon.objects.filter(pk=coupons[2].pk).update(status=CouponStatus.EXPIRED)
     return template
 
@@ -103,17 +104,18 @@ def test_budget_reached_shows_the_badge_and_claims_stop(admin_client):
 
 def test_template_list_query_count_does_not_grow_with_rows(admin_client, catalog, django_assert_max_num_queries):  # noqa: F811
     url = reverse("admin:campaigns_coupontemplate_changelist")
-    member = MemberFactory()
+    member = buyer()
     CouponTemplateFactory()
     admin_client.get(url)  # warm the session and content types
     with django_assert_max_num_queries(8) as few:
         page(admin_client.get(url))
+    budget = len(few.captured_queries)  # now: a later request empties the connection's query log
     for index in range(25):
         template = CouponTemplateFactory(budget_fen=100000 if index % 2 else None)
         coupon = coupon_grant(template=template, member=member, source=CouponSource.CENTER).coupon
         if index % 3 == 0:
-            used_with_order(coupon, make_order(member, catalog.red), 500)
-    with django_assert_max_num_queries(len(few.captured_queries)):
+            used_with_order(coupon, paid_order(member=member, lines=[(catalog.red, 1)], coupon_ids=()), 500)
+    with django_assert_max_num_queries(budget):
         html = page(admin_client.get(url))
     assert html.count('class="field-used"') == 26
 

@@ -16,13 +16,14 @@ from campaigns.models import Coupon, CouponEvent, CouponKind, CouponStatus, Coup
 from members.models import Member
 from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState, Stock, StockMovement
 from shop.services.aftersales import after_sale_approve
-from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
+from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired, payment_gateway, payment_prepay, payment_record_paid
+from tests.builders import lines_of, operator, paid_order, pay, placed_order, requested_after_sale
 from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.celery_worker import celery_eager
 from tests.concurrency import run_concurrently
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import ask, celery_eager, lines_of, operator, pay
 from wechat.sandbox.client import SandboxControl
 
 Action = CouponEvent.Action
@@ -40,12 +41,6 @@ def events(coupon: Coupon) -> list[tuple[str, str]]:
 
 def status(coupon: Coupon) -> str:
     return Coupon.objects.get(pk=coupon.pk).status
-
-
-def place_with(member: Member, sku, quantity: int = 1, coupon_ids: tuple[int, ...] | None = None) -> Order:
-    order, _ = order_place(member=member, data=CheckoutInput(items=(LineInput(sku.pk, quantity),),
-                                                             coupon_ids=coupon_ids))
-    return order
 
 
 # --- the preview ------------------------------------------------------------------------------------
@@ -209,7 +204,7 @@ def coupon_order(db, shopper, freight):
     """A ¥120 order that locked a 满100减15 coupon."""
     sku = SkuFactory(price_fen=12000, stock=10)
     coupon = give(shopper.member, template(name="满100减15", threshold_fen=10000, amount_fen=1500))
-    order = place_with(shopper.member, sku)
+    order = placed_order(member=shopper.member, lines=[(sku, 1)])
     return shopper, sku, coupon, order
 
 
@@ -251,7 +246,7 @@ def test_cancelling_the_unpaid_order_makes_the_coupon_usable_again_once(coupon_o
     assert Order.objects.get(pk=order.pk).applied_coupons[0]["id"] == coupon.pk
     # usable again: the next order takes it
     assert preview(shopper, [{"sku_id": sku.pk, "quantity": 1}])["coupons"]["selected_ids"] == [coupon.pk]
-    second = place_with(shopper.member, sku)
+    second = placed_order(member=shopper.member, lines=[(sku, 1)])
     assert (status(coupon), second.discount_fen) == (CouponStatus.LOCKED, 1500)
 
 
@@ -277,7 +272,7 @@ def test_a_manual_cancel_and_the_auto_cancel_job_racing_give_the_coupon_back_onc
     sku = SkuFactory(price_fen=12000, stock=10)
     shopper = make_shopper()
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500))
-    order = place_with(shopper.member, sku)
+    order = placed_order(member=shopper.member, lines=[(sku, 1)])
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
 
     # when the shopper's cancel and the job run at the same moment, on their own connections
@@ -319,7 +314,7 @@ def test_two_orders_racing_for_one_coupon_one_gets_it_and_the_other_changes_noth
 def test_paying_uses_the_coupon_and_counts_it_on_its_template(coupon_order, sandbox):
     shopper, _, coupon, order = coupon_order
 
-    order = pay(order)
+    order = pay(order, sandbox=sandbox)
 
     coupon.refresh_from_db()
     assert order.status == OrderStatus.PAID and order.paid_fen == 10500
@@ -338,7 +333,7 @@ def test_a_paid_order_earns_the_pay_gift_after_the_payment_commits(coupon_order,
     GiftRule.objects.create(name="满100送券", trigger=GiftRule.Trigger.PAID_ORDER, template=gift, min_paid_fen=10000)
 
     with django_capture_on_commit_callbacks(execute=True):
-        pay(order)
+        pay(order, sandbox=sandbox)
 
     earned = Coupon.objects.get(member=shopper.member, template=gift)
     assert earned.status == CouponStatus.AVAILABLE and earned.issue_key.endswith(f":{order.order_no}")
@@ -364,7 +359,7 @@ def test_a_cancelled_order_paid_late_records_a_coupon_it_can_no_longer_take(coup
     shopper, sku, coupon, order = coupon_order
     payment_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
-    other = place_with(shopper.member, sku)  # the released coupon went to the next order
+    other = placed_order(member=shopper.member, lines=[(sku, 1)])  # the released coupon went to the next order
 
     record_late_payment(order)
 
@@ -395,17 +390,17 @@ def refund_case(mall, sandbox):
         yield
 
 
-def paid_with_coupon(*, returns: bool):
+def paid_with_coupon(sandbox, *, returns: bool):
     shopper = make_shopper()
     first, second = SkuFactory(price_fen=6000, stock=10), SkuFactory(price_fen=4000, stock=10)
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500, return_on_full_refund=returns))
-    order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(first.pk, 2),
-                                                                            LineInput(second.pk, 1))))
-    return shopper, coupon, pay(order)
+    # checkout picks the coupon
+    order = paid_order(member=shopper.member, lines=[(first, 2), (second, 1)], sandbox=sandbox)
+    return shopper, coupon, order
 
 
 def refund(shopper, order: Order, quantities, sandbox) -> Order:
-    after_sale = after_sale_approve(after_sale=ask(shopper.member, order, quantities), operator=operator(
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines=quantities), operator=operator(
         f"ops{Refund.objects.count()}"))
     sandbox.settle_refund(Refund.objects.get(after_sale=after_sale).out_refund_no)
     return Order.objects.get(pk=order.pk)
@@ -413,7 +408,7 @@ def refund(shopper, order: Order, quantities, sandbox) -> Order:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_refund_returns_the_coupon_when_the_template_says_so(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {first: 2, second: 1}, sandbox)
@@ -428,7 +423,7 @@ def test_a_full_refund_returns_the_coupon_when_the_template_says_so(refund_case,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_refund_keeps_the_coupon_used_when_the_template_does_not_return_it(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=False)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=False)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {first: 2, second: 1}, sandbox)
@@ -440,7 +435,7 @@ def test_a_full_refund_keeps_the_coupon_used_when_the_template_does_not_return_i
 
 @pytest.mark.django_db(transaction=True)
 def test_a_partial_refund_never_returns_the_coupon_and_the_last_part_does(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {second: 1}, sandbox)
@@ -458,7 +453,7 @@ def test_a_partial_refund_never_returns_the_coupon_and_the_last_part_does(refund
 
 @pytest.mark.django_db(transaction=True)
 def test_a_coupon_returned_after_its_validity_ended_is_expired_not_revived(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     Coupon.objects.filter(pk=coupon.pk).update(valid_until=timezone.now() - dt.timedelta(seconds=1))
     first, second = lines_of(order)
 

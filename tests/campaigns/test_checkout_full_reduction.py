@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from campaigns.models import CouponKind, FullReduction, Scope
 from shop.models import OrderLine
+from tests.builders import pay, requested_after_sale
 from tests.campaigns.test_checkout_support import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
-from tests.shop.test_aftersale_support import ask, pay
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_the_discount_is_allocated_to_the_lines_by_largest_remainder_and_a_line_
     order = shopper.client.post("/api/v1/orders/", {"items": [{"sku_id": a.pk, "quantity": 1},
                                                               {"sku_id": b.pk, "quantity": 1}]}, format="json")
     assert order.status_code == 201
-    placed = pay(shopper.member.orders.get(order_no=order.json()["order_no"]))
+    placed = pay(shopper.member.orders.get(order_no=order.json()["order_no"]), sandbox=sandbox)
     first = OrderLine.objects.get(order=placed, sku=a)
-    assert ask(shopper.member, placed, {first: 1}).amount_fen == 8710 == first.payable_fen
+    assert requested_after_sale(order=placed, lines={first: 1}).amount_fen == 8710 == first.payable_fen
 
 
 def test_pieces_ladder_two_for_ninety_percent(shopper, db):

@@ -19,11 +19,11 @@ from django.contrib.auth import get_user_model
 from members.models import GrowthRule
 from members.services import points_award
 from shop.models import AfterSale, Refund, RefundStatus
+from tests.celery_worker import celery_eager
 from tests.factories import CategoryFactory, CouponTemplateFactory, SkuFactory, default_freight
 from tests.flows.test_purchase_story import Phone, operator_session
 from tests.flows.test_refund_story import console_post
 from tests.members.test_signin import restore_migrated_defaults
-from tests.shop.test_aftersale_support import celery_eager
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 

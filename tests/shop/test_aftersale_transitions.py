@@ -10,9 +10,8 @@ from shop.models import AfterSale, AfterSaleEvent, AfterSaleStatus, Payment, Ref
 from shop.models.aftersales import AFTER_SALE_TRANSITIONS, REFUND_TRANSITIONS, RefundEvent
 from shop.services.aftersales import AfterSaleInvalidTransition, after_sale_transition
 from shop.services.refunds import RefundInvalidTransition, refund_transition
+from tests.builders import paid_order
 from tests.factories import SkuFactory, default_freight
-from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import place
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +21,7 @@ PROGRESS = {RefundStatus.PENDING: 0, RefundStatus.FAILED: 0, RefundStatus.PROCES
 @pytest.fixture
 def order(db):
     default_freight()
-    shopper = make_shopper()
-    return place(shopper.member, [(SkuFactory(price_fen=5000, stock=5), 1)])
+    return paid_order(lines=[(SkuFactory(price_fen=5000, stock=5), 1)])
 
 
 def test_every_status_is_in_the_table():
@@ -58,8 +56,7 @@ def test_after_sale_transitions_follow_the_table(order, source, target):
 
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(RefundStatus.values, repeat=2)))
 def test_refund_transitions_follow_the_table_and_never_regress(order, source, target):
-    payment = Payment.objects.create(order=order, out_trade_no=order.order_no, amount_fen=order.payable_fen,
-                                     status="paid")
+    payment = Payment.objects.get(order=order)
     refund = Refund.objects.create(order=order, payment=payment, out_refund_no=f"R-{source}-{target}",
                                    amount_fen=100, status=source)
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from shop.models import Order, OrderStatus, Shipment, ShippingInfoUpload, ShippingUploadState
 from shop.services.shipping import PackageInput, shipment_create
+from tests.builders import lines_of, paid_order
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def order(freight, sandbox):
     skus = [SkuFactory(product__name="有机奶粉", specs={"段位": "1段"}, stock=9),
             SkuFactory(product__name="婴儿湿巾", specs={}, stock=9),
             SkuFactory(product__name="棉柔巾", specs={}, stock=9)]
-    return pay(place([(skus[0], 2), (skus[1], 1), (skus[2], 3)]), sandbox)
+    return paid_order(lines=[(skus[0], 2), (skus[1], 1), (skus[2], 3)], sandbox=sandbox)
 
 
 def ship_url(order, packages: int | None = None) -> str:

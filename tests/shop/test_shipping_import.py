@@ -16,8 +16,8 @@ from shop.models import Order, OrderEvent, OrderStatus, Shipment
 from shop.services.orders import order_cancel
 from shop.services.shipping import PackageInput, shipment_create
 from shop.services.shipping_import import ImportRow, shipment_import_apply, shipment_import_preview
+from tests.builders import lines_of, paid_order, placed_order
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +43,13 @@ def xlsx_file(rows: list[list[object]]) -> SimpleUploadedFile:
 def orders(freight, sandbox):
     """Orders in every situation a file can name."""
     sku = SkuFactory(price_fen=1990, stock=50)
-    paid = [pay(place([(sku, 1)]), sandbox) for _ in range(3)]
-    unpaid = place([(sku, 1)])
-    cancelled = place([(sku, 1)])
+    paid = [paid_order(lines=[(sku, 1)], sandbox=sandbox) for _ in range(3)]
+    unpaid = placed_order(lines=[(sku, 1)])
+    cancelled = placed_order(lines=[(sku, 1)])
     order_cancel(order=cancelled, reason="测试", actor="member")
-    shipped = pay(place([(sku, 1)]), sandbox)
+    shipped = paid_order(lines=[(sku, 1)], sandbox=sandbox)
     shipment_create(order=shipped, packages=[PackageInput("SF", "SF9999999999", None)])
-    partly = pay(place([(sku, 2)]), sandbox)
+    partly = paid_order(lines=[(sku, 2)], sandbox=sandbox)
     shipment_create(order=partly, packages=[PackageInput("SF", "SF8888888888", {lines_of(partly)[0].pk: 1})])
     return {"paid": paid, "unpaid": unpaid, "cancelled": cancelled, "shipped": shipped, "partly": partly}
 

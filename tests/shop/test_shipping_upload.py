@@ -18,9 +18,9 @@ from shop.services.shipping_upload import (
     shipping_upload_attempt,
     shipping_upload_due,
 )
+from tests.builders import lines_of, paid_order
 from tests.celery_worker import real_worker
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def skus(freight):
 @pytest.fixture
 def paid(skus, sandbox):
     a, b = skus
-    return pay(place([(a, 3), (b, 1)]), sandbox)
+    return paid_order(lines=[(a, 3), (b, 1)], sandbox=sandbox)
 
 
 def transaction_id(order) -> str:
@@ -196,7 +196,7 @@ def test_a_real_worker_retries_with_backoff_until_the_upload_succeeds(skus, sand
 
     settings.WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS = 1
     a, _ = skus
-    order = pay(place([(a, 1)]), sandbox)
+    order = paid_order(lines=[(a, 1)], sandbox=sandbox)
     sandbox.shipping_fail_next(2)
 
     with real_worker():
