@@ -61,8 +61,3 @@ def paid_order(catalog: Catalog, member: Member, freight: FreightTemplate) -> Or
 def unpaid_order(catalog: Catalog, member: Member, freight: FreightTemplate) -> Order:
     """1 × ¥189 + ¥10 freight: 待付款."""
     return builders.placed_order(member=member, lines=[(catalog.blue, 1)])
-
-
-def page(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()

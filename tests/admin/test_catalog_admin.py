@@ -11,7 +11,7 @@ from django.urls import reverse
 from PIL import Image
 
 from shop.models import Category, Product, ProductImage, Sku, Stock, StockMovement
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from analytics.models import Event
 from members.models import Address
 from shop.models import OrderStatus, Payment, PaymentNotification
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.builders import order_up_to
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from shop.models import Order, OrderEvent, OrderStatus, Payment, Shipment, Stock, StockMovement
 from shop.services.stock import stock_adjust
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.builders import paid_order as paid
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from shop.models import Stock, StockMovement
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 
 pytestmark = pytest.mark.django_db
 

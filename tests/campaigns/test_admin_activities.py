@@ -19,7 +19,8 @@ from campaigns.services.activities import FlashItemInput, flash_item_save
 from campaigns.services.flash import FlashWant, flash_reserve
 from shop.models import Order, StockMovement
 from shop.services.stock import stock_adjust
-from tests.admin.conftest import catalog, page  # noqa: F401 (the catalog fixture)
+from tests.admin.conftest import catalog  # noqa: F401 (the catalog fixture)
+from tests.admin.support_pages import page
 from tests.builders import buyer, pay, placed_order
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, SkuFactory

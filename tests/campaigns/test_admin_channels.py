@@ -12,8 +12,7 @@ from django.urls import reverse
 from campaigns.errors import CouponLimitReached
 from campaigns.models import Channel, ChannelKind, ChannelScan
 from campaigns.services.channels import channel_scan
-from tests.admin.conftest import page
-from tests.campaigns.test_admin_coupons import cell
+from tests.admin.support_pages import cell, page
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db

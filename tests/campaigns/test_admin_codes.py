@@ -16,8 +16,7 @@ from campaigns.admin.codes import IMPORT_SALT
 from campaigns.admin.uploads import sign
 from campaigns.models import CodeBatch, RedeemCode
 from campaigns.services.codes import code_batch_import, code_redeem
-from tests.admin.conftest import page
-from tests.campaigns.test_admin_coupons import cell
+from tests.admin.support_pages import cell, page
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -23,21 +23,12 @@ from campaigns.models import (
 )
 from campaigns.selectors.stats import coupon_template_stats
 from campaigns.services.coupons import coupon_grant
-from tests.admin.conftest import catalog, page  # noqa: F401 (the catalog fixture)
+from tests.admin.conftest import catalog  # noqa: F401 (the catalog fixture)
+from tests.admin.support_pages import cell, page
 from tests.builders import buyer, paid_order
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def cell(html: str, row_text: str, field: str) -> str:
-    """The text of column `field` in the list row that contains `row_text`."""
-    for row in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S):
-        if row_text in row:
-            match = re.search(rf'<t[dh] class="field-{field}[^"]*"[^>]*>(.*?)</t[dh]>', row, flags=re.S)
-            assert match, f"no column {field} in the row of {row_text}"
-            return re.sub(r"<[^>]+>", " ", match.group(1)).replace("&nbsp;", " ").strip()
-    raise AssertionError(f"no row with {row_text}")
 
 
 def used_with_order(coupon: Coupon, order, discount_fen: int) -> None:

@@ -23,7 +23,7 @@ from campaigns.services.channels import channel_scan
 from campaigns.services.codes import code_batch_import
 from campaigns.services.coupons import coupon_grant
 from members.models import Segment, SegmentMember
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.factories import CouponTemplateFactory, FlashItemFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db

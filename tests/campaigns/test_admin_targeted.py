@@ -16,7 +16,7 @@ from campaigns.services.coupons import coupon_grant
 from campaigns.services.targeted import targeted_issue_preview
 from campaigns.tasks import run_targeted_issue
 from members.models import MemberTag, Segment, SegmentMember, Tag
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.celery_worker import real_worker
 from tests.factories import CouponTemplateFactory, MemberFactory
 

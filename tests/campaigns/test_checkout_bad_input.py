@@ -12,7 +12,7 @@ from django.utils import timezone
 from campaigns.models import Coupon, CouponEvent, CouponKind, Scope
 from shop.models import Order, Stock
 from shop.services.orders import CheckoutInput, LineInput, order_place
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 
 

@@ -19,7 +19,7 @@ from shop.services.aftersales import after_sale_approve
 from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired, payment_gateway, payment_prepay, payment_record_paid
 from tests.builders import lines_of, operator, paid_order, pay, placed_order, requested_after_sale
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.celery_worker import celery_eager
 from tests.concurrency import run_concurrently
 from tests.factories import CategoryFactory, SkuFactory, default_freight

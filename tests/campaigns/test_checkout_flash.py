@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns.models import Coupon, CouponStatus, FlashItem, FlashReservation
 from shop.models import Order, Stock
 from shop.services.orders import order_cancel
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import FlashItemFactory, SkuFactory, default_freight
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.models import CouponKind, FullReduction, Scope
 from shop.models import OrderLine
 from tests.builders import pay, requested_after_sale
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 
 

@@ -30,10 +30,10 @@ from members.models import StackingPolicy
 from members.pricing import MemberPricingContext, member_unit_price
 from members.pricing_points import points_checkout_limit
 from shop.pricing import CartLine, MemberFacts, PricingContext, PricingRun, member_label, quote
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_member_price_support import balance, give_card, give_points, ledger_sum, price_policy, put_in_tier
+from tests.shop.support_member_price import balance, give_card, give_points, ledger_sum, price_policy, put_in_tier
 
 NOW = dt.datetime(2026, 6, 18, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -9,38 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
-from django.contrib.auth import get_user_model
 
 from members.models import Address
 from shop.models import Order, OrderEvent, Stock
 from tests.factories import CategoryFactory, SkuFactory, default_freight
+from tests.flows.support_story import Phone, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
-
-
-class Phone:
-    """The mini-program: a requests session that carries our bearer token."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/api/v1"
-        self.http = requests.Session()
-
-    def call(self, method: str, path: str, expected: int = 200, **kwargs):
-        response = self.http.request(method, self.base + path, timeout=30, **kwargs)
-        assert response.status_code == expected, (method, path, response.status_code, response.text[:500])
-        return response.json() if response.content else None
-
-
-def operator_session(base: str) -> requests.Session:
-    get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
-    http = requests.Session()
-    login_page = http.get(f"{base}/admin/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text).group(1)
-    response = http.post(f"{base}/admin/login/?next=/admin/", timeout=30, data={
-        "csrfmiddlewaretoken": token, "username": "ops", "password": "a-long-password-1"})
-    assert response.status_code == 200 and "退出" in response.text or "注销" in response.text
-    return http
 
 
 def test_login_browse_buy_pay_ship_receive(mall, sandbox):

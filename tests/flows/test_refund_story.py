@@ -15,14 +15,13 @@ import re
 import time
 
 import pytest
-import requests
 from PIL import Image
 
 from shop import pricing
 from shop.models import AfterSale, Order, Refund, RefundStatus, Stock
 from tests.celery_worker import real_worker
 from tests.factories import CategoryFactory, SkuFactory, default_freight
-from tests.flows.test_purchase_story import Phone, operator_session
+from tests.flows.support_story import Phone, console_post, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 
@@ -34,15 +33,6 @@ def coupon_stage(amount_fen: int):
         return pricing.allocate_discount(lines, amount_fen, stage="coupon", label="满200减25", reference="TEST")
 
     return stage
-
-
-def console_post(ops: requests.Session, url: str, data: dict | None = None) -> requests.Response:
-    form = ops.get(url, timeout=30)
-    assert form.status_code == 200, form.text[:300]
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    response = ops.post(url, data={"csrfmiddlewaretoken": token, **(data or {})}, timeout=30)
-    assert response.status_code == 200, response.text[:300]
-    return response
 
 
 def wait_for(predicate, what: str, seconds: float = 60) -> None:

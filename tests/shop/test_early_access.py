@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from shop.models import CartItem, Order, Product, Stock
 from tests.factories import SkuFactory, default_freight
-from tests.shop.test_member_price_support import put_in_tier
+from tests.shop.support_member_price import put_in_tier
 
 pytestmark = pytest.mark.django_db
 

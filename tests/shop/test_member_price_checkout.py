@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from members.models import StackingPolicy
 from shop.models import Order, OrderLineAdjustment
 from tests.factories import FlashItemFactory, SkuFactory, default_freight
-from tests.shop.test_member_price_support import give_card, price_policy, put_in_tier, tier
+from tests.shop.support_member_price import give_card, price_policy, put_in_tier, tier
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from campaigns.models import Coupon, CouponStatus
 from members.models import Member, PointsEntry, PointsKind
 from shop.models import Order, OrderStatus, Stock
 from shop.services.payments import order_cancel_expired
-from tests.campaigns.test_checkout_support import give, template
+from tests.campaigns.support_checkout import give, template
 from tests.factories import SkuFactory, default_freight
-from tests.shop.test_member_price_support import balance, give_points, ledger_sum
+from tests.shop.support_member_price import balance, give_points, ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -23,11 +23,11 @@ from members.services.points import points_reconcile, points_spend
 from shop.models import Order, OrderStatus, Stock, StockMovement
 from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired
-from tests.campaigns.test_checkout_support import give, template
+from tests.campaigns.support_checkout import give, template
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_member_price_support import balance, give_points, ledger_sum
+from tests.shop.support_member_price import balance, give_points, ledger_sum
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
