@@ -14,19 +14,13 @@ from django.utils import timezone
 
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation
 from campaigns.services.flash import flash_release
-from shop.api.orders import CheckoutInputSerializer
 from shop.models import Order, OrderStatus, Payment, Stock, StockMovement
 from shop.services.payments import order_cancel_expired
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
 
-# The order API takes flash_item_id once checkout integration (helper B1) has landed.
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif("flash_item_id" not in CheckoutInputSerializer.Item().fields,
-                       reason="the order API does not take flash_item_id yet"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _order(shopper, item: FlashItem, *, key: str, quantity: int = 1):
