@@ -28,13 +28,14 @@ def real_worker() -> Iterator[None]:
     from config.celery import app
 
     app.control.purge()
-    selected = app.amqp.queues._consume_from
+    amqp: Any = app.amqp  # kombu keeps the queue selection in an attribute its stubs leave out
+    selected = amqp.queues._consume_from
     try:
         with start_worker(app, queues=QUEUES, perform_ping_check=False, pool="solo", concurrency=1,
                           shutdown_timeout=30):
             yield
     finally:
-        app.amqp.queues._consume_from = selected
+        amqp.queues._consume_from = selected
 
 
 def run_on_worker(task: Task, *args: Any, timeout: float = 60) -> Any:

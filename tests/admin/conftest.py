@@ -30,16 +30,16 @@ def catalog(db) -> Catalog:
     parent = Category.objects.create(name="母婴")
     child = Category.objects.create(name="奶粉", parent=parent)
     product = Product.objects.create(category=child, name="有机奶粉", is_on_shelf=True)
-    red = SkuFactory(product=product, code="MILK-1", specs={"段位": "1段"}, price_fen=19900,
-                     original_price_fen=25900, cost_fen=12000, stock=10)
-    blue = SkuFactory(product=product, code="MILK-2", specs={"段位": "2段"}, price_fen=18900, stock=5)
+    red = SkuFactory.create(product=product, code="MILK-1", specs={"段位": "1段"}, price_fen=19900,
+                            original_price_fen=25900, cost_fen=12000, stock=10)
+    blue = SkuFactory.create(product=product, code="MILK-2", specs={"段位": "2段"}, price_fen=18900, stock=5)
     return Catalog(parent=parent, child=child, product=Product.objects.get(pk=product.pk), red=red, blue=blue)
 
 
 @pytest.fixture
 def member(db) -> Member:
     """王小明, whose orders go to 李四 in 深圳 (an address not marked default, so a test may add one)."""
-    member = MemberFactory(nickname="王小明", phone="13700001234", session_key="SECRET-SESSION-KEY")
+    member = MemberFactory.create(nickname="王小明", phone="13700001234", session_key="SECRET-SESSION-KEY")
     Address.objects.create(member=member, receiver_name="李四", phone="13900001111", province="广东省",
                            city="深圳市", district="南山区", detail="科技园 1 号")
     return member

@@ -59,6 +59,7 @@ def test_order_page_is_read_only_with_the_audit_trail(admin_client, paid_order):
 
     assert "查看 订单" in html and "王小明" in html and "13700001234" in html
     assert "¥398.00" in html and "¥10.00" in html and "¥408.00" in html
+    assert payment.transaction_id is not None
     assert payment.out_trade_no in html and payment.transaction_id in html
     assert "操作日志" in html and "下单" in html and "支付成功" in html and "待付款 → 待发货" in html
     assert "微信支付" in html  # the actor

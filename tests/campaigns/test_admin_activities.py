@@ -58,7 +58,7 @@ def change_url(session: FlashSession) -> str:
 
 @pytest.fixture
 def session(db) -> FlashSession:
-    return FlashSessionFactory(name="今日 10:00 场")
+    return FlashSessionFactory.create(name="今日 10:00 场")
 
 
 def operator(*, can_approve: bool) -> User:
@@ -160,8 +160,8 @@ def _reserve(item: FlashItem, quantity: int, *, paid: bool) -> Order:
 @pytest.fixture
 def sold_item(session, catalog) -> FlashItem:  # noqa: F811
     """20 units at ¥50.00 (the SKU's cost: no confirmation needed); 2 sold, 3 waiting for payment."""
-    item = FlashItemFactory(session=session, sku=catalog.blue, flash_price_fen=5000, stock_total=20,
-                            per_member_limit=5)
+    item = FlashItemFactory.create(session=session, sku=catalog.blue, flash_price_fen=5000, stock_total=20,
+                                   per_member_limit=5)
     stock_adjust(sku=catalog.blue, delta=20, reason=StockMovement.Reason.ADJUST)  # for every order of these tests
     _reserve(item, 2, paid=True)
     _reserve(item, 3, paid=False)
@@ -247,7 +247,7 @@ def test_an_item_with_orders_cannot_be_deleted(admin_client, sold_item):
 def test_shrinking_stock_while_buyers_rush_never_oversells():
     """One operator lowers stock_total from 20 to 8 while 12 buyers each take one unit: whatever
     the interleaving, stock_left never goes negative and units taken == reservations made."""
-    item = FlashItemFactory(stock_total=20, flash_price_fen=5000, sku=SkuFactory(cost_fen=1000, stock=12))
+    item = FlashItemFactory.create(stock_total=20, flash_price_fen=5000, sku=SkuFactory.create(cost_fen=1000, stock=12))
     buyers = [buyer() for _ in range(12)]
     orders = [placed_order(member=m, lines=[(item.sku, 1)]) for m in buyers]
 
@@ -284,8 +284,8 @@ def test_shrinking_stock_while_buyers_rush_never_oversells():
 
 
 def test_the_same_sku_in_an_overlapping_session_warns_and_saves(admin_client, session, catalog):  # noqa: F811
-    other = FlashSessionFactory(name="加场 10:30", starts_at=session.starts_at + dt.timedelta(minutes=30))
-    FlashItemFactory(session=other, sku=catalog.blue, flash_price_fen=6000)
+    other = FlashSessionFactory.create(name="加场 10:30", starts_at=session.starts_at + dt.timedelta(minutes=30))
+    FlashItemFactory.create(session=other, sku=catalog.blue, flash_price_fen=6000)
 
     html = page(admin_client.post(change_url(session), session_post(session, [
         {"sku": str(catalog.blue.pk), "flash_price_fen": "55", "stock_total": "10"}]), follow=True))
@@ -295,8 +295,8 @@ def test_the_same_sku_in_an_overlapping_session_warns_and_saves(admin_client, se
 
 
 def test_a_session_later_in_the_day_does_not_warn(admin_client, session, catalog):  # noqa: F811
-    later = FlashSessionFactory(name="晚场", starts_at=session.ends_at + dt.timedelta(hours=1))
-    FlashItemFactory(session=later, sku=catalog.blue, flash_price_fen=6000)
+    later = FlashSessionFactory.create(name="晚场", starts_at=session.ends_at + dt.timedelta(hours=1))
+    FlashItemFactory.create(session=later, sku=catalog.blue, flash_price_fen=6000)
 
     html = page(admin_client.post(change_url(session), session_post(session, [
         {"sku": str(catalog.blue.pk), "flash_price_fen": "55", "stock_total": "10"}]), follow=True))
@@ -358,7 +358,7 @@ def test_a_reduction_window_must_end_after_it_starts(admin_client):
 
 
 def test_a_reduction_overlapping_another_and_a_flash_session_warns_naming_them(admin_client, session, catalog):  # noqa: F811
-    FlashItemFactory(session=session, sku=catalog.red, flash_price_fen=15000)
+    FlashItemFactory.create(session=session, sku=catalog.red, flash_price_fen=15000)
     now = timezone.now()
     existing = FullReduction.objects.create(name="母婴专场满减", starts_at=now - dt.timedelta(days=1),
                                             ends_at=now + dt.timedelta(days=1), scope="categories")
@@ -374,7 +374,7 @@ def test_a_reduction_overlapping_another_and_a_flash_session_warns_naming_them(a
 
 def test_a_reduction_on_other_products_does_not_warn(admin_client, catalog):  # noqa: F811
     now = timezone.now()
-    other = SkuFactory()
+    other = SkuFactory.create()
     existing = FullReduction.objects.create(name="别的商品满减", starts_at=now, ends_at=now + dt.timedelta(days=1),
                                             scope="products")
     existing.products.set([other.product])
@@ -412,14 +412,14 @@ def test_create_tomorrows_default_sessions_once(admin_client):
 
 def test_flash_session_list_query_count_does_not_grow_with_rows(admin_client, django_assert_max_num_queries):
     url = reverse("admin:campaigns_flashsession_changelist")
-    FlashItemFactory()
+    FlashItemFactory.create()
     admin_client.get(url)
     with django_assert_max_num_queries(8) as few:
         page(admin_client.get(url))
     budget = len(few.captured_queries)  # now: a later request empties the connection's query log
     for _ in range(15):
-        item = FlashItemFactory(stock_total=10)
-        FlashItemFactory(session=item.session, stock_total=5)
+        item = FlashItemFactory.create(stock_total=10)
+        FlashItemFactory.create(session=item.session, stock_total=5)
     with django_assert_max_num_queries(budget):
         html = page(admin_client.get(url))
     assert html.count('class="field-stock"') == 16

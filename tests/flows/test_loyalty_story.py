@@ -28,9 +28,9 @@ def test_sign_in_buy_with_points_and_a_coupon_earn_then_refund_half_and_see_it_r
     restore_migrated_defaults()
     assert GrowthRule.objects.get(pk=1).per_yuan == 1
     default_freight()
-    kettle = SkuFactory(product__category=CategoryFactory(name="厨房"), product__name="不锈钢电水壶",
-                        price_fen=60000, stock=10)
-    coupon_template = CouponTemplateFactory(name="满100减10")
+    kettle = SkuFactory.create(product__category=CategoryFactory.create(name="厨房"), product__name="不锈钢电水壶",
+                               price_fen=60000, stock=10)
+    coupon_template = CouponTemplateFactory.create(name="满100减10")
     phone = Phone(mall.url)
 
     # log in; the member has 2,000 points from an earlier campaign

@@ -13,7 +13,7 @@ import pytest
 from members.models import Address
 from shop.models import Order, OrderEvent, Stock
 from tests.factories import CategoryFactory, SkuFactory, default_freight
-from tests.flows.support_story import Phone, operator_session
+from tests.flows.support_story import Phone, csrf_token, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 
@@ -21,12 +21,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 def test_login_browse_buy_pay_ship_receive(mall, sandbox):
     # given a catalog: a ¥39.90 T-shirt in two sizes and a ¥15.50 pair of socks
     default_freight()
-    category = CategoryFactory(name="服饰")
-    shirt_m = SkuFactory(product__category=category, product__name="纯棉短袖T恤", code="TS-M",
-                         specs={"尺码": "M"}, price_fen=3990, stock=20)
-    SkuFactory(product=shirt_m.product, code="TS-L", specs={"尺码": "L"}, price_fen=3990, stock=20)
-    socks = SkuFactory(product__category=category, product__name="运动袜", code="SK-1", price_fen=1550,
-                       stock=50)
+    category = CategoryFactory.create(name="服饰")
+    shirt_m = SkuFactory.create(product__category=category, product__name="纯棉短袖T恤", code="TS-M",
+                                specs={"尺码": "M"}, price_fen=3990, stock=20)
+    SkuFactory.create(product=shirt_m.product, code="TS-L", specs={"尺码": "L"}, price_fen=3990, stock=20)
+    socks = SkuFactory.create(product__category=category, product__name="运动袜", code="SK-1", price_fen=1550,
+                              stock=50)
     phone = Phone(mall.url)
 
     # log in with a wx.login() code
@@ -72,9 +72,8 @@ def test_login_browse_buy_pay_ship_receive(mall, sandbox):
     order_pk = Order.objects.get(order_no=order["order_no"]).pk
     form = ops.get(f"{mall.url}/admin/shop/order/{order_pk}/ship/", timeout=30)
     assert form.status_code == 200 and "发货" in form.text
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     shipped = ops.post(f"{mall.url}/admin/shop/order/{order_pk}/ship/", timeout=30, data={
-        "csrfmiddlewaretoken": csrf, "carrier": "顺丰速运", "tracking_no": "SF1234567890"})
+        "csrfmiddlewaretoken": csrf_token(form.text), "carrier": "顺丰速运", "tracking_no": "SF1234567890"})
     assert shipped.status_code == 200 and "已发货" in shipped.text, re.findall(r"errorlist.{0,200}", shipped.text)
     shown = phone.call("GET", f"/orders/{order['order_no']}/")
     assert shown["status"] == "shipped"

@@ -47,10 +47,10 @@ def test_return_one_of_three_lines_and_get_exactly_its_share_back(mall, sandbox,
 
     # given three different products and a ¥25 coupon-like discount on the order
     default_freight()
-    category = CategoryFactory(name="家居")
-    towel = SkuFactory(product__category=category, product__name="纯棉毛巾", price_fen=3990, stock=10)
-    mug = SkuFactory(product__category=category, product__name="陶瓷马克杯", price_fen=5900, stock=10)
-    lamp = SkuFactory(product__category=category, product__name="护眼台灯", price_fen=12900, stock=10)
+    category = CategoryFactory.create(name="家居")
+    towel = SkuFactory.create(product__category=category, product__name="纯棉毛巾", price_fen=3990, stock=10)
+    mug = SkuFactory.create(product__category=category, product__name="陶瓷马克杯", price_fen=5900, stock=10)
+    lamp = SkuFactory.create(product__category=category, product__name="护眼台灯", price_fen=12900, stock=10)
     monkeypatch.setattr(pricing, "GOODS_STAGES", [(name, coupon_stage(2500) if name == "coupon" else stage)
                                                   for name, stage in pricing.GOODS_STAGES])
     phone = Phone(mall.url)

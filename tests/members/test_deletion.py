@@ -27,7 +27,7 @@ def _personal(shopper) -> None:
 
 def test_deleting_the_account_anonymises_it_and_keeps_orders_and_ledgers(shopper):
     _personal(shopper)
-    order = placed_order(member=shopper.member, lines=[(SkuFactory(stock=5), 1)])
+    order = placed_order(member=shopper.member, lines=[(SkuFactory.create(stock=5), 1)])
     points_award(member_id=shopper.member.pk, points=300, kind=PointsKind.PURCHASE, reference=order.order_no)
 
     response = shopper.client.delete("/api/v1/me")

@@ -25,7 +25,7 @@ def test_two_requests_that_together_exceed_what_was_paid_one_wins_one_is_refused
     # given a paid order for one ¥59.90 item (plus ¥10 freight)
     default_freight()
     buyer = make_shopper()
-    order = paid_order(member=buyer.member, lines=[(SkuFactory(price_fen=5990, stock=3), 1)], sandbox=sandbox)
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=5990, stock=3), 1)], sandbox=sandbox)
     (line,) = lines_of(order)
 
     # when two requests for that unit arrive at the same moment
@@ -46,7 +46,7 @@ def test_two_requests_that_together_exceed_what_was_paid_one_wins_one_is_refused
 def test_many_buyers_threads_for_a_few_units_exactly_those_units_are_claimed(sandbox):
     default_freight()
     buyer = make_shopper()
-    order = paid_order(member=buyer.member, lines=[(SkuFactory(price_fen=1999, stock=10), 5)], sandbox=sandbox)
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=1999, stock=10), 5)], sandbox=sandbox)
     (line,) = lines_of(order)
 
     results = run_concurrently(lambda i: requested_after_sale(order=order, lines={line: 1}), 8)
@@ -61,7 +61,7 @@ def test_many_buyers_threads_for_a_few_units_exactly_those_units_are_claimed(san
 def test_two_operators_approving_at_once_start_one_refund(mall, sandbox, eager):
     default_freight()
     buyer = make_shopper()
-    order = paid_order(member=buyer.member, lines=[(SkuFactory(price_fen=3000, stock=3), 2)], sandbox=sandbox)
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3000, stock=3), 2)], sandbox=sandbox)
     after_sale = requested_after_sale(order=order, lines={lines_of(order)[0]: 1})
     first, second = operator("ops1"), operator("ops2")
 

@@ -30,9 +30,9 @@ pytestmark = pytest.mark.django_db
 def catalog(db):
     default_freight()  # ¥10 first piece, ¥5 each more, free from ¥99
     return {
-        "towel": SkuFactory(price_fen=3333, stock=20),
-        "soap": SkuFactory(price_fen=1000, stock=20),
-        "brush": SkuFactory(price_fen=555, stock=20),
+        "towel": SkuFactory.create(price_fen=3333, stock=20),
+        "soap": SkuFactory.create(price_fen=1000, stock=20),
+        "brush": SkuFactory.create(price_fen=555, stock=20),
     }
 
 

@@ -21,7 +21,7 @@ PROGRESS = {RefundStatus.PENDING: 0, RefundStatus.FAILED: 0, RefundStatus.PROCES
 @pytest.fixture
 def order(db):
     default_freight()
-    return paid_order(lines=[(SkuFactory(price_fen=5000, stock=5), 1)])
+    return paid_order(lines=[(SkuFactory.create(price_fen=5000, stock=5), 1)])
 
 
 def test_every_status_is_in_the_table():

@@ -21,7 +21,7 @@ REFUSED = ("early_access_only", "新品优先购期间仅限指定等级会员�
 def new_sku(db):
     """A ¥99 SKU whose product is for 黄金会员 and above until tomorrow."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=9900, cost_fen=0, stock=10)
     Product.objects.filter(pk=sku.product_id).update(early_access_until=timezone.now() + dt.timedelta(days=1),
                                                      early_access_min_tier_level=2)
     return sku

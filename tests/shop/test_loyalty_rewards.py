@@ -99,7 +99,7 @@ def after_sale_count() -> int:
 def test_a_payment_earns_points_and_growth_once_however_often_and_concurrently_wechat_notifies(mall, sandbox):
     buyer = make_shopper()
     # ¥246.90: 246 points, 246 growth
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=12345, stock=10), 2)])
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=12345, stock=10), 2)])
     start_paying(order)
 
     first = sandbox.pay(order.order_no, times=3, concurrent=True)
@@ -124,7 +124,7 @@ def test_an_active_paid_card_multiplies_the_points_not_the_growth(mall, sandbox)
     card_purchase_mark_paid(purchase_no=purchase.purchase_no, paid_fen=1990, transaction_id="4200000000000000001",
                             paid_at=a_minute_ago, now=a_minute_ago)
     # ¥100.99 → 100 × 1.5 points
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=10099, stock=10), 1)])
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=10099, stock=10), 1)])
     start_paying(order)
 
     sandbox.pay(order.order_no)
@@ -135,11 +135,12 @@ def test_an_active_paid_card_multiplies_the_points_not_the_growth(mall, sandbox)
 
 def test_a_payment_records_the_products_categories_with_their_parents(mall, sandbox):
     buyer = make_shopper()
-    home = CategoryFactory(name="家居")
-    kitchen = CategoryFactory(name="厨房", parent=home)
-    pots = CategoryFactory(name="锅具", parent=kitchen)
-    other = CategoryFactory(name="数码")
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(product__category=pots, price_fen=19900, stock=5), 1)])
+    home = CategoryFactory.create(name="家居")
+    kitchen = CategoryFactory.create(name="厨房", parent=home)
+    pots = CategoryFactory.create(name="锅具", parent=kitchen)
+    other = CategoryFactory.create(name="数码")
+    pot = SkuFactory.create(product__category=pots, price_fen=19900, stock=5)
+    order = placed_order(member=buyer.member, lines=[(pot, 1)])
     start_paying(order)
 
     sandbox.pay(order.order_no)
@@ -155,7 +156,7 @@ def test_a_cancelled_order_paid_late_is_revived_earns_and_spends_its_points_agai
     buyer = make_shopper()
     seed_points(buyer.member, 2000)
     # ¥15 off: pays ¥185
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=20000, stock=5), 1)], points=1500)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     assert balance(buyer.member) == 500
     order_cancel(order=order, reason="买家取消", actor="member")
@@ -175,11 +176,11 @@ def test_a_cancelled_order_paid_late_is_revived_earns_and_spends_its_points_agai
 def test_a_revived_order_whose_points_were_spent_meanwhile_stands_and_says_so(mall, sandbox):
     buyer = make_shopper()
     seed_points(buyer.member, 1500)
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=20000, stock=5), 1)], points=1500)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
     # spends them on another order
-    placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=20000, stock=5), 1)], points=1500)
+    placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     assert balance(buyer.member) == 0
 
     sandbox.pay(order.order_no)
@@ -194,7 +195,7 @@ def test_a_revived_order_whose_points_were_spent_meanwhile_stands_and_says_so(ma
 
 def test_a_late_payment_that_cannot_revive_the_order_earns_nothing(mall, sandbox, eager):
     buyer = make_shopper()
-    sku = SkuFactory(price_fen=20000, stock=1)
+    sku = SkuFactory.create(price_fen=20000, stock=1)
     order = placed_order(member=buyer.member, lines=[(sku, 1)])
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
@@ -210,7 +211,8 @@ def test_a_late_payment_that_cannot_revive_the_order_earns_nothing(mall, sandbox
 
 def test_a_late_paid_flash_order_takes_its_flash_unit_back_and_earns(mall, sandbox):
     buyer = make_shopper()
-    item = FlashItemFactory(sku=SkuFactory(price_fen=19900, stock=10), flash_price_fen=9900, stock_total=2)
+    sku = SkuFactory.create(price_fen=19900, stock=10)
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=9900, stock_total=2)
     order = placed_order(member=buyer.member, lines=[(item.sku, 1)], flash=item)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
@@ -228,7 +230,8 @@ def test_a_late_paid_flash_order_takes_its_flash_unit_back_and_earns(mall, sandb
 
 def test_a_late_paid_flash_order_whose_units_are_gone_is_refunded_whole_and_earns_nothing(mall, sandbox, eager):
     buyer = make_shopper()
-    item = FlashItemFactory(sku=SkuFactory(price_fen=19900, stock=10), flash_price_fen=9900, stock_total=1)
+    sku = SkuFactory.create(price_fen=19900, stock=10)
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=9900, stock_total=1)
     order = placed_order(member=buyer.member, lines=[(item.sku, 1)], flash=item)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
@@ -259,7 +262,7 @@ def test_two_partial_refunds_then_the_rest_reverse_and_return_exactly_what_the_o
     # so every partial share is a fraction.
     buyer = make_shopper()
     seed_points(buyer.member, 5000)
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=3333, stock=10), 3)], points=1001)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3333, stock=10), 3)], points=1001)
     assert (order.payable_fen, order.points_used, order.points_fen, order.freight_fen) == (10998, 1001, 1001, 2000)
     start_paying(order)
     sandbox.pay(order.order_no)
@@ -288,14 +291,15 @@ def test_two_partial_refunds_then_the_rest_reverse_and_return_exactly_what_the_o
     assert (balance(buyer.member), growth(buyer.member)) == (5000, 0)
     assert PointsEntry.objects.filter(member=buyer.member, kind=PointsKind.REVERSAL).count() == 3
     assert PointsEntry.objects.filter(member=buyer.member, kind=PointsKind.REFUND_RETURN).count() == 3
-    assert Member.objects.get(pk=buyer.member.pk).tier.name == "普通会员"
+    tier = Member.objects.get(pk=buyer.member.pk).tier
+    assert tier is not None and tier.name == "普通会员"
     assert points_reconcile() == []
 
 
 def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
     buyer = make_shopper()
     seed_points(buyer.member, 5000)
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=3333, stock=10), 3)], points=1001)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3333, stock=10), 3)], points=1001)
     start_paying(order)
     sandbox.pay(order.order_no)
     refund = refund_units(buyer, order, 1, sandbox)
@@ -309,6 +313,7 @@ def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
     from shop.services.payments import payment_gateway
 
     notice = payment_gateway().query_refund(out_refund_no=refund.out_refund_no)
+    assert notice is not None
     assert refund_record_result(notice=notice, source="refundquery") == "duplicate"
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -322,10 +327,12 @@ def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
 
 def test_a_refund_after_the_points_were_spent_takes_what_is_left_and_records_the_shortfall(mall, sandbox, eager):
     buyer = make_shopper()
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=30000, stock=10), 1)])  # earns 300 points
+    # earns 300 points
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=30000, stock=10), 1)])
     start_paying(order)
     sandbox.pay(order.order_no)
-    placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=20000, stock=10), 1)], points=300)  # spends them all
+    # spends them all
+    placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=10), 1)], points=300)
     assert balance(buyer.member) == 0
 
     refund_units(buyer, order, 1, sandbox)
@@ -339,7 +346,7 @@ def test_a_refund_after_the_points_were_spent_takes_what_is_left_and_records_the
 def test_refunding_a_revived_order_returns_the_points_it_spent_again(mall, sandbox, eager):
     buyer = make_shopper()
     seed_points(buyer.member, 2000)
-    order = placed_order(member=buyer.member, lines=[(SkuFactory(price_fen=20000, stock=5), 1)], points=1500)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
     sandbox.pay(order.order_no)
@@ -349,5 +356,6 @@ def test_refunding_a_revived_order_returns_the_points_it_spent_again(mall, sandb
 
     assert (balance(buyer.member), growth(buyer.member)) == (2000, 0)
     returned = PointsEntry.objects.get(member=buyer.member, kind=PointsKind.REFUND_RETURN)
+    assert returned.origin is not None
     assert (returned.delta, returned.origin.reference) == (1500, revived_points_reference(order.order_no))
     assert points_reconcile() == []

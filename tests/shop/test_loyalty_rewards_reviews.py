@@ -38,7 +38,7 @@ def rewards(member: Member) -> tuple[int, int, list[tuple[str, int]], list[tuple
 
 
 def test_a_published_review_earns_once_and_hiding_it_takes_that_back_once(reviewer):
-    line = received_order(member=reviewer.member, lines=[(SkuFactory(stock=5), 1)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     ops = operator("ops")
 
     review = review_create(member=reviewer.member, line_id=line.pk, rating=5, content="质量很好，推荐")
@@ -60,7 +60,7 @@ def test_a_published_review_earns_once_and_hiding_it_takes_that_back_once(review
 
 
 def test_a_review_waiting_for_an_operator_earns_when_published(reviewer):
-    line = received_order(member=reviewer.member, lines=[(SkuFactory(stock=5), 1)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
 
     review = review_create(member=reviewer.member, line_id=line.pk, rating=3, content="一般般，待审的说法")
 
@@ -73,7 +73,7 @@ def test_a_review_waiting_for_an_operator_earns_when_published(reviewer):
 
 
 def test_a_pending_review_the_operator_hides_never_earns(reviewer):
-    line = received_order(member=reviewer.member, lines=[(SkuFactory(stock=5), 1)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     review = review_create(member=reviewer.member, line_id=line.pk, rating=1, content="待审的说法")
 
     review_hide(review_id=review.pk, operator=operator("ops"))
@@ -83,7 +83,7 @@ def test_a_pending_review_the_operator_hides_never_earns(reviewer):
 
 
 def test_hiding_a_review_whose_points_were_spent_takes_what_is_left(reviewer):
-    line = received_order(member=reviewer.member, lines=[(SkuFactory(stock=5), 1)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     review = review_create(member=reviewer.member, line_id=line.pk, rating=5, content="很好")
     points_spend(member_id=reviewer.member.pk, points=15, reference="mall:1")
 
@@ -95,7 +95,7 @@ def test_hiding_a_review_whose_points_were_spent_takes_what_is_left(reviewer):
 
 
 def test_the_automatic_five_star_review_earns_nothing(reviewer):
-    received_order(member=reviewer.member, lines=[(SkuFactory(stock=5), 1)])
+    received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)])
     from shop.models import Order
 
     Order.objects.filter(member=reviewer.member).update(received_at="2020-01-01T00:00:00+08:00")

@@ -43,7 +43,7 @@ _numbers = itertools.count(1)
 
 def goods(lines: list[tuple[str, int]], *, unit_fen: int = 4990) -> list[tuple[Sku, int]]:
     """[(product name, quantity)] as order lines: a new SKU of each product at ¥49.90, in stock."""
-    return [(SkuFactory(product__name=name, price_fen=unit_fen, stock=10), quantity) for name, quantity in lines]
+    return [(SkuFactory.create(product__name=name, price_fen=unit_fen, stock=10), quantity) for name, quantity in lines]
 
 
 def subscribe(shopper, sandbox, template_id: str) -> None:
@@ -61,7 +61,7 @@ def credits(member: Member, template_id: str) -> int:
 def deliver() -> None:
     """What the worker would do: run the send task of every message still pending."""
     for log_id in MessageLog.objects.filter(outcome=MessageOutcome.PENDING).order_by("pk").values_list("pk", flat=True):
-        send_subscribe_message.apply(args=[log_id])
+        send_subscribe_message.apply(args=(log_id,))
 
 
 # --- must be true 5 ------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_with_one_credit_shipping_sends_exactly_one_message_on_a_real_worker(san
 @pytest.mark.django_db(transaction=True)
 def test_paying_queues_the_paid_message_and_it_is_sent_with_one_credit(mall, sandbox):
     default_freight()
-    sku = SkuFactory(product__name="纯棉短袖T恤", price_fen=3990, stock=10)
+    sku = SkuFactory.create(product__name="纯棉短袖T恤", price_fen=3990, stock=10)
     shopper = make_shopper()
     subscribe(shopper, sandbox, PAID)
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_fifty_buyers_for_ten_units_make_exactly_ten_orders():
     # given a SKU with stock 10 and 50 shoppers, each with their own connection
     default_freight()
-    sku = SkuFactory(stock=10)
+    sku = SkuFactory.create(stock=10)
     shoppers = [make_shopper() for _ in range(50)]
 
     # when they all place an order for one unit at the same moment (over HTTP)
@@ -42,7 +42,7 @@ def test_fifty_buyers_for_ten_units_make_exactly_ten_orders():
 
 def test_mixed_quantities_never_oversell():
     default_freight()
-    sku = SkuFactory(stock=7)
+    sku = SkuFactory.create(stock=7)
     shoppers = [make_shopper() for _ in range(20)]
 
     def buy(i: int):
@@ -66,7 +66,7 @@ def test_mixed_quantities_never_oversell():
 
 def test_two_skus_in_opposite_orders_do_not_deadlock():
     default_freight()
-    a, b = SkuFactory(stock=100), SkuFactory(stock=100)
+    a, b = SkuFactory.create(stock=100), SkuFactory.create(stock=100)
     shoppers = [make_shopper() for _ in range(20)]
 
     def buy(i: int):
@@ -83,7 +83,7 @@ def test_two_skus_in_opposite_orders_do_not_deadlock():
 
 def test_the_same_idempotency_key_sent_concurrently_makes_one_order():
     default_freight()
-    sku = SkuFactory(stock=10)
+    sku = SkuFactory.create(stock=10)
     shopper = make_shopper()
 
     def buy(i: int):

@@ -63,7 +63,7 @@ def test_concurrent_cancels_release_stock_exactly_once(freight):
     from tests.fixtures import make_shopper
 
     shopper = make_shopper()
-    sku = SkuFactory(stock=10)
+    sku = SkuFactory.create(stock=10)
     order = placed_order(member=shopper.member, lines=[(sku, 4)])
 
     run_concurrently(lambda i: order_cancel(order=Order(pk=order.pk), reason="并发取消", actor="member"), 10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -44,7 +45,7 @@ def test_two_orders_spending_the_whole_balance_at_once_one_succeeds(db):
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 1000)
-    sku = SkuFactory(price_fen=20000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=20000, cost_fen=0, stock=10)
     t = template(threshold_fen=10000, amount_fen=1000)
     coupons = [give(shopper.member, t), give(shopper.member, t)]
 
@@ -83,10 +84,10 @@ def test_a_spend_committed_while_the_order_is_placed_makes_the_order_fail_and_ro
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 1000)
-    sku = SkuFactory(price_fen=20000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=20000, cost_fen=0, stock=10)
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1000))
     spent, release = threading.Event(), threading.Event()
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
 
     def other_spend() -> None:
         try:
@@ -141,7 +142,7 @@ def test_the_shopper_and_the_auto_cancel_job_cancelling_at_once_return_the_point
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=10)
     orders = []
     for _ in range(5):
         response = shopper.client.post("/api/v1/orders/", {"items": [{"sku_id": sku.pk, "quantity": 1}],

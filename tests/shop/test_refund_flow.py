@@ -51,7 +51,7 @@ def eager():
 def shop_(mall, sandbox, eager, monkeypatch):
     """Two SKUs, a buyer and a paid order for 2 × cream + 1 × lotion with ¥8.88 off the order."""
     default_freight()
-    cream, lotion = SkuFactory(price_fen=4590, stock=10), SkuFactory(price_fen=2990, stock=10)
+    cream, lotion = SkuFactory.create(price_fen=4590, stock=10), SkuFactory.create(price_fen=2990, stock=10)
     buyer = make_shopper()
     order_discount(monkeypatch, 888)
     order = paid_order(member=buyer.member, lines=[(cream, 2), (lotion, 1)], sandbox=sandbox)
@@ -268,7 +268,7 @@ def test_refunding_every_line_in_parts_ends_exactly_at_the_goods_paid(shop_, san
 def test_a_payment_that_reached_a_cancelled_order_is_refunded_in_full(mall, eager, sandbox):
     # given an order cancelled while its shopper was paying, and its last unit sold meanwhile
     default_freight()
-    sku = SkuFactory(price_fen=5000, stock=1)
+    sku = SkuFactory.create(price_fen=5000, stock=1)
     late, quick = make_shopper(), make_shopper()
     order = placed_order(member=late.member, lines=[(sku, 1)])
     late.client.post(f"/api/v1/orders/{order.order_no}/pay")

@@ -21,7 +21,7 @@ LIST = "admin:shop_review_changelist"
 def lines(freight):
     from tests.factories import SkuFactory
 
-    sku = SkuFactory(stock=100, product__name="婴儿湿巾")
+    sku = SkuFactory.create(stock=100, product__name="婴儿湿巾")
     return [received_order(member=buyer(nickname=f"会员{i}"), lines=[(sku, 1)]).lines.get() for i in range(5)]
 
 
@@ -205,7 +205,7 @@ def test_operator_without_change_permission_sees_no_actions(client, reviews):
 def test_list_query_count_does_not_grow_with_rows(admin_client, lines, freight, django_assert_max_num_queries):
     from tests.factories import SkuFactory
 
-    sku = SkuFactory(stock=100)
+    sku = SkuFactory.create(stock=100)
     for i in range(3):
         make_review(received_order(member=buyer(nickname=f"甲{i}"), lines=[(sku, 1)]).lines.get(), photos=1)
     with django_assert_max_num_queries(20) as few:

@@ -27,7 +27,7 @@ DAY = dt.timedelta(days=1)
 
 
 def received_lines(n_orders: int = 1, lines_per_order: int = 2):
-    skus = [SkuFactory(stock=100) for _ in range(lines_per_order)]
+    skus = [SkuFactory.create(stock=100) for _ in range(lines_per_order)]
     orders = [received_order(lines=[(sku, 1) for sku in skus]) for _ in range(n_orders)]
     return [line for order in orders for line in order.lines.order_by("id")]
 
@@ -95,7 +95,7 @@ def test_refunded_lines_and_open_after_sales_get_no_invented_review(db, freight)
 def test_orders_not_received_are_left_alone(db, freight):
     from shop.models import OrderStatus
 
-    order_up_to(OrderStatus.SHIPPED, lines=[(SkuFactory(stock=5), 1)])
+    order_up_to(OrderStatus.SHIPPED, lines=[(SkuFactory.create(stock=5), 1)])
 
     assert review_auto_positive(now=timezone.now() + 30 * DAY) == 0
 
@@ -150,7 +150,7 @@ def test_attached_photos_are_never_purged(db, freight, sandbox, media):
     from tests.fixtures import make_shopper
 
     shopper = make_shopper(openid=sandbox.login_code()["openid"])
-    order = received_order(member=shopper.member, lines=[(SkuFactory(stock=5), 1)])
+    order = received_order(member=shopper.member, lines=[(SkuFactory.create(stock=5), 1)])
     photo = upload_ok(shopper.client)
     review_create(member=shopper.member, line_id=order.lines.get().pk, rating=5, photo_ids=[photo])
 

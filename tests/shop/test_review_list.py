@@ -20,7 +20,7 @@ from tests.shop.support_reviews import make_review
 @pytest.fixture
 def product_lines(db, freight):
     """A product bought (and received) by six members: six lines to review."""
-    sku = SkuFactory(stock=100)
+    sku = SkuFactory.create(stock=100)
     lines = []
     for i in range(6):
         member = buyer(nickname=f"小明{i}号", avatar_url=f"https://img.example.com/a{i}.png")

@@ -32,7 +32,8 @@ def reviewer(db, sandbox):
 @pytest.fixture
 def received(reviewer, freight):
     """A received order of two different products for the reviewer."""
-    return received_order(member=reviewer.member, lines=[(SkuFactory(stock=10), 1), (SkuFactory(stock=10), 1)])
+    first, second = SkuFactory.create(stock=10), SkuFactory.create(stock=10)
+    return received_order(member=reviewer.member, lines=[(first, 1), (second, 1)])
 
 
 def line_of(order: Order, index: int = 0):
@@ -139,7 +140,7 @@ def test_expired_token_is_refreshed_and_the_review_published(reviewer, received,
 
 @pytest.mark.parametrize("status", [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.SHIPPED])
 def test_only_after_receipt(reviewer, freight, sandbox, status):
-    order = order_up_to(status, member=reviewer.member, lines=[(SkuFactory(stock=5), 1)])
+    order = order_up_to(status, member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)])
 
     response = post_review(reviewer.client, line_of(order).pk, content="还没收到")
 

@@ -36,8 +36,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def three_skus(freight):
-    return [SkuFactory(price_fen=1990, stock=20), SkuFactory(price_fen=2990, stock=20),
-            SkuFactory(price_fen=4990, stock=20)]
+    return [SkuFactory.create(price_fen=1990, stock=20), SkuFactory.create(price_fen=2990, stock=20),
+            SkuFactory.create(price_fen=4990, stock=20)]
 
 
 @pytest.fixture
@@ -106,7 +106,8 @@ def test_two_packages_for_three_lines(paid_three_lines, admin_user, django_captu
     assert actions[-2:] == [("partially_shipped", "", ""), ("shipped", OrderStatus.PAID, OrderStatus.SHIPPED)]
     # and the WeChat upload is due (paid through WeChat Pay)
     upload = ShippingInfoUpload.objects.get(order=order)
-    assert upload.state == ShippingUploadState.PENDING and upload.next_attempt_at <= timezone.now()
+    assert upload.state == ShippingUploadState.PENDING
+    assert upload.next_attempt_at is not None and upload.next_attempt_at <= timezone.now()
 
 
 def test_shipping_more_than_remains_is_refused_and_changes_nothing(paid_three_lines):

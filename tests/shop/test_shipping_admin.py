@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def order(freight, sandbox):
     """Paid: 2 × 有机奶粉 1段, 1 × 婴儿湿巾, 3 × 棉柔巾."""
-    skus = [SkuFactory(product__name="有机奶粉", specs={"段位": "1段"}, stock=9),
-            SkuFactory(product__name="婴儿湿巾", specs={}, stock=9),
-            SkuFactory(product__name="棉柔巾", specs={}, stock=9)]
+    skus = [SkuFactory.create(product__name="有机奶粉", specs={"段位": "1段"}, stock=9),
+            SkuFactory.create(product__name="婴儿湿巾", specs={}, stock=9),
+            SkuFactory.create(product__name="棉柔巾", specs={}, stock=9)]
     return paid_order(lines=[(skus[0], 2), (skus[1], 1), (skus[2], 3)], sandbox=sandbox)
 
 

@@ -105,7 +105,7 @@ def kuaidi100(settings):
 @pytest.fixture
 def shipped(freight, sandbox):
     """A paid order of two lines shipped in two packages: SF …0003 (delivered), ZTO …0001."""
-    a, b = SkuFactory(price_fen=1990, stock=9), SkuFactory(price_fen=2990, stock=9)
+    a, b = SkuFactory.create(price_fen=1990, stock=9), SkuFactory.create(price_fen=2990, stock=9)
     shopper = make_shopper()
     order = paid_order(member=shopper.member, lines=[(a, 1), (b, 2)], sandbox=sandbox)
     first, second = lines_of(order)
@@ -262,7 +262,7 @@ def test_the_shopper_sees_packages_and_cached_checkpoints_without_a_provider_cal
 
 
 def test_partial_shipments_show_what_is_still_to_come(freight, sandbox):
-    a, b = SkuFactory(stock=5), SkuFactory(stock=5)
+    a, b = SkuFactory.create(stock=5), SkuFactory.create(stock=5)
     shopper = make_shopper()
     order = paid_order(member=shopper.member, lines=[(a, 2), (b, 1)], sandbox=sandbox)
     first, second = lines_of(order)
@@ -277,7 +277,7 @@ def test_partial_shipments_show_what_is_still_to_come(freight, sandbox):
 
 
 def test_the_query_count_does_not_grow_with_packages(freight, sandbox, django_assert_max_num_queries):
-    skus = [SkuFactory(stock=5) for _ in range(4)]
+    skus = [SkuFactory.create(stock=5) for _ in range(4)]
     shopper = make_shopper()
     one = paid_order(member=shopper.member, lines=[(skus[0], 1)], sandbox=sandbox)
     many = paid_order(member=shopper.member, lines=[(s, 1) for s in skus], sandbox=sandbox)

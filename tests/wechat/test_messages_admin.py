@@ -16,7 +16,7 @@ CONSENTS = "/admin/wechat/subscribeconsent/"
 
 @pytest.fixture
 def logs(db):
-    member = MemberFactory()
+    member = MemberFactory.create()
     now = timezone.now()
 
     def log(key: str, outcome: str, reference: str, **fields) -> MessageLog:
