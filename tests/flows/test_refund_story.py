@@ -17,22 +17,13 @@ import time
 import pytest
 from PIL import Image
 
-from shop import pricing
 from shop.models import AfterSale, Order, Refund, RefundStatus, Stock
+from tests.builders import order_discount
 from tests.celery_worker import real_worker
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.flows.support_story import Phone, console_post, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
-
-
-def coupon_stage(amount_fen: int):
-    """A test-only coupon: ¥amount off the order, allocated to the lines by the pipeline's helper."""
-
-    def stage(lines, ctx, run):
-        return pricing.allocate_discount(lines, amount_fen, stage="coupon", label="满200减25", reference="TEST")
-
-    return stage
 
 
 def wait_for(predicate, what: str, seconds: float = 60) -> None:
@@ -51,8 +42,7 @@ def test_return_one_of_three_lines_and_get_exactly_its_share_back(mall, sandbox,
     towel = SkuFactory.create(product__category=category, product__name="纯棉毛巾", price_fen=3990, stock=10)
     mug = SkuFactory.create(product__category=category, product__name="陶瓷马克杯", price_fen=5900, stock=10)
     lamp = SkuFactory.create(product__category=category, product__name="护眼台灯", price_fen=12900, stock=10)
-    monkeypatch.setattr(pricing, "GOODS_STAGES", [(name, coupon_stage(2500) if name == "coupon" else stage)
-                                                  for name, stage in pricing.GOODS_STAGES])
+    order_discount(monkeypatch, 2500, label="满200减25")
     phone = Phone(mall.url)
     login = phone.call("POST", "/auth/wechat/login", json={"code": sandbox.login_code()["code"]})
     phone.http.headers["Authorization"] = f"Bearer {login['token']}"
