@@ -40,7 +40,8 @@ step() {
 }
 
 step ruff ruff check .
-step mypy mypy core catalog payments members shop campaigns analytics wechat config
+
+step mypy mypy core catalog payments members shop campaigns analytics wechat config tests
 step import-linter lint-imports --no-cache --no-logo
 if [ "$lint_only" -eq 0 ]; then
     # A summary line first, so pytest's own closing line stays the last one on success.

@@ -1,16 +1,22 @@
-"""factory_boy factories for the domain models. Stock goes through the stock service."""
+"""factory_boy factories for the domain models, typed: `SkuFactory.create(...)` is a Sku. Stock goes
+through the stock service."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from campaigns.models import CouponKind, CouponTemplate, Validity
+from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, Validity
 from catalog.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
+from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from members.models import Address, Member
 
 
-class MemberFactory(DjangoModelFactory):
+class MemberFactory(DjangoModelFactory[Member]):
     class Meta:
         model = Member
 
@@ -18,7 +24,7 @@ class MemberFactory(DjangoModelFactory):
     nickname = factory.Sequence(lambda n: f"测试会员{n}")
 
 
-class AddressFactory(DjangoModelFactory):
+class AddressFactory(DjangoModelFactory[Address]):
     class Meta:
         model = Address
 
@@ -32,14 +38,14 @@ class AddressFactory(DjangoModelFactory):
     is_default = True
 
 
-class CategoryFactory(DjangoModelFactory):
+class CategoryFactory(DjangoModelFactory[Category]):
     class Meta:
         model = Category
 
     name = factory.Sequence(lambda n: f"分类{n}")
 
 
-class ProductFactory(DjangoModelFactory):
+class ProductFactory(DjangoModelFactory[Product]):
     class Meta:
         model = Product
 
@@ -48,7 +54,7 @@ class ProductFactory(DjangoModelFactory):
     is_on_shelf = True
 
 
-class SkuFactory(DjangoModelFactory):
+class SkuFactory(DjangoModelFactory[Sku]):
     class Meta:
         model = Sku
         skip_postgeneration_save = True
@@ -60,9 +66,8 @@ class SkuFactory(DjangoModelFactory):
     cost_fen = 5000
 
     @factory.post_generation
-    def stock(obj, create, extracted, **kwargs):
-        from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
-
+    def stock(obj: Sku, create: bool, extracted: int | None, **kwargs: Any) -> None:
+        """SkuFactory.create(stock=n): the SKU's stock row, with n units in through the stock service."""
         if not create:
             return
         stock_ensure_row(sku=obj)
@@ -83,7 +88,7 @@ def default_freight(*, first_fee_fen: int = 1000, extra_fee_fen: int = 500,
     return template
 
 
-class CouponTemplateFactory(DjangoModelFactory):
+class CouponTemplateFactory(DjangoModelFactory[CouponTemplate]):
     """满 100 减 10, whole store, 7 days from claim, 1 per member, unlimited quantity."""
 
     class Meta:
@@ -98,23 +103,23 @@ class CouponTemplateFactory(DjangoModelFactory):
     valid_days = 7
 
 
-class FlashSessionFactory(DjangoModelFactory):
+class FlashSessionFactory(DjangoModelFactory[FlashSession]):
     """A flash-sale session running now (started an hour ago, ends in an hour), no budget."""
 
     class Meta:
-        model = "campaigns.FlashSession"
+        model = FlashSession
 
     name = factory.Sequence(lambda n: f"测试秒杀场{n}")
-    starts_at = factory.LazyFunction(lambda: _now() - _hours(1))
-    ends_at = factory.LazyAttribute(lambda o: o.starts_at + _hours(2))
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + dt.timedelta(hours=2))
     unpaid_timeout_minutes = 15
 
 
-class FlashItemFactory(DjangoModelFactory):
+class FlashItemFactory(DjangoModelFactory[FlashItem]):
     """20 units of a SKU at ¥49.00, one per member, in a running session."""
 
     class Meta:
-        model = "campaigns.FlashItem"
+        model = FlashItem
 
     session = factory.SubFactory(FlashSessionFactory)
     sku = factory.SubFactory(SkuFactory)
@@ -122,15 +127,3 @@ class FlashItemFactory(DjangoModelFactory):
     stock_total = 20
     stock_left = factory.LazyAttribute(lambda o: o.stock_total)
     per_member_limit = 1
-
-
-def _now():
-    from django.utils import timezone
-
-    return timezone.now()
-
-
-def _hours(n: int):
-    import datetime as dt
-
-    return dt.timedelta(hours=n)

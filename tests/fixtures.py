@@ -31,8 +31,8 @@ def make_shopper(**member_fields) -> Shopper:
     """
     from django.utils import timezone
 
-    member = MemberFactory(**member_fields)
-    AddressFactory(member=member)
+    member = MemberFactory.create(**member_fields)
+    AddressFactory.create(member=member)
     token, _ = _token_issue(member=member, now=timezone.now())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

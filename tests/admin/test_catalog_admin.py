@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,7 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from catalog.models import Category, Product, ProductImage, Sku, Stock, StockMovement
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,8 @@ def _png(width: int = 8, height: int = 8, fmt: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
-def _product_post(category: Category, skus: list[dict[str, str]], **extra: str) -> dict[str, str]:
-    data = {
+def _product_post(category: Category, skus: list[dict[str, str]], **extra: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "category": str(category.pk), "name": "新品连衣裙", "subtitle": "", "description": "",
         "freight_template": "", "sort": "0",
         "skus-TOTAL_FORMS": str(len(skus)), "skus-INITIAL_FORMS": "0",
@@ -213,4 +214,3 @@ def test_sku_list_and_page_are_read_only(admin_client, catalog):
     assert "可售库存" in html and "初始库存" in html  # the opening stock movement is listed
     form = html.split('id="sku_form"')[1].split("</form>")[0]
     assert not re.findall(r'<input(?![^>]*type="hidden")|<select|<textarea', form)  # nothing editable
-

@@ -10,18 +10,20 @@ from django.utils import timezone
 
 from analytics.models import Event
 from members.models import Address
-from payments.models import Payment, PaymentEvent, PaymentNotification
+from payments.models import Payment, PaymentNotification
 from shop.models import ORDER_PAYABLE_KIND, OrderStatus
-from tests.admin.conftest import make_order, page
+from tests.admin.support_pages import page
+from tests.builders import order_up_to
 
 pytestmark = pytest.mark.django_db
 
 
 def test_dashboard_shows_todays_numbers_above_the_app_list(admin_client, catalog, member):
-    make_order(member, catalog.red, status=OrderStatus.PAID, quantity=2)  # ¥398 paid today, to ship
-    make_order(member, catalog.blue, status=OrderStatus.SHIPPED)  # ¥189 paid today
-    make_order(member, catalog.blue, status=OrderStatus.PENDING_PAYMENT)
-    make_order(member, catalog.red, status=OrderStatus.PAID, paid_at=timezone.now() - dt.timedelta(days=2))
+    order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 2)])  # ¥398 paid today, to ship
+    order_up_to(OrderStatus.SHIPPED, member=member, lines=[(catalog.blue, 1)])  # ¥189 paid today
+    order_up_to(OrderStatus.PENDING_PAYMENT, member=member, lines=[(catalog.blue, 1)])
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 1)], paid_at=two_days_ago)
 
     html = page(admin_client.get(reverse("admin:index")))
 
@@ -36,8 +38,9 @@ def test_dashboard_shows_todays_numbers_above_the_app_list(admin_client, catalog
 
 
 def test_dashboard_link_for_paid_today_filters_the_order_list(admin_client, catalog, member):
-    today = make_order(member, catalog.red, status=OrderStatus.PAID)
-    old = make_order(member, catalog.red, status=OrderStatus.PAID, paid_at=timezone.now() - dt.timedelta(days=2))
+    today = order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 1)])
+    old = order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 1)],
+                      paid_at=timezone.now() - dt.timedelta(days=2))
     html = page(admin_client.get(reverse("admin:index")))
     link = html.split('class="mall-card" href="')[1].split('"')[0].replace("&amp;", "&")
 
@@ -65,16 +68,11 @@ def test_member_pages_are_read_only_and_never_show_the_session_key(admin_client,
 
 
 def test_payment_pages_are_read_only(admin_client, paid_order):
-    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=paid_order.order_no, amount_fen=40800,
-                                     status="paid")
-    PaymentEvent.objects.create(payment=payment, action="paid", from_status="pending", to_status="paid",
-                                actor="wechat")
-    notice = PaymentNotification.objects.create(transaction_id="42000009", out_trade_no=paid_order.order_no,
-                                                total_fee_fen=40800, raw_xml="<xml><a>1</a></xml>",
-                                                outcome="paid")
+    payment = Payment.objects.get(kind=ORDER_PAYABLE_KIND, out_trade_no=paid_order.order_no)
+    notice = PaymentNotification.objects.get(out_trade_no=payment.out_trade_no)
 
     html = page(admin_client.get(reverse("admin:payments_payment_changelist")))
-    assert "支付记录" in html and paid_order.order_no in html and "¥408.00" in html and "已支付" in html
+    assert "支付记录" in html and payment.out_trade_no in html and "¥408.00" in html and "已支付" in html
     html = page(admin_client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
     assert paid_order.order_no in html and 'name="_save"' not in html
     assert "订单" in html and reverse("admin:shop_order_changelist") in html  # the payable it pays for

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from catalog.models import Category, Product, Sku, Stock, StockMovement
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Stock, StockMovement
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_stock_movement_ledger_is_read_only_and_searchable(admin_client, catalog
     assert "库存流水" in html and "MILK-2" in html and "MILK-1" not in html
     html = page(admin_client.get(url, {"reason__exact": "initial"}))
     assert "初始库存" in html and "+10" in html
-    movement = StockMovement.objects.filter(sku=catalog.red).first()
+    movement = StockMovement.objects.filter(sku=catalog.red).earliest("id")
     assert admin_client.get(reverse("admin:catalog_stockmovement_delete", args=[movement.pk])).status_code == 403
     assert admin_client.get(reverse("admin:catalog_stockmovement_add")).status_code == 403
 

@@ -17,7 +17,7 @@ from tests.factories import SkuFactory, default_freight
 @pytest.fixture
 def sku(db):
     default_freight()
-    return SkuFactory(stock=2)
+    return SkuFactory.create(stock=2)
 
 
 def test_placing_and_cancelling_record_events(shopper, sku, django_capture_on_commit_callbacks):

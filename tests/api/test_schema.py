@@ -42,6 +42,7 @@ def test_docs_page_loads_its_assets_locally(api_client, db):
     assert assets
     for url in assets:
         assert not url.startswith(("http://", "https://", "//")), url
-    for url in assets:
-        if url.endswith((".js", ".css")):
-            assert api_client.get(url).status_code == 200, url
+    scripts_and_styles = [url for url in assets if url.endswith((".js", ".css"))]
+    assert scripts_and_styles
+    for url in scripts_and_styles:
+        assert api_client.get(url).status_code == 200, url

@@ -12,8 +12,7 @@ from django.urls import reverse
 from campaigns.errors import CouponLimitReached
 from campaigns.models import Channel, ChannelKind, ChannelScan
 from campaigns.services.channels import channel_scan
-from tests.admin.conftest import page
-from tests.campaigns.test_admin_coupons import cell
+from tests.admin.support_pages import cell, page
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,22 +26,22 @@ def media(settings, tmp_path):
 
 def make_channel(name: str = "收银台立牌", scene: str = "cashier-01") -> Channel:
     return Channel.objects.create(name=name, kind=ChannelKind.CASHIER, scene=scene,
-                                  template=CouponTemplateFactory(name=f"{name}专享券"))
+                                  template=CouponTemplateFactory.create(name=f"{name}专享券"))
 
 
 def channel_post(**fields: str) -> dict[str, str]:
-    template = CouponTemplateFactory(name="门店海报券")
+    template = CouponTemplateFactory.create(name="门店海报券")
     return {"name": "门店海报", "kind": ChannelKind.STORE_POSTER, "template": str(template.pk),
             "scene": "poster-sh-01", "page": "pages/coupon/scan", "is_active": "on", **fields}
 
 
 def test_channel_list_shows_scans_and_claims_per_channel(admin_client):
     cashier, package = make_channel(), make_channel("包装卡片", "package-01")
-    member = MemberFactory()
+    member = MemberFactory.create()
     channel_scan(member=member, scene="cashier-01")
     with pytest.raises(CouponLimitReached):
         channel_scan(member=member, scene="cashier-01")  # a second scan: recorded, refused
-    channel_scan(member=MemberFactory(), scene="cashier-01")
+    channel_scan(member=MemberFactory.create(), scene="cashier-01")
 
     html = page(admin_client.get(reverse("admin:campaigns_channel_changelist")))
 
@@ -63,7 +62,7 @@ def test_channel_list_query_count_does_not_grow_with_rows(admin_client, django_a
         page(admin_client.get(url))
     for index in range(20):
         make_channel(f"门店{index}", f"store-{index}")
-        channel_scan(member=MemberFactory(), scene=f"store-{index}")
+        channel_scan(member=MemberFactory.create(), scene=f"store-{index}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         html = page(admin_client.get(url))
     assert html.count('class="field-scans"') == 21
@@ -176,7 +175,7 @@ def test_downloading_a_code_not_generated_is_a_404(admin_client):
 
 def test_scan_records_are_read_only(admin_client):
     make_channel()
-    channel_scan(member=MemberFactory(nickname="扫码人"), scene="cashier-01")
+    channel_scan(member=MemberFactory.create(nickname="扫码人"), scene="cashier-01")
     scan = ChannelScan.objects.get()
 
     html = page(admin_client.get(reverse("admin:campaigns_channelscan_changelist")))

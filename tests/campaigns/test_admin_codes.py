@@ -16,8 +16,7 @@ from campaigns.admin.codes import IMPORT_SALT
 from campaigns.admin.uploads import sign
 from campaigns.models import CodeBatch, RedeemCode
 from campaigns.services.codes import code_batch_import, code_redeem
-from tests.admin.conftest import page
-from tests.campaigns.test_admin_coupons import cell
+from tests.admin.support_pages import cell, page
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def template():
-    return CouponTemplateFactory(name="咖啡联名券")
+    return CouponTemplateFactory.create(name="咖啡联名券")
 
 
 def csv_file(lines: list[str], name: str = "codes.csv", encoding: str = "utf-8-sig") -> SimpleUploadedFile:
@@ -49,7 +48,7 @@ def import_post(template, upload) -> dict[str, object]:
 def test_batch_list_shows_redeemed_of_total_and_the_buttons(admin_client, template):
     batch = code_batch_import(template_id=template.pk, name="联名第一批", partner="某某咖啡",
                               codes=["COFFEE0001", "COFFEE0002", "COFFEE0003"])
-    code_redeem(member=MemberFactory(), code="coffee-0001")
+    code_redeem(member=MemberFactory.create(), code="coffee-0001")
 
     html = page(admin_client.get(reverse("admin:campaigns_codebatch_changelist")))
 
@@ -177,7 +176,7 @@ def test_an_empty_or_wrong_file_is_refused(admin_client, template):
 def redeemed_batch(template):
     batch = code_batch_import(template_id=template.pk, name="联名/第一批", partner="某某咖啡",
                               codes=["COFFEE0001", "COFFEE0002"])
-    code_redeem(member=MemberFactory(nickname="喝咖啡的人"), code="COFFEE0002")
+    code_redeem(member=MemberFactory.create(nickname="喝咖啡的人"), code="COFFEE0002")
     return batch
 
 

@@ -23,25 +23,17 @@ from campaigns.models import (
     Validity,
 )
 from campaigns.services.coupons import coupon_grant
-from shop.models import OrderStatus
-from tests.admin.conftest import catalog, make_order, page  # noqa: F401 (the catalog fixture)
+from tests.admin.conftest import catalog  # noqa: F401 (the catalog fixture)
+from tests.admin.support_pages import cell, page
+from tests.builders import buyer, paid_order
 from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def cell(html: str, row_text: str, field: str) -> str:
-    """The text of column `field` in the list row that contains `row_text`."""
-    for row in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S):
-        if row_text in row:
-            match = re.search(rf'<t[dh] class="field-{field}[^"]*"[^>]*>(.*?)</t[dh]>', row, flags=re.S)
-            assert match, f"no column {field} in the row of {row_text}"
-            return re.sub(r"<[^>]+>", " ", match.group(1)).replace("&nbsp;", " ").strip()
-    raise AssertionError(f"no row with {row_text}")
-
-
 def used_with_order(coupon: Coupon, order, discount_fen: int) -> None:
-    """Given: checkout consumed the coupon on a paid order (what B1's services record)."""
+    """Given: the coupon was used on a paid order, as checkout records it (the order itself was
+    placed without it, so the numbers below count each order's full price)."""
     Coupon.objects.filter(pk=coupon.pk).update(status=CouponStatus.USED, order=order, discount_fen=discount_fen,
                                                used_at=timezone.now())
     CouponEvent.objects.create(coupon=coupon, action=CouponEvent.Action.USED, reference=order.order_no,
@@ -51,11 +43,11 @@ def used_with_order(coupon: Coupon, order, discount_fen: int) -> None:
 @pytest.fixture
 def numbers(catalog):  # noqa: F811
     """满100减10 (100 issued at most, budget ¥50): 4 issued, 2 used on paid orders, 1 expired, 1 unused."""
-    template = CouponTemplateFactory(name="双十一满减券", total_quantity=100, budget_fen=5000)
-    members = [MemberFactory() for _ in range(4)]
+    template = CouponTemplateFactory.create(name="双十一满减券", total_quantity=100, budget_fen=5000)
+    members = [buyer() for _ in range(4)]
     coupons = [coupon_grant(template=template, member=m, source=CouponSource.CENTER).coupon for m in members]
-    used_with_order(coupons[0], make_order(members[0], catalog.red, status=OrderStatus.PAID), 1000)
-    used_with_order(coupons[1], make_order(members[1], catalog.blue, status=OrderStatus.PAID), 1000)
+    used_with_order(coupons[0], paid_order(member=members[0], lines=[(catalog.red, 1)], coupon_ids=()), 1000)
+    used_with_order(coupons[1], paid_order(member=members[1], lines=[(catalog.blue, 1)], coupon_ids=()), 1000)
     Coupon.objects.filter(pk=coupons[2].pk).update(status=CouponStatus.EXPIRED)
     return template
 
@@ -87,9 +79,9 @@ def test_a_coupon_past_its_end_counts_as_expired_before_the_job_marks_it(admin_c
 
 
 def test_budget_reached_shows_the_badge_and_claims_stop(admin_client):
-    template = CouponTemplateFactory(name="预算券", amount_fen=1000, budget_fen=2000)
-    coupon_grant(template=template, member=MemberFactory(), source=CouponSource.CENTER)
-    coupon_grant(template=template, member=MemberFactory(), source=CouponSource.CENTER)
+    template = CouponTemplateFactory.create(name="预算券", amount_fen=1000, budget_fen=2000)
+    coupon_grant(template=template, member=MemberFactory.create(), source=CouponSource.CENTER)
+    coupon_grant(template=template, member=MemberFactory.create(), source=CouponSource.CENTER)
 
     html = page(admin_client.get(reverse("admin:campaigns_coupontemplate_changelist")))
 
@@ -97,23 +89,24 @@ def test_budget_reached_shows_the_badge_and_claims_stop(admin_client):
     assert cell(html, "预算券", "state") == "预算已用完，已停止领取"
     # The badge says what coupon_grant() does: the next claim is refused.
     with pytest.raises(CouponBudgetExhausted):
-        coupon_grant(template=template, member=MemberFactory(), source=CouponSource.CENTER)
+        coupon_grant(template=template, member=MemberFactory.create(), source=CouponSource.CENTER)
     assert CouponTemplate.objects.get(pk=template.pk).issued_count == 2
 
 
 def test_template_list_query_count_does_not_grow_with_rows(admin_client, catalog, django_assert_max_num_queries):  # noqa: F811
     url = reverse("admin:campaigns_coupontemplate_changelist")
-    member = MemberFactory()
-    CouponTemplateFactory()
+    member = buyer()
+    CouponTemplateFactory.create()
     admin_client.get(url)  # warm the session and content types
     with django_assert_max_num_queries(8) as few:
         page(admin_client.get(url))
+    budget = len(few.captured_queries)  # now: a later request empties the connection's query log
     for index in range(25):
-        template = CouponTemplateFactory(budget_fen=100000 if index % 2 else None)
+        template = CouponTemplateFactory.create(budget_fen=100000 if index % 2 else None)
         coupon = coupon_grant(template=template, member=member, source=CouponSource.CENTER).coupon
         if index % 3 == 0:
-            used_with_order(coupon, make_order(member, catalog.red), 500)
-    with django_assert_max_num_queries(len(few.captured_queries)):
+            used_with_order(coupon, paid_order(member=member, lines=[(catalog.red, 1)], coupon_ids=()), 500)
+    with django_assert_max_num_queries(budget):
         html = page(admin_client.get(url))
     assert html.count('class="field-used"') == 26
 
@@ -225,7 +218,8 @@ def test_member_coupons_are_read_only_with_filters_and_the_ledger(admin_client, 
     assert by_template.count('class="field-status_label"') == 4
     assert page(admin_client.get(url, {"source__exact": "scan"})).count('class="field-status_label"') == 0
 
-    coupon = Coupon.objects.filter(status=CouponStatus.USED).order_by("id").first()
+    coupon = Coupon.objects.filter(status=CouponStatus.USED).select_related("order").earliest("id")
+    assert coupon.order is not None
     detail = page(admin_client.get(reverse("admin:campaigns_coupon_change", args=[coupon.pk])))
     assert "优惠券流水" in detail and "发放" in detail and "支付核销" in detail and coupon.order.order_no in detail
     assert 'name="_save"' not in detail and 'name="status"' not in detail
@@ -235,7 +229,7 @@ def test_member_coupons_are_read_only_with_filters_and_the_ledger(admin_client, 
 
 
 def test_gift_rules_in_yuan(admin_client):
-    template = CouponTemplateFactory(name="支付有礼券")
+    template = CouponTemplateFactory.create(name="支付有礼券")
 
     response = admin_client.post(reverse("admin:campaigns_giftrule_add"), {
         "name": "满299送券", "trigger": GiftRule.Trigger.PAID_ORDER, "template": str(template.pk),

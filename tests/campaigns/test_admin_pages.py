@@ -23,7 +23,7 @@ from campaigns.services.channels import channel_scan
 from campaigns.services.codes import code_batch_import
 from campaigns.services.coupons import coupon_grant
 from members.models import Segment, SegmentMember
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.factories import CouponTemplateFactory, FlashItemFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +32,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def everything(db) -> dict[str, int]:
     """One of each campaign record; returns model name -> id."""
-    template = CouponTemplateFactory(name="页面测试券")
-    member = MemberFactory(nickname="页面会员")
+    template = CouponTemplateFactory.create(name="页面测试券")
+    member = MemberFactory.create(nickname="页面会员")
     coupon = coupon_grant(template=template, member=member, source=CouponSource.CENTER).coupon
     channel = Channel.objects.create(name="门店海报", kind=ChannelKind.STORE_POSTER, scene="poster-01",
-                                     template=CouponTemplateFactory(name="扫码券"))
+                                     template=CouponTemplateFactory.create(name="扫码券"))
     channel_scan(member=member, scene="poster-01")
     batch = code_batch_import(template_id=template.pk, name="联名批次", partner="某某咖啡", codes=["PAGE0001"])
     segment = Segment.objects.create(name="页面人群")
@@ -46,7 +46,7 @@ def everything(db) -> dict[str, int]:
     now = timezone.now()
     reduction = FullReduction.objects.create(name="页面满减", starts_at=now, ends_at=now + dt.timedelta(days=1))
     FullReductionStep.objects.create(activity=reduction, threshold_fen=19900, discount_fen=2000)
-    item = FlashItemFactory()
+    item = FlashItemFactory.create()
     rule = GiftRule.objects.create(name="新人礼", trigger=GiftRule.Trigger.NEW_MEMBER, template=template)
     return {"coupontemplate": template.pk, "coupon": coupon.pk, "giftrule": rule.pk, "channel": channel.pk,
             "channelscan": ChannelScan.objects.get().pk, "codebatch": batch.pk,

@@ -16,7 +16,7 @@ from campaigns.services.coupons import coupon_grant
 from campaigns.services.targeted import targeted_issue_preview
 from campaigns.tasks import run_targeted_issue
 from members.models import MemberTag, Segment, SegmentMember, Tag
-from tests.admin.conftest import page
+from tests.admin.support_pages import page
 from tests.celery_worker import real_worker
 from tests.factories import CouponTemplateFactory, MemberFactory
 
@@ -26,14 +26,14 @@ S = TargetedIssue.Status
 
 @pytest.fixture
 def template():
-    return CouponTemplateFactory(name="老客回归券", new_customer_only=True, per_member_limit=1)
+    return CouponTemplateFactory.create(name="老客回归券", new_customer_only=True, per_member_limit=1)
 
 
 @pytest.fixture
 def segment(template):
     """Five members: three who can receive it, one who already has it, one who is not a new customer."""
     segment = Segment.objects.create(name="30天未下单")
-    members = [MemberFactory(nickname=f"会员{i}") for i in range(5)]
+    members = [MemberFactory.create(nickname=f"会员{i}") for i in range(5)]
     coupon_grant(template=template, member=members[3], source=CouponSource.CENTER)
     members[4].paid_order_count = 2
     members[4].save(update_fields=["paid_order_count"])
@@ -42,7 +42,9 @@ def segment(template):
 
 
 def token_of(html: str) -> str:
-    return re.search(r'name="token" value="([^"]+)"', html).group(1)
+    match = re.search(r'name="token" value="([^"]+)"', html)
+    assert match is not None, "no token on the page"
+    return match.group(1)
 
 
 def test_the_wizard_is_in_chinese(admin_client):
@@ -100,7 +102,7 @@ def test_segment_preview_then_confirm_then_the_job_then_final_counts(
 def test_tag_target(admin_client, template):
     tag = Tag.objects.create(name="高价值")
     for _ in range(3):
-        MemberTag.objects.create(member=MemberFactory(), tag=tag)
+        MemberTag.objects.create(member=MemberFactory.create(), tag=tag)
 
     preview = page(admin_client.post(reverse("admin:campaigns_targetedissue_wizard"), {
         "template": str(template.pk), "target": "tag", "tag": str(tag.pk)}))
@@ -109,7 +111,7 @@ def test_tag_target(admin_client, template):
 
 
 def test_uploaded_phone_list_counts_found_members_once(admin_client, template, django_capture_on_commit_callbacks):
-    found = [MemberFactory(phone=f"1390000000{i}") for i in range(3)]
+    found = [MemberFactory.create(phone=f"1390000000{i}") for i in range(3)]
     upload = SimpleUploadedFile("名单.csv", "\n".join(
         ["手机号", "13900000000", "139 0000 0001", "13900000002", "13900000000", "13999999999"]).encode("utf-8-sig"))
 
@@ -126,7 +128,7 @@ def test_uploaded_phone_list_counts_found_members_once(admin_client, template, d
 
 
 def test_uploaded_openids_and_ids(admin_client, template):
-    members = [MemberFactory() for _ in range(2)]
+    members = [MemberFactory.create() for _ in range(2)]
     by_openid = SimpleUploadedFile("openids.csv", f"openid\n{members[0].openid}\n{members[1].openid}\n".encode())
     by_id = SimpleUploadedFile("ids.csv", f"{members[0].pk}\n00{members[1].pk}\n".encode())
 

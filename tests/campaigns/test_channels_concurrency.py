@@ -19,7 +19,7 @@ def test_two_concurrent_generations_store_one_file(sandbox, settings, tmp_path):
     # given a channel without a code
     settings.MEDIA_ROOT = tmp_path / "media"
     channel = Channel.objects.create(name="包装盒", kind=ChannelKind.PACKAGE, scene="pkg-2026",
-                                     template=CouponTemplateFactory())
+                                     template=CouponTemplateFactory.create())
 
     # when two operators press 生成 at the same moment
     results = run_concurrently(lambda i: channel_generate_code(channel_id=channel.pk), 2)
@@ -34,7 +34,7 @@ def test_two_concurrent_generations_store_one_file(sandbox, settings, tmp_path):
 
 def test_a_double_tap_on_a_scan_claims_once_and_records_both(sandbox):
     channel = Channel.objects.create(name="门店海报", kind=ChannelKind.STORE_POSTER, scene="poster-7",
-                                     template=CouponTemplateFactory())
+                                     template=CouponTemplateFactory.create())
     member = make_shopper().member
 
     results = run_concurrently(lambda i: channel_scan(member=member, scene="poster-7"), 2)

@@ -13,7 +13,7 @@ from campaigns.models import Coupon, CouponEvent, CouponKind, Scope
 from catalog.models import Stock
 from shop.models import Order
 from shop.services.orders import CheckoutInput, LineInput, order_place
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 
 
@@ -21,7 +21,7 @@ from tests.factories import CategoryFactory, SkuFactory, default_freight
 def cart(shopper):
     """A ¥120 SKU of 童装 with 10 in stock, and the shopper's usable 满100减15 coupon."""
     default_freight()
-    sku = SkuFactory(price_fen=12000, stock=10, product__category=CategoryFactory(name="童装"))
+    sku = SkuFactory.create(price_fen=12000, stock=10, product__category=CategoryFactory.create(name="童装"))
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500))
     return sku, coupon
 
@@ -82,7 +82,7 @@ def test_a_coupon_not_yet_valid_is_refused(shopper, cart):
 def test_a_coupon_for_other_goods_is_refused(shopper, cart):
     sku, _ = cart
     toys = give(shopper.member, template(threshold_fen=0, amount_fen=3000, scope=Scope.CATEGORIES,
-                                         categories=[CategoryFactory(name="玩具")]))
+                                         categories=[CategoryFactory.create(name="玩具")]))
     excluded = give(shopper.member, template(threshold_fen=0, amount_fen=3000, excluded=[sku.product]))
     assert_refused(shopper, sku, [toys.pk], 409, "coupon_not_applicable", "不适用于这些商品")
     assert_refused(shopper, sku, [excluded.pk], 409, "coupon_not_applicable")

@@ -18,13 +18,14 @@ from members.models import Member
 from payments.services import payment_gateway, payment_record_paid
 from shop.models import Order, OrderEvent, OrderStatus, Refund, RefundState
 from shop.services.aftersales import after_sale_approve
-from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
+from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired, order_prepay
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.builders import lines_of, operator, paid_order, pay, placed_order, requested_after_sale
+from tests.campaigns.support_checkout import full_reduction, give, template
+from tests.celery_worker import celery_eager
 from tests.concurrency import run_concurrently
 from tests.factories import CategoryFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import ask, celery_eager, lines_of, operator, pay
 from wechat.sandbox.client import SandboxControl
 
 Action = CouponEvent.Action
@@ -44,20 +45,14 @@ def status(coupon: Coupon) -> str:
     return Coupon.objects.get(pk=coupon.pk).status
 
 
-def place_with(member: Member, sku, quantity: int = 1, coupon_ids: tuple[int, ...] | None = None) -> Order:
-    order, _ = order_place(member=member, data=CheckoutInput(items=(LineInput(sku.pk, quantity),),
-                                                             coupon_ids=coupon_ids))
-    return order
-
-
 # --- the preview ------------------------------------------------------------------------------------
 
 
 def test_preview_lists_usable_and_unusable_coupons_with_reasons_and_picks_the_best(shopper):
     # given a ¥120 product, and coupons of every sort of fate
     default_freight()
-    clothes, toys = CategoryFactory(name="童装"), CategoryFactory(name="玩具")
-    sku = SkuFactory(price_fen=12000, stock=10, product__category=clothes)
+    clothes, toys = CategoryFactory.create(name="童装"), CategoryFactory.create(name="玩具")
+    sku = SkuFactory.create(price_fen=12000, stock=10, product__category=clothes)
     now = timezone.now()
     m = shopper.member
     ten = give(m, template(name="满100减10", threshold_fen=10000, amount_fen=1000))
@@ -92,7 +87,7 @@ def test_preview_lists_usable_and_unusable_coupons_with_reasons_and_picks_the_be
 
 
 def test_equal_discounts_pick_the_coupon_expiring_soonest(shopper, freight):
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     t = template(threshold_fen=0, amount_fen=1000)
     now = timezone.now()
     late = give(shopper.member, t, valid_until=now + dt.timedelta(days=5))
@@ -106,7 +101,7 @@ def test_equal_discounts_pick_the_coupon_expiring_soonest(shopper, freight):
 
 def test_a_freight_coupon_takes_the_freight_off_and_the_order_shows_both_coupons(shopper, freight):
     # given two units of a ¥12.34 SKU (freight ¥15: below the ¥99 free-freight threshold)
-    sku = SkuFactory(price_fen=1234, stock=10)
+    sku = SkuFactory.create(price_fen=1234, stock=10)
     goods = give(shopper.member, template(name="无门槛5元", kind=CouponKind.NO_THRESHOLD, threshold_fen=0,
                                           amount_fen=500))
     shipping = give(shopper.member, template(name="包邮券", kind=CouponKind.FREIGHT, threshold_fen=2000, amount_fen=0))
@@ -139,7 +134,7 @@ def test_a_freight_coupon_takes_the_freight_off_and_the_order_shows_both_coupons
 
 
 def test_coupon_ids_choose_exactly_those_and_an_empty_list_none(shopper, freight):
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     small = give(shopper.member, template(threshold_fen=0, amount_fen=500))
     give(shopper.member, template(threshold_fen=0, amount_fen=900))
     items = [{"sku_id": sku.pk, "quantity": 1}]
@@ -157,8 +152,8 @@ def test_coupon_ids_choose_exactly_those_and_an_empty_list_none(shopper, freight
 
 def test_the_preview_query_count_does_not_grow_with_the_members_coupons(shopper, freight):
     # given a cart of three lines, two running 满减 activities and one coupon
-    category = CategoryFactory()
-    skus = [SkuFactory(price_fen=5000 + i, stock=10, product__category=category) for i in range(3)]
+    category = CategoryFactory.create()
+    skus = [SkuFactory.create(price_fen=5000 + i, stock=10, product__category=category) for i in range(3)]
     full_reduction(steps=[(10000, 1000)], scope=Scope.CATEGORIES, categories=[category])
     full_reduction(kind="quantity", steps=[(2, 90)])
     scoped = template(scope=Scope.PRODUCTS, products=[skus[0].product], excluded=[skus[1].product])
@@ -187,7 +182,7 @@ def test_the_preview_query_count_does_not_grow_with_the_members_coupons(shopper,
 
 
 def test_an_order_replayed_with_its_key_returns_the_first_and_another_coupon_choice_is_refused(shopper, freight):
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     coupon = give(shopper.member, template(threshold_fen=0, amount_fen=500))
     body = {"items": [{"sku_id": sku.pk, "quantity": 1}], "coupon_ids": [coupon.pk]}
 
@@ -209,9 +204,9 @@ def test_an_order_replayed_with_its_key_returns_the_first_and_another_coupon_cho
 @pytest.fixture
 def coupon_order(db, shopper, freight):
     """A ¥120 order that locked a 满100减15 coupon."""
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     coupon = give(shopper.member, template(name="满100减15", threshold_fen=10000, amount_fen=1500))
-    order = place_with(shopper.member, sku)
+    order = placed_order(member=shopper.member, lines=[(sku, 1)])
     return shopper, sku, coupon, order
 
 
@@ -253,7 +248,7 @@ def test_cancelling_the_unpaid_order_makes_the_coupon_usable_again_once(coupon_o
     assert Order.objects.get(pk=order.pk).applied_coupons[0]["id"] == coupon.pk
     # usable again: the next order takes it
     assert preview(shopper, [{"sku_id": sku.pk, "quantity": 1}])["coupons"]["selected_ids"] == [coupon.pk]
-    second = place_with(shopper.member, sku)
+    second = placed_order(member=shopper.member, lines=[(sku, 1)])
     assert (status(coupon), second.discount_fen) == (CouponStatus.LOCKED, 1500)
 
 
@@ -276,10 +271,10 @@ def test_a_coupon_that_expired_while_the_order_was_unpaid_stays_expired_after_th
 def test_a_manual_cancel_and_the_auto_cancel_job_racing_give_the_coupon_back_once():
     # given an unpaid order past its deadline that locked a coupon, and a shopper cancelling it
     default_freight()
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     shopper = make_shopper()
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500))
-    order = place_with(shopper.member, sku)
+    order = placed_order(member=shopper.member, lines=[(sku, 1)])
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
 
     # when the shopper's cancel and the job run at the same moment, on their own connections
@@ -303,7 +298,7 @@ def test_a_manual_cancel_and_the_auto_cancel_job_racing_give_the_coupon_back_onc
 @pytest.mark.django_db(transaction=True)
 def test_two_orders_racing_for_one_coupon_one_gets_it_and_the_other_changes_nothing():
     default_freight()
-    sku = SkuFactory(price_fen=12000, stock=10)
+    sku = SkuFactory.create(price_fen=12000, stock=10)
     shopper = make_shopper()
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500))
     body = {"items": [{"sku_id": sku.pk, "quantity": 1}], "coupon_ids": [coupon.pk]}
@@ -321,7 +316,7 @@ def test_two_orders_racing_for_one_coupon_one_gets_it_and_the_other_changes_noth
 def test_paying_uses_the_coupon_and_counts_it_on_its_template(coupon_order, sandbox):
     shopper, _, coupon, order = coupon_order
 
-    order = pay(order)
+    order = pay(order, sandbox=sandbox)
 
     coupon.refresh_from_db()
     assert order.status == OrderStatus.PAID and order.paid_fen == 10500
@@ -340,10 +335,10 @@ def test_a_paid_order_earns_the_pay_gift_after_the_payment_commits(coupon_order,
     GiftRule.objects.create(name="满100送券", trigger=GiftRule.Trigger.PAID_ORDER, template=gift, min_paid_fen=10000)
 
     with django_capture_on_commit_callbacks(execute=True):
-        pay(order)
+        pay(order, sandbox=sandbox)
 
     earned = Coupon.objects.get(member=shopper.member, template=gift)
-    assert earned.status == CouponStatus.AVAILABLE and earned.issue_key.endswith(f":{order.order_no}")
+    assert earned.status == CouponStatus.AVAILABLE and (earned.issue_key or "").endswith(f":{order.order_no}")
 
 
 def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_there(coupon_order, sandbox):
@@ -366,7 +361,7 @@ def test_a_cancelled_order_paid_late_records_a_coupon_it_can_no_longer_take(coup
     shopper, sku, coupon, order = coupon_order
     order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
-    other = place_with(shopper.member, sku)  # the released coupon went to the next order
+    other = placed_order(member=shopper.member, lines=[(sku, 1)])  # the released coupon went to the next order
 
     record_late_payment(order)
 
@@ -397,17 +392,17 @@ def refund_case(mall, sandbox):
         yield
 
 
-def paid_with_coupon(*, returns: bool):
+def paid_with_coupon(sandbox, *, returns: bool):
     shopper = make_shopper()
-    first, second = SkuFactory(price_fen=6000, stock=10), SkuFactory(price_fen=4000, stock=10)
+    first, second = SkuFactory.create(price_fen=6000, stock=10), SkuFactory.create(price_fen=4000, stock=10)
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1500, return_on_full_refund=returns))
-    order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(first.pk, 2),
-                                                                            LineInput(second.pk, 1))))
-    return shopper, coupon, pay(order)
+    # checkout picks the coupon
+    order = paid_order(member=shopper.member, lines=[(first, 2), (second, 1)], sandbox=sandbox)
+    return shopper, coupon, order
 
 
 def refund(shopper, order: Order, quantities, sandbox) -> Order:
-    after_sale = after_sale_approve(after_sale=ask(shopper.member, order, quantities), operator=operator(
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines=quantities), operator=operator(
         f"ops{Refund.objects.count()}"))
     sandbox.settle_refund(Refund.objects.get(after_sale=after_sale).out_refund_no)
     return Order.objects.get(pk=order.pk)
@@ -415,7 +410,7 @@ def refund(shopper, order: Order, quantities, sandbox) -> Order:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_refund_returns_the_coupon_when_the_template_says_so(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {first: 2, second: 1}, sandbox)
@@ -430,7 +425,7 @@ def test_a_full_refund_returns_the_coupon_when_the_template_says_so(refund_case,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_refund_keeps_the_coupon_used_when_the_template_does_not_return_it(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=False)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=False)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {first: 2, second: 1}, sandbox)
@@ -442,7 +437,7 @@ def test_a_full_refund_keeps_the_coupon_used_when_the_template_does_not_return_i
 
 @pytest.mark.django_db(transaction=True)
 def test_a_partial_refund_never_returns_the_coupon_and_the_last_part_does(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     first, second = lines_of(order)
 
     order = refund(shopper, order, {second: 1}, sandbox)
@@ -460,7 +455,7 @@ def test_a_partial_refund_never_returns_the_coupon_and_the_last_part_does(refund
 
 @pytest.mark.django_db(transaction=True)
 def test_a_coupon_returned_after_its_validity_ended_is_expired_not_revived(refund_case, sandbox):
-    shopper, coupon, order = paid_with_coupon(returns=True)
+    shopper, coupon, order = paid_with_coupon(sandbox, returns=True)
     Coupon.objects.filter(pk=coupon.pk).update(valid_until=timezone.now() - dt.timedelta(seconds=1))
     first, second = lines_of(order)
 

@@ -14,7 +14,7 @@ from campaigns.models import Coupon, CouponStatus, FlashItem, FlashReservation
 from catalog.models import Stock
 from shop.models import Order
 from shop.services.orders import order_cancel
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import FlashItemFactory, SkuFactory, default_freight
 
 
@@ -22,8 +22,8 @@ from tests.factories import FlashItemFactory, SkuFactory, default_freight
 def flash(db):
     """A ¥99 SKU (100 in stock) on flash sale at ¥49, 20 units, two per member, in a running session."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=100)
-    return FlashItemFactory(sku=sku, flash_price_fen=4900, stock_total=20, per_member_limit=2)
+    sku = SkuFactory.create(price_fen=9900, stock=100)
+    return FlashItemFactory.create(sku=sku, flash_price_fen=4900, stock_total=20, per_member_limit=2)
 
 
 def post(shopper, path, items, **extra):
@@ -83,7 +83,7 @@ def test_coupons_skip_flash_lines_unless_their_template_stacks(shopper, flash):
 
 def test_full_reduction_leaves_flash_lines_out(shopper, flash):
     full_reduction(name="满99减10", steps=[(9900, 1000)])
-    other = SkuFactory(price_fen=9900, stock=5)
+    other = SkuFactory.create(price_fen=9900, stock=5)
 
     shown = post(shopper, "/api/v1/checkout/preview", [flash_line(flash), {"sku_id": other.pk, "quantity": 1}]).json()
 
@@ -110,7 +110,7 @@ def test_an_ended_session_is_refused_as_not_active(shopper, flash):
 
 
 def test_an_item_of_another_sku_is_refused_as_not_active(shopper, flash):
-    other = SkuFactory(price_fen=9900, stock=5)
+    other = SkuFactory.create(price_fen=9900, stock=5)
     assert_refused_everywhere(shopper, [{"sku_id": other.pk, "quantity": 1, "flash_item_id": flash.pk}], 409,
                               "flash_not_active")
 

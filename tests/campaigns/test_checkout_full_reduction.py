@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from campaigns.models import CouponKind, FullReduction, Scope
 from shop.models import OrderLine
-from tests.campaigns.test_checkout_support import full_reduction, give, template
+from tests.builders import pay, requested_after_sale
+from tests.campaigns.support_checkout import full_reduction, give, template
 from tests.factories import CategoryFactory, SkuFactory, default_freight
-from tests.shop.test_aftersale_support import ask, pay
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def stage_lines(body) -> list[tuple[str, str, int]]:
                                                  (29900, [("full_reduction", "满减：夏日满减", -4000)]),
                                                  (99900, [("full_reduction", "满减：夏日满减", -4000)])])
 def test_the_best_rung_reached_applies_and_shows_as_its_own_stage_line(shopper, ladder, price, expected):
-    sku = SkuFactory(price_fen=price, stock=5)
+    sku = SkuFactory.create(price_fen=price, stock=5)
 
     body = preview(shopper, (sku, 1))
 
@@ -50,7 +50,7 @@ def test_the_best_rung_reached_applies_and_shows_as_its_own_stage_line(shopper, 
 def test_the_discount_is_allocated_to_the_lines_by_largest_remainder_and_a_line_refunds_exactly(
         shopper, ladder, sandbox):
     # given ¥100 + ¥210 = ¥310: 满 299 减 40
-    a, b = SkuFactory(price_fen=10000, stock=5), SkuFactory(price_fen=21000, stock=5)
+    a, b = SkuFactory.create(price_fen=10000, stock=5), SkuFactory.create(price_fen=21000, stock=5)
 
     body = preview(shopper, (a, 1), (b, 1))
 
@@ -63,15 +63,15 @@ def test_the_discount_is_allocated_to_the_lines_by_largest_remainder_and_a_line_
     order = shopper.client.post("/api/v1/orders/", {"items": [{"sku_id": a.pk, "quantity": 1},
                                                               {"sku_id": b.pk, "quantity": 1}]}, format="json")
     assert order.status_code == 201
-    placed = pay(shopper.member.orders.get(order_no=order.json()["order_no"]))
+    placed = pay(shopper.member.orders.get(order_no=order.json()["order_no"]), sandbox=sandbox)
     first = OrderLine.objects.get(order=placed, sku=a)
-    assert ask(shopper.member, placed, {first: 1}).amount_fen == 8710 == first.payable_fen
+    assert requested_after_sale(order=placed, lines={first: 1}).amount_fen == 8710 == first.payable_fen
 
 
 def test_pieces_ladder_two_for_ninety_percent(shopper, db):
     default_freight()
     full_reduction(kind=FullReduction.Kind.QUANTITY, name="满2件9折", steps=[(2, 90)])
-    sku = SkuFactory(price_fen=5900, stock=5)
+    sku = SkuFactory.create(price_fen=5900, stock=5)
 
     one, two = preview(shopper, (sku, 1)), preview(shopper, (sku, 2))
 
@@ -83,18 +83,18 @@ def test_pieces_ladder_two_for_ninety_percent(shopper, db):
 def test_pieces_ladder_rounds_the_discount_half_up_to_the_fen(shopper, db):
     default_freight()
     full_reduction(kind=FullReduction.Kind.QUANTITY, name="满2件95折", steps=[(2, 95)])
-    sku = SkuFactory(price_fen=1005, stock=5)  # 2 × 10.05 = 20.10; 5% = 1.005 → 1.01
+    sku = SkuFactory.create(price_fen=1005, stock=5)  # 2 × 10.05 = 20.10; 5% = 1.005 → 1.01
 
     assert stage_lines(preview(shopper, (sku, 2))) == [("full_reduction", "满折：满2件95折", -101)]
 
 
 def test_scope_a_parent_category_covers_its_children_and_exclusions_never_apply(shopper, db):
     default_freight()
-    parent = CategoryFactory(name="母婴")
-    child = CategoryFactory(name="奶粉", parent=parent)
-    milk = SkuFactory(price_fen=15000, stock=5, product__category=child)
-    excluded = SkuFactory(price_fen=15000, stock=5, product__category=child)
-    other = SkuFactory(price_fen=15000, stock=5, product__category=CategoryFactory(name="家居"))
+    parent = CategoryFactory.create(name="母婴")
+    child = CategoryFactory.create(name="奶粉", parent=parent)
+    milk = SkuFactory.create(price_fen=15000, stock=5, product__category=child)
+    excluded = SkuFactory.create(price_fen=15000, stock=5, product__category=child)
+    other = SkuFactory.create(price_fen=15000, stock=5, product__category=CategoryFactory.create(name="家居"))
     full_reduction(name="母婴满减", steps=[(15000, 1500), (30000, 4000)], scope=Scope.CATEGORIES,
                    categories=[parent], excluded=[excluded.product])
 
@@ -111,7 +111,7 @@ def test_activities_out_of_their_window_or_disabled_do_not_apply(shopper, db):
     full_reduction(steps=[(100, 50)], starts_at=now + dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=2))
     full_reduction(steps=[(100, 50)], starts_at=now - dt.timedelta(hours=2), ends_at=now - dt.timedelta(seconds=1))
     FullReduction.objects.filter(pk=full_reduction(steps=[(100, 50)]).pk).update(is_active=False)
-    sku = SkuFactory(price_fen=20000, stock=5)
+    sku = SkuFactory.create(price_fen=20000, stock=5)
 
     assert stage_lines(preview(shopper, (sku, 1))) == []
 
@@ -122,7 +122,7 @@ def test_overlapping_activities_each_line_joins_one_so_the_total_is_largest(shop
     default_freight()
     full_reduction(name="甲", steps=[(10000, 1000)])
     full_reduction(name="乙", steps=[(10000, 1000)])
-    a, b = SkuFactory(price_fen=10000, stock=5), SkuFactory(price_fen=10000, stock=5)
+    a, b = SkuFactory.create(price_fen=10000, stock=5), SkuFactory.create(price_fen=10000, stock=5)
 
     body = preview(shopper, (a, 1), (b, 1))
 
@@ -134,7 +134,7 @@ def test_full_reduction_runs_before_coupons_and_only_stacking_coupons_join_it(sh
     # given ¥300 under 满 299 减 40, and two ¥270-threshold coupons
     default_freight()
     full_reduction(name="夏日满减", steps=[(29900, 4000)])
-    sku = SkuFactory(price_fen=30000, stock=5)
+    sku = SkuFactory.create(price_fen=30000, stock=5)
     stacking = give(shopper.member, template(name="叠加券", threshold_fen=26000, amount_fen=1000,
                                              stacks_with_activities=True))
     plain = give(shopper.member, template(name="普通券", threshold_fen=0, amount_fen=2000))

@@ -34,7 +34,7 @@ def state(template: CouponTemplate) -> tuple:
 
 
 def test_a_claim_gives_one_coupon_valid_to_the_end_of_the_seventh_shanghai_day(shopper):
-    template = CouponTemplateFactory(name="满100减10", total_quantity=100)
+    template = CouponTemplateFactory.create(name="满100减10", total_quantity=100)
 
     response = claim(shopper, template.pk)
 
@@ -60,7 +60,7 @@ def test_a_claim_gives_one_coupon_valid_to_the_end_of_the_seventh_shanghai_day(s
 
 
 def test_a_second_claim_over_the_per_member_limit_is_409_and_changes_nothing(shopper):
-    template = CouponTemplateFactory(per_member_limit=1)
+    template = CouponTemplateFactory.create(per_member_limit=1)
     assert claim(shopper, template.pk).status_code == 201
     before = state(template)
 
@@ -72,7 +72,7 @@ def test_a_second_claim_over_the_per_member_limit_is_409_and_changes_nothing(sho
 
 
 def test_a_sold_out_template_is_409_coupon_sold_out(shopper, other_shopper):
-    template = CouponTemplateFactory(total_quantity=1)
+    template = CouponTemplateFactory.create(total_quantity=1)
     assert claim(other_shopper, template.pk).status_code == 201
     before = state(template)
 
@@ -84,7 +84,7 @@ def test_a_sold_out_template_is_409_coupon_sold_out(shopper, other_shopper):
 
 def test_budget_stops_claims_exactly_when_the_next_coupon_would_pass_it(db):
     # given ¥10 coupons under a ¥25 budget: two fit (¥20), a third would make ¥30
-    template = CouponTemplateFactory(amount_fen=1000, budget_fen=2500)
+    template = CouponTemplateFactory.create(amount_fen=1000, budget_fen=2500)
     first, second, third = make_shopper(), make_shopper(), make_shopper()
     assert claim(first, template.pk).status_code == 201
     assert claim(second, template.pk).status_code == 201
@@ -100,8 +100,8 @@ def test_budget_stops_claims_exactly_when_the_next_coupon_would_pass_it(db):
 
 def test_a_budget_can_be_used_to_the_last_fen_and_a_discount_coupon_counts_its_cap(db):
     # 8.5折 capped at ¥20: each coupon may cost ¥20, so a ¥60 budget is exactly three coupons
-    template = CouponTemplateFactory(kind=CouponKind.DISCOUNT, threshold_fen=0, amount_fen=0, pay_percent=85,
-                                     max_discount_fen=2000, budget_fen=6000)
+    template = CouponTemplateFactory.create(kind=CouponKind.DISCOUNT, threshold_fen=0, amount_fen=0, pay_percent=85,
+                                            max_discount_fen=2000, budget_fen=6000)
     shoppers = [make_shopper() for _ in range(4)]
 
     codes = [claim(s, template.pk).status_code for s in shoppers]
@@ -112,7 +112,7 @@ def test_a_budget_can_be_used_to_the_last_fen_and_a_discount_coupon_counts_its_c
 
 
 def test_the_same_idempotency_key_returns_the_first_coupon_even_when_more_are_allowed(shopper):
-    template = CouponTemplateFactory(per_member_limit=3)
+    template = CouponTemplateFactory.create(per_member_limit=3)
 
     first = claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY="tap-1")
     again = claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY="tap-1")
@@ -130,7 +130,7 @@ def test_the_same_idempotency_key_returns_the_first_coupon_even_when_more_are_al
 
 
 def test_a_retry_returns_the_first_coupon_even_after_the_template_left_the_centre(shopper):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     first = claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY="k")
     CouponTemplate.objects.filter(pk=template.pk).update(show_in_center=False)
 
@@ -140,7 +140,7 @@ def test_a_retry_returns_the_first_coupon_even_after_the_template_left_the_centr
 
 
 def test_the_same_key_for_another_template_is_409_and_changes_nothing(shopper):
-    first, second = CouponTemplateFactory(), CouponTemplateFactory()
+    first, second = CouponTemplateFactory.create(), CouponTemplateFactory.create()
     assert claim(shopper, first.pk, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
     before = state(second)
 
@@ -151,7 +151,7 @@ def test_the_same_key_for_another_template_is_409_and_changes_nothing(shopper):
 
 
 def test_keys_are_per_member(shopper, other_shopper):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
 
     mine = claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY="same")
     theirs = claim(other_shopper, template.pk, HTTP_IDEMPOTENCY_KEY="same")
@@ -162,7 +162,7 @@ def test_keys_are_per_member(shopper, other_shopper):
 
 
 def test_a_long_key_is_stored_hashed_and_still_replays(shopper):
-    template = CouponTemplateFactory(per_member_limit=2)
+    template = CouponTemplateFactory.create(per_member_limit=2)
     key = "k" * 64
 
     first = claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY=key)
@@ -170,6 +170,7 @@ def test_a_long_key_is_stored_hashed_and_still_replays(shopper):
 
     assert again.json()["id"] == first.json()["id"]
     issue_key = Coupon.objects.get().issue_key
+    assert issue_key is not None
     assert issue_key.startswith(f"claim:{shopper.member.pk}:") and len(issue_key) <= 80
 
 
@@ -185,31 +186,32 @@ def refused(shopper, template, code: str, message: str) -> None:
 
 
 def test_before_the_claim_window_opens(shopper):
-    template = CouponTemplateFactory(claim_starts_at=timezone.now() + dt.timedelta(hours=1))
+    template = CouponTemplateFactory.create(claim_starts_at=timezone.now() + dt.timedelta(hours=1))
     refused(shopper, template, "coupon_claim_not_started", "未到领取时间")
 
 
 def test_after_the_claim_window_closes(shopper):
-    template = CouponTemplateFactory(claim_ends_at=timezone.now() - dt.timedelta(minutes=1))
+    template = CouponTemplateFactory.create(claim_ends_at=timezone.now() - dt.timedelta(minutes=1))
     refused(shopper, template, "coupon_claim_ended", "领取已结束")
 
 
 def test_a_fixed_date_coupon_whose_validity_is_over(shopper):
     now = timezone.now()
-    template = CouponTemplateFactory(validity=Validity.FIXED, valid_days=None,
-                                     valid_from=now - dt.timedelta(days=10), valid_until=now - dt.timedelta(days=1))
+    template = CouponTemplateFactory.create(validity=Validity.FIXED, valid_days=None,
+                                            valid_from=now - dt.timedelta(days=10),
+                                            valid_until=now - dt.timedelta(days=1))
     refused(shopper, template, "coupon_claim_ended", "领取已结束")
 
 
 def test_inside_the_window_the_claim_works(shopper):
     now = timezone.now()
-    template = CouponTemplateFactory(claim_starts_at=now - dt.timedelta(hours=1),
-                                     claim_ends_at=now + dt.timedelta(hours=1))
+    template = CouponTemplateFactory.create(claim_starts_at=now - dt.timedelta(hours=1),
+                                            claim_ends_at=now + dt.timedelta(hours=1))
     assert claim(shopper, template.pk).status_code == 201
 
 
 def test_new_customer_only_refuses_a_member_with_a_paid_order(db):
-    template = CouponTemplateFactory(new_customer_only=True)
+    template = CouponTemplateFactory.create(new_customer_only=True)
     old_customer, new_customer = make_shopper(paid_order_count=1), make_shopper(paid_order_count=0)
 
     refused(old_customer, template, "coupon_new_customer_only", "仅限新客领取")
@@ -224,7 +226,7 @@ def tiers(db):
 
 
 def test_a_tier_restricted_coupon(tiers):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     template.tiers.add(tiers["黄金"])
     silver, no_tier, gold = make_shopper(tier=tiers["白银"]), make_shopper(tier=None), make_shopper(tier=tiers["黄金"])
 
@@ -234,7 +236,7 @@ def test_a_tier_restricted_coupon(tiers):
 
 
 def test_a_segment_restricted_coupon(db):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     segment, other_segment = Segment.objects.create(name="高价值"), Segment.objects.create(name="沉睡")
     template.segments.add(segment)
     inside, elsewhere, outside = make_shopper(), make_shopper(), make_shopper()
@@ -254,7 +256,7 @@ def test_a_segment_restricted_coupon(db):
     "/api/v1/coupons/center/99999999999999999999999/claim",
 ])
 def test_an_unknown_template_is_404_coupon_template_not_found(shopper, path):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     before = state(template)
 
     body = error(shopper.client.post(path), 404)
@@ -266,7 +268,7 @@ def test_an_unknown_template_is_404_coupon_template_not_found(shopper, path):
 @pytest.mark.parametrize("path", ["/api/v1/coupons/center/abc/claim", "/api/v1/coupons/center/1.5/claim",
                                   "/api/v1/coupons/center/-1/claim", "/api/v1/coupons/center//claim"])
 def test_a_malformed_template_id_is_404_in_the_error_shape(shopper, path):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     before = state(template)
 
     assert error(shopper.client.post(path), 404)["code"] == "not_found"
@@ -275,7 +277,7 @@ def test_a_malformed_template_id_is_404_in_the_error_shape(shopper, path):
 
 @pytest.mark.parametrize("change", [{"show_in_center": False}, {"is_active": False}], ids=["hidden", "inactive"])
 def test_a_hidden_or_stopped_template_cannot_be_claimed_in_the_centre(shopper, change):
-    template = CouponTemplateFactory(**change)
+    template = CouponTemplateFactory.create(**change)
     before = state(template)
 
     body = error(claim(shopper, template.pk), 404)
@@ -286,7 +288,7 @@ def test_a_hidden_or_stopped_template_cannot_be_claimed_in_the_centre(shopper, c
 
 @pytest.mark.parametrize("key", ["", "   ", "k" * 65, "键"])
 def test_a_malformed_idempotency_key_is_400(shopper, key):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     before = state(template)
 
     body = error(claim(shopper, template.pk, HTTP_IDEMPOTENCY_KEY=key), 400)
@@ -296,7 +298,7 @@ def test_a_malformed_idempotency_key_is_400(shopper, key):
 
 
 def test_claiming_needs_a_login(api_client, db):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
 
     body = error(api_client.post(f"/api/v1/coupons/center/{template.pk}/claim"), 401)
 
@@ -305,7 +307,7 @@ def test_claiming_needs_a_login(api_client, db):
 
 
 def test_only_post_claims(shopper):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     assert error(shopper.client.get(f"/api/v1/coupons/center/{template.pk}/claim"), 405)["code"] == (
         "method_not_allowed")
     assert state(template)[:3] == (0, 0, 0)

@@ -37,7 +37,7 @@ def outcomes(responses) -> Counter:
 
 def test_the_last_coupon_claimed_by_fifty_members_at_once_goes_to_exactly_one():
     # given a template of 3 with 2 already claimed, and 50 members
-    template = CouponTemplateFactory(total_quantity=3)
+    template = CouponTemplateFactory.create(total_quantity=3)
     for early in (make_shopper(), make_shopper()):
         assert early.client.post(claim_path(template)).status_code == 201
     shoppers = [make_shopper() for _ in range(50)]
@@ -60,7 +60,7 @@ def test_the_last_coupon_claimed_by_fifty_members_at_once_goes_to_exactly_one():
 
 
 def test_a_member_double_tapping_ten_times_at_once_gets_exactly_one():
-    template = CouponTemplateFactory(per_member_limit=1, total_quantity=100)
+    template = CouponTemplateFactory.create(per_member_limit=1, total_quantity=100)
     shopper = make_shopper()
     clients = [client_for(shopper) for _ in range(10)]
 
@@ -77,7 +77,7 @@ def test_a_member_double_tapping_ten_times_at_once_gets_exactly_one():
 def test_one_request_retried_ten_times_in_flight_with_one_key_gets_the_first_coupon_every_time(per_member_limit):
     # limit 1: the retries wait on the quota row and find it used up; limit 3: they would pass
     # the limit, and the unique issue_key stops them. Either way every retry gets the first coupon.
-    template = CouponTemplateFactory(per_member_limit=per_member_limit)
+    template = CouponTemplateFactory.create(per_member_limit=per_member_limit)
     shopper = make_shopper()
     clients = [client_for(shopper) for _ in range(10)]
 
@@ -94,7 +94,7 @@ def test_one_request_retried_ten_times_in_flight_with_one_key_gets_the_first_cou
 
 def test_the_budget_holds_under_concurrency():
     # ¥10 coupons, ¥35 budget: three fit, the fourth would pass it
-    template = CouponTemplateFactory(amount_fen=1000, budget_fen=3500)
+    template = CouponTemplateFactory.create(amount_fen=1000, budget_fen=3500)
     shoppers = [make_shopper() for _ in range(12)]
     clients = [client_for(s) for s in shoppers]
 
@@ -107,7 +107,7 @@ def test_the_budget_holds_under_concurrency():
 
 def test_the_per_day_limit_holds_under_concurrency_and_resets_on_the_next_shanghai_day():
     # given 2 a day, 5 in all
-    template = CouponTemplateFactory(per_member_limit=5, per_day_limit=2)
+    template = CouponTemplateFactory.create(per_member_limit=5, per_day_limit=2)
     shopper = make_shopper()
     clients = [client_for(shopper) for _ in range(6)]
 
@@ -136,7 +136,7 @@ def test_the_per_day_limit_holds_under_concurrency_and_resets_on_the_next_shangh
 
 
 def test_on_one_shanghai_day_the_third_claim_is_refused_even_across_utc_midnight():
-    template = CouponTemplateFactory(per_member_limit=5, per_day_limit=2)
+    template = CouponTemplateFactory.create(per_member_limit=5, per_day_limit=2)
     member = make_shopper().member
     # 07:30 and 08:30 Shanghai are on two UTC days (23:30 and 00:30 UTC) but one Shanghai day
     morning = dt.datetime(2031, 3, 2, 7, 30, tzinfo=SHANGHAI)

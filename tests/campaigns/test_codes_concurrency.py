@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_one_code_redeemed_by_ten_members_at_once_gives_exactly_one_coupon():
     # given one code and ten members, each with a client of their own
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     code_batch_import(template_id=template.pk, name="联名", partner="合作方", codes=["RACE2026CODE"])
     shoppers = [make_shopper() for _ in range(10)]
     clients = []
@@ -42,7 +42,7 @@ def test_one_code_redeemed_by_ten_members_at_once_gives_exactly_one_coupon():
 
 
 def test_a_double_tap_by_one_member_returns_the_same_coupon_twice():
-    template = CouponTemplateFactory(per_member_limit=3)
+    template = CouponTemplateFactory.create(per_member_limit=3)
     code_batch_import(template_id=template.pk, name="联名", partner="合作方", codes=["TAPTAP2026"])
     member = make_shopper().member
 

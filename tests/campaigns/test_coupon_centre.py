@@ -31,16 +31,16 @@ def short(row: dict) -> tuple:
 
 def test_anonymous_callers_see_each_template_state_without_member_information(api_client, db):
     now = timezone.now()
-    CouponTemplateFactory(name="可领", total_quantity=10)
-    CouponTemplateFactory(name="抢光", total_quantity=1, issued_count=1)
-    CouponTemplateFactory(name="发完", amount_fen=1000, budget_fen=1500, issued_value_fen=1000, issued_count=1)
-    CouponTemplateFactory(name="未开始", claim_starts_at=now + dt.timedelta(hours=2))
-    CouponTemplateFactory(name="新客", new_customer_only=True)
-    CouponTemplateFactory(name="隐藏", show_in_center=False)
-    CouponTemplateFactory(name="停用", is_active=False)
-    CouponTemplateFactory(name="已结束", claim_ends_at=now - dt.timedelta(minutes=1))
-    CouponTemplateFactory(name="过期固定券", validity=Validity.FIXED, valid_days=None,
-                          valid_from=now - dt.timedelta(days=9), valid_until=now - dt.timedelta(days=1))
+    CouponTemplateFactory.create(name="可领", total_quantity=10)
+    CouponTemplateFactory.create(name="抢光", total_quantity=1, issued_count=1)
+    CouponTemplateFactory.create(name="发完", amount_fen=1000, budget_fen=1500, issued_value_fen=1000, issued_count=1)
+    CouponTemplateFactory.create(name="未开始", claim_starts_at=now + dt.timedelta(hours=2))
+    CouponTemplateFactory.create(name="新客", new_customer_only=True)
+    CouponTemplateFactory.create(name="隐藏", show_in_center=False)
+    CouponTemplateFactory.create(name="停用", is_active=False)
+    CouponTemplateFactory.create(name="已结束", claim_ends_at=now - dt.timedelta(minutes=1))
+    CouponTemplateFactory.create(name="过期固定券", validity=Validity.FIXED, valid_days=None,
+                                 valid_from=now - dt.timedelta(days=9), valid_until=now - dt.timedelta(days=1))
 
     rows = centre(api_client)
 
@@ -58,12 +58,12 @@ def test_a_member_sees_claimed_and_why_they_may_not_claim(db):
     silver = Tier.objects.get(level=1)
     vip = Segment.objects.create(name="高价值")
     shopper = make_shopper(tier=silver, paid_order_count=2)
-    taken = CouponTemplateFactory(name="已领", per_member_limit=1)
-    twice = CouponTemplateFactory(name="可领两张", per_member_limit=2)
-    CouponTemplateFactory(name="新客", new_customer_only=True)
-    CouponTemplateFactory(name="黄金").tiers.add(gold)
-    CouponTemplateFactory(name="人群").segments.add(vip)
-    today = CouponTemplateFactory(name="每日", per_member_limit=5, per_day_limit=1)
+    taken = CouponTemplateFactory.create(name="已领", per_member_limit=1)
+    twice = CouponTemplateFactory.create(name="可领两张", per_member_limit=2)
+    CouponTemplateFactory.create(name="新客", new_customer_only=True)
+    CouponTemplateFactory.create(name="黄金").tiers.add(gold)
+    CouponTemplateFactory.create(name="人群").segments.add(vip)
+    today = CouponTemplateFactory.create(name="每日", per_member_limit=5, per_day_limit=1)
     coupon_claim(member=shopper.member, template_id=taken.pk)
     coupon_claim(member=shopper.member, template_id=twice.pk)
     coupon_claim(member=shopper.member, template_id=today.pk)
@@ -85,7 +85,7 @@ def test_a_member_sees_claimed_and_why_they_may_not_claim(db):
 
 
 def test_a_claimed_template_that_then_sold_out_still_says_claimed_to_the_holder(shopper, other_shopper):
-    template = CouponTemplateFactory(name="最后一张", total_quantity=1)
+    template = CouponTemplateFactory.create(name="最后一张", total_quantity=1)
     coupon_claim(member=shopper.member, template_id=template.pk)
 
     assert centre(shopper.client)["最后一张"]["state"] == "claimed"
@@ -93,7 +93,7 @@ def test_a_claimed_template_that_then_sold_out_still_says_claimed_to_the_holder(
 
 
 def test_yesterdays_claims_do_not_count_against_today(shopper):
-    template = CouponTemplateFactory(name="每日", per_member_limit=5, per_day_limit=1)
+    template = CouponTemplateFactory.create(name="每日", per_member_limit=5, per_day_limit=1)
     yesterday = timezone.now() - dt.timedelta(days=1)
     coupon_claim(member=shopper.member, template_id=template.pk, now=yesterday)
     assert CouponQuota.objects.get(member=shopper.member).day == timezone.localdate(yesterday)
@@ -102,12 +102,13 @@ def test_yesterdays_claims_do_not_count_against_today(shopper):
 
 
 def test_the_progress_bar_shows_what_is_left(api_client, db):
-    CouponTemplateFactory(name="剩七成", total_quantity=10, issued_count=3)
-    CouponTemplateFactory(name="剩一张", total_quantity=1000, issued_count=999)
-    CouponTemplateFactory(name="不限量")
-    CouponTemplateFactory(name="预算剩四成", amount_fen=1000, budget_fen=5000, issued_value_fen=3000, issued_count=3)
-    CouponTemplateFactory(name="两者取小", total_quantity=10, issued_count=2, amount_fen=1000, budget_fen=10000,
-                          issued_value_fen=5000)
+    CouponTemplateFactory.create(name="剩七成", total_quantity=10, issued_count=3)
+    CouponTemplateFactory.create(name="剩一张", total_quantity=1000, issued_count=999)
+    CouponTemplateFactory.create(name="不限量")
+    CouponTemplateFactory.create(name="预算剩四成", amount_fen=1000, budget_fen=5000, issued_value_fen=3000,
+                                 issued_count=3)
+    CouponTemplateFactory.create(name="两者取小", total_quantity=10, issued_count=2, amount_fen=1000, budget_fen=10000,
+                                 issued_value_fen=5000)
 
     rows = centre(api_client)
 
@@ -123,14 +124,15 @@ def test_the_progress_bar_shows_what_is_left(api_client, db):
 
 def test_texts_and_money_in_fen(api_client, db):
     start = dt.datetime(2031, 11, 1, 0, 0, tzinfo=SHANGHAI)
-    CouponTemplateFactory(name="满减", threshold_fen=10000, amount_fen=1000)
-    CouponTemplateFactory(name="折扣", kind=CouponKind.DISCOUNT, threshold_fen=19900, amount_fen=0, pay_percent=85,
-                          max_discount_fen=2000)
-    CouponTemplateFactory(name="九折", kind=CouponKind.DISCOUNT, threshold_fen=0, amount_fen=0, pay_percent=90)
-    CouponTemplateFactory(name="无门槛", kind=CouponKind.NO_THRESHOLD, threshold_fen=0, amount_fen=550)
-    CouponTemplateFactory(name="包邮", kind=CouponKind.FREIGHT, threshold_fen=0, amount_fen=0,
-                          validity=Validity.FIXED, valid_days=None, valid_from=start,
-                          valid_until=start + dt.timedelta(days=11))
+    CouponTemplateFactory.create(name="满减", threshold_fen=10000, amount_fen=1000)
+    CouponTemplateFactory.create(name="折扣", kind=CouponKind.DISCOUNT, threshold_fen=19900, amount_fen=0,
+                                 pay_percent=85,
+                                 max_discount_fen=2000)
+    CouponTemplateFactory.create(name="九折", kind=CouponKind.DISCOUNT, threshold_fen=0, amount_fen=0, pay_percent=90)
+    CouponTemplateFactory.create(name="无门槛", kind=CouponKind.NO_THRESHOLD, threshold_fen=0, amount_fen=550)
+    CouponTemplateFactory.create(name="包邮", kind=CouponKind.FREIGHT, threshold_fen=0, amount_fen=0,
+                                 validity=Validity.FIXED, valid_days=None, valid_from=start,
+                                 valid_until=start + dt.timedelta(days=11))
 
     rows = centre(api_client)
 
@@ -173,7 +175,7 @@ def mine(shopper, status: str | None = None) -> list[tuple[int, str]]:
 
 
 def test_my_coupons_by_tab(shopper, other_shopper):
-    template = CouponTemplateFactory(per_member_limit=10)
+    template = CouponTemplateFactory.create(per_member_limit=10)
     now = timezone.now()
     soon = hold(shopper.member, template, valid_until=now + dt.timedelta(days=1))
     later = hold(shopper.member, template, valid_until=now + dt.timedelta(days=6))
@@ -191,7 +193,7 @@ def test_my_coupons_by_tab(shopper, other_shopper):
 
 
 def test_a_coupon_shows_its_status_label_and_whether_it_can_be_used_now(shopper):
-    template = CouponTemplateFactory(name="满100减10")
+    template = CouponTemplateFactory.create(name="满100减10")
     now = timezone.now()
     hold(shopper.member, template)
     hold(shopper.member, template, valid_from=now + dt.timedelta(days=1))  # not valid yet
@@ -205,7 +207,7 @@ def test_a_coupon_shows_its_status_label_and_whether_it_can_be_used_now(shopper)
 
 
 def test_another_members_coupon_is_404_and_so_is_an_unknown_one(shopper, other_shopper):
-    theirs = hold(other_shopper.member, CouponTemplateFactory())
+    theirs = hold(other_shopper.member, CouponTemplateFactory.create())
 
     for path in [f"/api/v1/coupons/mine/{theirs.pk}", "/api/v1/coupons/mine/999999999",
                  "/api/v1/coupons/mine/99999999999999999999999"]:
@@ -247,7 +249,7 @@ def test_the_centre_query_count_does_not_grow_with_page_size(api_client, shopper
     vip = Segment.objects.create(name="高价值")
     gold = Tier.objects.get(level=2)
     for i in range(30):
-        template = CouponTemplateFactory(total_quantity=100)
+        template = CouponTemplateFactory.create(total_quantity=100)
         if i % 2 == 0:
             coupon_claim(member=shopper.member, template_id=template.pk)
         if i % 3 == 2:  # the newest (the first page) among them
@@ -266,7 +268,7 @@ def test_the_centre_query_count_does_not_grow_with_page_size(api_client, shopper
 
 def test_my_coupons_query_count_does_not_grow_with_page_size(shopper):
     for _ in range(3):
-        template = CouponTemplateFactory(per_member_limit=10)
+        template = CouponTemplateFactory.create(per_member_limit=10)
         for _ in range(10):
             hold(shopper.member, template)
 

@@ -24,8 +24,8 @@ def _at(day: dt.date, hour: int) -> dt.datetime:
 
 
 def _session_at(start: dt.datetime, hours: int = 2, **fields):
-    session = FlashSessionFactory(starts_at=start, ends_at=start + dt.timedelta(hours=hours), **fields)
-    FlashItemFactory(session=session)
+    session = FlashSessionFactory.create(starts_at=start, ends_at=start + dt.timedelta(hours=hours), **fields)
+    FlashItemFactory.create(session=session)
     return session
 
 
@@ -40,7 +40,7 @@ def test_the_board_shows_today_and_tomorrow_with_their_states():
     afternoon = _session_at(_at(today, 14))
     evening = _session_at(_at(today, 20))
     _session_at(_at(today, 20) + dt.timedelta(minutes=30), is_active=False)  # disabled
-    FlashSessionFactory(starts_at=_at(today, 21), ends_at=_at(today, 22))  # no items yet
+    FlashSessionFactory.create(starts_at=_at(today, 21), ends_at=_at(today, 22))  # no items yet
     next_morning = _session_at(_at(tomorrow, 10))
     _session_at(_at(tomorrow + dt.timedelta(days=1), 10))  # the day after tomorrow: not yet
 
@@ -68,9 +68,9 @@ def test_with_nothing_running_the_next_session_is_current():
 
 def test_anonymous_list_shape(api_client):
     # given a running session with a ¥99 → ¥49 item, 7 of 20 sold, and an upcoming one
-    product = ProductFactory(name="婴儿湿巾 80 抽", main_image="products/wipes.png")
-    sku = SkuFactory(product=product, price_fen=9900, specs={"规格": "80抽", "包数": "3包"})
-    item = FlashItemFactory(sku=sku, flash_price_fen=4900, stock_total=20, stock_left=13, per_member_limit=2)
+    product = ProductFactory.create(name="婴儿湿巾 80 抽", main_image="products/wipes.png")
+    sku = SkuFactory.create(product=product, price_fen=9900, specs={"规格": "80抽", "包数": "3包"})
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=4900, stock_total=20, stock_left=13, per_member_limit=2)
     session = item.session
     upcoming = _session_at(timezone.now() + dt.timedelta(hours=2))
 
@@ -100,13 +100,13 @@ def test_anonymous_list_shape(api_client):
 
 
 def test_signed_in_member_sees_what_is_left_of_the_allowance(shopper):
-    session = FlashSessionFactory()
-    held = FlashItemFactory(session=session, per_member_limit=3, sort=1)
-    used_up = FlashItemFactory(session=session, per_member_limit=1, sort=2)
-    untouched = FlashItemFactory(session=session, per_member_limit=2, sort=3)
+    session = FlashSessionFactory.create()
+    held = FlashItemFactory.create(session=session, per_member_limit=3, sort=1)
+    used_up = FlashItemFactory.create(session=session, per_member_limit=1, sort=2)
+    untouched = FlashItemFactory.create(session=session, per_member_limit=2, sort=3)
     FlashPurchase.objects.create(item=held, member=shopper.member, quantity=1)
     FlashPurchase.objects.create(item=used_up, member=shopper.member, quantity=1)
-    FlashPurchase.objects.create(item=untouched, member=MemberFactory(), quantity=2)  # someone else's
+    FlashPurchase.objects.create(item=untouched, member=MemberFactory.create(), quantity=2)  # someone else's
 
     response = shopper.client.get(URL)
 
@@ -116,8 +116,8 @@ def test_signed_in_member_sees_what_is_left_of_the_allowance(shopper):
 
 
 def test_sold_percent_is_100_only_when_sold_out(api_client):
-    almost = FlashItemFactory(stock_total=200, stock_left=1, sort=1)
-    gone = FlashItemFactory(session=almost.session, stock_total=3, stock_left=0, sort=2)
+    almost = FlashItemFactory.create(stock_total=200, stock_left=1, sort=1)
+    gone = FlashItemFactory.create(session=almost.session, stock_total=3, stock_left=0, sort=2)
 
     items = api_client.get(URL).json()["sessions"][0]["items"]
 
@@ -125,9 +125,10 @@ def test_sold_percent_is_100_only_when_sold_out(api_client):
 
 
 def test_items_off_the_shelf_are_not_shown(api_client):
-    shown = FlashItemFactory(sort=1)
-    FlashItemFactory(session=shown.session, sku=SkuFactory(product=ProductFactory(is_on_shelf=False)), sort=2)
-    FlashItemFactory(session=shown.session, sku=SkuFactory(is_active=False), sort=3)
+    shown = FlashItemFactory.create(sort=1)
+    off_shelf = SkuFactory.create(product=ProductFactory.create(is_on_shelf=False))
+    FlashItemFactory.create(session=shown.session, sku=off_shelf, sort=2)
+    FlashItemFactory.create(session=shown.session, sku=SkuFactory.create(is_active=False), sort=3)
 
     items = api_client.get(URL).json()["sessions"][0]["items"]
 
@@ -135,7 +136,7 @@ def test_items_off_the_shelf_are_not_shown(api_client):
 
 
 def test_session_detail(shopper):
-    item = FlashItemFactory(per_member_limit=2)
+    item = FlashItemFactory.create(per_member_limit=2)
     session = item.session
     FlashPurchase.objects.create(item=item, member=shopper.member, quantity=1)
 
@@ -178,7 +179,7 @@ def test_a_disabled_session_is_not_found_and_a_non_numeric_id_is_a_plain_404(api
 
 
 def test_a_bad_token_is_refused_not_treated_as_anonymous(api_client):
-    FlashItemFactory()
+    FlashItemFactory.create()
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
 
     response = api_client.get(URL)
@@ -189,14 +190,14 @@ def test_a_bad_token_is_refused_not_treated_as_anonymous(api_client):
 
 def test_query_count_does_not_grow_with_sessions_or_items(shopper):
     now = timezone.now()
-    FlashItemFactory()
+    FlashItemFactory.create()
 
     with CaptureQueriesContext(connection) as small:
         assert shopper.client.get(URL).status_code == 200
     for hours in (2, 4):
         session = _session_at(now + dt.timedelta(hours=hours))
         for _ in range(4):
-            item = FlashItemFactory(session=session)
+            item = FlashItemFactory.create(session=session)
             FlashPurchase.objects.create(item=item, member=shopper.member, quantity=1)
     with CaptureQueriesContext(connection) as large:
         body = shopper.client.get(URL).json()

@@ -16,19 +16,13 @@ from campaigns.models import FlashItem, FlashPurchase, FlashReservation
 from campaigns.services.flash import flash_release
 from catalog.models import Stock, StockMovement
 from payments.models import Payment
-from shop.api.orders import CheckoutInputSerializer
 from shop.models import Order, OrderStatus
 from shop.services.payments import order_cancel_expired
 from tests.concurrency import run_concurrently
 from tests.factories import FlashItemFactory, FlashSessionFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
 
-# The order API takes flash_item_id once checkout integration (helper B1) has landed.
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif("flash_item_id" not in CheckoutInputSerializer.Item().fields,
-                       reason="the order API does not take flash_item_id yet"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _order(shopper, item: FlashItem, *, key: str, quantity: int = 1):
@@ -44,8 +38,8 @@ def _left(item: FlashItem) -> int:
 def test_rush_200_buyers_for_20_units_over_http():
     # given 20 flash units (¥99 → ¥49, one per member) of a SKU with 100 in stock, and 200 shoppers
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=100)
-    item = FlashItemFactory(sku=sku, flash_price_fen=4900, stock_total=20, per_member_limit=1)
+    sku = SkuFactory.create(price_fen=9900, stock=100)
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=4900, stock_total=20, per_member_limit=1)
     shoppers = [make_shopper() for _ in range(200)]
 
     # when all of them order one unit at the same moment
@@ -74,8 +68,8 @@ def test_rush_200_buyers_for_20_units_over_http():
 @pytest.mark.parametrize("limit", [1, 2])
 def test_one_member_firing_ten_orders_at_once_over_http_gets_the_limit(limit):
     default_freight()
-    sku = SkuFactory(stock=100)
-    item = FlashItemFactory(sku=sku, per_member_limit=limit)
+    sku = SkuFactory.create(stock=100)
+    item = FlashItemFactory.create(sku=sku, per_member_limit=limit)
     shopper = make_shopper()
 
     responses = run_concurrently(lambda i: _order(shopper, item, key=f"tap-{i}"), 10)
@@ -91,8 +85,9 @@ def test_one_member_firing_ten_orders_at_once_over_http_gets_the_limit(limit):
 def unpaid_flash_order(mall):
     """An unpaid flash order for 2 units (session timeout 7 minutes); the shopper opened the pay sheet."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=100)
-    item = FlashItemFactory(sku=sku, session=FlashSessionFactory(unpaid_timeout_minutes=7), per_member_limit=2)
+    sku = SkuFactory.create(price_fen=9900, stock=100)
+    session = FlashSessionFactory.create(unpaid_timeout_minutes=7)
+    item = FlashItemFactory.create(sku=sku, session=session, per_member_limit=2)
     shopper = make_shopper()
     response = _order(shopper, item, key="flash-1", quantity=2)
     assert response.status_code == 201, response.json()
@@ -165,9 +160,9 @@ def test_the_shopper_cancelling_gives_it_back_too(unpaid_flash_order):
 
 def test_a_flash_item_of_a_session_not_running_is_refused_and_changes_nothing():
     default_freight()
-    sku = SkuFactory(stock=100)
+    sku = SkuFactory.create(stock=100)
     now = timezone.now()
-    item = FlashItemFactory(sku=sku, session=FlashSessionFactory(starts_at=now + dt.timedelta(hours=1)))
+    item = FlashItemFactory.create(sku=sku, session=FlashSessionFactory.create(starts_at=now + dt.timedelta(hours=1)))
     shopper = make_shopper()
 
     response = _order(shopper, item, key="early")

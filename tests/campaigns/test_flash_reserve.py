@@ -70,8 +70,8 @@ def _left(item: FlashItem) -> int:
 @pytest.mark.django_db
 def test_reserve_takes_allowance_stock_and_subsidy_and_records_the_reservation():
     # given 20 units at ¥49 of a ¥99 SKU, limit 2
-    item = FlashItemFactory(sku=SkuFactory(price_fen=9900), per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(sku=SkuFactory.create(price_fen=9900), per_member_limit=2)
+    member = MemberFactory.create()
 
     # when the member reserves 2
     order = _reserve(member, item, 2)
@@ -87,8 +87,8 @@ def test_reserve_takes_allowance_stock_and_subsidy_and_records_the_reservation()
 
 @pytest.mark.django_db
 def test_a_second_order_over_the_member_limit_is_refused_and_changes_nothing():
-    item = FlashItemFactory(per_member_limit=1)
-    member = MemberFactory()
+    item = FlashItemFactory.create(per_member_limit=1)
+    member = MemberFactory.create()
     _reserve(member, item)
 
     with pytest.raises(FlashLimitExceeded) as refused:
@@ -104,8 +104,8 @@ def test_a_second_order_over_the_member_limit_is_refused_and_changes_nothing():
 
 @pytest.mark.django_db
 def test_more_units_than_the_limit_in_one_order_are_refused():
-    item = FlashItemFactory(per_member_limit=1)
-    member = MemberFactory()
+    item = FlashItemFactory.create(per_member_limit=1)
+    member = MemberFactory.create()
 
     with pytest.raises(FlashLimitExceeded):
         _reserve(member, item, 2)
@@ -117,8 +117,8 @@ def test_more_units_than_the_limit_in_one_order_are_refused():
 
 @pytest.mark.django_db
 def test_two_lines_of_the_same_item_count_together_against_the_limit():
-    item = FlashItemFactory(per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(per_member_limit=2)
+    member = MemberFactory.create()
     order = _bare_order(member)
 
     with pytest.raises(FlashLimitExceeded):
@@ -132,8 +132,8 @@ def test_two_lines_of_the_same_item_count_together_against_the_limit():
 @pytest.mark.django_db
 def test_sold_out_gives_the_allowance_back_too():
     # given one unit left and a limit of 2
-    item = FlashItemFactory(stock_total=20, stock_left=1, per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(stock_total=20, stock_left=1, per_member_limit=2)
+    member = MemberFactory.create()
 
     # when the member wants 2
     with pytest.raises(FlashSoldOut) as refused:
@@ -151,10 +151,10 @@ def test_sold_out_gives_the_allowance_back_too():
 @pytest.mark.django_db
 def test_session_budget_stops_the_order_that_would_exceed_it():
     # given a subsidy of ¥50 a unit and a budget of ¥120: two units fit, a third does not
-    session = FlashSessionFactory(budget_fen=12000)
-    item = FlashItemFactory(session=session, sku=SkuFactory(price_fen=9900), flash_price_fen=4900,
-                            per_member_limit=1)
-    buyers = [MemberFactory() for _ in range(3)]
+    session = FlashSessionFactory.create(budget_fen=12000)
+    item = FlashItemFactory.create(session=session, sku=SkuFactory.create(price_fen=9900), flash_price_fen=4900,
+                                   per_member_limit=1)
+    buyers = [MemberFactory.create() for _ in range(3)]
     _reserve(buyers[0], item)
     _reserve(buyers[1], item)
 
@@ -171,10 +171,10 @@ def test_session_budget_stops_the_order_that_would_exceed_it():
 
 @pytest.mark.django_db
 def test_a_flash_price_at_or_above_list_price_uses_no_budget():
-    session = FlashSessionFactory(budget_fen=0)
-    item = FlashItemFactory(session=session, sku=SkuFactory(price_fen=4900), flash_price_fen=4900)
+    session = FlashSessionFactory.create(budget_fen=0)
+    item = FlashItemFactory.create(session=session, sku=SkuFactory.create(price_fen=4900), flash_price_fen=4900)
 
-    _reserve(MemberFactory(), item)
+    _reserve(MemberFactory.create(), item)
 
     assert FlashSession.objects.get(pk=session.pk).subsidy_fen == 0
     assert FlashReservation.objects.get().subsidy_fen == 0
@@ -188,9 +188,9 @@ def test_a_flash_price_at_or_above_list_price_uses_no_budget():
 ], ids=["not_started", "ended", "disabled"])
 def test_items_of_a_session_not_running_are_refused(starts_in, ends_in, is_active):
     now = timezone.now()
-    item = FlashItemFactory(session=FlashSessionFactory(starts_at=now + starts_in, ends_at=now + ends_in,
+    item = FlashItemFactory.create(session=FlashSessionFactory.create(starts_at=now + starts_in, ends_at=now + ends_in,
                                                         is_active=is_active))
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     with pytest.raises(FlashNotActive) as refused:
         _reserve(member, item)
@@ -203,8 +203,8 @@ def test_items_of_a_session_not_running_are_refused(starts_in, ends_in, is_activ
 
 @pytest.mark.django_db
 def test_an_unknown_item_is_not_found_and_a_bad_quantity_is_invalid():
-    item = FlashItemFactory()
-    member = MemberFactory()
+    item = FlashItemFactory.create()
+    member = MemberFactory.create()
     order = _bare_order(member)
 
     with pytest.raises(FlashItemNotFound) as unknown:
@@ -221,9 +221,9 @@ def test_an_unknown_item_is_not_found_and_a_bad_quantity_is_invalid():
 
 @pytest.mark.django_db
 def test_one_order_with_items_of_two_sessions_takes_each():
-    a = FlashItemFactory(per_member_limit=2)
-    b = FlashItemFactory(per_member_limit=1)
-    member = MemberFactory()
+    a = FlashItemFactory.create(per_member_limit=2)
+    b = FlashItemFactory.create(per_member_limit=1)
+    member = MemberFactory.create()
     order = _bare_order(member)
 
     flash_reserve(member_id=member.pk, order_id=order.pk,
@@ -239,8 +239,8 @@ def test_one_order_with_items_of_two_sessions_takes_each():
 
 @pytest.mark.django_db
 def test_release_gives_stock_allowance_and_subsidy_back_once():
-    item = FlashItemFactory(sku=SkuFactory(price_fen=9900), per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(sku=SkuFactory.create(price_fen=9900), per_member_limit=2)
+    member = MemberFactory.create()
     order = _reserve(member, item, 2)
 
     first = flash_release(order_id=order.pk)
@@ -258,15 +258,15 @@ def test_release_gives_stock_allowance_and_subsidy_back_once():
 
 @pytest.mark.django_db
 def test_release_of_an_order_without_flash_lines_is_zero():
-    order = _bare_order(MemberFactory())
+    order = _bare_order(MemberFactory.create())
 
     assert flash_release(order_id=order.pk) == 0
 
 
 @pytest.mark.django_db
 def test_release_never_lifts_stock_above_a_total_an_operator_lowered():
-    item = FlashItemFactory(stock_total=20)
-    order = _reserve(MemberFactory(), item, 1)
+    item = FlashItemFactory.create(stock_total=20)
+    order = _reserve(MemberFactory.create(), item, 1)
     FlashItem.objects.filter(pk=item.pk).update(stock_total=19)  # 19 left of 19 now
 
     assert flash_release(order_id=order.pk) == 1
@@ -276,8 +276,8 @@ def test_release_never_lifts_stock_above_a_total_an_operator_lowered():
 
 @pytest.mark.django_db
 def test_reclaim_takes_back_what_a_revived_order_released_once():
-    item = FlashItemFactory(sku=SkuFactory(price_fen=9900), per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(sku=SkuFactory.create(price_fen=9900), per_member_limit=2)
+    member = MemberFactory.create()
     order = _reserve(member, item, 2)
     flash_release(order_id=order.pk)
 
@@ -293,8 +293,8 @@ def test_reclaim_takes_back_what_a_revived_order_released_once():
 
 @pytest.mark.django_db
 def test_reclaim_of_an_order_never_released_is_zero():
-    item = FlashItemFactory()
-    order = _reserve(MemberFactory(), item)
+    item = FlashItemFactory.create()
+    order = _reserve(MemberFactory.create(), item)
 
     assert flash_reclaim(order_id=order.pk) == 0
     assert _left(item) == 19
@@ -303,11 +303,11 @@ def test_reclaim_of_an_order_never_released_is_zero():
 @pytest.mark.django_db
 def test_reclaim_refused_when_the_units_went_to_others_changes_nothing():
     # given the member's cancelled order released the last unit and someone else took it
-    item = FlashItemFactory(stock_total=1)
-    member = MemberFactory()
+    item = FlashItemFactory.create(stock_total=1)
+    member = MemberFactory.create()
     order = _reserve(member, item)
     flash_release(order_id=order.pk)
-    _reserve(MemberFactory(), item)
+    _reserve(MemberFactory.create(), item)
 
     with pytest.raises(FlashSoldOut):
         flash_reclaim(order_id=order.pk)
@@ -319,8 +319,8 @@ def test_reclaim_refused_when_the_units_went_to_others_changes_nothing():
 
 @pytest.mark.django_db
 def test_reclaim_refused_when_the_member_has_bought_the_limit_again():
-    item = FlashItemFactory(per_member_limit=1)
-    member = MemberFactory()
+    item = FlashItemFactory.create(per_member_limit=1)
+    member = MemberFactory.create()
     order = _reserve(member, item)
     flash_release(order_id=order.pk)
     _reserve(member, item)
@@ -339,10 +339,10 @@ def test_reclaim_refused_when_the_member_has_bought_the_limit_again():
 @pytest.mark.django_db
 def test_offers_are_only_items_of_enabled_sessions_running_now():
     now = timezone.now()
-    running = FlashItemFactory(flash_price_fen=1990, per_member_limit=3,
-                               session=FlashSessionFactory(unpaid_timeout_minutes=10))
-    upcoming = FlashItemFactory(session=FlashSessionFactory(starts_at=now + dt.timedelta(hours=1)))
-    disabled = FlashItemFactory(session=FlashSessionFactory(is_active=False))
+    running = FlashItemFactory.create(flash_price_fen=1990, per_member_limit=3,
+                                      session=FlashSessionFactory.create(unpaid_timeout_minutes=10))
+    upcoming = FlashItemFactory.create(session=FlashSessionFactory.create(starts_at=now + dt.timedelta(hours=1)))
+    disabled = FlashItemFactory.create(session=FlashSessionFactory.create(is_active=False))
 
     offers = flash_offers(item_ids=[running.pk, upcoming.pk, disabled.pk, 10**12], now=now)
 
@@ -359,9 +359,9 @@ def test_offers_are_only_items_of_enabled_sessions_running_now():
 @pytest.mark.django_db(transaction=True)
 def test_rush_200_buyers_for_20_units_exactly_20_orders():
     # given 20 activity units of a SKU with 100 in stock, one per member, 200 members
-    sku = SkuFactory(price_fen=9900, stock=100)
-    item = FlashItemFactory(sku=sku, stock_total=20, per_member_limit=1)
-    members = [MemberFactory() for _ in range(200)]
+    sku = SkuFactory.create(price_fen=9900, stock=100)
+    item = FlashItemFactory.create(sku=sku, stock_total=20, per_member_limit=1)
+    members = [MemberFactory.create() for _ in range(200)]
 
     # when all 200 place an order for one unit at the same moment
     results = run_concurrently(lambda i: _place(members[i], item), 200)
@@ -384,9 +384,9 @@ def test_rush_200_buyers_for_20_units_exactly_20_orders():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("limit", [1, 2])
 def test_one_member_firing_ten_orders_at_once_gets_exactly_the_limit(limit):
-    sku = SkuFactory(stock=100)
-    item = FlashItemFactory(sku=sku, per_member_limit=limit)
-    member = MemberFactory()
+    sku = SkuFactory.create(stock=100)
+    item = FlashItemFactory.create(sku=sku, per_member_limit=limit)
+    member = MemberFactory.create()
 
     results = run_concurrently(lambda i: _place(member, item), 10)
 
@@ -401,9 +401,9 @@ def test_one_member_firing_ten_orders_at_once_gets_exactly_the_limit(limit):
 
 @pytest.mark.django_db(transaction=True)
 def test_orders_with_two_items_in_opposite_orders_do_not_deadlock():
-    a = FlashItemFactory(stock_total=50)
-    b = FlashItemFactory(stock_total=50)
-    members = [MemberFactory() for _ in range(20)]
+    a = FlashItemFactory.create(stock_total=50)
+    b = FlashItemFactory.create(stock_total=50)
+    members = [MemberFactory.create() for _ in range(20)]
 
     def buy(i: int) -> Order:
         first, second = (a, b) if i % 2 else (b, a)
@@ -421,8 +421,8 @@ def test_orders_with_two_items_in_opposite_orders_do_not_deadlock():
 
 @pytest.mark.django_db(transaction=True)
 def test_release_called_concurrently_gives_back_once():
-    item = FlashItemFactory(sku=SkuFactory(price_fen=9900), per_member_limit=2)
-    member = MemberFactory()
+    item = FlashItemFactory.create(sku=SkuFactory.create(price_fen=9900), per_member_limit=2)
+    member = MemberFactory.create()
     with transaction.atomic(durable=True):
         order = _reserve(member, item, 2)
 

@@ -41,7 +41,7 @@ def test_creates_the_three_default_slots_of_the_day_once():
 def test_a_session_an_operator_already_made_at_a_slot_is_kept(settings):
     settings.FLASH_SALE_UNPAID_TIMEOUT_MINUTES = 10
     day = dt.date(2030, 11, 24)
-    mine = FlashSessionFactory(name="双11返场", starts_at=_at(day, 14), ends_at=_at(day, 15), is_active=False)
+    mine = FlashSessionFactory.create(name="双11返场", starts_at=_at(day, 14), ends_at=_at(day, 15), is_active=False)
 
     created = flash_sessions_create_for_day(day=day)
 

@@ -33,14 +33,14 @@ def login(sandbox, openid: str | None = None) -> dict:
 def test_a_first_login_gives_the_active_new_member_gifts_and_a_second_login_nothing_more(sandbox):
     # given one gift that applies and several that do not
     now = timezone.now()
-    welcome = CouponTemplateFactory(name="新人满100减10", show_in_center=False,
-                                    claim_ends_at=now - dt.timedelta(days=1))  # claim window: not for gifts
+    welcome = CouponTemplateFactory.create(name="新人满100减10", show_in_center=False,
+                                           claim_ends_at=now - dt.timedelta(days=1))  # claim window: not for gifts
     welcome_rule = rule(welcome)
-    rule(CouponTemplateFactory(name="停用规则"), is_active=False)
-    rule(CouponTemplateFactory(name="已结束"), ends_at=now - dt.timedelta(minutes=1))
-    rule(CouponTemplateFactory(name="未开始"), starts_at=now + dt.timedelta(days=1))
-    rule(CouponTemplateFactory(name="券已停用", is_active=False))
-    rule(CouponTemplateFactory(name="支付有礼"), trigger=GiftRule.Trigger.PAID_ORDER)
+    rule(CouponTemplateFactory.create(name="停用规则"), is_active=False)
+    rule(CouponTemplateFactory.create(name="已结束"), ends_at=now - dt.timedelta(minutes=1))
+    rule(CouponTemplateFactory.create(name="未开始"), starts_at=now + dt.timedelta(days=1))
+    rule(CouponTemplateFactory.create(name="券已停用", is_active=False))
+    rule(CouponTemplateFactory.create(name="支付有礼"), trigger=GiftRule.Trigger.PAID_ORDER)
 
     # when a new shopper logs in for the first time
     body = login(sandbox)
@@ -65,9 +65,9 @@ def test_a_first_login_gives_the_active_new_member_gifts_and_a_second_login_noth
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sold_out_gift_is_skipped_and_logged_and_never_breaks_the_login(sandbox, caplog):
-    sold_out = CouponTemplateFactory(name="抢光了", total_quantity=1, issued_count=1)
-    over_budget = CouponTemplateFactory(name="超预算", amount_fen=1000, budget_fen=500)
-    still_there = CouponTemplateFactory(name="还有")
+    sold_out = CouponTemplateFactory.create(name="抢光了", total_quantity=1, issued_count=1)
+    over_budget = CouponTemplateFactory.create(name="超预算", amount_fen=1000, budget_fen=500)
+    still_there = CouponTemplateFactory.create(name="还有")
     for template in (sold_out, over_budget, still_there):
         rule(template)
 
@@ -82,9 +82,9 @@ def test_a_sold_out_gift_is_skipped_and_logged_and_never_breaks_the_login(sandbo
 
 
 def test_running_the_new_member_gift_twice_issues_once(db):
-    template = CouponTemplateFactory(per_member_limit=3)
+    template = CouponTemplateFactory.create(per_member_limit=3)
     gift = rule(template)
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     first = gift_new_member(member_id=member.pk)
     second = gift_new_member(member_id=member.pk)
@@ -97,18 +97,18 @@ def test_running_the_new_member_gift_twice_issues_once(db):
 def test_a_new_member_gift_restricted_to_a_tier_the_newcomer_lacks_is_skipped(db):
     from members.models import Tier
 
-    restricted = CouponTemplateFactory(name="黄金专享")
+    restricted = CouponTemplateFactory.create(name="黄金专享")
     restricted.tiers.add(Tier.objects.get(level=2))
     rule(restricted)
-    rule(CouponTemplateFactory(name="人人有"))
+    rule(CouponTemplateFactory.create(name="人人有"))
 
-    given = gift_new_member(member_id=MemberFactory().pk)
+    given = gift_new_member(member_id=MemberFactory.create().pk)
 
     assert [c.template.name for c in given] == ["人人有"]
 
 
 def test_an_unknown_member_gets_nothing(db):
-    rule(CouponTemplateFactory())
+    rule(CouponTemplateFactory.create())
     assert gift_new_member(member_id=987654321) == []
     assert gift_after_payment(member_id=987654321, order_no="M1", paid_fen=100000) == []
     assert Coupon.objects.count() == 0
@@ -118,12 +118,12 @@ def test_an_unknown_member_gets_nothing(db):
 
 
 def test_a_paid_order_above_the_threshold_earns_its_gift_once(db):
-    small = CouponTemplateFactory(name="满100送", per_member_limit=5)
-    big = CouponTemplateFactory(name="满500送", per_member_limit=5)
+    small = CouponTemplateFactory.create(name="满100送", per_member_limit=5)
+    big = CouponTemplateFactory.create(name="满500送", per_member_limit=5)
     small_rule = rule(small, GiftRule.Trigger.PAID_ORDER, min_paid_fen=10000)
     rule(big, GiftRule.Trigger.PAID_ORDER, min_paid_fen=50000)
-    rule(CouponTemplateFactory(name="新人"), GiftRule.Trigger.NEW_MEMBER)
-    member = MemberFactory(paid_order_count=1)
+    rule(CouponTemplateFactory.create(name="新人"), GiftRule.Trigger.NEW_MEMBER)
+    member = MemberFactory.create(paid_order_count=1)
 
     given = gift_after_payment(member_id=member.pk, order_no="M20261123000001", paid_fen=20000)
     replay = gift_after_payment(member_id=member.pk, order_no="M20261123000001", paid_fen=20000)
@@ -136,21 +136,21 @@ def test_a_paid_order_above_the_threshold_earns_its_gift_once(db):
 
 
 def test_the_threshold_is_inclusive_and_below_it_nothing_is_given(db):
-    template = CouponTemplateFactory(per_member_limit=5)
+    template = CouponTemplateFactory.create(per_member_limit=5)
     rule(template, GiftRule.Trigger.PAID_ORDER, min_paid_fen=10000)
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     assert gift_after_payment(member_id=member.pk, order_no="A", paid_fen=9999) == []
     assert len(gift_after_payment(member_id=member.pk, order_no="B", paid_fen=10000)) == 1
     assert len(gift_after_payment(member_id=member.pk, order_no="C", paid_fen=10001)) == 1
-    assert sorted(Coupon.objects.values_list("issue_key", flat=True)) == [
+    assert sorted(Coupon.objects.values_list("issue_key", flat=True), key=str) == [
         f"pay_gift:{GiftRule.objects.get().pk}:B", f"pay_gift:{GiftRule.objects.get().pk}:C"]
 
 
 def test_each_order_earns_its_own_gift_until_the_member_limit_then_it_is_skipped(db, caplog):
-    template = CouponTemplateFactory(per_member_limit=2)
+    template = CouponTemplateFactory.create(per_member_limit=2)
     rule(template, GiftRule.Trigger.PAID_ORDER)
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     with caplog.at_level(logging.WARNING, logger="campaigns.services.gifts"):
         results = [gift_after_payment(member_id=member.pk, order_no=f"M{i}", paid_fen=5000) for i in range(3)]
@@ -162,9 +162,9 @@ def test_each_order_earns_its_own_gift_until_the_member_limit_then_it_is_skipped
 
 def test_a_pay_gift_outside_its_window_gives_nothing(db):
     now = timezone.now()
-    rule(CouponTemplateFactory(), GiftRule.Trigger.PAID_ORDER, starts_at=now + dt.timedelta(hours=1))
-    rule(CouponTemplateFactory(), GiftRule.Trigger.PAID_ORDER, ends_at=now - dt.timedelta(hours=1))
-    rule(CouponTemplateFactory(), GiftRule.Trigger.PAID_ORDER, is_active=False)
+    rule(CouponTemplateFactory.create(), GiftRule.Trigger.PAID_ORDER, starts_at=now + dt.timedelta(hours=1))
+    rule(CouponTemplateFactory.create(), GiftRule.Trigger.PAID_ORDER, ends_at=now - dt.timedelta(hours=1))
+    rule(CouponTemplateFactory.create(), GiftRule.Trigger.PAID_ORDER, is_active=False)
 
-    assert gift_after_payment(member_id=MemberFactory().pk, order_no="M1", paid_fen=100000) == []
+    assert gift_after_payment(member_id=MemberFactory.create().pk, order_no="M1", paid_fen=100000) == []
     assert Coupon.objects.count() == 0

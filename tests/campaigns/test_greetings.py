@@ -31,14 +31,14 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def birthday_rule(db) -> GiftRule:
-    template = CouponTemplateFactory(name="生日专享券", amount_fen=2000, threshold_fen=10000, per_member_limit=100,
-                                     show_in_center=False)
+    template = CouponTemplateFactory.create(name="生日专享券", amount_fen=2000, threshold_fen=10000,
+                                            per_member_limit=100, show_in_center=False)
     return GiftRule.objects.create(name="生日礼", trigger=GiftRule.Trigger.BIRTHDAY, template=template)
 
 
 @pytest.fixture
 def anniversary_rule(db) -> GiftRule:
-    template = CouponTemplateFactory(name="周年券", amount_fen=1000, threshold_fen=0, per_member_limit=100)
+    template = CouponTemplateFactory.create(name="周年券", amount_fen=1000, threshold_fen=0, per_member_limit=100)
     return GiftRule.objects.create(name="纪念日礼", trigger=GiftRule.Trigger.ANNIVERSARY, template=template)
 
 
@@ -53,9 +53,9 @@ def registered(member: Member, local: dt.datetime) -> Member:
 
 
 def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, sandbox, birthday_rule):
-    a = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
-    b = MemberFactory(tier=silver(), birthday=dt.date(2001, 11, 23))
-    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 24))  # tomorrow
+    a = MemberFactory.create(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    b = MemberFactory.create(tier=silver(), birthday=dt.date(2001, 11, 23))
+    MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 24))  # tomorrow
 
     first = greetings_send_today(today=TODAY)
     second = greetings_send_today(today=TODAY)
@@ -65,7 +65,7 @@ def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, san
     greetings = Greeting.objects.order_by("member_id")
     assert [(g.member_id, g.kind, g.year) for g in greetings] == [(a.pk, "birthday", 2026), (b.pk, "birthday", 2026)]
     assert Coupon.objects.filter(source=CouponSource.BIRTHDAY).count() == 2
-    assert sorted(Coupon.objects.values_list("issue_key", flat=True)) == [
+    assert sorted(Coupon.objects.values_list("issue_key", flat=True), key=str) == [
         f"birthday:2026:{a.pk}", f"birthday:2026:{b.pk}"]
     assert all(g.poster and g.coupon_id for g in greetings)
     assert len(list((media / "greetings" / "2026").iterdir())) == 2
@@ -73,7 +73,7 @@ def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, san
 
 
 def test_the_poster_is_a_png_whose_code_opens_the_coupon(media, sandbox, birthday_rule):
-    member = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    member = MemberFactory.create(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
 
     greetings_send_today(today=TODAY)
 
@@ -91,7 +91,7 @@ def test_the_poster_is_a_png_whose_code_opens_the_coupon(media, sandbox, birthda
     (dt.date(2027, 3, 1), False),
 ])
 def test_29_february_falls_on_28_february_in_common_years(media, sandbox, birthday_rule, today, greeted):
-    member = MemberFactory(tier=silver(), birthday=dt.date(1992, 2, 29))
+    member = MemberFactory.create(tier=silver(), birthday=dt.date(1992, 2, 29))
 
     greetings_send_today(today=today)
 
@@ -99,11 +99,11 @@ def test_29_february_falls_on_28_february_in_common_years(media, sandbox, birthd
 
 
 def test_anniversaries_count_whole_years_on_the_shanghai_calendar(media, sandbox, anniversary_rule):
-    two_years = registered(MemberFactory(), dt.datetime(2024, 11, 23, 8, 0))
+    two_years = registered(MemberFactory.create(), dt.datetime(2024, 11, 23, 8, 0))
     # 23:30 in Shanghai on the 22nd is 15:30 UTC on the 22nd; 00:30 on the 23rd is still the 22nd in UTC.
-    late_evening = registered(MemberFactory(), dt.datetime(2025, 11, 22, 23, 30))
-    just_after_midnight = registered(MemberFactory(), dt.datetime(2025, 11, 23, 0, 30))
-    this_year = registered(MemberFactory(), dt.datetime(2026, 11, 23, 0, 0))
+    late_evening = registered(MemberFactory.create(), dt.datetime(2025, 11, 22, 23, 30))
+    just_after_midnight = registered(MemberFactory.create(), dt.datetime(2025, 11, 23, 0, 30))
+    this_year = registered(MemberFactory.create(), dt.datetime(2026, 11, 23, 0, 0))
 
     result = greetings_send_today(today=TODAY)
 
@@ -114,7 +114,7 @@ def test_anniversaries_count_whole_years_on_the_shanghai_calendar(media, sandbox
 
 
 def test_anniversary_of_29_february_registrations(media, sandbox, anniversary_rule):
-    member = registered(MemberFactory(), dt.datetime(2024, 2, 29, 10, 0))
+    member = registered(MemberFactory.create(), dt.datetime(2024, 2, 29, 10, 0))
 
     greetings_send_today(today=dt.date(2027, 2, 28))
 
@@ -122,8 +122,8 @@ def test_anniversary_of_29_february_registrations(media, sandbox, anniversary_ru
 
 
 def test_the_message_goes_only_to_members_with_a_consent_credit(media, sandbox, birthday_rule, settings):
-    subscribed = MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
-    not_subscribed = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    subscribed = MemberFactory.create(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    not_subscribed = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
     template_id = settings.WECHAT_SUBSCRIBE_TEMPLATES["birthday"]["id"]
     subscribe_consent_record(member_id=subscribed.pk, openid=subscribed.openid, results={template_id: "accept"})
 
@@ -141,7 +141,7 @@ def test_the_message_goes_only_to_members_with_a_consent_credit(media, sandbox, 
 
 
 def test_a_tier_without_the_birthday_gift_gets_the_poster_but_no_coupon(media, sandbox, birthday_rule):
-    member = MemberFactory(tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
+    member = MemberFactory.create(tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
 
     result = greetings_send_today(today=TODAY)
 
@@ -154,7 +154,7 @@ def test_a_tier_without_the_birthday_gift_gets_the_poster_but_no_coupon(media, s
 
 def test_no_active_rule_means_no_greetings(media, sandbox, birthday_rule):
     GiftRule.objects.filter(pk=birthday_rule.pk).update(is_active=False)
-    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
 
     result = greetings_send_today(today=TODAY)
 
@@ -163,16 +163,16 @@ def test_no_active_rule_means_no_greetings(media, sandbox, birthday_rule):
 
 
 def test_deleted_and_inactive_members_are_not_greeted(media, sandbox, birthday_rule):
-    deleted = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    deleted = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
     member_delete_account(member_id=deleted.pk)
-    MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23), is_active=False)
+    MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23), is_active=False)
 
     assert greetings_send_today(today=TODAY)["birthday"] == 0
     assert not Greeting.objects.exists()
 
 
 def test_a_poster_wechat_could_not_code_is_made_by_the_next_run(media, sandbox, birthday_rule):
-    member = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    member = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
     sandbox.wxacode_fail_next(1)
 
     first = greetings_send_today(today=TODAY)
@@ -198,7 +198,7 @@ def test_batches_walk_every_due_member(media, sandbox, birthday_rule):
 
 def test_deleting_the_account_deletes_the_poster_files(media, sandbox, birthday_rule,
                                                        django_capture_on_commit_callbacks):
-    member = MemberFactory(tier=silver(), birthday=dt.date(1995, 11, 23))
+    member = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
     greetings_send_today(today=TODAY)
     assert len(list((media / "greetings" / "2026").iterdir())) == 1
 
@@ -259,11 +259,11 @@ def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
     from campaigns.tasks import send_greetings
     from tests.celery_worker import real_worker
 
-    template = CouponTemplateFactory(name="生日专享券", per_member_limit=100)
+    template = CouponTemplateFactory.create(name="生日专享券", per_member_limit=100)
     GiftRule.objects.create(name="生日礼", trigger=GiftRule.Trigger.BIRTHDAY, template=template)
     today = timezone.localdate()
     born = dt.date(1992, today.month, today.day) if (today.month, today.day) != (2, 29) else dt.date(1992, 2, 29)
-    member = MemberFactory(tier=Tier.objects.get(level=1), birthday=born)
+    member = MemberFactory.create(tier=Tier.objects.get(level=1), birthday=born)
 
     with real_worker():
         send_greetings.delay()
@@ -272,13 +272,14 @@ def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
             time.sleep(0.2)
 
     greeting = Greeting.objects.get(member=member)
+    assert greeting.coupon is not None
     assert (greeting.year, bool(greeting.poster), greeting.coupon.issue_key) == (
         today.year, True, f"birthday:{today.year}:{member.pk}")
 
 
 def test_the_console_lists_greetings_with_their_coupon_or_why_not(media, sandbox, birthday_rule, admin_client):
-    MemberFactory(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
-    MemberFactory(nickname="阿明", tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
+    MemberFactory.create(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
+    MemberFactory.create(nickname="阿明", tier=Tier.objects.get(level=0), birthday=dt.date(1995, 11, 23))
     greetings_send_today(today=TODAY)
 
     html = admin_client.get("/admin/campaigns/greeting/").content.decode()

@@ -21,6 +21,7 @@ from campaigns.models import (
     PointsMallQuota,
 )
 from campaigns.services.points_mall import points_exchange_ship, points_mall_exchange
+from core.errors import DomainError
 from members.errors import PointsInsufficient
 from members.models import Member, PointsEntry, PointsKind
 from members.services.points import points_award, points_reconcile
@@ -29,7 +30,7 @@ from tests.factories import AddressFactory, CouponTemplateFactory, MemberFactory
 
 
 def coupon_item(*, stock: int = 10, price: int = 500, limit: int | None = 1, **fields) -> PointsMallItem:
-    template = CouponTemplateFactory(name="积分兑换 满100减10", show_in_center=False, per_member_limit=99)
+    template = CouponTemplateFactory.create(name="积分兑换 满100减10", show_in_center=False, per_member_limit=99)
     return PointsMallItem.objects.create(name="满100减10券", kind=PointsMallItemKind.COUPON, coupon_template=template,
                                          points_price=price, stock_total=stock, stock_left=stock,
                                          per_member_limit=limit, **fields)
@@ -41,7 +42,7 @@ def gift_item(*, stock: int = 5, price: int = 2000) -> PointsMallItem:
 
 
 def rich(points: int = 1000, **fields) -> Member:
-    member = MemberFactory(**fields)
+    member = MemberFactory.create(**fields)
     points_award(member_id=member.pk, points=points, kind=PointsKind.PURCHASE, reference="SEED")
     return member
 
@@ -110,11 +111,12 @@ def test_the_per_member_limit_holds_and_a_refusal_changes_nothing():
 @pytest.mark.django_db
 def test_a_coupon_the_template_refuses_rolls_the_points_back():
     member, item = rich(1000), coupon_item(stock=10, price=100, limit=None)
+    assert item.coupon_template is not None
     item.coupon_template.per_member_limit = 1
     item.coupon_template.save()
     points_mall_exchange(member=member, item_id=item.pk)
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DomainError) as refused:
         points_mall_exchange(member=member, item_id=item.pk)
 
     assert refused.value.code == "coupon_limit_reached"
@@ -144,11 +146,11 @@ def test_items_off_the_shelf_or_outside_their_window_are_refused():
 @pytest.mark.django_db
 def test_a_gift_goes_to_the_default_address_or_needs_one():
     member, homeless, item = rich(5000), rich(5000), gift_item(stock=2, price=2000)
-    AddressFactory(member=member, receiver_name="李四", phone="13900001111", province="广东省", city="深圳市",
-                   district="南山区", detail="科技园 1 号")
+    AddressFactory.create(member=member, receiver_name="李四", phone="13900001111", province="广东省", city="深圳市",
+                          district="南山区", detail="科技园 1 号")
 
     exchange, _ = points_mall_exchange(member=member, item_id=item.pk)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DomainError) as refused:
         points_mall_exchange(member=homeless, item_id=item.pk)
 
     assert (exchange.status, exchange.receiver_name, exchange.address) == (
@@ -167,7 +169,7 @@ def test_the_same_idempotency_key_replays_and_another_item_with_it_is_409():
 
     first, _ = points_mall_exchange(member=member, item_id=item.pk, idempotency_key="tap-1")
     again, replayed = points_mall_exchange(member=member, item_id=item.pk, idempotency_key="tap-1")
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DomainError) as refused:
         points_mall_exchange(member=member, item_id=other.pk, idempotency_key="tap-1")
 
     assert (again.pk, replayed) == (first.pk, True)
@@ -324,7 +326,7 @@ def _item_form(**overrides) -> dict:
 
 def test_console_creates_items_and_moves_stock_never_below_what_was_exchanged(db):
     ops = _ops()
-    template = CouponTemplateFactory(name="积分券")
+    template = CouponTemplateFactory.create(name="积分券")
 
     created = ops.post("/admin/campaigns/pointsmallitem/add/", _item_form(), follow=True)
     wrong = ops.post("/admin/campaigns/pointsmallitem/add/", _item_form(kind="coupon"))
@@ -338,7 +340,7 @@ def test_console_creates_items_and_moves_stock_never_below_what_was_exchanged(db
     assert PointsMallItem.objects.count() == 1
 
     member = rich(5000)
-    AddressFactory(member=member)
+    AddressFactory.create(member=member)
     for _ in range(1):
         points_mall_exchange(member=member, item_id=item.pk)
     PointsMallItem.objects.filter(pk=item.pk).update(per_member_limit=None)
@@ -359,7 +361,7 @@ def test_console_creates_items_and_moves_stock_never_below_what_was_exchanged(db
 def test_console_ships_a_gift_exchange(db):
     ops = _ops()
     member = rich(5000)
-    AddressFactory(member=member, receiver_name="李四")
+    AddressFactory.create(member=member, receiver_name="李四")
     exchange, _ = points_mall_exchange(member=member, item_id=gift_item(price=100).pk)
 
     page = ops.get(f"/admin/campaigns/pointsexchange/{exchange.pk}/change/").content.decode()

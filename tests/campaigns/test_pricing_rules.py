@@ -63,7 +63,8 @@ def test_the_best_coupon_ties_go_to_the_one_expiring_soonest_then_the_older():
     verdicts = [coupon_evaluate(c, lines, now=NOW) for c in (
         coupon(5, amount=500, days=3), coupon(4, amount=500, days=2), coupon(3, amount=500, days=2),
         coupon(2, amount=400, days=1))]
-    assert coupon_pick(verdicts).coupon.coupon_id == 3
+    picked = coupon_pick(verdicts)
+    assert picked is not None and picked.coupon.coupon_id == 3
     assert coupon_pick([coupon_evaluate(coupon(9, amount=0), lines, now=NOW)]) is None  # nothing off: not picked
 
 

@@ -43,8 +43,8 @@ def midnight_after(days: int) -> dt.datetime:
 
 def test_available_coupons_past_their_validity_expire_once_with_a_ledger_row(db):
     now = timezone.now()
-    template = CouponTemplateFactory(per_member_limit=10)
-    member = MemberFactory()
+    template = CouponTemplateFactory.create(per_member_limit=10)
+    member = MemberFactory.create()
     lapsed = [hold(member, template, valid_until=now - dt.timedelta(minutes=m)) for m in (1, 60, 60 * 24 * 3)]
     at_the_edge = hold(member, template, valid_until=now)  # valid_until is exclusive
     valid = hold(member, template, valid_until=now + dt.timedelta(minutes=1))
@@ -67,8 +67,8 @@ def test_available_coupons_past_their_validity_expire_once_with_a_ledger_row(db)
 
 
 def test_the_task_runs_the_job(db):
-    member = MemberFactory()
-    coupon = hold(member, CouponTemplateFactory(), valid_until=timezone.now() - dt.timedelta(seconds=1))
+    member = MemberFactory.create()
+    coupon = hold(member, CouponTemplateFactory.create(), valid_until=timezone.now() - dt.timedelta(seconds=1))
 
     assert expire_coupons.apply().get() == 1
 
@@ -79,8 +79,8 @@ def test_the_task_runs_the_job(db):
 @pytest.mark.django_db(transaction=True)
 def test_two_expiry_runs_at_once_share_the_work_and_expire_each_coupon_once():
     now = timezone.now()
-    template = CouponTemplateFactory(per_member_limit=100)
-    members = [MemberFactory() for _ in range(4)]
+    template = CouponTemplateFactory.create(per_member_limit=100)
+    members = [MemberFactory.create() for _ in range(4)]
     coupons = [hold(members[i % 4], template, valid_until=now - dt.timedelta(hours=1)) for i in range(60)]
 
     counts = run_concurrently(lambda i: coupons_expire(now=now, chunk=7), 3)
@@ -109,7 +109,7 @@ def credits(member) -> int:
 def deliver() -> None:
     """What the worker would do with the messages queued after commit."""
     for log_id in MessageLog.objects.filter(outcome=MessageOutcome.PENDING).order_by("pk").values_list("pk", flat=True):
-        send_subscribe_message.apply(args=[log_id])
+        send_subscribe_message.apply(args=(log_id,))
 
 
 def test_coupons_expiring_within_the_window_are_reminded_once(db, sandbox, settings,
@@ -117,7 +117,7 @@ def test_coupons_expiring_within_the_window_are_reminded_once(db, sandbox, setti
     settings.COUPON_EXPIRY_REMIND_DAYS = 3
     shopper = make_shopper()
     subscribe(shopper, sandbox)
-    template = CouponTemplateFactory(name="满100减10", per_member_limit=10)
+    template = CouponTemplateFactory.create(name="满100减10", per_member_limit=10)
     now = timezone.now()
     due = hold(shopper.member, template, valid_until=midnight_after(3))  # usable through the day after tomorrow
     hold(shopper.member, template, valid_until=now + dt.timedelta(days=5))  # later
@@ -154,7 +154,7 @@ def test_without_consent_nothing_is_sent_but_the_coupon_counts_as_reminded(db, s
                                                                           django_capture_on_commit_callbacks):
     shopper = make_shopper()
     sandbox.subscribe(shopper.member.openid, {EXPIRING: "accept"})  # WeChat's consent is not ours to spend
-    coupon = hold(shopper.member, CouponTemplateFactory(), valid_until=timezone.now() + dt.timedelta(days=1))
+    coupon = hold(shopper.member, CouponTemplateFactory.create(), valid_until=timezone.now() + dt.timedelta(days=1))
 
     with django_capture_on_commit_callbacks(execute=True):
         assert coupons_remind_expiring() == 1
@@ -171,7 +171,7 @@ def test_without_consent_nothing_is_sent_but_the_coupon_counts_as_reminded(db, s
 def test_the_message_goes_to_wechat_only_after_the_job_commits(db, sandbox, django_capture_on_commit_callbacks):
     shopper = make_shopper()
     subscribe(shopper, sandbox)
-    hold(shopper.member, CouponTemplateFactory(), valid_until=timezone.now() + dt.timedelta(days=1))
+    hold(shopper.member, CouponTemplateFactory.create(), valid_until=timezone.now() + dt.timedelta(days=1))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert coupons_remind_expiring() == 1
@@ -189,7 +189,7 @@ def test_the_message_goes_to_wechat_only_after_the_job_commits(db, sandbox, djan
 def test_the_reminder_job_on_a_real_worker_delivers_one_message_to_the_sandbox(sandbox):
     shopper = make_shopper()
     subscribe(shopper, sandbox)
-    template = CouponTemplateFactory(name="新人专享无门槛券", per_member_limit=5)
+    template = CouponTemplateFactory.create(name="新人专享无门槛券", per_member_limit=5)
     due = hold(shopper.member, template, valid_until=midnight_after(1))  # usable through today
     hold(shopper.member, template, valid_until=timezone.now() + dt.timedelta(days=30))
 

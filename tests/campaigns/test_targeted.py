@@ -52,7 +52,7 @@ def counts(issue: TargetedIssue) -> tuple[int, int, int, int]:
 
 def test_the_preview_counts_the_target_and_who_would_receive_it():
     # given a segment of 12: 2 inactive, 3 already at the limit, 7 who can receive it, and 5 coupons left
-    template = CouponTemplateFactory(total_quantity=8)
+    template = CouponTemplateFactory.create(total_quantity=8)
     active, inactive = members(10), members(2, is_active=False)
     for member in active[:3]:
         coupon_grant(template=template, member=member, source=CouponSource.OPERATOR)
@@ -67,7 +67,7 @@ def test_the_preview_counts_the_target_and_who_would_receive_it():
 def test_a_draft_freezes_the_target_sorted_and_counted():
     people = members(5)
     segment = segment_of(list(reversed(people)))
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
 
     issue = targeted_issue_create(template_id=template.pk, target="segment", segment_id=segment.pk)
 
@@ -86,8 +86,8 @@ def test_an_uploaded_list_targets_the_ids_that_exist_and_are_active_once_each():
     active, inactive = members(3), members(1, is_active=False)
     ids = [active[0].pk, active[1].pk, active[1].pk, inactive[0].pk, 99_999_999, active[2].pk]
 
-    preview = targeted_issue_preview(template_id=CouponTemplateFactory().pk, target="members", member_ids=ids)
-    issue = issue_and_run(CouponTemplateFactory(), target="members", member_ids=ids)
+    preview = targeted_issue_preview(template_id=CouponTemplateFactory.create().pk, target="members", member_ids=ids)
+    issue = issue_and_run(CouponTemplateFactory.create(), target="members", member_ids=ids)
 
     assert preview.targeted == 3
     assert counts(issue) == (3, 3, 0, 0)
@@ -98,7 +98,7 @@ def test_a_tag_targets_its_members():
     tag = Tag.objects.create(name="宝妈")
     tagged, others = members(4), members(3)
     MemberTag.objects.bulk_create([MemberTag(tag=tag, member=m) for m in tagged])
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
 
     issue = issue_and_run(template, target="tag", tag_id=tag.pk)
 
@@ -116,7 +116,7 @@ def test_a_tag_targets_its_members():
     ({"target": "everyone"}, TargetedIssueInvalid),
 ])
 def test_a_bad_target_is_refused_and_nothing_is_created(target, error):
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
 
     with pytest.raises(error) as refused:
         targeted_issue_create(template_id=template.pk, **target)
@@ -138,7 +138,7 @@ def test_an_unknown_template_or_issue_is_not_found():
 
 
 def test_coupons_are_issued_with_their_ledger_quota_and_attribution():
-    template = CouponTemplateFactory(amount_fen=1500, per_member_limit=2)
+    template = CouponTemplateFactory.create(amount_fen=1500, per_member_limit=2)
     people = members(3)
 
     issue = issue_and_run(template, target="members", member_ids=[m.pk for m in people])
@@ -159,7 +159,7 @@ def test_coupons_are_issued_with_their_ledger_quota_and_attribution():
 
 def test_the_total_quantity_stops_the_job_exactly_at_the_total(settings):
     settings.TARGETED_ISSUE_CHUNK = 10
-    template = CouponTemplateFactory(total_quantity=25)
+    template = CouponTemplateFactory.create(total_quantity=25)
     people = members(60)
 
     issue = issue_and_run(template, target="segment", segment_id=segment_of(people).pk)
@@ -174,7 +174,7 @@ def test_the_total_quantity_stops_the_job_exactly_at_the_total(settings):
 
 def test_the_budget_stops_the_job_where_the_money_ends(settings):
     settings.TARGETED_ISSUE_CHUNK = 4
-    template = CouponTemplateFactory(amount_fen=1000, budget_fen=7500)
+    template = CouponTemplateFactory.create(amount_fen=1000, budget_fen=7500)
 
     issue = issue_and_run(template, target="members", member_ids=[m.pk for m in members(10)])
 
@@ -188,7 +188,7 @@ def test_eligibility_means_what_it_means_for_a_claim():
     gold = Tier.objects.create(name="测试金卡", level=91, min_growth=91_000_000)
     silver = Tier.objects.create(name="测试银卡", level=81, min_growth=81_000_000)
     vip = Segment.objects.create(name="VIP")
-    template = CouponTemplateFactory(new_customer_only=True)
+    template = CouponTemplateFactory.create(new_customer_only=True)
     template.tiers.set([gold])
     template.segments.set([vip])
     fits = members(3, tier=gold)
@@ -213,7 +213,7 @@ def test_eligibility_means_what_it_means_for_a_claim():
 
 
 def test_members_at_the_per_member_or_the_daily_limit_are_skipped():
-    template = CouponTemplateFactory(per_member_limit=3, per_day_limit=1)
+    template = CouponTemplateFactory.create(per_member_limit=3, per_day_limit=1)
     full, today_done, fresh = members(1), members(1), members(1)
     CouponQuota.objects.create(template=template, member=full[0], claimed_total=3, day=dt.date(2020, 1, 1),
                                claimed_on_day=1)
@@ -228,10 +228,11 @@ def test_members_at_the_per_member_or_the_daily_limit_are_skipped():
 @pytest.mark.parametrize("change", ["inactive", "validity_over"])
 def test_a_template_that_cannot_be_issued_skips_everyone_as_ineligible(change):
     if change == "inactive":
-        template = CouponTemplateFactory(is_active=False)
+        template = CouponTemplateFactory.create(is_active=False)
     else:
-        template = CouponTemplateFactory(validity=Validity.FIXED, valid_from=timezone.now() - dt.timedelta(days=9),
-                                         valid_until=timezone.now() - dt.timedelta(days=1), valid_days=None)
+        template = CouponTemplateFactory.create(validity=Validity.FIXED,
+                                                valid_from=timezone.now() - dt.timedelta(days=9),
+                                                valid_until=timezone.now() - dt.timedelta(days=1), valid_days=None)
 
     issue = issue_and_run(template, target="members", member_ids=[m.pk for m in members(4)])
 
@@ -240,7 +241,7 @@ def test_a_template_that_cannot_be_issued_skips_everyone_as_ineligible(change):
 
 
 def test_running_again_or_restarting_a_done_issue_issues_nothing_more():
-    template = CouponTemplateFactory(per_member_limit=5)
+    template = CouponTemplateFactory.create(per_member_limit=5)
     issue = issue_and_run(template, target="members", member_ids=[m.pk for m in members(6)])
     assert counts(issue) == (6, 6, 0, 0)
 
@@ -254,7 +255,7 @@ def test_running_again_or_restarting_a_done_issue_issues_nothing_more():
 
 
 def test_a_draft_is_not_run_until_started():
-    issue = targeted_issue_create(template_id=CouponTemplateFactory().pk, target="members",
+    issue = targeted_issue_create(template_id=CouponTemplateFactory.create().pk, target="members",
                                   member_ids=[m.pk for m in members(2)])
 
     assert targeted_issue_run(issue_id=issue.pk)["processed"] == 0
@@ -265,7 +266,7 @@ def test_a_draft_is_not_run_until_started():
 
 def test_a_job_stopped_between_chunks_resumes_exactly_where_it_stopped(settings):
     settings.TARGETED_ISSUE_CHUNK = 5
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     people = members(23)
     issue = targeted_issue_create(template_id=template.pk, target="members", member_ids=[m.pk for m in people])
     targeted_issue_start(issue_id=issue.pk)
@@ -286,12 +287,12 @@ def test_a_job_stopped_between_chunks_resumes_exactly_where_it_stopped(settings)
 def test_a_chunk_that_fails_rolls_back_marks_the_issue_failed_and_a_restart_resumes(settings):
     # given an issue of 12 in chunks of 4, where member 7's coupon cannot be inserted (its key is taken)
     settings.TARGETED_ISSUE_CHUNK = 4
-    template = CouponTemplateFactory()
+    template = CouponTemplateFactory.create()
     people = members(12)
     issue = targeted_issue_create(template_id=template.pk, target="members", member_ids=[m.pk for m in people])
     targeted_issue_start(issue_id=issue.pk)
     now = timezone.now()
-    blocker = Coupon.objects.create(template=CouponTemplateFactory(), member=people[6], valid_from=now,
+    blocker = Coupon.objects.create(template=CouponTemplateFactory.create(), member=people[6], valid_from=now,
                                     valid_until=now + dt.timedelta(days=1), source=CouponSource.OPERATOR,
                                     issue_key=f"targeted:{issue.pk}:{people[6].pk}")
 

@@ -23,7 +23,7 @@ def test_members_claiming_while_the_job_issues_never_pass_the_per_member_limit(s
     # given 2,000 targeted members in chunks of 100, a template of one per member, and 23 of the
     # members claiming it in the coupon centre while the job runs
     settings.TARGETED_ISSUE_CHUNK = 100
-    template = CouponTemplateFactory(per_member_limit=1)
+    template = CouponTemplateFactory.create(per_member_limit=1)
     tag = uuid.uuid4().hex[:6]
     people = Member.objects.bulk_create([Member(openid=f"o-race-{tag}-{i}") for i in range(2000)])
     claimers = people[::87]
@@ -59,7 +59,7 @@ def test_members_claiming_while_the_job_issues_never_pass_the_per_member_limit(s
 
 def test_two_workers_given_the_same_issue_issue_each_coupon_once(settings):
     settings.TARGETED_ISSUE_CHUNK = 50
-    template = CouponTemplateFactory(per_member_limit=5)
+    template = CouponTemplateFactory.create(per_member_limit=5)
     tag = uuid.uuid4().hex[:6]
     people = Member.objects.bulk_create([Member(openid=f"o-twice-{tag}-{i}") for i in range(1000)])
     issue = targeted_issue_create(template_id=template.pk, target="members", member_ids=[m.pk for m in people])

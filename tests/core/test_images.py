@@ -46,9 +46,10 @@ def test_jpeg_is_reencoded_with_random_name_and_no_metadata():
 
     clean = image_clean(upload)
 
+    name = clean.file.name or ""
     assert clean.format == "JPEG"
-    assert clean.file.name.endswith(".jpg")
-    assert "IMG_0001" not in clean.file.name and len(clean.file.name) == 32 + 4
+    assert name.endswith(".jpg")
+    assert "IMG_0001" not in name and len(name) == 32 + 4
     with Image.open(io.BytesIO(clean.file.read())) as out:
         assert out.format == "JPEG"
         assert out.size == (40, 20)
@@ -80,14 +81,14 @@ def test_png_text_chunks_are_dropped_and_alpha_kept():
     with Image.open(io.BytesIO(clean.file.read())) as out:
         assert out.format == "PNG" and out.mode == "RGBA"
         assert "Comment" not in out.info
-    assert clean.file.name.endswith(".png")
+    assert (clean.file.name or "").endswith(".png")
 
 
 def test_webp_accepted():
     buf = io.BytesIO()
     Image.new("RGB", (10, 10), "blue").save(buf, "WEBP")
     clean = image_clean(io.BytesIO(buf.getvalue()))
-    assert clean.format == "WEBP" and clean.file.name.endswith(".webp")
+    assert clean.format == "WEBP" and (clean.file.name or "").endswith(".webp")
 
 
 def test_bytes_appended_after_the_image_are_gone():
@@ -160,7 +161,8 @@ def test_media_storage_s3_builds_django_storages_s3_backend():
         "MEDIA_STORAGE": "s3", "S3_BUCKET": "mall-media", "S3_ENDPOINT_URL": "https://cos.example.com",
         "S3_ACCESS_KEY_ID": "AK", "S3_SECRET_ACCESS_KEY": "SK", "S3_CUSTOM_DOMAIN": "img.example.com",
     })
-    storage = StorageHandler({"default": default})["default"]
+    # django-stubs types StorageHandler's backends as Storage instances; Django takes their settings.
+    storage = StorageHandler({"default": default})["default"]  # type: ignore[dict-item]
 
     assert isinstance(storage, S3Storage)
     assert storage.bucket_name == "mall-media"
@@ -177,7 +179,8 @@ def test_media_storage_s3_without_custom_domain_signs_urls():
 
     default = media_storage({"MEDIA_STORAGE": "s3", "S3_BUCKET": "b", "S3_ENDPOINT_URL": "https://s3.example.com",
                              "S3_ACCESS_KEY_ID": "AK", "S3_SECRET_ACCESS_KEY": "SK", "S3_REGION": "us-east-1"})
-    url = StorageHandler({"default": default})["default"].url("reviews/2026/11/abc.jpg")
+    # django-stubs types StorageHandler's backends as Storage instances; Django takes their settings.
+    url = StorageHandler({"default": default})["default"].url("reviews/2026/11/abc.jpg")  # type: ignore[dict-item]
 
     assert url.startswith("https://s3.example.com/b/reviews/2026/11/abc.jpg?")
     assert "Signature" in url or "X-Amz-Signature" in url

@@ -29,9 +29,9 @@ def refund_in(status: str) -> Refund:
     """A ¥50 refund of a paid ¥50 order, in `status`, with no audit row yet."""
     number = f"S{next(_numbers):08d}"
     order = Order.objects.create(
-        order_no=number, member=MemberFactory(), status="paid", receiver_name="李四", receiver_phone="13900001111",
-        province="广东省", city="深圳市", address_detail="科技园 1 号", goods_total_fen=5000, payable_fen=5000,
-        paid_fen=5000, expires_at=timezone.now() + dt.timedelta(minutes=30))
+        order_no=number, member=MemberFactory.create(), status="paid", receiver_name="李四",
+        receiver_phone="13900001111", province="广东省", city="深圳市", address_detail="科技园 1 号",
+        goods_total_fen=5000, payable_fen=5000, paid_fen=5000, expires_at=timezone.now() + dt.timedelta(minutes=30))
     payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=number, amount_fen=5000,
                                      status=PaymentStatus.PAID)
     return Refund.objects.create(order=order, payment=payment, out_refund_no=f"RF{number}", amount_fen=5000,

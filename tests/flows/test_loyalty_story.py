@@ -10,34 +10,17 @@ tier falls back.
 
 from __future__ import annotations
 
-import re
-
 import pytest
-import requests
-from django.contrib.auth import get_user_model
 
 from members.models import GrowthRule
 from members.services import points_award
 from shop.models import AfterSale, Refund, RefundStatus
+from tests.celery_worker import celery_eager
 from tests.factories import CategoryFactory, CouponTemplateFactory, SkuFactory, default_freight
-from tests.flows.test_purchase_story import Phone, operator_session
-from tests.flows.test_refund_story import console_post
+from tests.flows.support_story import Phone, console_post, operator_session
 from tests.members.test_signin import restore_migrated_defaults
-from tests.shop.test_aftersale_support import celery_eager
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
-
-
-def second_operator(base: str) -> requests.Session:
-    """A console session of another operator (the first is operator_session's "ops")."""
-    get_user_model().objects.create_superuser("ops2", "ops2@example.com", "a-long-password-2")
-    http = requests.Session()
-    page = http.get(f"{base}/admin/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = http.post(f"{base}/admin/login/?next=/admin/", timeout=30, data={
-        "csrfmiddlewaretoken": token, "username": "ops2", "password": "a-long-password-2"})
-    assert response.status_code == 200 and "/admin/logout/" in response.text
-    return http
 
 
 def test_sign_in_buy_with_points_and_a_coupon_earn_then_refund_half_and_see_it_reversed(mall, sandbox):
@@ -45,9 +28,9 @@ def test_sign_in_buy_with_points_and_a_coupon_earn_then_refund_half_and_see_it_r
     restore_migrated_defaults()
     assert GrowthRule.objects.get(pk=1).per_yuan == 1
     default_freight()
-    kettle = SkuFactory(product__category=CategoryFactory(name="厨房"), product__name="不锈钢电水壶",
-                        price_fen=60000, stock=10)
-    coupon_template = CouponTemplateFactory(name="满100减10")
+    kettle = SkuFactory.create(product__category=CategoryFactory.create(name="厨房"), product__name="不锈钢电水壶",
+                               price_fen=60000, stock=10)
+    coupon_template = CouponTemplateFactory.create(name="满100减10")
     phone = Phone(mall.url)
 
     # log in; the member has 2,000 points from an earlier campaign
@@ -106,7 +89,7 @@ def test_sign_in_buy_with_points_and_a_coupon_earn_then_refund_half_and_see_it_r
         pk = AfterSale.objects.get(after_sale_no=after_sale["after_sale_no"]).pk
         first = console_post(operator_session(mall.url), f"{mall.url}/admin/shop/aftersale/{pk}/approve/")
         assert AfterSale.objects.get(pk=pk).status == "awaiting_second_approval", first.text[:200]
-        console_post(second_operator(mall.url), f"{mall.url}/admin/shop/aftersale/{pk}/approve/")
+        console_post(operator_session(mall.url, "ops2"), f"{mall.url}/admin/shop/aftersale/{pk}/approve/")
     no = after_sale["after_sale_no"]
     assert Refund.objects.get(out_refund_no=no).status == RefundStatus.PROCESSING
 

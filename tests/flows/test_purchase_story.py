@@ -9,50 +9,25 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
-from django.contrib.auth import get_user_model
 
 from catalog.models import Stock
 from members.models import Address
 from shop.models import Order, OrderEvent
 from tests.factories import CategoryFactory, SkuFactory, default_freight
+from tests.flows.support_story import Phone, csrf_token, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
-
-
-class Phone:
-    """The mini-program: a requests session that carries our bearer token."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/api/v1"
-        self.http = requests.Session()
-
-    def call(self, method: str, path: str, expected: int = 200, **kwargs):
-        response = self.http.request(method, self.base + path, timeout=30, **kwargs)
-        assert response.status_code == expected, (method, path, response.status_code, response.text[:500])
-        return response.json() if response.content else None
-
-
-def operator_session(base: str) -> requests.Session:
-    get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
-    http = requests.Session()
-    login_page = http.get(f"{base}/admin/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text).group(1)
-    response = http.post(f"{base}/admin/login/?next=/admin/", timeout=30, data={
-        "csrfmiddlewaretoken": token, "username": "ops", "password": "a-long-password-1"})
-    assert response.status_code == 200 and "退出" in response.text or "注销" in response.text
-    return http
 
 
 def test_login_browse_buy_pay_ship_receive(mall, sandbox):
     # given a catalog: a ¥39.90 T-shirt in two sizes and a ¥15.50 pair of socks
     default_freight()
-    category = CategoryFactory(name="服饰")
-    shirt_m = SkuFactory(product__category=category, product__name="纯棉短袖T恤", code="TS-M",
-                         specs={"尺码": "M"}, price_fen=3990, stock=20)
-    SkuFactory(product=shirt_m.product, code="TS-L", specs={"尺码": "L"}, price_fen=3990, stock=20)
-    socks = SkuFactory(product__category=category, product__name="运动袜", code="SK-1", price_fen=1550,
-                       stock=50)
+    category = CategoryFactory.create(name="服饰")
+    shirt_m = SkuFactory.create(product__category=category, product__name="纯棉短袖T恤", code="TS-M",
+                                specs={"尺码": "M"}, price_fen=3990, stock=20)
+    SkuFactory.create(product=shirt_m.product, code="TS-L", specs={"尺码": "L"}, price_fen=3990, stock=20)
+    socks = SkuFactory.create(product__category=category, product__name="运动袜", code="SK-1", price_fen=1550,
+                              stock=50)
     phone = Phone(mall.url)
 
     # log in with a wx.login() code
@@ -98,9 +73,8 @@ def test_login_browse_buy_pay_ship_receive(mall, sandbox):
     order_pk = Order.objects.get(order_no=order["order_no"]).pk
     form = ops.get(f"{mall.url}/admin/shop/order/{order_pk}/ship/", timeout=30)
     assert form.status_code == 200 and "发货" in form.text
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     shipped = ops.post(f"{mall.url}/admin/shop/order/{order_pk}/ship/", timeout=30, data={
-        "csrfmiddlewaretoken": csrf, "carrier": "顺丰速运", "tracking_no": "SF1234567890"})
+        "csrfmiddlewaretoken": csrf_token(form.text), "carrier": "顺丰速运", "tracking_no": "SF1234567890"})
     assert shipped.status_code == 200 and "已发货" in shipped.text, re.findall(r"errorlist.{0,200}", shipped.text)
     shown = phone.call("GET", f"/orders/{order['order_no']}/")
     assert shown["status"] == "shipped"

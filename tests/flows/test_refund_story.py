@@ -15,35 +15,16 @@ import re
 import time
 
 import pytest
-import requests
 from PIL import Image
 
 from catalog.models import Stock
-from shop import pricing
 from shop.models import AfterSale, Order, Refund, RefundStatus
+from tests.builders import order_discount
 from tests.celery_worker import real_worker
 from tests.factories import CategoryFactory, SkuFactory, default_freight
-from tests.flows.test_purchase_story import Phone, operator_session
+from tests.flows.support_story import Phone, console_post, operator_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
-
-
-def coupon_stage(amount_fen: int):
-    """A test-only coupon: ¥amount off the order, allocated to the lines by the pipeline's helper."""
-
-    def stage(lines, ctx, run):
-        return pricing.allocate_discount(lines, amount_fen, stage="coupon", label="满200减25", reference="TEST")
-
-    return stage
-
-
-def console_post(ops: requests.Session, url: str, data: dict | None = None) -> requests.Response:
-    form = ops.get(url, timeout=30)
-    assert form.status_code == 200, form.text[:300]
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    response = ops.post(url, data={"csrfmiddlewaretoken": token, **(data or {})}, timeout=30)
-    assert response.status_code == 200, response.text[:300]
-    return response
 
 
 def wait_for(predicate, what: str, seconds: float = 60) -> None:
@@ -58,12 +39,11 @@ def test_return_one_of_three_lines_and_get_exactly_its_share_back(mall, sandbox,
 
     # given three different products and a ¥25 coupon-like discount on the order
     default_freight()
-    category = CategoryFactory(name="家居")
-    towel = SkuFactory(product__category=category, product__name="纯棉毛巾", price_fen=3990, stock=10)
-    mug = SkuFactory(product__category=category, product__name="陶瓷马克杯", price_fen=5900, stock=10)
-    lamp = SkuFactory(product__category=category, product__name="护眼台灯", price_fen=12900, stock=10)
-    monkeypatch.setattr(pricing, "GOODS_STAGES", [(name, coupon_stage(2500) if name == "coupon" else stage)
-                                                  for name, stage in pricing.GOODS_STAGES])
+    category = CategoryFactory.create(name="家居")
+    towel = SkuFactory.create(product__category=category, product__name="纯棉毛巾", price_fen=3990, stock=10)
+    mug = SkuFactory.create(product__category=category, product__name="陶瓷马克杯", price_fen=5900, stock=10)
+    lamp = SkuFactory.create(product__category=category, product__name="护眼台灯", price_fen=12900, stock=10)
+    order_discount(monkeypatch, 2500, label="满200减25")
     phone = Phone(mall.url)
     login = phone.call("POST", "/auth/wechat/login", json={"code": sandbox.login_code()["code"]})
     phone.http.headers["Authorization"] = f"Bearer {login['token']}"

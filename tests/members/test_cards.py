@@ -56,7 +56,7 @@ def yearly(db) -> CardPlan:
 
 @pytest.fixture
 def member(db) -> Member:
-    return MemberFactory()
+    return MemberFactory.create()
 
 
 def pay(purchase: CardPurchase, *, at: dt.datetime, now: dt.datetime | None = None, txn: str | None = None,
@@ -210,7 +210,7 @@ def test_the_active_card_is_active_from_its_start_until_just_before_its_end(memb
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_notices_for_one_purchase_extend_the_card_once():
     plan = CardPlan.objects.create(name="并发月卡", price_fen=1990, days=31)
-    member = MemberFactory()
+    member = MemberFactory.create()
     pay(card_purchase_create(member=member, plan_id=plan.pk, now=T0), at=T0)
     renewal = card_purchase_create(member=member, plan_id=plan.pk, now=T0 + DAY)
 
@@ -225,7 +225,7 @@ def test_two_concurrent_notices_for_one_purchase_extend_the_card_once():
 @pytest.mark.django_db(transaction=True)
 def test_two_purchases_paid_at_once_for_a_member_without_a_card_both_count():
     plan = CardPlan.objects.create(name="并发季卡", price_fen=4990, days=92)
-    member = MemberFactory()
+    member = MemberFactory.create()
     purchases = [card_purchase_create(member=member, plan_id=plan.pk, now=T0) for _ in range(2)]
 
     results = run_concurrently(lambda i: pay(purchases[i], at=T0), 2)
@@ -256,7 +256,7 @@ def test_prepay_gives_request_payment_params_and_a_paid_trade_is_recorded_by_que
 
 
 def test_prepay_refuses_another_members_a_paid_and_an_expired_purchase(sandbox, member, monthly):
-    other = MemberFactory()
+    other = MemberFactory.create()
     fresh = card_purchase_create(member=member, plan_id=monthly.pk)
     paid = card_purchase_create(member=member, plan_id=monthly.pk)
     pay(paid, at=timezone.now())

@@ -29,7 +29,9 @@ def run(y: int, m: int, d: int) -> int:
 
 
 def coupons(member: Member) -> list[tuple[str, str]]:
-    return sorted(Coupon.objects.filter(member=member).values_list("template__name", "issue_key"))
+    """(template name, issue key) of the member's coupons; a coupon without a key shows ""."""
+    rows = Coupon.objects.filter(member=member).values_list("template__name", "issue_key")
+    return sorted((name, key or "") for name, key in rows)
 
 
 @pytest.fixture
@@ -40,16 +42,16 @@ def plan(db) -> CardPlan:
 @pytest.fixture
 def templates(plan) -> list[CouponTemplate]:
     """Two coupons in the plan's pack; many per member (one a month)."""
-    made = [CouponTemplateFactory(name="礼包满减券", per_member_limit=120),
-            CouponTemplateFactory(name="礼包无门槛券", kind="no_threshold", threshold_fen=0, amount_fen=500,
-                                  per_member_limit=120)]
+    made = [CouponTemplateFactory.create(name="礼包满减券", per_member_limit=120),
+            CouponTemplateFactory.create(name="礼包无门槛券", kind="no_threshold", threshold_fen=0, amount_fen=500,
+                                         per_member_limit=120)]
     for template in made:
         CardGiftPack.objects.create(plan=plan, template=template)
     return made
 
 
 def card(plan: CardPlan, start: dt.datetime, days: int = 366) -> Member:
-    member = MemberFactory()
+    member = MemberFactory.create()
     MemberCard.objects.create(member=member, plan=plan, starts_at=start, ends_at=start + dt.timedelta(days=days))
     return member
 
@@ -128,7 +130,7 @@ def test_deleted_members_get_nothing(templates, plan):
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_issue_each_coupon_once():
     plan = CardPlan.objects.create(name="并发礼包卡", price_fen=100, days=366, monthly_gift_pack=True)
-    template = CouponTemplateFactory(name="并发礼包券", per_member_limit=120)
+    template = CouponTemplateFactory.create(name="并发礼包券", per_member_limit=120)
     CardGiftPack.objects.create(plan=plan, template=template)
     members = [card(plan, sh(2026, 1, 5)) for _ in range(5)]
 
@@ -144,7 +146,7 @@ def test_the_gift_pack_job_runs_on_a_real_worker():
     from campaigns.tasks import issue_card_gift_packs
 
     plan = CardPlan.objects.create(name="真实任务礼包卡", price_fen=100, days=366, monthly_gift_pack=True)
-    template = CouponTemplateFactory(name="真实任务礼包券", per_member_limit=120)
+    template = CouponTemplateFactory.create(name="真实任务礼包券", per_member_limit=120)
     CardGiftPack.objects.create(plan=plan, template=template)
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     member = card(plan, midnight)  # started today: due today
@@ -164,8 +166,8 @@ def test_the_console_refuses_a_pack_that_could_not_work(admin_client, plan):
     from django.urls import reverse
 
     plain = CardPlan.objects.create(name="无礼包周卡", price_fen=500, days=7, monthly_gift_pack=False)
-    once = CouponTemplateFactory(name="每人一张券", per_member_limit=1)
-    many = CouponTemplateFactory(name="每月一张券", per_member_limit=120)
+    once = CouponTemplateFactory.create(name="每人一张券", per_member_limit=1)
+    many = CouponTemplateFactory.create(name="每月一张券", per_member_limit=120)
     add = reverse("admin:campaigns_cardgiftpack_add")
 
     refused = admin_client.post(add, {"plan": plain.pk, "template": once.pk, "is_active": "on"})

@@ -11,7 +11,7 @@ from members.models import Address, Member, MemberAudit, MemberTag, MemberToken,
 from members.services import member_delete_account
 from members.services.points import points_award
 from shop.models import Order
-from tests.admin.conftest import make_order
+from tests.builders import placed_order
 from tests.factories import SkuFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def _personal(shopper) -> None:
 
 def test_deleting_the_account_anonymises_it_and_keeps_orders_and_ledgers(shopper):
     _personal(shopper)
-    order = make_order(shopper.member, SkuFactory(stock=5))
+    order = placed_order(member=shopper.member, lines=[(SkuFactory.create(stock=5), 1)])
     points_award(member_id=shopper.member.pk, points=300, kind=PointsKind.PURCHASE, reference=order.order_no)
 
     response = shopper.client.delete("/api/v1/me")

@@ -40,7 +40,7 @@ def history(member: Member) -> list[tuple[str | None, str, int]]:
 
 @pytest.fixture
 def member(db) -> Member:
-    return MemberFactory()
+    return MemberFactory.create()
 
 
 # --- awards -------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def test_the_same_reference_awards_once(member):
 
 
 def test_the_same_reference_for_another_reason_or_member_is_another_award(member):
-    other = MemberFactory()
+    other = MemberFactory.create()
     growth_award(member_id=member.pk, amount=10, reason=PURCHASE, reference="R1")
     growth_award(member_id=member.pk, amount=5, reason=GrowthReason.REVIEW, reference="R1")
     growth_award(member_id=other.pk, amount=7, reason=PURCHASE, reference="R1")
@@ -141,6 +141,7 @@ def test_a_full_refund_takes_the_award_back_and_downgrades_at_once(member):
     assert (change.delta, change.growth, change.tier_changed) == (-900, 300, True)
     assert growth_of(member) == (300, "普通会员")
     assert history(member)[-1] == ("白银会员", "普通会员", 300)
+    assert change.entry_id is not None
     row = GrowthEntry.objects.get(pk=change.entry_id)
     assert (row.reason, row.reference, row.reverses_reference, row.delta, row.growth_after) == (
         REFUND, "RF-O2", "O2", -900, 300)
@@ -262,20 +263,20 @@ def test_an_adjustment_that_makes_no_sense_is_refused(member, admin_user, delta,
     (5000, 2, True), (5000, 3, False), (15000, 3, True), (1000, 1, False),  # 白银 has no early access
 ])
 def test_early_access_follows_the_tier_benefit_and_the_required_level(db, growth, required, allowed):
-    member = MemberFactory(growth=growth)  # tier not stored yet: it follows the growth
+    member = MemberFactory.create(growth=growth)  # tier not stored yet: it follows the growth
     assert member_may_buy_early(member_id=member.pk, required_tier_level=required) is allowed
 
 
 def test_early_access_is_refused_when_the_tier_loses_the_benefit(db):
-    member = MemberFactory(growth=6000, tier=tier("黄金会员"))
+    member = MemberFactory.create(growth=6000, tier=tier("黄金会员"))
     Tier.objects.filter(name="黄金会员").update(early_access=False)
     assert member_may_buy_early(member_id=member.pk, required_tier_level=None) is False
 
 
 def test_recompute_moves_members_after_operators_change_the_thresholds(db):
-    silver = MemberFactory(growth=1500, tier=tier("白银会员"))
-    gold = MemberFactory(growth=6000, tier=tier("黄金会员"))
-    untouched = MemberFactory(growth=100, tier=tier("普通会员"))
+    silver = MemberFactory.create(growth=1500, tier=tier("白银会员"))
+    gold = MemberFactory.create(growth=6000, tier=tier("黄金会员"))
+    untouched = MemberFactory.create(growth=100, tier=tier("普通会员"))
     Tier.objects.filter(name="白银会员").update(min_growth=2000)
     Tier.objects.filter(name="黄金会员").update(min_growth=4000)
 
@@ -291,6 +292,7 @@ def test_the_overview_shows_the_tier_the_next_one_and_recent_entries(member):
     growth_award(member_id=member.pk, amount=1200, reason=PURCHASE, reference="O1")
     member.refresh_from_db()
     overview = member_growth_overview(member=member)
+    assert overview.tier is not None and overview.next_tier is not None
     assert (overview.growth, overview.tier.name, overview.next_tier.name, overview.growth_to_next) == (
         1200, "白银会员", "黄金会员", 3800)
     assert [t.name for t in overview.tiers] == ["普通会员", "白银会员", "黄金会员", "钻石会员"]
@@ -305,7 +307,7 @@ def test_concurrent_retries_of_one_award_add_growth_once():
     from tests.members.test_signin import restore_migrated_defaults
 
     restore_migrated_defaults()
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     results = run_concurrently(lambda i: growth_award(member_id=member.pk, amount=1000, reason=PURCHASE,
                                                       reference="O-race"), 6)
@@ -319,7 +321,7 @@ def test_concurrent_retries_of_one_award_add_growth_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_partial_refunds_take_back_at_most_the_award():
-    member = MemberFactory()
+    member = MemberFactory.create()
     growth_award(member_id=member.pk, amount=100, reason=PURCHASE, reference="O1")
 
     results = run_concurrently(lambda i: growth_reverse(member_id=member.pk, reference="O1", amount=30,

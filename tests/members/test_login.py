@@ -83,7 +83,7 @@ def test_addresses_keep_exactly_one_default(shopper):
     from tests.factories import SkuFactory, default_freight
 
     default_freight()
-    sku = SkuFactory(stock=1)
+    sku = SkuFactory.create(stock=1)
     preview = shopper.client.post("/api/v1/checkout/preview", {"items": [{"sku_id": sku.pk, "quantity": 1}]},
                                   format="json").json()
     assert preview["address"]["id"] == first.pk

@@ -136,7 +136,7 @@ def test_without_a_floor_the_price_is_the_rounded_rate(list_price, tier, card, p
 @pytest.mark.django_db
 def test_pricing_context_reads_tier_active_card_and_the_operators_settings():
     gold = Tier.objects.get(name="黄金会员")
-    member = MemberFactory(growth=6000, tier=gold)
+    member = MemberFactory.create(growth=6000, tier=gold)
     plan = CardPlan.objects.create(name="测试年卡", price_fen=16800, days=366, discount_percent=90,
                                    points_multiplier=Decimal("2.00"))
     now = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
@@ -153,7 +153,7 @@ def test_pricing_context_reads_tier_active_card_and_the_operators_settings():
 
 @pytest.mark.django_db
 def test_pricing_context_defaults_stack_floor_1_and_a_new_member_is_in_the_lowest_tier():
-    member = MemberFactory()  # never earned growth: no tier stored yet
+    member = MemberFactory.create()  # never earned growth: no tier stored yet
     context = member_pricing_context(member_id=member.pk, at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     guest = member_pricing_context(member_id=None, at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     assert context == MemberPricingContext(100, 100, STACK, Decimal("1.00"), Decimal(1))

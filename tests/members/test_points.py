@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from core.errors import DomainError
 from members.errors import PointsInsufficient, PointsReferenceReused
 from members.models import Member, PointsAllocation, PointsEntry, PointsKind, PointsLot
 from members.pricing_points import points_pro_rata
@@ -64,7 +66,7 @@ def lots_of(member: Member) -> list[tuple[int, int]]:
 
 @pytest.mark.django_db
 def test_award_writes_a_row_a_lot_and_the_balance_once_per_reference():
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     first = points_award(member_id=member.pk, points=120, kind=PointsKind.PURCHASE, reference="M001",
                          now=at(2025, 1, 10))
@@ -82,7 +84,7 @@ def test_award_writes_a_row_a_lot_and_the_balance_once_per_reference():
 
 @pytest.mark.django_db
 def test_the_same_reference_may_earn_under_another_kind_or_for_another_member():
-    a, b = MemberFactory(), MemberFactory()
+    a, b = MemberFactory.create(), MemberFactory.create()
 
     points_award(member_id=a.pk, points=10, kind=PointsKind.PURCHASE, reference="M002")
     points_award(member_id=a.pk, points=5, kind=PointsKind.REVIEW, reference="M002")
@@ -93,13 +95,14 @@ def test_the_same_reference_may_earn_under_another_kind_or_for_another_member():
 
 @pytest.mark.django_db
 def test_zero_points_award_nothing_and_bad_values_are_refused():
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     assert points_award(member_id=member.pk, points=0, kind=PointsKind.PURCHASE, reference="M003") is None
-    for bad in (-1, 1.5, True, "10"):
-        with pytest.raises(Exception) as refused:
+    bad_values: list[Any] = [-1, 1.5, True, "10"]  # not whole positive numbers, whatever their type
+    for bad in bad_values:
+        with pytest.raises(DomainError) as refused:
             points_award(member_id=member.pk, points=bad, kind=PointsKind.PURCHASE, reference="M003")
-        assert getattr(refused.value, "code", None) == "invalid_points"
+        assert refused.value.code == "invalid_points"
     with pytest.raises(ValueError):
         points_award(member_id=member.pk, points=5, kind=PointsKind.SPEND, reference="M003")
 
@@ -118,7 +121,7 @@ def test_points_expire_twelve_months_later_on_the_shanghai_calendar():
 
 @pytest.mark.django_db
 def test_spend_takes_the_oldest_lots_first():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="A", now=at(2025, 1, 10))
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="B", now=at(2025, 3, 10))
     points_award(member_id=member.pk, points=30, kind=PointsKind.SIGN_IN, reference="C", now=at(2025, 3, 11))
@@ -133,7 +136,7 @@ def test_spend_takes_the_oldest_lots_first():
 
 @pytest.mark.django_db
 def test_spending_more_than_the_balance_is_409_and_changes_nothing():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="A")
 
     with pytest.raises(PointsInsufficient) as refused:
@@ -148,7 +151,7 @@ def test_spending_more_than_the_balance_is_409_and_changes_nothing():
 
 @pytest.mark.django_db
 def test_a_repeated_spend_returns_the_first_row_and_another_amount_is_refused():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="A")
 
     first = points_spend(member_id=member.pk, points=40, reference="ORDER-3")
@@ -163,7 +166,7 @@ def test_a_repeated_spend_returns_the_first_row_and_another_amount_is_refused():
 
 @pytest.mark.django_db
 def test_a_lot_past_its_expiry_is_expired_not_spent():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="A", now=at(2025, 1, 10))
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="B", now=at(2025, 6, 10))
 
@@ -182,8 +185,8 @@ def test_a_lot_past_its_expiry_is_expired_not_spent():
 @pytest.mark.django_db(transaction=True)
 def test_two_orders_spending_the_same_points_at_once_one_succeeds():
     """Must be true #1: separate connections, released together."""
-    member = MemberFactory()
-    bystander = MemberFactory()
+    member = MemberFactory.create()
+    bystander = MemberFactory.create()
     points_award(member_id=member.pk, points=300, kind=PointsKind.PURCHASE, reference="A")
     points_award(member_id=bystander.pk, points=50, kind=PointsKind.PURCHASE, reference="A")
 
@@ -202,7 +205,7 @@ def test_two_orders_spending_the_same_points_at_once_one_succeeds():
 
 @pytest.mark.django_db(transaction=True)
 def test_many_concurrent_spends_never_take_the_balance_below_zero():
-    member = MemberFactory()
+    member = MemberFactory.create()
     for i in range(5):
         points_award(member_id=member.pk, points=100, kind=PointsKind.SIGN_IN, reference=f"S{i}")
 
@@ -220,7 +223,7 @@ def test_many_concurrent_spends_never_take_the_balance_below_zero():
 
 @pytest.mark.django_db
 def test_fifo_expiry_january_lot_expires_nothing_march_lot_expires_fifty():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="JAN", now=at(2025, 1, 10))
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="MAR", now=at(2025, 3, 10))
     points_spend(member_id=member.pk, points=150, reference="APR", now=at(2025, 4, 10))
@@ -242,7 +245,7 @@ def test_fifo_expiry_january_lot_expires_nothing_march_lot_expires_fifty():
 
 @pytest.mark.django_db
 def test_expiry_job_works_through_many_members_in_batches():
-    members = [MemberFactory() for _ in range(7)]
+    members = [MemberFactory.create() for _ in range(7)]
     for i, m in enumerate(members):
         points_award(member_id=m.pk, points=10 + i, kind=PointsKind.SIGN_IN, reference="S1", now=at(2025, 1, 1))
         points_award(member_id=m.pk, points=5, kind=PointsKind.SIGN_IN, reference="S2", now=at(2025, 1, 2))
@@ -264,7 +267,7 @@ def test_the_expiry_job_skips_a_member_in_the_middle_of_a_checkout():
 
     from django.db import transaction
 
-    busy, free = MemberFactory(), MemberFactory()
+    busy, free = MemberFactory.create(), MemberFactory.create()
     for m in (busy, free):
         points_award(member_id=m.pk, points=40, kind=PointsKind.PURCHASE, reference="A", now=at(2025, 1, 1))
     holding, release = threading.Event(), threading.Event()
@@ -298,7 +301,7 @@ def test_the_expiry_job_skips_a_member_in_the_middle_of_a_checkout():
 
 @pytest.mark.django_db
 def test_spent_points_come_back_in_part_exactly_once_and_never_more_than_spent():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=1000, kind=PointsKind.PURCHASE, reference="A")
     points_spend(member_id=member.pk, points=300, reference="ORDER-6")
     # Paid ¥99.99 for the order; a refund of ¥30.00 then the rest.
@@ -323,7 +326,7 @@ def test_spent_points_come_back_in_part_exactly_once_and_never_more_than_spent()
 
 @pytest.mark.django_db
 def test_cancelled_order_points_go_back_to_live_lots_and_expired_ones_come_back_fresh():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="JAN", now=at(2025, 1, 10))
     points_award(member_id=member.pk, points=100, kind=PointsKind.PURCHASE, reference="JUN", now=at(2025, 6, 10))
     points_spend(member_id=member.pk, points=150, reference="ORDER-7", now=at(2025, 12, 1))
@@ -343,7 +346,7 @@ def test_cancelled_order_points_go_back_to_live_lots_and_expired_ones_come_back_
 
 @pytest.mark.django_db
 def test_nothing_to_return_without_a_spend():
-    member = MemberFactory()
+    member = MemberFactory.create()
 
     assert points_refund_spent(member_id=member.pk, reference="NOPE", points=10, refund_reference="R9") is None
     assert not PointsEntry.objects.exists()
@@ -351,7 +354,7 @@ def test_nothing_to_return_without_a_spend():
 
 @pytest.mark.django_db
 def test_earned_points_are_reversed_exactly_once_also_in_part():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=50, kind=PointsKind.SIGN_IN, reference="S1")
     points_award(member_id=member.pk, points=200, kind=PointsKind.PURCHASE, reference="ORDER-8")
 
@@ -369,7 +372,7 @@ def test_earned_points_are_reversed_exactly_once_also_in_part():
 
 @pytest.mark.django_db
 def test_a_reversal_of_points_already_spent_stops_at_zero_and_records_the_shortfall():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=200, kind=PointsKind.PURCHASE, reference="ORDER-9")
     points_spend(member_id=member.pk, points=170, reference="ORDER-10")
 
@@ -384,7 +387,7 @@ def test_a_reversal_of_points_already_spent_stops_at_zero_and_records_the_shortf
 
 @pytest.mark.django_db
 def test_refunds_in_proportion_to_money_return_and_reverse_every_point_by_the_full_refund():
-    member = MemberFactory()
+    member = MemberFactory.create()
     points_award(member_id=member.pk, points=1000, kind=PointsKind.SIGN_IN, reference="S1")
     points_spend(member_id=member.pk, points=301, reference="ORDER-11")  # paid ¥99.99 in cash besides
     points_award(member_id=member.pk, points=99, kind=PointsKind.PURCHASE, reference="ORDER-11")
@@ -409,9 +412,11 @@ def test_refunds_in_proportion_to_money_return_and_reverse_every_point_by_the_fu
 
 @pytest.mark.django_db
 def test_proportional_refund_amounts_are_checked():
-    member = MemberFactory()
-    for kwargs in ({"paid_fen": 0, "refunded_total_fen": 10}, {"paid_fen": 100, "refunded_total_fen": 0}):
-        with pytest.raises(Exception) as refused:
+    member = MemberFactory.create()
+    cases: list[dict[str, Any]] = [{"paid_fen": 0, "refunded_total_fen": 10},
+                                   {"paid_fen": 100, "refunded_total_fen": 0}]
+    for kwargs in cases:
+        with pytest.raises(DomainError) as refused:
             points_return_for_refund(member_id=member.pk, reference="X", refund_reference="R", **kwargs)
         assert refused.value.code == "invalid_points_refund_amount"
 
@@ -421,7 +426,7 @@ def test_proportional_refund_amounts_are_checked():
 
 @pytest.mark.django_db
 def test_reconcile_reports_an_injected_drift_and_fixes_nothing(caplog):
-    members = [MemberFactory() for _ in range(5)]
+    members = [MemberFactory.create() for _ in range(5)]
     for m in members:
         points_award(member_id=m.pk, points=100, kind=PointsKind.PURCHASE, reference="A")
     assert points_reconcile(batch_size=2) == []

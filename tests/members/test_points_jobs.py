@@ -40,7 +40,7 @@ def earn(member, points: int, reference: str, *, expires_in_days: float, now: dt
 
 def deliver() -> None:
     for log_id in MessageLog.objects.filter(outcome=MessageOutcome.PENDING).order_by("pk").values_list("pk", flat=True):
-        send_subscribe_message.apply(args=[log_id])
+        send_subscribe_message.apply(args=(log_id,))
 
 
 def test_a_reminder_covers_the_lots_newly_due_and_each_lot_is_reminded_once(

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.errors import DomainError
 from members.errors import BirthdayLocked
 from members.models import Member, MemberAudit, MemberAuditAction
 from members.services import member_birthday_change_by_operator, member_profile_update
@@ -86,7 +87,7 @@ def test_a_future_birthday_has_its_own_code(shopper):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_devices_setting_different_birthdays_at_once_leave_one():
-    member = MemberFactory()
+    member = MemberFactory.create()
     days = [dt.date(1990, 1, 1), dt.date(1991, 6, 15)]
 
     results = run_concurrently(lambda i: member_profile_update(member=Member.objects.get(pk=member.pk),
@@ -99,7 +100,7 @@ def test_two_devices_setting_different_birthdays_at_once_leave_one():
 
 def test_customer_service_changes_a_locked_birthday_with_an_audit_row():
     operator = get_user_model().objects.create_user("kefu", password="x")
-    member = MemberFactory(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
+    member = MemberFactory.create(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
 
     member_birthday_change_by_operator(member_id=member.pk, birthday=dt.date(1990, 10, 1),
                                        note="会员来电，身份证核实", operator=operator)
@@ -115,9 +116,9 @@ def test_customer_service_changes_a_locked_birthday_with_an_audit_row():
 
 
 def test_customer_service_must_give_a_reason():
-    member = MemberFactory(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
+    member = MemberFactory.create(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(DomainError) as caught:
         member_birthday_change_by_operator(member_id=member.pk, birthday=dt.date(1990, 10, 1), note="  ",
                                            operator=None)
 

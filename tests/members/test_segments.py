@@ -51,17 +51,17 @@ def _population() -> dict[str, int]:
     long_ago = now - dt.timedelta(days=200)
     born = _this_month_birthday()
     m = {
-        "gold_never_ordered": MemberFactory(tier=_tier(2), birthday=born),
-        "diamond_ordered_long_ago": MemberFactory(tier=_tier(3), birthday=born, paid_order_count=3,
-                                                  last_paid_at=long_ago),
-        "silver": MemberFactory(tier=_tier(1), birthday=born),
-        "no_tier": MemberFactory(birthday=born),
-        "ordered_recently": MemberFactory(tier=_tier(2), birthday=born, paid_order_count=1,
-                                          last_paid_at=now - dt.timedelta(days=10)),
-        "birthday_other_month": MemberFactory(tier=_tier(2), birthday=_other_month_birthday()),
-        "no_birthday": MemberFactory(tier=_tier(2)),
-        "deleted": MemberFactory(tier=_tier(2), birthday=born),
-        "inactive": MemberFactory(tier=_tier(3), birthday=born, is_active=False),
+        "gold_never_ordered": MemberFactory.create(tier=_tier(2), birthday=born),
+        "diamond_ordered_long_ago": MemberFactory.create(tier=_tier(3), birthday=born, paid_order_count=3,
+                                                         last_paid_at=long_ago),
+        "silver": MemberFactory.create(tier=_tier(1), birthday=born),
+        "no_tier": MemberFactory.create(birthday=born),
+        "ordered_recently": MemberFactory.create(tier=_tier(2), birthday=born, paid_order_count=1,
+                                                 last_paid_at=now - dt.timedelta(days=10)),
+        "birthday_other_month": MemberFactory.create(tier=_tier(2), birthday=_other_month_birthday()),
+        "no_birthday": MemberFactory.create(tier=_tier(2)),
+        "deleted": MemberFactory.create(tier=_tier(2), birthday=born),
+        "inactive": MemberFactory.create(tier=_tier(3), birthday=born, is_active=False),
     }
     member_delete_account(member_id=m["deleted"].pk)
     return {name: member.pk for name, member in m.items()}
@@ -135,10 +135,11 @@ def test_evaluating_again_replaces_the_members():
 def test_each_condition_type(condition, expected):
     now = timezone.now()
     members = {
-        "points_300": MemberFactory(points_balance=300),
-        "female_gd": MemberFactory(gender="female", province="广东省"),
-        "big_spender": MemberFactory(paid_order_count=5, paid_total_fen=80000, last_paid_at=now - dt.timedelta(days=3)),
-        "tagged": MemberFactory(),
+        "points_300": MemberFactory.create(points_balance=300),
+        "female_gd": MemberFactory.create(gender="female", province="广东省"),
+        "big_spender": MemberFactory.create(paid_order_count=5, paid_total_fen=80000,
+                                            last_paid_at=now - dt.timedelta(days=3)),
+        "tagged": MemberFactory.create(),
     }
     tag = Tag.objects.create(name="VIP")
     MemberTag.objects.create(member=members["tagged"], tag=tag)
@@ -153,10 +154,10 @@ def test_each_condition_type(condition, expected):
 
 
 def test_any_group_is_ored_and_anded_with_all():
-    a = MemberFactory(gender="female", province="广东省")
-    MemberFactory(gender="male", province="广东省")
-    c = MemberFactory(gender="male", province="广东省", points_balance=1000)
-    MemberFactory(gender="female", province="浙江省")
+    a = MemberFactory.create(gender="female", province="广东省")
+    MemberFactory.create(gender="male", province="广东省")
+    c = MemberFactory.create(gender="male", province="广东省", points_balance=1000)
+    MemberFactory.create(gender="female", province="浙江省")
 
     found = set(segment_queryset(rules={
         "all": [{"type": "region", "provinces": ["广东省"]}],
@@ -167,7 +168,7 @@ def test_any_group_is_ored_and_anded_with_all():
 
 
 def test_rfm_thresholds_are_the_operators():
-    member = MemberFactory(paid_order_count=2, paid_total_fen=30000, last_paid_at=timezone.now())
+    member = MemberFactory.create(paid_order_count=2, paid_total_fen=30000, last_paid_at=timezone.now())
     assert rfm_group_of(member=member) == "general_develop"
 
     RfmThresholds.objects.create(pk=1, recent_days=30, frequent_orders=2, monetary_fen=20000)
@@ -178,7 +179,7 @@ def test_rfm_thresholds_are_the_operators():
 
 
 def test_category_purchases_only_move_forward():
-    member = MemberFactory()
+    member = MemberFactory.create()
     now = timezone.now()
     member_record_category_purchase(member_id=member.pk, category_ids=[5], at=now)
     member_record_category_purchase(member_id=member.pk, category_ids=[5], at=now - dt.timedelta(days=40))

@@ -25,8 +25,8 @@ def _born_this_month() -> dt.date:
 
 
 def test_preview_counts_without_saving(admin_client):
-    MemberFactory(tier=Tier.objects.get(level=2), birthday=_born_this_month())
-    MemberFactory(tier=Tier.objects.get(level=1), birthday=_born_this_month())
+    MemberFactory.create(tier=Tier.objects.get(level=2), birthday=_born_this_month())
+    MemberFactory.create(tier=Tier.objects.get(level=1), birthday=_born_this_month())
 
     response = admin_client.post(reverse("admin:members_segment_add"),
                                  _builder(tier_min="2", inactive_days="90", birthday_this_month="on", _preview="1"))
@@ -39,7 +39,7 @@ def test_preview_counts_without_saving(admin_client):
 
 
 def test_save_stores_the_rules_and_evaluate_materialises(admin_client):
-    member = MemberFactory(tier=Tier.objects.get(level=3), birthday=_born_this_month())
+    member = MemberFactory.create(tier=Tier.objects.get(level=3), birthday=_born_this_month())
 
     admin_client.post(reverse("admin:members_segment_add"),
                       _builder(tier_min="2", inactive_days="90", birthday_this_month="on", _save="1"))
@@ -79,7 +79,7 @@ def test_contradictory_conditions_are_refused_and_nothing_saved(admin_client):
 
 
 def test_the_member_page_shows_tags_segments_and_the_audit_trail(admin_client, admin_user):
-    member = MemberFactory(nickname="小鱼", tier=Tier.objects.get(level=2), birthday=_born_this_month())
+    member = MemberFactory.create(nickname="小鱼", tier=Tier.objects.get(level=2), birthday=_born_this_month())
     tag_add(tag=Tag.objects.create(name="高价值"), member_ids=[member.pk], operator=admin_user)
     rules = {"all": [{"type": "birthday_month", "this_month": True}]}
     segment = segment_save(segment=Segment(name="寿星", rules=rules))
@@ -92,7 +92,7 @@ def test_the_member_page_shows_tags_segments_and_the_audit_trail(admin_client, a
 
 
 def test_customer_service_changes_the_birthday_from_the_member_page(admin_client, admin_user):
-    member = MemberFactory(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
+    member = MemberFactory.create(birthday=dt.date(1990, 1, 1), birthday_set_at=timezone.now())
 
     response = admin_client.post(reverse("admin:members_member_birthday", args=[member.pk]),
                                  {"birthday": "1990-10-01", "note": "会员来电核实"}, follow=True)
@@ -105,7 +105,7 @@ def test_customer_service_changes_the_birthday_from_the_member_page(admin_client
 
 
 def test_the_birthday_form_needs_a_reason(admin_client):
-    member = MemberFactory(birthday=dt.date(1990, 1, 1))
+    member = MemberFactory.create(birthday=dt.date(1990, 1, 1))
 
     response = admin_client.post(reverse("admin:members_member_birthday", args=[member.pk]), {"birthday": "1990-10-01"})
 

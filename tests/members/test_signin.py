@@ -31,7 +31,7 @@ def state(member: Member) -> tuple[int, int, int]:
 
 @pytest.fixture
 def member(db) -> Member:
-    return MemberFactory()
+    return MemberFactory.create()
 
 
 def test_the_first_sign_in_gives_the_first_reward_through_both_ledgers(member):
@@ -154,7 +154,7 @@ def restore_migrated_defaults() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_double_tapped_sign_in_gives_one_reward():
     restore_migrated_defaults()
-    member = MemberFactory()
+    member = MemberFactory.create()
     now = timezone.now()
 
     results = run_concurrently(lambda i: signin_today(member=Member.objects.get(pk=member.pk), now=now), 4)

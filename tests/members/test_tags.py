@@ -19,7 +19,7 @@ def _pairs() -> set[tuple[int, str]]:
 
 
 def test_tag_add_is_idempotent_and_skips_deleted_members(admin_user):
-    a, b, gone = MemberFactory(), MemberFactory(), MemberFactory()
+    a, b, gone = MemberFactory.create(), MemberFactory.create(), MemberFactory.create()
     member_delete_account(member_id=gone.pk)
     tag = Tag.objects.create(name="高价值")
 
@@ -31,7 +31,7 @@ def test_tag_add_is_idempotent_and_skips_deleted_members(admin_user):
 
 
 def test_tag_remove_counts_what_it_removed(admin_user):
-    a, b = MemberFactory(), MemberFactory()
+    a, b = MemberFactory.create(), MemberFactory.create()
     tag = Tag.objects.create(name="高价值")
     tag_add(tag=tag, member_ids=[a.pk], operator=admin_user)
 
@@ -42,7 +42,7 @@ def test_tag_remove_counts_what_it_removed(admin_user):
 
 
 def test_the_member_list_action_tags_the_selected_members_with_a_new_tag(admin_client):
-    a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
+    a, b, c = MemberFactory.create(), MemberFactory.create(), MemberFactory.create()
     url = reverse("admin:members_member_changelist")
     selected = {"action": "add_tag", helpers.ACTION_CHECKBOX_NAME: [a.pk, b.pk]}
 
@@ -59,7 +59,7 @@ def test_the_member_list_action_tags_the_selected_members_with_a_new_tag(admin_c
 
 
 def test_the_member_list_action_removes_a_tag(admin_client, admin_user):
-    a, b = MemberFactory(), MemberFactory()
+    a, b = MemberFactory.create(), MemberFactory.create()
     tag = Tag.objects.create(name="高价值")
     tag_add(tag=tag, member_ids=[a.pk, b.pk], operator=admin_user)
 
@@ -70,7 +70,7 @@ def test_the_member_list_action_removes_a_tag(admin_client, admin_user):
 
 
 def test_the_action_without_a_tag_asks_again_and_changes_nothing(admin_client):
-    a = MemberFactory()
+    a = MemberFactory.create()
 
     response = admin_client.post(reverse("admin:members_member_changelist"),
                                  {"action": "add_tag", helpers.ACTION_CHECKBOX_NAME: [a.pk], "apply": "1"})
@@ -86,7 +86,8 @@ def _csv(*rows: str) -> SimpleUploadedFile:
 
 
 def test_import_previews_then_tags_members_by_id_openid_and_phone(admin_client, admin_user):
-    by_id, by_openid, by_phone = MemberFactory(), MemberFactory(openid="o-import-1"), MemberFactory(phone="13900001111")
+    by_id = MemberFactory.create()
+    by_openid, by_phone = MemberFactory.create(openid="o-import-1"), MemberFactory.create(phone="13900001111")
     rows = (f"{by_id.pk},高价值", "o-import-1,高价值", "13900001111,新客")
 
     preview = admin_client.post(reverse("admin:members_membertag_import"), {"format": "0", "import_file": _csv(*rows)})
@@ -105,7 +106,7 @@ def test_import_previews_then_tags_members_by_id_openid_and_phone(admin_client, 
 
 
 def test_import_with_an_unknown_member_shows_the_row_error_and_imports_nothing(admin_client):
-    a = MemberFactory()
+    a = MemberFactory.create()
 
     response = admin_client.post(reverse("admin:members_membertag_import"),
                                  {"format": "0", "import_file": _csv(f"{a.pk},高价值", "o-nobody,高价值")})
@@ -118,7 +119,7 @@ def test_import_with_an_unknown_member_shows_the_row_error_and_imports_nothing(a
 
 
 def test_export_lists_member_tags(admin_client, admin_user):
-    a = MemberFactory(nickname="小鱼", phone="13900002222")
+    a = MemberFactory.create(nickname="小鱼", phone="13900002222")
     tag_add(tag=Tag.objects.create(name="高价值"), member_ids=[a.pk], operator=admin_user)
 
     response = admin_client.post(reverse("admin:members_membertag_export"),

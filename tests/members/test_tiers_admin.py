@@ -56,7 +56,7 @@ def test_editing_a_tier_takes_yuan(admin_client):
 
 def test_a_tier_members_are_in_cannot_be_deleted(admin_client):
     silver = Tier.objects.get(name="白银会员")
-    MemberFactory(growth=1200, tier=silver)
+    MemberFactory.create(growth=1200, tier=silver)
     response = admin_client.post(reverse("admin:members_tier_delete", args=[silver.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert Tier.objects.filter(pk=silver.pk).exists()
@@ -76,7 +76,7 @@ def test_growth_rules_open_the_one_row_and_save(admin_client):
 
 
 def test_the_growth_adjustment_form_calls_the_service_and_records_the_operator(admin_client, admin_user):
-    member = MemberFactory(nickname="王小明")
+    member = MemberFactory.create(nickname="王小明")
     add = reverse("admin:members_growthentry_add")
     assert "调整成长值" in page(admin_client.get(add + f"?member={member.pk}"))
 
@@ -91,7 +91,7 @@ def test_the_growth_adjustment_form_calls_the_service_and_records_the_operator(a
 
 
 def test_a_deduction_below_zero_shows_the_reason_and_changes_nothing(admin_client):
-    member = MemberFactory(growth=100)
+    member = MemberFactory.create(growth=100)
     html = page(admin_client.post(reverse("admin:members_growthentry_add"),
                                   {"member": member.pk, "delta": "-500", "note": "扣减"}))
     assert "扣减后不能为负数" in html
@@ -101,7 +101,7 @@ def test_a_deduction_below_zero_shows_the_reason_and_changes_nothing(admin_clien
 
 
 def test_growth_ledger_and_tier_history_are_read_only_lists(admin_client):
-    member = MemberFactory()
+    member = MemberFactory.create()
     from members.services.growth import growth_award
 
     change = growth_award(member_id=member.pk, amount=1500, reason=GrowthReason.PURCHASE, reference="2026050100000001")
@@ -142,7 +142,7 @@ def test_card_plans_take_prices_in_yuan(admin_client):
 
 def test_purchases_and_cards_are_shown_read_only_with_history(admin_client):
     plan = CardPlan.objects.create(name="后台月卡", price_fen=1990, days=31)
-    member = MemberFactory(nickname="李卡卡")
+    member = MemberFactory.create(nickname="李卡卡")
     purchase = card_purchase_create(member=member, plan_id=plan.pk)
     card = card_purchase_mark_paid(purchase_no=purchase.purchase_no, paid_fen=1990, transaction_id="4200000001",
                                    paid_at=timezone.now())
@@ -177,7 +177,7 @@ def test_member_price_settings_choose_the_policy_and_the_floor(admin_client, adm
 
 def test_the_active_filter_leaves_out_expired_cards(admin_client):
     plan = CardPlan.objects.create(name="过期卡", price_fen=100, days=1)
-    member = MemberFactory(nickname="过期会员")
+    member = MemberFactory.create(nickname="过期会员")
     from members.models import MemberCard
 
     start = timezone.now() - dt.timedelta(days=5)

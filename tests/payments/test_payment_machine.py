@@ -48,7 +48,7 @@ def test_payment_transitions_follow_the_table(db, source, target):
 @pytest.mark.django_db(transaction=True)
 def test_a_closed_trade_that_wechat_says_was_paid_becomes_paid_and_every_change_is_audited(mall, sandbox):
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=10)
+    sku = SkuFactory.create(price_fen=9900, stock=10)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
     order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")

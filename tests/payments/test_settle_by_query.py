@@ -30,7 +30,7 @@ def paid_quietly(mall, sandbox):
     """An order (2 × ¥99.00) and a card purchase (¥19.90) of one shopper, both prepaid and paid at
     WeChat with their notifies lost, both past their payment deadline."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=10)
+    sku = SkuFactory.create(price_fen=9900, stock=10)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
     order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
@@ -55,7 +55,7 @@ def stored(out_trade_no: str) -> tuple[str, str, int, str, dict[str, str]]:
             notification.outcome, raw)
 
 
-def snapshot() -> list[tuple]:
+def snapshot() -> list[list[tuple]]:
     return [
         sorted(PaymentNotification.objects.values_list("transaction_id", "out_trade_no", "total_fee_fen",
                                                        "outcome", "raw_xml")),
@@ -107,7 +107,7 @@ def test_a_card_paid_and_confirmed_by_query_stores_its_notification_exactly_like
 
 def test_a_trade_never_opened_is_not_asked_about_and_an_unpaid_one_is_closed(mall, sandbox):
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=10)
+    sku = SkuFactory.create(price_fen=9900, stock=10)
     shopper = make_shopper()
     never, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 1),)))
     opened, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 1),)))

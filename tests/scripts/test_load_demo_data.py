@@ -32,7 +32,9 @@ def test_loads_a_catalogue_members_and_orders_in_every_state(media):
     assert Product.objects.filter(tags__contains=["hot"]).exists()
     assert not Product.objects.filter(main_image="").exists()
     assert ProductImage.objects.count() == 2 * Product.objects.count()
-    assert (media / Product.objects.first().main_image.name).stat().st_size < 80_000
+    product = Product.objects.first()
+    assert product is not None
+    assert (media / product.main_image.name).stat().st_size < 80_000
     assert not Sku.objects.exclude(code__startswith=SKU_PREFIX).exists()
     assert not Sku.objects.filter(price_fen__lt=990).exists()
     assert not Sku.objects.filter(price_fen__gt=59900).exists()

@@ -166,7 +166,8 @@ def test_the_configured_jobs_have_unique_slugs_labels_and_real_tasks():
     entries_check(entries)
 
     for entry in entries:
-        assert re.fullmatch(r"[a-z-]+\.[a-z-]+", entry["name"]), entry["name"]
-        task = import_string(entry["task"])
+        name, task_path = str(entry["name"]), str(entry["task"])
+        assert re.fullmatch(r"[a-z-]+\.[a-z-]+", name), name
+        task = import_string(task_path)
         assert isinstance(task, Task), entry["task"]
         assert task.name == entry["task"]

@@ -13,10 +13,10 @@ def freight(db):
 @pytest.fixture
 def sku(db, freight):
     """A ¥99.00 SKU with 10 units on a shelf product."""
-    return SkuFactory(price_fen=9900, stock=10)
+    return SkuFactory.create(price_fen=9900, stock=10)
 
 
 @pytest.fixture
 def cheap_sku(db, freight):
     """A ¥12.34 SKU with 100 units (below the free-freight threshold)."""
-    return SkuFactory(price_fen=1234, stock=100)
+    return SkuFactory.create(price_fen=1234, stock=100)

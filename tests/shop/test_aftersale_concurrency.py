@@ -6,10 +6,11 @@ import pytest
 
 from shop.models import AfterSale, Order, Refund
 from shop.services.aftersales import MoreThanLeft, after_sale_approve
+from tests.builders import lines_of, operator, paid_order, requested_after_sale
+from tests.celery_worker import celery_eager
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import ask, celery_eager, lines_of, operator, paid_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,11 +25,11 @@ def test_two_requests_that_together_exceed_what_was_paid_one_wins_one_is_refused
     # given a paid order for one ¥59.90 item (plus ¥10 freight)
     default_freight()
     buyer = make_shopper()
-    order = paid_order(buyer.member, [(SkuFactory(price_fen=5990, stock=3), 1)])
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=5990, stock=3), 1)], sandbox=sandbox)
     (line,) = lines_of(order)
 
     # when two requests for that unit arrive at the same moment
-    results = run_concurrently(lambda i: ask(buyer.member, order, {line: 1}), 2)
+    results = run_concurrently(lambda i: requested_after_sale(order=order, lines={line: 1}), 2)
 
     # then one is created, the other refused, and all that can ever be refunded is what was paid
     won = [r for r in results if isinstance(r, AfterSale)]
@@ -45,10 +46,10 @@ def test_two_requests_that_together_exceed_what_was_paid_one_wins_one_is_refused
 def test_many_buyers_threads_for_a_few_units_exactly_those_units_are_claimed(sandbox):
     default_freight()
     buyer = make_shopper()
-    order = paid_order(buyer.member, [(SkuFactory(price_fen=1999, stock=10), 5)])
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=1999, stock=10), 5)], sandbox=sandbox)
     (line,) = lines_of(order)
 
-    results = run_concurrently(lambda i: ask(buyer.member, order, {line: 1}), 8)
+    results = run_concurrently(lambda i: requested_after_sale(order=order, lines={line: 1}), 8)
 
     won = [r for r in results if isinstance(r, AfterSale)]
     assert len(won) == 5
@@ -60,8 +61,8 @@ def test_many_buyers_threads_for_a_few_units_exactly_those_units_are_claimed(san
 def test_two_operators_approving_at_once_start_one_refund(mall, sandbox, eager):
     default_freight()
     buyer = make_shopper()
-    order = paid_order(buyer.member, [(SkuFactory(price_fen=3000, stock=3), 2)])
-    after_sale = ask(buyer.member, order, {lines_of(order)[0]: 1})
+    order = paid_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3000, stock=3), 2)], sandbox=sandbox)
+    after_sale = requested_after_sale(order=order, lines={lines_of(order)[0]: 1})
     first, second = operator("ops1"), operator("ops2")
 
     results = run_concurrently(lambda i: after_sale_approve(after_sale=after_sale,

@@ -19,9 +19,9 @@ from shop.services.aftersales import (
     unit_shares,
 )
 from shop.services.orders import order_ship
+from tests.builders import lines_of, order_discount, paid_order, placed_order, receive, requested_after_sale, ship
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import ask, lines_of, order_discount, paid_order, place, receive, ship
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +30,9 @@ pytestmark = pytest.mark.django_db
 def catalog(db):
     default_freight()  # ¥10 first piece, ¥5 each more, free from ¥99
     return {
-        "towel": SkuFactory(price_fen=3333, stock=20),
-        "soap": SkuFactory(price_fen=1000, stock=20),
-        "brush": SkuFactory(price_fen=555, stock=20),
+        "towel": SkuFactory.create(price_fen=3333, stock=20),
+        "soap": SkuFactory.create(price_fen=1000, stock=20),
+        "brush": SkuFactory.create(price_fen=555, stock=20),
     }
 
 
@@ -51,13 +51,14 @@ def snapshot(order: Order) -> tuple:
 def test_units_of_a_line_refund_its_exact_share_and_always_sum_to_what_it_paid(catalog, buyer, sandbox, monkeypatch):
     # given three lines with an order-level discount allocated to them to the fen
     order_discount(monkeypatch, 1001)
-    order = paid_order(buyer.member, [(catalog["towel"], 3), (catalog["soap"], 1), (catalog["brush"], 2)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 3), (catalog["soap"], 1), (catalog["brush"], 2)],
+                       sandbox=sandbox)
     towel, soap, brush = lines_of(order)
     assert [line.payable_fen for line in (towel, soap, brush)] != [9999, 1000, 1110]
     assert sum(line.payable_fen for line in (towel, soap, brush)) == 12109 - 1001
 
     # when the towels are refunded one unit at a time
-    parts = [ask(buyer.member, order, {towel: 1}).amount_fen for _ in range(3)]
+    parts = [requested_after_sale(order=order, lines={towel: 1}).amount_fen for _ in range(3)]
 
     # then each took a largest-remainder share and together exactly what the line paid
     assert parts == unit_shares(towel)
@@ -67,11 +68,11 @@ def test_units_of_a_line_refund_its_exact_share_and_always_sum_to_what_it_paid(c
 
 def test_the_request_that_takes_the_last_units_takes_exactly_what_is_left(catalog, buyer, sandbox, monkeypatch):
     order_discount(monkeypatch, 777)
-    order = paid_order(buyer.member, [(catalog["towel"], 3), (catalog["soap"], 4)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 3), (catalog["soap"], 4)], sandbox=sandbox)
     _, soap = lines_of(order)
 
-    first = ask(buyer.member, order, {soap: 3})
-    last = ask(buyer.member, order, {soap: 1})
+    first = requested_after_sale(order=order, lines={soap: 3})
+    last = requested_after_sale(order=order, lines={soap: 1})
 
     assert first.amount_fen + last.amount_fen == soap.payable_fen
     assert first.freight_fen == last.freight_fen == 0
@@ -79,12 +80,12 @@ def test_the_request_that_takes_the_last_units_takes_exactly_what_is_left(catalo
 
 def test_before_shipping_a_refund_restocks_and_freight_goes_back_only_with_the_whole_order(catalog, buyer, sandbox):
     # given an order under the free-freight threshold: 2 × ¥10 soap + 1 × ¥5.55 brush, freight ¥20
-    order = paid_order(buyer.member, [(catalog["soap"], 2), (catalog["brush"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["soap"], 2), (catalog["brush"], 1)], sandbox=sandbox)
     soap, brush = lines_of(order)
     assert order.freight_fen == 2000
 
-    partial = ask(buyer.member, order, {soap: 2})
-    rest = ask(buyer.member, order, {brush: 1})
+    partial = requested_after_sale(order=order, lines={soap: 2})
+    rest = requested_after_sale(order=order, lines={brush: 1})
 
     assert (partial.restock, partial.freight_fen, partial.amount_fen) == (True, 0, soap.payable_fen)
     assert (rest.restock, rest.freight_fen, rest.amount_fen) == (True, 2000, brush.payable_fen + 2000)
@@ -92,32 +93,32 @@ def test_before_shipping_a_refund_restocks_and_freight_goes_back_only_with_the_w
 
 
 def test_after_shipping_freight_stays_and_nothing_is_restocked(catalog, buyer, sandbox):
-    order = ship(paid_order(buyer.member, [(catalog["soap"], 2), (catalog["brush"], 1)]))
+    order = ship(paid_order(member=buyer.member, lines=[(catalog["soap"], 2), (catalog["brush"], 1)], sandbox=sandbox))
     soap, brush = lines_of(order)
 
-    everything = ask(buyer.member, order, {soap: 2, brush: 1}, kind="return_refund")
+    everything = requested_after_sale(order=order, lines={soap: 2, brush: 1}, kind="return_refund")
 
     assert (everything.restock, everything.freight_fen) == (False, 0)
     assert everything.amount_fen == order.paid_fen - order.freight_fen
 
 
 def test_on_the_way_both_kinds_are_allowed_without_a_window(catalog, buyer, sandbox):
-    order = ship(paid_order(buyer.member, [(catalog["towel"], 2)]))
+    order = ship(paid_order(member=buyer.member, lines=[(catalog["towel"], 2)], sandbox=sandbox))
     (towel,) = lines_of(order)
 
-    kept = ask(buyer.member, order, {towel: 1}, reason="not_received")
-    returned = ask(buyer.member, order, {towel: 1}, kind="return_refund")
+    kept = requested_after_sale(order=order, lines={towel: 1}, reason="not_received")
+    returned = requested_after_sale(order=order, lines={towel: 1}, kind="return_refund")
 
     assert kept.restock is False and returned.restock is False
     assert kept.status == returned.status == AfterSaleStatus.REQUESTED
 
 
 def test_a_return_of_goods_never_shipped_is_refused(catalog, buyer, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
     before = snapshot(order)
 
     with pytest.raises(NotShippedYet) as refused:
-        ask(buyer.member, order, {lines_of(order)[0]: 1}, kind="return_refund")
+        requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, kind="return_refund")
 
     assert refused.value.status == 409 and refused.value.code == "after_sale_not_shipped"
     assert snapshot(order) == before
@@ -134,30 +135,31 @@ def ship_first_package(order: Order, line, quantity: int) -> None:
 
 
 def test_refund_only_of_shipped_and_unshipped_units_together_is_refused(catalog, buyer, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 1), (catalog["soap"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1), (catalog["soap"], 1)], sandbox=sandbox)
     towel, soap = lines_of(order)
     ship_first_package(order, towel, 1)
 
     with pytest.raises(MixedShipment):
-        ask(buyer.member, order, {towel: 1, soap: 1})
+        requested_after_sale(order=order, lines={towel: 1, soap: 1})
 
-    assert ask(buyer.member, order, {soap: 1}).restock is True
-    assert ask(buyer.member, order, {towel: 1}).restock is False
+    assert requested_after_sale(order=order, lines={soap: 1}).restock is True
+    assert requested_after_sale(order=order, lines={towel: 1}).restock is False
 
 
 def test_within_the_window_after_receipt_it_is_accepted(catalog, buyer, sandbox, settings):
     settings.AFTER_SALE_WINDOW_DAYS = 7
-    order = receive(ship(paid_order(buyer.member, [(catalog["towel"], 1)])), days_ago=6.9)
-    assert ask(buyer.member, order, {lines_of(order)[0]: 1}, kind="return_refund").amount_fen == 3333
+    order = receive(ship(paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)), days_ago=6.9)
+    assert requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, kind="return_refund").amount_fen == 3333
 
 
 def test_after_the_window_it_is_refused_and_nothing_changes(catalog, buyer, sandbox, settings):
     settings.AFTER_SALE_WINDOW_DAYS = 7
-    order = receive(ship(paid_order(buyer.member, [(catalog["towel"], 1)])), days_ago=7.01)
+    order = receive(ship(paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)),
+                    days_ago=7.01)
     before = snapshot(order)
 
     with pytest.raises(AfterSaleWindowClosed) as refused:
-        ask(buyer.member, order, {lines_of(order)[0]: 1}, kind="return_refund")
+        requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, kind="return_refund")
 
     assert refused.value.status == 409 and refused.value.code == "after_sale_window_closed"
     assert refused.value.detail["window_days"] == 7
@@ -165,31 +167,31 @@ def test_after_the_window_it_is_refused_and_nothing_changes(catalog, buyer, sand
 
 
 def test_more_than_bought_and_more_than_left_are_refused(catalog, buyer, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 2)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 2)], sandbox=sandbox)
     (towel,) = lines_of(order)
 
     with pytest.raises(MoreThanBought) as bought:
-        ask(buyer.member, order, {towel: 3})
+        requested_after_sale(order=order, lines={towel: 3})
     assert (bought.value.status, bought.value.code) == (400, "after_sale_more_than_bought")
 
-    ask(buyer.member, order, {towel: 1})
+    requested_after_sale(order=order, lines={towel: 1})
     before = snapshot(order)
     with pytest.raises(MoreThanLeft) as left:
-        ask(buyer.member, order, {towel: 2})
+        requested_after_sale(order=order, lines={towel: 2})
     assert (left.value.status, left.value.code) == (409, "after_sale_more_than_left")
     assert left.value.detail == {"left": {str(towel.pk): 1}}
     assert snapshot(order) == before
 
 
 def test_a_withdrawn_request_frees_its_units(catalog, buyer, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
     (towel,) = lines_of(order)
-    first = ask(buyer.member, order, {towel: 1})
+    first = requested_after_sale(order=order, lines={towel: 1})
 
     after_sale_withdraw(member=buyer.member, after_sale_no=first.after_sale_no)
     after_sale_withdraw(member=buyer.member, after_sale_no=first.after_sale_no)  # a repeat is a no-op
 
-    again = ask(buyer.member, order, {towel: 1})
+    again = requested_after_sale(order=order, lines={towel: 1})
     assert again.amount_fen == first.amount_fen == order.paid_fen  # the whole unshipped order, freight too
     assert list(AfterSaleEvent.objects.filter(after_sale=first).values_list("action", flat=True)) == [
         "requested", "withdrawn"]
@@ -199,39 +201,39 @@ def test_a_withdrawn_request_frees_its_units(catalog, buyer, sandbox):
 def test_orders_that_were_not_paid_cannot_have_after_sales(catalog, buyer, sandbox, state):
     from shop.services.orders import order_cancel
 
-    order = place(buyer.member, [(catalog["towel"], 1)])
+    order = placed_order(member=buyer.member, lines=[(catalog["towel"], 1)])
     if state == "cancelled":
         order = order_cancel(order=order, reason="买家取消", actor="member")
 
     with pytest.raises(OrderNotRefundable):
-        ask(buyer.member, order, {lines_of(order)[0]: 1})
+        requested_after_sale(order=order, lines={lines_of(order)[0]: 1})
     assert AfterSale.objects.count() == 0
 
 
 def test_the_same_idempotency_key_replays_and_another_body_conflicts(catalog, buyer, sandbox):
     from shop.errors import IdempotencyKeyReused
 
-    order = paid_order(buyer.member, [(catalog["towel"], 2)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 2)], sandbox=sandbox)
     (towel,) = lines_of(order)
 
-    first = ask(buyer.member, order, {towel: 1}, key="as-1")
-    again = ask(buyer.member, order, {towel: 1}, key="as-1")
+    first = requested_after_sale(order=order, lines={towel: 1}, key="as-1")
+    again = requested_after_sale(order=order, lines={towel: 1}, key="as-1")
     with pytest.raises(IdempotencyKeyReused):
-        ask(buyer.member, order, {towel: 2}, key="as-1")
+        requested_after_sale(order=order, lines={towel: 2}, key="as-1")
 
     assert again.pk == first.pk and AfterSale.objects.count() == 1
 
 
 def test_a_shipped_order_counts_as_shipped_even_without_package_lines(catalog, buyer, sandbox):
     # Orders shipped before packages recorded their lines: everything went out.
-    order = paid_order(buyer.member, [(catalog["towel"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
     order_ship(order=order, carrier="顺丰速运", tracking_no="SF3000000001")
     from shop.models import OrderLine, ShipmentLine
 
     ShipmentLine.objects.filter(shipment__order=order).delete()
     OrderLine.objects.filter(order=order).update(shipped_quantity=0)
 
-    assert ask(buyer.member, Order.objects.get(pk=order.pk), {lines_of(order)[0]: 1}).restock is False
+    assert requested_after_sale(order=Order.objects.get(pk=order.pk), lines={lines_of(order)[0]: 1}).restock is False
 
 
 # --- over the API --------------------------------------------------------------------------------------
@@ -264,7 +266,7 @@ def upload(client, file) -> dict:
 
 def test_the_api_creates_a_request_with_photos_and_shows_it_only_to_its_member(catalog, buyer, other_shopper,
                                                                               sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 2)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 2)], sandbox=sandbox)
     (towel,) = lines_of(order)
     photos = [upload(buyer.client, png()) for _ in range(2)]
     assert [p["status"] for p in photos] == [201, 201]
@@ -291,7 +293,7 @@ def test_the_api_creates_a_request_with_photos_and_shows_it_only_to_its_member(c
 
 
 def test_another_members_order_is_not_found_and_nothing_changes(catalog, buyer, other_shopper, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
     before = snapshot(order)
 
     response = other_shopper.client.post("/api/v1/after-sales/", {
@@ -306,7 +308,7 @@ def test_another_members_order_is_not_found_and_nothing_changes(catalog, buyer, 
 @pytest.mark.parametrize(("quantity", "status", "code"), [(2, 400, "after_sale_more_than_bought"),
                                                           (0, 400, "invalid_input")])
 def test_the_api_refuses_bad_quantities_with_stable_codes(catalog, buyer, sandbox, quantity, status, code):
-    order = paid_order(buyer.member, [(catalog["towel"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
     before = snapshot(order)
     response = buyer.client.post("/api/v1/after-sales/", {
         "order_no": order.order_no, "kind": "refund_only", "reason": "quality",
@@ -317,7 +319,7 @@ def test_the_api_refuses_bad_quantities_with_stable_codes(catalog, buyer, sandbo
 
 
 def test_the_api_refuses_after_the_window(catalog, buyer, sandbox, settings):
-    order = receive(ship(paid_order(buyer.member, [(catalog["towel"], 1)])), days_ago=30)
+    order = receive(ship(paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)), days_ago=30)
     before = snapshot(order)
     response = buyer.client.post("/api/v1/after-sales/", {
         "order_no": order.order_no, "kind": "return_refund", "reason": "quality",
@@ -327,8 +329,8 @@ def test_the_api_refuses_after_the_window(catalog, buyer, sandbox, settings):
 
 
 def test_a_line_of_another_order_is_refused(catalog, buyer, sandbox):
-    mine = paid_order(buyer.member, [(catalog["towel"], 1)])
-    other = paid_order(buyer.member, [(catalog["soap"], 1)])
+    mine = paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)
+    other = paid_order(member=buyer.member, lines=[(catalog["soap"], 1)], sandbox=sandbox)
     response = buyer.client.post("/api/v1/after-sales/", {
         "order_no": mine.order_no, "kind": "refund_only", "reason": "quality",
         "lines": [{"order_line_id": lines_of(other)[0].pk, "quantity": 1}]}, format="json")
@@ -336,7 +338,7 @@ def test_a_line_of_another_order_is_refused(catalog, buyer, sandbox):
 
 
 def test_photos_must_be_the_members_own_unused_uploads(catalog, buyer, other_shopper, sandbox):
-    order = paid_order(buyer.member, [(catalog["towel"], 2)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 2)], sandbox=sandbox)
     (towel,) = lines_of(order)
     theirs = upload(other_shopper.client, png())["id"]
     mine = upload(buyer.client, png())["id"]
@@ -385,10 +387,10 @@ def test_an_uploaded_photo_is_re_encoded_without_metadata(buyer):
 
 
 def test_the_list_has_a_query_budget_that_does_not_grow(catalog, buyer, sandbox, django_assert_max_num_queries):
-    order = paid_order(buyer.member, [(catalog["towel"], 12)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 12)], sandbox=sandbox)
     (towel,) = lines_of(order)
     for _ in range(12):
-        ask(buyer.member, order, {towel: 1})
+        requested_after_sale(order=order, lines={towel: 1})
     with django_assert_max_num_queries(8):
         response = buyer.client.get("/api/v1/after-sales/?page_size=12")
     assert len(response.json()["results"]) == 12
@@ -401,9 +403,9 @@ def test_the_reasons_are_listed_in_chinese(buyer):
 
 def test_the_options_show_what_each_line_can_still_ask_for(catalog, buyer, other_shopper, sandbox, monkeypatch):
     order_discount(monkeypatch, 500)
-    order = paid_order(buyer.member, [(catalog["towel"], 3), (catalog["soap"], 1)])
+    order = paid_order(member=buyer.member, lines=[(catalog["towel"], 3), (catalog["soap"], 1)], sandbox=sandbox)
     towel, soap = lines_of(order)
-    ask(buyer.member, order, {towel: 1})
+    requested_after_sale(order=order, lines={towel: 1})
 
     body = buyer.client.get(f"/api/v1/orders/{order.order_no}/after-sale-options").json()
 
@@ -416,7 +418,7 @@ def test_the_options_show_what_each_line_can_still_ask_for(catalog, buyer, other
 
 
 def test_the_options_say_when_the_window_has_closed(catalog, buyer, sandbox):
-    order = receive(ship(paid_order(buyer.member, [(catalog["towel"], 1)])), days_ago=8)
+    order = receive(ship(paid_order(member=buyer.member, lines=[(catalog["towel"], 1)], sandbox=sandbox)), days_ago=8)
     body = buyer.client.get(f"/api/v1/orders/{order.order_no}/after-sale-options").json()
     assert (body["open"], body["reason"]) == (False, "已超过售后期限")
     assert body["lines"][0]["shipped_left"] == 0

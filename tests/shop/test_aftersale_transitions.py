@@ -16,9 +16,8 @@ from shop.models.aftersales import (
     REFUND_TRANSITIONS,
     RefundEvent,
 )
+from tests.builders import paid_order
 from tests.factories import SkuFactory, default_freight
-from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import place
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +27,7 @@ PROGRESS = {RefundStatus.PENDING: 0, RefundStatus.FAILED: 0, RefundStatus.PROCES
 @pytest.fixture
 def order(db):
     default_freight()
-    shopper = make_shopper()
-    return place(shopper.member, [(SkuFactory(price_fen=5000, stock=5), 1)])
+    return paid_order(lines=[(SkuFactory.create(price_fen=5000, stock=5), 1)])
 
 
 def test_every_status_is_in_the_table():
@@ -64,8 +62,7 @@ def test_after_sale_transitions_follow_the_table(order, source, target):
 
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(RefundStatus.values, repeat=2)))
 def test_refund_transitions_follow_the_table_and_never_regress(order, source, target):
-    payment = Payment.objects.create(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no,
-                                     amount_fen=order.payable_fen, status="paid")
+    payment = Payment.objects.get(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
     refund = Refund.objects.create(order=order, payment=payment, out_refund_no=f"R-{source}-{target}",
                                    amount_fen=100, status=source)
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def expired(mall):
     """An unpaid order for 3 units whose payment deadline passed; the shopper opened the pay sheet."""
     default_freight()
-    sku = SkuFactory(price_fen=5000, stock=10)
+    sku = SkuFactory.create(price_fen=5000, stock=10)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 3),)))
     assert shopper.client.post(f"/api/v1/orders/{order.order_no}/pay").status_code == 200
@@ -65,7 +65,7 @@ def test_an_order_wechat_reports_paid_is_marked_paid_not_cancelled(expired, sand
 
 def test_orders_not_yet_expired_are_left_alone(mall):
     default_freight()
-    sku = SkuFactory(stock=5)
+    sku = SkuFactory.create(stock=5)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 1),)))
 
@@ -75,7 +75,7 @@ def test_orders_not_yet_expired_are_left_alone(mall):
 
 def test_an_order_never_sent_to_wechat_is_cancelled_without_asking(mall, sandbox):
     default_freight()
-    sku = SkuFactory(stock=5)
+    sku = SkuFactory.create(stock=5)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))

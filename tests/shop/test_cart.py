@@ -22,7 +22,7 @@ def add(shopper, sku, quantity=1):
 
 
 def test_invalid_lines_stay_with_their_reason(shopper, freight):
-    ok, off_shelf, sold_out, short, repriced = (SkuFactory(stock=5, price_fen=1000) for _ in range(5))
+    ok, off_shelf, sold_out, short, repriced = (SkuFactory.create(stock=5, price_fen=1000) for _ in range(5))
     for sku in (ok, off_shelf, sold_out, repriced):
         add(shopper, sku)
     add(shopper, short, 4)
@@ -48,7 +48,7 @@ def test_invalid_lines_stay_with_their_reason(shopper, freight):
 
 
 def test_acknowledging_a_new_price_clears_the_flag(shopper, freight):
-    sku = SkuFactory(stock=5, price_fen=1000)
+    sku = SkuFactory.create(stock=5, price_fen=1000)
     add(shopper, sku)
     Sku.objects.filter(pk=sku.pk).update(price_fen=900)
     item = CartItem.objects.get(member=shopper.member)
@@ -59,14 +59,14 @@ def test_acknowledging_a_new_price_clears_the_flag(shopper, freight):
 
 
 def test_adding_the_same_sku_twice_adds_quantities(shopper, freight):
-    sku = SkuFactory(stock=5)
+    sku = SkuFactory.create(stock=5)
     add(shopper, sku, 2)
     add(shopper, sku, 3)
     assert [(line["sku_id"], line["quantity"]) for line in cart(shopper)["items"]] == [(sku.pk, 5)]
 
 
 def test_select_all_and_remove(shopper, freight):
-    a, b = SkuFactory(stock=5), SkuFactory(stock=5)
+    a, b = SkuFactory.create(stock=5), SkuFactory.create(stock=5)
     add(shopper, a)
     add(shopper, b)
     shopper.client.post("/api/v1/cart/select-all", {"selected": False}, format="json")
@@ -82,9 +82,9 @@ def test_cart_and_address_lists_have_fixed_query_budgets(shopper, freight):
             assert shopper.client.get(path).status_code == 200
         return len(ctx.captured_queries)
 
-    add(shopper, SkuFactory(stock=5))
+    add(shopper, SkuFactory.create(stock=5))
     one = queries("/api/v1/cart/items/")
     for _ in range(15):
-        add(shopper, SkuFactory(stock=5))
+        add(shopper, SkuFactory.create(stock=5))
     assert queries("/api/v1/cart/items/") == one <= 2
     assert queries("/api/v1/addresses/") <= 2

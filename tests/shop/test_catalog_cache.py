@@ -27,7 +27,7 @@ def get(client, path):
 
 
 def test_repeat_reads_are_served_from_the_cache(cached, api_client, freight):
-    sku = SkuFactory(stock=3)
+    sku = SkuFactory.create(stock=3)
 
     first, first_queries = get(api_client, "/api/v1/products/")
     again, again_queries = get(api_client, "/api/v1/products/")
@@ -41,7 +41,7 @@ def test_repeat_reads_are_served_from_the_cache(cached, api_client, freight):
 
 
 def test_an_order_is_checked_against_the_database_not_the_cache(cached, api_client, shopper, freight):
-    sku = SkuFactory(stock=3)
+    sku = SkuFactory.create(stock=3)
     listed, _ = get(api_client, "/api/v1/products/")
     Product.objects.filter(pk=sku.product_id).update(is_on_shelf=False)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from catalog.models import Product, Stock
 from shop.models import CartItem, Order
 from tests.factories import SkuFactory, default_freight
-from tests.shop.test_member_price_support import put_in_tier
+from tests.shop.support_member_price import put_in_tier
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ REFUSED = ("early_access_only", "新品优先购期间仅限指定等级会员�
 def new_sku(db):
     """A ¥99 SKU whose product is for 黄金会员 and above until tomorrow."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=9900, cost_fen=0, stock=10)
     Product.objects.filter(pk=sku.product_id).update(early_access_until=timezone.now() + dt.timedelta(days=1),
                                                      early_access_min_tier_level=2)
     return sku

@@ -28,13 +28,14 @@ from members.services import points_award, points_reconcile
 from members.services.cards import card_purchase_create, card_purchase_mark_paid
 from shop.models import Order, OrderEvent, OrderStatus, Refund
 from shop.services.aftersales import after_sale_approve
-from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
+from shop.services.orders import order_cancel
 from shop.services.payments import order_prepay, revived_points_reference
 from shop.services.refunds import _reverse_rewards, refund_record_result
+from tests.builders import lines_of, operator, placed_order, requested_after_sale
+from tests.celery_worker import celery_eager
 from tests.factories import CategoryFactory, FlashItemFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
 from tests.members.test_signin import restore_migrated_defaults
-from tests.shop.test_aftersale_support import ask, celery_eager, lines_of, operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,11 +54,6 @@ def eager():
 
 def seed_points(member: Member, points: int) -> None:
     points_award(member_id=member.pk, points=points, kind=PointsKind.CAMPAIGN, reference=f"seed-{member.pk}")
-
-
-def place(member: Member, sku, quantity: int, *, points: int = 0) -> Order:
-    order, _ = order_place(member=member, data=CheckoutInput(items=(LineInput(sku.pk, quantity),), points=points))
-    return order
 
 
 def start_paying(order: Order) -> None:
@@ -83,7 +79,7 @@ def order_points(member: Member, order: Order, kind: str) -> int:
 
 def refund_units(buyer, order: Order, quantity: int, sandbox) -> Refund:
     """A refund-only after-sale of `quantity` units of the order's line, approved and settled by WeChat."""
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[0]: quantity}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[0]: quantity}),
                                     operator=operator(f"ops{after_sale_count()}"))
     refund = Refund.objects.get(after_sale=after_sale)
     assert [d["acknowledged"] for d in sandbox.settle_refund(refund.out_refund_no)["deliveries"]] == [True]
@@ -103,7 +99,8 @@ def after_sale_count() -> int:
 
 def test_a_payment_earns_points_and_growth_once_however_often_and_concurrently_wechat_notifies(mall, sandbox):
     buyer = make_shopper()
-    order = place(buyer.member, SkuFactory(price_fen=12345, stock=10), 2)  # ¥246.90: 246 points, 246 growth
+    # ¥246.90: 246 points, 246 growth
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=12345, stock=10), 2)])
     start_paying(order)
 
     first = sandbox.pay(order.order_no, times=3, concurrent=True)
@@ -127,7 +124,8 @@ def test_an_active_paid_card_multiplies_the_points_not_the_growth(mall, sandbox)
     a_minute_ago = timezone.now() - dt.timedelta(minutes=1)  # WeChat's time_end has whole seconds
     card_purchase_mark_paid(purchase_no=purchase.purchase_no, paid_fen=1990, transaction_id="4200000000000000001",
                             paid_at=a_minute_ago, now=a_minute_ago)
-    order = place(buyer.member, SkuFactory(price_fen=10099, stock=10), 1)  # ¥100.99 → 100 × 1.5 points
+    # ¥100.99 → 100 × 1.5 points
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=10099, stock=10), 1)])
     start_paying(order)
 
     sandbox.pay(order.order_no)
@@ -138,11 +136,12 @@ def test_an_active_paid_card_multiplies_the_points_not_the_growth(mall, sandbox)
 
 def test_a_payment_records_the_products_categories_with_their_parents(mall, sandbox):
     buyer = make_shopper()
-    home = CategoryFactory(name="家居")
-    kitchen = CategoryFactory(name="厨房", parent=home)
-    pots = CategoryFactory(name="锅具", parent=kitchen)
-    other = CategoryFactory(name="数码")
-    order = place(buyer.member, SkuFactory(product__category=pots, price_fen=19900, stock=5), 1)
+    home = CategoryFactory.create(name="家居")
+    kitchen = CategoryFactory.create(name="厨房", parent=home)
+    pots = CategoryFactory.create(name="锅具", parent=kitchen)
+    other = CategoryFactory.create(name="数码")
+    pot = SkuFactory.create(product__category=pots, price_fen=19900, stock=5)
+    order = placed_order(member=buyer.member, lines=[(pot, 1)])
     start_paying(order)
 
     sandbox.pay(order.order_no)
@@ -157,7 +156,8 @@ def test_a_payment_records_the_products_categories_with_their_parents(mall, sand
 def test_a_cancelled_order_paid_late_is_revived_earns_and_spends_its_points_again(mall, sandbox):
     buyer = make_shopper()
     seed_points(buyer.member, 2000)
-    order = place(buyer.member, SkuFactory(price_fen=20000, stock=5), 1, points=1500)  # ¥15 off: pays ¥185
+    # ¥15 off: pays ¥185
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     assert balance(buyer.member) == 500
     order_cancel(order=order, reason="买家取消", actor="member")
@@ -177,10 +177,11 @@ def test_a_cancelled_order_paid_late_is_revived_earns_and_spends_its_points_agai
 def test_a_revived_order_whose_points_were_spent_meanwhile_stands_and_says_so(mall, sandbox):
     buyer = make_shopper()
     seed_points(buyer.member, 1500)
-    order = place(buyer.member, SkuFactory(price_fen=20000, stock=5), 1, points=1500)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
-    place(buyer.member, SkuFactory(price_fen=20000, stock=5), 1, points=1500)  # spends them on another order
+    # spends them on another order
+    placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     assert balance(buyer.member) == 0
 
     sandbox.pay(order.order_no)
@@ -195,11 +196,11 @@ def test_a_revived_order_whose_points_were_spent_meanwhile_stands_and_says_so(ma
 
 def test_a_late_payment_that_cannot_revive_the_order_earns_nothing(mall, sandbox, eager):
     buyer = make_shopper()
-    sku = SkuFactory(price_fen=20000, stock=1)
-    order = place(buyer.member, sku, 1)
+    sku = SkuFactory.create(price_fen=20000, stock=1)
+    order = placed_order(member=buyer.member, lines=[(sku, 1)])
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
-    place(make_shopper().member, sku, 1)  # the last unit is gone
+    placed_order(member=make_shopper().member, lines=[(sku, 1)])  # the last unit is gone
 
     sandbox.pay(order.order_no)
 
@@ -209,15 +210,11 @@ def test_a_late_payment_that_cannot_revive_the_order_earns_nothing(mall, sandbox
     assert not GrowthEntry.objects.filter(member=buyer.member).exists()
 
 
-def place_flash(member: Member, item) -> Order:
-    order, _ = order_place(member=member, data=CheckoutInput(items=(LineInput(item.sku_id, 1, item.pk),)))
-    return order
-
-
 def test_a_late_paid_flash_order_takes_its_flash_unit_back_and_earns(mall, sandbox):
     buyer = make_shopper()
-    item = FlashItemFactory(sku=SkuFactory(price_fen=19900, stock=10), flash_price_fen=9900, stock_total=2)
-    order = place_flash(buyer.member, item)
+    sku = SkuFactory.create(price_fen=19900, stock=10)
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=9900, stock_total=2)
+    order = placed_order(member=buyer.member, lines=[(item.sku, 1)], flash=item)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
     assert FlashItem.objects.get(pk=item.pk).stock_left == 2
@@ -234,11 +231,13 @@ def test_a_late_paid_flash_order_takes_its_flash_unit_back_and_earns(mall, sandb
 
 def test_a_late_paid_flash_order_whose_units_are_gone_is_refunded_whole_and_earns_nothing(mall, sandbox, eager):
     buyer = make_shopper()
-    item = FlashItemFactory(sku=SkuFactory(price_fen=19900, stock=10), flash_price_fen=9900, stock_total=1)
-    order = place_flash(buyer.member, item)
+    sku = SkuFactory.create(price_fen=19900, stock=10)
+    item = FlashItemFactory.create(sku=sku, flash_price_fen=9900, stock_total=1)
+    order = placed_order(member=buyer.member, lines=[(item.sku, 1)], flash=item)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
-    place_flash(make_shopper().member, item)  # someone else took the last flash unit
+    # someone else took the last flash unit
+    placed_order(member=make_shopper().member, lines=[(item.sku, 1)], flash=item)
     stock_before = Stock.objects.get(sku_id=item.sku_id).available
 
     sandbox.pay(order.order_no)
@@ -264,7 +263,7 @@ def test_two_partial_refunds_then_the_rest_reverse_and_return_exactly_what_the_o
     # so every partial share is a fraction.
     buyer = make_shopper()
     seed_points(buyer.member, 5000)
-    order = place(buyer.member, SkuFactory(price_fen=3333, stock=10), 3, points=1001)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3333, stock=10), 3)], points=1001)
     assert (order.payable_fen, order.points_used, order.points_fen, order.freight_fen) == (10998, 1001, 1001, 2000)
     start_paying(order)
     sandbox.pay(order.order_no)
@@ -293,14 +292,15 @@ def test_two_partial_refunds_then_the_rest_reverse_and_return_exactly_what_the_o
     assert (balance(buyer.member), growth(buyer.member)) == (5000, 0)
     assert PointsEntry.objects.filter(member=buyer.member, kind=PointsKind.REVERSAL).count() == 3
     assert PointsEntry.objects.filter(member=buyer.member, kind=PointsKind.REFUND_RETURN).count() == 3
-    assert Member.objects.get(pk=buyer.member.pk).tier.name == "普通会员"
+    tier = Member.objects.get(pk=buyer.member.pk).tier
+    assert tier is not None and tier.name == "普通会员"
     assert points_reconcile() == []
 
 
 def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
     buyer = make_shopper()
     seed_points(buyer.member, 5000)
-    order = place(buyer.member, SkuFactory(price_fen=3333, stock=10), 3, points=1001)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=3333, stock=10), 3)], points=1001)
     start_paying(order)
     sandbox.pay(order.order_no)
     refund = refund_units(buyer, order, 1, sandbox)
@@ -314,6 +314,7 @@ def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
     from payments.services import payment_gateway
 
     notice = payment_gateway().query_refund(out_refund_no=refund.out_refund_no)
+    assert notice is not None
     assert refund_record_result(notice=notice, source="refundquery") == "duplicate"
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -327,10 +328,12 @@ def test_processing_a_refund_again_changes_nothing(mall, sandbox, eager):
 
 def test_a_refund_after_the_points_were_spent_takes_what_is_left_and_records_the_shortfall(mall, sandbox, eager):
     buyer = make_shopper()
-    order = place(buyer.member, SkuFactory(price_fen=30000, stock=10), 1)  # earns 300 points
+    # earns 300 points
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=30000, stock=10), 1)])
     start_paying(order)
     sandbox.pay(order.order_no)
-    place(buyer.member, SkuFactory(price_fen=20000, stock=10), 1, points=300)  # spends them all
+    # spends them all
+    placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=10), 1)], points=300)
     assert balance(buyer.member) == 0
 
     refund_units(buyer, order, 1, sandbox)
@@ -344,7 +347,7 @@ def test_a_refund_after_the_points_were_spent_takes_what_is_left_and_records_the
 def test_refunding_a_revived_order_returns_the_points_it_spent_again(mall, sandbox, eager):
     buyer = make_shopper()
     seed_points(buyer.member, 2000)
-    order = place(buyer.member, SkuFactory(price_fen=20000, stock=5), 1, points=1500)
+    order = placed_order(member=buyer.member, lines=[(SkuFactory.create(price_fen=20000, stock=5), 1)], points=1500)
     start_paying(order)
     order_cancel(order=order, reason="买家取消", actor="member")
     sandbox.pay(order.order_no)
@@ -354,5 +357,6 @@ def test_refunding_a_revived_order_returns_the_points_it_spent_again(mall, sandb
 
     assert (balance(buyer.member), growth(buyer.member)) == (2000, 0)
     returned = PointsEntry.objects.get(member=buyer.member, kind=PointsKind.REFUND_RETURN)
+    assert returned.origin is not None
     assert (returned.delta, returned.origin.reference) == (1500, revived_points_reference(order.order_no))
     assert points_reconcile() == []

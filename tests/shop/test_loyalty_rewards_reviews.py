@@ -10,18 +10,19 @@ from members.models import GrowthEntry, GrowthRule, Member, PointsEntry, PointsK
 from members.services import points_spend
 from shop.models import Review, ReviewStatus
 from shop.services.reviews import review_auto_positive, review_create, review_hide, review_publish
+from tests.builders import operator, received_order
 from tests.factories import SkuFactory
 from tests.fixtures import make_shopper
 from tests.members.test_signin import restore_migrated_defaults
-from tests.shop.test_aftersale_support import operator
-from tests.shop.test_reviews import place_order
 
 
 @pytest.fixture(autouse=True)
 def defaults(db, freight, settings):
     restore_migrated_defaults()
-    GrowthRule.objects.filter(pk=1).update(per_review=15)
+    # Buying earns nothing here, so the ledgers hold exactly what the reviews earn.
+    GrowthRule.objects.filter(pk=1).update(per_review=15, per_yuan=0)
     settings.POINTS_PER_REVIEW = 20
+    settings.POINTS_PURCHASE_PER_YUAN = 0
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def rewards(member: Member) -> tuple[int, int, list[tuple[str, int]], list[tuple
 
 
 def test_a_published_review_earns_once_and_hiding_it_takes_that_back_once(reviewer):
-    line = place_order(reviewer.member, [SkuFactory(stock=5)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     ops = operator("ops")
 
     review = review_create(member=reviewer.member, line_id=line.pk, rating=5, content="质量很好，推荐")
@@ -59,7 +60,7 @@ def test_a_published_review_earns_once_and_hiding_it_takes_that_back_once(review
 
 
 def test_a_review_waiting_for_an_operator_earns_when_published(reviewer):
-    line = place_order(reviewer.member, [SkuFactory(stock=5)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
 
     review = review_create(member=reviewer.member, line_id=line.pk, rating=3, content="一般般，待审的说法")
 
@@ -72,7 +73,7 @@ def test_a_review_waiting_for_an_operator_earns_when_published(reviewer):
 
 
 def test_a_pending_review_the_operator_hides_never_earns(reviewer):
-    line = place_order(reviewer.member, [SkuFactory(stock=5)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     review = review_create(member=reviewer.member, line_id=line.pk, rating=1, content="待审的说法")
 
     review_hide(review_id=review.pk, operator=operator("ops"))
@@ -82,7 +83,7 @@ def test_a_pending_review_the_operator_hides_never_earns(reviewer):
 
 
 def test_hiding_a_review_whose_points_were_spent_takes_what_is_left(reviewer):
-    line = place_order(reviewer.member, [SkuFactory(stock=5)]).lines.get()
+    line = received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)]).lines.get()
     review = review_create(member=reviewer.member, line_id=line.pk, rating=5, content="很好")
     points_spend(member_id=reviewer.member.pk, points=15, reference="mall:1")
 
@@ -94,7 +95,7 @@ def test_hiding_a_review_whose_points_were_spent_takes_what_is_left(reviewer):
 
 
 def test_the_automatic_five_star_review_earns_nothing(reviewer):
-    place_order(reviewer.member, [SkuFactory(stock=5)])
+    received_order(member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)])
     from shop.models import Order
 
     Order.objects.filter(member=reviewer.member).update(received_at="2020-01-01T00:00:00+08:00")

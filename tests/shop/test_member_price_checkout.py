@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from members.models import StackingPolicy
 from shop.models import Order, OrderLineAdjustment
 from tests.factories import FlashItemFactory, SkuFactory, default_freight
-from tests.shop.test_member_price_support import give_card, price_policy, put_in_tier, tier
+from tests.shop.support_member_price import give_card, price_policy, put_in_tier, tier
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def stage(body, name):
 def test_stacked_tier_95_and_card_90_pay_85_5_percent(gold_with_card, freight):
     # given a ¥100 SKU, a 黄金会员 (9.5折) with a 9折 card, and the policy 折上折
     price_policy(StackingPolicy.STACK)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
 
     # when two units are previewed
     body = preview(gold_with_card, [{"sku_id": sku.pk, "quantity": 2}])
@@ -67,7 +67,7 @@ def test_stacked_tier_95_and_card_90_pay_85_5_percent(gold_with_card, freight):
 
 def test_the_better_of_tier_95_and_card_90_pays_90_percent(gold_with_card, freight):
     price_policy(StackingPolicy.BEST)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
 
     body = preview(gold_with_card, [{"sku_id": sku.pk, "quantity": 1}])
 
@@ -79,8 +79,8 @@ def test_the_better_of_tier_95_and_card_90_pays_90_percent(gold_with_card, freig
 def test_cost_at_88_percent_with_floor_1_prices_the_line_at_cost(gold_with_card, freight):
     # given cost ¥88 of a ¥100 SKU, 折上折 would be ¥85.50: below cost × 1.0
     price_policy(StackingPolicy.STACK, floor="1.00")
-    at_cost = SkuFactory(price_fen=10000, cost_fen=8800, stock=5)
-    cheap_cost = SkuFactory(price_fen=10000, cost_fen=1000, stock=5)
+    at_cost = SkuFactory.create(price_fen=10000, cost_fen=8800, stock=5)
+    cheap_cost = SkuFactory.create(price_fen=10000, cost_fen=1000, stock=5)
 
     body = preview(gold_with_card, [{"sku_id": at_cost.pk, "quantity": 1}, {"sku_id": cheap_cost.pk, "quantity": 1}])
 
@@ -96,7 +96,7 @@ def test_tier_alone_names_the_tier_and_a_member_without_discounts_pays_the_list_
     price_policy(StackingPolicy.STACK)
     put_in_tier(shopper.member, 2)
     put_in_tier(other_shopper.member, 0)  # 普通会员: 100%
-    sku = SkuFactory(price_fen=9999, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=9999, cost_fen=0, stock=5)
 
     gold = preview(shopper, [{"sku_id": sku.pk, "quantity": 1}])
     plain = preview(other_shopper, [{"sku_id": sku.pk, "quantity": 1}])
@@ -110,8 +110,8 @@ def test_tier_alone_names_the_tier_and_a_member_without_discounts_pays_the_list_
 
 def test_flash_lines_do_not_get_the_member_price(gold_with_card, freight):
     price_policy(StackingPolicy.STACK)
-    item = FlashItemFactory(sku=SkuFactory(price_fen=10000, cost_fen=0, stock=5), flash_price_fen=6000)
-    other = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    item = FlashItemFactory.create(sku=SkuFactory.create(price_fen=10000, cost_fen=0, stock=5), flash_price_fen=6000)
+    other = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
 
     body = preview(gold_with_card, [{"sku_id": item.sku_id, "quantity": 1, "flash_item_id": item.pk},
                                     {"sku_id": other.pk, "quantity": 1}])
@@ -124,8 +124,8 @@ def test_flash_lines_do_not_get_the_member_price(gold_with_card, freight):
 
 def test_the_order_keeps_the_member_price_the_preview_showed(gold_with_card, freight):
     price_policy(StackingPolicy.STACK)
-    sku = SkuFactory(price_fen=10000, cost_fen=8800, stock=5)
-    other = SkuFactory(price_fen=3333, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=8800, stock=5)
+    other = SkuFactory.create(price_fen=3333, cost_fen=0, stock=5)
     items = [{"sku_id": sku.pk, "quantity": 1}, {"sku_id": other.pk, "quantity": 3}]
     shown = preview(gold_with_card, items)
 
@@ -145,7 +145,7 @@ def test_the_order_keeps_the_member_price_the_preview_showed(gold_with_card, fre
 
 def test_the_member_reads_do_not_grow_with_the_number_of_lines(gold_with_card, freight):
     price_policy(StackingPolicy.STACK)
-    skus = [SkuFactory(price_fen=1000 + i, cost_fen=0, stock=5) for i in range(8)]
+    skus = [SkuFactory.create(price_fen=1000 + i, cost_fen=0, stock=5) for i in range(8)]
 
     def count(n: int) -> int:
         with CaptureQueriesContext(connection) as ctx:
@@ -162,8 +162,8 @@ def test_the_tier_threshold_frees_the_freight_when_it_is_below_the_templates(sho
     # given a template free from ¥200 and a 黄金会员 free from ¥99 (9.5折 off)
     default_freight(free_threshold_fen=20000)
     put_in_tier(shopper.member, 2, free_shipping_threshold_fen=9900, discount_percent=100)
-    sku = SkuFactory(price_fen=9900, cost_fen=0, stock=5)
-    cheap = SkuFactory(price_fen=9800, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=9900, cost_fen=0, stock=5)
+    cheap = SkuFactory.create(price_fen=9800, cost_fen=0, stock=5)
 
     reached = preview(shopper, [{"sku_id": sku.pk, "quantity": 1}])
     short = preview(shopper, [{"sku_id": cheap.pk, "quantity": 1}])
@@ -177,8 +177,8 @@ def test_the_template_threshold_wins_when_it_is_lower_and_the_tier_counts_goods_
     # given a template free from ¥99 and a tier free from ¥300 with 9.5折
     default_freight(free_threshold_fen=9900)
     put_in_tier(shopper.member, 2, free_shipping_threshold_fen=30000)
-    ok = SkuFactory(price_fen=11000, cost_fen=0, stock=5)  # 10450 after 9.5折: the template's ¥99 frees it
-    under = SkuFactory(price_fen=10400, cost_fen=0, stock=5)  # 9880 after 9.5折: below both
+    ok = SkuFactory.create(price_fen=11000, cost_fen=0, stock=5)  # 10450 after 9.5折: the template's ¥99 frees it
+    under = SkuFactory.create(price_fen=10400, cost_fen=0, stock=5)  # 9880 after 9.5折: below both
 
     assert preview(shopper, [{"sku_id": ok.pk, "quantity": 1}])["freight_fen"] == 0
     body = preview(shopper, [{"sku_id": under.pk, "quantity": 1}])
@@ -190,7 +190,7 @@ def test_a_tier_without_a_threshold_changes_no_freight_and_the_order_keeps_the_f
     put_in_tier(shopper.member, 3, discount_percent=100)  # 钻石会员: free from ¥0
     tier(1)
     put_in_tier(other_shopper.member, 1)  # 白银会员: no free shipping
-    sku = SkuFactory(price_fen=500, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=500, cost_fen=0, stock=5)
     items = [{"sku_id": sku.pk, "quantity": 1}]
 
     assert preview(other_shopper, items)["freight_fen"] == 1000

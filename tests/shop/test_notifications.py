@@ -8,7 +8,6 @@ real worker is started.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import time
 
@@ -16,10 +15,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.models import Sku
 from members.models import Member
 from shop.models import AfterSale, AfterSaleKind, Order, OrderLine, OrderStatus, Shipment, ShipmentLine
 from shop.notifications import notify_after_sale_progress, notify_order_paid, notify_order_shipped
 from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
+from tests.builders import lines_of, order_up_to, paid_order, requested_after_sale
 from tests.celery_worker import real_worker
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
@@ -32,21 +33,9 @@ AFTER_SALE = "sandbox-tmpl-after-sale-progress"
 _numbers = itertools.count(1)
 
 
-def paid_order(member: Member, lines: list[tuple[str, int]], *, unit_fen: int = 4990) -> Order:
-    """A paid order built with the ORM (these tests are about the messages, not checkout)."""
-    now = timezone.now()
-    goods = unit_fen * sum(q for _, q in lines)
-    order = Order.objects.create(
-        order_no=f"N{now:%Y%m%d}{next(_numbers):06d}", member=member, status=OrderStatus.PAID,
-        receiver_name="李四", receiver_phone="13900001111", province="广东省", city="深圳市",
-        address_detail="科技园 1 号", goods_total_fen=goods, payable_fen=goods, paid_fen=goods,
-        expires_at=now + dt.timedelta(minutes=30), paid_at=now)
-    for name, quantity in lines:
-        sku = SkuFactory(product__name=name, price_fen=unit_fen, stock=10)
-        OrderLine.objects.create(order=order, sku=sku, product_id_snapshot=sku.product_id, product_name=name,
-                                 sku_code=sku.code, unit_price_fen=unit_fen, quantity=quantity,
-                                 goods_total_fen=unit_fen * quantity, payable_fen=unit_fen * quantity)
-    return order
+def goods(lines: list[tuple[str, int]], *, unit_fen: int = 4990) -> list[tuple[Sku, int]]:
+    """[(product name, quantity)] as order lines: a new SKU of each product at ¥49.90, in stock."""
+    return [(SkuFactory.create(product__name=name, price_fen=unit_fen, stock=10), quantity) for name, quantity in lines]
 
 
 def subscribe(shopper, sandbox, template_id: str) -> None:
@@ -64,7 +53,7 @@ def credits(member: Member, template_id: str) -> int:
 def deliver() -> None:
     """What the worker would do: run the send task of every message still pending."""
     for log_id in MessageLog.objects.filter(outcome=MessageOutcome.PENDING).order_by("pk").values_list("pk", flat=True):
-        send_subscribe_message.apply(args=[log_id])
+        send_subscribe_message.apply(args=(log_id,))
 
 
 # --- must be true 5 ------------------------------------------------------------------------------
@@ -72,7 +61,7 @@ def deliver() -> None:
 
 def test_with_no_credit_shipping_sends_nothing_and_logs_why(shopper, sandbox, django_capture_on_commit_callbacks):
     sandbox.subscribe(shopper.member.openid, {SHIPPED: "accept"})  # even WeChat's consent is not ours to spend
-    order = paid_order(shopper.member, [("有机奶粉", 2)])
+    order = paid_order(member=shopper.member, lines=goods([("有机奶粉", 2)]))
 
     with django_capture_on_commit_callbacks(execute=False):
         order_ship(order=order, carrier="SF", tracking_no="SF1234567890123")
@@ -94,7 +83,8 @@ def test_with_one_credit_shipping_sends_exactly_one_message_on_a_real_worker(san
     shopper = make_shopper()
     subscribe(shopper, sandbox, SHIPPED)
     assert credits(shopper.member, SHIPPED) == 1
-    order = paid_order(shopper.member, [("有机婴儿奶粉 1段 800g 罐装 新西兰原装进口", 2), ("婴儿湿巾", 1)])
+    order = paid_order(member=shopper.member,
+                       lines=goods([("有机婴儿奶粉 1段 800g 罐装 新西兰原装进口", 2), ("婴儿湿巾", 1)]))
 
     with real_worker():
         order_ship(order=order, carrier="SF", tracking_no="SF1234567890123")  # commits; the task goes to the broker
@@ -126,7 +116,7 @@ def test_with_one_credit_shipping_sends_exactly_one_message_on_a_real_worker(san
 @pytest.mark.django_db(transaction=True)
 def test_paying_queues_the_paid_message_and_it_is_sent_with_one_credit(mall, sandbox):
     default_freight()
-    sku = SkuFactory(product__name="纯棉短袖T恤", price_fen=3990, stock=10)
+    sku = SkuFactory.create(product__name="纯棉短袖T恤", price_fen=3990, stock=10)
     shopper = make_shopper()
     subscribe(shopper, sandbox, PAID)
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
@@ -149,7 +139,8 @@ def test_paying_queues_the_paid_message_and_it_is_sent_with_one_credit(mall, san
 
 
 def test_a_change_that_rolls_back_queues_no_message(shopper, django_capture_on_commit_callbacks):
-    order = paid_order(shopper.member, [("有机奶粉", 1)])
+    order = paid_order(member=shopper.member, lines=goods([("有机奶粉", 1)]))
+    MessageLog.objects.all().delete()  # given: the paid message not logged yet (paying logged it)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -161,11 +152,14 @@ def test_a_change_that_rolls_back_queues_no_message(shopper, django_capture_on_c
 
 
 def test_a_notification_that_fails_never_breaks_the_change(shopper, django_capture_on_commit_callbacks):
+    order = paid_order(member=shopper.member, lines=goods([("有机奶粉", 1)]))
+    MessageLog.objects.all().delete()  # given: no message logged yet (paying logged one)
+
     with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
         notify_order_paid(order_id=987654321)  # no such order: logged, swallowed
-        order = paid_order(shopper.member, [("有机奶粉", 1)])  # the transaction is still usable
+        Order.objects.filter(pk=order.pk).update(operator_remark="仍可写入")  # the transaction is still usable
 
-    assert Order.objects.filter(pk=order.pk).exists()
+    assert Order.objects.get(pk=order.pk).operator_remark == "仍可写入"
     assert not MessageLog.objects.exists()
 
 
@@ -174,7 +168,7 @@ def test_a_notification_that_fails_never_breaks_the_change(shopper, django_captu
 
 def test_each_package_is_its_own_message_with_its_own_goods(shopper, sandbox, django_capture_on_commit_callbacks):
     subscribe(shopper, sandbox, SHIPPED)
-    order = paid_order(shopper.member, [("蛋糕", 1), ("蜡烛", 3)])
+    order = paid_order(member=shopper.member, lines=goods([("蛋糕", 1), ("蜡烛", 3)]))
     cake, candles = OrderLine.objects.filter(order=order).order_by("id")
     first = Shipment.objects.create(order=order, carrier="顺丰速运", carrier_code="SF", tracking_no="SF100200300")
     ShipmentLine.objects.create(shipment=first, order_line=cake, quantity=1)
@@ -203,9 +197,9 @@ def test_each_package_is_its_own_message_with_its_own_goods(shopper, sandbox, dj
 
 @pytest.fixture
 def after_sale(shopper):
-    order = paid_order(shopper.member, [("有机奶粉", 2)])
-    return AfterSale.objects.create(after_sale_no="AS20261123000001", order=order, member=shopper.member,
-                                    kind=AfterSaleKind.RETURN_REFUND, reason="质量问题", amount_fen=4990)
+    """A return of one of two ¥49.90 units of a shipped order."""
+    order = order_up_to(OrderStatus.SHIPPED, member=shopper.member, lines=goods([("有机奶粉", 2)]))
+    return requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, kind=AfterSaleKind.RETURN_REFUND)
 
 
 def progress(after_sale, event: str, capture) -> MessageLog:
@@ -223,9 +217,9 @@ def test_approved_tells_the_shopper_to_send_the_goods_back(after_sale, shopper, 
 
     assert log.outcome == MessageOutcome.SENT
     [message] = sandbox.messages()
-    assert message["page"] == "pages/aftersale/detail?after_sale_no=AS20261123000001"
+    assert message["page"] == f"pages/aftersale/detail?after_sale_no={after_sale.after_sale_no}"
     assert {k: v for k, v in message["data"].items() if k != "time5"} == {
-        "character_string1": "AS20261123000001", "phrase2": "审核通过", "amount3": "¥49.90",
+        "character_string1": after_sale.after_sale_no, "phrase2": "审核通过", "amount3": "¥49.90",
         "thing4": "请寄回商品并在小程序填写退货单号"}
 
 
@@ -259,7 +253,7 @@ def test_an_unknown_after_sale_event_is_a_programming_error(after_sale):
 def test_a_member_without_credit_does_not_use_another_members(shopper, other_shopper, sandbox,
                                                               django_capture_on_commit_callbacks):
     subscribe(other_shopper, sandbox, PAID)
-    order = paid_order(shopper.member, [("有机奶粉", 1)])
+    order = paid_order(member=shopper.member, lines=goods([("有机奶粉", 1)]))
 
     with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
         notify_order_paid(order_id=order.pk)

@@ -91,7 +91,7 @@ def test_one_short_line_refuses_the_whole_order(shopper, sku, cheap_sku):
 
 
 def test_off_shelf_products_cannot_be_ordered(shopper, freight):
-    sku = SkuFactory(stock=5, product__is_on_shelf=False)
+    sku = SkuFactory.create(stock=5, product__is_on_shelf=False)
     response = shopper.client.post("/api/v1/orders/", {"items": [{"sku_id": sku.pk, "quantity": 1}]},
                                    format="json")
     assert response.status_code == 409

@@ -9,21 +9,15 @@ from shop.errors import InvalidTransition
 from shop.models import Order, OrderEvent, OrderStatus
 from shop.models.orders import ORDER_MACHINE, ORDER_TRANSITIONS
 from shop.services.orders import (
-    CheckoutInput,
-    LineInput,
     order_cancel,
-    order_place,
     order_ship,
 )
+from tests.builders import order_up_to, paid_order, placed_order
 from tests.concurrency import run_concurrently
 
 
-def place(shopper, sku, quantity=1) -> Order:
-    order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, quantity),)))
-    return order
-
-
 def force_status(order: Order, status: str) -> Order:
+    """Given: the order in `status`, however it got there (for the transition table itself)."""
     Order.objects.filter(pk=order.pk).update(status=status)
     order.refresh_from_db()
     return order
@@ -35,7 +29,7 @@ ALL = [s.value for s in OrderStatus]
 @pytest.mark.parametrize("source", ALL)
 @pytest.mark.parametrize("target", ALL)
 def test_transition_table_is_enforced(shopper, sku, source, target):
-    order = force_status(place(shopper, sku), source)
+    order = force_status(placed_order(member=shopper.member, lines=[(sku, 1)]), source)
     if source == target:
         _, changed = ORDER_MACHINE.transition(pk=order.pk, to=target, action="t", actor="system")
         assert changed is False
@@ -50,7 +44,7 @@ def test_transition_table_is_enforced(shopper, sku, source, target):
 
 
 def test_shopper_cancel_releases_stock_once(shopper, sku):
-    order = place(shopper, sku, 3)
+    order = placed_order(member=shopper.member, lines=[(sku, 3)])
     assert Stock.objects.get(sku=sku).available == 7
 
     first = shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
@@ -69,8 +63,8 @@ def test_concurrent_cancels_release_stock_exactly_once(freight):
     from tests.fixtures import make_shopper
 
     shopper = make_shopper()
-    sku = SkuFactory(stock=10)
-    order = place(shopper, sku, 4)
+    sku = SkuFactory.create(stock=10)
+    order = placed_order(member=shopper.member, lines=[(sku, 4)])
 
     run_concurrently(lambda i: order_cancel(order=Order(pk=order.pk), reason="并发取消", actor="member"), 10)
 
@@ -79,7 +73,7 @@ def test_concurrent_cancels_release_stock_exactly_once(freight):
 
 
 def test_a_paid_order_cannot_be_cancelled_by_the_shopper(shopper, sku):
-    order = force_status(place(shopper, sku, 2), OrderStatus.PAID)
+    order = paid_order(member=shopper.member, lines=[(sku, 2)])
     response = shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_order_status"
@@ -87,7 +81,7 @@ def test_a_paid_order_cannot_be_cancelled_by_the_shopper(shopper, sku):
 
 
 def test_ship_then_confirm_receipt(shopper, sku, admin_user):
-    order = force_status(place(shopper, sku), OrderStatus.PAID)
+    order = paid_order(member=shopper.member, lines=[(sku, 1)])
     order_ship(order=order, carrier="顺丰", tracking_no="SF1234567890", operator=admin_user)
     order_ship(order=order, carrier="顺丰", tracking_no="SF1234567890", operator=admin_user)  # repeat: no-op
 
@@ -97,11 +91,11 @@ def test_ship_then_confirm_receipt(shopper, sku, admin_user):
     assert response.json()["status"] == "received"
     assert order.shipments.count() == 1
     assert list(OrderEvent.objects.filter(order=order).values_list("action", flat=True)) == [
-        "placed", "shipped", "received"]
+        "placed", "paid", "shipped", "received"]
 
 
 def test_confirming_an_unshipped_order_is_refused(shopper, sku):
-    order = force_status(place(shopper, sku), OrderStatus.PAID)
+    order = paid_order(member=shopper.member, lines=[(sku, 1)])
     response = shopper.client.post(f"/api/v1/orders/{order.order_no}/confirm-receipt")
     assert response.status_code == 409
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
@@ -115,8 +109,8 @@ def test_auto_confirm_after_the_configured_days(shopper, sku, settings):
     from shop.services.orders import order_confirm_overdue_receipts
 
     settings.ORDER_AUTO_CONFIRM_DAYS = 10
-    old = force_status(place(shopper, sku), OrderStatus.SHIPPED)
-    recent = force_status(place(shopper, sku), OrderStatus.SHIPPED)
+    old = order_up_to(OrderStatus.SHIPPED, member=shopper.member, lines=[(sku, 1)])
+    recent = order_up_to(OrderStatus.SHIPPED, member=shopper.member, lines=[(sku, 1)])
     Order.objects.filter(pk=old.pk).update(shipped_at=timezone.now() - dt.timedelta(days=10, minutes=1))
     Order.objects.filter(pk=recent.pk).update(shipped_at=timezone.now() - dt.timedelta(days=9))
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def placed(mall):
     """A shopper whose openid WeChat knows, and their unpaid order for 2 × ¥99.00."""
     default_freight()
-    sku = SkuFactory(price_fen=9900, stock=10)
+    sku = SkuFactory.create(price_fen=9900, stock=10)
     shopper = make_shopper()
     order, _ = order_place(member=shopper.member, data=CheckoutInput(items=(LineInput(sku.pk, 2),)))
     return shopper, order, sku

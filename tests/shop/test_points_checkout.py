@@ -15,9 +15,9 @@ from catalog.models import Stock
 from members.models import Member, PointsEntry, PointsKind
 from shop.models import Order, OrderStatus
 from shop.services.payments import order_cancel_expired
-from tests.campaigns.test_checkout_support import give, template
+from tests.campaigns.support_checkout import give, template
 from tests.factories import SkuFactory, default_freight
-from tests.shop.test_member_price_support import balance, give_points, ledger_sum
+from tests.shop.support_member_price import balance, give_points, ledger_sum
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def points_stage(body):
 def test_the_preview_shows_the_balance_and_at_most_half_the_goods_in_whole_points(shopper, freight):
     # given ¥99.99 of goods and 10,000 points (¥100)
     give_points(shopper.member, 10000)
-    sku = SkuFactory(price_fen=9999, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=9999, cost_fen=0, stock=5)
 
     body = preview(shopper, [{"sku_id": sku.pk, "quantity": 1}]).json()
 
@@ -56,7 +56,7 @@ def test_the_preview_shows_the_balance_and_at_most_half_the_goods_in_whole_point
 
 def test_the_limit_is_the_balance_when_smaller_and_counts_the_goods_after_the_coupon(shopper, freight):
     give_points(shopper.member, 3000)
-    sku = SkuFactory(price_fen=20000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=20000, cost_fen=0, stock=5)
     give(shopper.member, template(threshold_fen=10000, amount_fen=8000))  # 满100减80
 
     with_coupon = preview(shopper, [{"sku_id": sku.pk, "quantity": 1}]).json()
@@ -70,8 +70,8 @@ def test_the_limit_is_the_balance_when_smaller_and_counts_the_goods_after_the_co
 
 def test_points_used_are_one_stage_allocated_to_the_lines_by_what_each_still_costs(shopper, freight):
     give_points(shopper.member, 5000)
-    a = SkuFactory(price_fen=3000, cost_fen=0, stock=5)
-    b = SkuFactory(price_fen=7001, cost_fen=0, stock=5)
+    a = SkuFactory.create(price_fen=3000, cost_fen=0, stock=5)
+    b = SkuFactory.create(price_fen=7001, cost_fen=0, stock=5)
 
     body = preview(shopper, [{"sku_id": a.pk, "quantity": 1}, {"sku_id": b.pk, "quantity": 1}], points=2001).json()
 
@@ -89,7 +89,7 @@ def test_points_used_are_one_stage_allocated_to_the_lines_by_what_each_still_cos
 
 def test_more_than_the_limit_or_the_balance_is_refused_with_the_max_and_changes_nothing(shopper, freight):
     give_points(shopper.member, 3000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     items = [{"sku_id": sku.pk, "quantity": 1}]
 
     over_limit = [preview(shopper, items, points=5001), place(shopper, items, points=5001)]
@@ -112,7 +112,7 @@ def test_more_than_the_limit_or_the_balance_is_refused_with_the_max_and_changes_
 @pytest.mark.parametrize("bad", [-1, "abc", 1.5, "12.5", None, [100]])
 def test_a_negative_or_non_integer_number_of_points_is_a_400(shopper, freight, bad):
     give_points(shopper.member, 3000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     items = [{"sku_id": sku.pk, "quantity": 1}]
 
     for response in (preview(shopper, items, points=bad), place(shopper, items, points=bad)):
@@ -129,7 +129,7 @@ def test_a_negative_or_non_integer_number_of_points_is_a_400(shopper, freight, b
 
 def test_placement_spends_the_points_and_stores_them_on_the_order(shopper, freight):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     items = [{"sku_id": sku.pk, "quantity": 1}]
     shown = preview(shopper, items, points=1234).json()
 
@@ -149,7 +149,7 @@ def test_placement_spends_the_points_and_stores_them_on_the_order(shopper, freig
 
 def test_the_console_order_page_shows_the_points_used(shopper, freight, admin_client):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     placed = place(shopper, [{"sku_id": sku.pk, "quantity": 1}], points=1234).json()
     order = Order.objects.get(order_no=placed["order_no"])
 
@@ -161,7 +161,7 @@ def test_the_console_order_page_shows_the_points_used(shopper, freight, admin_cl
 
 def test_cancelling_returns_the_points_exactly_once(shopper, freight):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     order_no = place(shopper, [{"sku_id": sku.pk, "quantity": 1}], points=2000).json()["order_no"]
     assert balance(shopper.member) == 3000
 
@@ -178,7 +178,7 @@ def test_cancelling_returns_the_points_exactly_once(shopper, freight):
 
 def test_the_auto_cancel_job_returns_the_points(shopper, freight):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     order_no = place(shopper, [{"sku_id": sku.pk, "quantity": 1}], points=4000).json()["order_no"]
     Order.objects.filter(order_no=order_no).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
 
@@ -192,7 +192,7 @@ def test_the_auto_cancel_job_returns_the_points(shopper, freight):
 
 def test_an_order_without_points_spends_and_returns_nothing(shopper, freight):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     placed = place(shopper, [{"sku_id": sku.pk, "quantity": 1}]).json()
     shopper.client.post(f"/api/v1/orders/{placed['order_no']}/cancel", {}, format="json")
 
@@ -203,7 +203,7 @@ def test_an_order_without_points_spends_and_returns_nothing(shopper, freight):
 
 def test_points_and_coupons_together_and_the_idempotent_replay(shopper, freight):
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=5)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=5)
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1000))
     items = [{"sku_id": sku.pk, "quantity": 1}]
 

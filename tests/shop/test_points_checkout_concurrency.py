@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -24,11 +25,11 @@ from members.services.points import points_reconcile, points_spend
 from shop.models import Order, OrderStatus
 from shop.services.orders import order_cancel
 from shop.services.payments import order_cancel_expired
-from tests.campaigns.test_checkout_support import give, template
+from tests.campaigns.support_checkout import give, template
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.shop.test_member_price_support import balance, give_points, ledger_sum
+from tests.shop.support_member_price import balance, give_points, ledger_sum
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +46,7 @@ def test_two_orders_spending_the_whole_balance_at_once_one_succeeds(db):
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 1000)
-    sku = SkuFactory(price_fen=20000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=20000, cost_fen=0, stock=10)
     t = template(threshold_fen=10000, amount_fen=1000)
     coupons = [give(shopper.member, t), give(shopper.member, t)]
 
@@ -84,10 +85,10 @@ def test_a_spend_committed_while_the_order_is_placed_makes_the_order_fail_and_ro
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 1000)
-    sku = SkuFactory(price_fen=20000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=20000, cost_fen=0, stock=10)
     coupon = give(shopper.member, template(threshold_fen=10000, amount_fen=1000))
     spent, release = threading.Event(), threading.Event()
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
 
     def other_spend() -> None:
         try:
@@ -142,7 +143,7 @@ def test_the_shopper_and_the_auto_cancel_job_cancelling_at_once_return_the_point
     default_freight()
     shopper = make_shopper()
     give_points(shopper.member, 5000)
-    sku = SkuFactory(price_fen=10000, cost_fen=0, stock=10)
+    sku = SkuFactory.create(price_fen=10000, cost_fen=0, stock=10)
     orders = []
     for _ in range(5):
         response = shopper.client.post("/api/v1/orders/", {"items": [{"sku_id": sku.pk, "quantity": 1}],

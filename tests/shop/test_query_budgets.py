@@ -18,9 +18,9 @@ def count_queries(client, path) -> int:
 
 
 def test_product_list_queries_do_not_grow_with_page_size(api_client, freight):
-    category = CategoryFactory()
+    category = CategoryFactory.create()
     for i in range(40):
-        SkuFactory(product__category=category, stock=5, code=f"Q{i:04d}")
+        SkuFactory.create(product__category=category, stock=5, code=f"Q{i:04d}")
 
     small = count_queries(api_client, "/api/v1/products/?page_size=2")
     large = count_queries(api_client, "/api/v1/products/?page_size=40")
@@ -30,7 +30,7 @@ def test_product_list_queries_do_not_grow_with_page_size(api_client, freight):
 
 
 def test_order_list_queries_do_not_grow_with_page_size(shopper, freight):
-    skus = [SkuFactory(stock=100) for _ in range(3)]
+    skus = [SkuFactory.create(stock=100) for _ in range(3)]
     for i in range(25):
         items = tuple(LineInput(s.pk, 1) for s in skus[: 1 + i % 3])
         order_place(member=shopper.member, data=CheckoutInput(items=items))
@@ -44,12 +44,12 @@ def test_order_list_queries_do_not_grow_with_page_size(shopper, freight):
 
 
 def test_product_detail_and_categories_have_fixed_budgets(api_client, freight):
-    parent = CategoryFactory()
+    parent = CategoryFactory.create()
     for _ in range(5):
-        CategoryFactory(parent=parent)
-    product = SkuFactory(stock=3).product
+        CategoryFactory.create(parent=parent)
+    product = SkuFactory.create(stock=3).product
     for i in range(6):
-        SkuFactory(product=product, code=f"D{i}", specs={"颜色": f"色{i}"}, stock=1)
+        SkuFactory.create(product=product, code=f"D{i}", specs={"颜色": f"色{i}"}, stock=1)
 
     assert count_queries(api_client, f"/api/v1/products/{product.pk}/") <= 4  # + the rating summary
     assert count_queries(api_client, "/api/v1/categories/") <= 2

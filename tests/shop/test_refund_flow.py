@@ -23,19 +23,19 @@ from shop.models import (
 from shop.models.aftersales import RefundEvent
 from shop.services.aftersales import after_sale_approve, after_sale_confirm_return
 from shop.services.refunds import refund_retry, refunds_process_due
-from tests.factories import SkuFactory, default_freight
-from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import (
-    ask,
-    celery_eager,
+from tests.builders import (
     lines_of,
     operator,
     order_discount,
     paid_order,
-    place,
+    placed_order,
     receive,
+    requested_after_sale,
     ship,
 )
+from tests.celery_worker import celery_eager
+from tests.factories import SkuFactory, default_freight
+from tests.fixtures import make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,13 +47,13 @@ def eager():
 
 
 @pytest.fixture
-def shop_(mall, eager, monkeypatch):
+def shop_(mall, sandbox, eager, monkeypatch):
     """Two SKUs, a buyer and a paid order for 2 × cream + 1 × lotion with ¥8.88 off the order."""
     default_freight()
-    cream, lotion = SkuFactory(price_fen=4590, stock=10), SkuFactory(price_fen=2990, stock=10)
+    cream, lotion = SkuFactory.create(price_fen=4590, stock=10), SkuFactory.create(price_fen=2990, stock=10)
     buyer = make_shopper()
     order_discount(monkeypatch, 888)
-    order = paid_order(buyer.member, [(cream, 2), (lotion, 1)])
+    order = paid_order(member=buyer.member, lines=[(cream, 2), (lotion, 1)], sandbox=sandbox)
     return buyer, order, cream, lotion
 
 
@@ -64,7 +64,7 @@ def stock(sku) -> int:
 def test_an_approved_refund_goes_to_wechat_and_its_notify_completes_it(shop_, sandbox):
     buyer, order, cream, lotion = shop_
     cream_line, lotion_line = lines_of(order)
-    after_sale = ask(buyer.member, order, {lotion_line: 1})
+    after_sale = requested_after_sale(order=order, lines={lotion_line: 1})
     assert after_sale.amount_fen == lotion_line.payable_fen and lotion_line.payable_fen != 2990
 
     after_sale = after_sale_approve(after_sale=after_sale, operator=operator("ops"))
@@ -100,7 +100,7 @@ def test_an_approved_refund_goes_to_wechat_and_its_notify_completes_it(shop_, sa
 
 def test_the_refund_notify_delivered_twice_and_at_once_gives_one_completed_refund(shop_, sandbox):
     buyer, order, _, lotion = shop_
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[1]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[1]: 1}),
                                     operator=operator("ops"))
     refund = Refund.objects.get(after_sale=after_sale)
 
@@ -122,7 +122,7 @@ def test_the_refund_notify_delivered_twice_and_at_once_gives_one_completed_refun
                                   "wrong_amount"])
 def test_forged_refund_notifies_are_answered_fail_and_change_nothing(shop_, sandbox, kind):
     buyer, order, _, _ = shop_
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[1]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[1]: 1}),
                                     operator=operator("ops"))
     refund = Refund.objects.get(after_sale=after_sale)
 
@@ -140,7 +140,8 @@ def test_a_refused_refund_is_visible_and_a_retry_completes_it(shop_, sandbox):
     sandbox.refund_options(fail_next=["NOTENOUGH"])
     ops = operator("ops")
 
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[0]: 2}), operator=ops)
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[0]: 2}),
+                                    operator=ops)
 
     refund = Refund.objects.get(after_sale=after_sale)
     assert refund.status == RefundStatus.FAILED
@@ -165,7 +166,7 @@ def test_an_unknown_outcome_stays_pending_and_the_refund_job_sends_it_again(shop
     buyer, order, _, _ = shop_
     sandbox.refund_options(fail_next=["SYSTEMERROR"])
 
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[0]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[0]: 1}),
                                     operator=operator("ops"))
     refund = Refund.objects.get(after_sale=after_sale)
     assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
@@ -183,7 +184,7 @@ def test_after_the_last_automatic_attempt_an_unknown_outcome_shows_as_failed(sho
     settings.REFUND_MAX_AUTO_ATTEMPTS = 2
     buyer, order, _, _ = shop_
     sandbox.refund_options(fail_next=["SYSTEMERROR", "SYSTEMERROR"])
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[0]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[0]: 1}),
                                     operator=operator("ops"))
 
     refunds_process_due(now=timezone.now() + dt.timedelta(minutes=5))
@@ -196,7 +197,7 @@ def test_a_lost_notify_is_made_up_for_by_asking_wechat(shop_, sandbox, settings)
     buyer, order, _, _ = shop_
     live = settings.SITE_URL
     settings.SITE_URL = "http://127.0.0.1:9"  # the notify_url WeChat gets leads nowhere
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[1]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[1]: 1}),
                                     operator=operator("ops"))
     settings.SITE_URL = live
     refund = Refund.objects.get(after_sale=after_sale)
@@ -212,7 +213,7 @@ def test_a_lost_notify_is_made_up_for_by_asking_wechat(shop_, sandbox, settings)
 
 def test_a_change_notify_fails_the_refund_without_counting_it(shop_, sandbox):
     buyer, order, _, _ = shop_
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {lines_of(order)[1]: 1}),
+    after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={lines_of(order)[1]: 1}),
                                     operator=operator("ops"))
     refund = Refund.objects.get(after_sale=after_sale)
 
@@ -227,7 +228,7 @@ def test_a_return_restocks_when_the_goods_are_confirmed_back_and_only_once(shop_
     buyer, order, cream, lotion = shop_
     order = receive(ship(order))
     ops = operator("ops")
-    after_sale = ask(buyer.member, order, {lines_of(order)[0]: 1}, kind="return_refund")
+    after_sale = requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, kind="return_refund")
 
     after_sale = after_sale_approve(after_sale=after_sale, operator=ops)
     assert after_sale.status == AfterSaleStatus.AWAITING_RETURN and not Refund.objects.exists()
@@ -254,7 +255,8 @@ def test_refunding_every_line_in_parts_ends_exactly_at_the_goods_paid(shop_, san
     cream_line, lotion_line = lines_of(order)
     ops = operator("ops")
     for line, quantity in ((cream_line, 1), (cream_line, 1), (lotion_line, 1)):
-        after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {line: quantity}), operator=ops)
+        after_sale = after_sale_approve(after_sale=requested_after_sale(order=order, lines={line: quantity}),
+                                        operator=ops)
         sandbox.settle_refund(Refund.objects.get(after_sale=after_sale).out_refund_no)
 
     order.refresh_from_db()
@@ -265,14 +267,14 @@ def test_refunding_every_line_in_parts_ends_exactly_at_the_goods_paid(shop_, san
 def test_a_payment_that_reached_a_cancelled_order_is_refunded_in_full(mall, eager, sandbox):
     # given an order cancelled while its shopper was paying, and its last unit sold meanwhile
     default_freight()
-    sku = SkuFactory(price_fen=5000, stock=1)
+    sku = SkuFactory.create(price_fen=5000, stock=1)
     late, quick = make_shopper(), make_shopper()
-    order = place(late.member, [(sku, 1)])
+    order = placed_order(member=late.member, lines=[(sku, 1)])
     late.client.post(f"/api/v1/orders/{order.order_no}/pay")
     from shop.services.orders import order_cancel
 
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
-    paid_order(quick.member, [(sku, 1)])
+    paid_order(member=quick.member, lines=[(sku, 1)], sandbox=sandbox)
 
     # when WeChat's payment notify arrives after all
     assert sandbox.pay(order.order_no)["deliveries"][0]["acknowledged"] is True
@@ -298,7 +300,8 @@ def test_refunding_everything_before_shipping_closes_the_order(shop_, sandbox):
     cream_line, lotion_line = lines_of(order)
     ops = operator("ops")
 
-    after_sale = after_sale_approve(after_sale=ask(buyer.member, order, {cream_line: 2, lotion_line: 1}), operator=ops)
+    everything = requested_after_sale(order=order, lines={cream_line: 2, lotion_line: 1})
+    after_sale = after_sale_approve(after_sale=everything, operator=ops)
     sandbox.settle_refund(Refund.objects.get(after_sale=after_sale).out_refund_no)
 
     order.refresh_from_db()

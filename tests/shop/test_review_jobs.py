@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from shop.models import AfterSale, AfterSaleLine, AfterSaleStatus, Review, ReviewPhoto, ReviewStatus
+from shop.models import Review, ReviewPhoto, ReviewStatus
 from shop.models.reviews import ReviewEvent
+from shop.services.aftersales import after_sale_reject
 from shop.services.reviews import (
     MAX_UNATTACHED_UPLOADS,
     review_auto_positive,
@@ -17,16 +18,17 @@ from shop.services.reviews import (
     review_photo_purge_unattached,
 )
 from shop.tasks import auto_positive_reviews, purge_review_photo_uploads
+from tests.builders import operator, order_up_to, received_order, requested_after_sale
 from tests.concurrency import run_concurrently
-from tests.factories import AddressFactory, SkuFactory
-from tests.shop.test_reviews import jpeg_bytes, place_order, upload, upload_ok
+from tests.factories import SkuFactory
+from tests.shop.support_reviews import jpeg_bytes, upload, upload_ok
 
 DAY = dt.timedelta(days=1)
 
 
 def received_lines(n_orders: int = 1, lines_per_order: int = 2):
-    skus = [SkuFactory(stock=100) for _ in range(lines_per_order)]
-    orders = [place_order(AddressFactory().member, skus) for _ in range(n_orders)]
+    skus = [SkuFactory.create(stock=100) for _ in range(lines_per_order)]
+    orders = [received_order(lines=[(sku, 1) for sku in skus]) for _ in range(n_orders)]
     return [line for order in orders for line in order.lines.order_by("id")]
 
 
@@ -81,11 +83,9 @@ def test_refunded_lines_and_open_after_sales_get_no_invented_review(db, freight)
     type(refunded).objects.filter(pk=refunded.pk).update(refunded_quantity=refunded.quantity,
                                                          refunded_fen=refunded.payable_fen)
     order = plain.order
-    for line, status, no in ((claimed, AfterSaleStatus.REQUESTED, "AS1"), (rejected_claim, AfterSaleStatus.REJECTED,
-                                                                           "AS2")):
-        after_sale = AfterSale.objects.create(after_sale_no=no, order=order, member=order.member, kind="refund_only",
-                                              status=status, reason="other", amount_fen=line.payable_fen)
-        AfterSaleLine.objects.create(after_sale=after_sale, order_line=line, quantity=1, amount_fen=line.payable_fen)
+    requested_after_sale(order=order, lines={claimed: 1}, reason="other")
+    after_sale_reject(after_sale=requested_after_sale(order=order, lines={rejected_claim: 1}, reason="other"),
+                      operator=operator("ops"), reason="已超出售后范围")
 
     assert review_auto_positive(now=timezone.now() + 8 * DAY) == 2
 
@@ -95,7 +95,7 @@ def test_refunded_lines_and_open_after_sales_get_no_invented_review(db, freight)
 def test_orders_not_received_are_left_alone(db, freight):
     from shop.models import OrderStatus
 
-    place_order(AddressFactory().member, [SkuFactory(stock=5)], status=OrderStatus.SHIPPED)
+    order_up_to(OrderStatus.SHIPPED, lines=[(SkuFactory.create(stock=5), 1)])
 
     assert review_auto_positive(now=timezone.now() + 30 * DAY) == 0
 
@@ -150,7 +150,7 @@ def test_attached_photos_are_never_purged(db, freight, sandbox, media):
     from tests.fixtures import make_shopper
 
     shopper = make_shopper(openid=sandbox.login_code()["openid"])
-    order = place_order(shopper.member, [SkuFactory(stock=5)])
+    order = received_order(member=shopper.member, lines=[(SkuFactory.create(stock=5), 1)])
     photo = upload_ok(shopper.client)
     review_create(member=shopper.member, line_id=order.lines.get().pk, rating=5, photo_ids=[photo])
 

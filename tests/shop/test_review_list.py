@@ -10,38 +10,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from shop.models import Review, ReviewPhoto, ReviewStatus
+from shop.models import ReviewStatus
 from shop.services.reviews import review_set_featured
-from tests.factories import AddressFactory, SkuFactory
-from tests.shop.test_reviews import place_order
-
-
-def buyer(**member_fields):
-    """A member with a default address (placing an order needs one)."""
-    return AddressFactory(**{f"member__{k}": v for k, v in member_fields.items()}).member
+from tests.builders import buyer, received_order
+from tests.factories import SkuFactory
+from tests.shop.support_reviews import make_review
 
 
 @pytest.fixture
 def product_lines(db, freight):
     """A product bought (and received) by six members: six lines to review."""
-    sku = SkuFactory(stock=100)
+    sku = SkuFactory.create(stock=100)
     lines = []
     for i in range(6):
         member = buyer(nickname=f"小明{i}号", avatar_url=f"https://img.example.com/a{i}.png")
-        lines.append(place_order(member, [sku]).lines.get())
+        lines.append(received_order(member=member, lines=[(sku, 1)]).lines.get())
     return sku.product, lines
-
-
-def make_review(line, *, rating=5, content="不错", status=ReviewStatus.PUBLISHED, photos=0, anonymous=False,
-                **fields) -> Review:
-    """A review row as the services leave it (the create path itself is tested in test_reviews)."""
-    review = Review.objects.create(order_line=line, product_id=line.product_id_snapshot, member=line.order.member,
-                                   rating=rating, content=content, status=status, is_anonymous=anonymous,
-                                   has_photos=photos > 0, **fields)
-    for i in range(photos):
-        ReviewPhoto.objects.create(review=review, member=review.member, image=f"reviews/2026/11/p{review.pk}-{i}.jpg",
-                                   sort=i)
-    return review
 
 
 def reviews_url(product, query=""):
@@ -119,7 +103,7 @@ def test_list_query_budget_does_not_grow_with_page_size(api_client, product_line
     sku = product.skus.get()
     for i in range(24):
         member = buyer(nickname=f"买家{i}")
-        make_review(place_order(member, [sku]).lines.get(), photos=i % 3, anonymous=i % 2 == 0,
+        make_review(received_order(member=member, lines=[(sku, 1)]).lines.get(), photos=i % 3, anonymous=i % 2 == 0,
                     followup_content="追评", followup_status=ReviewStatus.PUBLISHED, followup_at=timezone.now())
 
     def count(query):

@@ -3,62 +3,16 @@ follow-up once, only after receipt, only own lines. Nothing of ours is mocked.""
 
 from __future__ import annotations
 
-import io
-import struct
-import zlib
-
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
-from PIL import Image
 
 from shop.models import Order, OrderStatus, Review, ReviewPhoto, ReviewStatus
-from shop.models.orders import ORDER_MACHINE
 from shop.models.reviews import ReviewEvent
-from shop.services.orders import CheckoutInput, LineInput, order_place
 from shop.services.reviews import AlreadyReviewed, review_create
+from tests.builders import order_up_to, received_order
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory
 from tests.fixtures import make_shopper
-
-# --- helpers shared by the review test modules -------------------------------------------------
-
-
-def place_order(member, skus, *, status: str = OrderStatus.RECEIVED) -> Order:
-    """An order of one unit of each SKU, moved through the lifecycle up to `status`."""
-    order, _ = order_place(member=member, data=CheckoutInput(items=tuple(LineInput(s.pk, 1) for s in skus)))
-    path = [OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED]
-    if status in path:
-        for step in path[: path.index(status) + 1]:
-            with transaction.atomic():
-                ORDER_MACHINE.transition(pk=order.pk, to=step, action=step)
-    return Order.objects.get(pk=order.pk)
-
-
-def jpeg_bytes(size=(60, 40), color=(220, 120, 40)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def bomb_png(width: int = 8000, height: int = 6000) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-def upload(client, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"):
-    return client.post("/api/v1/uploads/review-photos", {"file": SimpleUploadedFile(name, data, content_type)},
-                       format="multipart")
-
-
-def upload_ok(client, data: bytes | None = None) -> int:
-    response = upload(client, data or jpeg_bytes())
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
+from tests.shop.support_reviews import bomb_png, jpeg_bytes, upload, upload_ok
 
 # --- fixtures ----------------------------------------------------------------------------------
 
@@ -78,7 +32,8 @@ def reviewer(db, sandbox):
 @pytest.fixture
 def received(reviewer, freight):
     """A received order of two different products for the reviewer."""
-    return place_order(reviewer.member, [SkuFactory(stock=10), SkuFactory(stock=10)])
+    first, second = SkuFactory.create(stock=10), SkuFactory.create(stock=10)
+    return received_order(member=reviewer.member, lines=[(first, 1), (second, 1)])
 
 
 def line_of(order: Order, index: int = 0):
@@ -185,7 +140,7 @@ def test_expired_token_is_refreshed_and_the_review_published(reviewer, received,
 
 @pytest.mark.parametrize("status", [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.SHIPPED])
 def test_only_after_receipt(reviewer, freight, sandbox, status):
-    order = place_order(reviewer.member, [SkuFactory(stock=5)], status=status)
+    order = order_up_to(status, member=reviewer.member, lines=[(SkuFactory.create(stock=5), 1)])
 
     response = post_review(reviewer.client, line_of(order).pk, content="还没收到")
 

@@ -6,21 +6,10 @@ import pytest
 from django.utils import timezone
 
 from core.audit import Actor
-from payments.services import payment_gateway, payment_record_paid
 from shop.errors import InvalidTransition
-from shop.models import (
-    Order,
-    OrderEvent,
-    OrderLine,
-    OrderStatus,
-    Shipment,
-    ShipmentLine,
-    ShippingInfoUpload,
-    ShippingUploadState,
-)
+from shop.models import Order, OrderEvent, OrderStatus, Shipment, ShipmentLine, ShippingInfoUpload, ShippingUploadState
 from shop.services.aftersales import after_sale_approve
-from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
-from shop.services.payments import order_prepay
+from shop.services.orders import order_ship
 from shop.services.shipping import (
     BadTrackingNo,
     OverShipment,
@@ -32,48 +21,23 @@ from shop.services.shipping import (
     shipment_settle_order,
     tracking_no_clean,
 )
+from tests.builders import lines_of, operator, paid_order, placed_order, requested_after_sale
 from tests.factories import SkuFactory
-from tests.fixtures import make_shopper
-from tests.shop.test_aftersale_support import ask
 
 pytestmark = pytest.mark.django_db
 
 
-# --- helpers shared by the shipping tests -------------------------------------------------------------
-
-
-def place(items, shopper=None) -> Order:
-    """An unpaid order for [(sku, quantity), …]."""
-    shopper = shopper or make_shopper()
-    order, _ = order_place(member=shopper.member,
-                           data=CheckoutInput(items=tuple(LineInput(sku.pk, q) for sku, q in items)))
-    return order
-
-
-def pay(order: Order, sandbox) -> Order:
-    """Pay `order` at the WeChat sandbox and record it as a verified query answer would."""
-    order_prepay(member=order.member, order_no=order.order_no, client_ip="127.0.0.1")
-    sandbox.pay(order.order_no, notify=False)
-    answer = payment_gateway().query(out_trade_no=order.order_no)
-    payment_record_paid(notice=answer.notice, source="query")
-    return Order.objects.get(pk=order.pk)
-
-
-def lines_of(order: Order) -> list[OrderLine]:
-    return list(OrderLine.objects.filter(order=order).order_by("id"))
-
-
 @pytest.fixture
 def three_skus(freight):
-    return [SkuFactory(price_fen=1990, stock=20), SkuFactory(price_fen=2990, stock=20),
-            SkuFactory(price_fen=4990, stock=20)]
+    return [SkuFactory.create(price_fen=1990, stock=20), SkuFactory.create(price_fen=2990, stock=20),
+            SkuFactory.create(price_fen=4990, stock=20)]
 
 
 @pytest.fixture
 def paid_three_lines(three_skus, sandbox):
     """A paid order of three lines: 2 × A, 1 × B, 3 × C."""
     a, b, c = three_skus
-    return pay(place([(a, 2), (b, 1), (c, 3)]), sandbox)
+    return paid_order(lines=[(a, 2), (b, 1), (c, 3)], sandbox=sandbox)
 
 
 # --- values --------------------------------------------------------------------------------------------
@@ -135,7 +99,8 @@ def test_two_packages_for_three_lines(paid_three_lines, admin_user, django_captu
     assert actions[-2:] == [("partially_shipped", "", ""), ("shipped", OrderStatus.PAID, OrderStatus.SHIPPED)]
     # and the WeChat upload is due (paid through WeChat Pay)
     upload = ShippingInfoUpload.objects.get(order=order)
-    assert upload.state == ShippingUploadState.PENDING and upload.next_attempt_at <= timezone.now()
+    assert upload.state == ShippingUploadState.PENDING
+    assert upload.next_attempt_at is not None and upload.next_attempt_at <= timezone.now()
 
 
 def test_shipping_more_than_remains_is_refused_and_changes_nothing(paid_three_lines):
@@ -161,7 +126,7 @@ def test_refunded_units_are_not_owed(paid_three_lines):
     order = paid_three_lines
     a, b, c = lines_of(order)
     # the shopper asks to have one unshipped C refunded: from then on it is not owed
-    ask(order.member, order, {c: 1})
+    requested_after_sale(order=order, lines={c: 1})
 
     with pytest.raises(OverShipment):
         shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", {c.pk: 3})])
@@ -190,7 +155,7 @@ def test_an_empty_package_a_foreign_line_and_two_packages_with_one_number_are_re
                                                                                        sandbox):
     order = paid_three_lines
     a, b, c = lines_of(order)
-    other = pay(place([(sku, 1)]), sandbox)
+    other = paid_order(lines=[(sku, 1)], sandbox=sandbox)
     foreign = lines_of(other)[0]
 
     with pytest.raises(Exception, match="包裹中没有商品"):
@@ -204,7 +169,7 @@ def test_an_empty_package_a_foreign_line_and_two_packages_with_one_number_are_re
 
 
 def test_an_unpaid_order_cannot_ship(three_skus):
-    order = place([(three_skus[0], 1)])
+    order = placed_order(lines=[(three_skus[0], 1)])
 
     with pytest.raises(InvalidTransition, match="不能发货"):
         shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", None)])
@@ -231,7 +196,7 @@ def test_order_ship_ships_everything_left_as_one_package_and_repeats_as_a_no_op(
 
 def test_an_order_without_a_wechat_payment_has_nothing_to_upload(three_skus):
     # e.g. an order the console recorded as paid by other means
-    order = place([(three_skus[0], 1)])
+    order = placed_order(lines=[(three_skus[0], 1)])
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAID, paid_fen=order.payable_fen)
 
     shipment_create(order=order, packages=[PackageInput("SF", "SF1000000001", None)])
@@ -247,9 +212,7 @@ def test_refunding_the_last_unshipped_units_settles_the_order_as_shipped(paid_th
     assert shipment_settle_order(order_id=order.pk) is False  # B is still owed
 
     # B refunded before shipping: the after-sales approval settles the order
-    after_sale = ask(order.member, order, {b: 1})
-    from tests.shop.test_aftersale_support import operator
-
+    after_sale = requested_after_sale(order=order, lines={b: 1})
     after_sale_approve(after_sale=after_sale, operator=operator("ops"))
     assert shipment_settle_order(order_id=order.pk) is False  # already settled by the approval
 

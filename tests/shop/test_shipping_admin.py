@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from shop.models import Order, OrderStatus, Shipment, ShippingInfoUpload, ShippingUploadState
 from shop.services.shipping import PackageInput, shipment_create
+from tests.builders import lines_of, paid_order
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def order(freight, sandbox):
     """Paid: 2 × 有机奶粉 1段, 1 × 婴儿湿巾, 3 × 棉柔巾."""
-    skus = [SkuFactory(product__name="有机奶粉", specs={"段位": "1段"}, stock=9),
-            SkuFactory(product__name="婴儿湿巾", specs={}, stock=9),
-            SkuFactory(product__name="棉柔巾", specs={}, stock=9)]
-    return pay(place([(skus[0], 2), (skus[1], 1), (skus[2], 3)]), sandbox)
+    skus = [SkuFactory.create(product__name="有机奶粉", specs={"段位": "1段"}, stock=9),
+            SkuFactory.create(product__name="婴儿湿巾", specs={}, stock=9),
+            SkuFactory.create(product__name="棉柔巾", specs={}, stock=9)]
+    return paid_order(lines=[(skus[0], 2), (skus[1], 1), (skus[2], 3)], sandbox=sandbox)
 
 
 def ship_url(order, packages: int | None = None) -> str:

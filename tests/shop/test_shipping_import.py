@@ -16,8 +16,8 @@ from shop.models import Order, OrderEvent, OrderStatus, Shipment
 from shop.services.orders import order_cancel
 from shop.services.shipping import PackageInput, shipment_create
 from shop.services.shipping_import import ImportRow, shipment_import_apply, shipment_import_preview
+from tests.builders import lines_of, paid_order, placed_order
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,13 @@ URL = "admin:shop_order_shipping_import"
 
 def csv_file(text: str, name: str = "发货.csv", encoding: str = "utf-8-sig") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
+
+
+def hidden_value(html: str, name: str) -> str:
+    """The value of the hidden input `name` on a console page."""
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match is not None, f"no {name} on the page"
+    return match.group(1)
 
 
 def xlsx_file(rows: list[list[object]]) -> SimpleUploadedFile:
@@ -42,14 +49,14 @@ def xlsx_file(rows: list[list[object]]) -> SimpleUploadedFile:
 @pytest.fixture
 def orders(freight, sandbox):
     """Orders in every situation a file can name."""
-    sku = SkuFactory(price_fen=1990, stock=50)
-    paid = [pay(place([(sku, 1)]), sandbox) for _ in range(3)]
-    unpaid = place([(sku, 1)])
-    cancelled = place([(sku, 1)])
+    sku = SkuFactory.create(price_fen=1990, stock=50)
+    paid = [paid_order(lines=[(sku, 1)], sandbox=sandbox) for _ in range(3)]
+    unpaid = placed_order(lines=[(sku, 1)])
+    cancelled = placed_order(lines=[(sku, 1)])
     order_cancel(order=cancelled, reason="测试", actor="member")
-    shipped = pay(place([(sku, 1)]), sandbox)
+    shipped = paid_order(lines=[(sku, 1)], sandbox=sandbox)
     shipment_create(order=shipped, packages=[PackageInput("SF", "SF9999999999", None)])
-    partly = pay(place([(sku, 2)]), sandbox)
+    partly = paid_order(lines=[(sku, 2)], sandbox=sandbox)
     shipment_create(order=partly, packages=[PackageInput("SF", "SF8888888888", {lines_of(partly)[0].pk: 1})])
     return {"paid": paid, "unpaid": unpaid, "cancelled": cancelled, "shipped": shipped, "partly": partly}
 
@@ -158,10 +165,10 @@ def test_the_console_previews_then_confirms_and_reports_failed_rows(admin_client
     assert "确认发货（3 个订单）" in preview
     assert "<td>张三</td>" in preview  # 收货人, so the operator sees which order a row names
     assert not Shipment.objects.filter(tracking_no="SF1000000001").exists()
-    token = re.search(r'name="rows" value="([^"]+)"', preview).group(1)
+    token = hidden_value(preview, "rows")
 
     # the failed rows as a CSV to fix and import again
-    failed_token = re.search(r'name="failed_report" value="([^"]+)"', preview).group(1)
+    failed_token = hidden_value(preview, "failed_report")
     report = admin_client.post(reverse(URL), {"failed_report": failed_token})
     assert report["Content-Type"].startswith("text/csv")
     report_lines = report.content.decode("utf-8-sig").splitlines()

@@ -19,28 +19,28 @@ from shop.services.shipping_upload import (
     shipping_upload_attempt,
     shipping_upload_due,
 )
+from tests.builders import lines_of, paid_order
 from tests.celery_worker import real_worker
 from tests.factories import SkuFactory
-from tests.shop.test_shipping import lines_of, pay, place
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def skus(freight):
-    return [SkuFactory(price_fen=1990, stock=20, product__name="婴儿湿巾", specs={"规格": "80抽"}),
-            SkuFactory(price_fen=2990, stock=20, product__name="棉柔巾", specs={})]
+    return [SkuFactory.create(price_fen=1990, stock=20, product__name="婴儿湿巾", specs={"规格": "80抽"}),
+            SkuFactory.create(price_fen=2990, stock=20, product__name="棉柔巾", specs={})]
 
 
 @pytest.fixture
 def paid(skus, sandbox):
     a, b = skus
-    return pay(place([(a, 3), (b, 1)]), sandbox)
+    return paid_order(lines=[(a, 3), (b, 1)], sandbox=sandbox)
 
 
 def transaction_id(order) -> str:
     payment = payment_paid(kind=ORDER_PAYABLE_KIND, out_trade_no=order.order_no)
-    assert payment is not None
+    assert payment is not None and payment.transaction_id is not None
     return payment.transaction_id
 
 
@@ -112,6 +112,7 @@ def test_a_failed_upload_is_retried_and_shows_in_the_admin_until_it_succeeds(pai
     assert (first.state, first.retry_in) == (ShippingUploadState.FAILED, 60)
     row = upload_row(paid)
     assert (row.state, row.attempts, row.last_error) == (ShippingUploadState.FAILED, 1, "[-1] system error")
+    assert row.next_attempt_at is not None
     assert dt.timedelta(seconds=59) < row.next_attempt_at - start < dt.timedelta(seconds=62)
     assert failed_in_admin(admin_client, paid)
     page = admin_client.get(reverse("admin:shop_order_change", args=[paid.pk])).content.decode()
@@ -159,7 +160,8 @@ def test_a_permanent_error_waits_for_the_operators_requeue(paid, sandbox, admin_
 
     assert "已重新提交 1 个订单的发货信息上传" in response.content.decode()
     row = upload_row(paid)
-    assert (row.state, row.attempts) == (ShippingUploadState.PENDING, 0) and row.next_attempt_at <= timezone.now()
+    assert (row.state, row.attempts) == (ShippingUploadState.PENDING, 0)
+    assert row.next_attempt_at is not None and row.next_attempt_at <= timezone.now()
     event = OrderEvent.objects.filter(order=paid).latest("id")
     assert (event.action, event.operator) == ("shipping_info_requeued", admin_user)
     assert shipping_upload_attempt(order_id=paid.pk).state == ShippingUploadState.UPLOADED
@@ -181,7 +183,9 @@ def test_retries_stop_after_the_maximum_attempts(paid, sandbox, settings):
 def test_a_package_shipped_while_an_upload_is_in_flight_is_uploaded_next(paid, sandbox):
     a, b = lines_of(paid)
     shipment_create(order=paid, packages=[PackageInput("SF", "SF1000000001", {a.pk: 3})])
-    request, version = _claim(order_id=paid.pk, now=timezone.now())  # the attempt has read one package…
+    claimed = _claim(order_id=paid.pk, now=timezone.now())  # the attempt has read one package…
+    assert isinstance(claimed, tuple)
+    request, version = claimed
 
     shipment_create(order=paid, packages=[PackageInput("SF", "SF1000000002", {b.pk: 1})])  # …then this ships
     outcome = _uploaded(order_id=paid.pk, version=version)  # …and WeChat accepted the one package
@@ -199,7 +203,7 @@ def test_a_real_worker_retries_with_backoff_until_the_upload_succeeds(skus, sand
 
     settings.WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS = 1
     a, _ = skus
-    order = pay(place([(a, 1)]), sandbox)
+    order = paid_order(lines=[(a, 1)], sandbox=sandbox)
     sandbox.shipping_fail_next(2)
 
     with real_worker():

@@ -20,14 +20,14 @@ def ledger(sku) -> int:
 
 
 def test_removing_more_than_available_is_refused_and_changes_nothing(freight):
-    sku = SkuFactory(stock=3)
+    sku = SkuFactory.create(stock=3)
     with pytest.raises(InsufficientStock):
         stock_adjust(sku=sku, delta=-4, reason=StockMovement.Reason.ADJUST)
     assert Stock.objects.get(sku=sku).available == 3 == ledger(sku)
 
 
 def test_stock_set_records_the_difference(freight, admin_user):
-    sku = SkuFactory(stock=3)
+    sku = SkuFactory.create(stock=3)
     with transaction.atomic():
         stock_set(sku=sku, target=10, reason=StockMovement.Reason.IMPORT, operator=admin_user, note="盘点")
     movement = StockMovement.objects.filter(sku=sku).latest("id")
@@ -38,7 +38,7 @@ def test_stock_set_records_the_difference(freight, admin_user):
 @pytest.mark.django_db(transaction=True)
 def test_ledger_matches_stock_when_imports_race_orders():
     default_freight()
-    sku = SkuFactory(stock=50)
+    sku = SkuFactory.create(stock=50)
     shoppers = [make_shopper() for _ in range(16)]
 
     def work(i: int):

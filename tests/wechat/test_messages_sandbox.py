@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from django.conf import settings
@@ -21,7 +23,7 @@ def token(base: str) -> str:
 
 
 def send(base: str, access_token: str | None = None, **body) -> dict:
-    payload = {"touser": OPENID, "template_id": PAID, "page": "pages/order/detail?order_no=M1",
+    payload: dict[str, Any] = {"touser": OPENID, "template_id": PAID, "page": "pages/order/detail?order_no=M1",
                "data": {k: {"value": v} for k, v in GOOD_DATA.items()}}
     payload.update(body)
     answer = requests.post(f"{base}cgi-bin/message/subscribe/send", timeout=10,

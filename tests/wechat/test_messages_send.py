@@ -35,7 +35,7 @@ def paid_values(**overrides):
 
 @pytest.fixture
 def member(db):
-    return MemberFactory()
+    return MemberFactory.create()
 
 
 def consent(member, sandbox, *, ours: int = 1, wechat: int | None = None):
@@ -64,7 +64,7 @@ def test_with_one_credit_the_message_is_sent_and_the_credit_used(member, sandbox
     consent(member, sandbox)
     log = queue(member)
 
-    result = send_subscribe_message.apply(args=[log.pk])
+    result = send_subscribe_message.apply(args=(log.pk,))
 
     assert result.get() == MessageOutcome.SENT
     log.refresh_from_db()
@@ -84,7 +84,7 @@ def test_without_a_credit_nothing_is_sent_and_the_log_says_why(member, sandbox):
     sandbox.subscribe(member.openid, {PAID: "accept"})  # WeChat would deliver; we hold no credit
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
 
     log.refresh_from_db()
     assert (log.outcome, log.errcode, log.attempts) == (MessageOutcome.NO_CREDIT, "no_credit", 0)
@@ -99,7 +99,7 @@ def test_a_transient_error_is_retried_and_both_attempts_are_logged(member, sandb
     sandbox.fail_messages(-1)
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
 
     log.refresh_from_db()
     assert (log.outcome, log.attempts) == (MessageOutcome.SENT, 2)
@@ -129,7 +129,7 @@ def test_transient_errors_until_the_attempts_run_out_fail_and_give_the_credit_ba
     sandbox.fail_messages(-1, -1, -1, -1)
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
 
     log.refresh_from_db()
     assert (log.outcome, log.attempts, log.errcode, log.credit_used) == (MessageOutcome.FAILED, 3, "-1", False)
@@ -142,7 +142,7 @@ def test_43101_is_a_normal_outcome_not_retried_and_our_count_is_set_right(member
     consent(member, sandbox, ours=2, wechat=0)  # we believe two, WeChat has none
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
 
     log.refresh_from_db()
     assert (log.outcome, log.errcode, log.attempts) == (MessageOutcome.NO_CONSENT, "43101", 1)
@@ -163,7 +163,7 @@ def test_wechat_refusing_the_data_is_rejected_without_retry_and_the_credit_retur
     sandbox.subscribe(member.openid, {"tmpl-elsewhere": "accept"})
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
 
     log.refresh_from_db()
     assert (log.outcome, log.errcode, log.attempts) == (MessageOutcome.REJECTED, "47003", 1)
@@ -175,8 +175,8 @@ def test_running_the_task_twice_sends_once(member, sandbox):
     consent(member, sandbox, ours=2)
     log = queue(member)
 
-    send_subscribe_message.apply(args=[log.pk])
-    again = send_subscribe_message.apply(args=[log.pk])
+    send_subscribe_message.apply(args=(log.pk,))
+    again = send_subscribe_message.apply(args=(log.pk,))
 
     assert again.get() == MessageOutcome.SENT
     assert len(sandbox.messages()) == 1
@@ -195,18 +195,18 @@ def test_a_message_another_sender_holds_is_skipped(member, sandbox):
 
 
 def test_a_missing_log_is_a_no_op(db, sandbox):
-    assert send_subscribe_message.apply(args=[987654321]).get() == "missing"
+    assert send_subscribe_message.apply(args=(987654321,)).get() == "missing"
 
 
 def test_a_rejected_token_is_refreshed_within_the_same_attempt(member, sandbox):
     consent(member, sandbox)
     log = queue(member)
-    send_subscribe_message.apply(args=[log.pk])  # caches a token
+    send_subscribe_message.apply(args=(log.pk,))  # caches a token
     sandbox.expire_tokens()
     consent(member, sandbox)
     second = queue(member, reference="M20261123000002", order_no="M20261123000002")
 
-    send_subscribe_message.apply(args=[second.pk])
+    send_subscribe_message.apply(args=(second.pk,))
 
     second.refresh_from_db()
     assert (second.outcome, second.attempts) == (MessageOutcome.SENT, 1)
@@ -217,7 +217,7 @@ def test_two_messages_racing_for_one_credit_send_one(sandbox, monkeypatch):
     from wechat.messages import sending
 
     monkeypatch.setattr(sending, "_enqueue", lambda log_id: None)  # outside a transaction it would publish now
-    member = MemberFactory()
+    member = MemberFactory.create()
     consent(member, sandbox, ours=1, wechat=5)
     logs = [queue(member, reference=f"M{i}", order_no=f"M{i}") for i in range(4)]
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from wechat.errors import InvalidNotification, RefundRefused, WechatApiError
-from wechat.gateway import RefundState
-from wechat.pay_v2 import WeChatPayV2Gateway, get_gateway
+from wechat.gateway import PaymentGateway, RefundState
+from wechat.pay_v2 import get_gateway
 from wechat.sandbox.refund_api import REFUND_FORGERIES, encrypt_req_info
 from wechat.sandbox.tls import issue_certificates
 
@@ -27,7 +27,7 @@ def paid_trade(prepaid: Any, control: Any) -> str:
     return TRADE
 
 
-def refund(gateway: WeChatPayV2Gateway, url: str, out_refund_no: str = "S2026112300001", amount_fen: int = 1234,
+def refund(gateway: PaymentGateway, url: str, out_refund_no: str = "S2026112300001", amount_fen: int = 1234,
            **kwargs: Any) -> Any:
     return gateway.refund(out_trade_no=kwargs.pop("out_trade_no", TRADE), out_refund_no=out_refund_no,
                           total_fee_fen=kwargs.pop("total_fee_fen", 5000), amount_fen=amount_fen,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import Any
 
 import pytest
 import requests
@@ -191,8 +192,9 @@ def test_the_client_uploads_unified_and_split_deliveries(control, paid_trade):
 def test_the_client_raises_with_the_errcode_and_says_what_is_transient(control, paid_trade):
     _, transaction_id = paid_trade
     control.shipping_fail_next(1)
-    kwargs = {"order_key": wechat_shipping.OrderKey(transaction_id=transaction_id), "payer_openid": "o-buyer",
-              "packages": [package()], "all_delivered": True, "upload_time": timezone.now()}
+    kwargs: dict[str, Any] = {
+        "order_key": wechat_shipping.OrderKey(transaction_id=transaction_id), "payer_openid": "o-buyer",
+        "packages": [package()], "all_delivered": True, "upload_time": timezone.now()}
 
     with pytest.raises(WechatApiError) as busy:
         wechat_shipping.upload_shipping_info(**kwargs)

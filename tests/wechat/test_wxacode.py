@@ -7,7 +7,7 @@ import socket
 
 import pytest
 import requests
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from core.errors import ValidationFailed
 from wechat import miniprogram
@@ -39,6 +39,7 @@ def test_a_code_is_a_png_of_the_asked_width_that_scans_back_to_its_scene(sandbox
     png = miniprogram.get_wxacode_unlimit(scene="ch=A7x_2", page="pages/coupon/scan")
 
     image = Image.open(io.BytesIO(png))
+    assert isinstance(image, PngImagePlugin.PngImageFile)
     assert (image.format, image.size) == ("PNG", (430, 430))
     assert image.text["scene"] == "ch=A7x_2"
     assert scan(png) == {"scene": "ch=A7x_2", "page": "pages/coupon/scan"}
@@ -165,11 +166,11 @@ def test_the_sandbox_refuses_what_wechat_refuses(sandbox_server, control, body, 
 
 def test_an_unreleased_page_is_fine_without_check_path_or_once_released(sandbox_server, control):
     page = "pages/unreleased/new"
-    assert scan(post(sandbox_server, {"scene": "a", "page": page, "check_path": False}).content)["scene"] == "a"
+    assert (scan(post(sandbox_server, {"scene": "a", "page": page, "check_path": False}).content) or {})["scene"] == "a"
 
     control.wxacode_released_pages(["pages/index/index", page])
 
-    assert scan(post(sandbox_server, {"scene": "b", "page": page}).content)["scene"] == "b"
+    assert (scan(post(sandbox_server, {"scene": "b", "page": page}).content) or {})["scene"] == "b"
     assert [c["check_path"] for c in control.wxacodes()] == [False, True]
 
 
@@ -190,7 +191,8 @@ def test_the_sandbox_clamps_the_width_and_draws_a_transparent_code_when_asked(sa
     assert Image.open(io.BytesIO(big)).size == (1280, 1280)
     clear_image = Image.open(io.BytesIO(clear))
     assert clear_image.mode == "RGBA"
-    assert clear_image.getpixel((0, 0))[3] == 0
+    corner = clear_image.getpixel((0, 0))
+    assert isinstance(corner, tuple) and corner[3] == 0
 
 
 def test_different_scenes_draw_different_codes(sandbox_server):

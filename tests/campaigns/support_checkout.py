@@ -18,7 +18,7 @@ from tests.factories import CouponTemplateFactory
 def template(*, categories: Sequence[Any] = (), products: Sequence[Any] = (), excluded: Sequence[Any] = (),
              **fields: Any) -> CouponTemplate:
     """A coupon template (default 满 100 减 10, whole store) with its scope relations set."""
-    t = CouponTemplateFactory(per_member_limit=fields.pop("per_member_limit", 100), **fields)
+    t = CouponTemplateFactory.create(per_member_limit=fields.pop("per_member_limit", 100), **fields)
     t.categories.set(categories)
     t.products.set(products)
     t.excluded_products.set(excluded)
