@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.jobs import enqueue_after_commit
 from wechat.errors import WechatApiError
 from wechat.messages.fields import FieldFormatError
 from wechat.messages.templates import render, template_get
@@ -118,16 +119,14 @@ def subscribe_message_queue(*, member_id: int, openid: str, template_key: str, v
     except IntegrityError:  # the same reference queued concurrently
         return MessageLog.objects.get(member_id=member_id, template_key=template_key, reference=reference)
     if log.outcome == MessageOutcome.PENDING:
-        # robust: a broker outage must not fail the change that already committed; the log
-        # stays pending and the sweeper queues it again.
-        transaction.on_commit(lambda: _enqueue(log.pk), robust=True)
+        _enqueue(log.pk)
     return log
 
 
 def _enqueue(log_id: int) -> None:
-    from wechat.tasks import send_subscribe_message
-
-    send_subscribe_message.delay(log_id)
+    # robust: a broker outage must not fail the change that already committed; the log stays
+    # pending and the sweeper queues it again.
+    enqueue_after_commit("wechat.tasks.send_subscribe_message", log_id, robust=True)
 
 
 def subscribe_message_send(*, log_id: int, now: dt.datetime | None = None) -> SendResult:
