@@ -21,8 +21,7 @@ def enqueue_after_commit(task_name: str, *args: Any, robust: bool = False) -> No
     """Queue the task registered as `task_name` with `args` once the current transaction commits.
 
     Outside a transaction it is queued at once; if the transaction rolls back it never is. The
-    task is queued exactly as its `.delay(*args)` would be (its own options, the queue routes,
-    and `task_always_eager`, which runs it in place). An unknown name raises NotRegistered.
+    task is queued as enqueue() queues it.
 
     `robust=True`: a failure to queue (the broker is down) is logged instead of raised, for work a
     periodic sweep picks up later anyway; the transaction has committed either way.
@@ -30,13 +29,22 @@ def enqueue_after_commit(task_name: str, *args: Any, robust: bool = False) -> No
 
     def send() -> None:
         try:
-            registered_task(task_name).apply_async(args=args)
+            enqueue(task_name, *args)
         except Exception:
             if not robust:
                 raise
             logger.exception("could not queue %s%r; the periodic sweep will pick it up", task_name, args)
 
     transaction.on_commit(send)
+
+
+def enqueue(task_name: str, *args: Any) -> None:
+    """Queue the task registered as `task_name` with `args` now, exactly as its `.delay(*args)` would
+    (its own options, the queue routes, and `task_always_eager`, which runs it in place).
+
+    An unknown name raises NotRegistered. Inside a transaction, use enqueue_after_commit().
+    """
+    registered_task(task_name).apply_async(args=args)
 
 
 def registered_task(task_name: str) -> Task:

@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.jobs import enqueue_after_commit
+from core.jobs import enqueue
 from wechat.errors import WechatApiError
 from wechat.messages.fields import FieldFormatError
 from wechat.messages.templates import render, template_get
@@ -119,14 +119,14 @@ def subscribe_message_queue(*, member_id: int, openid: str, template_key: str, v
     except IntegrityError:  # the same reference queued concurrently
         return MessageLog.objects.get(member_id=member_id, template_key=template_key, reference=reference)
     if log.outcome == MessageOutcome.PENDING:
-        _enqueue(log.pk)
+        # robust: a broker outage must not fail the change that already committed; the log
+        # stays pending and the sweeper queues it again.
+        transaction.on_commit(lambda: _enqueue(log.pk), robust=True)
     return log
 
 
 def _enqueue(log_id: int) -> None:
-    # robust: a broker outage must not fail the change that already committed; the log stays
-    # pending and the sweeper queues it again.
-    enqueue_after_commit("wechat.tasks.send_subscribe_message", log_id, robust=True)
+    enqueue("wechat.tasks.send_subscribe_message", log_id)
 
 
 def subscribe_message_send(*, log_id: int, now: dt.datetime | None = None) -> SendResult:
