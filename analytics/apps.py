@@ -9,6 +9,6 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Models load only once the app registry is ready, so the recorder is imported here.
-        from analytics.services import event_record
+        from analytics.services import event_record  # noqa: PLC0415 - needs the app registry ready
 
         recorder_register(event_record)

@@ -19,6 +19,7 @@ import io
 import random
 from dataclasses import dataclass
 
+import pylopdf_fonts_zh_cn
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont
 
@@ -60,8 +61,6 @@ def font_path() -> str:
     configured = getattr(settings, "GREETING_POSTER_FONT", "")
     if configured:
         return str(configured)
-    import pylopdf_fonts_zh_cn
-
     return str(pylopdf_fonts_zh_cn.sans_path())
 
 

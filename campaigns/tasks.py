@@ -6,33 +6,31 @@ from typing import Any
 
 from celery import shared_task
 
+from campaigns.services.flash import flash_sessions_create_for_day
+from campaigns.services.gift_packs import card_gift_packs_issue
+from campaigns.services.greetings import greetings_send_today
+from campaigns.services.reminders import coupons_expire, coupons_remind_expiring
+from campaigns.services.targeted import targeted_issue_run
+
 
 @shared_task(name="campaigns.tasks.expire_coupons")
 def expire_coupons() -> int:
-    from campaigns.services.reminders import coupons_expire
-
     return coupons_expire()
 
 
 @shared_task(name="campaigns.tasks.remind_expiring_coupons")
 def remind_expiring_coupons() -> int:
-    from campaigns.services.reminders import coupons_remind_expiring
-
     return coupons_remind_expiring()
 
 
 @shared_task(name="campaigns.tasks.create_flash_sessions")
 def create_flash_sessions() -> int:
     """Tomorrow's default flash-sale sessions (FLASH_SALE_SLOTS), if not there yet."""
-    from campaigns.services.flash import flash_sessions_create_for_day
-
     return len(flash_sessions_create_for_day())
 
 
 @shared_task(name="campaigns.tasks.run_targeted_issue")
 def run_targeted_issue(issue_id: int) -> dict[str, Any]:
-    from campaigns.services.targeted import targeted_issue_run
-
     return targeted_issue_run(issue_id=issue_id)
 
 
@@ -42,14 +40,10 @@ def run_targeted_issue(issue_id: int) -> dict[str, Any]:
 @shared_task(name="campaigns.tasks.issue_card_gift_packs")
 def issue_card_gift_packs() -> int:
     """This month's card gift packs that are due (idempotent per member, template and month)."""
-    from campaigns.services.gift_packs import card_gift_packs_issue
-
     return card_gift_packs_issue()
 
 
 @shared_task(name="campaigns.tasks.send_greetings")
 def send_greetings() -> dict[str, Any]:
     """09:00 Shanghai: birthday and anniversary greetings (coupon, poster, message). Safe to repeat."""
-    from campaigns.services.greetings import greetings_send_today
-
     return greetings_send_today()

@@ -19,6 +19,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 from import_export.forms import SelectableFieldsExportForm
+from PIL import Image, UnidentifiedImageError
 
 from core.money import fen_from_yuan, yuan
 
@@ -141,8 +142,6 @@ class ValidatedImageField(forms.ImageField):
         return super().to_python(data)
 
     def _check_header(self, data: UploadedFile) -> None:
-        from PIL import Image, UnidentifiedImageError
-
         try:
             data.seek(0)
             with Image.open(data) as image:  # lazy: reads the header, decodes nothing

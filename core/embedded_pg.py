@@ -12,9 +12,13 @@ import os
 import platform
 import pwd
 import socket
+import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -32,7 +36,9 @@ def database_url(name: str = "mall") -> str:
 
 
 def _bin(name: str) -> str:
-    from pgserver._commands import POSTGRES_BIN_PATH
+    # pgserver only when a server is started: settings import this module in every process for
+    # database_url(), and importing pgserver costs ~50 ms and warns about XDG_RUNTIME_DIR.
+    from pgserver._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - see the comment above
 
     return str(POSTGRES_BIN_PATH / name)
 
@@ -56,10 +62,13 @@ def _prepare_root_permissions() -> None:
     """As root, hand the data folder and the binaries to an unprivileged system user."""
     if platform.system() == "Windows" or os.geteuid() != 0:
         return
-    import stat
-
-    from pgserver._commands import POSTGRES_BIN_PATH
-    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    # pgserver only when a server is started (see _bin).
+    from pgserver._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - only when starting a server
+    from pgserver.utils import (  # noqa: PLC0415 - only when starting a server
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     ensure_user_exists(SYSTEM_USER)
     ensure_prefix_permissions(PGDATA)
@@ -106,10 +115,6 @@ def ensure_running(databases: tuple[str, ...] = ("mall",)) -> str:
 
 def _warn_if_foreign_server() -> None:
     """Another checkout's embedded server may own the port: say so, it is shared data."""
-    import sys
-
-    import psycopg
-
     with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         row = conn.execute("SHOW data_directory").fetchone()
     if row and Path(row[0]).resolve() != PGDATA.resolve():
@@ -118,8 +123,6 @@ def _warn_if_foreign_server() -> None:
 
 
 def _create_database(name: str) -> None:
-    import psycopg
-
     with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
@@ -132,8 +135,6 @@ def stop() -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     if len(sys.argv) > 1 and sys.argv[1] == "stop":
         stop()
     else:

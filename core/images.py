@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ValidationFailed
 
@@ -81,8 +82,6 @@ def image_clean(upload: IO[bytes] | Any, *, max_bytes: int | None = None,
     `image_unsupported_format` or `image_invalid` (400). Reads at most max_bytes + 1 bytes;
     pure (no database, no storage): the caller saves the returned file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     default_bytes, default_pixels = image_limits()
     max_bytes = default_bytes if max_bytes is None else max_bytes
     max_pixels = default_pixels if max_pixels is None else max_pixels
@@ -144,8 +143,6 @@ def _too_large(max_bytes: int) -> ImageRejected:
 
 def _pixels_only(image: Any, image_format: str) -> Any:
     """A fresh image holding only the pixels (no info dict, no EXIF, no ICC, no text chunks)."""
-    from PIL import Image
-
     if image_format == "JPEG":
         mode = "L" if image.mode in {"L", "1"} else "RGB"
     else:

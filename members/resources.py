@@ -20,6 +20,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from core.money import yuan
 from members.models import Member, MemberTag, Tag
+from members.services.segments import tag_add, tag_get_or_create
 
 FILE_FORMATS = [CSV, XLSX] if importlib.util.find_spec("openpyxl") else [CSV]
 PHONE = re.compile(r"1\d{10}")
@@ -57,8 +58,6 @@ class MemberWidget(widgets.Widget):
 
 class TagWidget(widgets.Widget):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> Tag:
-        from members.services.segments import tag_get_or_create
-
         name = str(value or "").strip()
         if not name:
             raise ValueError("标签不能为空")
@@ -101,8 +100,6 @@ class MemberTagResource(resources.ModelResource):
 
     def save_instance(self, instance: MemberTag, is_create: bool, row: Any, **kwargs: Any) -> None:
         """Through the service (audit rows); inside import-export's transaction, rolled back on a dry run."""
-        from members.services.segments import tag_add
-
         tag_add(tag=instance.tag, member_ids=[instance.member_id], operator=kwargs.get("user"))
         saved = MemberTag.objects.filter(member_id=instance.member_id, tag=instance.tag).first()
         if saved is not None:

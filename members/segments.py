@@ -53,7 +53,7 @@ from django.db.models.lookups import In
 from django.utils import timezone
 
 from members.errors import SegmentRulesInvalid
-from members.models import Gender, Member, MemberCategoryPurchase, MemberTag, RfmThresholds
+from members.models import Gender, Member, MemberCategoryPurchase, MemberTag, RfmThresholds, Tag, Tier
 
 MAX_CONDITIONS = 30
 MAX_LIST = 500
@@ -376,8 +376,6 @@ def _describe(c: dict[str, Any]) -> str:
         return f"≥ {fmt(c[low])}{unit}" if low in c else f"≤ {fmt(c[high])}{unit}"
 
     if kind == "tier":
-        from members.models import Tier
-
         names = dict(Tier.objects.values_list("level", "name"))
         if "min_level" in c:
             return f"{label}：{names.get(c['min_level'], c['min_level'])}及以上"
@@ -402,8 +400,6 @@ def _describe(c: dict[str, Any]) -> str:
     if kind == "gender":
         return f"{label}：{'、'.join(Gender(v).label for v in c['values'])}"
     if kind == "tag":
-        from members.models import Tag
-
         names = dict(Tag.objects.filter(pk__in=c["tag_ids"]).values_list("pk", "name"))
         tags = "、".join(names.get(pk, f"#{pk}") for pk in c["tag_ids"])
         return f"{label}：{'不含' if c.get('negate') else '含'}{tags}"

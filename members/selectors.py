@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import NotFound
-from members.models import Address, Member, MemberToken, Tier
+from members.models import Address, Member, MemberToken, PointsEntry, PointsLot, Tier
 
 
 def token_hash(raw_token: str) -> str:
@@ -66,8 +66,6 @@ class PointsSummary:
 
 def points_summary_for_member(*, member: Member, now: dt.datetime | None = None) -> PointsSummary:
     """The balance snapshot of `member` (as loaded) and the next expiry: two queries on the open lots."""
-    from members.models import PointsLot
-
     now = now or timezone.now()
     balance = member.points_balance
     open_lots = PointsLot.objects.filter(member_id=member.pk, remaining__gt=0, expires_at__gt=now)
@@ -81,8 +79,6 @@ def points_summary_for_member(*, member: Member, now: dt.datetime | None = None)
 
 def points_entries_for_member(*, member_id: int, kind: str | None = None) -> QuerySet[Any]:
     """The member's ledger, newest first; only their own rows. `kind` narrows to one kind."""
-    from members.models import PointsEntry
-
     rows = PointsEntry.objects.filter(member_id=member_id).order_by("-id")
     if kind:
         rows = rows.filter(kind=kind)

@@ -52,7 +52,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from campaigns.errors import CouponCombinationInvalid, CouponNotFound, CouponNotUsable, CouponUnavailable
+from campaigns.errors import (
+    CouponCombinationInvalid,
+    CouponNotFound,
+    CouponNotUsable,
+    CouponUnavailable,
+    FlashItemNotFound,
+)
 from campaigns.models import CouponStatus, FullReduction
 from campaigns.pricing import (
     CouponOffer,
@@ -65,12 +71,25 @@ from campaigns.pricing import (
     flash_discounts,
     full_reductions_apply,
 )
+from campaigns.selectors.checkout import coupons_for_checkout, flash_items_existing, full_reductions_running
+from campaigns.selectors.flash import flash_offers
 from catalog.freight import FreightLine, freight_for
 from core.errors import ValidationFailed
 from core.money import allocate
 from members.errors import PointsInsufficient
-from members.pricing import APPLIED_FLOOR, APPLIED_LABELS, APPLIED_STACKED, APPLIED_TIER, MemberPricingContext
+from members.models import Member
+from members.pricing import (
+    APPLIED_FLOOR,
+    APPLIED_LABELS,
+    APPLIED_STACKED,
+    APPLIED_TIER,
+    MemberPricingContext,
+    member_price_settings_current,
+    member_unit_price,
+)
 from members.pricing_points import points_checkout_limit, points_value_fen
+from members.services.cards import member_card_active
+from members.services.growth import tier_for_growth
 from shop.errors import PointsExceedLimit
 
 
@@ -221,11 +240,6 @@ def member_facts(*, member_id: int | None, at: dt.datetime) -> MemberFacts:
     whatever the cart. A member id that does not exist is a guest."""
     if member_id is None:
         return GUEST
-    from members.models import Member
-    from members.pricing import member_price_settings_current
-    from members.services.cards import member_card_active
-    from members.services.growth import tier_for_growth
-
     member = Member.objects.select_related("tier").filter(pk=member_id).only(
         "points_balance", "growth", "tier").first()
     if member is None:
@@ -316,8 +330,6 @@ def member_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) 
     p = facts.pricing
     if p.tier_percent >= 100 and p.card_percent >= 100:
         return out
-    from members.pricing import member_unit_price
-
     for i, pl in enumerate(lines):
         line = pl.line
         if line.flash_item_id is not None or any(a.stage == "activity" for a in pl.adjustments):
@@ -372,14 +384,9 @@ def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun
     if not wanted:
         return [None] * len(lines)
     if run.flash_offers is None:
-        from campaigns.selectors.flash import flash_offers
-
         run.flash_offers = flash_offers(item_ids=wanted, now=run.now)
     missing = set(wanted) - set(run.flash_offers)
     if missing:
-        from campaigns.errors import FlashItemNotFound
-        from campaigns.selectors.checkout import flash_items_existing
-
         unknown = missing - flash_items_existing(item_ids=missing)
         if unknown:
             raise FlashItemNotFound(detail={"flash_item_ids": sorted(unknown)})
@@ -391,8 +398,6 @@ def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun
 def full_reduction_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
     """满减 / 满折: the running activities, each line in at most one (campaigns.pricing)."""
     if run.full_reductions is None:
-        from campaigns.selectors.checkout import full_reductions_running
-
         run.full_reductions = full_reductions_running(now=run.now)
     out: list[Adjustment | None] = [None] * len(lines)
     if not run.full_reductions:
@@ -427,8 +432,6 @@ def _coupons(ctx: PricingContext, run: PricingRun) -> list[CouponOffer]:
         if ctx.member_id is None:
             run.coupons = []
         else:
-            from campaigns.selectors.checkout import coupons_for_checkout
-
             run.coupons = coupons_for_checkout(member_id=ctx.member_id, now=run.now, coupon_ids=ctx.coupon_ids or ())
     if ctx.coupon_ids:
         held = {c.coupon_id: c for c in run.coupons}

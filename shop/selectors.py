@@ -6,23 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
 
 from catalog.errors import ProductUnavailable
 from catalog.models import Sku
 from members.models import Member
+from shop.errors import AfterSaleNotFound, OrderNotFound
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
+    AfterSaleKind,
     AfterSaleLine,
     CartItem,
     Order,
     OrderLine,
     OrderStatus,
+    Refund,
     Review,
     ReviewPhoto,
     ReviewStatus,
 )
+from shop.models.aftersales import AFTER_SALE_CLAIMING
 from shop.pricing import CartLine
 
 
@@ -119,8 +123,6 @@ def order_list_for_member(*, member: Member, status: str | None = None) -> Query
 
 
 def order_detail_for_member(*, member: Member, order_no: str) -> Order:
-    from shop.errors import OrderNotFound
-
     order = (Order.objects.filter(member=member, order_no=order_no)
              .prefetch_related("lines__adjustments", "shipments").first())
     if order is None:
@@ -130,8 +132,6 @@ def order_detail_for_member(*, member: Member, order_no: str) -> Order:
 
 def after_sale_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[AfterSale]:
     """The member's after-sales, newest first, with what a list card shows (fixed query count)."""
-    from django.db.models import Prefetch
-
     lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
     queryset = (AfterSale.objects.filter(member=member).select_related("order")
                 .prefetch_related(Prefetch("lines", queryset=lines), "photos").order_by("-id"))
@@ -142,10 +142,6 @@ def after_sale_list_for_member(*, member: Member, status: str | None = None) -> 
 
 def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> AfterSale:
     """One of the member's after-sales with lines, photos, refunds and the progress trail."""
-    from django.db.models import Prefetch
-
-    from shop.models import Refund
-
     lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
     after_sale = (AfterSale.objects.filter(member=member, after_sale_no=after_sale_no).select_related("order")
                   .prefetch_related(Prefetch("lines", queryset=lines), "photos",
@@ -153,10 +149,18 @@ def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> After
                                     Prefetch("events", queryset=AfterSaleEvent.objects.order_by("id")))
                   .first())
     if after_sale is None:
-        from shop.errors import AfterSaleNotFound
-
         raise AfterSaleNotFound()
     return after_sale
+
+
+def order_line_units_withheld(*, order_id: int) -> dict[int, int]:
+    """Units per order line that shipping no longer owes: approved or pending refunds of units
+    that never shipped (refunded or not yet). For shop.services.shipping's "left to ship"."""
+    rows = (AfterSaleLine.objects
+            .filter(order_line__order_id=order_id, after_sale__status__in=AFTER_SALE_CLAIMING,
+                    after_sale__kind=AfterSaleKind.REFUND_ONLY, after_sale__restock=True)
+            .values("order_line_id").annotate(units=Sum("quantity")))
+    return {r["order_line_id"]: r["units"] for r in rows}
 
 
 # Reviews

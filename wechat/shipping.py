@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from wechat.errors import WechatApiError
 from wechat.miniprogram import TOKEN_REJECTED_ERRCODES, _call, _token_after_rejection, get_access_token
@@ -109,8 +110,6 @@ def _post(token: str, body: dict[str, Any]) -> None:
 
 def rfc3339(moment: dt.datetime) -> str:
     """2022-12-15T13:29:35.120+08:00 — Shanghai time with milliseconds, as WeChat's example."""
-    from django.utils import timezone
-
     local = timezone.localtime(moment)
     return local.isoformat(timespec="milliseconds")
 

@@ -36,6 +36,7 @@ from campaigns.services.activities import (
     flash_session_overlaps,
     full_reduction_overlaps,
 )
+from campaigns.services.flash import flash_sessions_create_for_day
 from catalog.models import Sku
 from core.admin import NO_CAPTION, money_display, request_operator, yuan_text
 from core.errors import DomainError
@@ -301,8 +302,6 @@ class FlashSessionAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
 
     def create_tomorrow_view(self, request: HttpRequest) -> HttpResponse:
         """POST: tomorrow's default sessions (settings.FLASH_SALE_SLOTS); idempotent."""
-        from campaigns.services.flash import flash_sessions_create_for_day
-
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         sessions = flash_sessions_create_for_day()

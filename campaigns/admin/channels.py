@@ -22,6 +22,7 @@ from campaigns.admin.base import GREEN, GREY, badge
 from campaigns.admin.forms import ChannelForm
 from campaigns.models import Channel, ChannelScan
 from campaigns.selectors.stats import channels_with_stats
+from campaigns.services.channels import channel_generate_code
 from core.admin import ReadOnlyAdminMixin, short_time
 from core.errors import DomainError
 
@@ -144,8 +145,6 @@ class ChannelAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/campaigns/channel/generate_form.html", context)
 
     def _generate(self, request: HttpRequest, channel: Channel) -> bool:
-        from campaigns.services.channels import channel_generate_code
-
         had_code = bool(channel.qrcode)
         try:
             channel_generate_code(channel_id=channel.pk)
@@ -170,8 +169,6 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="生成所选渠道的小程序码", permissions=["change"])
     def generate_codes(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        from campaigns.services.channels import channel_generate_code
-
         made, failed = 0, []
         for channel in queryset.filter(qrcode=""):
             try:

@@ -27,6 +27,7 @@ from campaigns.admin.uploads import Row, read_column, sign, unsign
 from campaigns.models import CodeBatch, CouponTemplate, RedeemCode
 from campaigns.resources import FILE_FORMATS, RedeemCodeResource, codes_file
 from campaigns.selectors.stats import code_batches_with_stats, redeem_codes_existing
+from campaigns.services.codes import CODE_FORMAT, REASONS, code_batch_generate, code_batch_import, code_normalise
 from core.admin import ExportFieldsForm, ReadOnlyAdminMixin, request_operator, short_time
 from core.errors import DomainError
 
@@ -114,8 +115,6 @@ class CodeBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = CodeGenerateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            from campaigns.services.codes import code_batch_generate
-
             data = form.cleaned_data
             try:
                 batch = code_batch_generate(template_id=data["template"].pk, name=data["name"],
@@ -145,8 +144,6 @@ class CodeBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._page(request, "admin/campaigns/codebatch/import.html", "导入兑换码", stage="upload", form=form)
 
     def _import_preview(self, request: HttpRequest, data: dict[str, Any], rows: list[Row]) -> HttpResponse:
-        from campaigns.services.codes import CODE_FORMAT, REASONS
-
         codes = [row.value.strip().upper() for row in rows]
         seen: set[str] = set()
         problems: list[dict[str, Any]] = []
@@ -168,8 +165,6 @@ class CodeBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             sample=codes[:10], token=token if not problems else "")
 
     def _import_confirm(self, request: HttpRequest) -> HttpResponse:
-        from campaigns.services.codes import code_batch_import
-
         try:
             payload = unsign(request.POST["token"], salt=IMPORT_SALT)
         except ValidationError as exc:
@@ -220,8 +215,6 @@ class RedeemCodeAdmin(ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
         # Codes are stored upper-case without separators; find "abcd-efgh" as ABCDEFGH.
-        from campaigns.services.codes import code_normalise
-
         term = search_term.strip()
         if term and not term.isdigit():
             term = code_normalise(term)

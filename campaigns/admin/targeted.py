@@ -23,6 +23,7 @@ from campaigns.admin.forms import TargetedIssueForm
 from campaigns.admin.uploads import read_column, sign, unsign
 from campaigns.models import CouponTemplate, TargetedIssue
 from campaigns.selectors.targets import IdKind, members_resolve
+from campaigns.services.targeted import targeted_issue_create, targeted_issue_preview, targeted_issue_start
 from core.admin import request_operator, short_time, yuan_text
 from core.errors import DomainError
 from members.models import Segment, Tag
@@ -140,8 +141,6 @@ class TargetedIssueAdmin(admin.ModelAdmin):
                           form=form)
 
     def _preview(self, request: HttpRequest, form: TargetedIssueForm) -> HttpResponse | None:
-        from campaigns.services.targeted import targeted_issue_preview
-
         data = form.cleaned_data
         template: CouponTemplate = data["template"]
         target = data["target"]
@@ -187,8 +186,6 @@ class TargetedIssueAdmin(admin.ModelAdmin):
         return f"上传名单：{data['file'].name}"
 
     def _confirm(self, request: HttpRequest) -> HttpResponse:
-        from campaigns.services.targeted import targeted_issue_create, targeted_issue_start
-
         try:
             choice = unsign(request.POST["token"], salt=WIZARD_SALT)
         except ValidationError as exc:
@@ -224,8 +221,6 @@ class TargetedIssueAdmin(admin.ModelAdmin):
 
     def start_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """确认发放 of a draft (an issue created but not started)."""
-        from campaigns.services.targeted import targeted_issue_start
-
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         try:

@@ -12,10 +12,12 @@ import csv
 import io
 from dataclasses import dataclass
 from typing import Any
+from zipfile import BadZipFile
 
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from openpyxl import load_workbook
 
 MAX_ROWS = 100_000
 TOKEN_MAX_AGE = 2 * 3600  # a preview left open longer is previewed again
@@ -76,10 +78,6 @@ def _csv_table(upload: UploadedFile) -> list[list[str]]:
 
 
 def _xlsx_table(upload: UploadedFile) -> list[tuple[Any, ...]]:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(upload.read()), read_only=True, data_only=True)
     except (BadZipFile, OSError, ValueError, KeyError) as exc:

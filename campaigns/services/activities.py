@@ -23,6 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -207,8 +208,6 @@ def _log_below_cost(*, item: FlashItem, check: PriceCheck, price_fen: int,
 
 def below_cost_confirmations(*, item_ids: Sequence[int]) -> dict[int, LogEntry]:
     """The latest below-cost confirmation of each item (who and when), for the console."""
-    from django.contrib.contenttypes.models import ContentType
-
     if not item_ids:
         return {}
     entries = (LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(FlashItem),

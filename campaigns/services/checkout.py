@@ -13,17 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import F
 from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
+from campaigns.services.flash import FlashWant, flash_release, flash_reserve
 from core.db import require_transaction
-
-if TYPE_CHECKING:
-    from campaigns.services.flash import FlashWant
 
 Action = CouponEvent.Action
 
@@ -62,8 +59,6 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
                                    amount_fen=use.discount_fen)
     if not flash:
         return None
-    from campaigns.services.flash import flash_reserve
-
     flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash))
     timeouts = FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
         "session__unpaid_timeout_minutes", flat=True)
@@ -94,8 +89,6 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
         if expired:
             CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
         released += 1
-    from campaigns.services.flash import flash_release
-
     flash_release(order_id=order_id)
     return released
 

@@ -45,10 +45,12 @@ from django.utils import timezone
 from campaigns.models import Coupon, CouponKind, CouponSource, GiftRule, Greeting, GreetingKind
 from campaigns.posters import PosterContent, PosterCoupon, drawable, poster_render
 from campaigns.selectors.coupons import discount_text, threshold_text, yuan_text
+from campaigns.services.coupons import coupon_grant
 from core.errors import DomainError
 from members.models import Member
 from wechat import miniprogram
 from wechat.messages import subscribe_message_queue, templates
+from wechat.models import MessageOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +162,6 @@ def _greetings_create(*, kind: str, today: dt.date, rule: GiftRule, member_ids: 
                       tally: Tally) -> list[Greeting]:
     """Step 1 for one batch: the greetings (and coupons) that do not exist yet; returns every
     greeting of the batch that still needs its poster or message."""
-    from campaigns.services.coupons import coupon_grant
-
     with transaction.atomic(durable=True):
         existing = set(Greeting.objects.filter(kind=kind, year=today.year, member_id__in=member_ids)
                        .values_list("member_id", flat=True))
@@ -268,8 +268,6 @@ def face_text(coupon: Coupon) -> str:
 def _message_queue(greeting: Greeting) -> bool:
     """Queue the kind's subscribe message (settings.GREETING_MESSAGE_TEMPLATES) in the current
     transaction; True when it will be sent (the member has a credit). Idempotent by reference."""
-    from wechat.models import MessageOutcome
-
     key = settings.GREETING_MESSAGE_TEMPLATES.get(greeting.kind)
     if not key or key not in templates():
         return False

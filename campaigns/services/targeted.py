@@ -41,7 +41,7 @@ from campaigns.models import (
     Validity,
 )
 from campaigns.services.coupons import coupon_validity
-from campaigns.tasks import run_targeted_issue
+from core.jobs import enqueue_after_commit
 from core.operators import operator_id
 from core.tracking import track
 from members.models import Member, MemberTag, Segment, SegmentMember, Tag
@@ -121,7 +121,7 @@ def targeted_issue_start(*, issue_id: int, operator: AbstractBaseUser | None = N
         if issue.status in (Status.DRAFT, Status.FAILED):
             issue.status, issue.error = Status.QUEUED, ""
             issue.save(update_fields=["status", "error"])
-        transaction.on_commit(lambda: run_targeted_issue.delay(issue_id))
+        enqueue_after_commit("campaigns.tasks.run_targeted_issue", issue_id)
     return issue
 
 

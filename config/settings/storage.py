@@ -6,19 +6,20 @@ OSS, Tencent COS, MinIO) with `S3_BUCKET`, `S3_ENDPOINT_URL`, `S3_ACCESS_KEY_ID`
 `S3_SECRET_ACCESS_KEY`, optionally `S3_REGION` and `S3_CUSTOM_DOMAIN` (a CDN host; URLs are
 then plain public links, otherwise signed links that expire).
 
-Only STORAGES["default"] changes here; static files keep their own backend. Upload names are
-random (core.images) under each model's dated folder, so a URL shows neither the shopper's file
-name nor a server path.
+This module owns STORAGES: "default" as configured here; static files keep their own backend.
+Upload names are random (core.images) under each model's dated folder, so a URL shows neither
+the shopper's file name nor a server path.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from .env import env_int
 
-__all__ = ["IMAGE_UPLOAD_MAX_MB", "IMAGE_UPLOAD_MAX_PIXELS", "MEDIA_STORAGE", "media_storage"]
+__all__ = ["IMAGE_UPLOAD_MAX_MB", "IMAGE_UPLOAD_MAX_PIXELS", "MEDIA_STORAGE", "STORAGES", "media_storage"]
 
 S3_BACKEND = "storages.backends.s3.S3Storage"
 LOCAL_BACKEND = "django.core.files.storage.FileSystemStorage"
@@ -62,14 +63,9 @@ def media_storage(environ: Mapping[str, str]) -> dict[str, Any]:
     return {"BACKEND": S3_BACKEND, "OPTIONS": options}
 
 
-def _install() -> str:
-    import os
-
-    # base.py defines STORAGES and then star-imports this module: update its "default" in place.
-    from .base import STORAGES
-
-    STORAGES["default"] = media_storage(os.environ)
-    return str(STORAGES["default"]["BACKEND"])
-
-
-MEDIA_STORAGE = "s3" if _install() == S3_BACKEND else "local"
+# The static files keep whitenoise's backend whatever MEDIA_STORAGE says.
+STORAGES = {
+    "default": media_storage(os.environ),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_STORAGE = "s3" if STORAGES["default"]["BACKEND"] == S3_BACKEND else "local"

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from import_export.admin import ExportMixin
@@ -29,6 +30,7 @@ from members.admin.tiers import GrowthEntryInline, TierChangeInline
 from members.models import Address, Member, MemberAudit, SegmentMember
 from members.resources import FILE_FORMATS, MemberExportResource
 from members.segments import RFM_GROUPS, rfm_group_of
+from members.services import member_birthday_change_by_operator
 
 
 class AddressInline(ReadOnlyInline):
@@ -126,8 +128,6 @@ class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.
 
     def birthday_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """修改生日 (customer service): a new birthday (or none) and a reason; audit row by the service."""
-        from members.services import member_birthday_change_by_operator
-
         if not self.has_birthday_permission(request):
             raise PermissionDenied
         member = self.get_object(request, unquote(object_id))
@@ -158,8 +158,6 @@ class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.
         return TemplateResponse(request, "admin/members/member/birthday_form.html", context)
 
     def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
-        from django.utils import timezone
-
         return f"members-{timezone.localtime():%Y%m%d-%H%M}.{file_format.get_extension()}"
 
     def has_export_permission(self, request: HttpRequest) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, YuanFormField, money_display, request_operator, short_time
 from core.errors import DomainError
+from core.jobs import enqueue_after_commit
 from members.models import GrowthEntry, GrowthRule, Member, Tier, TierChange
 from members.services.growth import growth_adjust
 
@@ -68,9 +69,7 @@ class TierAdmin(admin.ModelAdmin):
 
     @admin.action(description="按当前成长值重新计算全部会员的等级（后台任务）")
     def recompute_member_tiers(self, request: HttpRequest, queryset: QuerySet[Tier]) -> None:
-        from members.tasks import recompute_member_tiers
-
-        transaction.on_commit(recompute_member_tiers.delay)
+        enqueue_after_commit("members.tasks.recompute_member_tiers")
         messages.success(request, "已开始重新计算会员等级，完成后会员列表中的等级即为最新")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -135,8 +134,6 @@ class GrowthEntryAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
                  ) -> HttpResponse:
         if not self.has_add_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         initial = {"member": request.GET.get("member")} if request.GET.get("member") else {}
         form = GrowthAdjustForm(request.POST or None, initial=initial)

@@ -70,6 +70,7 @@ from members.models import (
     PointsLot,
 )
 from members.models.points import EARNING_KINDS, RETURN_KINDS, SPENDING_KINDS
+from wechat.messages import subscribe_message_queue
 
 logger = logging.getLogger(__name__)
 
@@ -372,8 +373,6 @@ def points_remind_expiring(*, now: dt.datetime | None = None, batch_size: int | 
     member's subscribe credit decides whether WeChat is called). Lots are claimed with SKIP
     LOCKED; members are not locked. Safe to run twice: a reminded lot is never reminded again.
     """
-    from wechat.messages import subscribe_message_queue
-
     now = now or timezone.now()
     horizon = now + dt.timedelta(days=settings.POINTS_REMIND_DAYS)
     batch = batch_size or settings.POINTS_JOB_BATCH

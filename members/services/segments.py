@@ -22,6 +22,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.db import require_transaction
+from core.errors import ValidationFailed
 from core.operators import operator_id
 from members.errors import SegmentNotFound
 from members.models import (
@@ -47,8 +48,6 @@ BULK_CHUNK = 5000
 
 def tag_get_or_create(*, name: str) -> Tag:
     """The tag called `name` (stripped), created if new. Safe under concurrency (name is unique)."""
-    from core.errors import ValidationFailed
-
     name = (name or "").strip()
     if not name or len(name) > 32:
         raise ValidationFailed("标签名须为 1–32 个字", code="invalid_tag_name")

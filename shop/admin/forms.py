@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from core.errors import DomainError
 from shop.models import Carrier
+from shop.services.shipping import carrier_resolve
 
 # ---------------------------------------------------------------------------------------------
 # Service forms (orders, shipping)
@@ -28,8 +29,6 @@ class CarrierField(forms.ChoiceField):
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str:
-        from shop.services.shipping import carrier_resolve
-
         text = super().to_python(value)
         if not text:
             return text

@@ -39,30 +39,12 @@ from core.errors import DomainError
 from core.resources import FILE_FORMATS
 from payments.models import Payment
 from shop.admin.forms import CancelForm, RemarkForm
+from shop.admin.order_status import status_badge
 from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, ShippingUploadFilter
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus, Shipment
 from shop.models.orders import ORDER_MACHINE
 from shop.resources import OrderExportResource
 from shop.services.orders import CANCELLABLE, order_add_remark, order_cancel
-
-STATUS_COLOURS: dict[str, str] = {
-    OrderStatus.PENDING_PAYMENT: "#b26a00",
-    OrderStatus.PAID: "#c0392b",
-    OrderStatus.SHIPPED: "#1f6fb2",
-    OrderStatus.RECEIVED: "#2e7d32",
-    OrderStatus.CANCELLED: "#777",
-}
-
-def status_badge(order: Order) -> str:
-    label = order.get_status_display()
-    # A paid order with some packages out (the list annotates it; the page asks).
-    partly = getattr(order, "has_shipments", None)
-    if partly is None and order.status == OrderStatus.PAID and order.pk:
-        partly = order.shipments.exists()
-    if order.status == OrderStatus.PAID and partly:
-        label = f"{label}（部分发货）"
-    return format_html('<span class="mall-status" style="--mall-status:{}">{}</span>',
-                       STATUS_COLOURS.get(order.status, "#777"), label)
 
 
 class OrderLineInline(ReadOnlyInline):

@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin import request_operator, short_time, yuan_text
 from core.errors import DomainError
 from shop.admin.forms import ShipPackagesForm, ShippingImportForm
+from shop.admin.order_status import status_badge
 from shop.admin.shipping_import import (
     failed_report_csv,
     failed_report_token,
@@ -29,6 +30,9 @@ from shop.admin.shipping_import import (
     rows_token,
 )
 from shop.models import LogisticsState, Order, Shipment, ShippingInfoUpload, ShippingUploadState
+from shop.services.shipping import PackageInput, shipment_create, units_to_ship
+from shop.services.shipping_import import shipment_import_apply, shipment_import_preview
+from shop.services.shipping_upload import shipping_upload_requeue
 
 UPLOAD_COLOURS: dict[str, str] = {
     ShippingUploadState.PENDING: "#b26a00",
@@ -116,8 +120,6 @@ class OrderShippingAdminMixin:
 
     @admin.action(description="重新上传所选订单的微信发货信息", permissions=["operate"])
     def requeue_shipping_upload(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        from shop.services.shipping_upload import shipping_upload_requeue
-
         ids = list(queryset.values_list("id", flat=True))
         count = shipping_upload_requeue(order_ids=ids, operator=request_operator(request))
         skipped = len(ids) - count
@@ -156,8 +158,6 @@ class OrderShippingAdminMixin:
 
     def ship_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the package form (?packages=N columns). POST: ship through shipment_create."""
-        from shop.services.shipping import PackageInput, shipment_create, units_to_ship
-
         if not self.has_operate_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied
         order = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
@@ -183,7 +183,7 @@ class OrderShippingAdminMixin:
             "title": f"发货：{order.order_no}",
             "opts": self.opts,
             "order": order,
-            "status": _status_badge(order),
+            "status": status_badge(order),
             "payable": yuan_text(order.payable_fen),
             "form": form,
             "layout": form.layout(),
@@ -203,8 +203,6 @@ class OrderShippingAdminMixin:
             suffix = f"（本次 {count} 个包裹）" if count > 1 else ""
             messages.success(request, f"订单 {order.order_no} 已发货{suffix}")
         else:
-            from shop.services.shipping import units_to_ship
-
             left = sum(units_to_ship(order_id=order.pk).values())
             messages.success(request, f"订单 {order.order_no} 已部分发货：本次 {len(result.created)} 个包裹，"
                                       f"还有 {left} 件待发")
@@ -213,8 +211,6 @@ class OrderShippingAdminMixin:
 
     def shipping_import_view(self, request: HttpRequest) -> HttpResponse:
         """Upload → preview (a dry run, nothing changes) → confirm (each valid row shipped)."""
-        from shop.services.shipping_import import shipment_import_apply, shipment_import_preview
-
         if not self.has_operate_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied
         if request.method == "POST" and "failed_report" in request.POST:
@@ -270,10 +266,4 @@ class OrderShippingAdminMixin:
         response = HttpResponse(("\ufeff" + body).encode("utf-8"), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="shipping-import-failed-{stamp}.csv"'
         return response
-
-
-def _status_badge(order: Order) -> str:
-    from shop.admin.orders import status_badge
-
-    return status_badge(order)
 

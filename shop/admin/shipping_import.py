@@ -16,11 +16,13 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
+from zipfile import BadZipFile
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from openpyxl import load_workbook
 
 from shop.services.shipping_import import ImportOutcome, ImportRow
 
@@ -103,10 +105,6 @@ def _csv_table(upload: UploadedFile) -> list[list[str]]:
 
 
 def _xlsx_table(upload: UploadedFile) -> list[tuple[Any, ...]]:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(upload.read()), read_only=True, data_only=True)
     except (BadZipFile, OSError, ValueError, KeyError) as exc:

@@ -20,6 +20,7 @@ from campaigns.models import (
     CouponKind,
     CouponTemplate,
     FlashItem,
+    FlashSession,
     FullReduction,
     FullReductionStep,
     GiftRule,
@@ -113,8 +114,6 @@ def _full_reductions() -> None:
 
 def _flash_items() -> None:
     """Three SKUs per session at 70 % of the price (never below cost), 20 units, one per member."""
-    from campaigns.models import FlashSession
-
     skus = list(Sku.objects.filter(is_active=True, product__is_on_shelf=True, stock__available__gte=30)
                 .order_by("-price_fen")[: FLASH_ITEMS_PER_SESSION * 2])
     for n, session in enumerate(FlashSession.objects.order_by("starts_at")):

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from shop.logistics.kuaidi100 import Kuaidi100
 from shop.logistics.port import Checkpoint, LogisticsProvider, TrackingResult, TrackingUnavailable
+from shop.logistics.sandbox import SandboxLogistics
 
 
 def get_provider() -> LogisticsProvider:
     name = settings.LOGISTICS_PROVIDER
     if name == "sandbox":
-        from shop.logistics.sandbox import SandboxLogistics
-
         return SandboxLogistics()
     if name == "kuaidi100":
-        from shop.logistics.kuaidi100 import Kuaidi100
-
         return Kuaidi100.from_settings()
     raise ValueError(f"unknown LOGISTICS_PROVIDER {name!r} (sandbox | kuaidi100)")
 

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shop.models import LogisticsState
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -32,8 +34,6 @@ class TrackingResult:
     @property
     def delivered_at(self) -> dt.datetime | None:
         """When the delivered checkpoint happened (the newest one), if the parcel is delivered."""
-        from shop.models import LogisticsState
-
         if self.state != LogisticsState.DELIVERED or not self.checkpoints:
             return None
         return self.checkpoints[0].time

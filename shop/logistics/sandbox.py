@@ -14,6 +14,7 @@ import hashlib
 from django.utils import timezone
 
 from shop.logistics.port import Checkpoint, TrackingResult
+from shop.models import Carrier
 
 CITIES = ("杭州市", "上海市", "广州市", "深圳市", "北京市", "南京市", "武汉市", "成都市")
 # (state, text) of each step in time order; {o} origin city, {d} destination city, {c} carrier.
@@ -31,8 +32,6 @@ class SandboxLogistics:
         self.today = today
 
     def query(self, *, carrier_code: str, tracking_no: str, phone_tail: str = "") -> TrackingResult:
-        from shop.models import Carrier
-
         digest = int(hashlib.sha256(f"{carrier_code}:{tracking_no}".encode()).hexdigest(), 16)
         steps = 1 + digest % len(STEPS)
         origin, dest = CITIES[(digest >> 8) % len(CITIES)], CITIES[(digest >> 16) % len(CITIES)]

@@ -76,6 +76,8 @@ from shop.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Refund,
+    RefundStatus,
     ShipmentLine,
 )
 from shop.models.aftersales import (
@@ -87,6 +89,7 @@ from shop.models.aftersales import (
 )
 from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
+from shop.services.shipping import shipment_settle_order
 
 logger = logging.getLogger(__name__)
 
@@ -336,8 +339,6 @@ def _freight(order: Order, data: AfterSaleInput, lines: dict[int, OrderLine], cl
 
 def _check_paid(order: Order, amount_fen: int) -> None:
     """Refunded + every open request + this one must stay within what was paid."""
-    from shop.models import Refund, RefundStatus
-
     open_requests = (AfterSale.objects.filter(order=order, status__in=AFTER_SALE_OPEN - {Status.REFUNDING})
                      .aggregate(total=Sum("amount_fen"))["total"]) or 0
     in_flight = (Refund.objects.filter(order=order).exclude(status=RefundStatus.SUCCEEDED)
@@ -472,7 +473,9 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
     transaction, order row first; the gateway is called after commit. Approving again what is
     already past review is a no-op; approving twice as the same operator is refused.
     """
-    from shop.services.refunds import refund_start_for_after_sale
+    # TODO: a top-level import once shop.services.refunds takes RefundExceedsPaid from shop.errors
+    # instead of from this module (until then each module imports the other).
+    from shop.services.refunds import refund_start_for_after_sale  # noqa: PLC0415 - see the TODO above
 
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().get(pk=after_sale.order_id)
@@ -511,8 +514,6 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
                                                  operator=operator)
             if locked.restock:
                 # Refunding the last unshipped units of a partly shipped order leaves nothing owed.
-                from shop.services.shipping import shipment_settle_order
-
                 shipment_settle_order(order_id=order.pk, actor=Actor.OPERATOR, operator=operator,
                                       note="未发商品已全部退款")
         notify_after_sale_progress(after_sale_id=locked.pk, event="approved")
@@ -558,7 +559,9 @@ def after_sale_confirm_return(*, after_sale: AfterSale, operator: AbstractBaseUs
     Restocking happens once per after-sale (the stock ledger's unique release reference); the
     refund goes to the gateway after commit. Confirming again is a no-op.
     """
-    from shop.services.refunds import refund_start_for_after_sale
+    # TODO: a top-level import once shop.services.refunds takes RefundExceedsPaid from shop.errors
+    # instead of from this module (until then each module imports the other).
+    from shop.services.refunds import refund_start_for_after_sale  # noqa: PLC0415 - see the TODO above
 
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().get(pk=after_sale.order_id)
@@ -577,16 +580,6 @@ def after_sale_confirm_return(*, after_sale: AfterSale, operator: AbstractBaseUs
         locked = refund_start_for_after_sale(order=order, after_sale=locked, actor=Actor.OPERATOR,
                                              operator=operator)
     return locked
-
-
-def order_line_units_withheld(*, order_id: int) -> dict[int, int]:
-    """Units per order line that shipping no longer owes: approved or pending refunds of units
-    that never shipped (refunded or not yet). For shop.services.shipping's "left to ship"."""
-    rows = (AfterSaleLine.objects
-            .filter(order_line__order_id=order_id, after_sale__status__in=AFTER_SALE_CLAIMING,
-                    after_sale__kind=AfterSaleKind.REFUND_ONLY, after_sale__restock=True)
-            .values("order_line_id").annotate(units=Sum("quantity")))
-    return {r["order_line_id"]: r["units"] for r in rows}
 
 
 # Console-only steps the shopper's progress trail leaves out.

@@ -12,6 +12,7 @@ from catalog.models import Sku
 from core.errors import NotFound, ValidationFailed
 from members.models import Member
 from shop.models import CartItem
+from shop.services.orders import early_access_check
 
 
 def _check_quantity(quantity: int) -> None:
@@ -24,8 +25,6 @@ def cart_add(*, member: Member, sku_id: int, quantity: int) -> CartItem:
     """Add units of a sellable SKU; adding a SKU already in the cart increases its quantity.
     A product in its early-access window is refused (403 early_access_only) to a member whose
     tier may not buy it yet (shop.services.orders.early_access_check)."""
-    from shop.services.orders import early_access_check
-
     _check_quantity(quantity)
     sku = Sku.objects.filter(pk=sku_id, is_active=True, product__is_on_shelf=True).first()
     if sku is None:

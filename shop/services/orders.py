@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
+from campaigns.services.flash import FlashWant
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.audit import Actor
@@ -27,6 +28,7 @@ from core.idempotency import idempotent_replay
 from core.tracking import track
 from members.models import Address, Member, PointsKind
 from members.selectors import address_default_for_member
+from members.services.growth import member_may_buy_early
 from members.services.points import points_refund_spent, points_spend
 from shop.errors import (
     AddressRequired,
@@ -39,9 +41,7 @@ from shop.models import CartItem, Order, OrderLine, OrderLineAdjustment, OrderSt
 from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.pricing import PricingContext, PricingRun, Quote, check_points_to_use, quote
 from shop.selectors import cart_snapshot_lines
-
-if TYPE_CHECKING:
-    from campaigns.services.flash import FlashWant
+from shop.services.shipping import PackageInput, shipment_create
 
 # order_cancel() gives back what an unpaid order holds; a paid order is refunded through an after-sale.
 CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT})
@@ -119,8 +119,6 @@ def early_access_check(*, member_id: int, product_ids: set[int], now: dt.datetim
     """EarlyAccessOnly (403) when one of the products is in its early-access window (now <
     early_access_until) and members.services.growth.member_may_buy_early says this member may
     not buy it yet. One query for the products; the member's tier only when a window is open."""
-    from members.services.growth import member_may_buy_early
-
     windows = list(Product.objects.filter(pk__in=product_ids, early_access_until__gt=now)
                    .values_list("pk", "early_access_until", "early_access_min_tier_level"))
     for product_id, until, level in sorted(windows):
@@ -216,8 +214,6 @@ def order_place(*, member: Member, data: CheckoutInput,
 
 
 def _flash_wants(q: Quote) -> list[FlashWant]:
-    from campaigns.services.flash import FlashWant
-
     wants = []
     for pl in q.lines:
         if pl.line.flash_item_id is not None:
@@ -307,8 +303,6 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
     shop.services.shipping.shipment_create(), which this calls (same locks, audit, after-commit
     upload and notification).
     """
-    from shop.services.shipping import PackageInput, shipment_create
-
     if not carrier.strip() or not tracking_no.strip():
         raise ValidationFailed("请填写快递公司和快递单号", code="shipment_incomplete")
     result = shipment_create(order=order, packages=[PackageInput(carrier, tracking_no, None)],

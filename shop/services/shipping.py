@@ -5,7 +5,7 @@ OrderLine.shipped_quantity under the order's row lock; the order moves to SHIPPE
 ORDER_MACHINE, with its audit row) when no line has units left to ship, and until then stays
 PAID with an OrderEvent "partially_shipped" per package. What a line still has to ship is
 quantity − shipped_quantity − the unshipped units an after-sale claims (pending, approved or
-refunded refund-only requests: shop.services.aftersales.order_line_units_withheld), never below
+refunded refund-only requests: shop.selectors.order_line_units_withheld), never below
 zero. Refunds of units that did ship (returns) do not change what was owed.
 
 After commit: the shopper's notification (shop.notifications) and the WeChat shipping-info
@@ -32,11 +32,12 @@ from core.audit import Actor
 from core.db import require_transaction
 from core.errors import Conflict, ValidationFailed
 from core.tracking import track
-from shop.errors import InvalidTransition
+from shop.errors import InvalidTransition, OrderNotFound
 from shop.logistics import LogisticsProvider, TrackingUnavailable, get_provider
 from shop.models import Carrier, Order, OrderLine, OrderStatus, Shipment, ShipmentLine
 from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_order_shipped
+from shop.selectors import order_line_units_withheld
 from shop.services.shipping_upload import shipping_upload_schedule
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,6 @@ def units_to_ship(*, order_id: int, lines: Iterable[OrderLine] | None = None) ->
     Counts units an after-sale withholds from the moment it is requested, not only once its
     refund succeeds, so nothing being refunded can still be shipped.
     """
-    from shop.services.aftersales import order_line_units_withheld
-
     withheld = order_line_units_withheld(order_id=order_id)
     rows = OrderLine.objects.filter(order_id=order_id) if lines is None else lines
     return {line.pk: max(0, line.quantity - line.shipped_quantity - withheld.get(line.pk, 0)) for line in rows}
@@ -402,8 +401,6 @@ def shipments_for_member(*, member: Any, order_no: str) -> tuple[Order, list[Shi
     Scoped by the member: another member's order is OrderNotFound (404). Four queries however
     many packages; no provider call — checkpoints are what the refresh job cached.
     """
-    from shop.errors import OrderNotFound
-
     order = Order.objects.filter(member=member, order_no=order_no).prefetch_related("lines").first()
     if order is None:
         raise OrderNotFound()

@@ -39,6 +39,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from core.audit import Actor
+from core.jobs import enqueue_after_commit
 from payments.models import Payment, PaymentStatus
 from payments.selectors import payment_paid
 from shop.models import (
@@ -82,7 +83,7 @@ def shipping_upload_schedule(*, order_id: int, now: dt.datetime | None = None) -
     row, _ = ShippingInfoUpload.objects.select_for_update().get_or_create(order_id=order_id)
     row.state, row.attempts, row.next_attempt_at, row.last_error = State.PENDING, 0, now, ""
     row.save(update_fields=["state", "attempts", "next_attempt_at", "last_error", "updated_at"])
-    _enqueue_after_commit(order_id)
+    _enqueue_upload(order_id)
     return True
 
 
@@ -231,18 +232,11 @@ def shipping_upload_requeue(*, order_ids: Iterable[int], operator: AbstractBaseU
             ORDER_MACHINE.record(orders[row.order_id], action=OrderAction.SHIPPING_INFO_REQUEUED, actor=Actor.OPERATOR,
                                  operator=operator, from_status="", to_status="",
                                  note=f"重新上传发货信息（上次错误：{row.last_error}）")
-            _enqueue_after_commit(row.order_id)
+            _enqueue_upload(row.order_id)
             requeued.append(row.order_id)
     return len(requeued)
 
 
-def _enqueue_after_commit(order_id: int) -> None:
-    def send() -> None:
-        from shop.tasks import upload_shipping_info
-
-        try:
-            upload_shipping_info.delay(order_id)
-        except Exception:  # the broker is down: the sweep picks the due row up later
-            logger.exception("could not queue the shipping info upload of order %s", order_id)
-
-    transaction.on_commit(send)
+def _enqueue_upload(order_id: int) -> None:
+    # robust: with the broker down the row stays due and the sweep queues it later.
+    enqueue_after_commit("shop.tasks.upload_shipping_info", order_id, robust=True)

@@ -79,7 +79,7 @@ def test_two_packages_for_three_lines(paid_three_lines, admin_user, django_captu
         "partially_shipped", "", "", admin_user)
     assert event.data["lines"] == {str(a.pk): 2, str(c.pk): 1}
     # the WeChat upload is queued after commit, not inside the transaction
-    assert "_enqueue_after_commit.<locals>.send" in [c.__qualname__ for c in callbacks]
+    assert "enqueue_after_commit.<locals>.send" in [c.__qualname__ for c in callbacks]
 
     # when the second package takes the rest: B × 1 and C × 2
     second = shipment_create(order=order, operator=admin_user,

@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.jobs import enqueue
 from wechat.errors import WechatApiError
 from wechat.messages.fields import FieldFormatError
 from wechat.messages.templates import render, template_get
@@ -125,9 +126,7 @@ def subscribe_message_queue(*, member_id: int, openid: str, template_key: str, v
 
 
 def _enqueue(log_id: int) -> None:
-    from wechat.tasks import send_subscribe_message
-
-    send_subscribe_message.delay(log_id)
+    enqueue("wechat.tasks.send_subscribe_message", log_id)
 
 
 def subscribe_message_send(*, log_id: int, now: dt.datetime | None = None) -> SendResult:

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from wechat.sandbox.host import host_setting
 from wechat.sandbox.miniprogram_api import ERRMSG as TOKEN_ERRMSG
 from wechat.sandbox.state import SandboxState
 from wechat.sandbox.web import Request, Response, json_response
@@ -106,18 +107,9 @@ def _store(state: SandboxState) -> dict[str, Any]:
 def _templates(state: SandboxState) -> dict[str, dict[str, Any]]:
     """template id → {"title", "keys"}: the Django settings' templates and registered ones."""
     known: dict[str, dict[str, Any]] = {}
-    try:
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-
-        try:
-            for key, spec in getattr(settings, "WECHAT_SUBSCRIBE_TEMPLATES", {}).items():
-                if spec.get("id"):
-                    known[spec["id"]] = {"title": spec.get("title", key), "keys": list(spec["fields"])}
-        except ImproperlyConfigured:
-            pass
-    except ImportError:  # the sandbox also runs where Django is not installed
-        pass
+    for key, spec in host_setting("WECHAT_SUBSCRIBE_TEMPLATES", {}).items():
+        if spec.get("id"):
+            known[spec["id"]] = {"title": spec.get("title", key), "keys": list(spec["fields"])}
     store = _store(state)
     with state.lock:
         known.update(store["templates"])

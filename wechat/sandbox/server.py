@@ -40,6 +40,7 @@ from wechat.sandbox import (
     shipping_api,
     wxacode_api,
 )
+from wechat.sandbox.host import host_setting
 from wechat.sandbox.state import SandboxState
 from wechat.sandbox.tls import (
     CLIENT_CERT_HEADER,
@@ -301,19 +302,13 @@ def _settings_credentials() -> dict[str, str]:
         "mch_id": "1900000001",
         "api_key": "sandboxpaykey0000000000000000001",
     }
-    try:
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-    except ImportError:  # the sandbox also runs where Django is not installed
+    found = {
+        "app_id": host_setting("WECHAT_APP_ID"),
+        "app_secret": host_setting("WECHAT_APP_SECRET"),
+        "mch_id": host_setting("WECHAT_MCH_ID"),
+        "api_key": host_setting("WECHAT_PAY_API_KEY"),
+    }
+    if any(value is None for value in found.values()):
         return defaults
-    try:
-        found = {
-            "app_id": settings.WECHAT_APP_ID,
-            "app_secret": settings.WECHAT_APP_SECRET,
-            "mch_id": settings.WECHAT_MCH_ID,
-            "api_key": settings.WECHAT_PAY_API_KEY,
-        }
-    except (ImproperlyConfigured, AttributeError):
-        return defaults
-    cert_dir = getattr(settings, "WECHAT_SANDBOX_CERT_DIR", "")
+    cert_dir = host_setting("WECHAT_SANDBOX_CERT_DIR", "")
     return {**found, "cert_dir": str(cert_dir)} if cert_dir else found
