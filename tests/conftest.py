@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import AppConfig, apps
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.management import create_permissions
+from django.contrib.contenttypes.management import create_contenttypes
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models.signals import post_migrate
@@ -62,28 +62,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # --- transactional tests and the rows migrations seed ----------------------------------------------
 
-# Content types and permissions: Django's own post_migrate handlers rebuild them after a flush.
-REBUILT_BY_DJANGO: set[type[models.Model]] = {ContentType, Permission}
+# Django's own post_migrate handlers, which rebuild every content type and permission (with new ids)
+# after a flush. While the tests run, the seed rows bring those back instead, ids and all, in a few
+# COPYs rather than ~100 queries.
+DJANGO_REBUILDERS = [
+    {"receiver": create_contenttypes},
+    {"receiver": create_permissions, "dispatch_uid": "django.contrib.auth.management.create_permissions"},
+]
 
 
 class SeedRows:
-    """The rows migrations leave in the tables (today: the default tiers, the sign-in reward table,
-    the card plans, the growth-rule and member-price settings rows), copied once after migrate.
+    """The rows the database holds right after migrate: those the data migrations make (today the
+    default tiers, the sign-in reward table, the card plans, the growth-rule and member-price
+    settings rows) and the content types and permissions. Copied once; found, not listed, so a new
+    data migration is covered without touching this.
 
-    A transactional test ends with a flush that empties every table, and flush then sends post_migrate
-    so that apps can respond as if the database had just been migrated. For each app, `restore`
-    copies that app's seeded rows back with their ids and moves the tables' sequences just past
-    them, as after migrate — so whatever runs next, in whatever order, sees the database as
-    migrated, and only those few rows are written (not the whole serialized database, which
+    A transactional test ends with a flush that empties every table, and flush then sends
+    post_migrate so that apps can respond as if the database had just been migrated. `restore`
+    answers it: it copies the rows back with their ids and moves the tables' sequences just past
+    them, as after migrate. So whatever runs next, in whatever order, sees the database as
+    migrated, and only those rows are written (not the whole serialized database, which
     serialized rollback reloads before every transactional test).
-
-    The tables are found rather than listed: every table holding rows right after migrate, so a
-    new data migration is covered without touching this.
     """
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
-        self.by_app: dict[str, list[tuple[type[models.Model], bytes]]] = defaultdict(list)
+        self.tables: list[tuple[type[models.Model], bytes]] = []
 
     def capture(self) -> None:
         connection = connections[self.using]
@@ -91,7 +95,7 @@ class SeedRows:
         tables = {
             model._meta.db_table: model
             for model in apps.get_models(include_auto_created=True)
-            if model._meta.managed and not model._meta.proxy and model not in REBUILT_BY_DJANGO
+            if model._meta.managed and not model._meta.proxy
         }
         with connection.cursor() as cursor:
             cursor.execute(
@@ -100,29 +104,41 @@ class SeedRows:
             )
             for (table,) in sorted(cursor.fetchall()):
                 with cursor.copy(f"COPY {quote(table)} TO STDOUT") as copy:
-                    rows = b"".join(copy)
-                self.by_app[tables[table]._meta.app_label].append((tables[table], rows))
+                    self.tables.append((tables[table], b"".join(copy)))
 
     def restore(self, sender: AppConfig, using: str, plan: Any = None, **kwargs: Any) -> None:
-        if using != self.using or plan is not None or sender.label not in self.by_app:
+        if using != self.using or plan is not None:
             return  # another database, or a real migrate (its data migrations made the rows)
         connection = connections[using]
         quote = connection.ops.quote_name
-        seeded = self.by_app[sender.label]
         with transaction.atomic(using=using), connection.cursor() as cursor:
-            for model, rows in seeded:
+            for model, rows in self.tables:
                 with cursor.copy(f"COPY {quote(model._meta.db_table)} FROM STDIN") as copy:
                     copy.write(rows)
-            for sql in connection.ops.sequence_reset_sql(no_style(), [model for model, _ in seeded]):
+            for sql in connection.ops.sequence_reset_sql(no_style(), [model for model, _ in self.tables]):
                 cursor.execute(sql)
+
+    @contextmanager
+    def answering_flushes(self) -> Iterator[None]:
+        """Within: after every flush, `restore` runs once (on the last app's post_migrate, all rows in
+        one transaction since they reference each other across apps) and Django's rebuilders do not."""
+        last_app = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+        for rebuilder in DJANGO_REBUILDERS:
+            assert post_migrate.disconnect(**rebuilder), f"Django no longer connects {rebuilder}"
+        post_migrate.connect(self.restore, sender=last_app, weak=False, dispatch_uid="tests.seed_rows")
+        try:
+            yield
+        finally:
+            post_migrate.disconnect(sender=last_app, dispatch_uid="tests.seed_rows")
+            for rebuilder in DJANGO_REBUILDERS:
+                post_migrate.connect(**rebuilder)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[None]:
-    """The migrated test database, whose seeded rows come back after every flush."""
+    """The migrated test database, which every flush puts back as migrated."""
     seeds = SeedRows()
     with django_db_blocker.unblock():
         seeds.capture()
-    post_migrate.connect(seeds.restore, weak=False, dispatch_uid="tests.seed_rows")
-    yield
-    post_migrate.disconnect(dispatch_uid="tests.seed_rows")
+    with seeds.answering_flushes():
+        yield

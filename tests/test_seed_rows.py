@@ -1,6 +1,7 @@
 """Whatever ran before — a transactional test, a flush, in any order — a test sees exactly the rows the
-migrations seed, and new rows in those tables get the ids they would get right after migrate
-(tests/conftest.py puts them back after every flush)."""
+migrations seed and the content types and permissions with their migrated ids, and new rows in those
+tables get the ids they would get right after migrate (tests/conftest.py puts them back after every
+flush)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import importlib
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 
 from members.models import CardPlan, GrowthRule, MemberPriceSettings, SignInReward, Tier
@@ -63,9 +66,14 @@ def test_the_test_after_it_sees_exactly_the_migrated_seed_rows_and_their_sequenc
 
 @pytest.mark.django_db(transaction=True)
 def test_a_flush_puts_the_seed_rows_back_whatever_ran_before():
+    content_types = list(ContentType.objects.order_by("pk").values_list("pk", "app_label", "model"))
+    permissions = list(Permission.objects.order_by("pk").values_list("pk", "content_type", "codename"))
     change_every_seeded_table()
 
     call_command("flush", interactive=False, verbosity=0)
 
     assert seeded() == MIGRATED
+    assert list(ContentType.objects.order_by("pk").values_list("pk", "app_label", "model")) == content_types
+    assert list(Permission.objects.order_by("pk").values_list("pk", "content_type", "codename")) == permissions
+    assert ContentType.objects.get_for_model(Tier).pk == [pk for pk, app, model in content_types if model == "tier"][0]
     assert CardPlan.objects.create(name="周卡", price_fen=500, days=7).pk == len(DEFAULTS.CARD_PLANS) + 1
