@@ -65,7 +65,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # Django's own post_migrate handlers, which rebuild every content type and permission (with new ids)
 # after a flush. While the tests run, the seed rows bring those back instead, ids and all, in a few
 # COPYs rather than ~100 queries.
-DJANGO_REBUILDERS = [
+DJANGO_REBUILDERS: list[dict[str, Any]] = [
     {"receiver": create_contenttypes},
     {"receiver": create_permissions, "dispatch_uid": "django.contrib.auth.management.create_permissions"},
 ]
