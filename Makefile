@@ -9,7 +9,7 @@ PY := .venv/bin/python
 help:
 	@echo "make run     run the mall: embedded PostgreSQL, demo data, API, admin, WeChat sandbox, worker, beat"
 	@echo "make test    ruff, mypy, import-linter and the whole pytest suite on a real PostgreSQL"
-	@echo "make test-quick  the inner loop: ruff and pytest without the slow tests (transactional, live server, flows)"
+	@echo "make test-quick  the inner loop: ruff and pytest without the slow tests (transactional tests, whole stories)"
 	@echo "make lint    ruff, mypy and import-linter only"
 	@echo "make bench   the benchmarks (bench/)"
 	@echo "make fix     ruff's safe autofixes"
