@@ -4,11 +4,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help bootstrap run test lint fix bench demo-data clean-venv
+.PHONY: help bootstrap run test test-quick lint fix bench demo-data clean-venv
 
 help:
 	@echo "make run     run the mall: embedded PostgreSQL, demo data, API, admin, WeChat sandbox, worker, beat"
 	@echo "make test    ruff, mypy, import-linter and the whole pytest suite on a real PostgreSQL"
+	@echo "make test-quick  the inner loop: ruff and pytest without the slow tests (transactional tests, whole stories)"
 	@echo "make lint    ruff, mypy and import-linter only"
 	@echo "make bench   the benchmarks (bench/)"
 	@echo "make fix     ruff's safe autofixes"
@@ -22,6 +23,9 @@ run: bootstrap
 
 test: bootstrap
 	@bash scripts/test.sh
+
+test-quick: bootstrap
+	@bash scripts/test.sh --quick
 
 lint: bootstrap
 	@bash scripts/test.sh --lint-only

@@ -6,15 +6,20 @@
 # status is non-zero if any step failed (pytest collecting no test, exit 5, is a failure too).
 #   scripts/test.sh               everything
 #   scripts/test.sh --lint-only   ruff, mypy, import-linter
+#   scripts/test.sh --quick       the inner loop: ruff, then pytest without the tests tests/conftest.py
+#                                 marks slow (transactional tests, whole stories), keeping the test
+#                                 database between runs (`--quick -- --create-db` rebuilds it)
 #   scripts/test.sh -- -k order   extra arguments after -- go to pytest
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 lint_only=0
+quick=0
 pytest_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --lint-only) lint_only=1 ;;
+        --quick) quick=1 ;;
         --) shift; pytest_args+=("$@"); break ;;
         *) pytest_args+=("$1") ;;
     esac
@@ -40,9 +45,12 @@ step() {
 }
 
 step ruff ruff check .
-
-step mypy mypy core catalog payments members shop campaigns analytics wechat config tests
-step import-linter lint-imports --no-cache --no-logo
+if [ "$quick" -eq 1 ]; then
+    pytest_args=(-m "not slow" --reuse-db "${pytest_args[@]}")
+else
+    step mypy mypy core catalog payments members shop campaigns analytics wechat config tests
+    step import-linter lint-imports --no-cache --no-logo
+fi
 if [ "$lint_only" -eq 0 ]; then
     # A summary line first, so pytest's own closing line stays the last one on success.
     if [ ${#failed[@]} -gt 0 ]; then

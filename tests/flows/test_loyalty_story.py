@@ -18,14 +18,12 @@ from shop.models import AfterSale, Refund, RefundStatus
 from tests.celery_worker import celery_eager
 from tests.factories import CategoryFactory, CouponTemplateFactory, SkuFactory, default_freight
 from tests.flows.support_story import Phone, console_post, operator_session
-from tests.members.test_signin import restore_migrated_defaults
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.flow]
 
 
 def test_sign_in_buy_with_points_and_a_coupon_earn_then_refund_half_and_see_it_reversed(mall, sandbox):
     # given the migrated tiers (白银 from 1,000 growth) and rules, a ¥600 kettle, a 满100减10 coupon
-    restore_migrated_defaults()
     assert GrowthRule.objects.get(pk=1).per_yuan == 1
     default_freight()
     kettle = SkuFactory.create(product__category=CategoryFactory.create(name="厨房"), product__name="不锈钢电水壶",

@@ -304,9 +304,6 @@ def test_the_overview_shows_the_tier_the_next_one_and_recent_entries(member):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_retries_of_one_award_add_growth_once():
-    from tests.members.test_signin import restore_migrated_defaults
-
-    restore_migrated_defaults()
     member = MemberFactory.create()
 
     results = run_concurrently(lambda i: growth_award(member_id=member.pk, amount=1000, reason=PURCHASE,

@@ -239,12 +239,6 @@ def test_the_nightly_job_evaluates_every_segment_and_survives_a_broken_one():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_nightly_job_runs_on_a_real_worker():
-    import importlib
-
-    from django.apps import apps
-
-    # An earlier transactional test may have flushed the default tiers the migrations made.
-    importlib.import_module("members.migrations.0003_default_tiers").create_tiers(apps, None)
     from members.tasks import evaluate_segments
     from tests.celery_worker import real_worker
 

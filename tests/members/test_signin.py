@@ -140,20 +140,8 @@ def test_the_calendar_shows_this_months_days_the_live_streak_and_the_next_reward
 # --- concurrency ---------------------------------------------------------------------------------
 
 
-def restore_migrated_defaults() -> None:
-    """An earlier transactional test may have flushed the rows the migrations made (tiers, the
-    reward table, the growth rule): put them back as the migrations would."""
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("members.migrations.0003_default_tiers").create_tiers(apps, None)
-    importlib.import_module("members.migrations.0007_d2_growth_signin_cards").create_defaults(apps, None)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_double_tapped_sign_in_gives_one_reward():
-    restore_migrated_defaults()
     member = MemberFactory.create()
     now = timezone.now()
 

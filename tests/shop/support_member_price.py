@@ -25,7 +25,7 @@ DEFAULT_TIERS = {
 
 
 def tier(level: int, **changes) -> Tier:
-    """The default tier of `level` (created if a flush removed it), with `changes` applied."""
+    """The default tier of `level` as the migrations seed it, with `changes` applied."""
     name, growth, discount, free_above, early = DEFAULT_TIERS[level]
     row, _ = Tier.objects.update_or_create(level=level, defaults={
         "name": name, "min_growth": growth, "discount_percent": discount,

@@ -35,14 +35,12 @@ from tests.builders import lines_of, operator, placed_order, requested_after_sal
 from tests.celery_worker import celery_eager
 from tests.factories import CategoryFactory, FlashItemFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
-from tests.members.test_signin import restore_migrated_defaults
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def defaults(db):
-    restore_migrated_defaults()  # tiers and the growth rule, which an earlier flush may have removed
     default_freight()  # free from ¥99: the orders here pay no freight
 
 

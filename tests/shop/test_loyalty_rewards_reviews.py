@@ -13,12 +13,10 @@ from shop.services.reviews import review_auto_positive, review_create, review_hi
 from tests.builders import operator, received_order
 from tests.factories import SkuFactory
 from tests.fixtures import make_shopper
-from tests.members.test_signin import restore_migrated_defaults
 
 
 @pytest.fixture(autouse=True)
 def defaults(db, freight, settings):
-    restore_migrated_defaults()
     # Buying earns nothing here, so the ledgers hold exactly what the reviews earn.
     GrowthRule.objects.filter(pk=1).update(per_review=15, per_yuan=0)
     settings.POINTS_PER_REVIEW = 20
