@@ -6,16 +6,25 @@ values — campaigns never imports shop. Every coupon change is a conditional UP
 coupon's current status (and order), checked by its row count, plus one CouponEvent whose
 (coupon, action, reference=order_no) is unique: so each step happens exactly once per order
 however often, or however concurrently, it is asked for.
+
+Coupons are locked in id order, before any other campaign row (docs/architecture.md, "Lock
+order"). A template's used_count and redeemed_value_fen are hot counters: every payment with a
+popular coupon would queue on the template's row, so they move after the payment or refund
+commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
@@ -110,8 +119,9 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
     """Consume the coupons of an order that was just paid. Never fails the payment.
 
     Runs in the caller's (payment) transaction. Each coupon the order locked at placement:
-    LOCKED → USED (conditional on the order), a USED event, and its template's used_count + 1
-    and redeemed_value_fen + its discount. A revived order (cancelled, then paid late) had its
+    LOCKED → USED (conditional on the order), a USED event, and — after the transaction commits
+    (_template_counts_after_commit) — its template's used_count + 1 and redeemed_value_fen + its
+    discount. A revived order (cancelled, then paid late) had its
     coupons released: each is taken again if it is still AVAILABLE; otherwise (used by another
     order since, or expired) it is reported in `not_retaken` for the caller to record — the
     shopper has paid, so the payment stands. Idempotent: a coupon already USED is left alone.
@@ -120,6 +130,7 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
     now = now or timezone.now()
     used: list[int] = []
     missing: list[int] = []
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     locks = CouponEvent.objects.filter(action=Action.LOCKED, reference=order_no).order_by("coupon_id")
     for coupon_id, amount_fen, template_id, status, holder in locks.values_list(
             "coupon_id", "amount_fen", "coupon__template_id", "coupon__status", "coupon__order_id"):
@@ -134,9 +145,10 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
             missing.append(coupon_id)
             continue
         CouponEvent.objects.create(coupon_id=coupon_id, action=Action.USED, reference=order_no, amount_fen=amount_fen)
-        CouponTemplate.objects.filter(pk=template_id).update(
-            used_count=F("used_count") + 1, redeemed_value_fen=F("redeemed_value_fen") + amount_fen)
+        counts[template_id][0] += 1
+        counts[template_id][1] += amount_fen
         used.append(coupon_id)
+    _template_counts_after_commit(counts)
     return PaidCoupons(used=used, not_retaken=missing)
 
 
@@ -145,14 +157,16 @@ def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetim
     (return_on_full_refund). Returns how many were returned; a partial refund returns none.
 
     Runs in the caller's (refund) transaction. USED → AVAILABLE, or EXPIRED when its validity has
-    ended, with a RETURNED event; the template's used_count and redeemed_value_fen go back down
-    (never below zero). Once per order: a conditional UPDATE on (order, USED).
+    ended, with a RETURNED event; after the transaction commits, the template's used_count and
+    redeemed_value_fen go back down (never below zero). Once per order: a conditional UPDATE on
+    (order, USED).
     """
     require_transaction("campaign_refund")
     if not full:
         return 0
     now = now or timezone.now()
     returned = 0
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     rows = (Coupon.objects.filter(order_id=order_id, status=CouponStatus.USED, template__return_on_full_refund=True)
             .order_by("id").values_list("pk", "template_id", "valid_until", "discount_fen"))
     for pk, template_id, valid_until, discount_fen in rows:
@@ -165,7 +179,25 @@ def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetim
         CouponEvent.objects.create(coupon_id=pk, action=Action.RETURNED, reference=order_no, amount_fen=discount_fen)
         if expired:
             CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
-        CouponTemplate.objects.filter(pk=template_id, used_count__gte=1, redeemed_value_fen__gte=discount_fen).update(
-            used_count=F("used_count") - 1, redeemed_value_fen=F("redeemed_value_fen") - discount_fen)
+        counts[template_id][0] -= 1
+        counts[template_id][1] -= discount_fen
         returned += 1
+    _template_counts_after_commit(counts)
     return returned
+
+
+def _template_counts_after_commit(counts: dict[int, list[int]]) -> None:
+    """template_id -> [used, redeemed fen] to add to the templates' counters after the commit."""
+    changes = {template_id: (used, fen) for template_id, (used, fen) in counts.items() if used or fen}
+    if changes:
+        transaction.on_commit(partial(_template_counts_add, changes), robust=True)
+
+
+def _template_counts_add(changes: dict[int, tuple[int, int]]) -> None:
+    # One short UPDATE per template, in id order, outside any payment's transaction.
+    for template_id in sorted(changes):
+        used, fen = changes[template_id]
+        CouponTemplate.objects.filter(pk=template_id).update(
+            used_count=Greatest(F("used_count") + used, Value(0)),
+            redeemed_value_fen=Greatest(F("redeemed_value_fen") + fen, Value(0)))
+

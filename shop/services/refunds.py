@@ -9,7 +9,9 @@ refund state (部分退款 / 已全额退款, derived from its lines) and the af
 
 Status changes only through `shop.models.aftersales.REFUND_MACHINE.transition()` (table:
 REFUND_TRANSITIONS; a late answer about an earlier stage is ignored, REFUND_PROGRESS; audit:
-RefundEvent). Lock order everywhere: order row, then after-sale, then refund.
+RefundEvent). Locks follow the global order (docs/architecture.md, "Lock order"): the order row,
+then the after-sale, then the refund, then the coupons, the member and their points lots, and
+stock last.
 
 Failures: a refusal (NOTENOUGH, amount...) makes the refund FAILED at once — visible in the
 console with its error and retryable (重试) under the same out_refund_no, which WeChat refunds at
@@ -32,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
+from catalog.selectors import stock_released
 from catalog.services import stock_quantities, stock_release
 from core.audit import Actor
 from core.db import require_transaction
@@ -95,16 +98,16 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
     """Restock (if the after-sale says so) and refund an approved after-sale.
 
     Inside the caller's transaction, with the order and after-sale rows locked. Stock comes
-    back once per after-sale (its number is the stock ledger's release reference). A zero
-    amount (a free gift line) completes at once; otherwise a PENDING refund, numbered with the
-    after-sale number, goes to the gateway after commit.
+    back once per after-sale (its number is the stock ledger's release reference), last, after
+    every other row this takes (the global lock order). A zero amount (a free gift line)
+    completes at once; otherwise a PENDING refund, numbered with the after-sale number, goes to
+    the gateway after commit.
     """
     require_transaction("refund_start_for_after_sale")
-    if after_sale.restock:
-        pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
-        if stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no):
-            AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.RESTOCKED, actor=actor, operator=operator,
-                                      note="商品已退回库存")
+    restock = after_sale.restock and not stock_released(reference=after_sale.after_sale_no)
+    if restock:
+        AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.RESTOCKED, actor=actor, operator=operator,
+                                  note="商品已退回库存")
     if after_sale.amount_fen == 0:
         after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED,
                                                       action=AfterSaleAction.REFUNDED, actor=actor, operator=operator,
@@ -112,13 +115,17 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
         _count_after_sale_lines(order, after_sale)
         _refresh_refund_state(order.pk)
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
-        return after_sale
-    _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
-                   out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
-                   operator=operator)
-    after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDING,
-                                                  action=AfterSaleAction.REFUND_STARTED, actor=actor, operator=operator,
-                                                  note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    else:
+        _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
+                       out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
+                       operator=operator)
+        after_sale, _ = AFTER_SALE_MACHINE.transition(
+            pk=after_sale.pk, to=AfterSaleStatus.REFUNDING, action=AfterSaleAction.REFUND_STARTED, actor=actor,
+            operator=operator, note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    if restock:
+        # Last: a hot SKU's stock row stays locked only until the commit.
+        pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
+        stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no)
     return after_sale
 
 
@@ -296,6 +303,9 @@ def refund_record_result(*, notice: RefundNotice, source: str) -> str:
 
 
 def _apply_success(order: Order, refund: Refund) -> None:
+    """What a succeeded refund changes, once (the caller moved it to SUCCEEDED just now), with
+    the order row locked: the lines' and order's refunded counters, the order's refund state,
+    the after-sale; then the coupons and rewards of the refunded part."""
     amount = refund.amount_fen
     if refund.after_sale_id:
         after_sale = AfterSale.objects.get(pk=refund.after_sale_id)
@@ -351,7 +361,8 @@ def _refresh_refund_state(order_id: int) -> str:
 
 
 def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: bool) -> None:
-    """Give back what the refunded part of the order earned or spent: points, growth, coupons.
+    """Give back what the refunded part of the order earned or spent: coupons, points, growth —
+    in that order, the global lock order (coupons, then the member row and their points lots).
     Inside the refund's transaction (order row locked, the lines'
     counters already include this refund), once per refund: every call below is keyed by the
     refund number (refund.out_refund_no), so processing a refund again changes nothing.
@@ -380,6 +391,8 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
     once per order (campaigns.services.checkout.campaign_refund); a partial refund returns none.
     Later campaign issues add the commissions here — plain values, no signal.
     """
+    require_transaction("_reverse_rewards")
+    campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
     goods = OrderLine.objects.filter(order_id=order.pk).aggregate(paid=Sum("payable_fen"), refunded=Sum("refunded_fen"))
     paid_fen, refunded_total_fen = int(goods["paid"] or 0), int(goods["refunded"] or 0)
     if paid_fen > 0 and refunded_total_fen > 0:
@@ -394,7 +407,6 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
             points_return_for_refund(member_id=order.member_id, reference=revived_points_reference(reference),
                                      paid_fen=paid_fen, refunded_total_fen=refunded_total_fen,
                                      refund_reference=revived_points_reference(number))
-    campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
 
 
 # --- the beat job ------------------------------------------------------------------------------------
