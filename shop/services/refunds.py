@@ -11,7 +11,8 @@ Status changes only through `shop.models.aftersales.REFUND_MACHINE.transition()`
 REFUND_TRANSITIONS; a late answer about an earlier stage is ignored, REFUND_PROGRESS; audit:
 RefundEvent). Locks follow the global order (docs/architecture.md, "Lock order"): the order row,
 then the after-sale, then the refund, then the coupons, the member and their points lots, and
-stock last.
+stock last. A refund takes back what the order counted: the member's paid total (and paid order
+count on a full refund) in the refund's transaction, the products' sales counts after it commits.
 
 Failures: a refusal (NOTENOUGH, amount...) makes the refund FAILED at once — visible in the
 console with its error and retryable (重试) under the same out_refund_no, which WeChat refunds at
@@ -35,13 +36,14 @@ from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
 from catalog.selectors import stock_released
-from catalog.services import stock_quantities, stock_release
+from catalog.services import product_sales_count_after_commit, stock_quantities, stock_release
 from core.audit import Actor
 from core.db import require_transaction
 from core.errors import Conflict, DomainError
 from core.money import yuan
 from core.tracking import track
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
+from members.services.purchases import member_record_refund
 from payments.selectors import payment_paid
 from payments.services import NotifyOutcome, payment_gateway
 from shop.errors import RefundNotFound
@@ -100,8 +102,9 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
     Inside the caller's transaction, with the order and after-sale rows locked. Stock comes
     back once per after-sale (its number is the stock ledger's release reference), last, after
     every other row this takes (the global lock order). A zero amount (a free gift line)
-    completes at once; otherwise a PENDING refund, numbered with the after-sale number, goes to
-    the gateway after commit.
+    completes at once, taking its units out of what the order counted (_uncount_refund);
+    otherwise a PENDING refund, numbered with the after-sale number, goes to the gateway after
+    commit.
     """
     require_transaction("refund_start_for_after_sale")
     restock = after_sale.restock and not stock_released(reference=after_sale.after_sale_no)
@@ -112,8 +115,10 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
         after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED,
                                                       action=AfterSaleAction.REFUNDED, actor=actor, operator=operator,
                                                       note="退款金额为 0，无需退款")
+        units = _after_sale_units(after_sale)
         _count_after_sale_lines(order, after_sale)
-        _refresh_refund_state(order.pk)
+        state = _refresh_refund_state(order.pk)
+        _uncount_refund(order, reference=after_sale.after_sale_no, amount_fen=0, units=units, state=state)
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
     else:
         _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
@@ -305,16 +310,19 @@ def refund_record_result(*, notice: RefundNotice, source: str) -> str:
 def _apply_success(order: Order, refund: Refund) -> None:
     """What a succeeded refund changes, once (the caller moved it to SUCCEEDED just now), with
     the order row locked: the lines' and order's refunded counters, the order's refund state,
-    the after-sale; then the coupons and rewards of the refunded part."""
+    the after-sale; then the coupons, rewards and purchase facts the refunded part counted."""
     amount = refund.amount_fen
     if refund.after_sale_id:
         after_sale = AfterSale.objects.get(pk=refund.after_sale_id)
+        units = _after_sale_units(after_sale)
         _count_after_sale_lines(order, after_sale)
         AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED, action=AfterSaleAction.REFUNDED,
                                       actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}")
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
     else:
         # The whole cancelled order went back: every line is refunded in full.
+        units = list(OrderLine.objects.filter(order=order).values_list(
+            "product_id_snapshot", F("quantity") - F("refunded_quantity")))
         OrderLine.objects.filter(order=order).update(refunded_quantity=F("quantity"), refunded_fen=F("payable_fen"))
         Order.objects.filter(pk=order.pk).update(needs_refund=False)
     updated = Order.objects.filter(pk=order.pk, refunded_fen__lte=F("paid_fen") - amount).update(
@@ -330,8 +338,36 @@ def _apply_success(order: Order, refund: Refund) -> None:
                          note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
                          data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
     _reverse_rewards(order, amount_fen=amount, refund=refund, full=state == RefundState.FULL)
+    _uncount_refund(order, reference=refund.out_refund_no, amount_fen=amount, units=units, state=state)
     track("order_refunded", member_id=order.member_id,
           properties={"order_no": order.order_no, "out_refund_no": refund.out_refund_no, "amount_fen": amount})
+
+
+def _after_sale_units(after_sale: AfterSale) -> list[tuple[int, int]]:
+    """(product id, units) of each line of the after-sale."""
+    return list(after_sale.lines.values_list("order_line__product_id_snapshot", "quantity"))
+
+
+def _uncount_refund(order: Order, *, reference: str, amount_fen: int, units: list[tuple[int, int]],
+                    state: str) -> None:
+    """Take a refund out of what the order's payment counted: the member's purchase facts, in
+    this transaction (members.services.purchases.member_record_refund: paid_total_fen down by the
+    amount, paid_order_count down by one when this refund completes the full refund), and the
+    products' sales counts by the units refunded, after commit (hot rows).
+
+    Exactly once per refund: the caller runs once per refund (its transition to SUCCEEDED, or
+    the zero-amount after-sale's to REFUNDED), and the member's side is keyed by the refund
+    number `reference` besides. `order` is the row as locked before this refund (its refund
+    state then); `state` the order's refund state now. An order never counted as paid (paid_at
+    empty: a payment that reached it after it was cancelled, refunded in full) takes nothing out.
+    """
+    require_transaction("_uncount_refund")
+    if order.paid_at is None:
+        return
+    became_full = state == RefundState.FULL and order.refund_state != RefundState.FULL
+    member_record_refund(member_id=order.member_id, refunded_fen=amount_fen, order_refunded_in_full=became_full,
+                         reference=reference)
+    product_sales_count_after_commit(units=[(product_id, -quantity) for product_id, quantity in units])
 
 
 def _count_after_sale_lines(order: Order, after_sale: AfterSale) -> None:
