@@ -22,6 +22,7 @@ from django.db.models.functions import Greatest
 
 from catalog.errors import InsufficientStock
 from catalog.models import Product, Sku, Stock, StockMovement
+from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 from core.errors import ValidationFailed
 from core.operators import operator_id
@@ -147,7 +148,8 @@ def product_sales_count_after_commit(*, units: Iterable[tuple[int, int]]) -> Non
     Runs in the caller's transaction (a payment's, a refund's) and only registers the change: a
     bestseller's row would otherwise hold every payment of it in one queue until each commits.
     After the commit, each product moves by its own short UPDATE, in product-id order, never below
-    zero; if the transaction rolls back, nothing moves.
+    zero; if the transaction rolls back, nothing moves. A crash between the commit and the
+    UPDATE leaves a drift the nightly counters reconcile repairs (product_sales_count_repair).
     """
     require_transaction("product_sales_count_after_commit")
     changes = {product_id: n for product_id, n in stock_quantities(units).items() if n}
@@ -160,3 +162,8 @@ def _product_sales_count_add(changes: Mapping[int, int]) -> None:
         Product.objects.filter(pk=product_id).update(
             sales_count=Greatest(F("sales_count") + changes[product_id], Value(0)))
 
+
+def product_sales_count_repair(*, product_id: int, recorded: int, expected: int) -> list[CounterDrift]:
+    """Set a product's sales count to `expected` if it still is `recorded` (the reconcile's repair;
+    core.counters.counters_repair). Returns the drift, empty when there was none."""
+    return counters_repair(Product, pk=product_id, values={"sales_count": (recorded, expected)})

@@ -10,7 +10,7 @@ however often, or however concurrently, it is asked for.
 Coupons are locked in id order, before any other campaign row (docs/architecture.md, "Lock
 order"). A template's used_count and redeemed_value_fen are hot counters: every payment with a
 popular coupon would queue on the template's row, so they move after the payment or refund
-commits.
+commits, and `coupon_template_counts_reconcile` recomputes them every night.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
+from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 
 if TYPE_CHECKING:
@@ -201,3 +203,37 @@ def _template_counts_add(changes: dict[int, tuple[int, int]]) -> None:
             used_count=Greatest(F("used_count") + used, Value(0)),
             redeemed_value_fen=Greatest(F("redeemed_value_fen") + fen, Value(0)))
 
+
+def coupon_template_counts_reconcile(*, quiet_since: dt.datetime,
+                                     batch_size: int | None = None) -> tuple[list[CounterDrift], int]:
+    """The nightly check of the templates' hot counters: used_count is the number of the
+    template's coupons that are USED, redeemed_value_fen the sum of their discounts. Repairs and
+    returns the drifts (core.counters.counters_repair) and the number of templates left for the
+    next run.
+
+    A template with a coupon used or returned since `quiet_since` is left for the next run: its
+    after-commit change may not have landed yet, and "repairing" it now would count that change
+    twice. Reads templates in primary-key chunks, each one statement (one snapshot of templates
+    and coupons); no row is locked.
+    """
+    batch = batch_size or settings.COUNTERS_RECONCILE_BATCH
+    used = Coupon.objects.filter(template=OuterRef("pk"), status=CouponStatus.USED).order_by().values("template")
+    busy = set(CouponEvent.objects.filter(action__in=[Action.USED, Action.RETURNED], created_at__gte=quiet_since)
+               .values_list("coupon__template_id", flat=True).distinct())
+    drifts: list[CounterDrift] = []
+    skipped = 0
+    after = 0
+    while True:
+        rows = list(CouponTemplate.objects.filter(pk__gt=after).order_by("pk").annotate(
+            expected_used=Coalesce(Subquery(used.annotate(n=Count("pk")).values("n")), Value(0)),
+            expected_fen=Coalesce(Subquery(used.annotate(fen=Sum("discount_fen")).values("fen")), Value(0)),
+        ).values_list("pk", "used_count", "redeemed_value_fen", "expected_used", "expected_fen")[:batch])
+        if not rows:
+            return drifts, skipped
+        after = rows[-1][0]
+        for pk, used_count, redeemed_fen, expected_used, expected_fen in rows:
+            if pk in busy:
+                skipped += 1
+                continue
+            drifts += counters_repair(CouponTemplate, pk=pk, values={
+                "used_count": (used_count, expected_used), "redeemed_value_fen": (redeemed_fen, expected_fen)})

@@ -2,7 +2,8 @@
 
 Member.paid_order_count, paid_total_fen and last_paid_at are what RFM groups, segments and the
 new-customer checks read. They move inside the payment's or the refund's transaction (the member
-row is locked there anyway, after the order's rows: docs/architecture.md, "Lock order").
+row is locked there anyway, after the order's rows: docs/architecture.md, "Lock order"), and the
+shop's nightly counters reconcile recomputes them from the orders (member_purchase_totals_repair).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
+from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 from members.models import Member, MemberPurchaseRefund
 
@@ -57,3 +59,11 @@ def member_record_refund(*, member_id: int, refunded_fen: int, order_refunded_in
     )
     return True
 
+
+def member_purchase_totals_repair(*, member_id: int, recorded: tuple[int, int],
+                                  expected: tuple[int, int]) -> list[CounterDrift]:
+    """Set a member's (paid_order_count, paid_total_fen) to `expected` if they still are `recorded`
+    (the shop's nightly counters reconcile, which computes both from the orders in the same
+    statement that read them). Returns the drifts, empty when there were none."""
+    return counters_repair(Member, pk=member_id, values={
+        "paid_order_count": (recorded[0], expected[0]), "paid_total_fen": (recorded[1], expected[1])})
