@@ -102,7 +102,13 @@ class Product(models.Model):
     )
     # Denormalised for list ordering; recomputed from SKUs by the catalog service.
     min_price_fen = models.BigIntegerField("最低价（分）", default=0, editable=False)
+    # sales_count = sales_base + units of paid orders - units refunded. It moves after each
+    # payment or refund commits (catalog.services.product_sales_count_after_commit) and the
+    # nightly counters reconcile recomputes it; sales_base is what was sold before this system
+    # (an import), which the reconcile keeps.
     sales_count = models.PositiveIntegerField("销量", default=0, editable=False)
+    sales_base = models.PositiveIntegerField("历史销量", default=0, editable=False,
+                                             help_text="接入本系统前的销量，计入展示的销量")
     sort = models.PositiveIntegerField("排序", default=0)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

@@ -1,11 +1,12 @@
-"""Reads of the catalog for shoppers: the category tree, the product list, a product page."""
+"""Reads of the catalog: for shoppers the category tree, the product list, a product page; for
+the shop whether an order's stock was given back."""
 
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from catalog.errors import ProductUnavailable
-from catalog.models import Category, Product, ProductImage, Sku, Stock
+from catalog.models import Category, Product, ProductImage, Sku, Stock, StockMovement
 
 
 def category_tree() -> list[Category]:
@@ -45,3 +46,9 @@ def product_detail(*, product_id: int) -> Product:
     if product is None:
         raise ProductUnavailable(code="product_not_found", status=404)
     return product
+
+
+def stock_released(*, reference: str) -> bool:
+    """Whether stock was already given back under `reference` (catalog.services.stock_release gives
+    back once per reference)."""
+    return StockMovement.objects.filter(reason=StockMovement.Reason.ORDER_RELEASE, reference=reference).exists()

@@ -3,19 +3,26 @@
 Stock: this is the only code that changes `Stock.available`, always leaving a movement row.
 Every decrement is a conditional UPDATE (`available >= n` in the WHERE clause) with the row
 count checked, backed by the table's CheckConstraint, so no interleaving of buyers can take
-stock below zero. Multi-SKU changes go in SKU-id order so two orders never deadlock.
+stock below zero. Multi-SKU changes go in SKU-id order so two orders never deadlock; stock is
+the last level of the global lock order (docs/architecture.md, "Lock order").
+
+Sales counts are hot rows: they move after the payment or refund commits
+(`product_sales_count_after_commit`), never inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Value
+from django.db.models.functions import Greatest
 
 from catalog.errors import InsufficientStock
 from catalog.models import Product, Sku, Stock, StockMovement
+from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 from core.errors import ValidationFailed
 from core.operators import operator_id
@@ -104,7 +111,7 @@ def stock_release(*, quantities: dict[int, int], reference: str) -> bool:
 
 
 def stock_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
-    """Merge (sku_id, quantity) pairs into sku_id -> total units."""
+    """Merge (sku_id, quantity) pairs into sku_id -> total units (or product ids: any id)."""
     merged: dict[int, int] = {}
     for sku_id, quantity in lines:
         merged[sku_id] = merged.get(sku_id, 0) + quantity
@@ -132,3 +139,31 @@ def product_set_shelf(*, product_ids: Iterable[int], on_shelf: bool) -> tuple[in
     sellable = Product.objects.filter(pk__in=ids, skus__is_active=True).distinct().values("pk")
     refused = list(Product.objects.filter(pk__in=ids).exclude(pk__in=sellable).values_list("name", flat=True))
     return Product.objects.filter(pk__in=sellable).update(is_on_shelf=True), refused
+
+
+def product_sales_count_after_commit(*, units: Iterable[tuple[int, int]]) -> None:
+    """Add `units` ((product_id, units) pairs, merged per product; negative for units refunded)
+    to the products' sales counts once the caller's transaction commits.
+
+    Runs in the caller's transaction (a payment's, a refund's) and only registers the change: a
+    bestseller's row would otherwise hold every payment of it in one queue until each commits.
+    After the commit, each product moves by its own short UPDATE, in product-id order, never below
+    zero; if the transaction rolls back, nothing moves. A crash between the commit and the
+    UPDATE leaves a drift the nightly counters reconcile repairs (product_sales_count_repair).
+    """
+    require_transaction("product_sales_count_after_commit")
+    changes = {product_id: n for product_id, n in stock_quantities(units).items() if n}
+    if changes:
+        transaction.on_commit(partial(_product_sales_count_add, changes), robust=True)
+
+
+def _product_sales_count_add(changes: Mapping[int, int]) -> None:
+    for product_id in sorted(changes):
+        Product.objects.filter(pk=product_id).update(
+            sales_count=Greatest(F("sales_count") + changes[product_id], Value(0)))
+
+
+def product_sales_count_repair(*, product_id: int, recorded: int, expected: int) -> list[CounterDrift]:
+    """Set a product's sales count to `expected` if it still is `recorded` (the reconcile's repair;
+    core.counters.counters_repair). Returns the drift, empty when there was none."""
+    return counters_repair(Product, pk=product_id, values={"sales_count": (recorded, expected)})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from celery import shared_task
 
 from shop.services.orders import order_confirm_overdue_receipts
 from shop.services.payments import order_cancel_expired
+from shop.services.reconcile import counters_reconcile
 
 
 @shared_task(name="shop.tasks.cancel_expired_orders")
@@ -16,6 +20,14 @@ def cancel_expired_orders() -> dict[str, int]:
 @shared_task(name="shop.tasks.confirm_overdue_receipts")
 def confirm_overdue_receipts() -> int:
     return order_confirm_overdue_receipts()
+
+
+@shared_task(name="shop.tasks.reconcile_counters")
+def reconcile_counters() -> dict[str, Any]:
+    """Sales counts, coupon used counts and members' paid totals against the rows they count;
+    drifts are repaired, logged and returned."""
+    report = counters_reconcile()
+    return {"drifts": [asdict(drift) for drift in report.drifts], "skipped": report.skipped}
 
 
 # --- shipping ---------------------------------------------------------------------------------------

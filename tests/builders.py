@@ -3,7 +3,8 @@
 One way to make each, through the real services, so a test's "given" is a state the shop can
 actually reach: placement is `order_place`, a payment is a signed WeChat notification posted to
 our notify endpoint (`payment_handle_notify` behind the view WeChat calls), shipping is
-`order_ship`, receipt `order_confirm_receipt`, an after-sale `after_sale_request`.
+`order_ship`, receipt `order_confirm_receipt`, an after-sale `after_sale_request`, WeChat's word
+that a refund succeeded `refund_notice` (for `refund_record_result`).
 
 Paying works with or without the WeChat sandbox. Pass the `sandbox` fixture's control when the
 test later needs WeChat to know the trade (a refund, a shipping-info upload, an orderquery): the
@@ -36,11 +37,12 @@ from core.audit import Actor
 from members.models import Member
 from payments.models import Payment
 from shop import pricing
-from shop.models import ORDER_PAYABLE_KIND, AfterSale, Order, OrderLine, OrderStatus
+from shop.models import ORDER_PAYABLE_KIND, AfterSale, Order, OrderLine, OrderStatus, Refund
 from shop.services.aftersales import AfterSaleInput, LineRequest, after_sale_request
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_confirm_receipt, order_place, order_ship
 from shop.services.payments import order_prepay
 from tests.factories import AddressFactory, MemberFactory
+from wechat.gateway import RefundNotice
 from wechat.pay_v2 import NOTIFY_ACK
 from wechat.sandbox.client import SandboxControl
 from wechat.sandbox.wire import format_time, signed, to_xml
@@ -173,6 +175,15 @@ def requested_after_sale(*, order: Order, lines: LineQuantities, member: Member 
                           photo_ids=tuple(photo_ids))
     created, _ = after_sale_request(member=member or order.member, data=data, idempotency_key=key)
     return created
+
+
+def refund_notice(refund: Refund, *, refund_id: str | None = None) -> RefundNotice:
+    """WeChat's word that `refund` succeeded, as the gateway hands it over once verified (pass it
+    to refund_record_result). `refund_id` is WeChat's refund id (default: one per refund)."""
+    refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+    return RefundNotice(out_refund_no=refund.out_refund_no, refund_id=refund_id or f"50300{refund.pk:012d}",
+                        out_trade_no=refund.payment.out_trade_no, status="SUCCESS", amount_fen=refund.amount_fen,
+                        total_fee_fen=refund.payment.amount_fen, succeeded_at=timezone.now())
 
 
 def order_discount(monkeypatch: pytest.MonkeyPatch, amount_fen: int, *, label: str = "优惠券满减") -> None:

@@ -6,20 +6,31 @@ values — campaigns never imports shop. Every coupon change is a conditional UP
 coupon's current status (and order), checked by its row count, plus one CouponEvent whose
 (coupon, action, reference=order_no) is unique: so each step happens exactly once per order
 however often, or however concurrently, it is asked for.
+
+Coupons are locked in id order, before any other campaign row (docs/architecture.md, "Lock
+order"). A template's used_count and redeemed_value_fen are hot counters: every payment with a
+popular coupon would queue on the template's row, so they move after the payment or refund
+commits, and `coupon_template_counts_reconcile` recomputes them every night.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from django.db.models import F
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
 from campaigns.services.flash import FlashWant, flash_release, flash_reserve
+from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 
 Action = CouponEvent.Action
@@ -103,8 +114,9 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
     """Consume the coupons of an order that was just paid. Never fails the payment.
 
     Runs in the caller's (payment) transaction. Each coupon the order locked at placement:
-    LOCKED → USED (conditional on the order), a USED event, and its template's used_count + 1
-    and redeemed_value_fen + its discount. A revived order (cancelled, then paid late) had its
+    LOCKED → USED (conditional on the order), a USED event, and — after the transaction commits
+    (_template_counts_after_commit) — its template's used_count + 1 and redeemed_value_fen + its
+    discount. A revived order (cancelled, then paid late) had its
     coupons released: each is taken again if it is still AVAILABLE; otherwise (used by another
     order since, or expired) it is reported in `not_retaken` for the caller to record — the
     shopper has paid, so the payment stands. Idempotent: a coupon already USED is left alone.
@@ -113,6 +125,7 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
     now = now or timezone.now()
     used: list[int] = []
     missing: list[int] = []
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     locks = CouponEvent.objects.filter(action=Action.LOCKED, reference=order_no).order_by("coupon_id")
     for coupon_id, amount_fen, template_id, status, holder in locks.values_list(
             "coupon_id", "amount_fen", "coupon__template_id", "coupon__status", "coupon__order_id"):
@@ -127,9 +140,10 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
             missing.append(coupon_id)
             continue
         CouponEvent.objects.create(coupon_id=coupon_id, action=Action.USED, reference=order_no, amount_fen=amount_fen)
-        CouponTemplate.objects.filter(pk=template_id).update(
-            used_count=F("used_count") + 1, redeemed_value_fen=F("redeemed_value_fen") + amount_fen)
+        counts[template_id][0] += 1
+        counts[template_id][1] += amount_fen
         used.append(coupon_id)
+    _template_counts_after_commit(counts)
     return PaidCoupons(used=used, not_retaken=missing)
 
 
@@ -138,14 +152,16 @@ def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetim
     (return_on_full_refund). Returns how many were returned; a partial refund returns none.
 
     Runs in the caller's (refund) transaction. USED → AVAILABLE, or EXPIRED when its validity has
-    ended, with a RETURNED event; the template's used_count and redeemed_value_fen go back down
-    (never below zero). Once per order: a conditional UPDATE on (order, USED).
+    ended, with a RETURNED event; after the transaction commits, the template's used_count and
+    redeemed_value_fen go back down (never below zero). Once per order: a conditional UPDATE on
+    (order, USED).
     """
     require_transaction("campaign_refund")
     if not full:
         return 0
     now = now or timezone.now()
     returned = 0
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     rows = (Coupon.objects.filter(order_id=order_id, status=CouponStatus.USED, template__return_on_full_refund=True)
             .order_by("id").values_list("pk", "template_id", "valid_until", "discount_fen"))
     for pk, template_id, valid_until, discount_fen in rows:
@@ -158,7 +174,59 @@ def campaign_refund(*, order_id: int, order_no: str, full: bool, now: dt.datetim
         CouponEvent.objects.create(coupon_id=pk, action=Action.RETURNED, reference=order_no, amount_fen=discount_fen)
         if expired:
             CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
-        CouponTemplate.objects.filter(pk=template_id, used_count__gte=1, redeemed_value_fen__gte=discount_fen).update(
-            used_count=F("used_count") - 1, redeemed_value_fen=F("redeemed_value_fen") - discount_fen)
+        counts[template_id][0] -= 1
+        counts[template_id][1] -= discount_fen
         returned += 1
+    _template_counts_after_commit(counts)
     return returned
+
+
+def _template_counts_after_commit(counts: dict[int, list[int]]) -> None:
+    """template_id -> [used, redeemed fen] to add to the templates' counters after the commit."""
+    changes = {template_id: (used, fen) for template_id, (used, fen) in counts.items() if used or fen}
+    if changes:
+        transaction.on_commit(partial(_template_counts_add, changes), robust=True)
+
+
+def _template_counts_add(changes: dict[int, tuple[int, int]]) -> None:
+    # One short UPDATE per template, in id order, outside any payment's transaction.
+    for template_id in sorted(changes):
+        used, fen = changes[template_id]
+        CouponTemplate.objects.filter(pk=template_id).update(
+            used_count=Greatest(F("used_count") + used, Value(0)),
+            redeemed_value_fen=Greatest(F("redeemed_value_fen") + fen, Value(0)))
+
+
+def coupon_template_counts_reconcile(*, quiet_since: dt.datetime,
+                                     batch_size: int | None = None) -> tuple[list[CounterDrift], int]:
+    """The nightly check of the templates' hot counters: used_count is the number of the
+    template's coupons that are USED, redeemed_value_fen the sum of their discounts. Repairs and
+    returns the drifts (core.counters.counters_repair) and the number of templates left for the
+    next run.
+
+    A template with a coupon used or returned since `quiet_since` is left for the next run: its
+    after-commit change may not have landed yet, and "repairing" it now would count that change
+    twice. Reads templates in primary-key chunks, each one statement (one snapshot of templates
+    and coupons); no row is locked.
+    """
+    batch = batch_size or settings.COUNTERS_RECONCILE_BATCH
+    used = Coupon.objects.filter(template=OuterRef("pk"), status=CouponStatus.USED).order_by().values("template")
+    busy = set(CouponEvent.objects.filter(action__in=[Action.USED, Action.RETURNED], created_at__gte=quiet_since)
+               .values_list("coupon__template_id", flat=True).distinct())
+    drifts: list[CounterDrift] = []
+    skipped = 0
+    after = 0
+    while True:
+        rows = list(CouponTemplate.objects.filter(pk__gt=after).order_by("pk").annotate(
+            expected_used=Coalesce(Subquery(used.annotate(n=Count("pk")).values("n")), Value(0)),
+            expected_fen=Coalesce(Subquery(used.annotate(fen=Sum("discount_fen")).values("fen")), Value(0)),
+        ).values_list("pk", "used_count", "redeemed_value_fen", "expected_used", "expected_fen")[:batch])
+        if not rows:
+            return drifts, skipped
+        after = rows[-1][0]
+        for pk, used_count, redeemed_fen, expected_used, expected_fen in rows:
+            if pk in busy:
+                skipped += 1
+                continue
+            drifts += counters_repair(CouponTemplate, pk=pk, values={
+                "used_count": (used_count, expected_used), "redeemed_value_fen": (redeemed_fen, expected_fen)})

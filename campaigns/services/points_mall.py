@@ -8,8 +8,9 @@ UPDATE under the limit), the item's stock (conditional UPDATE, stock_left >= 1, 
 zero) and, for a coupon item, the coupon (coupon_grant, source 积分兑换, the template's own
 limits). Any refusal rolls every part back.
 
-Locks, in this order: the member's counter row, the item row, the member row and their lots
-(points_spend), the coupon template's counter and row (coupon_grant).
+Locks, in the global lock order (docs/architecture.md, "Lock order"): the campaign rows first —
+the member's counter row, the item row, then for a coupon item the coupon template's counter and
+row (coupon_grant) — then the member row and their lots (points_spend).
 """
 
 from __future__ import annotations
@@ -97,13 +98,14 @@ def points_mall_exchange(*, member: Member, item_id: int, idempotency_key: str |
                         else PointsExchangeStatus.AWAITING_SHIPMENT),
                 idempotency_key=idempotency_key, request_hash=fingerprint if idempotency_key else "",
                 **_address_fields(address))
-            exchange.points_entry = points_spend(member_id=member.pk, points=item.points_price,
-                                                 kind=PointsKind.EXCHANGE, reference=f"mall:{exchange.pk}", now=now)
             if item.kind == PointsMallItemKind.COUPON:
                 assert item.coupon_template is not None  # a CheckConstraint guarantees it
                 exchange.coupon = coupon_grant(template=item.coupon_template, member=member,
                                                source=CouponSource.POINTS, issue_key=f"points_mall:{exchange.pk}",
                                                now=now, check_window=False).coupon
+            # The member row and their lots after every campaign row (the global lock order).
+            exchange.points_entry = points_spend(member_id=member.pk, points=item.points_price,
+                                                 kind=PointsKind.EXCHANGE, reference=f"mall:{exchange.pk}", now=now)
             exchange.save(update_fields=["points_entry", "coupon"])
     except (IntegrityError, PointsMallLimitReached, PointsMallSoldOut, PointsInsufficient):
         # A concurrent twin with the same key may have committed first: it made our insert fail,

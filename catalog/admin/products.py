@@ -182,14 +182,14 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["shelve", "unshelve"]
     autocomplete_fields = ["category"]
-    readonly_fields = ["main_image_preview", "min_price", "sales_count", "created_at", "updated_at"]
+    readonly_fields = ["main_image_preview", "min_price", "sales_count", "sales_base", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["category", "name", "subtitle", "main_image_preview", "main_image", "tags",
                            "freight_template", "is_on_shelf", "sort"]}),
         ("商品详情", {"fields": ["description"]}),
         ("新品优先购", {"fields": ["early_access_until", "early_access_min_tier_level"],
                    "description": "截止时间之前，仅享有「新品优先购」权益且等级不低于所选等级的会员可以加购和下单"}),
-        ("统计", {"fields": ["min_price", "sales_count", "created_at", "updated_at"]}),
+        ("统计", {"fields": ["min_price", "sales_count", "sales_base", "created_at", "updated_at"]}),
     ]
     inlines = [SkuInline, ProductImageInline]
 

@@ -55,6 +55,14 @@ PERIODIC_TASKS += [
      "crontab": {"minute": "40", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
 
+# The nightly counters reconcile: products' sales counts, coupon templates' used counts and members'
+# paid totals recomputed from the orders and coupons they count; drifts repaired and reported.
+PERIODIC_TASKS += [
+    {"name": "counters.reconcile", "label": "销量与统计数对账",
+     "task": "shop.tasks.reconcile_counters",
+     "crontab": {"minute": "45", "hour": "3"}, "queue": "default", "expires_seconds": 7200},
+]
+
 # Shipping: the sweep that re-queues due WeChat shipping-info uploads (nothing is lost with a
 # worker), and the tracking refresh that caches checkpoints on packages in transit.
 PERIODIC_TASKS += [

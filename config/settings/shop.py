@@ -29,3 +29,9 @@ WECHAT_SHIPPING_UPLOAD_MAX_ATTEMPTS = env_int("WECHAT_SHIPPING_UPLOAD_MAX_ATTEMP
 WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS = env_int("WECHAT_SHIPPING_UPLOAD_RETRY_BASE_SECONDS", 60)
 WECHAT_SHIPPING_UPLOAD_RETRY_MAX_SECONDS = env_int("WECHAT_SHIPPING_UPLOAD_RETRY_MAX_SECONDS", 3600)
 SHIPPING_IMPORT_MAX_ROWS = env_int("SHIPPING_IMPORT_MAX_ROWS", 2000)
+
+# The nightly counters reconcile (shop.services.reconcile): rows per chunk, and how long a counter
+# that moves after commit (sales counts, coupon used counts) is left alone after its last payment
+# or refund, since that change may still be on its way.
+COUNTERS_RECONCILE_BATCH = env_int("COUNTERS_RECONCILE_BATCH", 500)
+COUNTERS_RECONCILE_QUIET_MINUTES = env_int("COUNTERS_RECONCILE_QUIET_MINUTES", 10)

@@ -18,7 +18,7 @@ from .cards import (
 from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
 from .identity import Address, Gender, Member, MemberToken
 from .points import AdjustmentStatus, PointsAdjustment, PointsAllocation, PointsEntry, PointsKind, PointsLot
-from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, RfmThresholds
+from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, MemberPurchaseRefund, RfmThresholds
 from .segments import MemberTag, Segment, SegmentMember, Tag
 from .signin import SignIn, SignInReward
 from .tiers import Tier
@@ -27,7 +27,7 @@ __all__ = [
     "CARD_PAYABLE_KIND", "CARD_PURCHASE_MACHINE", "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address",
     "AdjustmentStatus", "CardPlan", "CardPurchase", "CardPurchaseAction", "CardPurchaseEvent", "CardPurchaseStatus",
     "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member", "MemberAudit", "MemberAuditAction", "MemberCard",
-    "MemberCardPeriod", "MemberCategoryPurchase",
+    "MemberCardPeriod", "MemberCategoryPurchase", "MemberPurchaseRefund",
     "MemberPriceSettings", "MemberTag", "MemberToken", "PointsAdjustment", "PointsAllocation", "PointsEntry",
     "PointsKind", "PointsLot", "RfmThresholds", "Segment", "SegmentMember", "SignIn", "SignInReward",
     "StackingPolicy", "Tag", "Tier", "TierChange",

@@ -1,8 +1,9 @@
 """What segment rules read besides the member row, and the audit trail of operator changes.
 
 members knows nothing of orders: the shop reports which categories a member bought from, as
-plain ids, when an order is paid (`member_record_category_purchase`), and RFM groups are computed
-from the purchase facts on Member with thresholds operators set here.
+plain ids, when an order is paid (`member_record_category_purchase`), and each refund with its
+number (`member_record_refund`); RFM groups are computed from the purchase facts on Member with
+thresholds operators set here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,28 @@ class MemberCategoryPurchase(models.Model):
         verbose_name_plural = "会员品类购买"
         constraints = [models.UniqueConstraint(fields=["member", "category_id"], name="member_category_once")]
         indexes = [models.Index(fields=["category_id", "last_bought_at"], name="member_category_recent")]
+
+
+class MemberPurchaseRefund(models.Model):
+    """A refund taken out of the member's purchase facts (Member.paid_total_fen, paid_order_count):
+    one row per refund number, so a refund processed twice counts once.
+
+    `order_refunded_in_full`: this refund completed the order's full refund, so the order no
+    longer counts as a paid order."""
+
+    member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField("退款单号", max_length=64)
+    refunded_fen = models.BigIntegerField("退款金额（分）")
+    order_refunded_in_full = models.BooleanField("订单已全额退款", default=False)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "会员消费退款"
+        verbose_name_plural = "会员消费退款"
+        constraints = [
+            models.UniqueConstraint(fields=["member", "reference"], name="member_purchase_refund_once"),
+            models.CheckConstraint(condition=Q(refunded_fen__gte=0), name="member_purchase_refund_not_negative"),
+        ]
 
 
 class RfmThresholds(models.Model):

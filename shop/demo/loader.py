@@ -200,9 +200,10 @@ def _load_product(rng: random.Random, report: DemoReport, top: DemoTopCategory, 
             stock_ensure_row(sku=sku)  # sold out: shows as 售罄
         report.skus += 1
     product_refresh_denormalised(product_id=product.pk)
-    # Sales before this system existed (the services add every paid order on top).
+    # Sales before this system existed (the services add every paid order on top; the nightly
+    # counters reconcile keeps the base).
     base_sales = rng.randint(800, 6000) if "hot" in tags else rng.randint(0, 600)
-    Product.objects.filter(pk=product.pk).update(sales_count=base_sales)
+    Product.objects.filter(pk=product.pk).update(sales_base=base_sales, sales_count=base_sales)
     report.products += 1
 
 

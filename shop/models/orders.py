@@ -264,3 +264,12 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_no}"
+
+
+# Reference of the points a revived order spends again (its first spend was returned at the cancel).
+REVIVED_POINTS_SUFFIX = ":revived"
+
+
+def revived_points_reference(order_no: str) -> str:
+    """The reference of the points spend a revived order takes again (refunds return against it)."""
+    return f"{order_no}{REVIVED_POINTS_SUFFIX}"

@@ -89,6 +89,7 @@ from shop.models.aftersales import (
 )
 from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
+from shop.services.refunds import refund_start_for_after_sale
 from shop.services.shipping import shipment_settle_order
 
 logger = logging.getLogger(__name__)
@@ -473,10 +474,6 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
     transaction, order row first; the gateway is called after commit. Approving again what is
     already past review is a no-op; approving twice as the same operator is refused.
     """
-    # TODO: a top-level import once shop.services.refunds takes RefundExceedsPaid from shop.errors
-    # instead of from this module (until then each module imports the other).
-    from shop.services.refunds import refund_start_for_after_sale  # noqa: PLC0415 - see the TODO above
-
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().get(pk=after_sale.order_id)
         locked = AfterSale.objects.select_for_update().get(pk=after_sale.pk)
@@ -559,10 +556,6 @@ def after_sale_confirm_return(*, after_sale: AfterSale, operator: AbstractBaseUs
     Restocking happens once per after-sale (the stock ledger's unique release reference); the
     refund goes to the gateway after commit. Confirming again is a no-op.
     """
-    # TODO: a top-level import once shop.services.refunds takes RefundExceedsPaid from shop.errors
-    # instead of from this module (until then each module imports the other).
-    from shop.services.refunds import refund_start_for_after_sale  # noqa: PLC0415 - see the TODO above
-
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().get(pk=after_sale.order_id)
         locked = AfterSale.objects.select_for_update().get(pk=after_sale.pk)

@@ -6,6 +6,11 @@ way WeChat's word that it was paid reaches us (notify, a late notify, orderquery
 auto-cancel job) goes through `payments.services.payment_record_paid()`, which calls
 `order_on_payment()` — registered for the kind by ShopConfig.ready() — exactly once per trade,
 inside the payment's transaction.
+
+Locks follow the global order (docs/architecture.md, "Lock order"): the payment (the core), the
+order, its coupons, its flash-sale rows (a revival), the member and their points lots, and
+product stock last (a revival). The products' sales counts and the coupon templates' used counts
+move after the commit: they are hot rows every payment of a bestseller would queue on.
 """
 
 from __future__ import annotations
@@ -15,17 +20,18 @@ import logging
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.flash import flash_reclaim
+from campaigns.services.gifts import gift_after_payment
 from catalog.errors import InsufficientStock
 from catalog.models import Category, Product
-from catalog.services import stock_quantities, stock_reserve
+from catalog.services import product_sales_count_after_commit, stock_quantities, stock_reserve
 from core.audit import Actor
+from core.db import require_transaction
 from core.errors import DomainError
 from core.tracking import track
 from members.errors import PointsInsufficient
@@ -44,9 +50,10 @@ from payments.registry import PayableKind
 from payments.services import payment_prepay, payment_settle_by_query
 from shop.errors import InvalidTransition, OrderExpired
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus
-from shop.models.orders import ORDER_MACHINE
+from shop.models.orders import ORDER_MACHINE, revived_points_reference
 from shop.notifications import notify_order_paid
 from shop.services.orders import order_cancel, order_get_for_member
+from shop.services.refunds import refund_create_for_late_payment
 from wechat.gateway import PaymentNotice, PrepayResult
 
 logger = logging.getLogger(__name__)
@@ -86,21 +93,18 @@ def order_on_payment(*, notice: PaymentNotice, source: str) -> str:
     ("revived"), otherwise flagged for refund ("refund_required"); the money is never lost. An
     order that already moved on is never moved back ("order_not_payable", recorded).
     """
+    require_transaction("order_on_payment")
     order = Order.objects.select_for_update().get(order_no=notice.out_trade_no)
     data = {"transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen, "source": source}
     if order.status == OrderStatus.PENDING_PAYMENT:
         _mark_paid(order, notice, data, action="paid", note="")
         return "paid"
     if order.status == OrderStatus.CANCELLED:
-        pairs = OrderLine.objects.filter(order=order).values_list("sku_id", "quantity")
         try:
+            # All or nothing: a savepoint, so when the flash-sale units or the stock are gone
+            # the whole revival (coupons, points, rewards) is undone and the refund path runs.
             with transaction.atomic():
-                # All or nothing, in placement's lock order: flash-sale units and allowance
-                # (campaign rows) first, product stock last.
-                flash_reclaim(order_id=order.pk)
-                stock_reserve(quantities=stock_quantities(pairs), reference=f"{order.order_no}-revive")
-                _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复")
-                _retake_points(order)
+                _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复", revive=True)
             return "revived"
         except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted):
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
@@ -123,15 +127,6 @@ def _order_console_url(order_no: str) -> str:
 # Registered by ShopConfig.ready(): what the payments core does when an order's trade is paid.
 ORDER_PAYABLE = PayableKind(slug=ORDER_PAYABLE_KIND, label="订单", on_paid=order_on_payment,
                             console_url=_order_console_url)
-
-
-# Reference of the points a revived order spends again (its first spend was returned at the cancel).
-REVIVED_POINTS_SUFFIX = ":revived"
-
-
-def revived_points_reference(order_no: str) -> str:
-    """The reference of the points spend a revived order takes again (refunds return against it)."""
-    return f"{order_no}{REVIVED_POINTS_SUFFIX}"
 
 
 def _reward_payment(order: Order, notice: PaymentNotice) -> None:
@@ -191,8 +186,6 @@ def _retake_points(order: Order) -> None:
 
 
 def _refund_late_payment(order_id: int) -> None:
-    from shop.services.refunds import refund_create_for_late_payment
-
     try:
         refund_create_for_late_payment(order_id=order_id)
     except Exception:  # the payment is recorded; the refund job retries this within a minute
@@ -200,26 +193,40 @@ def _refund_late_payment(order_id: int) -> None:
 
 
 def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, action: str,
-               note: str) -> None:
-    """Move the order to paid and record what the payment settles, in the payment's transaction:
-    the coupons it locked become used (a revived order takes them again if they are still there,
-    else that is recorded and the payment stands), the member's purchase facts count it, and the
-    member earns the order's points and growth (_reward_payment). After commit: 支付有礼, the
-    notification, analytics."""
+               note: str, revive: bool = False) -> None:
+    """Move the order to paid and record what the payment settles, in the payment's transaction
+    and in the global lock order (the order row is locked by the caller):
+
+    1. the order becomes paid;
+    2. the coupons it locked become used (a revived order takes them again if they are still
+       there, else that is recorded and the payment stands);
+    3. a revived order takes its flash-sale units and allowance again (flash_reclaim: raises if
+       they are gone);
+    4. the member's purchase facts count it and the member earns the order's points and growth
+       (_reward_payment); a revived order spends again the points its cancel gave back;
+    5. a revived order takes its stock again, last (stock_reserve: raises if it is gone).
+
+    After commit: the products' sales counts, 支付有礼, the notification, analytics."""
+    require_transaction("_mark_paid")
     ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.PAID, action=action, actor=Actor.WECHAT,
                              note=note, data=data)
     Order.objects.filter(pk=order.pk).update(paid_fen=notice.amount_fen, paid_at=notice.paid_at)
-    product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", "quantity")
-    for product_id, quantity in product_ids:
-        Product.objects.filter(pk=product_id).update(sales_count=F("sales_count") + quantity)
     coupons = campaign_confirm_paid(order_id=order.pk, order_no=order.order_no)
     if coupons.not_retaken:
         OrderEvent.objects.create(order=order, action="coupon_not_retaken", from_status=OrderStatus.PAID,
                                   to_status=OrderStatus.PAID, actor=Actor.SYSTEM,
                                   note="订单恢复时优惠券已被使用或已过期，未能再次核销，按实付金额处理",
                                   data={"coupon_ids": coupons.not_retaken})
+    if revive:
+        flash_reclaim(order_id=order.pk)
     member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     _reward_payment(order, notice)
+    lines = list(OrderLine.objects.filter(order=order).values_list("sku_id", "product_id_snapshot", "quantity"))
+    if revive:
+        _retake_points(order)
+        stock_reserve(quantities=stock_quantities((sku_id, quantity) for sku_id, _, quantity in lines),
+                      reference=f"{order.order_no}-revive")
+    product_sales_count_after_commit(units=[(product_id, quantity) for _, product_id, quantity in lines])
     member_id, order_no, paid_fen = order.member_id, order.order_no, notice.amount_fen
     transaction.on_commit(lambda: _gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen))
     track("order_paid", member_id=order.member_id,
@@ -230,8 +237,6 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
 def _gift_after_payment(*, member_id: int, order_no: str, paid_fen: int) -> None:
     """支付有礼 after the payment committed; a gift that fails never touches the payment."""
     try:
-        from campaigns.services.gifts import gift_after_payment
-
         gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen)
     except Exception:  # logged; the payment is recorded whatever the gift does
         logger.exception("pay gift for order %s failed", order_no)

@@ -9,7 +9,10 @@ refund state (部分退款 / 已全额退款, derived from its lines) and the af
 
 Status changes only through `shop.models.aftersales.REFUND_MACHINE.transition()` (table:
 REFUND_TRANSITIONS; a late answer about an earlier stage is ignored, REFUND_PROGRESS; audit:
-RefundEvent). Lock order everywhere: order row, then after-sale, then refund.
+RefundEvent). Locks follow the global order (docs/architecture.md, "Lock order"): the order row,
+then the after-sale, then the refund, then the coupons, the member and their points lots, and
+stock last. A refund takes back what the order counted: the member's paid total (and paid order
+count on a full refund) in the refund's transaction, the products' sales counts after it commits.
 
 Failures: a refusal (NOTENOUGH, amount...) makes the refund FAILED at once — visible in the
 console with its error and retryable (重试) under the same out_refund_no, which WeChat refunds at
@@ -32,16 +35,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
-from catalog.services import stock_quantities, stock_release
+from catalog.selectors import stock_released
+from catalog.services import product_sales_count_after_commit, stock_quantities, stock_release
 from core.audit import Actor
 from core.db import require_transaction
 from core.errors import Conflict, DomainError
+from core.jobs import enqueue_after_commit
 from core.money import yuan
 from core.tracking import track
 from members.services import growth_reverse_for_refund, points_return_for_refund, points_reverse_for_refund
+from members.services.purchases import member_record_refund
 from payments.selectors import payment_paid
 from payments.services import NotifyOutcome, payment_gateway
-from shop.errors import RefundNotFound
+from shop.errors import RefundExceedsPaid, RefundNotFound
 from shop.models import (
     ORDER_PAYABLE_KIND,
     AfterSale,
@@ -55,10 +61,8 @@ from shop.models import (
     RefundStatus,
 )
 from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, AfterSaleAction, RefundAction
-from shop.models.orders import ORDER_MACHINE, OrderAction
+from shop.models.orders import ORDER_MACHINE, OrderAction, revived_points_reference
 from shop.notifications import notify_after_sale_progress
-from shop.services.aftersales import RefundExceedsPaid
-from shop.services.payments import revived_points_reference
 from wechat.errors import RefundRefused, WechatApiError
 from wechat.gateway import RefundNotice
 from wechat.gateway import RefundState as GatewayRefundState
@@ -95,30 +99,37 @@ def refund_start_for_after_sale(*, order: Order, after_sale: AfterSale, actor: s
     """Restock (if the after-sale says so) and refund an approved after-sale.
 
     Inside the caller's transaction, with the order and after-sale rows locked. Stock comes
-    back once per after-sale (its number is the stock ledger's release reference). A zero
-    amount (a free gift line) completes at once; otherwise a PENDING refund, numbered with the
-    after-sale number, goes to the gateway after commit.
+    back once per after-sale (its number is the stock ledger's release reference), last, after
+    every other row this takes (the global lock order). A zero amount (a free gift line)
+    completes at once, taking its units out of what the order counted (_uncount_refund);
+    otherwise a PENDING refund, numbered with the after-sale number, goes to the gateway after
+    commit.
     """
     require_transaction("refund_start_for_after_sale")
-    if after_sale.restock:
-        pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
-        if stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no):
-            AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.RESTOCKED, actor=actor, operator=operator,
-                                      note="商品已退回库存")
+    restock = after_sale.restock and not stock_released(reference=after_sale.after_sale_no)
+    if restock:
+        AFTER_SALE_MACHINE.record(after_sale, action=AfterSaleAction.RESTOCKED, actor=actor, operator=operator,
+                                  note="商品已退回库存")
     if after_sale.amount_fen == 0:
         after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED,
                                                       action=AfterSaleAction.REFUNDED, actor=actor, operator=operator,
                                                       note="退款金额为 0，无需退款")
+        units = _after_sale_units(after_sale)
         _count_after_sale_lines(order, after_sale)
-        _refresh_refund_state(order.pk)
+        state = _refresh_refund_state(order.pk)
+        _uncount_refund(order, reference=after_sale.after_sale_no, amount_fen=0, units=units, state=state)
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
-        return after_sale
-    _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
-                   out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
-                   operator=operator)
-    after_sale, _ = AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDING,
-                                                  action=AfterSaleAction.REFUND_STARTED, actor=actor, operator=operator,
-                                                  note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    else:
+        _refund_create(order=order, after_sale=after_sale, amount_fen=after_sale.amount_fen,
+                       out_refund_no=after_sale.after_sale_no, reason=after_sale.get_reason_display(), actor=actor,
+                       operator=operator)
+        after_sale, _ = AFTER_SALE_MACHINE.transition(
+            pk=after_sale.pk, to=AfterSaleStatus.REFUNDING, action=AfterSaleAction.REFUND_STARTED, actor=actor,
+            operator=operator, note=f"发起退款 ¥{yuan(after_sale.amount_fen)}")
+    if restock:
+        # Last: a hot SKU's stock row stays locked only until the commit.
+        pairs = after_sale.lines.values_list("order_line__sku_id", "quantity")
+        stock_release(quantities=stock_quantities(pairs), reference=after_sale.after_sale_no)
     return after_sale
 
 
@@ -136,15 +147,8 @@ def _refund_create(*, order: Order, after_sale: AfterSale | None, amount_fen: in
 
 
 def _submit_after_commit(refund_id: int) -> None:
-    def enqueue() -> None:
-        from shop.tasks import submit_refund
-
-        try:
-            submit_refund.delay(refund_id)
-        except Exception:  # the broker is down: the beat job submits PENDING refunds anyway
-            logger.exception("could not queue refund %s; the refund job will submit it", refund_id)
-
-    transaction.on_commit(enqueue, robust=True)
+    # robust: if the broker is down, the refund job (refunds.process) submits PENDING refunds anyway.
+    enqueue_after_commit("shop.tasks.submit_refund", refund_id, robust=True)
 
 
 def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
@@ -296,15 +300,21 @@ def refund_record_result(*, notice: RefundNotice, source: str) -> str:
 
 
 def _apply_success(order: Order, refund: Refund) -> None:
+    """What a succeeded refund changes, once (the caller moved it to SUCCEEDED just now), with
+    the order row locked: the lines' and order's refunded counters, the order's refund state,
+    the after-sale; then the coupons, rewards and purchase facts the refunded part counted."""
     amount = refund.amount_fen
     if refund.after_sale_id:
         after_sale = AfterSale.objects.get(pk=refund.after_sale_id)
+        units = _after_sale_units(after_sale)
         _count_after_sale_lines(order, after_sale)
         AFTER_SALE_MACHINE.transition(pk=after_sale.pk, to=AfterSaleStatus.REFUNDED, action=AfterSaleAction.REFUNDED,
                                       actor=Actor.WECHAT, note=f"退款成功 ¥{yuan(amount)}")
         notify_after_sale_progress(after_sale_id=after_sale.pk, event="refunded")
     else:
         # The whole cancelled order went back: every line is refunded in full.
+        units = list(OrderLine.objects.filter(order=order).values_list(
+            "product_id_snapshot", F("quantity") - F("refunded_quantity")))
         OrderLine.objects.filter(order=order).update(refunded_quantity=F("quantity"), refunded_fen=F("payable_fen"))
         Order.objects.filter(pk=order.pk).update(needs_refund=False)
     updated = Order.objects.filter(pk=order.pk, refunded_fen__lte=F("paid_fen") - amount).update(
@@ -320,8 +330,36 @@ def _apply_success(order: Order, refund: Refund) -> None:
                          note=f"退款成功 ¥{yuan(amount)}（{RefundState(state).label}）",
                          data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
     _reverse_rewards(order, amount_fen=amount, refund=refund, full=state == RefundState.FULL)
+    _uncount_refund(order, reference=refund.out_refund_no, amount_fen=amount, units=units, state=state)
     track("order_refunded", member_id=order.member_id,
           properties={"order_no": order.order_no, "out_refund_no": refund.out_refund_no, "amount_fen": amount})
+
+
+def _after_sale_units(after_sale: AfterSale) -> list[tuple[int, int]]:
+    """(product id, units) of each line of the after-sale."""
+    return list(after_sale.lines.values_list("order_line__product_id_snapshot", "quantity"))
+
+
+def _uncount_refund(order: Order, *, reference: str, amount_fen: int, units: list[tuple[int, int]],
+                    state: str) -> None:
+    """Take a refund out of what the order's payment counted: the member's purchase facts, in
+    this transaction (members.services.purchases.member_record_refund: paid_total_fen down by the
+    amount, paid_order_count down by one when this refund completes the full refund), and the
+    products' sales counts by the units refunded, after commit (hot rows).
+
+    Exactly once per refund: the caller runs once per refund (its transition to SUCCEEDED, or
+    the zero-amount after-sale's to REFUNDED), and the member's side is keyed by the refund
+    number `reference` besides. `order` is the row as locked before this refund (its refund
+    state then); `state` the order's refund state now. An order never counted as paid (paid_at
+    empty: a payment that reached it after it was cancelled, refunded in full) takes nothing out.
+    """
+    require_transaction("_uncount_refund")
+    if order.paid_at is None:
+        return
+    became_full = state == RefundState.FULL and order.refund_state != RefundState.FULL
+    member_record_refund(member_id=order.member_id, refunded_fen=amount_fen, order_refunded_in_full=became_full,
+                         reference=reference)
+    product_sales_count_after_commit(units=[(product_id, -quantity) for product_id, quantity in units])
 
 
 def _count_after_sale_lines(order: Order, after_sale: AfterSale) -> None:
@@ -351,7 +389,8 @@ def _refresh_refund_state(order_id: int) -> str:
 
 
 def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: bool) -> None:
-    """Give back what the refunded part of the order earned or spent: points, growth, coupons.
+    """Give back what the refunded part of the order earned or spent: coupons, points, growth —
+    in that order, the global lock order (coupons, then the member row and their points lots).
     Inside the refund's transaction (order row locked, the lines'
     counters already include this refund), once per refund: every call below is keyed by the
     refund number (refund.out_refund_no), so processing a refund again changes nothing.
@@ -373,13 +412,15 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
       growth_reverse_for_refund (the tier follows at once);
     - spent: points_return_for_refund on the order's spend (reference = the order number). A
       revived order (cancelled, then paid late) had that spend returned by its cancel and spent
-      again under shop.services.payments.revived_points_reference: the return goes to that spend.
+      again under shop.models.orders.revived_points_reference: the return goes to that spend.
 
     Coupons: when this refund completes a full refund (`full`), the coupons whose template says
     so (return_on_full_refund) go back to the member — or expire, if their validity has ended —
     once per order (campaigns.services.checkout.campaign_refund); a partial refund returns none.
     Later campaign issues add the commissions here — plain values, no signal.
     """
+    require_transaction("_reverse_rewards")
+    campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
     goods = OrderLine.objects.filter(order_id=order.pk).aggregate(paid=Sum("payable_fen"), refunded=Sum("refunded_fen"))
     paid_fen, refunded_total_fen = int(goods["paid"] or 0), int(goods["refunded"] or 0)
     if paid_fen > 0 and refunded_total_fen > 0:
@@ -394,7 +435,6 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
             points_return_for_refund(member_id=order.member_id, reference=revived_points_reference(reference),
                                      paid_fen=paid_fen, refunded_total_fen=refunded_total_fen,
                                      refund_reference=revived_points_reference(number))
-    campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
 
 
 # --- the beat job ------------------------------------------------------------------------------------

@@ -313,10 +313,12 @@ def test_two_orders_racing_for_one_coupon_one_gets_it_and_the_other_changes_noth
     assert CouponEvent.objects.filter(coupon=coupon, action=Action.LOCKED).count() == 1
 
 
-def test_paying_uses_the_coupon_and_counts_it_on_its_template(coupon_order, sandbox):
+def test_paying_uses_the_coupon_and_counts_it_on_its_template(coupon_order, sandbox,
+                                                               django_capture_on_commit_callbacks):
     shopper, _, coupon, order = coupon_order
 
-    order = pay(order, sandbox=sandbox)
+    with django_capture_on_commit_callbacks(execute=True):  # the template counts after the commit
+        order = pay(order, sandbox=sandbox)
 
     coupon.refresh_from_db()
     assert order.status == OrderStatus.PAID and order.paid_fen == 10500
@@ -341,13 +343,15 @@ def test_a_paid_order_earns_the_pay_gift_after_the_payment_commits(coupon_order,
     assert earned.status == CouponStatus.AVAILABLE and (earned.issue_key or "").endswith(f":{order.order_no}")
 
 
-def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_there(coupon_order, sandbox):
+def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_there(
+        coupon_order, sandbox, django_capture_on_commit_callbacks):
     shopper, sku, coupon, order = coupon_order
     order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
     assert status(coupon) == CouponStatus.AVAILABLE
 
-    record_late_payment(order)
+    with django_capture_on_commit_callbacks(execute=True):  # the template counts after the commit
+        record_late_payment(order)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID and order.paid_fen == 10500
@@ -357,13 +361,15 @@ def test_a_cancelled_order_paid_late_takes_its_coupon_again_when_it_is_still_the
     assert CouponTemplate.objects.get(pk=coupon.template_id).used_count == 1
 
 
-def test_a_cancelled_order_paid_late_records_a_coupon_it_can_no_longer_take(coupon_order, sandbox):
+def test_a_cancelled_order_paid_late_records_a_coupon_it_can_no_longer_take(
+        coupon_order, sandbox, django_capture_on_commit_callbacks):
     shopper, sku, coupon, order = coupon_order
     order_prepay(member=shopper.member, order_no=order.order_no, client_ip="203.0.113.9")
     order_cancel(order=order, reason="超时未支付，系统自动取消", actor="system")
     other = placed_order(member=shopper.member, lines=[(sku, 1)])  # the released coupon went to the next order
 
-    record_late_payment(order)
+    with django_capture_on_commit_callbacks(execute=True):  # the template counts after the commit
+        record_late_payment(order)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID  # the payment stands

@@ -27,9 +27,10 @@ from members.models import (
 from members.services import points_award, points_reconcile
 from members.services.cards import card_purchase_create, card_purchase_mark_paid
 from shop.models import Order, OrderEvent, OrderStatus, Refund
+from shop.models.orders import revived_points_reference
 from shop.services.aftersales import after_sale_approve
 from shop.services.orders import order_cancel
-from shop.services.payments import order_prepay, revived_points_reference
+from shop.services.payments import order_prepay
 from shop.services.refunds import _reverse_rewards, refund_record_result
 from tests.builders import lines_of, operator, placed_order, requested_after_sale
 from tests.celery_worker import celery_eager
