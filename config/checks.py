@@ -5,11 +5,12 @@ set (README, "Configuration"):
 
 - deploy checks, run by `manage.py check --deploy` and before any web or worker process starts
   when `MALL_ENV=production`: the secret key (mall.E001), debug (E002), the sandbox's credentials
-  (E003), WeChat base URLs left at the sandbox (E005), certificate files that are missing (E006)
-  or not configured (E007), local-only allowed hosts (E008) and site URL (E009);
-- mall.E004 runs everywhere, with every `manage.py` command and at every start: the sandbox's
-  published WeChat Pay key with a host other than the local sandbox would let anyone sign a
-  payment notification.
+  (E003), WeChat base URLs left at the sandbox (E005), certificate files not configured (E007),
+  local-only allowed hosts (E008) and site URL (E009);
+- mall.E004 and E006 run everywhere, with every `manage.py` command and at every start: the
+  sandbox's published WeChat Pay key with a host other than the local sandbox would let anyone
+  sign a payment notification; a certificate variable naming a missing file would otherwise
+  surface only when a refund is sent.
 
 `refuse_unsafe_settings()` is the startup guard: config.wsgi and config.asgi call it once Django
 is set up, config.celery when a worker or beat starts. The checks read settings only (no database,
@@ -136,14 +137,6 @@ def check_certificates(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                      "(商户平台 → 账户中心 → API安全 → API证书).",
                 id="mall.E007",
             ))
-    for name in CERTIFICATES:
-        path = getattr(settings, name)
-        if path and not (Path(path).is_file() and os.access(path, os.R_OK)):
-            errors.append(checks.Error(
-                f"{name} names {path}, which is not a readable file.",
-                hint=f"Mount the file there, or point {name} at where it is.",
-                id="mall.E006",
-            ))
     return errors
 
 
@@ -173,6 +166,29 @@ def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 # Everywhere
 
 
+def check_certificate_files(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """mall.E006: a certificate variable naming a file that is not there, at startup, not at refund time.
+
+    Outside production the sandbox's own files (under WECHAT_SANDBOX_CERT_DIR, written when the
+    sandbox first starts) may not exist yet; any other path must.
+    """
+    production = settings.MALL_ENV == "production"
+    sandbox_dir = Path(settings.WECHAT_SANDBOX_CERT_DIR)
+    errors: list[checks.CheckMessage] = []
+    for name in CERTIFICATES:
+        path = getattr(settings, name)
+        if not path or (Path(path).is_file() and os.access(path, os.R_OK)):
+            continue
+        if not production and Path(path).parent == sandbox_dir:
+            continue
+        errors.append(checks.Error(
+            f"{name} names {path}, which is not a readable file.",
+            hint=f"Mount the file there, or point {name} at where it is (or unset it outside production).",
+            id="mall.E006",
+        ))
+    return errors
+
+
 def check_sandbox_pay_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     if settings.WECHAT_PAY_API_KEY != settings.WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_API_KEY"]:
         return []
@@ -193,7 +209,7 @@ DEPLOY_CHECKS: Sequence[Check] = (
     check_secret_key, check_debug, check_sandbox_credentials, check_wechat_bases, check_certificates,
     check_allowed_hosts, check_site_url,
 )
-ALWAYS_CHECKS: Sequence[Check] = (check_sandbox_pay_key,)
+ALWAYS_CHECKS: Sequence[Check] = (check_sandbox_pay_key, check_certificate_files)
 
 
 def register() -> None:

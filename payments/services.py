@@ -46,7 +46,7 @@ def payment_gateway() -> PaymentGateway:
 
 def payment_notify_url() -> str:
     """The URL WeChat notifies a trade's payment to (one for every kind)."""
-    return settings.SITE_URL.rstrip("/") + reverse("payment-wechat-notify")
+    return settings.SITE_URL + reverse("payment-wechat-notify")
 
 
 def payment_prepay(*, kind: str, out_trade_no: str, amount_fen: int, description: str, openid: str,

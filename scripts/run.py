@@ -254,6 +254,9 @@ def main() -> int:
         "WECHAT_SANDBOX_PORT": str(sandbox_port),
         # Where the sandbox sends payment and refund notifications: this run's web server.
         "SITE_URL": os.environ.get("SITE_URL", f"http://127.0.0.1:{port}"),
+        # runserver serves each connection on a thread of its own: a connection kept for reuse
+        # would stay open, idle, with every thread that ever ran.
+        "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "0"),
     }
 
     if not options.prepare_only:

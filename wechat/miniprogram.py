@@ -175,7 +175,7 @@ def _wxacode_post(token: str, body: dict[str, Any]) -> bytes:
 
     Not through wechatpy: its client parses every answer as JSON, and this one is a PNG.
     """
-    url = settings.WECHAT_API_BASE.rstrip("/") + "/wxa/getwxacodeunlimit"
+    url = settings.WECHAT_API_BASE + "wxa/getwxacodeunlimit"
     try:
         response = requests.post(url, params={"access_token": token},
                                  data=json.dumps(body, ensure_ascii=False).encode("utf-8"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -75,17 +76,22 @@ class _Client(WeChatPay):
     """
 
     def __init__(self, *, api_base_url: str, secure_api_base_url: str = "", ca_bundle: str = "",
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 client_cert: tuple[str, str] | None = None, **kwargs: Any) -> None:
+        # wechatpy would present its mch_cert on every request, so a missing certificate file
+        # would break prepay too; here only the certificate-only APIs ever open it.
+        super().__init__(mch_cert=None, mch_key=None, **kwargs)
         self.API_BASE_URL = api_base_url
         self.secure_api_base_url = secure_api_base_url or api_base_url
         self.ca_bundle = ca_bundle
+        self.client_cert = client_cert
 
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
         # The certificate-only APIs (secapi/pay/refund) live behind mutual TLS; everything else
         # keeps the plain base. A CA bundle given in settings is what verifies the server.
         if url_or_endpoint.startswith("secapi/"):
             kwargs.setdefault("api_base_url", self.secure_api_base_url)
+            if self.client_cert:
+                kwargs.setdefault("cert", self.client_cert)
         if self.ca_bundle:
             kwargs.setdefault("verify", self.ca_bundle)
         return super()._request(method, url_or_endpoint, **kwargs)
@@ -126,8 +132,7 @@ class WeChatPayV2Gateway:
             appid=app_id,
             api_key=api_key,
             mch_id=mch_id,
-            mch_cert=mch_cert or None,
-            mch_key=mch_key or None,
+            client_cert=(mch_cert, mch_key) if mch_cert and mch_key else None,
             timeout=timeout,
         )
 
@@ -253,8 +258,11 @@ class WeChatPayV2Gateway:
         WechatApiError when the outcome is unknown (network, TLS, SYSTEMERROR): the caller may
         send the same out_refund_no again, and WeChat refunds it at most once.
         """
-        if not (self._client.mch_cert and self._client.mch_key):
+        if not self._client.client_cert:
             raise WechatApiError("NO_CERT", "refunds need WECHAT_PAY_MCH_CERT and WECHAT_PAY_MCH_KEY")
+        for name, path in zip(("WECHAT_PAY_MCH_CERT", "WECHAT_PAY_MCH_KEY"), self._client.client_cert, strict=True):
+            if not os.access(path, os.R_OK):
+                raise WechatApiError("NO_CERT", f"{name} names {path}, which is not a readable file")
         if amount_fen <= 0 or amount_fen > total_fee_fen:
             raise ValueError("refund amount must be within 1..total_fee")
         reply = self._call(

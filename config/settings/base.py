@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .env import BASE_DIR, VAR_DIR, env, env_bool, local_secret, mall_env
+from .env import BASE_DIR, VAR_DIR, env, env_bool, local_secret, mall_env, site_url
 
 # "production": web and worker processes refuse to start unless the deploy checks pass
 # (config/checks.py); "local" (make run, tests) runs on the sandbox defaults.
@@ -88,8 +88,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Public base URL of this server (notify URLs handed to WeChat are built from it).
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Public base URL of this server (notify URLs handed to WeChat are built from it), kept without a
+# trailing slash: SITE_URL + reverse(...) is the absolute URL.
+SITE_URL = site_url("SITE_URL", "http://127.0.0.1:8000")
 
 from .campaigns import *  # noqa: E402,F403
 from .celery import *  # noqa: E402,F403

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from .database import DATABASE_URL, REDIS_URL
+from .database import DATABASES, REDIS_URL, broker_url
 from .env import env
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or (
-    "sqla+" + DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or broker_url(DATABASES["default"])
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

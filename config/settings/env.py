@@ -28,6 +28,20 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def base_url(name: str, default: str) -> str:
+    """`name`'s URL (or `default`) ending in exactly one "/": the form every caller joins onto.
+
+    `https://api.weixin.qq.com` and `https://api.weixin.qq.com/` are the same setting; callers
+    append endpoints ("sns/jscode2session", "poll/query.do") without a slash of their own.
+    """
+    return (os.environ.get(name) or default).strip().rstrip("/") + "/"
+
+
+def site_url(name: str, default: str) -> str:
+    """`name`'s URL (or `default`) without a trailing "/": callers append absolute paths."""
+    return (os.environ.get(name) or default).strip().rstrip("/")
+
+
 def mall_env() -> str:
     """`MALL_ENV`: "local" (default) or "production"; anything else raises ImproperlyConfigured.
 

@@ -1,6 +1,6 @@
 """Business defaults that are not yet operator-editable rows (DESIGN.md §7)."""
 
-from .env import env, env_int
+from .env import base_url, env, env_int
 
 ORDER_UNPAID_TIMEOUT_MINUTES = env_int("ORDER_UNPAID_TIMEOUT_MINUTES", 30)
 ORDER_AUTO_CONFIRM_DAYS = env_int("ORDER_AUTO_CONFIRM_DAYS", 10)
@@ -16,7 +16,7 @@ REVIEW_AUTO_POSITIVE_DAYS = env_int("REVIEW_AUTO_POSITIVE_DAYS", 7)
 # Shipping and logistics (issue: fulfilment — shipping). Tracking is asked of a provider by a
 # beat job and cached on each package; shoppers read the cache, never the provider.
 LOGISTICS_PROVIDER = env("LOGISTICS_PROVIDER", "sandbox")  # "sandbox" (no network) | "kuaidi100"
-LOGISTICS_API_BASE = env("LOGISTICS_API_BASE", "https://poll.kuaidi100.com/")
+LOGISTICS_API_BASE = base_url("LOGISTICS_API_BASE", "https://poll.kuaidi100.com/")
 LOGISTICS_API_CUSTOMER = env("LOGISTICS_API_CUSTOMER")  # Kuaidi100 customer (授权码)
 LOGISTICS_API_KEY = env("LOGISTICS_API_KEY")  # Kuaidi100 key (signs each query)
 LOGISTICS_HTTP_TIMEOUT = env_int("LOGISTICS_HTTP_TIMEOUT", 10)

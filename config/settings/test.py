@@ -1,23 +1,23 @@
 """The test run: the same settings, a broker database of its own, fast password hashing."""
 
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, EMBEDDED_DATABASE
+from .base import DATABASES, EMBEDDED_DATABASE
+from .database import broker_url, database_settings
 from .env import env
 
 # Parallel runs on one server (several developers' checkouts) each name their own database.
-DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", "test_mall")}  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", "test_mall")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Keep test tasks away from a developer's running worker.
 if EMBEDDED_DATABASE:
     from core.embedded_pg import database_url
 
-    CELERY_BROKER_URL = "sqla+" + database_url(env("TEST_BROKER_DB_NAME", "test_broker")).replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
+    CELERY_BROKER_URL = broker_url(database_settings(database_url(env("TEST_BROKER_DB_NAME", "test_broker")),
+                                                     conn_max_age=0))
 else:
-    CELERY_BROKER_URL = "sqla+" + DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+    CELERY_BROKER_URL = broker_url(DATABASES["default"])
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Tests see every write at once; the cache itself is tested with the setting turned on.
 CATALOG_CACHE_SECONDS = 0

@@ -1,8 +1,11 @@
-"""WeChat mini-program and Pay v2. Base URLs point at the sandbox unless set to WeChat's."""
+"""WeChat mini-program and Pay v2. Base URLs point at the sandbox unless set to WeChat's.
+
+Every base URL ends in one "/" whatever the variable says (env.base_url).
+"""
 
 from __future__ import annotations
 
-from .env import env, env_int
+from .env import base_url, env, env_int
 
 # The local sandbox's credentials, the defaults below. They are published in this repository:
 # production refuses them (config/checks.py), and the Pay key with a host other than the sandbox
@@ -20,10 +23,10 @@ WECHAT_PAY_API_KEY = env("WECHAT_PAY_API_KEY", WECHAT_SANDBOX_CREDENTIALS["WECHA
 WECHAT_PAY_MCH_CERT = env("WECHAT_PAY_MCH_CERT")  # client certificate (refunds)
 WECHAT_PAY_MCH_KEY = env("WECHAT_PAY_MCH_KEY")
 WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 8900)
-WECHAT_API_BASE = env("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/")
+WECHAT_API_BASE = base_url("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/")
 # Which version of the mini-program the codes from getwxacodeunlimit open: release | trial | develop.
 WECHAT_WXACODE_ENV_VERSION = env("WECHAT_WXACODE_ENV_VERSION", "release")
-WECHAT_PAY_API_BASE = env("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
+WECHAT_PAY_API_BASE = base_url("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
 WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 10)
 
 # Subscribe messages (订阅消息). Each template: the id WeChat gave it in the mini-program admin
@@ -94,8 +97,8 @@ WECHAT_SUBSCRIBE_RETRY_BASE_SECONDS = env_int("WECHAT_SUBSCRIBE_RETRY_BASE_SECON
 from .env import VAR_DIR  # noqa: E402
 
 WECHAT_SANDBOX_CERT_DIR = env("WECHAT_SANDBOX_CERT_DIR", str(VAR_DIR / "wechat-sandbox"))
-WECHAT_PAY_SECURE_API_BASE = env("WECHAT_PAY_SECURE_API_BASE",
-                                 f"https://127.0.0.1:{WECHAT_SANDBOX_PORT + 1}/pay/")
+WECHAT_PAY_SECURE_API_BASE = base_url("WECHAT_PAY_SECURE_API_BASE",
+                                      f"https://127.0.0.1:{WECHAT_SANDBOX_PORT + 1}/pay/")
 _PAY_IS_LOCAL_SANDBOX = WECHAT_PAY_SECURE_API_BASE.startswith("https://127.0.0.1:")
 WECHAT_PAY_CA_BUNDLE = env("WECHAT_PAY_CA_BUNDLE",
                            f"{WECHAT_SANDBOX_CERT_DIR}/ca.pem" if _PAY_IS_LOCAL_SANDBOX else "")

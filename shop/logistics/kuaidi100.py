@@ -65,7 +65,7 @@ def base_state(code: Any) -> str:
 
 @dataclass(frozen=True)
 class Kuaidi100:
-    base_url: str
+    base_url: str  # ends in "/", as settings.LOGISTICS_API_BASE does
     customer: str
     key: str
     timeout: float = 10
@@ -84,7 +84,7 @@ class Kuaidi100:
             fields["phone"] = phone_tail
         param = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         form = {"customer": self.customer, "param": param, "sign": sign(param, self.key, self.customer)}
-        url = self.base_url.rstrip("/") + "/poll/query.do"
+        url = self.base_url + "poll/query.do"
         try:
             response = requests.post(url, data=form, timeout=self.timeout)
             response.raise_for_status()

@@ -178,7 +178,7 @@ def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
 
 
 def refund_notify_url() -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("payment-wechat-refund-notify")
+    return settings.SITE_URL + reverse("payment-wechat-refund-notify")
 
 
 def refund_submit(*, refund_id: int) -> Refund | None:
