@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -14,10 +15,11 @@ from core.logs import ClientErrorsWithoutTraceback
 
 def formatted(record: logging.LogRecord) -> str:
     """The record as the console handler of settings.LOGGING writes it."""
-    console = settings.LOGGING["handlers"]["console"]
+    logging_config: dict[str, Any] = settings.LOGGING
+    console = logging_config["handlers"]["console"]
     assert "client_errors_without_traceback" in console["filters"]
     ClientErrorsWithoutTraceback().filter(record)
-    return logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]).format(record)
+    return logging.Formatter(logging_config["formatters"]["plain"]["format"]).format(record)
 
 
 @pytest.mark.django_db
