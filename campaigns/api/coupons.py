@@ -32,6 +32,7 @@ from campaigns.models import Coupon, CouponSource, CouponStatus, CouponTemplate,
 from campaigns.selectors import coupons as selectors
 from campaigns.selectors.coupons import CENTRE_STATE_LABELS, MINE_STATUS_LABELS, CentreEntry, MineStatus
 from campaigns.services import claims
+from core.api.throttles import per_member
 from core.errors import ValidationFailed
 from members.api.views import current_member
 from members.models import Member
@@ -178,6 +179,8 @@ class CouponOutput(serializers.Serializer):
 
 
 class CouponClaimView(APIView):
+    throttle_classes = [per_member("coupon_claim")]
+
     @extend_schema(operation_id="coupon_centre_claim", request=None, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: CouponOutput},
                    description="在领券中心领取一张券。错误码：coupon_template_not_found (404，不存在/未上架/已停用)、"

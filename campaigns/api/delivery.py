@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from campaigns.api.coupons import CouponOutput
 from campaigns.services import channels, codes
+from core.api.throttles import per_address, per_member
 from members.api.views import current_member
 
 
@@ -44,6 +45,7 @@ class RedeemInput(serializers.Serializer):
 
 
 class ScanView(APIView):
+    throttle_classes = [per_member("coupon_claim")]
 
     @extend_schema(operation_id="coupon_scan", request=ScanInput, responses={201: ScanOutput},
                    description="扫渠道码领券：领取该渠道对应的优惠券，领取记录归属该渠道。每次扫码都会记录。"
@@ -60,6 +62,9 @@ class ScanView(APIView):
 
 
 class RedeemView(APIView):
+    # Guessing codes must be hopeless: attempts are limited per member and, against many
+    # accounts on one client, per address (README, "Rate limits").
+    throttle_classes = [per_member("code_redeem"), per_address("code_redeem_address")]
 
     @extend_schema(operation_id="coupon_redeem", request=RedeemInput, responses={201: CouponOutput},
                    description="兑换码兑换优惠券，每个码只能兑换一次。同一会员重复提交返回已兑换的同一张券。"

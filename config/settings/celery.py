@@ -130,3 +130,10 @@ PERIODIC_TASKS += [
      "task": "members.tasks.cancel_expired_card_purchases",
      "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 250},
 ]
+
+# Rate limits without Redis count in a database table: finished windows are deleted nightly.
+PERIODIC_TASKS += [
+    {"name": "rate-limits.purge", "label": "清理过期的频率限制计数",
+     "task": "core.tasks.purge_rate_limit_counters",
+     "crontab": {"minute": "20", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
+]

@@ -1,4 +1,6 @@
-"""Django REST framework and the OpenAPI schema."""
+"""Django REST framework, the OpenAPI schema, and the API's rate limits."""
+
+from .env import env, env_int, mall_env
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.api.authentication.BearerTokenAuthentication"],
@@ -11,6 +13,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # How many X-Forwarded-For hops to trust for the client address the rate limits count by:
+    # production runs behind one nginx; without a proxy the header is the client's to forge.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 1 if mall_env() == "production" else 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -26,3 +31,20 @@ SPECTACULAR_SETTINGS = {
 
 # Bearer tokens issued at login.
 MEMBER_TOKEN_TTL_DAYS = 30
+
+# Rate limits (core.ratelimit, applied by core.api.throttles): scope → "<count>/<period>", the
+# period s, m, h or d with an optional multiplier ("30/5m"). Each is read from RATE_LIMIT_<SCOPE>.
+# Redeem codes are limited per member and per address: with 32^12 generated codes an address gets
+# 24 × 365 × 30 ≈ 263,000 guesses a year (README, "Rate limits").
+RATE_LIMIT_DEFAULTS = {
+    "login": "20/m",  # per client address: each attempt is a call to WeChat
+    "phone_bind": "10/h",  # per member: each attempt is a call to WeChat
+    "coupon_claim": "30/m",  # per member: coupon centre claims and channel-code scans
+    "code_redeem": "10/h",  # per member
+    "code_redeem_address": "30/h",  # per client address
+    "signin": "10/m",  # per member (one sign-in a day succeeds anyway)
+    "review": "30/h",  # per member: reviews and follow-ups
+    "after_sale": "10/h",  # per member: after-sale requests
+    "photo_upload": "60/h",  # per member: review and after-sale photos
+}
+RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

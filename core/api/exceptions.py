@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +22,7 @@ _DRF_CODES: dict[type[exceptions.APIException], tuple[str, str]] = {
     exceptions.NotAcceptable: ("not_acceptable", "不支持的响应格式"),
     exceptions.UnsupportedMediaType: ("unsupported_media_type", "不支持的请求格式，请使用 JSON"),
     exceptions.ParseError: ("malformed_request", "请求体不是有效的 JSON"),
-    exceptions.Throttled: ("throttled", "请求过于频繁，请稍后再试"),
+    exceptions.Throttled: ("rate_limited", "操作太频繁，请稍后再试"),
     exceptions.ValidationError: ("invalid_input", "输入有误"),
 }
 
@@ -58,4 +59,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if http_status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        retry_after = max(1, math.ceil(wait))
+        headers["Retry-After"] = str(retry_after)
+        detail = {"retry_after": retry_after}
     return error_response(code, message, http_status, detail, headers)

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import per_member
 from core.errors import ValidationFailed
 from members.api.views import current_member
 from members.services.signin import signin_calendar, signin_today
@@ -49,6 +50,8 @@ class CalendarOutput(serializers.Serializer):
 
 
 class SignInView(APIView):
+    throttle_classes = [per_member("signin")]
+
     @extend_schema(operation_id="me_signin", request=None, responses={201: SignInOutput})
     def post(self, request: Request) -> Response:
         result = signin_today(member=current_member(request))

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import per_address, per_member
 from members import selectors, services
 from members.models import Address, Gender, Member
 
@@ -35,6 +36,7 @@ class MemberOutput(serializers.ModelSerializer):
 class LoginView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [per_address("login")]
 
     class LoginInput(serializers.Serializer):
         code = serializers.CharField(max_length=128, help_text="wx.login() 返回的 code")
@@ -95,6 +97,8 @@ class MeView(APIView):
 
 
 class PhoneView(APIView):
+    throttle_classes = [per_member("phone_bind")]
+
     class PhoneInput(serializers.Serializer):
         code = serializers.CharField(max_length=128, help_text="getPhoneNumber 返回的 code")
 

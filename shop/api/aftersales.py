@@ -36,6 +36,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.throttles import per_member
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
@@ -204,6 +205,7 @@ class AfterSaleOptionsView(APIView):
 
 class AfterSalePhotoUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [per_member("photo_upload")]
 
     @extend_schema(
         operation_id="after_sale_photos_upload",
@@ -223,6 +225,7 @@ class AfterSalePhotoUploadView(APIView):
 
 class AfterSaleListView(generics.ListAPIView):
     serializer_class = AfterSaleOutput
+    throttle_classes = [per_member("after_sale")]  # POST: a request; the list (GET) is not counted
     queryset = AfterSale.objects.none()  # for the schema; get_queryset() scopes by member
 
     def get_queryset(self) -> Any:

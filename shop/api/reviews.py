@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.cache import cached_public_get
+from core.api.throttles import per_member
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
@@ -56,6 +57,7 @@ class PhotoOutput(serializers.Serializer):
 
 class ReviewPhotoUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [per_member("photo_upload")]
 
     @extend_schema(
         operation_id="review_photos_upload",
@@ -175,6 +177,8 @@ def _own(review: Review, request: Request) -> dict[str, Any]:
 
 
 class ReviewCreateView(APIView):
+    throttle_classes = [per_member("review")]
+
     @extend_schema(operation_id="order_line_review_create", request=ReviewInput, responses={201: OwnReviewOutput},
                    description="评价一件已收货的商品（每件一次）。" + _MODERATION_ERRORS)
     def post(self, request: Request, line_id: int) -> Response:
@@ -185,6 +189,8 @@ class ReviewCreateView(APIView):
 
 
 class ReviewFollowupView(APIView):
+    throttle_classes = [per_member("review")]
+
     @extend_schema(operation_id="review_followup_create", request=FollowupInput, responses={201: OwnReviewOutput},
                    description="追评（每条评价一次）。"
                                "错误码：followup_exists (409)、review_not_found (404)、content_risky。")
