@@ -11,6 +11,10 @@
     POST /sandbox/notify           {"out_trade_no", "times"?, "concurrent"?}
                                    -> {"deliveries", "scheduled"} (re-send a paid trade's notify)
     POST /sandbox/forge_notify     {"out_trade_no", "kind"} -> {"deliveries", "scheduled"}
+    POST /sandbox/trades           {"trades": [{"out_trade_no", "transaction_id", "total_fee",
+                                    "openid", "time_end"?, "body"?, "notify_url"?}]}
+                                   -> {"registered", "known"} (trades paid before the sandbox
+                                      started, e.g. the demo data's: see payments.register_paid)
     GET  /sandbox/trades[?state=NOTPAY]                     -> {"trades": [Trade…]}
     GET  /sandbox/trades/<out_trade_no>                     -> Trade
     GET  /sandbox/users                                     -> {"users": [{"openid", "unionid"}]}
@@ -119,6 +123,13 @@ def _forge(state: State, data: dict[str, Any]) -> dict[str, Any]:
     return payments.forge_notify(state, _text(data, "out_trade_no"), kind=_text(data, "kind"))
 
 
+def _register_paid(state: State, data: dict[str, Any]) -> dict[str, Any]:
+    trades = data.get("trades")
+    if not isinstance(trades, list):
+        raise PaymentRefused("INVALID_ARGUMENT", "trades must be a list", status=400)
+    return payments.register_paid(state, trades)
+
+
 def _trade(state: State, out_trade_no: str) -> dict[str, Any]:
     with state.lock:
         trade = state.trades.get(out_trade_no)
@@ -160,6 +171,7 @@ ROUTES: dict[tuple[str, str], Callable[[State, Any], dict[str, Any]]] = {
     ("POST", "/sandbox/notify"): _notify,
     ("POST", "/sandbox/forge_notify"): _forge,
     ("GET", "/sandbox/trades"): _trades,
+    ("POST", "/sandbox/trades"): _register_paid,
     ("GET", "/sandbox/users"): _users,
     ("GET", "/sandbox/stats"): _stats,
     ("POST", "/sandbox/expire_tokens"): _expire_tokens,

@@ -9,10 +9,12 @@ retry schedule for unacknowledged notifications is not modelled: re-send with `n
 
 from __future__ import annotations
 
+import string
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -82,6 +84,61 @@ def pay(
     if notify:
         answer.update(_send(state, trade, "genuine", times, concurrent, delay_seconds))
     return answer
+
+
+def register_paid(state: State, trades: list[Any]) -> dict[str, int]:
+    """Know trades that were paid at WeChat before this sandbox started (its memory is its
+    process's): each {"out_trade_no", "transaction_id", "total_fee", "openid", "time_end"?
+    (yyyyMMddHHmmss, Shanghai), "body"?, "notify_url"?} becomes a SUCCESS trade, as WeChat
+    would still hold it — so shipping uploads, order queries and refunds of it work.
+
+    A trade this sandbox already holds is left as it is (its own record wins) and counted as
+    known. All or nothing: one invalid entry refuses the whole request and registers none.
+    """
+    entries = [_paid_entry(entry) for entry in trades]
+    with state.lock:
+        new = {e["out_trade_no"]: e for e in entries if e["out_trade_no"] not in state.trades}
+        taken = Counter(t.transaction_id for t in state.trades.values() if t.transaction_id)
+        taken.update(e["transaction_id"] for e in new.values())
+        clash = next((tid for tid, n in taken.items() if n > 1), None)
+        if clash is not None:
+            raise PaymentRefused("TRANSACTION_ID_TAKEN", f"微信支付单号 {clash} 属于两笔交易")
+        for entry in new.values():
+            moment = parse_time(entry["time_end"]) or shanghai_now()
+            state.trades[entry["out_trade_no"]] = Trade(
+                out_trade_no=entry["out_trade_no"],
+                prepay_id=f"wx{format_time(moment)}{random_token(18, string.hexdigits.lower()[:16])}",
+                body=entry["body"], total_fee=entry["total_fee"], openid=entry["openid"],
+                notify_url=entry["notify_url"], spbill_create_ip="127.0.0.1", state="SUCCESS",
+                created_at=format_time(moment), transaction_id=entry["transaction_id"],
+                time_end=format_time(moment),
+            )
+    registered = len(new)
+    known = len({e["out_trade_no"] for e in entries}) - registered
+    return {"registered": registered, "known": known}
+
+
+def _paid_entry(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise PaymentRefused("INVALID_ARGUMENT", "trades must be a list of objects", status=400)
+    checked: dict[str, Any] = {}
+    for name in ("out_trade_no", "transaction_id", "openid"):
+        value = entry.get(name)
+        if not isinstance(value, str) or not value or len(value) > 64:
+            raise PaymentRefused("INVALID_ARGUMENT", f"{name} must be a non-empty string", status=400)
+        checked[name] = value
+    total_fee = entry.get("total_fee")
+    if not isinstance(total_fee, int) or isinstance(total_fee, bool) or total_fee <= 0:
+        raise PaymentRefused("INVALID_ARGUMENT", "total_fee must be a positive integer (fen)", status=400)
+    checked["total_fee"] = total_fee
+    for name in ("time_end", "body", "notify_url"):
+        value = entry.get(name, "")
+        if not isinstance(value, str):
+            raise PaymentRefused("INVALID_ARGUMENT", f"{name} must be a string", status=400)
+        checked[name] = value
+    if checked["time_end"] and parse_time(checked["time_end"]) is None:
+        raise PaymentRefused("INVALID_ARGUMENT", "time_end must be yyyyMMddHHmmss", status=400)
+    return checked
 
 
 def request_payment(state: State, params: dict[str, Any], **options: Any) -> dict[str, Any]:
