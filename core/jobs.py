@@ -9,12 +9,34 @@ the queue routes use it too), and the import graph stays one-way — tasks impor
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from celery import Task, current_app
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+_writing_history: ContextVar[bool] = ContextVar("jobs_writing_history", default=False)
+
+
+@contextmanager
+def jobs_not_queued() -> Iterator[None]:
+    """Within (this thread or task only), enqueue() and enqueue_after_commit() queue nothing;
+    a debug line names each job left out.
+
+    For writing history whose follow-up work was done back then, such as the demo loader's old
+    shipments, whose WeChat uploads it records as done: their jobs would only start, find
+    nothing to do, and say so. Decided when the job is asked for, so a job asked for inside and
+    committed after the block is not queued either.
+    """
+    token = _writing_history.set(True)
+    try:
+        yield
+    finally:
+        _writing_history.reset(token)
 
 
 def enqueue_after_commit(task_name: str, *args: Any, robust: bool = False) -> None:
@@ -26,6 +48,9 @@ def enqueue_after_commit(task_name: str, *args: Any, robust: bool = False) -> No
     `robust=True`: a failure to queue (the broker is down) is logged instead of raised, for work a
     periodic sweep picks up later anyway; the transaction has committed either way.
     """
+    if _writing_history.get():
+        logger.debug("not queued (history written under jobs_not_queued): %s%r", task_name, args)
+        return
 
     def send() -> None:
         try:
@@ -44,6 +69,9 @@ def enqueue(task_name: str, *args: Any) -> None:
 
     An unknown name raises NotRegistered. Inside a transaction, use enqueue_after_commit().
     """
+    if _writing_history.get():
+        logger.debug("not queued (history written under jobs_not_queued): %s%r", task_name, args)
+        return
     registered_task(task_name).apply_async(args=args)
 
 

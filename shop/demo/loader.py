@@ -34,6 +34,7 @@ from django.utils import timezone
 from catalog.models import Category, FreightRule, FreightTemplate, Product, ProductImage, Sku, Stock, StockMovement
 from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from core.audit import Actor
+from core.jobs import jobs_not_queued
 from members.models import Address, Gender, Member
 from members.services import address_create
 from payments.models import Payment
@@ -354,10 +355,10 @@ def _load_orders(rng: random.Random, members: list[Member], report: DemoReport) 
             _demo_pay(order)
         if status == OrderStatus.PAID:
             continue
-        with demo_clock(placed_at + pay_after + ship_after):
+        # History: the shipping info was uploaded to WeChat back then. Record it so, and queue
+        # no upload job, which would only find the upload done and say "skipped".
+        with demo_clock(placed_at + pay_after + ship_after), jobs_not_queued():
             order_ship(order=order, carrier=carrier, tracking_no=tracking_no)
-            # History: these payments never went through the sandbox, so WeChat could not take
-            # their shipping upload; record them as uploaded back then.
             ShippingInfoUpload.objects.filter(order=order).update(
                 state=ShippingUploadState.UPLOADED, uploaded_at=timezone.now(), next_attempt_at=None)
         if status == OrderStatus.SHIPPED:
