@@ -8,6 +8,9 @@
 4. Children, each in its own process group, their output forwarded with a name prefix:
    web (runserver --insecure, which also serves static files), the WeChat sandbox, a Celery
    worker on every queue, and Celery beat with the DatabaseScheduler.
+5. Once the sandbox listens, it is told of every paid order trade in the database (it starts
+   with none, and WeChat would remember them): shipping a demo order then uploads its shipping
+   info to WeChat as it would in production.
 
 Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace period). A child that
 dies is reported; the others keep running. Production runs none of this: see README.md.
@@ -91,8 +94,9 @@ class PrefixedStream(io.TextIOBase):
             self.pending = ""
 
 
-def prepare(env: dict[str, str]) -> dict[str, str]:
-    """Database, schema, static files, demo data, operator, schedule. Returns facts to print."""
+def prepare(env: dict[str, str]) -> tuple[dict[str, str], list[dict[str, object]]]:
+    """Database, schema, static files, demo data, operator, schedule. Returns facts to print and
+    the paid order trades the WeChat sandbox must know (see shop.demo.sandbox)."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     facts: dict[str, str] = {}
@@ -129,10 +133,30 @@ def prepare(env: dict[str, str]) -> dict[str, str]:
 
     facts["password"] = password_file().read_text().strip()
     facts["sandbox_command"] = "yes" if "wechat_sandbox" in get_commands() else ""
+    from shop.demo.sandbox import paid_order_trades
+
+    trades = paid_order_trades()
     from django.db import connections
 
     connections.close_all()
-    return facts
+    return facts, trades
+
+
+def register_paid_trades(sandbox_port: int, trades: list[dict[str, object]]) -> None:
+    """The sandbox starts with no trades: tell it of those WeChat would remember as paid."""
+    import requests
+
+    from shop.demo.sandbox import sandbox_register_paid_orders
+    from wechat.sandbox.client import SandboxRefused
+
+    try:
+        answer = sandbox_register_paid_orders(f"http://127.0.0.1:{sandbox_port}/", trades)
+    except (requests.RequestException, SandboxRefused) as exc:
+        say("run", f"could not tell the WeChat sandbox of the {len(trades)} paid orders "
+                   f"({exc.__class__.__name__}: {exc}): shipping them will fail its WeChat upload")
+        return
+    say("run", f"WeChat sandbox: {answer['registered']} paid orders registered "
+               f"({answer['known']} already known)")
 
 
 # ---------------------------------------------------------------- children
@@ -268,7 +292,7 @@ def main() -> int:
             return 1
 
     try:
-        facts = prepare(env)
+        facts, trades = prepare(env)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -292,9 +316,10 @@ def main() -> int:
     try:
         web = children[0]
         if wait_for_port(port, web.process, timeout=60):
-            if with_sandbox and not port_in_use(sandbox_port):
+            if with_sandbox:
                 sandbox = next(c for c in children if c.name == "sandbox")
-                wait_for_port(sandbox_port, sandbox.process, timeout=20)
+                if wait_for_port(sandbox_port, sandbox.process, timeout=20):
+                    register_paid_trades(sandbox_port, trades)
             say("run", banner(host, port, sandbox_port, facts, with_sandbox))
         elif not stop.is_set():
             say("run", f"the web server did not start listening on port {port}")
