@@ -17,7 +17,7 @@ from celery.exceptions import NotRegistered
 from django.db import transaction
 
 from config.celery import app
-from core.jobs import enqueue_after_commit, registered_task
+from core.jobs import enqueue, enqueue_after_commit, jobs_not_queued, registered_task
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,17 @@ def test_a_rolled_back_transaction_queues_nothing(eager, django_capture_on_commi
 
     assert callbacks == []
     assert calls == []
+
+
+def test_nothing_asked_for_under_jobs_not_queued_is_queued(eager, caplog, django_capture_on_commit_callbacks):
+    with caplog.at_level(logging.DEBUG, logger="core.jobs"), django_capture_on_commit_callbacks(execute=True):
+        with jobs_not_queued():
+            enqueue_after_commit(RECORD, 1)  # committed after the block: still not queued
+            enqueue(RECORD, 2)
+        enqueue_after_commit(RECORD, 3)
+
+    assert calls == [(3,)]
+    assert sum("not queued" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_an_unknown_task_name_is_refused(eager, django_capture_on_commit_callbacks):
