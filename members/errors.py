@@ -95,6 +95,13 @@ class MemberDeleted(Conflict):
     message = "该会员已注销"
 
 
+class MemberDeletionBlocked(Conflict):
+    """Something the member started is not finished; `detail.unfinished` lists it in people's words."""
+
+    code = "member_deletion_blocked"
+    message = "还有未完成的订单或售后，暂不能注销"
+
+
 class TagNotFound(NotFound):
     code = "tag_not_found"
     message = "标签不存在"

@@ -7,11 +7,25 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from core.errors import NotFound
-from members.models import Address, Member, MemberToken, PointsEntry, PointsLot, Tier
+from members.models import (
+    Address,
+    CardPurchase,
+    GrowthEntry,
+    Member,
+    MemberCard,
+    MemberTag,
+    MemberToken,
+    PointsEntry,
+    PointsLot,
+    SignIn,
+    Tier,
+    TierChange,
+)
+from wechat.models import SubscribeConsent
 
 
 def token_hash(raw_token: str) -> str:
@@ -83,3 +97,46 @@ def points_entries_for_member(*, member_id: int, kind: str | None = None) -> Que
     if kind:
         rows = rows.filter(kind=kind)
     return rows
+
+
+# --- the member's copy of their personal information (PIPL art. 45) -------------------------------
+
+MEMBER_EXPORT_PROFILE_FIELDS = ("id", "nickname", "avatar_url", "gender", "birthday", "province", "city", "phone",
+                                "growth", "points_balance", "paid_order_count", "paid_total_fen", "last_paid_at",
+                                "registered_at", "last_login_at")
+
+
+def member_export_sections(*, member: Member) -> dict[str, Any]:
+    """What members holds about one member, as JSON-ready sections (plain values, oldest first).
+
+    Profile, addresses, tier, points and growth ledgers, tier changes, sign-ins, paid card and card
+    purchases, tags, and the subscribe-message consents (WeChat's "always allow" choices). Only
+    this member's rows; a fixed number of queries (12) whatever the history. Internal secrets
+    (openid, session key, tokens) are not personal information the member gave us and stay out.
+    """
+    profile = Member.objects.filter(pk=member.pk).values(*MEMBER_EXPORT_PROFILE_FIELDS, tier_name=F("tier__name")).get()
+    card = MemberCard.objects.filter(member_id=member.pk).values(
+        "starts_at", "ends_at", plan_name=F("plan__name")).first()
+    return {
+        "profile": profile,
+        "addresses": list(Address.objects.filter(member_id=member.pk).order_by("id").values(
+            "receiver_name", "phone", "province", "city", "district", "detail", "is_default", "created_at")),
+        "points_entries": list(PointsEntry.objects.filter(member_id=member.pk).order_by("id").values(
+            "kind", "delta", "balance_after", "reference", "note", "created_at")),
+        "points_lots": list(PointsLot.objects.filter(member_id=member.pk).order_by("id").values(
+            "earned", "remaining", "earned_at", "expires_at")),
+        "growth_entries": list(GrowthEntry.objects.filter(member_id=member.pk).order_by("id").values(
+            "delta", "reason", "reference", "growth_after", "note", "created_at")),
+        "tier_changes": list(TierChange.objects.filter(member_id=member.pk).order_by("id").values(
+            "growth", "created_at", from_tier_name=F("from_tier__name"), to_tier_name=F("to_tier__name"))),
+        "signins": list(SignIn.objects.filter(member_id=member.pk).order_by("day").values(
+            "day", "streak", "points", "growth", "created_at")),
+        "card": card,
+        "card_purchases": list(CardPurchase.objects.filter(member_id=member.pk).order_by("id").values(
+            "purchase_no", "plan_name", "days", "amount_fen", "status", "paid_fen", "paid_at", "cancelled_at",
+            "created_at")),
+        "tags": list(MemberTag.objects.filter(member_id=member.pk).order_by("tag__name")
+                     .values_list("tag__name", flat=True)),
+        "subscriptions": list(SubscribeConsent.objects.filter(member_id=member.pk).order_by("template_key").values(
+            "template_key", "credits", "accepted_total", "last_result", "last_result_at")),
+    }

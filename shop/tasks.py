@@ -9,6 +9,7 @@ from celery import shared_task
 
 from shop.services.orders import order_confirm_overdue_receipts
 from shop.services.payments import order_cancel_expired
+from shop.services.privacy import orders_anonymise_expired
 from shop.services.reconcile import counters_reconcile
 
 
@@ -20,6 +21,12 @@ def cancel_expired_orders() -> dict[str, int]:
 @shared_task(name="shop.tasks.confirm_overdue_receipts")
 def confirm_overdue_receipts() -> int:
     return order_confirm_overdue_receipts()
+
+
+@shared_task(name="shop.tasks.anonymise_expired_orders")
+def anonymise_expired_orders() -> dict[str, int]:
+    """Deleted members' orders past ORDER_PII_RETENTION_DAYS anonymised (and any left unmasked, masked)."""
+    return orders_anonymise_expired()
 
 
 @shared_task(name="shop.tasks.reconcile_counters")

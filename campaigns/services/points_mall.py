@@ -36,6 +36,7 @@ from campaigns.models import (
 from campaigns.services.coupons import coupon_grant
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.idempotency import idempotent_replay
+from core.privacy import mask_name, mask_phone
 from core.tracking import track
 from members import selectors as member_selectors
 from members.errors import PointsInsufficient
@@ -226,3 +227,22 @@ def _quota_take(*, item: PointsMallItem, member_id: int) -> None:
 def _stock_take(item: PointsMallItem) -> None:
     if not PointsMallItem.objects.filter(Q(pk=item.pk) & Q(stock_left__gte=1)).update(stock_left=F("stock_left") - 1):
         raise PointsMallSoldOut()
+
+
+def points_exchanges_forget_member(*, member_id: int) -> int:
+    """A deleted member's points-mall gifts: receiver masked (张** / 139****1111), address erased.
+
+    Gifts waiting to ship hold a deletion up (`points_exchange_deletion_blockers`), so every
+    exchange here has left. Idempotent. A member-deleted hook (settings.MEMBER_DELETED_HOOKS), after
+    the deletion committed. Outermost transaction; locks the member's exchanges by id. Returns the
+    number of exchanges masked.
+    """
+    with transaction.atomic(durable=True):
+        exchanges = list(PointsExchange.objects.select_for_update().filter(member_id=member_id)
+                         .exclude(address="").order_by("id"))
+        for exchange in exchanges:
+            exchange.receiver_name = mask_name(exchange.receiver_name)
+            exchange.receiver_phone = mask_phone(exchange.receiver_phone)
+            exchange.address = ""
+        PointsExchange.objects.bulk_update(exchanges, ["receiver_name", "receiver_phone", "address"])
+    return len(exchanges)

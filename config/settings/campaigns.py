@@ -31,5 +31,6 @@ GREETING_POSTER_FONT = env("GREETING_POSTER_FONT", "")
 # listed sends none (no anniversary template is configured by default).
 GREETING_MESSAGE_TEMPLATES = {"birthday": "birthday"}
 # What should happen when a member deletes their account (members knows nothing of campaigns):
-# greeting posters show the nickname, so their files go.
+# greeting posters show the nickname, so their files go. The shop's and analytics' hooks are added
+# in config/settings/shop.py.
 MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member"]

@@ -53,6 +53,13 @@ PERIODIC_TASKS += [
      "crontab": {"minute": "40", "hour": "3"}, "queue": "default", "expires_seconds": 3600},
 ]
 
+# Privacy: a deleted member's orders anonymised once their legal retention is over.
+PERIODIC_TASKS += [
+    {"name": "orders.anonymise-expired", "label": "注销会员订单到期匿名化",
+     "task": "shop.tasks.anonymise_expired_orders",
+     "crontab": {"minute": "20", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
+]
+
 # The nightly counters reconcile: products' sales counts, coupon templates' used counts and members'
 # paid totals recomputed from the orders and coupons they count; drifts repaired and reported.
 PERIODIC_TASKS += [

@@ -1,5 +1,6 @@
 """Business defaults that are not yet operator-editable rows (DESIGN.md §7)."""
 
+from .campaigns import MEMBER_DELETED_HOOKS
 from .env import base_url, env, env_int
 
 ORDER_UNPAID_TIMEOUT_MINUTES = env_int("ORDER_UNPAID_TIMEOUT_MINUTES", 30)
@@ -35,3 +36,16 @@ SHIPPING_IMPORT_MAX_ROWS = env_int("SHIPPING_IMPORT_MAX_ROWS", 2000)
 # or refund, since that change may still be on its way.
 COUNTERS_RECONCILE_BATCH = env_int("COUNTERS_RECONCILE_BATCH", 500)
 COUNTERS_RECONCILE_QUIET_MINUTES = env_int("COUNTERS_RECONCILE_QUIET_MINUTES", 10)
+
+# Account deletion (注销) and what the law makes us keep. A member with unfinished orders, after-sales
+# or refunds must wait (members asks these readers: it knows nothing of orders). After the deletion,
+# the orders' receivers are masked and review photos, reviewer names and analytics identities go.
+MEMBER_DELETION_BLOCKERS = ["shop.selectors.order_deletion_blockers",
+                            "campaigns.selectors.privacy.points_exchange_deletion_blockers"]
+MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.points_exchanges_forget_member",
+                        "shop.services.privacy.orders_forget_member",
+                        "shop.services.privacy.reviews_forget_member", "analytics.services.events_forget_member"]
+# A deleted member's orders keep the masked receiver this long after their last step, then are
+# anonymised by the nightly job: the E-Commerce Law (电子商务法 art. 31) requires transaction
+# records to be kept at least three years after completion (1096 days: three years with a leap day).
+ORDER_PII_RETENTION_DAYS = env_int("ORDER_PII_RETENTION_DAYS", 1096)

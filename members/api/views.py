@@ -89,8 +89,12 @@ class MeView(APIView):
 
     @extend_schema(operation_id="me_delete", request=None, responses={204: None},
                    description="注销账号：个人资料匿名化（昵称改为“已注销用户”，清空头像、手机号、生日、地区，"
-                               "删除收货地址），所有登录令牌失效；订单与积分/成长值流水保留。重复调用无副作用"
-                               "（令牌已失效时返回 401）。同一微信号之后登录会注册为新会员。")
+                               "删除收货地址、标签和订阅授权），所有登录令牌失效；评价改为匿名并删除图片，"
+                               "行为数据解除与本人的关联；订单依法保留（收货人打码为“张** 139****1111 省市”，"
+                               "保留期满后完全匿名化），积分/成长值流水保留。有未完成的订单、售后、退款或待发货的"
+                               "积分兑换时返回 409 member_deletion_blocked，detail.unfinished 列出未完成事项，"
+                               "什么都不改。重复调用无副作用（令牌已失效时返回 401）。"
+                               "同一微信号之后登录会注册为新会员。")
     def delete(self, request: Request) -> Response:
         services.member_delete_account(member_id=current_member(request).pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

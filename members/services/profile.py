@@ -21,9 +21,11 @@ from django.utils.module_loading import import_string
 from core.errors import ValidationFailed
 from core.operators import operator_id
 from core.tracking import track
-from members.errors import BirthdayLocked, InvalidBirthday, MemberDeleted, MemberNotFound
+from members.errors import BirthdayLocked, InvalidBirthday, MemberDeleted, MemberDeletionBlocked, MemberNotFound
 from members.models import (
     Address,
+    CardPurchase,
+    CardPurchaseStatus,
     Gender,
     Member,
     MemberAudit,
@@ -33,6 +35,7 @@ from members.models import (
     MemberToken,
     SegmentMember,
 )
+from wechat.models import MessageLog, SubscribeConsent
 
 logger = logging.getLogger(__name__)
 
@@ -123,16 +126,23 @@ def member_birthday_change_by_operator(*, member_id: int, birthday: dt.date | No
 
 
 def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None = None) -> Member:
-    """注销: anonymise the member's personal data; keep the row, its orders and its ledgers.
+    """注销: erase the member's personal data; keep the row, its orders and its ledgers.
+
+    Refused with MemberDeletionBlocked (409, `detail.unfinished` in people's words) while anything
+    the member started is unfinished: an unpaid card purchase here, and whatever the layers above
+    report (settings.MEMBER_DELETION_BLOCKERS: unpaid, unshipped or undelivered orders, open
+    after-sales, refunds on their way); a refusal changes nothing.
 
     Nickname becomes 已注销用户; avatar, phone, gender, birthday and region are cleared; the
     openid and unionid are replaced by a tombstone (so the same WeChat account can register anew
-    as a new member); addresses, tags, segment memberships and category purchase facts are
-    deleted; every token is revoked; `is_active` False and `deleted_at` set. Orders, payments,
-    coupons and the points/growth ledgers keep pointing at the (now anonymous) row.
+    as a new member); addresses, tags, segment memberships, category purchase facts and
+    subscribe-message consents are deleted, and the openid is cleared from the message log; every
+    token is revoked; `is_active` False and `deleted_at` set. Orders, payments, coupons and the
+    points/growth ledgers keep pointing at the (now anonymous) row.
     Idempotent: deleting a deleted member returns it unchanged. Outermost transaction, locks the
-    member row; what the layers above want done (settings.MEMBER_DELETED_HOOKS: greeting posters
-    carry the nickname) runs after commit.
+    member row (the blockers are read under it); what the layers above want done
+    (settings.MEMBER_DELETED_HOOKS: order receivers masked, review photos and analytics identities
+    erased, greeting posters deleted) runs after commit.
     """
     now = timezone.now()
     with transaction.atomic(durable=True):
@@ -141,6 +151,10 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
             raise MemberNotFound()
         if member.deleted_at is not None:
             return member
+        unfinished = member_deletion_blockers(member_id=member.pk)
+        if unfinished:
+            raise MemberDeletionBlocked(f"以下事项未完成，暂不能注销：{'；'.join(unfinished)}",
+                                        detail={"unfinished": unfinished})
         tombstone = f"deleted:{member.pk}:{secrets.token_hex(8)}"
         fields: dict[str, Any] = {
             "nickname": DELETED_NICKNAME, "avatar_url": "", "phone": "", "gender": Gender.UNKNOWN,
@@ -154,6 +168,8 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
         MemberTag.objects.filter(member_id=member.pk).delete()
         SegmentMember.objects.filter(member_id=member.pk).delete()
         MemberCategoryPurchase.objects.filter(member_id=member.pk).delete()
+        SubscribeConsent.objects.filter(member_id=member.pk).delete()
+        MessageLog.objects.filter(member_id=member.pk).exclude(openid="").update(openid="")
         MemberToken.objects.filter(member_id=member.pk, revoked_at__isnull=True).update(revoked_at=now)
         MemberAudit.objects.create(member=member, action=MemberAuditAction.DELETED, operator_id=operator_id(operator),
                                    note="会员注销" if operator is None else "运营代为注销")
@@ -161,6 +177,22 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
         member_pk = member.pk
         transaction.on_commit(lambda: _deleted_hooks_run(member_pk))
     return member
+
+
+def member_deletion_blockers(*, member_id: int) -> list[str]:
+    """What keeps the member from deleting their account now, one line each ("待付款的订单 1 笔").
+
+    The member's own unpaid card purchases, then each of settings.MEMBER_DELETION_BLOCKERS
+    (dotted paths called with member_id=…, returning such lines): members knows nothing of orders.
+    Empty: nothing is unfinished. A failing check raises; it never lets a deletion through.
+    """
+    unfinished: list[str] = []
+    pending_cards = CardPurchase.objects.filter(member_id=member_id, status=CardPurchaseStatus.PENDING).count()
+    if pending_cards:
+        unfinished.append(f"待支付的会员卡订单 {pending_cards} 笔")
+    for path in getattr(settings, "MEMBER_DELETION_BLOCKERS", []):
+        unfinished.extend(import_string(path)(member_id=member_id))
+    return unfinished
 
 
 def _deleted_hooks_run(member_id: int) -> None:
