@@ -25,7 +25,8 @@ TODAY = dt.date(2026, 11, 23)
 
 @pytest.fixture
 def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+    """Where the posters live: the private storage (core.media)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
     return tmp_path
 
 
