@@ -72,7 +72,9 @@ def test_the_list_and_detail_are_in_chinese_with_lines_photos_and_trail(request_
     assert 'class="mall-preview"' in detail and "/private-media/aftersales/" in detail
     assert "确认收到退货" not in detail
     # The evidence link the console renders is signed: it opens for the operator, and only signed.
-    link = unescape(re.search(r'href="(/private-media/aftersales/[^"]+)"', detail).group(1))
+    found = re.search(r'href="(/private-media/aftersales/[^"]+)"', detail)
+    assert found is not None
+    link = unescape(found.group(1))
     assert ops.get(link).status_code == 200
     assert ops.get(link.split("?")[0]).status_code == 404
 
