@@ -4,7 +4,7 @@
 (bench.segments.load_members: birthdays spread evenly over the calendar, so 1/365 of them are
 today's), switches on a birthday gift rule, starts a WeChat sandbox in this process for the
 mini-program codes (getwxacodeunlimit over HTTP, as in production), writes posters to a temporary
-MEDIA_ROOT, and times `greetings_send_today()` end to end: finding today's members through the
+PRIVATE_MEDIA_ROOT, and times `greetings_send_today()` end to end: finding today's members through the
 (month, day, id) index in batches, one coupon each (where the tier has the birthday gift), a poster
 each, the subscribe message where there is a credit (none here). Then it runs the job again and
 checks the second run changed nothing (one coupon and one poster per member).
@@ -46,16 +46,16 @@ def run(member_count: int = DEFAULT_MEMBERS) -> dict[str, Any]:
     members = Member.objects.count()
     due = due_members(kind="birthday", today=today).count()
 
-    saved_media = settings.MEDIA_ROOT
+    saved_media = settings.PRIVATE_MEDIA_ROOT  # posters are member-owned files (core.media)
     with tempfile.TemporaryDirectory(prefix="bench-posters-") as media, sandbox_for_settings(settings):
-        settings.MEDIA_ROOT = media
+        settings.PRIVATE_MEDIA_ROOT = media
         try:
             started = time.perf_counter()
             first = greetings_send_today(today=today)
             seconds = time.perf_counter() - started
             again = greetings_send_today(today=today)
         finally:
-            settings.MEDIA_ROOT = saved_media
+            settings.PRIVATE_MEDIA_ROOT = saved_media
     greetings = Greeting.objects.filter(kind="birthday", year=today.year)
     if (first["birthday"] != due or again["birthday"] or again["coupons"] or again["posters"]
             or greetings.count() != due or greetings.filter(poster="").exists()):

@@ -6,7 +6,7 @@ set (README, "Configuration"):
 - deploy checks, run by `manage.py check --deploy` and before any web or worker process starts
   when `MALL_ENV=production`: the secret key (mall.E001), debug (E002), the sandbox's credentials
   (E003), WeChat base URLs left at the sandbox (E005), certificate files not configured (E007),
-  local-only allowed hosts (E008) and site URL (E009);
+  local-only allowed hosts (E008) and site URL (E009), cookies that may travel without HTTPS (E010);
 - mall.E004 and E006 run everywhere, with every `manage.py` command and at every start: the
   sandbox's published WeChat Pay key with a host other than the local sandbox would let anyone
   sign a payment notification; a certificate variable naming a missing file would otherwise
@@ -162,6 +162,18 @@ def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     )]
 
 
+def check_secure_cookies(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"{name} is off: the console's {what} would be sent over plain HTTP too.",
+            hint=f"config/settings/security.py turns {name} on with MALL_ENV=production; do not override it.",
+            id="mall.E010",
+        )
+        for name, what in (("SESSION_COOKIE_SECURE", "session cookie"), ("CSRF_COOKIE_SECURE", "CSRF cookie"))
+        if not getattr(settings, name)
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Everywhere
 
@@ -207,7 +219,7 @@ def check_sandbox_pay_key(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 DEPLOY_CHECKS: Sequence[Check] = (
     check_secret_key, check_debug, check_sandbox_credentials, check_wechat_bases, check_certificates,
-    check_allowed_hosts, check_site_url,
+    check_allowed_hosts, check_site_url, check_secure_cookies,
 )
 ALWAYS_CHECKS: Sequence[Check] = (check_sandbox_pay_key, check_certificate_files)
 

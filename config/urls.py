@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.views import private_media
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("catalog.api.urls")),
@@ -13,7 +15,9 @@ urlpatterns = [
     path("api/v1/", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Uploaded media; production serves it from nginx or object storage instead.
+    # Member-owned files, for signed links only (core.media); never under MEDIA_URL.
+    path("private-media/<path:name>", private_media, name="private-media"),
+    # Public uploaded media (product images); production serves it from nginx or object storage instead.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
 

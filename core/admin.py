@@ -19,8 +19,8 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 from import_export.forms import SelectableFieldsExportForm
-from PIL import Image, UnidentifiedImageError
 
+from core.images import ImageRejected, image_clean, image_limits
 from core.money import fen_from_yuan, yuan
 
 admin.site.site_header = "小程序商城 运营后台"
@@ -115,45 +115,44 @@ def request_operator(request: HttpRequest) -> AbstractBaseUser | None:
 # ---------------------------------------------------------------------------------------------
 # Images
 
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
-IMAGE_MAX_PIXELS = 40_000_000
-IMAGE_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+# image_clean()'s refusal codes -> this field's messages, in the console's words.
+IMAGE_ERROR_CODES = {
+    "image_too_large": "too_big",
+    "image_unsupported_format": "format",
+    "image_too_many_pixels": "too_many_pixels",
+    "image_invalid": "invalid_image",
+}
 
 
 class ValidatedImageField(forms.ImageField):
-    """An upload that is really a JPEG/PNG/WebP, at most 5 MB and 40 megapixels.
+    """An operator's upload, through the same core.images.image_clean() as shoppers' photos.
 
-    The size check runs before Pillow reads the file, and the pixel check before anything
-    decodes it, so a decompression bomb is refused from its header alone.
+    Refused unless it is really a JPEG/PNG/WebP within IMAGE_UPLOAD_MAX_MB and
+    IMAGE_UPLOAD_MAX_PIXELS (the size checked before Pillow reads the file, the pixels from the
+    header before anything decodes, so a decompression bomb is refused cheaply). What is stored is
+    the re-encoded image under a random name: no EXIF (GPS, camera), no appended payload, no
+    operator's file name in the public URL.
     """
 
     default_error_messages = {
-        "too_big": "图片不能超过 5 MB",
+        "too_big": "图片不能超过 {max_mb:g} MB",
         "format": "仅支持 JPEG、PNG、WebP 格式的图片",
-        "too_many_pixels": "图片尺寸过大（不能超过 4000 万像素）",
+        "too_many_pixels": "图片尺寸过大（不能超过 {max_wan_pixels:g} 万像素）",
         "invalid_image": "请上传有效的图片文件",
     }
 
     def to_python(self, data: Any) -> Any:
-        if isinstance(data, UploadedFile) and data.size is not None and data.size > IMAGE_MAX_BYTES:
-            raise ValidationError(self.error_messages["too_big"], code="too_big")
-        if isinstance(data, UploadedFile):
-            self._check_header(data)
-        return super().to_python(data)
-
-    def _check_header(self, data: UploadedFile) -> None:
+        if not isinstance(data, UploadedFile):
+            return super().to_python(data)
         try:
-            data.seek(0)
-            with Image.open(data) as image:  # lazy: reads the header, decodes nothing
-                image_format, (width, height) = image.format, image.size
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise ValidationError(self.error_messages["invalid_image"], code="invalid_image") from exc
-        finally:
-            data.seek(0)
-        if image_format not in IMAGE_FORMATS:
-            raise ValidationError(self.error_messages["format"], code="format")
-        if width * height > IMAGE_MAX_PIXELS:
-            raise ValidationError(self.error_messages["too_many_pixels"], code="too_many_pixels")
+            clean = image_clean(data)
+        except ImageRejected as exc:
+            code = IMAGE_ERROR_CODES.get(exc.code, "invalid_image")
+            max_bytes, max_pixels = image_limits()
+            message = self.error_messages[code].format(max_mb=max_bytes / (1024 * 1024),
+                                                       max_wan_pixels=max_pixels / 10_000)
+            raise ValidationError(message, code=code) from exc
+        return clean.file
 
 
 # ---------------------------------------------------------------------------------------------

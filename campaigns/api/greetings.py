@@ -2,6 +2,9 @@
 
     GET /api/v1/me/greetings/                          the member's greetings, newest first (paginated)
     GET /api/v1/me/greetings/{id}/poster.png           the poster PNG, to its owner only (404 otherwise)
+
+The list's `poster_url` is a signed link that expires (core.media), so an <image> tag can show
+it without the login token and a guessed or stale link gets nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -32,7 +35,8 @@ class GreetingCouponOutput(serializers.Serializer):
 class GreetingOutput(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display", help_text="生日 / 注册纪念日")
     coupon = GreetingCouponOutput(allow_null=True, help_text="随祝福赠送的优惠券；没有则为 null")
-    poster_url = serializers.SerializerMethodField(help_text="海报 PNG 地址（需带登录令牌）；尚未生成为 null")
+    poster_url = serializers.SerializerMethodField(
+        help_text="海报 PNG 的签名地址（无需登录令牌，一段时间后过期，过期请重新获取列表）；尚未生成为 null")
 
     class Meta:
         model = Greeting
@@ -41,7 +45,9 @@ class GreetingOutput(serializers.ModelSerializer):
     def get_poster_url(self, greeting: Greeting) -> str | None:
         if not greeting.poster:
             return None
-        return reverse("greeting-poster", args=[greeting.pk])
+        request = self.context.get("request")
+        url = greeting.poster.url
+        return request.build_absolute_uri(url) if request is not None else url
 
 
 class MyGreetingListView(generics.ListAPIView):

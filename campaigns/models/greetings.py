@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.media import private_storage
+
 
 class GreetingKind(models.TextChoices):
     BIRTHDAY = "birthday", "生日"
@@ -29,7 +31,8 @@ class Greeting(models.Model):
     # Why no coupon came with the greeting (no active rule, the tier has no birthday gift, the
     # coupon's own rules): a code, shown in Chinese in the console.
     skip_reason = models.CharField("未赠券原因", max_length=40, blank=True, default="")
-    poster = models.FileField("海报", upload_to="greetings/%Y/%m/", blank=True, default="", max_length=200)
+    poster = models.FileField("海报", upload_to="greetings/%Y/%m/", storage=private_storage, blank=True, default="",
+                              max_length=200)
     poster_error = models.CharField("海报生成失败原因", max_length=200, blank=True, default="")
     poster_at = models.DateTimeField("海报生成时间", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)

@@ -37,7 +37,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -47,6 +46,7 @@ from campaigns.posters import PosterContent, PosterCoupon, drawable, poster_rend
 from campaigns.selectors.coupons import discount_text, threshold_text, yuan_text
 from campaigns.services.coupons import coupon_grant
 from core.errors import DomainError
+from core.media import private_storage
 from members.models import Member
 from wechat import miniprogram
 from wechat.messages import subscribe_message_queue, templates
@@ -206,7 +206,7 @@ def _poster_and_message(*, greeting: Greeting, tally: Tally) -> None:
         logger.warning("greeting %s: poster not made: %s", greeting.pk, exc)
         error = (getattr(exc, "message", "") or str(exc) or exc.__class__.__name__)[:200]
     else:
-        name = default_storage.save(f"greetings/{greeting.year}/{secrets.token_hex(16)}.png", ContentFile(png))
+        name = private_storage().save(f"greetings/{greeting.year}/{secrets.token_hex(16)}.png", ContentFile(png))
     with transaction.atomic(durable=True):
         if name:
             stored = Greeting.objects.filter(pk=greeting.pk, poster="").update(
@@ -214,7 +214,7 @@ def _poster_and_message(*, greeting: Greeting, tally: Tally) -> None:
             if stored:
                 tally.posters += 1
             else:  # another run stored its poster first
-                transaction.on_commit(lambda: default_storage.delete(name))
+                transaction.on_commit(lambda: private_storage().delete(name))
         else:
             Greeting.objects.filter(pk=greeting.pk, poster="").update(poster_error=error)
             tally.poster_failures += 1
@@ -303,5 +303,5 @@ def greetings_forget_member(*, member_id: int) -> int:
     names = list(Greeting.objects.filter(member_id=member_id).exclude(poster="").values_list("poster", flat=True))
     Greeting.objects.filter(member_id=member_id).exclude(poster="").update(poster="")
     for name in names:
-        default_storage.delete(name)
+        private_storage().delete(name)
     return len(names)

@@ -98,6 +98,7 @@ from .database import *  # noqa: E402,F403
 from .drf import *  # noqa: E402,F403
 from .logging import *  # noqa: E402,F403
 from .members import *  # noqa: E402,F403
+from .security import *  # noqa: E402,F403
 from .shop import *  # noqa: E402,F403
 from .storage import *  # noqa: E402,F403
 from .wechat import *  # noqa: E402,F403

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import DATABASES, EMBEDDED_DATABASE
 from .database import broker_url, database_settings
-from .env import env
+from .env import VAR_DIR, env
 
 # Parallel runs on one server (several developers' checkouts) each name their own database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", "test_mall")}
@@ -21,3 +21,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Tests see every write at once; the cache itself is tested with the setting turned on.
 CATALOG_CACHE_SECONDS = 0
+
+# Member-owned files of tests that do not point it at their own tmp_path stay out of var/private.
+PRIVATE_MEDIA_ROOT = VAR_DIR / "test-private"

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.audit import AuditEvent
+from core.media import private_storage
 from core.state import StateMachine
 from shop.errors import AfterSaleInvalidTransition, AfterSaleNotFound, RefundInvalidTransition, RefundNotFound
 
@@ -135,7 +136,7 @@ class AfterSalePhoto(models.Model):
                                    blank=True)
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
                                blank=True, related_name="+")
-    image = models.ImageField("图片", upload_to="aftersales/%Y/%m/")
+    image = models.ImageField("图片", upload_to="aftersales/%Y/%m/", storage=private_storage)
     sort = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)
 

@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from catalog.models import Product
 from core.audit import AuditEvent
+from core.media import private_storage
 from core.state import StateMachine
 from shop.errors import ReviewInvalidTransition, ReviewNotFound
 
@@ -77,7 +78,7 @@ class ReviewPhoto(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="photos", null=True, blank=True)
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
                                blank=True, related_name="+")
-    image = models.ImageField("图片", upload_to="reviews/%Y/%m/")
+    image = models.ImageField("图片", upload_to="reviews/%Y/%m/", storage=private_storage)
     is_followup = models.BooleanField("追评图片", default=False)
     sort = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)

@@ -40,7 +40,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -49,6 +48,7 @@ from core.audit import Actor
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.idempotency import idempotent_replay
 from core.images import image_clean
+from core.media import private_storage
 from core.money import allocate
 from core.operators import operator_id
 from core.tracking import track
@@ -397,7 +397,7 @@ def after_sale_photos_purge(*, older_than_hours: int = 24, batch_size: int = 200
         name = photo.image.name
         if AfterSalePhoto.objects.filter(pk=photo.pk, after_sale__isnull=True).delete()[0]:
             try:
-                default_storage.delete(name)
+                private_storage().delete(name)
             except OSError:
                 logger.warning("could not delete orphan photo file %s", name)
     return len(stale)

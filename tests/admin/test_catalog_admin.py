@@ -171,6 +171,30 @@ def test_product_images_inline_accepts_png(admin_client, catalog, settings, tmp_
     assert 'class="mall-thumb"' in html
 
 
+def test_console_images_are_reencoded_like_shoppers_photos(admin_client, catalog, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    photo = io.BytesIO()
+    Image.new("RGB", (16, 12), (10, 120, 200)).save(photo, format="JPEG", exif=exif.tobytes())
+    appended = photo.getvalue() + b"<?php system($_GET['c']); ?>"
+    data = _product_post(catalog.child, [], is_on_shelf="on", name="有机奶粉")
+    data.update({"skus-TOTAL_FORMS": "0", "main_image": SimpleUploadedFile("IMG_2041 店长.jpg", appended),
+                 "images-TOTAL_FORMS": "1", "images-0-image": SimpleUploadedFile("gallery.jpg", appended),
+                 "images-0-sort": "1"})
+
+    response = admin_client.post(reverse("admin:catalog_product_change", args=[catalog.product.pk]), data)
+
+    assert response.status_code == 302
+    product = Product.objects.get(pk=catalog.product.pk)
+    for stored in (product.main_image, ProductImage.objects.get(product=product).image):
+        raw = (tmp_path / stored.name).read_bytes()
+        assert re.fullmatch(r"products/[0-9a-f]{32}\.jpg", stored.name), stored.name
+        assert b"PhoneMaker" not in raw and b"<?php" not in raw
+        with Image.open(tmp_path / stored.name) as image:
+            assert (image.size, dict(image.getexif())) == ((16, 12), {})
+
+
 def test_shelf_actions(admin_client, catalog):
     empty = Product.objects.create(category=catalog.child, name="空商品")
     url = reverse("admin:catalog_product_changelist")

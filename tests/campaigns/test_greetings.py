@@ -8,6 +8,7 @@ import io
 import time
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
@@ -25,7 +26,8 @@ TODAY = dt.date(2026, 11, 23)
 
 @pytest.fixture
 def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+    """Where the posters live: the private storage (core.media)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
     return tmp_path
 
 
@@ -238,6 +240,26 @@ def test_another_members_poster_is_a_404(media, sandbox, birthday_rule, shopper,
     assert response.status_code == 404
     assert response.json()["code"] == "greeting_not_found"
     assert other_shopper.client.get("/api/v1/me/greetings/").json()["results"] == []
+
+
+def test_the_poster_url_is_a_signed_link_and_a_guessed_one_gets_nothing(media, sandbox, birthday_rule, shopper,
+                                                                        settings):
+    Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    greeting = Greeting.objects.get(member=shopper.member)
+    [item] = shopper.client.get("/api/v1/me/greetings/").json()["results"]
+    anonymous = Client()
+
+    assert item["poster_url"].startswith(f"http://testserver/private-media/{greeting.poster.name}?expires=")
+    assert anonymous.get(item["poster_url"]).status_code == 200  # an <image> tag sends no token
+    assert anonymous.get(f"/private-media/{greeting.poster.name}").status_code == 404
+    assert anonymous.get(f"/media/{greeting.poster.name}").status_code == 404
+    assert anonymous.get(item["poster_url"].replace(greeting.poster.name, f"greetings/2026/{'0' * 32}.png")
+                         ).status_code == 404
+
+    settings.PRIVATE_MEDIA_URL_MAX_AGE = 0
+    [stale] = shopper.client.get("/api/v1/me/greetings/").json()["results"]
+    assert anonymous.get(stale["poster_url"]).status_code == 403
 
 
 def test_posters_need_a_login(client):

@@ -36,6 +36,8 @@ def production(settings, tmp_path: Path):
     settings.WECHAT_PAY_CA_BUNDLE = ""
     settings.ALLOWED_HOSTS = ["mall.example.com", "localhost"]
     settings.SITE_URL = "https://mall.example.com"
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
     return settings
 
 
@@ -62,6 +64,8 @@ MISCONFIGURATIONS = [
     ("mall.E007", "WECHAT_PAY_MCH_KEY", {"WECHAT_PAY_MCH_KEY": ""}),
     ("mall.E008", "DJANGO_ALLOWED_HOSTS", {"ALLOWED_HOSTS": ["localhost", "127.0.0.1", "[::1]"]}),
     ("mall.E009", "SITE_URL", {"SITE_URL": "http://127.0.0.1:8000"}),
+    ("mall.E010", "SESSION_COOKIE_SECURE", {"SESSION_COOKIE_SECURE": False}),
+    ("mall.E010", "CSRF_COOKIE_SECURE", {"CSRF_COOKIE_SECURE": False}),
 ]
 
 

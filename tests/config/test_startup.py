@@ -63,6 +63,25 @@ def test_web_starts_in_production_when_configured(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+SECURITY_SETTINGS = ("import django; django.setup(); from django.conf import settings as s; "
+                     "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER, "
+                     "s.SECURE_HSTS_SECONDS)")
+
+
+def test_production_cookies_are_secure_and_https_is_seen_behind_the_proxy(tmp_path):
+    result = run([sys.executable, "-c", SECURITY_SETTINGS], tmp_path, **production_env(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "('HTTP_X_FORWARDED_PROTO',", "'https')", "31536000"]
+
+
+def test_local_cookies_work_over_plain_http(tmp_path):
+    result = run([sys.executable, "-c", SECURITY_SETTINGS], tmp_path, MALL_ENV="local")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "None", "0"]
+
+
 def test_worker_refuses_to_start_in_production_on_a_bad_setting(tmp_path):
     env = {**production_env(tmp_path), "DJANGO_DEBUG": "true"}
 

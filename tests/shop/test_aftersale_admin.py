@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -68,8 +69,14 @@ def test_the_list_and_detail_are_in_chinese_with_lines_photos_and_trail(request_
     for text in ("售后商品", "凭证图片", "处理记录", "提交申请", "商品破损", "收到时有破洞", "同意", "拒绝",
                  "该商品实付", "¥258.00", "未发货退款：同意后立即退回库存", "一位运营审核即可"):
         assert text in detail, text
-    assert 'class="mall-preview"' in detail and "/media/aftersales/" in detail
+    assert 'class="mall-preview"' in detail and "/private-media/aftersales/" in detail
     assert "确认收到退货" not in detail
+    # The evidence link the console renders is signed: it opens for the operator, and only signed.
+    found = re.search(r'href="(/private-media/aftersales/[^"]+)"', detail)
+    assert found is not None
+    link = unescape(found.group(1))
+    assert ops.get(link).status_code == 200
+    assert ops.get(link.split("?")[0]).status_code == 404
 
 
 def test_filters_by_status_and_search_by_order_number(request_with_photo, buyer):

@@ -270,7 +270,7 @@ def test_the_api_creates_a_request_with_photos_and_shows_it_only_to_its_member(c
     (towel,) = lines_of(order)
     photos = [upload(buyer.client, png()) for _ in range(2)]
     assert [p["status"] for p in photos] == [201, 201]
-    assert all(p["url"].startswith("http://testserver/media/aftersales/") for p in photos)
+    assert all(p["url"].startswith("http://testserver/private-media/aftersales/") for p in photos)
     assert "photo.png" not in photos[0]["url"]
 
     response = buyer.client.post("/api/v1/after-sales/", {

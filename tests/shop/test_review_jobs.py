@@ -130,8 +130,10 @@ def test_the_celery_task_runs_the_service(db, freight, settings):
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
+    """Where the review photos live: the private storage (core.media)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
 
 
 def test_old_unattached_uploads_are_purged_with_their_files(shopper, media, sandbox):

@@ -19,8 +19,10 @@ from tests.shop.support_reviews import bomb_png, jpeg_bytes, upload, upload_ok
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
+    """Where the review photos live: the private storage (core.media)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
 
 
 @pytest.fixture
@@ -222,7 +224,7 @@ def test_upload_is_reencoded_under_a_dated_random_name(reviewer, media):
     assert photo.member_id == reviewer.member.pk and photo.review_id is None
     assert photo.image.name.startswith("reviews/20") and photo.image.name.endswith(".jpg")
     assert "IMG_2041" not in url and "alice" not in url and str(media) not in url
-    assert url.startswith("http://testserver/media/reviews/")
+    assert url.startswith("http://testserver/private-media/reviews/")
     assert (media / photo.image.name).exists()
 
 
