@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from analytics.models import Event
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
+from core.media import private_storage
 from members.models import Address, Member
 from members.services import member_delete_account
 from shop.models import AfterSale, AfterSalePhoto, Order, OrderStatus, Review, ReviewPhoto, Shipment
@@ -28,8 +28,10 @@ ANONYMISED = ("", "", "", "", "", "")
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
+    """Member photos live in the private store (core.media); both roots point at this test's folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
 
 
 def receiver(order: Order) -> tuple[str, ...]:
@@ -43,7 +45,7 @@ def delete_via_api(shopper, capture):
 
 
 def stored_photo(name: str) -> str:
-    return default_storage.save(name, ContentFile(jpeg_bytes()))
+    return private_storage().save(name, ContentFile(jpeg_bytes()))
 
 
 def received(member: Member, *, remark: str = "") -> Order:
@@ -96,7 +98,7 @@ def test_deletion_makes_reviews_anonymous_and_deletes_their_photos(client, shopp
     assert not ReviewPhoto.objects.filter(pk__in=[unattached.pk]).exists()
     assert not ReviewPhoto.objects.filter(review=review).exists()
     assert not AfterSalePhoto.objects.filter(pk=upload.pk).exists()
-    assert not any(default_storage.exists(n) for n in (name, unattached.image.name, upload.image.name))
+    assert not any(private_storage().exists(n) for n in (name, unattached.image.name, upload.image.name))
     body = client.get(f"/api/v1/products/{review.product_id}/reviews/").json()
     shown = body["results"] if isinstance(body, dict) else body
     assert [(r["nickname"], r["avatar_url"]) for r in shown] == [("已**", "")]
@@ -228,7 +230,7 @@ def test_the_job_anonymises_orders_past_retention_and_leaves_newer_ones(settings
         ("", "", old.paid_fen)]
     assert AfterSale.objects.get(pk=after_sale.pk).description == ""
     assert not AfterSalePhoto.objects.filter(pk=evidence.pk).exists()
-    assert not default_storage.exists(evidence.image.name)
+    assert not private_storage().exists(evidence.image.name)
     assert receiver(new) == MASKED
 
 
