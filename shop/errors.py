@@ -153,7 +153,7 @@ class UploadLimitReached(DomainError):
     message = "上传的图片过多，请先提交评价或稍后再试"
 
 
-# Members & loyalty at checkout (issue 5)
+# Members & loyalty at checkout
 
 class PointsExceedLimit(Conflict):
     """More points than this order may use (at most POINTS_MAX_PERCENT_OF_GOODS of the goods

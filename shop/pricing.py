@@ -14,7 +14,7 @@ this module turns its priced lines into campaigns' LineSnapshots, loads the offe
 campaigns.selectors (a fixed number of queries, whatever the number of coupons), and turns the
 per-line parts back into adjustments.
 
-Member price (会员价, issue 5): every line not bought at a flash price pays
+Member price (会员价): every line not bought at a flash price pays
 members.pricing.member_unit_price() per unit — the tier discount and the active paid card's,
 combined by the operators' stacking policy (折上折 or 取优) and never below cost × the margin
 floor; the adjustment is (member price − unit price) × quantity and its label says which

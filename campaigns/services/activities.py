@@ -1,6 +1,6 @@
 """Guarded saves of activities from the console: flash-sale items and 满减 ladders.
 
-Operators make mistakes; three guard rails catch the expensive ones (issue 4):
+Operators make mistakes; three guard rails catch the expensive ones:
 
 - **Price floor.** A flash price below the SKU's cost × settings.CAMPAIGN_PRICE_FLOOR is refused,
   unless an operator holding `campaigns.approve_below_cost` ticks the confirmation. The item then

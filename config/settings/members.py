@@ -24,6 +24,6 @@ POINTS_ADJUST_APPROVAL_ABOVE = env_int("POINTS_ADJUST_APPROVAL_ABOVE", 5000)
 # The expiry, reminder and reconcile jobs work through members in chunks of this many.
 POINTS_JOB_BATCH = env_int("POINTS_JOB_BATCH", 500)
 
-# Reviews (评价) — helper G2. Points a member earns for a review once it is published (the growth
+# Reviews (评价). Points a member earns for a review once it is published (the growth
 # comes from the members' growth rule, GrowthRule.per_review); taken back if an operator hides it.
 POINTS_PER_REVIEW = env_int("POINTS_PER_REVIEW", 10)

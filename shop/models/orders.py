@@ -66,7 +66,7 @@ class Order(models.Model):
     discount_fen = models.BigIntegerField("优惠金额（分）", default=0)
     freight_fen = models.BigIntegerField("运费（分）", default=0)
     freight_discount_fen = models.BigIntegerField("运费券抵扣（分）", default=0)
-    # Points spent at placement (issue 5) and the fen they paid. points_fen is part of discount_fen
+    # Points spent at placement and the fen they paid. points_fen is part of discount_fen
     # (the points stage allocates it to the lines); a cancel returns points_used exactly once.
     points_used = models.PositiveIntegerField("使用积分", default=0)
     points_fen = models.BigIntegerField("积分抵扣（分）", default=0)

@@ -13,7 +13,7 @@ Statuses (the review's and its follow-up's) change only through review_transitio
 them with REVIEW_MACHINE / FOLLOWUP_MACHINE (shop.models.reviews) and gives or takes back the
 reviewer's reward.
 
-Moderation policy (DESIGN.md §8, issue 3):
+Moderation policy (DESIGN.md §8):
 
 - `pass` publishes; `review` saves the review as 待审核 for an operator; `risky` refuses the
   request with `content_risky` and saves nothing.
