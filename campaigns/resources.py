@@ -5,18 +5,13 @@ A CSV starts with a BOM so Excel opens the Chinese correctly; an XLSX keeps ever
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from django.utils import timezone
 from import_export import resources
 from import_export.fields import Field
-from import_export.formats.base_formats import CSV, XLSX
 
 from campaigns.models import RedeemCode
-
-# XLSX needs openpyxl; without it the console offers CSV only (Excel opens our UTF-8-BOM CSV).
-FILE_FORMATS = [CSV, XLSX] if importlib.util.find_spec("openpyxl") else [CSV]
 
 
 class RedeemCodeResource(resources.ModelResource):

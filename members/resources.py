@@ -8,7 +8,6 @@ is skipped. Members are exported read-only (they come from WeChat login, not fro
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from typing import Any
 
@@ -16,13 +15,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from import_export import resources, widgets
 from import_export.fields import Field
-from import_export.formats.base_formats import CSV, XLSX
 
 from core.money import yuan
 from members.models import Member, MemberTag, Tag
 from members.services.segments import tag_add, tag_get_or_create
 
-FILE_FORMATS = [CSV, XLSX] if importlib.util.find_spec("openpyxl") else [CSV]
 PHONE = re.compile(r"1\d{10}")
 
 

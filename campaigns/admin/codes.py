@@ -25,11 +25,12 @@ from campaigns.admin.base import GREEN, progress_bar
 from campaigns.admin.forms import CodeGenerateForm, CodeImportForm
 from campaigns.admin.uploads import Row, read_column, sign, unsign
 from campaigns.models import CodeBatch, CouponTemplate, RedeemCode
-from campaigns.resources import FILE_FORMATS, RedeemCodeResource, codes_file
+from campaigns.resources import RedeemCodeResource, codes_file
 from campaigns.selectors.stats import code_batches_with_stats, redeem_codes_existing
 from campaigns.services.codes import CODE_FORMAT, REASONS, code_batch_generate, code_batch_import, code_normalise
 from core.admin import ExportFieldsForm, ReadOnlyAdminMixin, request_operator, short_time
 from core.errors import DomainError
+from core.resources import FILE_FORMATS
 
 IMPORT_SALT = "campaigns.admin.codes.import"
 PREVIEW_LISTED = 200

@@ -23,12 +23,13 @@ from import_export.admin import ExportMixin
 
 from core.admin import ExportFieldsForm, ReadOnlyAdminMixin, ReadOnlyInline, request_operator, short_time, yuan_text
 from core.errors import DomainError
+from core.resources import FILE_FORMATS
 from members.admin.cards import MemberCardPeriodInline
 from members.admin.points import LatestRowsFormSet, PointsEntryInline, PointsLotInline
 from members.admin.tags import MemberTagActionsMixin
 from members.admin.tiers import GrowthEntryInline, TierChangeInline
 from members.models import Address, Member, MemberAudit, SegmentMember
-from members.resources import FILE_FORMATS, MemberExportResource
+from members.resources import MemberExportResource
 from members.segments import RFM_GROUPS, rfm_group_of
 from members.services import member_birthday_change_by_operator
 

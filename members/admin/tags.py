@@ -20,8 +20,9 @@ from import_export.admin import ImportExportMixin
 
 from core.admin import ExportFieldsForm, request_operator, short_time
 from core.errors import DomainError
+from core.resources import FILE_FORMATS
 from members.models import MemberTag, Tag
-from members.resources import FILE_FORMATS, MemberTagResource
+from members.resources import MemberTagResource
 from members.services.segments import tag_add, tag_get_or_create, tag_remove
 
 
