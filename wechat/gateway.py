@@ -174,6 +174,11 @@ TRANSFER_FAIL_REASONS = {
     "MERCHANT_NOT_CONFIRM": "商户未确认转账",
     "OVERDUE_CLOSE": "超过系统重试期，系统自动关闭",
     "OTHER_FAIL_REASON_TYPE": "其它失败原因",
+    # Error codes that refuse a bill outright (it is never created), kept as the transfer's reason.
+    "NOT_ENOUGH": "商户运营账户资金不足",
+    "NO_AUTH": "商户无权使用该转账场景",
+    "PARAM_ERROR": "转账参数错误",
+    "INVALID_REQUEST": "转账请求不符合要求",
 }
 
 

@@ -22,12 +22,13 @@ to us:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from cryptography import x509
@@ -267,6 +268,20 @@ def certificate_serial(path: str) -> str:
     return format(x509.load_pem_x509_certificate(Path(path).read_bytes()).serial_number, "X")
 
 
+class _Config(NamedTuple):
+    app_id: str
+    mch_id: str
+    api_base_url: str
+    mch_key: str
+    cert_serial: str
+    mch_cert: str
+    apiv3_key: str
+    public_key: str
+    public_key_id: str
+    timeout: float
+    files_changed: tuple[float, ...]  # the key files' mtimes: a replaced file is read again
+
+
 def get_transfer_gateway() -> TransferGateway:
     """The configured Pay v3 gateway (settings are read now, so tests can point it at a sandbox).
 
@@ -279,15 +294,27 @@ def get_transfer_gateway() -> TransferGateway:
         missing.append("WECHAT_PAY_MCH_CERT_SERIAL")
     if missing:
         raise WechatApiError("NO_CONFIG", f"Pay v3 needs {', '.join(missing)}")
+    files = (settings.WECHAT_PAY_MCH_KEY, settings.WECHAT_PAY_PUBLIC_KEY, settings.WECHAT_PAY_MCH_CERT)
     try:
-        private_key = _private_key_pem(settings.WECHAT_PAY_MCH_KEY)
-        serial = settings.WECHAT_PAY_MCH_CERT_SERIAL or certificate_serial(settings.WECHAT_PAY_MCH_CERT)
-        public_key = public_key_pem(settings.WECHAT_PAY_PUBLIC_KEY)
+        changed = tuple(Path(path).stat().st_mtime if path else 0.0 for path in files)
+        return _gateway(_Config(
+            app_id=settings.WECHAT_APP_ID, mch_id=settings.WECHAT_MCH_ID, api_base_url=settings.WECHAT_PAY_API_BASE,
+            mch_key=settings.WECHAT_PAY_MCH_KEY, cert_serial=settings.WECHAT_PAY_MCH_CERT_SERIAL,
+            mch_cert=settings.WECHAT_PAY_MCH_CERT, apiv3_key=settings.WECHAT_PAY_APIV3_KEY,
+            public_key=settings.WECHAT_PAY_PUBLIC_KEY, public_key_id=settings.WECHAT_PAY_PUBLIC_KEY_ID,
+            timeout=settings.WECHAT_HTTP_TIMEOUT, files_changed=changed))
     except (OSError, ValueError, TypeError) as exc:
         raise WechatApiError("NO_CONFIG", f"Pay v3 keys unreadable: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _gateway(config: _Config) -> WeChatPayV3Gateway:
+    # Loading an RSA private key checks it (~0.15 s, twice: here and in wechatpayv3): once per
+    # configuration, not per notify. The gateway keeps no state between requests.
     return WeChatPayV3Gateway(
-        app_id=settings.WECHAT_APP_ID, mch_id=settings.WECHAT_MCH_ID, api_base_url=settings.WECHAT_PAY_API_BASE,
-        private_key_pem=private_key, cert_serial_no=serial, apiv3_key=settings.WECHAT_PAY_APIV3_KEY,
-        public_key_pem=public_key, public_key_id=settings.WECHAT_PAY_PUBLIC_KEY_ID,
-        timeout=settings.WECHAT_HTTP_TIMEOUT,
+        app_id=config.app_id, mch_id=config.mch_id, api_base_url=config.api_base_url,
+        private_key_pem=_private_key_pem(config.mch_key),
+        cert_serial_no=config.cert_serial or certificate_serial(config.mch_cert),
+        apiv3_key=config.apiv3_key, public_key_pem=public_key_pem(config.public_key),
+        public_key_id=config.public_key_id, timeout=config.timeout,
     )
