@@ -355,6 +355,11 @@ def confirm(state: State, out_bill_no: str, *, package: str | None = None, **opt
     return _finish(state, out_bill_no, to="SUCCESS", allowed=("WAIT_USER_CONFIRM",), **options)
 
 
+def expire(state: State, out_bill_no: str, **options: Any) -> dict[str, Any]:
+    """The member never confirmed in time: WeChat cancels the bill (CANCELLED) and notifies."""
+    return _finish(state, out_bill_no, to="CANCELLED", allowed=("ACCEPTED", "WAIT_USER_CONFIRM"), **options)
+
+
 def renotify(state: State, out_bill_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
     """Deliver a final bill's notify again, under the same notification id (WeChat's retries)."""
     with state.lock:
@@ -528,8 +533,7 @@ def _fail(state: State, out_bill_no: str, data: dict[str, Any]) -> dict[str, Any
 
 
 def _expire(state: State, out_bill_no: str, data: dict[str, Any]) -> dict[str, Any]:
-    return _finish(state, out_bill_no, to="CANCELLED", allowed=("ACCEPTED", "WAIT_USER_CONFIRM"),
-                   **_delivery_options(data))
+    return expire(state, out_bill_no, **_delivery_options(data))
 
 
 def _make_ready(state: State, out_bill_no: str, data: dict[str, Any]) -> dict[str, Any]:
