@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 
 from config.checks import refuse_unsafe_settings, settings_errors
 from config.settings.env import local_secret
-from tests.config.keys import write_public_key
+from tests.keys import write_public_key
 
 SANDBOX_PAY_KEY = "sandboxpaykey0000000000000000001"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.settings.env import BASE_DIR
-from tests.config.keys import write_public_key
+from tests.keys import write_public_key
 
 # Variables the tests decide; the rest of the environment (EMBEDDED_PG_PORT, PATH…) is kept.
 OWN_PREFIXES = ("DJANGO_", "WECHAT_", "MALL_", "SITE_URL", "CELERY_")

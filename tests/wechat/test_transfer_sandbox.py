@@ -10,7 +10,8 @@ import json
 import pytest
 import requests
 
-from wechat.errors import TransferRefused
+from tests.keys import write_public_key
+from wechat.errors import TransferRefused, WechatApiError
 from wechat.gateway import TransferBillState, TransferRequest
 from wechat.pay_v3 import get_transfer_gateway
 
@@ -62,3 +63,13 @@ def test_the_page_confirms_receipt_like_the_mini_program(sandbox_server, control
     bill = control.transfer(REQUEST.out_bill_no)
     assert bill["state"] == "SUCCESS"
     assert [d["error"].startswith("URLError") for d in bill["deliveries"]] == [True]  # nobody listens there
+
+
+def test_an_answer_not_signed_by_wechat_pay_is_not_believed(sandbox_server, settings, tmp_path):
+    settings.WECHAT_PAY_PUBLIC_KEY = str(write_public_key(tmp_path / "someone_elses_key.pem"))
+
+    with pytest.raises(WechatApiError) as unverified:
+        get_transfer_gateway().create_transfer(REQUEST)
+
+    assert unverified.value.errcode == "INVALID_RESPONSE"
+    assert "verify the signature" in unverified.value.errmsg

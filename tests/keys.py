@@ -1,4 +1,4 @@
-"""Key files for the settings tests: a production configuration names real PEM files."""
+"""Key files for tests: a production configuration, or a stranger, names real PEM files."""
 
 from __future__ import annotations
 
