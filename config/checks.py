@@ -48,6 +48,7 @@ CREDENTIAL_HINTS = {
     "WECHAT_APP_SECRET": "The mini-program's AppSecret (公众平台 → 开发管理 → 开发设置).",
     "WECHAT_MCH_ID": "The WeChat Pay merchant id (商户平台 → 账户中心 → 商户信息).",
     "WECHAT_PAY_API_KEY": "The merchant's API v2 key (商户平台 → 账户中心 → API安全).",
+    "WECHAT_MESSAGE_TOKEN": "The message push Token (公众平台 → 开发管理 → 开发设置 → 消息推送).",
 }
 CERTIFICATES = ("WECHAT_PAY_MCH_CERT", "WECHAT_PAY_MCH_KEY", "WECHAT_PAY_CA_BUNDLE")
 # Refunds (secapi/pay/refund) cannot work without the merchant's client certificate.

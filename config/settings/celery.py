@@ -144,3 +144,11 @@ PERIODIC_TASKS += [
      "task": "core.tasks.purge_rate_limit_counters",
      "crontab": {"minute": "20", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Images members upload: checks whose submission to WeChat is due again (a transient failure's
+# backoff has passed, or a lost task or a dead worker left one behind).
+PERIODIC_TASKS += [
+    {"name": "media-checks.sweep", "label": "图片安全检测补交",
+     "task": "wechat.tasks.sweep_media_checks",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 280},
+]
