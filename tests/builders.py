@@ -189,10 +189,11 @@ def refund_notice(refund: Refund, *, refund_id: str | None = None) -> RefundNoti
                         total_fee_fen=refund.payment.amount_fen, succeeded_at=timezone.now())
 
 
-def media_check_verdict(check_id: int, suggest: str = "pass", *, sandbox: SandboxControl) -> str:
+def media_check_verdict(check_id: int | None, suggest: str = "pass", *, sandbox: SandboxControl) -> str:
     """WeChat's verdict on a member photo's image check, as the message push hands it over once
     verified (media_check_record_verdict). A check not submitted yet is submitted to the sandbox
     first (its member must be a user the sandbox knows), with the sandbox's own push held back."""
+    assert check_id is not None, "the photo has no image check"
     check = MediaCheck.objects.get(pk=check_id)
     if check.trace_id is None:
         sandbox.media_check_options(auto_push=False)

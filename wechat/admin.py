@@ -298,7 +298,7 @@ class MediaCheckAdmin(admin.ModelAdmin):
 
     def _image(self, check: MediaCheck, size: int) -> str:
         if check.status == MediaCheckStatus.RISKY:
-            return format_html('<span class="mall-photo-flagged">⚠ 违规图片，不展示</span>')
+            return format_html('<span class="mall-photo-flagged">{}</span>', "⚠ 违规图片，不展示")
         url = private_storage().url(check.media_name)
         return format_html('<a href="{0}" target="_blank" rel="noopener"><img src="{0}" class="mall-thumb" '
                            'width="{1}" height="{1}" style="width:{1}px;height:{1}px" alt="" loading="lazy"></a>',

@@ -15,8 +15,8 @@ Configured in the mini-program admin (开发 → 开发管理 → 开发设置 �
   timestamp, nonce, Encrypt] sorted; Encrypt is AES-256-CBC under the key and must name our appid
   (wechatpy's PrpCrypto). With a key configured, plain messages are refused.
 
-Bodies are at most MAX_PUSH_BYTES; XML is read by xmltodict, which refuses entity declarations
-(no entity expansion, no external entities); JSON nested past the parser's depth is refused.
+Bodies are at most MAX_PUSH_BYTES of UTF-8 without a DTD (wechat.inbound); XML is read by xmltodict,
+which refuses entity declarations too; JSON nested past the parser's depth is refused.
 Signatures are compared in constant time.
 """
 
@@ -39,6 +39,7 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.exceptions import WeChatException
 
 from wechat.errors import InvalidPush, PushSignatureInvalid
+from wechat.inbound import inbound_text
 from wechat.media_checks import EVENT as MEDIA_CHECK_EVENT
 from wechat.media_checks import media_check_record_verdict, media_verdict_from_event
 
@@ -90,6 +91,7 @@ def push_message(*, body: bytes, query: Mapping[str, str]) -> dict[str, Any]:
     encrypted = message["Encrypt"]
     _check(query.get("msg_signature", ""), timestamp, nonce, encrypted)
     try:
+        base64.b64decode(encrypted, validate=True)  # strict: wechatpy's decoder skips stray characters
         key = base64_key(aes_key)
         plain = PrpCrypto(key).decrypt(encrypted, settings.WECHAT_APP_ID)
     # Not base64, not whole blocks, too short, not UTF-8, another appid: not from WeChat.
@@ -113,10 +115,10 @@ def _check(signature: str, *parts: str) -> None:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    text = body.lstrip()
     try:
-        if text.startswith(b"{"):
-            data = json.loads(text.decode("utf-8"))
+        text = inbound_text(body).lstrip()
+        if text.startswith("{"):
+            data = json.loads(text)
         else:
             data = xmltodict.parse(text)["xml"]
     # Not UTF-8, not JSON, not XML, a DTD, nested too deep, no <xml> root: not a message.

@@ -237,8 +237,9 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="凭证图片")
     def photos(self, after_sale: AfterSale) -> str:
         """With WeChat's image check under each; one found risky is flagged, not shown."""
-        return format_html_join(" ", "{}", ((member_photo(photo.image, photo.media_check, size=None, css="mall-preview"),)
-                                            for photo in after_sale.photos.select_related("media_check")))
+        photos = after_sale.photos.select_related("media_check")
+        return format_html_join(" ", "{}", ((member_photo(p.image, p.media_check, size=None, css="mall-preview"),)
+                                            for p in photos))
 
     @admin.display(description="订单实付")
     def order_paid(self, after_sale: AfterSale) -> str:

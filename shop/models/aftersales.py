@@ -82,9 +82,9 @@ class AfterSale(models.Model):
     restock = models.BooleanField("退回库存", default=False)
     reject_reason = models.CharField("拒绝原因", max_length=200, blank=True, default="")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+                                    on_delete=models.PROTECT, related_name="+")
     second_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="复核人", null=True,
-                                           blank=True, on_delete=models.SET_NULL, related_name="+")
+                                           blank=True, on_delete=models.PROTECT, related_name="+")
     return_carrier = models.CharField("退货快递", max_length=32, blank=True, default="")
     return_tracking_no = models.CharField("退货单号", max_length=64, blank=True, default="")
     # Idempotency of the request: the same key and body returns this after-sale.

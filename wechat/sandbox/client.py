@@ -101,6 +101,11 @@ class SandboxControl:
         """Deliver a notify WeChat never sent; `kind` is one of FORGERIES."""
         return self._post("forge_notify", {"out_trade_no": out_trade_no, "kind": kind})
 
+    def notify_body(self, out_trade_no: str, *, kind: str = "genuine") -> bytes:
+        """The notify WeChat would POST for a paid trade (or a forgery of it, `kind` in FORGERIES),
+        without delivering it."""
+        return str(self._post("notify_body", {"out_trade_no": out_trade_no, "kind": kind})["xml"]).encode("utf-8")
+
     def trade(self, out_trade_no: str) -> dict[str, Any]:
         """The trade as the sandbox knows it (state, total_fee, transaction_id, deliveries…)."""
         return self._get(f"trades/{out_trade_no}")
@@ -208,11 +213,20 @@ class SandboxControl:
         times: int = 1,
         concurrent: bool = False,
         delay_seconds: float = 0,
+        notify: bool = True,
     ) -> dict[str, Any]:
         """WeChat finishes a PROCESSING refund (SUCCESS, CHANGE or REFUNDCLOSE) and notifies us
-        `times` times: {"out_refund_no", "refund_id", "status", "deliveries", "scheduled"}."""
+        `times` times (notify=False: never): {"out_refund_no", "refund_id", "status", "deliveries",
+        "scheduled"}."""
         return self._post("refund_settle", {"out_refund_no": out_refund_no, "status": status, "times": times,
-                                            "concurrent": concurrent, "delay_seconds": delay_seconds})
+                                            "concurrent": concurrent, "delay_seconds": delay_seconds,
+                                            "notify": notify})
+
+    def refund_notify_body(self, out_refund_no: str, *, kind: str = "genuine") -> bytes:
+        """The refund notify WeChat would POST for a settled refund (or a forgery, see
+        forge_refund_notify), without delivering it."""
+        answer = self._post("refund_notify_body", {"out_refund_no": out_refund_no, "kind": kind})
+        return str(answer["xml"]).encode("utf-8")
 
     def refund_notify(self, out_refund_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
         """Deliver a settled refund's genuine notify again."""
