@@ -80,13 +80,12 @@ def test_mutated_notifies_never_change_a_recorded_payment(trade):
     answer_is_clean()
 
 
-@pytest.mark.parametrize("kind", ["bad_sign", "unsigned", "wrong_amount", "other_appid", "other_mch_id",
-                                  "malformed"])
-def test_what_the_sandbox_forges_is_refused(trade, sandbox, kind):
+def test_what_the_sandbox_forges_is_refused(trade, sandbox):
     order, _ = trade
     before = snapshot()
 
-    assert_refused(post(sandbox.notify_body(order.order_no, kind=kind)))
+    for kind in ("bad_sign", "unsigned", "wrong_amount", "other_appid", "other_mch_id", "malformed"):
+        assert_refused(post(sandbox.notify_body(order.order_no, kind=kind)))
     assert snapshot() == before
 
 
@@ -110,17 +109,18 @@ def hostile_bodies(genuine: bytes) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("name", list(hostile_bodies(b"<xml></xml>")))
-def test_hostile_bodies_are_refused_in_one_log_line(trade, name, caplog):
+def test_hostile_bodies_are_refused_each_in_one_log_line(trade, caplog):
     _, genuine = trade
     before = snapshot()
 
-    with caplog.at_level(logging.WARNING):
-        assert_refused(post(hostile_bodies(genuine)[name]))
-
+    for name, body in hostile_bodies(genuine).items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            response = post(body)
+        assert response.status_code == 400 and FAIL in response.content, name
+        assert [(r.name, r.levelname) for r in caplog.records] == [("django.request", "WARNING")], name
+        assert caplog.records[0].getMessage().startswith(f"WeChat notify to {URL} refused"), name
     assert snapshot() == before
-    assert [(r.name, r.levelname) for r in caplog.records] == [("django.request", "WARNING")]
-    assert caplog.records[0].getMessage().startswith(f"WeChat notify to {URL} refused")
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=x",

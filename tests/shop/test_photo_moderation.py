@@ -194,6 +194,8 @@ def test_a_photo_wechat_wants_reviewed_waits_for_the_operators_decision(reviewer
     check = settled(pushed, photo_id)
     review = review_with(shopper, order, [photo_id])
     assert check.status == MediaCheckStatus.REVIEW and public_photos(api_client, review) == []
+    page = admin_client.get(reverse("admin:wechat_mediacheck_change", args=[check.pk])).content.decode()
+    assert "待人工审核" in page and check.media_name in page and "评价图片" in page
 
     admin_client.post(reverse("admin:wechat_mediacheck_changelist"),
                       {"action": "approve_selected", "_selected_action": [check.pk]})
