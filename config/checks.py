@@ -55,6 +55,7 @@ CREDENTIAL_HINTS = {
     "WECHAT_PAY_API_KEY": "The merchant's API v2 key (商户平台 → 账户中心 → API安全).",
     "WECHAT_PAY_APIV3_KEY": "The merchant's APIv3 key (商户平台 → 账户中心 → API安全 → 设置APIv3密钥).",
     "WECHAT_PAY_PUBLIC_KEY_ID": "The id of WeChat Pay's public key (商户平台 → 账户中心 → API安全 → 微信支付公钥).",
+    "WECHAT_MESSAGE_TOKEN": "The message push Token (公众平台 → 开发管理 → 开发设置 → 消息推送).",
 }
 CERTIFICATES = ("WECHAT_PAY_MCH_CERT", "WECHAT_PAY_MCH_KEY", "WECHAT_PAY_CA_BUNDLE", "WECHAT_PAY_PUBLIC_KEY")
 # Payouts (商家转账) exist only in Pay v3: without these nothing can be paid out.

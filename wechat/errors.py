@@ -70,3 +70,18 @@ class TransferRefused(WechatApiError):
 
     status = 409
     code = "transfer_refused"
+
+
+class InvalidPush(DomainError):
+    """A message pushed to our message URL that is not WeChat's: not signed with our token (403),
+    or signed but not a message we can read (400)."""
+
+    status = 400
+    code = "invalid_push"
+    message = "微信消息推送校验失败"
+
+
+class PushSignatureInvalid(InvalidPush):
+    status = 403
+    code = "push_signature_invalid"
+    message = "微信消息推送签名错误"

@@ -152,3 +152,11 @@ PERIODIC_TASKS += [
      "task": "payments.tasks.process_transfers",
      "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
 ]
+
+# Images members upload: checks whose submission to WeChat is due again (a transient failure's
+# backoff has passed, or a lost task or a dead worker left one behind).
+PERIODIC_TASKS += [
+    {"name": "media-checks.sweep", "label": "图片安全检测补交",
+     "task": "wechat.tasks.sweep_media_checks",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 280},
+]

@@ -18,11 +18,17 @@ WECHAT_SANDBOX_CREDENTIALS = {
     "WECHAT_PAY_API_KEY": "sandboxpaykey0000000000000000001",  # 32 chars, as WeChat's
     "WECHAT_PAY_APIV3_KEY": "sandboxapiv3key00000000000000001",  # 32 chars, as WeChat's
     "WECHAT_PAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0119000000012025010100000001",
+    "WECHAT_MESSAGE_TOKEN": "sandboxmessagetoken0001",
 }
 WECHAT_APP_ID = env("WECHAT_APP_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_ID"])
 WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_SECRET"])
 WECHAT_MCH_ID = env("WECHAT_MCH_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_MCH_ID"])
 WECHAT_PAY_API_KEY = env("WECHAT_PAY_API_KEY", WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_API_KEY"])
+# The message push (消息推送) to our /api/v1/wechat/messages, as configured in the mini-program admin
+# (开发 → 开发管理 → 开发设置 → 消息推送): its Token signs every push; its EncodingAESKey (43 characters),
+# when set, means safe mode: pushes arrive encrypted and plain ones are refused (wechat.push).
+WECHAT_MESSAGE_TOKEN = env("WECHAT_MESSAGE_TOKEN", WECHAT_SANDBOX_CREDENTIALS["WECHAT_MESSAGE_TOKEN"])
+WECHAT_MESSAGE_AES_KEY = env("WECHAT_MESSAGE_AES_KEY", "")
 WECHAT_PAY_MCH_CERT = env("WECHAT_PAY_MCH_CERT")  # client certificate (refunds)
 WECHAT_PAY_MCH_KEY = env("WECHAT_PAY_MCH_KEY")
 WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 8900)
@@ -31,6 +37,12 @@ WECHAT_API_BASE = base_url("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX
 WECHAT_WXACODE_ENV_VERSION = env("WECHAT_WXACODE_ENV_VERSION", "release")
 WECHAT_PAY_API_BASE = base_url("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
 WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 10)
+
+# Images members upload are checked by WeChat (mediaCheckAsync, wechat.media_checks): a submission
+# that fails for a transient reason is retried after base × 2^(n-1) seconds, at most this many
+# attempts in all; then an operator decides.
+WECHAT_MEDIA_CHECK_MAX_ATTEMPTS = env_int("WECHAT_MEDIA_CHECK_MAX_ATTEMPTS", 5)
+WECHAT_MEDIA_CHECK_RETRY_BASE_SECONDS = env_int("WECHAT_MEDIA_CHECK_RETRY_BASE_SECONDS", 30)
 
 # Subscribe messages (订阅消息). Each template: the id WeChat gave it in the mini-program admin
 # (公众平台 → 订阅消息 → 我的模板), the page opened from the card ({name} is filled from the

@@ -4,40 +4,26 @@ expects."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
+from django.utils.log import log_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import DomainError
 from payments.services import payment_gateway, payment_handle_notify, transfer_handle_notify
-
-logger = logging.getLogger(__name__)
-MAX_NOTIFY_BYTES = 64 * 1024
-
-
-class RawXmlParser(BaseParser):
-    """Leaves the body as bytes: the signature is verified over exactly what WeChat sent."""
-
-    media_type = "*/*"
-
-    def parse(  # type: ignore[override]
-        self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> bytes:
-        return stream.read(MAX_NOTIFY_BYTES + 1) if stream else b""
+from wechat.api.parsers import MAX_CALLBACK_BYTES, RawBodyParser
 
 
 class WechatPaymentNotifyView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [RawXmlParser]
+    parser_classes = [RawBodyParser]
 
     @extend_schema(
         operation_id="payments_wechat_notify",
@@ -52,23 +38,23 @@ class WechatPaymentNotifyView(APIView):
 
 def wechat_notify_answer(request: Request, handle: Callable[..., object]) -> HttpResponse:
     """Run `handle(body=...)` on a WeChat notification and answer in WeChat's exact XML:
-    SUCCESS when handled (repeats included), FAIL with a 400 when refused (nothing changed)."""
+    SUCCESS when handled (repeats included), FAIL with a 400 when refused (nothing changed),
+    logged in one line that says why. A body over MAX_CALLBACK_BYTES is refused unparsed."""
     gateway = payment_gateway()
     body: bytes = request.data if isinstance(request.data, bytes) else b""
     try:
-        if len(body) > MAX_NOTIFY_BYTES:
+        if len(body) > MAX_CALLBACK_BYTES:
             raise DomainError("通知报文过大", code="notify_too_large")
         handle(body=body)
     except DomainError as exc:
-        logger.warning("WeChat notify to %s rejected: %s %s", request.path, exc.code, exc.detail)
         content, content_type = gateway.notify_nack(exc.message)
-        return HttpResponse(content, content_type=content_type, status=400)
+        response = HttpResponse(content, content_type=content_type, status=400)
+        # One line that says why, instead of Django's bare "Bad Request: <path>" beside it.
+        log_response("WeChat notify to %s refused (%s bytes): %s %s", request.path, len(body), exc.code,
+                     exc.detail, response=response, request=request)
+        return response
     content, content_type = gateway.notify_ack()
     return HttpResponse(content, content_type=content_type)
-
-
-class JsonBytesParser(RawXmlParser):
-    """The notify's exact bytes: WeChat Pay v3 signs the body as sent."""
 
 
 class WechatTransferNotifyView(APIView):
@@ -80,7 +66,7 @@ class WechatTransferNotifyView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JsonBytesParser]
+    parser_classes = [RawBodyParser]
 
     @extend_schema(
         operation_id="payments_wechat_transfer_notify",
@@ -93,11 +79,13 @@ class WechatTransferNotifyView(APIView):
     def post(self, request: Request) -> HttpResponse:
         body: bytes = request.data if isinstance(request.data, bytes) else b""
         try:
-            if len(body) > MAX_NOTIFY_BYTES:
+            if len(body) > MAX_CALLBACK_BYTES:
                 raise DomainError("通知报文过大", code="notify_too_large")
             transfer_handle_notify(request.headers, body)
         except DomainError as exc:
-            logger.warning("WeChat transfer notify rejected: %s %s", exc.code, exc.detail)
-            return JsonResponse({"code": "FAIL", "message": exc.message}, status=exc.status,
-                                json_dumps_params={"ensure_ascii": False})
+            response = JsonResponse({"code": "FAIL", "message": exc.message}, status=exc.status,
+                                    json_dumps_params={"ensure_ascii": False})
+            log_response("WeChat transfer notify refused (%s bytes): %s %s", len(body), exc.code, exc.detail,
+                         response=response, request=request)
+            return response
         return HttpResponse(status=204)

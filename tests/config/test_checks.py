@@ -29,6 +29,7 @@ def production(settings, tmp_path: Path):
     settings.WECHAT_APP_SECRET = "3b6f0e1d2c4a5968778695a4b3c2d1e0"
     settings.WECHAT_MCH_ID = "1612345678"
     settings.WECHAT_PAY_API_KEY = "Xq7LmP2vR9tY4wZ8bN3cK6dF1gH5jS0a"
+    settings.WECHAT_MESSAGE_TOKEN = "k2Jd8sPq0Lm4"
     settings.WECHAT_API_BASE = "https://api.weixin.qq.com/"
     settings.WECHAT_PAY_API_BASE = "https://api.mch.weixin.qq.com/"
     settings.WECHAT_PAY_SECURE_API_BASE = "https://api.mch.weixin.qq.com/"
@@ -58,6 +59,7 @@ MISCONFIGURATIONS = [
     ("mall.E003", "WECHAT_APP_ID", {"WECHAT_APP_ID": "wxsandbox0000000001"}),
     ("mall.E003", "WECHAT_APP_SECRET", {"WECHAT_APP_SECRET": "sandbox-app-secret"}),
     ("mall.E003", "WECHAT_MCH_ID", {"WECHAT_MCH_ID": "1900000001"}),
+    ("mall.E003", "WECHAT_MESSAGE_TOKEN", {"WECHAT_MESSAGE_TOKEN": "sandboxmessagetoken0001"}),
     ("mall.E005", "WECHAT_API_BASE", {"WECHAT_API_BASE": "http://127.0.0.1:8900/"}),
     ("mall.E005", "WECHAT_PAY_API_BASE", {"WECHAT_PAY_API_BASE": "http://localhost:8900/pay/"}),
     ("mall.E005", "WECHAT_PAY_SECURE_API_BASE", {"WECHAT_PAY_SECURE_API_BASE": "https://127.0.0.1:8901/pay/"}),

@@ -39,6 +39,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "WECHAT_APP_SECRET": "3b6f0e1d2c4a5968778695a4b3c2d1e0",
         "WECHAT_MCH_ID": "1612345678",
         "WECHAT_PAY_API_KEY": "Xq7LmP2vR9tY4wZ8bN3cK6dF1gH5jS0a",
+        "WECHAT_MESSAGE_TOKEN": "k2Jd8sPq0Lm4",
         "WECHAT_API_BASE": "https://api.weixin.qq.com/",
         "WECHAT_PAY_API_BASE": "https://api.mch.weixin.qq.com/",
         "WECHAT_PAY_SECURE_API_BASE": "https://api.mch.weixin.qq.com/",

@@ -36,6 +36,7 @@ from wechat.sandbox import (
     miniprogram_api,
     page,
     pay_api,
+    push,
     refund_api,
     security_api,
     shipping_api,
@@ -80,7 +81,7 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
 # handler (which reads the parameter from the path).
 WECHAT_PATH_ROUTES = (*transfer_api.PATH_ROUTES,)
 FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control,
-                    wxacode_api.control, transfer_api.control)
+                    wxacode_api.control, transfer_api.control, push.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
@@ -192,6 +193,7 @@ class SandboxServer:
     The HTTPS listener is on `secure_port` (None: the port after `port`, or a free one when
     `port` is 0). Its certificates are issued into `cert_dir` (None: settings'
     WECHAT_SANDBOX_CERT_DIR when `port` is fixed, else a temporary directory removed by stop()).
+    `message_url` is where events (image-check verdicts) are pushed (wechat.sandbox.push).
     """
 
     def __init__(
@@ -207,6 +209,7 @@ class SandboxServer:
         public_key_id: str | None = None,
         secure_port: int | None = None,
         cert_dir: str | Path | None = None,
+        message_url: str = "",
     ) -> None:
         defaults = _settings_credentials()
         self.state = SandboxState(
@@ -233,6 +236,10 @@ class SandboxServer:
             # The served demo sandbox settles refunds by itself a moment after accepting them, as
             # WeChat does; tests (port 0) settle them explicitly through the control endpoints.
             self.state.extras["refunds"] = refund_api.RefundBook(auto_settle=True, settle_delay_seconds=2)
+        if message_url:
+            # As saved in the mini-program admin (消息推送) before this run: no URL check now, the
+            # mall may not be listening yet.
+            push.push_config(self.state).url = message_url
         self._httpsd = _TLSHTTPServer((host, secure_port), self.state, server_context(self.certificates))
         self._secure_thread: threading.Thread | None = None
 
