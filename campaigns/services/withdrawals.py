@@ -76,7 +76,8 @@ MAX_WITHDRAWAL_FEN = 10**10
 class TransferLike(Protocol):
     """What the payments core hands the callbacks: its transfer, named by our reference."""
 
-    reference: str
+    @property
+    def reference(self) -> str: ...
 
 
 def withdrawal_request(*, member: Member, amount_fen: int, idempotency_key: str | None = None,
