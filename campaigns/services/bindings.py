@@ -2,7 +2,6 @@
 
     binding_bind_on_arrival(member=…, distributor_id=…, source=…, share_ref=…)   the mini-program, after login
     binding_rebind(member_id=…, distributor_id=…|None, operator=…, reason=…)     the console's 改绑 (audited)
-    share_scene(distributor_id) / share_scene_parse(scene)                       the code's scene "d=<id>"
 
 The rules (the operators' DistributionSettings):
 
@@ -52,20 +51,8 @@ from members.models import Member
 
 # pg_advisory_xact_lock key of every binding change ("dist" in ASCII).
 BINDING_LOCK_KEY = 0x64697374
-SCENE_PREFIX = "d="
 # A chain longer than this is a bug (or a cycle the database was edited into): refuse to extend it.
 MAX_CHAIN = 200
-
-
-def share_scene(distributor_id: int) -> str:
-    """The mini-program code scene that carries a distributor: "d=<id>" (WeChat allows 32 characters)."""
-    return f"{SCENE_PREFIX}{distributor_id}"
-
-
-def share_scene_parse(scene: str) -> int | None:
-    """The distributor id in a share scene ("d=17", or just "17"), or None if it carries none."""
-    text = (scene or "").strip().removeprefix(SCENE_PREFIX)
-    return int(text) if text.isdigit() and len(text) <= 18 else None
 
 
 def binding_bind_on_arrival(*, member: Member, distributor_id: int, source: str = BindingSource.POSTER,

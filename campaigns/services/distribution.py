@@ -17,9 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -34,6 +37,7 @@ from campaigns.errors import (
     DistributorFrozen,
     DistributorInvalidTransition,
     DistributorNotFound,
+    NotADistributor,
     ReasonRequired,
 )
 from campaigns.models import Binding, Commission, Distributor, DistributorApplication, DistributorGrade
@@ -49,12 +53,18 @@ from campaigns.models.distribution import (
     DistributorSource,
     DistributorStatus,
 )
-from campaigns.selectors.distribution import distribution_settings_current
+from campaigns.posters import SharePosterContent, share_poster_render
+from campaigns.selectors.distribution import distribution_settings_current, share_scene
+from campaigns.services.commissions import commission_preview_percent
+from catalog.errors import ProductUnavailable
+from catalog.models import Product
 from core.audit import Actor
+from core.money import apply_rate
 from core.operators import operator_id
 from core.tracking import track
 from members.models import Member
 from wechat.messages import subscribe_message_queue
+from wechat.miniprogram import get_wxacode_unlimit
 
 DS = DistributorStatus
 PHONE = re.compile(r"1\d{10}")
@@ -232,6 +242,82 @@ def distributor_grades_upgrade() -> int:
                                                 note=f"达到升级条件，升为{grade.name}", data={"grade_id": grade.pk})
                 moved += 1
     return moved
+
+
+# --- sharing ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductShare:
+    """分享赚: what sharing a product would earn the distributor (level 1, at its lowest price)."""
+
+    distributor: Distributor
+    percent: Decimal
+    earn_fen: int
+    scene: str
+    path: str
+
+
+def distributor_for_sharing(*, member: Member) -> Distributor:
+    """The member's distributor row, for what only an active distributor may do (poster, 分享赚,
+    centre): created or activated when the rules make everyone or this member one. 403
+    not_a_distributor otherwise; a frozen one is 409 distributor_frozen."""
+    distributor = distributor_ensure(member=member)
+    if distributor is None or distributor.status in (DS.APPLYING, DS.REJECTED):
+        raise NotADistributor()
+    if distributor.status == DS.FROZEN:
+        raise DistributorFrozen()
+    return distributor
+
+
+def distributor_share_code(*, distributor_id: int) -> Distributor:
+    """The distributor with their mini-program code stored (scene "d=<id>", opening
+    settings.DISTRIBUTION_SHARE_PAGE). Made once: WeChat's codes are permanent. The WeChat call and
+    the file write run outside any transaction; the file is attached by one conditional UPDATE
+    (share_code = ''), so of two concurrent calls one file is kept and the loser deletes its own."""
+    distributor = Distributor.objects.filter(pk=distributor_id).first()
+    if distributor is None:
+        raise DistributorNotFound(detail={"id": distributor_id})
+    if distributor.share_code:
+        return distributor
+    png = get_wxacode_unlimit(scene=share_scene(distributor.pk), page=settings.DISTRIBUTION_SHARE_PAGE)
+    storage = distributor.share_code.storage
+    name = storage.save(distributor.share_code.field.generate_filename(distributor, f"d-{distributor.pk}.png"),
+                        ContentFile(png))
+    with transaction.atomic(durable=True):
+        attached = Distributor.objects.filter(pk=distributor.pk, share_code="").update(share_code=name)
+    if not attached:
+        storage.delete(name)
+    return Distributor.objects.get(pk=distributor.pk)
+
+
+def distributor_poster(*, member: Member) -> bytes:
+    """我的海报: the PNG of the member's share poster — their nickname and the code whose scene binds
+    whoever scans it. Refused unless they are an active distributor (see distributor_for_sharing).
+    Network I/O (the code, the first time): never inside a transaction."""
+    distributor = distributor_share_code(distributor_id=distributor_for_sharing(member=member).pk)
+    with distributor.share_code.open("rb") as code:
+        code_png = code.read()
+    return share_poster_render(SharePosterContent(
+        nickname=member.nickname, headline="好物分享", message="我在这里买到了好东西，推荐给你。会员专享价，新人有礼",
+        code_png=code_png, code_caption=("长按识别小程序码", "进入商城选购"), brand=settings.DISTRIBUTION_POSTER_BRAND))
+
+
+def distributor_product_share(*, member: Member, product_id: int) -> ProductShare:
+    """分享赚 ¥x on a product page: the level-1 commission the member would earn if someone they
+    share the product with bought it at its lowest price, and the page path that carries them.
+    Refused unless they are an active distributor; an unknown or unlisted product is 404."""
+    distributor = distributor_for_sharing(member=member)
+    product = Product.objects.filter(pk=product_id, is_on_shelf=True).values("pk", "category_id",
+                                                                               "min_price_fen").first()
+    if product is None:
+        raise ProductUnavailable(code="product_not_found", status=404, detail={"product_id": product_id})
+    percent = commission_preview_percent(distributor=distributor, product_id=product["pk"],
+                                         category_id=product["category_id"])
+    scene = share_scene(distributor.pk)
+    return ProductShare(distributor=distributor, percent=percent,
+                        earn_fen=apply_rate(product["min_price_fen"], percent / 100), scene=scene,
+                        path=f"{settings.DISTRIBUTION_PRODUCT_PAGE}?id={product['pk']}&{scene}")
 
 
 # --- the pieces ------------------------------------------------------------------------------------------

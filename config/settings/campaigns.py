@@ -41,6 +41,8 @@ MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member"]
 DISTRIBUTION_SETTLE_BATCH = env_int("DISTRIBUTION_SETTLE_BATCH", 1000)
 # The page a distributor's share code opens (scene "d=<distributor id>"), and the poster's brand line.
 DISTRIBUTION_SHARE_PAGE = env("DISTRIBUTION_SHARE_PAGE", "pages/index/index")
+# The product page a shared product opens; the path carries the distributor ("?id=<product>&d=<id>").
+DISTRIBUTION_PRODUCT_PAGE = env("DISTRIBUTION_PRODUCT_PAGE", "pages/product/detail")
 DISTRIBUTION_POSTER_BRAND = env("DISTRIBUTION_POSTER_BRAND", "小程序商城 · 分享好物")
 # The remark WeChat shows the member with a payout (商家转账: at most 32 characters).
 DISTRIBUTION_TRANSFER_REMARK = env("DISTRIBUTION_TRANSFER_REMARK", "分销佣金提现")
