@@ -7,12 +7,12 @@ from typing import Any
 
 from celery import shared_task
 
-from campaigns.services.commissions import commissions_settle_due
 from campaigns.services.distribution import distributor_grades_upgrade
 from campaigns.services.flash import flash_sessions_create_for_day
 from campaigns.services.gift_packs import card_gift_packs_issue
 from campaigns.services.greetings import greetings_send_today
 from campaigns.services.reminders import coupons_expire, coupons_remind_expiring
+from campaigns.services.settlement import commissions_settle_due
 from campaigns.services.targeted import targeted_issue_run
 
 

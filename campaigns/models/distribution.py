@@ -519,6 +519,11 @@ COMMISSION_MACHINE = StateMachine(
 )
 
 
+# The buckets of a distributor's money: the snapshot fields on Distributor, the delta columns of
+# CommissionEntry (same names).
+BALANCE_BUCKETS = ("pending_fen", "frozen_fen", "available_fen", "withdrawing_fen", "withdrawn_fen", "owed_fen")
+
+
 class EntryReason(models.TextChoices):
     EARNED = "earned", "订单付款，产生佣金"
     FROZEN = "frozen", "确认收货，佣金冻结"

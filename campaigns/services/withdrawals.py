@@ -56,7 +56,8 @@ from campaigns.models.distribution import (
     WithdrawalStatus,
 )
 from campaigns.selectors.distribution import distribution_settings_current
-from campaigns.services.commissions import Moves, commissions_mark_withdrawn, ledger_move
+from campaigns.services.commissions import Moves, ledger_move
+from campaigns.services.settlement import commissions_mark_withdrawn
 from core.audit import Actor
 from core.idempotency import idempotent_replay
 from core.money import apply_rate

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 
 from campaigns.models import Binding, Commission, DistributionSettings, Distributor
 from campaigns.services.bindings import binding_bind_on_arrival
-from campaigns.services.commissions import commission_balances_reconcile
 from campaigns.services.distribution import ApplicationInput, distributor_apply, distributor_approve
+from campaigns.services.settlement import commission_balances_reconcile
 from members.models import Member
 from tests.builders import buyer, operator
 from tests.factories import MemberFactory

@@ -20,8 +20,8 @@ from campaigns.models import (
     CommissionRate,
     DistributorGrade,
 )
-from campaigns.services.commissions import commissions_settle_due
 from campaigns.services.distribution import distributor_freeze, distributor_set_grade
+from campaigns.services.settlement import commissions_settle_due
 from campaigns.services.withdrawals import withdrawal_request
 from core.money import apply_rate
 from shop.models import AfterSale, Order, OrderLine, Refund
