@@ -9,6 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import (
@@ -18,6 +19,7 @@ from campaigns.models import (
     CommissionEntry,
     CommissionEvent,
     CommissionRate,
+    Distributor,
     DistributorGrade,
 )
 from campaigns.services.distribution import distributor_freeze, distributor_set_grade
@@ -26,6 +28,7 @@ from campaigns.services.withdrawals import withdrawal_request
 from core.money import apply_rate
 from shop.models import AfterSale, Order, OrderLine, Refund
 from shop.services.aftersales import after_sale_approve
+from shop.services.reconcile import counters_reconcile
 from shop.services.refunds import refund_record_result
 from tests.builders import (
     buyer,
@@ -273,3 +276,15 @@ def test_a_clawback_bigger_than_the_next_earning_stays_owed_for_the_one_after():
     assert (money(near)["available"], money(near)["owed"]) == (0, 1500)
     assert Clawback.objects.get(distributor=near).status == "owed"
     assert ledger_consistent()
+
+
+def test_the_nightly_reconcile_reports_a_balance_that_disagrees_with_its_ledger():
+    _, near, shopper = chain()
+    paid_order(member=shopper, lines=[(SkuFactory.create(price_fen=10000, stock=5), 1)])
+    assert counters_reconcile().commission_drifts == []
+
+    Distributor.objects.filter(pk=near.pk).update(available_fen=F("available_fen") + 1)  # a hand edit
+
+    [drift] = counters_reconcile().commission_drifts
+    assert (drift.distributor_id, drift.buckets) == (near.pk, {"available_fen": (1, 0)})
+    assert money(near)["available"] == 1  # reported, never overwritten
