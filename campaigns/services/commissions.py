@@ -156,15 +156,15 @@ def commission_earn_for_order(*, order_ref: str, buyer_id: int, lines: Sequence[
     """
     require_transaction("commission_earn_for_order")
     now = now or timezone.now()
-    existing = list(Commission.objects.filter(order_ref=order_ref))
-    if existing:
-        return existing
     rules = distribution_settings_current()
     if not rules.enabled or not lines:
         return []
     earners = _earners(buyer_id=buyer_id, rules=rules, now=now)
     if not earners:
-        return []
+        return []  # most orders: two queries and done
+    existing = list(Commission.objects.filter(order_ref=order_ref))
+    if existing:
+        return existing
     locked = lock_distributors([d.pk for d in earners.values()])
     earners = {level: locked[d.pk] for level, d in earners.items() if distributor_is_earning(locked.get(d.pk))}
     if not earners:
