@@ -10,6 +10,9 @@
 #                                 marks slow (transactional tests, whole stories), keeping the test
 #                                 database between runs (`--quick -- --create-db` rebuilds it)
 #   scripts/test.sh -- -k order   extra arguments after -- go to pytest
+#
+# pytest runs on TEST_WORKERS processes (pytest-xdist, default 2: the CI machine's cores), each with
+# its own test and broker databases on the one server; TEST_WORKERS=0 runs in this process (pdb).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -55,6 +58,10 @@ if [ "$lint_only" -eq 0 ]; then
     # A summary line first, so pytest's own closing line stays the last one on success.
     if [ ${#failed[@]} -gt 0 ]; then
         echo "== failed so far: ${failed[*]} (running pytest anyway)"
+    fi
+    workers=${TEST_WORKERS:-2}
+    if [ "$workers" -gt 0 ]; then
+        pytest_args=(-n "$workers" --dist worksteal "${pytest_args[@]}")
     fi
     step pytest pytest -q "${pytest_args[@]}"
 fi

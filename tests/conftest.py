@@ -23,10 +23,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: transactional or a whole story (set below); make test-quick skips it")
     # With no DATABASE_URL the suite runs on the embedded PostgreSQL; start it before Django
     # opens a connection. The broker database is created alongside.
+    from django.conf import settings
+
     if not os.environ.get("DATABASE_URL"):
         from core.embedded_pg import ensure_running
 
-        ensure_running(("mall", os.environ.get("TEST_BROKER_DB_NAME", "test_broker")))
+        ensure_running(("mall", settings.TEST_BROKER_DB_NAME))
+    else:
+        create_database_beside(settings.DATABASES["default"], settings.TEST_BROKER_DB_NAME)
+
+
+def create_database_beside(database: dict[str, Any], name: str) -> None:
+    """Create database `name` on the server `database` is on, unless it exists."""
+    import psycopg
+
+    params = {"host": database["HOST"], "port": database["PORT"] or None, "user": database["USER"],
+              "password": database["PASSWORD"], **database.get("OPTIONS", {})}
+    with psycopg.connect(dbname="postgres", autocommit=True,
+                         **{key: value for key, value in params.items() if value not in ("", None)}) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 pytest_plugins = ["tests.fixtures"]

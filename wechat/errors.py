@@ -62,3 +62,11 @@ class RefundRefused(WechatApiError):
 
     status = 409
     code = "refund_refused"
+
+
+class TransferRefused(WechatApiError):
+    """WeChat Pay refused a transfer request (NOT_ENOUGH balance, PARAM_ERROR, NO_AUTH…): the bill
+    was not created or not changed. The same out_bill_no may be sent again once the cause is fixed."""
+
+    status = 409
+    code = "transfer_refused"

@@ -145,6 +145,14 @@ PERIODIC_TASKS += [
      "crontab": {"minute": "20", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
 ]
 
+# Payouts (WeChat Pay 商家转账): transfers whose submission got no answer are sent again, and those
+# WeChat accepted but has not finished are asked about (the safety net for a lost notify).
+PERIODIC_TASKS += [
+    {"name": "transfers.process", "label": "转账补发与查询",
+     "task": "payments.tasks.process_transfers",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+]
+
 # Distribution (分销): commissions become withdrawable when their after-sales window closes (hourly,
 # set-based, distributors claimed with SKIP LOCKED), and distributors move up their grades nightly.
 PERIODIC_TASKS += [

@@ -1,5 +1,6 @@
-"""WeChat → us: payment notifications (XML, signed), for trades of every kind. Answered in
-WeChat's exact XML."""
+"""WeChat → us: payment notifications (Pay v2: XML, signed), for trades of every kind, answered in
+WeChat's exact XML; and transfer notifications (Pay v3: JSON, signed, encrypted), answered as v3
+expects."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import BaseParser
@@ -16,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import DomainError
-from payments.services import payment_gateway, payment_handle_notify
+from payments.services import payment_gateway, payment_handle_notify, transfer_handle_notify
 
 logger = logging.getLogger(__name__)
 MAX_NOTIFY_BYTES = 64 * 1024
@@ -64,3 +65,39 @@ def wechat_notify_answer(request: Request, handle: Callable[..., object]) -> Htt
         return HttpResponse(content, content_type=content_type, status=400)
     content, content_type = gateway.notify_ack()
     return HttpResponse(content, content_type=content_type)
+
+
+class JsonBytesParser(RawXmlParser):
+    """The notify's exact bytes: WeChat Pay v3 signs the body as sent."""
+
+
+class WechatTransferNotifyView(APIView):
+    """WeChat → us: a transfer bill reached its final state (Pay v3: signed JSON, encrypted resource).
+
+    Answered as WeChat Pay v3 expects: 204 with no body when handled (repeats included); a 4xx (or
+    5xx) with {"code": "FAIL", "message": …} when refused, and WeChat delivers it again later.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JsonBytesParser]
+
+    @extend_schema(
+        operation_id="payments_wechat_transfer_notify",
+        description="微信支付商家转账结果通知（Pay v3，签名 + AEAD_AES_256_GCM 加密）。验签、解密、"
+                    "核对金额与收款人；重复通知幂等。",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={204: OpenApiResponse(description="已处理"),
+                   400: OpenApiResponse(OpenApiTypes.OBJECT, description='{"code": "FAIL", "message": "…"}')},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        body: bytes = request.data if isinstance(request.data, bytes) else b""
+        try:
+            if len(body) > MAX_NOTIFY_BYTES:
+                raise DomainError("通知报文过大", code="notify_too_large")
+            transfer_handle_notify(request.headers, body)
+        except DomainError as exc:
+            logger.warning("WeChat transfer notify rejected: %s %s", exc.code, exc.detail)
+            return JsonResponse({"code": "FAIL", "message": exc.message}, status=exc.status,
+                                json_dumps_params={"ensure_ascii": False})
+        return HttpResponse(status=204)

@@ -267,3 +267,53 @@ class SandboxControl:
     def wxacode_released_pages(self, pages: list[str]) -> list[str]:
         """Set the released version's pages, which getwxacodeunlimit checks when check_path is true."""
         return list(self._post("wxacode/pages", {"pages": pages})["pages"])
+
+    # --- payouts, 商家转账 (wechat/sandbox/transfer_api.py) ----------------------------------------
+
+    def transfers(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Every transfer bill the sandbox holds (state ACCEPTED / WAIT_USER_CONFIRM / SUCCESS / FAIL /
+        CANCELLED), with the notifies it delivered."""
+        return list(self._get("transfers", {"state": state} if state else None)["transfers"])
+
+    def transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """One bill as WeChat has it (package_info, fail_reason, deliveries…)."""
+        return self._get(f"transfers/{out_bill_no}")
+
+    def confirm_transfer(self, out_bill_no: str, *, package: str | None = None, times: int = 1,
+                         concurrent: bool = False, notify: bool = True) -> dict[str, Any]:
+        """What wx.requestMerchantTransfer does when the member confirms (checks `package` when given):
+        SUCCESS, and the notify delivered `times` times (none with notify=False)."""
+        return self._post(f"transfers/{out_bill_no}/confirm", {"package": package, "times": times,
+                                                               "concurrent": concurrent, "notify": notify})
+
+    def fail_transfer(self, out_bill_no: str, *, reason: str = "PAYEE_ACCOUNT_ABNORMAL", times: int = 1,
+                      concurrent: bool = False, notify: bool = True) -> dict[str, Any]:
+        """WeChat fails the bill with `reason` (a fail_reason code) and notifies."""
+        return self._post(f"transfers/{out_bill_no}/fail", {"reason": reason, "times": times,
+                                                            "concurrent": concurrent, "notify": notify})
+
+    def expire_transfer(self, out_bill_no: str, *, times: int = 1, concurrent: bool = False,
+                        notify: bool = True) -> dict[str, Any]:
+        """The member never confirmed in time: CANCELLED, and the notify."""
+        return self._post(f"transfers/{out_bill_no}/expire", {"times": times, "concurrent": concurrent,
+                                                              "notify": notify})
+
+    def ready_transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """An ACCEPTED bill (see transfer_options(accept_only_next=…)) now waits for the member."""
+        return self._post(f"transfers/{out_bill_no}/ready", {})
+
+    def transfer_notify(self, out_bill_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
+        """Deliver a final bill's notify again (same notification id, signed anew)."""
+        return self._post(f"transfers/{out_bill_no}/notify", {"times": times, "concurrent": concurrent})
+
+    def forge_transfer_notify(self, out_bill_no: str, *, kind: str) -> dict[str, Any]:
+        """Deliver a transfer notify WeChat never sent: bad_signature, unsigned, other_serial, stale,
+        wrong_apiv3_key, tampered_ciphertext, other_mch_id, wrong_amount, malformed, garbage."""
+        return self._post(f"transfers/{out_bill_no}/forge", {"kind": kind})
+
+    def transfer_options(self, *, fail_next: list[str] | None = None, delay_next_seconds: float | None = None,
+                         accept_only_next: int | None = None) -> dict[str, Any]:
+        """Refuse the next new bills (["NOT_ENOUGH", …]), answer the next create late (a timeout),
+        or keep the next new bills ACCEPTED."""
+        return self._post("transfer_options", {"fail_next": fail_next, "delay_next_seconds": delay_next_seconds,
+                                               "accept_only_next": accept_only_next})
