@@ -11,6 +11,7 @@
     POST /api/v1/distribution/withdrawals                {amount_fen} (Idempotency-Key) → 201
     GET  /api/v1/distribution/withdrawals                提现记录 (paginated)
     GET  /api/v1/distribution/withdrawals/{no}           one of mine
+    GET  /api/v1/distribution/withdrawals/{no}/confirm   the wx.requestMerchantTransfer parameters (paying)
 
 The mini-program posts `bind` once the shopper is logged in, when a page opened with a share's
 scene (a poster's code: decodeURIComponent(query.scene) = "d=17") or query (?d=17).
@@ -319,6 +320,23 @@ class WithdrawalListView(generics.ListCreateAPIView):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+class ConfirmParamsOutput(serializers.Serializer):
+    # wx.requestMerchantTransfer's own parameter names
+    mchId = serializers.CharField()
+    appId = serializers.CharField()
+    package = serializers.CharField()
+
+
+class WithdrawalConfirmView(APIView):
+    @extend_schema(operation_id="distribution_withdrawal_confirm", responses={200: ConfirmParamsOutput},
+                   description="打款中的提现：传给 wx.requestMerchantTransfer 的参数，会员确认后到账。"
+                               "错误码：withdrawal_not_found (404)、transfer_not_confirmable (409，当前无需确认)。")
+    def get(self, request: Request, withdrawal_no: str) -> Response:
+        params = withdrawals.withdrawal_confirm_params(member_id=current_member(request).pk,
+                                                       withdrawal_no=withdrawal_no)
+        return Response(ConfirmParamsOutput(params).data)
+
+
 class WithdrawalDetailView(APIView):
     @extend_schema(operation_id="distribution_withdrawal", responses={200: WithdrawalOutput},
                    description="一笔提现；不是自己的返回 404 withdrawal_not_found。")
@@ -342,4 +360,6 @@ urlpatterns: list[URLPattern] = [
     path("distribution/withdrawals", WithdrawalListView.as_view(), name="distribution-withdrawals"),
     path("distribution/withdrawals/<str:withdrawal_no>", WithdrawalDetailView.as_view(),
          name="distribution-withdrawal"),
+    path("distribution/withdrawals/<str:withdrawal_no>/confirm", WithdrawalConfirmView.as_view(),
+         name="distribution-withdrawal-confirm"),
 ]

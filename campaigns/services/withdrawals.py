@@ -5,6 +5,7 @@ money goes out by WeChat 商家转账 through the payments core, and comes back 
     withdrawal_approve / withdrawal_reject(reason)                   the console's 审核 / 驳回
     withdrawal_pay                                                   the console's 打款 / 重试
     withdrawal_on_transfer_succeeded / _failed                       the payments core's word (notify or query)
+    withdrawal_confirm_params(member_id=…, withdrawal_no=…)           the package for wx.requestMerchantTransfer
 
 Money (campaigns.services.commissions.ledger_move): a request moves the amount from available to
 withdrawing (提现中) at once, by an UPDATE conditional on the available balance — so two requests
@@ -27,7 +28,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -50,12 +51,13 @@ from campaigns.models import Distributor, Withdrawal
 from campaigns.models.distribution import (
     WITHDRAWAL_COUNTING,
     WITHDRAWAL_MACHINE,
+    WITHDRAWAL_TRANSFER_KIND,
     DistributorStatus,
     EntryReason,
     WithdrawalAction,
     WithdrawalStatus,
 )
-from campaigns.selectors.distribution import distribution_settings_current
+from campaigns.selectors.distribution import distribution_settings_current, withdrawal_for_member
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.settlement import commissions_mark_withdrawn
 from core.audit import Actor
@@ -64,21 +66,16 @@ from core.money import apply_rate
 from core.operators import operator_id
 from core.tracking import track
 from members.models import Member
+from payments.errors import TransferNotConfirmable
+from payments.models import Transfer
+from payments.services import transfer_confirm_params, transfer_create, transfer_submit
+from wechat.pay_v3 import USER_NAME_REQUIRED_FROM_FEN
 
 logger = logging.getLogger(__name__)
 
 WS = WithdrawalStatus
-# Above this WeChat wants the payee's real name with a transfer (商家转账: from ¥2,000).
-TRANSFER_REAL_NAME_FROM_FEN = 200000
 # The longest amount anyone could mean; anything bigger is a mistake in the request.
 MAX_WITHDRAWAL_FEN = 10**10
-
-
-class TransferLike(Protocol):
-    """What the payments core hands the callbacks: its transfer, named by our reference."""
-
-    @property
-    def reference(self) -> str: ...
 
 
 def withdrawal_request(*, member: Member, amount_fen: int, idempotency_key: str | None = None,
@@ -204,43 +201,41 @@ def withdrawal_pay(*, withdrawal_id: int, operator: AbstractBaseUser | None) -> 
                         reference=f"withdrawal:{withdrawal.withdrawal_no}:{attempt}", withdrawal_id=withdrawal.pk,
                         moves=Moves(available_fen=-withdrawal.amount_fen, withdrawing_fen=withdrawal.amount_fen),
                         note="重新打款")
-        reference = f"{withdrawal.withdrawal_no}-{attempt}"
+        transfer = _transfer_create(withdrawal, distributor)
         withdrawal, _ = WITHDRAWAL_MACHINE.transition(
             pk=withdrawal.pk, to=WS.PAYING, action=WithdrawalAction.RETRIED if retry else WithdrawalAction.PAYING,
-            actor=Actor.OPERATOR, operator=operator, note=f"转账单 {reference}",
-            fields={"attempts": attempt, "transfer_reference": reference, "fail_reason": ""})
-        _payout_start(withdrawal, distributor)
+            actor=Actor.OPERATOR, operator=operator, note=f"转账单 {transfer.out_bill_no}",
+            fields={"attempts": attempt, "transfer_reference": transfer.out_bill_no, "fail_reason": ""})
     return withdrawal
 
 
-def withdrawal_on_transfer_succeeded(transfer: TransferLike) -> None:
+def withdrawal_on_transfer_succeeded(transfer: Transfer) -> None:
     """The payments core's word that a withdrawal's transfer arrived (the member confirmed it):
     已到账, the amount from withdrawing to withdrawn, and the oldest available commissions marked
-    withdrawn. Idempotent: a repeat, a late word about an earlier attempt, or an unknown reference
-    changes nothing."""
+    withdrawn. Registered for the "withdrawal" transfer kind (CampaignsConfig.ready()); runs inside
+    the payments core's transaction, the transfer locked first. Idempotent: a repeat, or a word about
+    an earlier attempt's transfer, changes nothing."""
     with transaction.atomic():
-        withdrawal = Withdrawal.objects.select_for_update().filter(transfer_reference=transfer.reference).first()
-        if withdrawal is None or withdrawal.status != WS.PAYING:
-            if withdrawal is None:
-                logger.warning("transfer %s succeeded but no withdrawal is paying it", transfer.reference)
+        withdrawal = _lock_paying(transfer)
+        if withdrawal is None:
             return
         Distributor.objects.select_for_update().get(pk=withdrawal.distributor_id)
         WITHDRAWAL_MACHINE.transition(pk=withdrawal.pk, to=WS.PAID, action=WithdrawalAction.PAID, actor=Actor.WECHAT,
-                                      note=f"转账单 {transfer.reference} 已到账")
+                                      note=f"转账单 {transfer.out_bill_no} 已到账")
         ledger_move(distributor_id=withdrawal.distributor_id, reason=EntryReason.WITHDRAW_PAID,
                     reference=f"withdrawal:{withdrawal.withdrawal_no}", withdrawal_id=withdrawal.pk,
                     moves=Moves(withdrawing_fen=-withdrawal.amount_fen, withdrawn_fen=withdrawal.amount_fen))
         commissions_mark_withdrawn(distributor_id=withdrawal.distributor_id)
 
 
-def withdrawal_on_transfer_failed(transfer: TransferLike, reason: str) -> None:
+def withdrawal_on_transfer_failed(transfer: Transfer, reason: str) -> None:
     """The payments core's word that a withdrawal's transfer failed, was cancelled or expired
     unconfirmed: 打款失败 with the reason, the amount back to available (重试 or 驳回 next).
-    Idempotent like withdrawal_on_transfer_succeeded."""
+    Registered and idempotent like withdrawal_on_transfer_succeeded."""
     reason = (reason or "转账失败").strip()[:200]
     with transaction.atomic():
-        withdrawal = Withdrawal.objects.select_for_update().filter(transfer_reference=transfer.reference).first()
-        if withdrawal is None or withdrawal.status != WS.PAYING:
+        withdrawal = _lock_paying(transfer)
+        if withdrawal is None:
             return
         Distributor.objects.select_for_update().get(pk=withdrawal.distributor_id)
         withdrawal, _ = WITHDRAWAL_MACHINE.transition(
@@ -248,6 +243,22 @@ def withdrawal_on_transfer_failed(transfer: TransferLike, reason: str) -> None:
             fields={"fail_reason": reason})
         _give_back(withdrawal, reference=f"withdrawal:{withdrawal.withdrawal_no}:{withdrawal.attempts}:failed",
                    note=f"打款失败：{reason}")
+
+
+def withdrawal_confirm_params(*, member_id: int, withdrawal_no: str) -> dict[str, str]:
+    """What the mini-program passes to wx.requestMerchantTransfer for the member to confirm receipt
+    of a withdrawal being paid ({"mchId", "appId", "package"}). If WeChat has not handed the package
+    yet (the submission after the commit is still on its way), the transfer is submitted here — a
+    network call, outside any transaction; WeChat answers a repeat with the same bill. Not paying,
+    or not the member's: 409 transfer_not_confirmable / 404."""
+    withdrawal = withdrawal_for_member(member_id=member_id, withdrawal_no=withdrawal_no)
+    transfer = Transfer.objects.filter(out_bill_no=withdrawal.transfer_reference).first()
+    if withdrawal.status != WS.PAYING or transfer is None:
+        raise TransferNotConfirmable("该提现当前无需确认收款", detail={"status": withdrawal.status})
+    if not transfer.package_info:
+        transfer_submit(transfer)
+        transfer.refresh_from_db()
+    return transfer_confirm_params(transfer)
 
 
 def withdrawal_get(*, withdrawal_id: int) -> Withdrawal:
@@ -291,12 +302,24 @@ def _withdrawal_no(now: dt.datetime) -> str:
     return f"W{timezone.localtime(now):%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
 
 
-def _payout_start(withdrawal: Withdrawal, distributor: Distributor) -> None:
-    """The payout of this attempt: the payments core's transfer (商家转账, scene 佣金报酬) for
-    `net_fen` to the member, under `withdrawal.transfer_reference`, created in this transaction and
-    submitted to WeChat after the commit. The payments core calls back
-    withdrawal_on_transfer_succeeded / _failed (registered by CampaignsConfig.ready())."""
-    user_name = distributor.real_name if withdrawal.net_fen >= TRANSFER_REAL_NAME_FROM_FEN else ""
-    logger.info("withdrawal %s: transfer %s of %s fen (%s), payee name %s", withdrawal.withdrawal_no,
-                withdrawal.transfer_reference, withdrawal.net_fen, settings.DISTRIBUTION_TRANSFER_REMARK,
-                "given" if user_name else "not needed")
+def _lock_paying(transfer: Transfer) -> Withdrawal | None:
+    """The withdrawal `transfer` pays, locked, if it is paying through this very transfer."""
+    withdrawal = Withdrawal.objects.select_for_update().filter(withdrawal_no=transfer.reference).first()
+    if withdrawal is None:
+        logger.warning("transfer %s names no withdrawal %s", transfer.out_bill_no, transfer.reference)
+        return None
+    if withdrawal.status != WS.PAYING or withdrawal.transfer_reference != transfer.out_bill_no:
+        return None  # a repeat, or an earlier attempt's transfer
+    return withdrawal
+
+
+def _transfer_create(withdrawal: Withdrawal, distributor: Distributor) -> Transfer:
+    """The payout of this attempt in the payments core: a 商家转账 (scene 佣金报酬) of `net_fen` to the
+    member, created in this transaction and submitted to WeChat after the commit (the payments
+    core's job). From ¥2,000 WeChat wants the payee's real name: the distributor's, from their
+    application. The payments core calls back withdrawal_on_transfer_succeeded / _failed."""
+    openid = Member.objects.filter(pk=withdrawal.member_id).values_list("openid", flat=True).get()
+    user_name = distributor.real_name if withdrawal.net_fen >= USER_NAME_REQUIRED_FROM_FEN else ""
+    return transfer_create(kind=WITHDRAWAL_TRANSFER_KIND, reference=withdrawal.withdrawal_no, openid=openid,
+                           amount_fen=withdrawal.net_fen, remark=settings.DISTRIBUTION_TRANSFER_REMARK,
+                           user_name=user_name)

@@ -4,8 +4,6 @@ rejection, with the ledger matching the snapshots throughout. Bad input changes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from django.db import transaction
 
@@ -31,17 +29,16 @@ from campaigns.services.withdrawals import (
     withdrawal_request,
 )
 from core.idempotency import IdempotencyKeyReused
+from payments.models import Transfer
 from tests.builders import buyer, operator
 from tests.campaigns.support_distribution import distributor, ledger_consistent, money, near_member, reviewer, rules
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass(frozen=True)
-class Transfer:
-    """What the payments core hands the withdrawal callbacks: its transfer, by our reference."""
-
-    reference: str
+def transfer_of(w: Withdrawal) -> Transfer:
+    """The payments core's transfer of the withdrawal's current attempt (what its callbacks get)."""
+    return Transfer.objects.get(out_bill_no=Withdrawal.objects.get(pk=w.pk).transfer_reference)
 
 
 def earned(d: Distributor, fen: int) -> Distributor:
@@ -139,10 +136,12 @@ def test_a_paid_transfer_makes_it_withdrawn_once():
     w, _ = withdrawal_request(member=near_member(d), amount_fen=10000)
     withdrawal_approve(withdrawal_id=w.pk, operator=reviewer())
     w = withdrawal_pay(withdrawal_id=w.pk, operator=reviewer())
-    assert (w.status, w.transfer_reference) == ("paying", f"{w.withdrawal_no}-1")
+    transfer = transfer_of(w)
+    assert (w.status, transfer.kind, transfer.reference, transfer.amount_fen, transfer.state) == (
+        "paying", "withdrawal", w.withdrawal_no, 10000, "created")
 
     for _ in range(3):
-        withdrawal_on_transfer_succeeded(Transfer(w.transfer_reference))
+        withdrawal_on_transfer_succeeded(transfer)
 
     assert Withdrawal.objects.get(pk=w.pk).status == "paid"
     assert money(d) == {"pending": 0, "frozen": 0, "available": 0, "withdrawing": 0, "withdrawn": 10000, "owed": 0}
@@ -156,18 +155,21 @@ def test_a_failed_transfer_puts_the_money_back_with_the_reason_and_a_retry_takes
     w, _ = withdrawal_request(member=near_member(d), amount_fen=4000)
     withdrawal_approve(withdrawal_id=w.pk, operator=reviewer())
     w = withdrawal_pay(withdrawal_id=w.pk, operator=reviewer())
+    first = transfer_of(w)
+    Transfer.objects.filter(pk=first.pk).update(state="cancelled")  # what the payments core records first
 
-    withdrawal_on_transfer_failed(Transfer(w.transfer_reference), "用户未在规定时间内确认收款")
-    withdrawal_on_transfer_failed(Transfer(w.transfer_reference), "again")
+    withdrawal_on_transfer_failed(first, "用户未在规定时间内确认收款")
+    withdrawal_on_transfer_failed(first, "again")
     failed = Withdrawal.objects.get(pk=w.pk)
     assert (failed.status, failed.fail_reason) == ("failed", "用户未在规定时间内确认收款")
     assert (money(d)["available"], money(d)["withdrawing"]) == (10000, 0)
 
     retried = withdrawal_pay(withdrawal_id=w.pk, operator=reviewer())
-    withdrawal_on_transfer_succeeded(Transfer(w.transfer_reference))  # the old attempt: ignored
-    assert (retried.status, retried.transfer_reference) == ("paying", f"{w.withdrawal_no}-2")
+    withdrawal_on_transfer_succeeded(first)  # the old attempt: ignored
+    assert (retried.status, retried.attempts) == ("paying", 2)
+    assert retried.transfer_reference != first.out_bill_no
     assert (money(d)["available"], money(d)["withdrawing"]) == (6000, 4000)
-    withdrawal_on_transfer_succeeded(Transfer(retried.transfer_reference))
+    withdrawal_on_transfer_succeeded(transfer_of(retried))
     assert (money(d)["available"], money(d)["withdrawn"]) == (6000, 4000)
     assert ledger_consistent()
 
