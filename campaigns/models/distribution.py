@@ -688,7 +688,8 @@ class Withdrawal(models.Model):
                                            on_delete=models.SET_NULL, related_name="+")
     reject_reason = models.CharField("驳回原因", max_length=200, blank=True, default="")
     fail_reason = models.CharField("失败原因", max_length=200, blank=True, default="")
-    # The payments core's transfer of the current attempt ("<withdrawal_no>-<attempt>").
+    # The payments core's transfer of the current attempt (its out_bill_no); the transfer's own
+    # reference is the withdrawal number, so a retry after a failure is a new transfer of the same payable.
     attempts = models.PositiveSmallIntegerField("打款次数", default=0)
     transfer_reference = models.CharField("转账单号", max_length=40, blank=True, default="")
     created_at = models.DateTimeField("申请时间", auto_now_add=True, db_index=True)

@@ -202,16 +202,6 @@ def commission_earn_for_order(*, order_ref: str, buyer_id: int, lines: Sequence[
     return created
 
 
-def commission_earners_for(*, buyer_id: int, now: dt.datetime | None = None) -> dict[int, Distributor]:
-    """Who would earn at each level if `buyer_id` paid now (level → distributor), active ones only:
-    what the product page's 分享赚 and the poster read."""
-    rules = distribution_settings_current()
-    if not rules.enabled:
-        return {}
-    earners = _earners(buyer_id=buyer_id, rules=rules, now=now or timezone.now())
-    return {level: d for level, d in earners.items() if distributor_is_earning(d)}
-
-
 def commission_preview_percent(*, distributor: Distributor, product_id: int, category_id: int | None) -> Decimal:
     """The level-1 rate `distributor` would earn on the product (分享赚 ¥x on the product page)."""
     rules = distribution_settings_current()

@@ -61,6 +61,7 @@ from catalog.models import Product
 from core.audit import Actor
 from core.money import apply_rate
 from core.operators import operator_id
+from core.privacy import mask_name, mask_phone
 from core.tracking import track
 from members.models import Member
 from wechat.messages import subscribe_message_queue
@@ -242,6 +243,31 @@ def distributor_grades_upgrade() -> int:
                                                 note=f"达到升级条件，升为{grade.name}", data={"grade_id": grade.pk})
                 moved += 1
     return moved
+
+
+def distributors_forget_member(*, member_id: int) -> int:
+    """A deleted member's distribution data: the distributor frozen (会员已注销: they earn nothing
+    new and nobody binds under them), their name and phone masked, their applications' answers
+    erased. Withdrawals on their way and withdrawable money hold a deletion up
+    (campaigns.selectors.privacy.distribution_deletion_blockers). Idempotent. A member-deleted hook
+    (settings.MEMBER_DELETED_HOOKS), after the deletion committed; outermost transaction. Returns
+    the number of rows masked."""
+    with transaction.atomic(durable=True):
+        distributor = Distributor.objects.select_for_update().filter(member_id=member_id).first()
+        if distributor is None:
+            return 0
+        if distributor.status == DS.ACTIVE:
+            DISTRIBUTOR_MACHINE.transition(pk=distributor.pk, to=DS.FROZEN, action=DistributorAction.FROZEN,
+                                           note="会员已注销", fields={"freeze_reason": "会员已注销"})
+        Distributor.objects.filter(pk=distributor.pk).update(real_name=mask_name(distributor.real_name),
+                                                             phone=mask_phone(distributor.phone))
+        masked = DistributorApplication.objects.filter(member_id=member_id).exclude(reason="", extra={}, phone="")
+        rows = list(masked)
+        for application in rows:
+            application.real_name, application.phone = mask_name(application.real_name), ""
+            application.reason, application.extra = "", {}
+        DistributorApplication.objects.bulk_update(rows, ["real_name", "phone", "reason", "extra"])
+    return 1 + len(rows)
 
 
 # --- sharing ---------------------------------------------------------------------------------------------

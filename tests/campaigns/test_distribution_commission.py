@@ -22,7 +22,7 @@ from campaigns.models import (
     Distributor,
     DistributorGrade,
 )
-from campaigns.services.distribution import distributor_freeze, distributor_set_grade
+from campaigns.services.distribution import distributor_freeze, distributor_grades_upgrade, distributor_set_grade
 from campaigns.services.settlement import commissions_settle_due
 from campaigns.services.withdrawals import withdrawal_request
 from core.money import apply_rate
@@ -288,3 +288,22 @@ def test_the_nightly_reconcile_reports_a_balance_that_disagrees_with_its_ledger(
     [drift] = counters_reconcile().commission_drifts
     assert (drift.distributor_id, drift.buckets) == (near.pk, {"available_fen": (1, 0)})
     assert money(near)["available"] == 1  # reported, never overwritten
+
+
+def test_the_nightly_upgrade_moves_distributors_up_to_the_highest_grade_they_reach():
+    silver = DistributorGrade.objects.create(name="银牌", level=1, upgrade_team_size=1)
+    gold = DistributorGrade.objects.create(name="金牌", level=2, upgrade_sales_fen=20000, upgrade_team_size=1)
+    _, near, shopper = chain()  # near has one direct downline; top has near
+    paid_order(member=shopper, lines=[(SkuFactory.create(price_fen=15000, stock=5), 1)])
+    idle = distributor(name="赵无团")
+
+    assert distributor_grades_upgrade() == 2  # near and top reach silver; nobody has ¥200 of sales
+    second = paid_order(member=shopper, lines=[(SkuFactory.create(price_fen=6000, stock=5), 1)])
+    refund(second, {lines_of(second)[0]: 1})  # refunded sales do not count
+    assert distributor_grades_upgrade() == 0
+    paid_order(member=shopper, lines=[(SkuFactory.create(price_fen=5000, stock=5), 1)])
+
+    assert distributor_grades_upgrade() == 1
+    assert (Distributor.objects.get(pk=near.pk).grade_id, Distributor.objects.get(pk=idle.pk).grade_id) == (
+        gold.pk, None)
+    assert silver.distributors.count() == 1  # top

@@ -4,6 +4,7 @@ the automatic modes (人人分销, 满额分销). Bad answers change nothing."""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from campaigns.errors import (
     DistributionThresholdNotMet,
@@ -13,7 +14,9 @@ from campaigns.errors import (
     ReasonRequired,
 )
 from campaigns.models import Distributor, DistributorApplication, DistributorEvent
-from campaigns.models.distribution import DistributionMode
+from campaigns.models.distribution import DistributionMode, EntryReason
+from campaigns.selectors.privacy import campaign_export_sections
+from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.distribution import (
     ApplicationInput,
     distributor_apply,
@@ -21,7 +24,9 @@ from campaigns.services.distribution import (
     distributor_ensure,
     distributor_reject,
 )
+from members.errors import MemberDeletionBlocked
 from members.models import Member
+from members.services.profile import member_delete_account
 from tests.builders import buyer
 from tests.campaigns.support_distribution import reviewer, rules
 from wechat.models import MessageLog
@@ -110,3 +115,24 @@ def test_threshold_mode_waits_for_the_paid_total():
     distributor = distributor_ensure(member=member)
     assert distributor is not None
     assert (distributor.status, distributor.source) == ("active", "threshold")
+
+
+def test_deleting_an_account_waits_for_withdrawable_money_then_freezes_and_masks_the_distributor(
+        django_capture_on_commit_callbacks):
+    d = distributor_approve(distributor_id=distributor_apply(member=buyer(), data=ANSWERS).pk, operator=reviewer())
+    with transaction.atomic():
+        ledger_move(distributor_id=d.pk, reason=EntryReason.SETTLED, reference="seed", moves=Moves(available_fen=1230))
+
+    with pytest.raises(MemberDeletionBlocked) as blocked:
+        member_delete_account(member_id=d.member_id)
+    assert blocked.value.detail["unfinished"] == ["可提现佣金 ¥12.30，请先提现"]
+    assert campaign_export_sections(member_id=d.member_id)["distribution"]["distributor"]["real_name"] == "李分销"
+
+    Distributor.objects.filter(pk=d.pk).update(available_fen=0)  # withdrawn meanwhile
+    with django_capture_on_commit_callbacks(execute=True):
+        member_delete_account(member_id=d.member_id)
+
+    gone = Distributor.objects.get(pk=d.pk)
+    assert (gone.status, gone.freeze_reason, gone.real_name, gone.phone) == (
+        "frozen", "会员已注销", "李**", "139****9000")
+    assert list(DistributorApplication.objects.values_list("real_name", "phone", "reason")) == [("李**", "", "")]
