@@ -240,8 +240,8 @@ class CommissionAdmin(ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     resource_classes = [CommissionExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
-    list_display = ["id", "created", "distributor", "level", "order_ref", "product_name", "base", "percent", "amount",
-                    "refunded", "status_col", "settle"]
+    list_display = ["id", "created", "distributor", "level", "order_ref", "product_name", "amount", "refunded",
+                    "status_col", "settle"]
     list_filter = ["status", "level", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["distributor"]
     search_fields = ["=order_ref", "distributor__real_name", "=distributor__phone", "product_name"]

@@ -98,8 +98,8 @@ class DistributorAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.
     resource_classes = [DistributorExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
-    list_display = ["id", "member_col", "real_name", "phone", "status_col", "grade", "team", "sales", "commission",
-                    "available", "approved"]
+    list_display = ["member_col", "real_name", "phone", "status_col", "grade", "team", "sales", "commission",
+                    "available"]
     list_filter = ["status", "grade", "source"]
     list_select_related = ["member", "grade"]
     search_fields = ["real_name", "=phone", "=member__phone", "member__nickname"]
