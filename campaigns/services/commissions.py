@@ -27,7 +27,7 @@ The rules every function here keeps:
   excluded) × the first rate found of the product's, the category's (nearest ancestor), the
   distributor's grade's and the global, rounded once to the fen. A flash-sale line earns only
   if its session says so; other activities' lines earn nothing until they say so too.
-- A refund takes back ⌊…⌋ exactly its share: the commission keeps
+- A refund takes back exactly its share: the commission keeps
   ⌊amount × (base − refunded) / base⌋ after each refund (refunded = everything refunded on the
   line so far), so any sequence of partial refunds ends, at a full refund, with all of it taken
   back. Before settlement it comes off the commission (cancelled at zero); after, it is a
