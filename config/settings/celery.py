@@ -160,3 +160,14 @@ PERIODIC_TASKS += [
      "task": "wechat.tasks.sweep_media_checks",
      "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 280},
 ]
+
+# Distribution (分销): commissions become withdrawable when their after-sales window closes (hourly,
+# set-based, distributors claimed with SKIP LOCKED), and distributors move up their grades nightly.
+PERIODIC_TASKS += [
+    {"name": "distribution.settle-commissions", "label": "分销佣金结算",
+     "task": "campaigns.tasks.settle_commissions",
+     "crontab": {"minute": "25"}, "queue": "default", "expires_seconds": 3000},
+    {"name": "distribution.upgrade-grades", "label": "分销员等级升级",
+     "task": "campaigns.tasks.upgrade_distributor_grades",
+     "crontab": {"minute": "40", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
+]

@@ -96,6 +96,12 @@ WECHAT_SUBSCRIBE_TEMPLATES = {
         "page": "pages/coupon/index",
         "fields": {"thing1": "coupon", "date2": "expires_on", "thing3": "remark"},
     },
+    "distributor_review": {
+        "id": env("WECHAT_TEMPLATE_DISTRIBUTOR_REVIEW", "sandbox-tmpl-distributor-review"),
+        "title": "分销员审核结果通知",
+        "page": "pages/distribution/index",
+        "fields": {"phrase1": "result", "thing2": "remark", "time3": "decided_at"},
+    },
 }
 # Which version of the mini-program a card opens: formal (正式版), trial (体验版), developer.
 WECHAT_SUBSCRIBE_MINIPROGRAM_STATE = env("WECHAT_SUBSCRIBE_MINIPROGRAM_STATE", "formal")
