@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench import distribution
 from bench.load import Measurement
 
 LIST_DETAIL_TARGET = 0.5  # catalog throughput ≥ half of the minimal DRF endpoint's
@@ -136,6 +137,8 @@ def _render_jobs(jobs: dict[str, Any]) -> list[str]:
     for key, title in (("birthdays", "birthday job"), ("segments", "segment evaluation")):
         if row := jobs.get(key):
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    if d := jobs.get("distribution"):
+        lines += ["  " + line for line in distribution.render(d).splitlines()]
     return lines
 
 

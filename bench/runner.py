@@ -44,7 +44,7 @@ class Plan:
     flash_clients: int  # concurrent buyers of the flash-sale item, one member each
     targeted_members: int  # size of the segment for the targeted-issue job
     job_members: int  # members for the birthday job and segment evaluation
-    jobs: bool  # run the batch-job benchmarks (targeted issue, points, birthdays, segments)
+    jobs: bool  # run the batch-job benchmarks (targeted issue, points, birthdays, segments, commissions)
     quick: bool
 
     @property
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
                         help="members for the birthday job and segment evaluation (default 1000000, quick 50000)")
     parser.add_argument("--skip-jobs", action="store_true",
                         help="only the HTTP benchmarks; skip the batch jobs (targeted issue, points, "
-                             "birthdays, segments)")
+                             "birthdays, segments, commission settlement)")
     args = parser.parse_args(argv)
     duration = args.duration or (3.0 if args.quick else 15.0)
     rounds = args.rounds or (1 if args.quick else 5)
@@ -199,7 +199,7 @@ def _flash_rounds(target: Target, flash: flash_sale.FlashData, port: int,
 
 def _jobs(plan: Plan) -> dict[str, Any]:
     """The batch jobs, timed in this process after the server has stopped (nothing else runs)."""
-    from bench import greetings, points, segments, targeted_issue
+    from bench import distribution, greetings, points, segments, targeted_issue
 
     _say(f"job: targeted coupon issue to {plan.targeted_members:,} members")
     jobs: dict[str, Any] = {"targeted_issue": targeted_issue.run(plan.targeted_members)}
@@ -209,6 +209,8 @@ def _jobs(plan: Plan) -> dict[str, Any]:
     jobs["birthdays"] = greetings.run(plan.job_members)
     _say(f"job: segment evaluation over {plan.job_members:,} members")
     jobs["segments"] = segments.run(plan.job_members)
+    _say(f"job: commission settlement of {plan.targeted_members:,} frozen commissions")
+    jobs["distribution"] = distribution.run(commissions=plan.targeted_members)
     return jobs
 
 
