@@ -31,6 +31,7 @@ from typing import Any
 
 from wechat.sandbox import (
     control,
+    faults,
     message_api,
     miniprogram_api,
     page,
@@ -73,7 +74,7 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
     **wxacode_api.ROUTES,
 }
 FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control,
-                    wxacode_api.control)
+                    wxacode_api.control, faults.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
@@ -82,7 +83,8 @@ def dispatch(state: SandboxState, request: Request) -> Response:
         return redirect("/sandbox/")
     handler = WECHAT_ROUTES.get((request.method, request.path))
     if handler is not None:
-        return handler(state, request)
+        # Faults injected on purpose (wechat.sandbox.faults) reach WeChat's paths only.
+        return faults.serve(state, request, handler)
     answer = page.handle(state, request) or control.handle(state, request)
     for feature_control in FEATURE_CONTROLS:
         answer = answer or feature_control(state, request)
