@@ -109,8 +109,8 @@ def run_all(sandbox: Any, *, since: float) -> list[Check]:
     trades = sandbox.trades()
     refunds = sandbox.refunds()
     return [notifies_recorded(trades), trades_match_payments(trades), orders_in_state(), refunds_settled(refunds),
-            shipping_uploaded(sandbox.shipping_uploads(), since=since), stock_reconciles(), coupons_reconcile(),
-            points_reconcile(), counters_reconcile()]
+            shipping_uploaded(sandbox.shipping_uploads(), since=since), stock_reconciles(), flash_sales_reconcile(),
+            coupons_reconcile(), points_reconcile(), counters_reconcile()]
 
 
 def notifies_recorded(trades: list[dict[str, Any]]) -> Check:
@@ -294,6 +294,37 @@ def stock_reconciles() -> Check:
             problems.append(f"{order_no} ({status}): its movements net {moved[order_no]}, expected {expected}")
     return Check("stock reconciles with its ledger and the orders",
                  f"{Stock.objects.count()} SKUs; {held} units held by live orders", problems)
+
+
+def flash_sales_reconcile() -> Check:
+    """Each flash item's stock left, each member's purchase count and each session's subsidy are
+    what the live reservations hold; a reservation is live exactly when its order is not cancelled."""
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
+
+    from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
+    from shop.models import OrderStatus
+
+    live = Q(reservations__released_at__isnull=True)
+    items = (FlashItem.objects.annotate(held=Coalesce(Sum("reservations__quantity", filter=live), 0))
+             .values_list("pk", "stock_left", "stock_total", "held"))
+    problems = [f"flash item {pk}: {left} left of {total}, {held} held by live reservations"
+                for pk, left, total, held in items if left != total - held]
+    held_by = dict(((r["item_id"], r["member_id"]), r["n"]) for r in FlashReservation.objects.filter(
+        released_at__isnull=True).values("item_id", "member_id").annotate(n=Sum("quantity")))
+    problems += [f"flash purchase of item {p.item_id} by member {p.member_id}: {p.quantity}, reservations "
+                 f"{held_by.get((p.item_id, p.member_id), 0)}" for p in FlashPurchase.objects.all()
+                 if p.quantity != held_by.get((p.item_id, p.member_id), 0)]
+    subsidies = dict(FlashReservation.objects.filter(released_at__isnull=True).values_list("item__session_id")
+                     .annotate(fen=Sum("subsidy_fen")))
+    problems += [f"flash session {pk}: subsidy {fen}, live reservations {subsidies.get(pk, 0)}" for pk, fen in
+                 FlashSession.objects.values_list("pk", "subsidy_fen") if fen != subsidies.get(pk, 0)]
+    problems += [f"reservation {pk} of order {no} ({status}): released at {released}" for pk, no, status, released in
+                 FlashReservation.objects.values_list("pk", "order__order_no", "order__status", "released_at")
+                 if (status == OrderStatus.CANCELLED) != (released is not None)]
+    sold = FlashReservation.objects.filter(released_at__isnull=True).aggregate(n=Coalesce(Sum("quantity"), 0))["n"]
+    return Check("flash sales reconcile", f"{FlashReservation.objects.count()} reservations, {sold} units held",
+                 problems)
 
 
 def coupons_reconcile() -> Check:

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             console = threading.Thread(target=run_console, daemon=True, args=(
                 mall.app_url, list(data.operators), console_tally, console_stop, args.seed))
             plan = shoppers.Plan(app_port=ports.app, sandbox_port=ports.sandbox, stop_at=load_started + duration,
-                                 skus=data.skus, products=data.products, seed=args.seed)
+                                 skus=data.skus, products=data.products, flash_items=data.flash_items,
+                                 seed=args.seed)
             processes, results = shoppers.start(plan, shoppers=args.shoppers, processes=args.processes)
             console.start()
             injector.start()

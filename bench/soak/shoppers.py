@@ -37,9 +37,13 @@ ACTIONS = {
     "browse": 34, "cart": 10, "buy": 22, "my_orders": 8, "refund": 8, "coupons": 8, "signin": 6, "relogin": 2,
     "repay": 2,
 }
-# Of the orders placed: left unpaid for the auto-cancel job, cancelled by the shopper; the rest is paid.
-ABANDON_SHARE, CANCEL_SHARE = 0.06, 0.05
+# Of the orders placed: left unpaid for the auto-cancel job, cancelled by the shopper, cancelled
+# while the pay sheet was open and paid anyway (the payment reaches a cancelled order: revived if
+# its stock and flash units are still there, refunded otherwise); the rest is paid.
+ABANDON_SHARE, CANCEL_SHARE, CANCEL_THEN_PAY_SHARE = 0.06, 0.05, 0.04
 NO_NOTIFY_SHARE = 0.05  # paid at WeChat, but the notify never arrives: only orderquery can tell
+DOUBLE_NOTIFY_SHARE = 0.05  # WeChat delivers the notify twice at once
+FLASH_SHARE = 0.2  # of the purchases, at the flash-sale price (scarce activity stock, one per member)
 RETRIES = 3  # a write answered 5xx or not at all is sent again (same Idempotency-Key) this many times
 
 
@@ -52,6 +56,7 @@ class Plan:
     stop_at: float  # epoch seconds
     skus: tuple[int, ...]  # sellable SKU ids
     products: tuple[int, ...]  # on-shelf product ids
+    flash_items: tuple[tuple[int, int], ...]  # (flash item id, its SKU id) of the session running now
     seed: int
 
 
@@ -283,8 +288,12 @@ class Shopper:
         if self.address_id is None:
             self._address()
             return
-        items = [{"sku_id": sku, "quantity": self.rng.randint(1, 2)}
-                 for sku in self.rng.sample(self.plan.skus, self.rng.randint(1, 2))]
+        items: list[dict[str, int]] = [{"sku_id": sku, "quantity": self.rng.randint(1, 2)}
+                                       for sku in self.rng.sample(self.plan.skus, self.rng.randint(1, 2))]
+        if self.plan.flash_items and self.rng.random() < FLASH_SHARE:
+            self.call("browse:flash", "GET", "/flash-sales/sessions")
+            item_id, sku_id = self.rng.choice(self.plan.flash_items)
+            items = [{"sku_id": sku_id, "quantity": 1, "flash_item_id": item_id}]
         body: dict[str, Any] = {"items": items, "address_id": self.address_id}
         status, preview = self.call("checkout:preview", "POST", "/checkout/preview", body)
         if status != 200:
@@ -303,6 +312,8 @@ class Shopper:
         elif fate < ABANDON_SHARE + CANCEL_SHARE:
             status, _ = self.call("order:cancel", "POST", f"/orders/{order_no}/cancel", retry=True)
             self.tally.flow("orders_cancelled" if status == 200 else "order_cancel_refused")
+        elif fate < ABANDON_SHARE + CANCEL_SHARE + CANCEL_THEN_PAY_SHARE:
+            self._pay(order_no, cancel_first=True)
         else:
             self._pay(order_no)
 
@@ -311,15 +322,22 @@ class Shopper:
         if self.unpaid:
             self._pay(self.unpaid.pop(0))
 
-    def _pay(self, order_no: str) -> None:
+    def _pay(self, order_no: str, *, cancel_first: bool = False) -> None:
         status, params = self.call("order:pay", "POST", f"/orders/{order_no}/pay", retry=True)
         if status != 200:
             self.tally.flow(f"pay_refused_{status}")
             if status is None or status >= 500:
                 self.unpaid.append(order_no)
             return
+        if cancel_first:
+            status, _ = self.call("order:cancel", "POST", f"/orders/{order_no}/cancel", retry=True)
+            self.tally.flow("orders_cancelled_then_paid" if status == 200 else "order_cancel_refused")
         notify = self.rng.random() >= NO_NOTIFY_SHARE
-        status, paid = self.sandbox("sandbox:request_payment", "request_payment", {"params": params, "notify": notify})
+        options: dict[str, Any] = {"params": params, "notify": notify}
+        if notify and self.rng.random() < DOUBLE_NOTIFY_SHARE:
+            options.update(times=2, concurrent=True)
+            self.tally.flow("notifies_doubled")
+        status, paid = self.sandbox("sandbox:request_payment", "request_payment", options)
         if status != 200:
             self.tally.flow(f"wechat_pay_refused_{paid.get('error') if isinstance(paid, dict) else status}")
             return

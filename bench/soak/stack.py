@@ -25,6 +25,9 @@ from bench.server import BASE_DIR, HOST, Service, free_port, gunicorn, wait_for_
 RESULTS_DIR = BASE_DIR / "bench" / "results" / "soak"
 DB_NAME = "bench_soak"
 STOCK_FLOOR = 5000  # every SKU gets at least this many units: the soak is not about selling out
+# A flash session running for the whole soak, with scarce activity stock: it sells out, so a payment
+# that reaches a cancelled flash order may find its units gone (refunded instead of revived).
+FLASH_ITEMS, FLASH_UNITS, FLASH_TIMEOUT_MINUTES = 3, 40, 2
 QUEUES = "default,notifications,analytics"
 WORKER_CONCURRENCY = 2
 # Settings of the soak's processes, on top of the production-shaped bench settings, so that the
@@ -51,6 +54,7 @@ class Ports:
 class SoakData:
     skus: tuple[int, ...]
     products: tuple[int, ...]
+    flash_items: tuple[tuple[int, int], ...]  # (flash item id, SKU id) in the session running during the soak
     operators: tuple[tuple[str, str], ...]  # (username, password) of two console operators
     paid_trades: list[dict[str, Any]] = field(repr=False)  # the demo's paid trades, for the sandbox
 
@@ -108,8 +112,28 @@ def prepare(*, seed: int) -> SoakData:
         get_user_model().objects.create_superuser(username, f"{username}@example.com", password)
         operators.append((username, password))
     products = tuple(Product.objects.filter(is_on_shelf=True).order_by("pk").values_list("pk", flat=True))
-    return SoakData(skus=tuple(s.pk for s in skus), products=products, operators=tuple(operators),
-                    paid_trades=paid_order_trades())
+    return SoakData(skus=tuple(s.pk for s in skus), products=products, flash_items=_flash_session(skus),
+                    operators=tuple(operators), paid_trades=paid_order_trades())
+
+
+def _flash_session(skus: list[Any]) -> tuple[tuple[int, int], ...]:
+    """A session running from now for a day, FLASH_ITEMS items of FLASH_UNITS units at 70 % (never
+    below cost), one per member."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from campaigns.models import FlashItem, FlashSession
+
+    now = timezone.now()
+    session = FlashSession.objects.create(name="压测秒杀场", starts_at=now - dt.timedelta(minutes=1),
+                                          ends_at=now + dt.timedelta(days=1),
+                                          unpaid_timeout_minutes=FLASH_TIMEOUT_MINUTES)
+    chosen = sorted(skus, key=lambda sku: -sku.price_fen)[:FLASH_ITEMS]
+    items = [FlashItem.objects.create(session=session, sku=sku, stock_total=FLASH_UNITS, stock_left=FLASH_UNITS,
+                                      flash_price_fen=max(sku.cost_fen, sku.price_fen * 70 // 100), per_member_limit=1)
+             for sku in chosen]
+    return tuple((item.pk, item.sku_id) for item in items)
 
 
 class Stack:
