@@ -84,6 +84,7 @@ def render(summary: dict[str, Any]) -> str:
         out.append(f"  {kind:<26}{sum(statuses.values()):>7}   "
                    + "  ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
     out.append("responses by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(summary["statuses"].items())))
+    out.append("4xx by code: " + ", ".join(f"{key} ×{n}" for key, n in summary["refusals"].items()))
     failures = summary["failures"]
     out.append(f"5xx or no answer (clients and WeChat's notifies): {failures['in_window']} during the database "
                f"restart window, {failures['outside_window']} other")

@@ -180,6 +180,7 @@ def _summary(args: argparse.Namespace, started_at: str, load_started: float, loa
                  "worker_concurrency": stack.WORKER_CONCURRENCY, "database": database.database_name(),
                  "soak_settings": stack.SOAK_SETTINGS, "seed": args.seed},
         "requests": dict(requests), "statuses": dict(statuses), "flows": dict(flows),
+        "refusals": dict((Counter(load["refusals"]) + console.refusals).most_common()),
         "failures": {
             "in_window": len(inside), "outside_window": len(outside),
             "in_window_by_kind": dict(Counter(f["kind"] for f in inside).most_common()),

@@ -5,7 +5,8 @@ sandbox (a stable openid, so a re-login is the same member), adds an address, th
 deadline picks what to do next — browse the home page, categories and products, fill the cart,
 check out and place an order (an Idempotency-Key, replayed on a failed answer), pay it through the
 sandbox as wx.requestPayment would (the sandbox then POSTs the signed notify to the mall; a share
-of payments never notifies, as when WeChat's notify is lost), leave it unpaid or cancel it, ask for
+of payments never notifies, as when WeChat's notify is lost, and a share notifies twice at once),
+leave it unpaid, cancel it, or cancel it and pay anyway from a pay sheet left open, ask for
 a refund of a paid order (an after-sale the operator approves in the console), claim coupons in
 the coupon centre, sign in for points, look at its orders. Shoppers are spread over a few
 processes so the generator is not capped by one interpreter's GIL.
@@ -38,9 +39,11 @@ ACTIONS = {
     "repay": 2,
 }
 # Of the orders placed: left unpaid for the auto-cancel job, cancelled by the shopper, cancelled
-# while the pay sheet was open and paid anyway (the payment reaches a cancelled order: revived if
-# its stock and flash units are still there, refunded otherwise); the rest is paid.
+# while the pay sheet stays open and then paid anyway (the cancel must close the WeChat trade, or
+# a payment whose notify is lost would never be counted nor refunded); the rest is paid.
 ABANDON_SHARE, CANCEL_SHARE, CANCEL_THEN_PAY_SHARE = 0.06, 0.05, 0.04
+CANCEL_THEN_PAY_FLASH_SHARE = 0.3  # a flash order's units are taken by someone else meanwhile
+HESITATION_SECONDS = (2.0, 8.0)  # between cancelling and paying anyway
 NO_NOTIFY_SHARE = 0.05  # paid at WeChat, but the notify never arrives: only orderquery can tell
 DOUBLE_NOTIFY_SHARE = 0.05  # WeChat delivers the notify twice at once
 FLASH_SHARE = 0.2  # of the purchases, at the flash-sale price (scarce activity stock, one per member)
@@ -70,14 +73,17 @@ class Tally:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()  # "kind status code" of the 4xx answers
         self.flows: Counter[str] = Counter()
         self.failures: list[dict[str, Any]] = []
         self.upstream: list[dict[str, Any]] = []  # 502 upstream_error: WeChat failed, said so on purpose
 
     def request(self, kind: str, status: int | None, started: float, ended: float, body: bytes) -> None:
-        code = _error_code(body) if status is None or status >= 500 else ""
+        code = _error_code(body) if status is None or status >= 400 else ""
         with self.lock:
             self.requests[f"{kind} {status}"] += 1
+            if status is not None and 400 <= status < 500:
+                self.refusals[f"{kind} {status} {code}"] += 1
             if status is not None and status < 500:
                 return
             entry = {"kind": kind, "status": status, "code": code, "started": started, "ended": ended,
@@ -91,8 +97,8 @@ class Tally:
             self.flows[name] += n
 
     def as_json(self) -> dict[str, Any]:
-        return {"requests": dict(self.requests), "flows": dict(self.flows), "failures": self.failures,
-                "upstream": self.upstream}
+        return {"requests": dict(self.requests), "refusals": dict(self.refusals), "flows": dict(self.flows),
+                "failures": self.failures, "upstream": self.upstream}
 
 
 def _error_code(body: bytes) -> str:
@@ -120,11 +126,13 @@ def start(plan: Plan, *, shoppers: int, processes: int) -> tuple[list[Any], Any]
 
 def collect(workers: list[Any], results: Any, *, timeout: float) -> dict[str, Any]:
     """Wait for every shopper process's tally and add them up."""
-    total: dict[str, Any] = {"requests": Counter(), "flows": Counter(), "failures": [], "upstream": []}
+    total: dict[str, Any] = {"requests": Counter(), "refusals": Counter(), "flows": Counter(), "failures": [],
+                             "upstream": []}
     try:
         for _ in workers:
             part = results.get(timeout=timeout)
             total["requests"].update(part["requests"])
+            total["refusals"].update(part["refusals"])
             total["flows"].update(part["flows"])
             total["failures"] += part["failures"]
             total["upstream"] += part["upstream"]
@@ -290,7 +298,8 @@ class Shopper:
             return
         items: list[dict[str, int]] = [{"sku_id": sku, "quantity": self.rng.randint(1, 2)}
                                        for sku in self.rng.sample(self.plan.skus, self.rng.randint(1, 2))]
-        if self.plan.flash_items and self.rng.random() < FLASH_SHARE:
+        flash = bool(self.plan.flash_items) and self.rng.random() < FLASH_SHARE
+        if flash:
             self.call("browse:flash", "GET", "/flash-sales/sessions")
             item_id, sku_id = self.rng.choice(self.plan.flash_items)
             items = [{"sku_id": sku_id, "quantity": 1, "flash_item_id": item_id}]
@@ -312,7 +321,7 @@ class Shopper:
         elif fate < ABANDON_SHARE + CANCEL_SHARE:
             status, _ = self.call("order:cancel", "POST", f"/orders/{order_no}/cancel", retry=True)
             self.tally.flow("orders_cancelled" if status == 200 else "order_cancel_refused")
-        elif fate < ABANDON_SHARE + CANCEL_SHARE + CANCEL_THEN_PAY_SHARE:
+        elif fate < ABANDON_SHARE + CANCEL_SHARE + (CANCEL_THEN_PAY_FLASH_SHARE if flash else CANCEL_THEN_PAY_SHARE):
             self._pay(order_no, cancel_first=True)
         else:
             self._pay(order_no)
@@ -332,6 +341,7 @@ class Shopper:
         if cancel_first:
             status, _ = self.call("order:cancel", "POST", f"/orders/{order_no}/cancel", retry=True)
             self.tally.flow("orders_cancelled_then_paid" if status == 200 else "order_cancel_refused")
+            self._sleep(self.rng.uniform(*HESITATION_SECONDS))
         notify = self.rng.random() >= NO_NOTIFY_SHARE
         options: dict[str, Any] = {"params": params, "notify": notify}
         if notify and self.rng.random() < DOUBLE_NOTIFY_SHARE:

@@ -27,7 +27,7 @@ DB_NAME = "bench_soak"
 STOCK_FLOOR = 5000  # every SKU gets at least this many units: the soak is not about selling out
 # A flash session running for the whole soak, with scarce activity stock: it sells out, so a payment
 # that reaches a cancelled flash order may find its units gone (refunded instead of revived).
-FLASH_ITEMS, FLASH_UNITS, FLASH_TIMEOUT_MINUTES = 3, 40, 2
+FLASH_ITEMS, FLASH_UNITS, FLASH_TIMEOUT_MINUTES = 3, 5, 2
 QUEUES = "default,notifications,analytics"
 WORKER_CONCURRENCY = 2
 # Settings of the soak's processes, on top of the production-shaped bench settings, so that the
