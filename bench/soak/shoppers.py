@@ -106,7 +106,7 @@ def _error_code(body: bytes) -> str:
         data = json.loads(body)
     except ValueError:
         return ""
-    return str(data.get("code", "")) if isinstance(data, dict) else ""
+    return str(data.get("code") or data.get("error") or "") if isinstance(data, dict) else ""
 
 
 # --- the processes -------------------------------------------------------------------------------
