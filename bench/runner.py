@@ -243,7 +243,7 @@ def _results(plan: Plan, reads: list[Target], read_windows: list[list[Measuremen
             for i, (target, windows) in enumerate(zip(reads, read_windows, strict=True))]
     return {
         "meta": {
-            "started_at": started_at, "git": _git_revision(),
+            "started_at": started_at, "git": git_revision(),
             "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
             "database": database.database_name(),
             "workers": plan.workers, "clients": plan.clients, "order_clients": plan.order_clients,
@@ -257,7 +257,7 @@ def _results(plan: Plan, reads: list[Target], read_windows: list[list[Measuremen
     }
 
 
-def _git_revision() -> str:
+def git_revision() -> str:
     """The commit measured, with "+dirty" when the working tree differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=BASE_DIR, capture_output=True, text=True).stdout.strip()

@@ -13,6 +13,14 @@ class WechatApiError(UpstreamError):
                          detail={"errcode": errcode, "errmsg": errmsg})
 
 
+def http_error_text(exc: Exception) -> str:
+    """What an HTTP failure of a WeChat call says to an operator: "HTTP 503" (wechatpy's own text
+    for it reads "Error code: None, message: None"), or the exception's text when no response came."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return f"HTTP {status}" if status else str(exc) or type(exc).__name__
+
+
 class InvalidCode(DomainError):
     """The wx.login()/getPhoneNumber code is invalid, expired or already used."""
 

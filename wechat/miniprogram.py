@@ -24,7 +24,7 @@ from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from core.errors import ValidationFailed
-from wechat.errors import InvalidCode, WechatApiError
+from wechat.errors import InvalidCode, WechatApiError, http_error_text
 
 # jscode2session / getuserphonenumber: 40029 invalid code, 40163 code already used.
 INVALID_CODE_ERRCODES = frozenset({40029, 40163})
@@ -283,10 +283,11 @@ def _call(
         client = _client()
         result = client.get(endpoint, **kwargs) if method == "get" else client.post(endpoint, **kwargs)
     except WeChatClientException as exc:
-        errcode = exc.errcode if exc.errcode is not None else "HTTP_ERROR"
-        if errcode in INVALID_CODE_ERRCODES:
-            raise InvalidCode(detail={"errcode": errcode}) from exc
-        raise WechatApiError(errcode, str(exc.errmsg or "")) from exc
+        if exc.errcode is None:  # an HTTP failure, not an errcode of WeChat's
+            raise WechatApiError("HTTP_ERROR", http_error_text(exc)) from exc
+        if exc.errcode in INVALID_CODE_ERRCODES:
+            raise InvalidCode(detail={"errcode": exc.errcode}) from exc
+        raise WechatApiError(exc.errcode, str(exc.errmsg or "")) from exc
     except requests.RequestException as exc:
         raise WechatApiError("NETWORK_ERROR", type(exc).__name__) from exc
     if not isinstance(result, dict):

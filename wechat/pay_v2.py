@@ -32,7 +32,14 @@ from django.conf import settings
 from wechatpy.exceptions import InvalidSignatureException, WeChatException, WeChatPayException
 from wechatpy.pay import WeChatPay
 
-from wechat.errors import InvalidNotification, RefundRefused, TradeAlreadyPaid, TradeClosed, WechatApiError
+from wechat.errors import (
+    InvalidNotification,
+    RefundRefused,
+    TradeAlreadyPaid,
+    TradeClosed,
+    WechatApiError,
+    http_error_text,
+)
 from wechat.gateway import (
     PaymentGateway,
     PaymentNotice,
@@ -412,8 +419,8 @@ class WeChatPayV2Gateway:
         """
         try:
             reply = endpoint(**kwargs)
-        except WeChatPayException as exc:  # HTTP status >= 400
-            raise WechatApiError("HTTP_ERROR", str(exc)) from exc
+        except WeChatPayException as exc:  # HTTP status >= 400; wechatpy's own text names no status
+            raise WechatApiError("HTTP_ERROR", http_error_text(exc)) from exc
         except requests.RequestException as exc:
             raise WechatApiError("NETWORK_ERROR", type(exc).__name__) from exc
         if not isinstance(reply, _Reply):

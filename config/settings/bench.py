@@ -6,11 +6,15 @@ it; by default `bench_<name of the usual database>` (`bench_mall` on the embedde
 """
 
 from .base import *  # noqa: F403
-from .base import DATABASES
+from .base import DATABASES, REDIS_URL
+from .database import broker_url
 from .env import env
 
 BENCH_DB_NAME = env("BENCH_DB_NAME") or f"bench_{DATABASES['default']['NAME']}"
 DATABASES["default"]["NAME"] = BENCH_DB_NAME
+# The broker follows the database when it is PostgreSQL (no Redis): the soak's worker and beat
+# (bench/soak) queue in the bench database, never in the developer's.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or broker_url(DATABASES["default"])
 
 # Measured as production runs: no debug (no query log, no debug pages).
 DEBUG = False

@@ -44,7 +44,8 @@ from shop.admin.shipping import OrderShippingAdminMixin, ShipmentInlineMixin, Sh
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus, Shipment
 from shop.models.orders import ORDER_MACHINE
 from shop.resources import OrderExportResource
-from shop.services.orders import CANCELLABLE, order_add_remark, order_cancel
+from shop.services.orders import CANCELLABLE, order_add_remark
+from shop.services.payments import order_cancel_unpaid
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -207,8 +208,8 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def cancel(order: Order, data: dict[str, Any]) -> None:
-            order_cancel(order=order, reason=data["reason"], actor=Actor.OPERATOR,
-                         operator=request_operator(request))
+            order_cancel_unpaid(order=order, reason=data["reason"], actor=Actor.OPERATOR,
+                                operator=request_operator(request))
 
         return self._service_view(request, object_id, form_class=CancelForm, title="取消订单",
                                   button="确认取消订单", perform=cancel, done="订单 {} 已取消", danger=True)
@@ -283,8 +284,8 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
         cancelled, failed = 0, []
         for order in orders:
             try:
-                order_cancel(order=order, reason=reason, actor=Actor.OPERATOR,
-                             operator=request_operator(request))
+                order_cancel_unpaid(order=order, reason=reason, actor=Actor.OPERATOR,
+                                    operator=request_operator(request))
             except DomainError as exc:
                 failed.append(f"{order.order_no}：{exc.message}")
             else:

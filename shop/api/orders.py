@@ -316,8 +316,8 @@ class OrderCancelView(APIView):
         data.is_valid(raise_exception=True)
         member = current_member(request)
         order = order_services.order_get_for_member(member=member, order_no=order_no)
-        order_services.order_cancel(order=order, reason=data.validated_data["reason"] or "买家取消",
-                                    actor=Actor.MEMBER)
+        payment_services.order_cancel_unpaid(order=order, reason=data.validated_data["reason"] or "买家取消",
+                                             actor=Actor.MEMBER)
         return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
                                                                             order_no=order_no)).data)
 

@@ -271,8 +271,9 @@ def order_cancel(*, order: Order, reason: str, actor: str,
     is locked and only the call that moves it to cancelled gives anything back (and the points
     ledger's unique (kind, reference) would refuse a second return anyway).
 
-    Callers that may race a payment (the auto-cancel job) must first close the WeChat trade:
-    see shop.services.payments.order_cancel_expired().
+    Callers that may race a payment (the auto-cancel job, a shopper or an operator while the pay
+    sheet may be open) must first close the WeChat trade: shop.services.payments.order_cancel_unpaid()
+    and order_cancel_expired() do.
     """
     with transaction.atomic(durable=True):
         order, changed = ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.CANCELLED, action=OrderAction.CANCELLED,

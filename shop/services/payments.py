@@ -3,9 +3,9 @@
 An order's trade is kind "order" (ORDER_PAYABLE_KIND) with the order number as out_trade_no.
 `order_prepay()` checks the order may be paid and asks the payments core for the trade; every
 way WeChat's word that it was paid reaches us (notify, a late notify, orderquery from the
-auto-cancel job) goes through `payments.services.payment_record_paid()`, which calls
-`order_on_payment()` — registered for the kind by ShopConfig.ready() — exactly once per trade,
-inside the payment's transaction.
+auto-cancel job or from a cancel the shopper or an operator asks for) goes through
+`payments.services.payment_record_paid()`, which calls `order_on_payment()` — registered for the
+kind by ShopConfig.ready() — exactly once per trade, inside the payment's transaction.
 
 Locks follow the global order (docs/architecture.md, "Lock order"): the payment (the core), the
 order, its coupons, its flash-sale rows (a revival), the member and their points lots, and
@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from urllib.parse import urlencode
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
@@ -271,6 +272,24 @@ def _gift_after_payment(*, member_id: int, order_no: str, paid_fen: int) -> None
         gift_after_payment(member_id=member_id, order_no=order_no, paid_fen=paid_fen)
     except Exception:  # logged; the payment is recorded whatever the gift does
         logger.exception("pay gift for order %s failed", order_no)
+
+
+def order_cancel_unpaid(*, order: Order, reason: str, actor: str,
+                        operator: AbstractBaseUser | None = None) -> Order:
+    """Cancel an unpaid order at the shopper's or an operator's request, closing its WeChat trade first.
+
+    The payer may have the pay sheet open. A payment made meanwhile whose notify never arrives
+    would go unnoticed if the trade stayed open: nothing asks WeChat about a cancelled order's
+    trade, so the money would be neither counted nor refunded. So, as the auto-cancel does, the
+    trade is settled by query first (payments.services.payment_settle_by_query): paid at WeChat →
+    the payment is recorded, the order is paid, and the cancel is refused (InvalidTransition);
+    otherwise the trade is closed, so it can no longer be paid, and the order is cancelled
+    (order_cancel). An order never sent to WeChat is cancelled without asking. WeChat unreachable
+    → WechatApiError, nothing changed. Network calls run outside transactions; idempotent.
+    """
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        payment_settle_by_query(out_trade_no=order.order_no)
+    return order_cancel(order=order, reason=reason, actor=actor, operator=operator)
 
 
 def order_cancel_expired(*, now: dt.datetime | None = None, batch_size: int = 100) -> dict[str, int]:

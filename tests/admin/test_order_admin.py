@@ -10,6 +10,7 @@ from catalog.services import stock_adjust
 from core.audit import Actor
 from payments.models import Payment
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderStatus, Shipment
+from shop.services.payments import order_prepay
 from tests.admin.support_pages import page
 from tests.builders import paid_order as paid
 
@@ -142,6 +143,19 @@ def test_cancel_a_paid_order_is_refused(admin_client, paid_order):
 
     assert "不能取消" in html
     assert Order.objects.get(pk=paid_order.pk).status == OrderStatus.PAID
+
+
+def test_cancelling_an_order_wechat_says_is_paid_records_the_payment_instead(admin_client, unpaid_order,
+                                                                            sandbox):
+    # given the shopper paid at WeChat while the operator was about to cancel; the notify is late
+    order_prepay(member=unpaid_order.member, order_no=unpaid_order.order_no, client_ip="127.0.0.1")
+    sandbox.pay(unpaid_order.order_no, notify=False)
+
+    html = page(admin_client.post(reverse("admin:shop_order_cancel", args=[unpaid_order.pk]), {"reason": "x"}))
+
+    assert "不能取消" in html
+    assert Order.objects.get(pk=unpaid_order.pk).status == OrderStatus.PAID
+    assert Payment.objects.get(out_trade_no=unpaid_order.order_no).status == "paid"
 
 
 def test_add_remark(admin_client, admin_user, paid_order):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from catalog.models import Stock
 from payments.models import Payment, PaymentNotification
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderStatus
-from shop.services.orders import CheckoutInput, LineInput, order_place, order_ship
+from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place, order_ship
 from tests.factories import SkuFactory, default_freight
 from tests.fixtures import make_shopper
+from wechat.sandbox.client import SandboxRefused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,8 +95,6 @@ def test_forged_notifies_are_rejected_and_change_nothing(placed, sandbox, kind):
 @pytest.mark.parametrize("body", [b"", b"not xml", b"<xml><a>", b"<xml></xml>", b"\xff\xfe<x/>",
                                   b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml>&a;</xml>'])
 def test_garbage_to_the_notify_url_is_a_4xx(mall, body):
-    import requests
-
     response = requests.post(f"{mall.url}/api/v1/payments/wechat/notify", data=body,
                              headers={"Content-Type": "text/xml"}, timeout=10)
     assert response.status_code == 400
@@ -113,10 +113,17 @@ def test_a_repeated_notify_never_moves_a_shipped_order_back(placed, sandbox):
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
 
 
+def cancel_leaving_the_trade_open(order: Order) -> None:
+    """A cancel recorded without closing the WeChat trade: order_cancel() alone. Every cancel a
+    person or a job asks for closes the trade first (order_cancel_unpaid, the auto-cancel), so a
+    payment reaching a cancelled order is the rare case the revival and the refund still cover."""
+    order_cancel(order=order, reason="买家取消", actor="member")
+
+
 def test_late_payment_for_a_cancelled_order_revives_it_when_stock_allows(placed, sandbox):
     shopper, order, sku = placed
     pay_params(shopper, order)
-    shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+    cancel_leaving_the_trade_open(order)
     assert Stock.objects.get(sku=sku).available == 10
 
     sandbox.pay(order.order_no)
@@ -130,7 +137,7 @@ def test_late_payment_for_a_cancelled_order_revives_it_when_stock_allows(placed,
 def test_late_payment_without_stock_is_kept_and_flagged_for_refund(placed, sandbox):
     shopper, order, sku = placed
     pay_params(shopper, order)
-    shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+    cancel_leaving_the_trade_open(order)
     other = make_shopper()
     order_place(member=other.member, data=CheckoutInput(items=(LineInput(sku.pk, 9),)))
 
@@ -141,3 +148,48 @@ def test_late_payment_without_stock_is_kept_and_flagged_for_refund(placed, sandb
     assert order.needs_refund is True and order.paid_fen == 19800
     assert payment_of(order).status == "paid"
     assert Stock.objects.get(sku=sku).available == 1
+
+
+def test_a_shopper_cancelling_closes_the_wechat_trade_so_the_open_pay_sheet_cannot_pay(placed, sandbox):
+    shopper, order, sku = placed
+    pay_params(shopper, order)
+
+    response = shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert sandbox.trade(order.order_no)["state"] == "CLOSED"
+    assert payment_of(order).status == "closed"
+    with pytest.raises(SandboxRefused) as refused:
+        sandbox.pay(order.order_no)
+    assert refused.value.code == "ORDERCLOSED"
+    assert Stock.objects.get(sku=sku).available == 10
+
+
+def test_a_shopper_cancelling_an_order_paid_at_wechat_whose_notify_is_lost_finds_it_paid(placed, sandbox):
+    # given an order paid at WeChat whose notify never arrives (the pay sheet was open meanwhile)
+    shopper, order, sku = placed
+    pay_params(shopper, order)
+    paid = sandbox.pay(order.order_no, notify=False)
+
+    response = shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+
+    # the cancel asked WeChat first: the payment is recorded and the cancel refused
+    assert response.status_code == 409 and response.json()["code"] == "invalid_order_status"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and order.paid_fen == 19800
+    assert payment_of(order).transaction_id == paid["transaction_id"]
+    assert PaymentNotification.objects.filter(transaction_id=paid["transaction_id"]).exists()
+    assert Stock.objects.get(sku=sku).available == 8
+
+
+def test_a_cancel_while_wechat_pay_is_down_is_refused_and_changes_nothing(placed, sandbox):
+    shopper, order, sku = placed
+    pay_params(shopper, order)
+    sandbox.faults(fail_ratio=1, paths=["/pay/pay/orderquery"])
+
+    response = shopper.client.post(f"/api/v1/orders/{order.order_no}/cancel", {}, format="json")
+
+    assert response.status_code == 502 and response.json()["code"] == "upstream_error"
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
+    assert sandbox.trade(order.order_no)["state"] == "NOTPAY"
+    assert Stock.objects.get(sku=sku).available == 8

@@ -78,6 +78,16 @@ def test_code_to_session_wrong_secret_raises_wechat_api_error(control, settings)
     assert excinfo.value.status == 502
 
 
+def test_code_to_session_when_wechat_answers_an_http_error_says_which(control):
+    login = control.login_code(openid="o-carol")
+    control.faults(fail_ratio=1, paths=["/sns/jscode2session"])  # the first failure is an HTTP 503
+
+    with pytest.raises(WechatApiError) as excinfo:
+        miniprogram.code_to_session(login["code"])
+
+    assert (excinfo.value.errcode, excinfo.value.errmsg) == ("HTTP_ERROR", "HTTP 503")
+
+
 def test_code_to_session_needs_no_access_token(control):
     miniprogram.code_to_session(control.login_code()["code"])
 

@@ -118,6 +118,15 @@ def test_prepay_with_a_description_wechat_refuses_raises_wechat_api_error(gatewa
     assert excinfo.value.errcode == "PARAM_ERROR"
 
 
+def test_prepay_when_wechat_pay_answers_an_http_error_says_which(gateway, control, notify_target):
+    control.faults(fail_ratio=1, paths=["/pay/pay/unifiedorder"])  # the first failure is an HTTP 503
+
+    with pytest.raises(WechatApiError) as excinfo:
+        gateway.prepay(**prepay_args(notify_target.url))
+
+    assert (excinfo.value.errcode, excinfo.value.errmsg) == ("HTTP_ERROR", "HTTP 503")
+
+
 def test_prepay_signed_with_another_key_raises_wechat_api_error(settings, sandbox_server, notify_target):
     settings.WECHAT_PAY_API_KEY = "x" * 32
 

@@ -369,3 +369,18 @@ class SandboxControl:
         or keep the next new bills ACCEPTED."""
         return self._post("transfer_options", {"fail_next": fail_next, "delay_next_seconds": delay_next_seconds,
                                                "accept_only_next": accept_only_next})
+
+    # --- fault injection (wechat/sandbox/faults.py) ---------------------------------------------
+
+    def faults(self, *, fail_ratio: float | None = None, delay_ratio: float | None = None,
+               delay_seconds: float | None = None, paths: list[str] | None = None,
+               seed: int | None = None) -> dict[str, Any]:
+        """Make a share of WeChat API calls fail (503 or "system busy") or wait `delay_seconds`
+        first; fields left None keep their value. Returns the report (see faults_report)."""
+        return self._post("faults", {"fail_ratio": fail_ratio, "delay_ratio": delay_ratio,
+                                     "delay_seconds": delay_seconds, "paths": paths, "seed": seed})
+
+    def faults_report(self) -> dict[str, Any]:
+        """{"settings", "counts" ("<path> <kind>": n), "total" ({"fail", "delay"}), "injected"
+        ([{"at", "path", "kind"}…])}: what was injected so far."""
+        return self._get("faults")

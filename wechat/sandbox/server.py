@@ -32,6 +32,7 @@ from typing import Any
 
 from wechat.sandbox import (
     control,
+    faults,
     message_api,
     miniprogram_api,
     page,
@@ -81,7 +82,7 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
 # handler (which reads the parameter from the path).
 WECHAT_PATH_ROUTES = (*transfer_api.PATH_ROUTES,)
 FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control,
-                    wxacode_api.control, transfer_api.control, push.control)
+                    wxacode_api.control, transfer_api.control, push.control, faults.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
@@ -90,10 +91,11 @@ def dispatch(state: SandboxState, request: Request) -> Response:
         return redirect("/sandbox/")
     handler = WECHAT_ROUTES.get((request.method, request.path))
     if handler is not None:
-        return handler(state, request)
+        # Faults injected on purpose (wechat.sandbox.faults) reach WeChat's paths only.
+        return faults.serve(state, request, handler)
     for method, pattern, path_handler in WECHAT_PATH_ROUTES:
         if method == request.method and pattern.fullmatch(request.path):
-            return path_handler(state, request)
+            return faults.serve(state, request, path_handler)
     answer = page.handle(state, request) or control.handle(state, request)
     for feature_control in FEATURE_CONTROLS:
         answer = answer or feature_control(state, request)
