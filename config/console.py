@@ -12,6 +12,7 @@ names the admin URLs of every app.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,30 @@ def navigation_for(request: HttpRequest, counts: Mapping[str, int] | None = None
             "todo": sum(entry["badge"] or 0 for entry in entries),
         })
     return sections
+
+
+# Below a list: its add page and an object's change page. Deeper pages (a service form such as
+# an order's 发货) keep the breadcrumbs their templates write, which name the object they act on.
+OBJECT_PAGE = re.compile(r"(add|[^/]+/change)/")
+
+
+def breadcrumbs_for(request: HttpRequest, *, title: str = "", obj: Any = None) -> list[dict[str, str]] | None:
+    """The trail by job for a list, its add page or an object's page (首页 › 订单 › 全部订单 › 2026…),
+    or None where the page's own breadcrumbs stand (the app index, a service form)."""
+    sections = [(section, [page for page in section.pages if page.visible_to(request.user)])
+                for section in NAVIGATION[1:]]
+    pages = [(section, page) for section, section_pages in sections for page in section_pages]
+    current = _current_page(request, [page for _, page in pages])
+    if current is None:
+        return None
+    rest = request.path.removeprefix(reverse(current.url_name))
+    if rest and not OBJECT_PAGE.fullmatch(rest):
+        return None
+    section = next(section for section, page in pages if page is current)
+    trail = [{"label": section.title, "url": ""}, {"label": current.label, "url": current.url() if rest else ""}]
+    if rest:
+        trail.append({"label": str(obj) if obj is not None else title, "url": ""})
+    return trail
 
 
 def _current_page(request: HttpRequest, pages: list[Page]) -> Page | None:

@@ -108,3 +108,4 @@ def test_staff_without_permissions_sees_no_sections():
     sidebar = html.split('id="nav-sidebar"')[1].split("</nav>")[0]
     assert "你没有查看或编辑的权限。" in sidebar and "console-section" not in sidebar
     assert 'data-todo="' not in html
+

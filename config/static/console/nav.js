@@ -1,5 +1,6 @@
-// The job sidebar (templates/admin/nav_sidebar.html): sections the operator opened stay open from
-// page to page, and typing in the menu filter opens every section so matches are visible.
+// The job sidebar (templates/admin/nav_sidebar.html): a section the operator opens by hand stays
+// open from page to page (the current page's section is open anyway), and typing in the menu
+// filter opens every section so the matches are visible.
 'use strict';
 {
     const key = 'console.navOpenSections';
@@ -9,12 +10,15 @@
         if (remembered.has(section.dataset.section)) {
             section.open = true;
         }
-        section.addEventListener('toggle', () => {
-            if (document.getElementById('nav-filter').value) {
-                return;
+        // A click, not the toggle event: that one also fires for the sections opened above.
+        section.querySelector('summary').addEventListener('click', () => {
+            const opening = !section.open;
+            if (opening) {
+                remembered.add(section.dataset.section);
+            } else {
+                remembered.delete(section.dataset.section);
             }
-            const open = [...sections].filter((s) => s.open).map((s) => s.dataset.section);
-            localStorage.setItem(key, JSON.stringify(open));
+            localStorage.setItem(key, JSON.stringify([...remembered]));
         });
     });
     const filter = document.getElementById('nav-filter');
