@@ -198,3 +198,150 @@ class PointsMallSoldOut(Conflict):
 class PointsMallLimitReached(Conflict):
     code = "points_mall_limit_reached"
     message = "已达每人兑换上限"
+
+
+# --- distribution (分销) -----------------------------------------------------------------------------
+
+
+class DistributionDisabled(Conflict):
+    code = "distribution_disabled"
+    message = "分销功能未开启"
+
+
+class DistributionSettingsInvalid(DomainError):
+    """Settings the rules refuse: three levels (三级分销 is illegal), a rate out of range…;
+    `detail.field` names the field."""
+
+    status = 400
+    code = "distribution_settings_invalid"
+    message = "分销设置有误"
+
+
+class DistributorNotFound(NotFound):
+    code = "distributor_not_found"
+    message = "分销员不存在"
+
+
+class NotADistributor(DomainError):
+    status = 403
+    code = "not_a_distributor"
+    message = "您还不是分销员"
+
+
+class DistributorInvalidTransition(Conflict):
+    code = "distributor_invalid_transition"
+    message = "分销员当前状态不允许该操作"
+
+
+class DistributorAlreadyActive(Conflict):
+    code = "distributor_already_active"
+    message = "您已经是分销员"
+
+
+class DistributorApplicationPending(Conflict):
+    code = "distributor_application_pending"
+    message = "申请审核中，请耐心等待"
+
+
+class DistributorFrozen(Conflict):
+    code = "distributor_frozen"
+    message = "分销员账户已冻结"
+
+
+class DistributionThresholdNotMet(Conflict):
+    """满额分销: the member's paid total is below the threshold; `detail.threshold_fen`, `detail.paid_total_fen`."""
+
+    code = "distribution_threshold_not_met"
+    message = "累计消费未达到分销门槛"
+
+
+class DistributorApplicationInvalid(DomainError):
+    """A missing or malformed answer on the application form; `detail.field` names it."""
+
+    status = 400
+    code = "distributor_application_invalid"
+    message = "申请信息填写有误"
+
+
+class ReasonRequired(DomainError):
+    status = 400
+    code = "reason_required"
+    message = "请填写原因"
+
+
+class BindingRefused(Conflict):
+    """A share did not bind the member. `code` says why: binding_self, binding_cycle,
+    binding_distributor_inactive, binding_not_new, binding_has_upline."""
+
+    code = "binding_refused"
+    message = "未能绑定分销关系"
+
+
+class BindingNotFound(NotFound):
+    code = "binding_not_found"
+    message = "分销关系不存在"
+
+
+class BindingInvalidTransition(Conflict):
+    code = "binding_invalid_transition"
+    message = "分销关系当前状态不允许该操作"
+
+
+class ShareSceneInvalid(DomainError):
+    status = 400
+    code = "share_scene_invalid"
+    message = "分享码无效"
+
+
+class CommissionNotFound(NotFound):
+    code = "commission_not_found"
+    message = "佣金记录不存在"
+
+
+class CommissionInvalidTransition(Conflict):
+    code = "commission_invalid_transition"
+    message = "佣金当前状态不允许该操作"
+
+
+class ClawbackInvalidTransition(Conflict):
+    code = "clawback_invalid_transition"
+    message = "佣金追回当前状态不允许该操作"
+
+
+class WithdrawalNotFound(NotFound):
+    code = "withdrawal_not_found"
+    message = "提现记录不存在"
+
+
+class WithdrawalInvalidTransition(Conflict):
+    code = "withdrawal_invalid_transition"
+    message = "提现当前状态不允许该操作"
+
+
+class WithdrawalAmountInvalid(DomainError):
+    """Below the minimum, not a whole number of fen, or nothing left after the fee;
+    `detail.min_fen` gives the minimum."""
+
+    status = 400
+    code = "withdrawal_amount_invalid"
+    message = "提现金额有误"
+
+
+class WithdrawalExceedsAvailable(Conflict):
+    """More than the available balance (also: another withdrawal took it first); `detail.available_fen`."""
+
+    code = "withdrawal_exceeds_available"
+    message = "可提现余额不足"
+
+
+class WithdrawalDailyLimitReached(Conflict):
+    """Today's withdrawals would pass the daily maximum; `detail.daily_max_fen`, `detail.left_fen`."""
+
+    code = "withdrawal_daily_limit_reached"
+    message = "已超过今日提现额度"
+
+
+class WithdrawalSecondApproverRequired(Conflict):
+    code = "second_approval_by_another_operator"
+    message = "该提现需由另一位运营复核"
+

@@ -1,4 +1,5 @@
-"""Greeting posters (生日 / 注册纪念日海报): a PNG drawn with Pillow, no database, no network.
+"""Posters drawn with Pillow, no database, no network: greetings (生日 / 注册纪念日海报) and the
+distributors' share poster (分销海报, share_poster_render).
 
     png = poster_render(PosterContent(kind="birthday", nickname="小鱼", headline="生日快乐", …,
                                       coupon=PosterCoupon(face="¥20", condition="满¥100可用", …),
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import pylopdf_fonts_zh_cn
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 WIDTH, HEIGHT = 750, 1200
 CODE_SIZE = 220
@@ -207,3 +209,59 @@ def _wrap(text: str, size: int, max_width: int) -> list[str]:
     if line:
         lines.append(line)
     return lines
+
+
+# --- the distributor's share poster (分销海报) ---------------------------------------------------------
+
+SHARE_PALETTE = ((255, 138, 76), (255, 214, 170), (214, 84, 30))
+
+
+@dataclass(frozen=True)
+class SharePosterContent:
+    nickname: str
+    headline: str  # "好物分享"
+    message: str
+    code_png: bytes  # the distributor's mini-program code (scene "d=<id>")
+    code_caption: tuple[str, ...]
+    brand: str
+
+
+def share_poster_render(content: SharePosterContent) -> bytes:
+    """A distributor's share poster as PNG bytes (750×1200): who invites, why, and the code whose
+    scene binds whoever scans it. Pure: same content, same image."""
+    top, bottom, accent = SHARE_PALETTE
+    image = _gradient(top, bottom)
+    draw = ImageDraw.Draw(image)
+    white = (255, 255, 255)
+    _centered(draw, 110, _fit(content.headline, 96, WIDTH - 2 * MARGIN), 96, white, stroke=2)
+    nickname = drawable(content.nickname) or "好友"
+    _centered(draw, 260, _fit(f"{nickname} 邀你一起逛", 44, WIDTH - 2 * MARGIN), 44, white)
+    card = (MARGIN, 360, WIDTH - MARGIN, 640)
+    draw.rounded_rectangle(card, radius=28, fill=white)
+    for i, line in enumerate(_wrap(content.message, 34, card[2] - card[0] - 80)[:4]):
+        _centered(draw, card[1] + 50 + i * 52, line, 34, accent if i == 0 else (90, 90, 90))
+
+    panel = (MARGIN, 700, WIDTH - MARGIN, 1090)
+    draw.rounded_rectangle(panel, radius=28, fill=white)
+    code = Image.open(io.BytesIO(content.code_png)).convert("RGBA")
+    code.thumbnail((CODE_SIZE + 40, CODE_SIZE + 40), Image.Resampling.LANCZOS)
+    code_xy = (panel[0] + 40, panel[1] + (panel[3] - panel[1] - code.height) // 2)
+    image.paste(code, code_xy, code)
+    caption_x = code_xy[0] + code.width + 36
+    caption_width = panel[2] - caption_x - 24
+    lines = content.code_caption[:3]
+    first_y = (panel[1] + panel[3]) // 2 - len(lines) * 46 // 2
+    for i, line in enumerate(lines):
+        size = 32 if i == 0 else 28
+        draw.text((caption_x, first_y + i * 50), _fit(drawable(line), size, caption_width), font=font(size),
+                  fill=(50, 50, 50) if i == 0 else (120, 120, 120))
+    _centered(draw, 1125, _fit(content.brand, 26, WIDTH - 2 * MARGIN), 26, white)
+
+    # What the code says in text chunks (the WeChat sandbox's codes carry their scene and page there)
+    # goes into the poster too: a phone scanning the poster reads the code printed on it.
+    info = PngInfo()
+    for key, value in getattr(Image.open(io.BytesIO(content.code_png)), "text", {}).items():
+        info.add_text(key, value)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False, compress_level=3, pnginfo=info)
+    return out.getvalue()

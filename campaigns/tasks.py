@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
 
+from campaigns.services.distribution import distributor_grades_upgrade
 from campaigns.services.flash import flash_sessions_create_for_day
 from campaigns.services.gift_packs import card_gift_packs_issue
 from campaigns.services.greetings import greetings_send_today
 from campaigns.services.reminders import coupons_expire, coupons_remind_expiring
+from campaigns.services.settlement import commissions_settle_due
 from campaigns.services.targeted import targeted_issue_run
 
 
@@ -47,3 +50,18 @@ def issue_card_gift_packs() -> int:
 def send_greetings() -> dict[str, Any]:
     """09:00 Shanghai: birthday and anniversary greetings (coupon, poster, message). Safe to repeat."""
     return greetings_send_today()
+
+
+# --- distribution (分销) ---------------------------------------------------------------------------
+
+
+@shared_task(name="campaigns.tasks.settle_commissions")
+def settle_commissions() -> dict[str, int]:
+    """Frozen commissions whose after-sales window has closed become withdrawable (set-based)."""
+    return asdict(commissions_settle_due())
+
+
+@shared_task(name="campaigns.tasks.upgrade_distributor_grades")
+def upgrade_distributor_grades() -> int:
+    """Distributors move up to the highest grade whose conditions they meet."""
+    return distributor_grades_upgrade()

@@ -6,11 +6,14 @@ set (README, "Configuration"):
 - deploy checks, run by `manage.py check --deploy` and before any web or worker process starts
   when `MALL_ENV=production`: the secret key (mall.E001), debug (E002), the sandbox's credentials
   (E003), WeChat base URLs left at the sandbox (E005), certificate files not configured (E007),
-  local-only allowed hosts (E008) and site URL (E009), cookies that may travel without HTTPS (E010);
-- mall.E004 and E006 run everywhere, with every `manage.py` command and at every start: the
-  sandbox's published WeChat Pay key with a host other than the local sandbox would let anyone
-  sign a payment notification; a certificate variable naming a missing file would otherwise
-  surface only when a refund is sent.
+  local-only allowed hosts (E008) and site URL (E009), cookies that may travel without HTTPS (E010),
+  Pay v3 (payouts) not configured (E011);
+- mall.E004, E006 and E012 run everywhere, with every `manage.py` command and at every start: the
+  sandbox's published WeChat Pay keys with a host other than the local sandbox would let anyone
+  sign a payment notification (or encrypt a transfer notify); a certificate or key variable naming
+  a missing file would otherwise surface only when a refund or a payout is sent, and a Pay v3
+  setting of the wrong form (an APIv3 key that is not 32 bytes, a public key file that holds no
+  RSA public key) only when a payout is.
 
 `refuse_unsafe_settings()` is the startup guard: config.wsgi and config.asgi call it once Django
 is set up, config.celery when a worker or beat starts. The checks read settings only (no database,
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -48,8 +53,19 @@ CREDENTIAL_HINTS = {
     "WECHAT_APP_SECRET": "The mini-program's AppSecret (公众平台 → 开发管理 → 开发设置).",
     "WECHAT_MCH_ID": "The WeChat Pay merchant id (商户平台 → 账户中心 → 商户信息).",
     "WECHAT_PAY_API_KEY": "The merchant's API v2 key (商户平台 → 账户中心 → API安全).",
+    "WECHAT_PAY_APIV3_KEY": "The merchant's APIv3 key (商户平台 → 账户中心 → API安全 → 设置APIv3密钥).",
+    "WECHAT_PAY_PUBLIC_KEY_ID": "The id of WeChat Pay's public key (商户平台 → 账户中心 → API安全 → 微信支付公钥).",
+    "WECHAT_MESSAGE_TOKEN": "The message push Token (公众平台 → 开发管理 → 开发设置 → 消息推送).",
 }
-CERTIFICATES = ("WECHAT_PAY_MCH_CERT", "WECHAT_PAY_MCH_KEY", "WECHAT_PAY_CA_BUNDLE")
+CERTIFICATES = ("WECHAT_PAY_MCH_CERT", "WECHAT_PAY_MCH_KEY", "WECHAT_PAY_CA_BUNDLE", "WECHAT_PAY_PUBLIC_KEY")
+# Payouts (商家转账) exist only in Pay v3: without these nothing can be paid out.
+PAY_V3_SETTINGS = {
+    "WECHAT_PAY_APIV3_KEY": "the merchant's APIv3 key (32 characters; 商户平台 → 账户中心 → API安全)",
+    "WECHAT_PAY_PUBLIC_KEY": "the path of WeChat Pay's public key, pub_key.pem (商户平台 → 账户中心 → API安全 → "
+                             "微信支付公钥)",
+    "WECHAT_PAY_PUBLIC_KEY_ID": "the id of that public key (PUB_KEY_ID_…), shown beside it",
+}
+APIV3_KEY_BYTES = 32
 # Refunds (secapi/pay/refund) cannot work without the merchant's client certificate.
 REQUIRED_CERTIFICATES = {
     "WECHAT_PAY_MCH_CERT": "apiclient_cert.pem",
@@ -140,6 +156,15 @@ def check_certificates(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return errors
 
 
+def check_pay_v3_configured(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(f"{name} is not set: payouts (WeChat Pay 商家转账, Pay v3) need it.",
+                     hint=f"Set {name} to {what}.", id="mall.E011")
+        for name, what in PAY_V3_SETTINGS.items()
+        if not getattr(settings, name)
+    ]
+
+
 def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     hosts = list(settings.ALLOWED_HOSTS)
     if any(not is_local_host(host) for host in hosts):
@@ -217,11 +242,54 @@ def check_sandbox_pay_key(app_configs: Any = None, **kwargs: Any) -> list[checks
     ]
 
 
+def check_sandbox_apiv3_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.WECHAT_PAY_APIV3_KEY != settings.WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_APIV3_KEY"]:
+        return []
+    if is_local_host(url_host(settings.WECHAT_PAY_API_BASE)):
+        return []
+    return [checks.Error(
+        f"WECHAT_PAY_APIV3_KEY is the sandbox's published key, but WECHAT_PAY_API_BASE points at "
+        f"{url_host(settings.WECHAT_PAY_API_BASE)}, not the local sandbox: anyone could encrypt a "
+        "transfer notification with it.",
+        hint=f"Set WECHAT_PAY_APIV3_KEY to {PAY_V3_SETTINGS['WECHAT_PAY_APIV3_KEY']}.",
+        id="mall.E004",
+    )]
+
+
+def check_pay_v3_values(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """mall.E012: Pay v3 settings of the wrong form, at startup rather than at the first payout."""
+    errors: list[checks.CheckMessage] = []
+    key = settings.WECHAT_PAY_APIV3_KEY
+    if key and len(key.encode("utf-8")) != APIV3_KEY_BYTES:
+        errors.append(checks.Error(
+            f"WECHAT_PAY_APIV3_KEY is {len(key.encode('utf-8'))} bytes long; an APIv3 key is {APIV3_KEY_BYTES}.",
+            hint=f"Set WECHAT_PAY_APIV3_KEY to {PAY_V3_SETTINGS['WECHAT_PAY_APIV3_KEY']}.", id="mall.E012"))
+    key_id = settings.WECHAT_PAY_PUBLIC_KEY_ID
+    if key_id and not key_id.startswith("PUB_KEY_ID_"):
+        errors.append(checks.Error(
+            f"WECHAT_PAY_PUBLIC_KEY_ID is {key_id!r}, not a WeChat Pay public key id (PUB_KEY_ID_…).",
+            hint=f"Set WECHAT_PAY_PUBLIC_KEY_ID to {PAY_V3_SETTINGS['WECHAT_PAY_PUBLIC_KEY_ID']}.", id="mall.E012"))
+    path = settings.WECHAT_PAY_PUBLIC_KEY
+    if path and Path(path).is_file() and os.access(path, os.R_OK) and not _is_rsa_public_key(Path(path)):
+        errors.append(checks.Error(
+            f"WECHAT_PAY_PUBLIC_KEY names {path}, which holds no RSA public key in PEM form.",
+            hint=f"Point WECHAT_PAY_PUBLIC_KEY at {PAY_V3_SETTINGS['WECHAT_PAY_PUBLIC_KEY']}.", id="mall.E012"))
+    return errors
+
+
+def _is_rsa_public_key(path: Path) -> bool:
+    try:
+        return isinstance(serialization.load_pem_public_key(path.read_bytes()), rsa.RSAPublicKey)
+    except (ValueError, TypeError, OSError):
+        return False
+
+
 DEPLOY_CHECKS: Sequence[Check] = (
     check_secret_key, check_debug, check_sandbox_credentials, check_wechat_bases, check_certificates,
-    check_allowed_hosts, check_site_url, check_secure_cookies,
+    check_allowed_hosts, check_site_url, check_secure_cookies, check_pay_v3_configured,
 )
-ALWAYS_CHECKS: Sequence[Check] = (check_sandbox_pay_key, check_certificate_files)
+ALWAYS_CHECKS: Sequence[Check] = (check_sandbox_pay_key, check_sandbox_apiv3_key, check_certificate_files,
+                                  check_pay_v3_values)
 
 
 def register() -> None:

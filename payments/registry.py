@@ -1,4 +1,5 @@
-"""Payable kinds: what the payments core needs to know about each kind of thing that can be paid.
+"""Payable kinds and transfer kinds: what the payments core needs to know about each kind of thing
+that can be paid (money in) or paid out (money out, WeChat Pay 商家转账).
 
 payments sits below the apps that sell (shop's orders, members' paid cards, later group-buy
 orders…) and imports none of them. Each of those apps registers its kind once, from its own
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wechat.gateway import PaymentNotice
+
+if TYPE_CHECKING:
+    from payments.models import Transfer
 
 
 class OnPaid(Protocol):
@@ -74,3 +78,62 @@ def payable_kind(slug: str) -> PayableKind:
 def payable_kinds() -> list[PayableKind]:
     """Every registered kind, in registration order."""
     return list(_KINDS.values())
+
+
+# --- transfer kinds (payouts) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferKind:
+    """One kind of payout (a distributor's withdrawal…), registered by the app that owns the payee.
+
+    - `slug`: the value of `Transfer.kind`; at most 16 characters.
+    - `on_succeeded(transfer)`: the money reached the member. Called exactly once per transfer,
+      inside the durable transaction that moves it to succeeded, after the Transfer row is locked
+      (the lock order: transfer first, then the kind's own rows). Raising rolls it all back.
+    - `on_failed(transfer, reason)`: the transfer ended without paying (failed at WeChat,
+      cancelled, or never confirmed by the member until it expired); `reason` is Chinese for
+      people (the code is `transfer.fail_reason`). Called exactly once, the same way.
+    - `label`: what the console calls it ("分销提现").
+    """
+
+    slug: str
+    on_succeeded: Callable[[Transfer], None]
+    on_failed: Callable[[Transfer, str], None]
+    label: str = ""
+
+
+class UnknownTransferKind(LookupError):
+    """A transfer names a kind no app registered: a deployment or programming error, not input."""
+
+
+_TRANSFER_KINDS: dict[str, TransferKind] = {}
+
+
+def register_transfer_kind(kind: str, on_succeeded: Callable[[Transfer], None],
+                           on_failed: Callable[[Transfer, str], None], *, label: str = "") -> None:
+    """Register a transfer kind (from the owning app's AppConfig.ready()).
+
+    Registering the same kind with the same functions again is a no-op; another registration under
+    a taken slug raises.
+    """
+    if len(kind) > 16:
+        raise ValueError(f"transfer kind slug {kind!r} is longer than Transfer.kind allows")
+    registration = TransferKind(slug=kind, on_succeeded=on_succeeded, on_failed=on_failed, label=label or kind)
+    existing = _TRANSFER_KINDS.get(kind)
+    if existing is not None and existing != registration:
+        raise ValueError(f"transfer kind {kind!r} is already registered")
+    _TRANSFER_KINDS[kind] = registration
+
+
+def transfer_kind(slug: str) -> TransferKind:
+    """The registered transfer kind `slug`; UnknownTransferKind if no app registered it."""
+    try:
+        return _TRANSFER_KINDS[slug]
+    except KeyError:
+        raise UnknownTransferKind(f"no transfer kind {slug!r} is registered") from None
+
+
+def transfer_kinds() -> list[TransferKind]:
+    """Every registered transfer kind, in registration order."""
+    return list(_TRANSFER_KINDS.values())

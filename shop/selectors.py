@@ -17,6 +17,7 @@ from shop.models import (
     AfterSaleEvent,
     AfterSaleKind,
     AfterSaleLine,
+    AfterSalePhoto,
     CartItem,
     Order,
     OrderLine,
@@ -29,6 +30,13 @@ from shop.models import (
 )
 from shop.models.aftersales import AFTER_SALE_CLAIMING, AFTER_SALE_OPEN
 from shop.pricing import CartLine
+from wechat.models import MediaCheckStatus
+
+# Photos members upload (review photos, after-sale evidence) are checked by WeChat
+# (wechat.media_checks): anyone else sees one only once its check passed; its owner sees it unless
+# it was found risky. A photo without a check is nobody else's to see.
+PHOTO_SHOWN_TO_ALL = Q(media_check__status=MediaCheckStatus.PASS)
+PHOTO_SHOWN_TO_OWNER = ~Q(media_check__status=MediaCheckStatus.RISKY)
 
 
 def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, int] | None = None) -> list[CartLine]:
@@ -131,21 +139,27 @@ def order_detail_for_member(*, member: Member, order_no: str) -> Order:
     return order
 
 
+def _own_after_sale_photos() -> Prefetch:
+    return Prefetch("photos", queryset=AfterSalePhoto.objects.filter(PHOTO_SHOWN_TO_OWNER).order_by("sort", "id"))
+
+
 def after_sale_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[AfterSale]:
-    """The member's after-sales, newest first, with what a list card shows (fixed query count)."""
+    """The member's after-sales, newest first, with what a list card shows (fixed query count).
+    Photos found risky by WeChat's check are left out."""
     lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
     queryset = (AfterSale.objects.filter(member=member).select_related("order")
-                .prefetch_related(Prefetch("lines", queryset=lines), "photos").order_by("-id"))
+                .prefetch_related(Prefetch("lines", queryset=lines), _own_after_sale_photos()).order_by("-id"))
     if status:
         queryset = queryset.filter(status=status)
     return queryset
 
 
 def after_sale_detail_for_member(*, member: Member, after_sale_no: str) -> AfterSale:
-    """One of the member's after-sales with lines, photos, refunds and the progress trail."""
+    """One of the member's after-sales with lines, photos (not those found risky), refunds and the
+    progress trail."""
     lines = AfterSaleLine.objects.select_related("order_line").order_by("id")
     after_sale = (AfterSale.objects.filter(member=member, after_sale_no=after_sale_no).select_related("order")
-                  .prefetch_related(Prefetch("lines", queryset=lines), "photos",
+                  .prefetch_related(Prefetch("lines", queryset=lines), _own_after_sale_photos(),
                                     Prefetch("refunds", queryset=Refund.objects.order_by("-id")),
                                     Prefetch("events", queryset=AfterSaleEvent.objects.order_by("id")))
                   .first())
@@ -178,10 +192,13 @@ class RatingFilter:
 def review_list_for_product(*, product_id: int, with_photos: bool = False,
                             rating: str | None = None) -> QuerySet[Review]:
     """A product's published reviews, 精选 first, then newest; member, line and photos loaded
-    in a fixed number of queries (page + photos). `with_photos` is the 有图 filter."""
+    in a fixed number of queries (page + photos). `with_photos` is the 有图 filter. Only photos
+    WeChat's check passed are shown: a review is published whatever its photos' checks say, and a
+    photo still being checked simply is not there yet."""
     reviews = (Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED)
                .select_related("member", "order_line")
-               .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
+               .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.filter(PHOTO_SHOWN_TO_ALL)
+                                          .order_by("sort", "id")))
                .order_by("-is_featured", "-id"))
     if with_photos:
         reviews = reviews.filter(has_photos=True)
@@ -215,9 +232,11 @@ def review_summary_for_product(*, product_id: int) -> RatingSummary:
 
 
 def review_list_for_member(*, member: Member) -> QuerySet[Review]:
-    """The member's own reviews, every status (a pending one says so), newest first."""
+    """The member's own reviews, every status (a pending one says so), newest first; their photos
+    whatever WeChat's check says, except those it found risky."""
     return (Review.objects.filter(member=member).select_related("order_line")
-            .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("sort", "id")))
+            .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.filter(PHOTO_SHOWN_TO_OWNER)
+                                       .order_by("sort", "id")))
             .order_by("-id"))
 
 

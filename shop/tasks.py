@@ -32,9 +32,10 @@ def anonymise_expired_orders() -> dict[str, int]:
 @shared_task(name="shop.tasks.reconcile_counters")
 def reconcile_counters() -> dict[str, Any]:
     """Sales counts, coupon used counts and members' paid totals against the rows they count;
-    drifts are repaired, logged and returned."""
+    drifts are repaired, logged and returned. Commission balances against their ledger: reported."""
     report = counters_reconcile()
-    return {"drifts": [asdict(drift) for drift in report.drifts], "skipped": report.skipped}
+    return {"drifts": [asdict(drift) for drift in report.drifts], "skipped": report.skipped,
+            "commission_drifts": [asdict(drift) for drift in report.commission_drifts]}
 
 
 # --- shipping ---------------------------------------------------------------------------------------

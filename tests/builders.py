@@ -4,7 +4,8 @@ One way to make each, through the real services, so a test's "given" is a state 
 actually reach: placement is `order_place`, a payment is a signed WeChat notification posted to
 our notify endpoint (`payment_handle_notify` behind the view WeChat calls), shipping is
 `order_ship`, receipt `order_confirm_receipt`, an after-sale `after_sale_request`, WeChat's word
-that a refund succeeded `refund_notice` (for `refund_record_result`).
+that a refund succeeded `refund_notice` (for `refund_record_result`), WeChat's verdict on a member
+photo `media_check_verdict` (through `media_check_record_verdict`).
 
 Paying works with or without the WeChat sandbox. Pass the `sandbox` fixture's control when the
 test later needs WeChat to know the trade (a refund, a shipping-info upload, an orderquery): the
@@ -43,6 +44,8 @@ from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_c
 from shop.services.payments import order_prepay
 from tests.factories import AddressFactory, MemberFactory
 from wechat.gateway import RefundNotice
+from wechat.media_checks import MediaVerdict, media_check_record_verdict, media_check_submit
+from wechat.models import MediaCheck
 from wechat.pay_v2 import NOTIFY_ACK
 from wechat.sandbox.client import SandboxControl
 from wechat.sandbox.wire import format_time, signed, to_xml
@@ -184,6 +187,20 @@ def refund_notice(refund: Refund, *, refund_id: str | None = None) -> RefundNoti
     return RefundNotice(out_refund_no=refund.out_refund_no, refund_id=refund_id or f"50300{refund.pk:012d}",
                         out_trade_no=refund.payment.out_trade_no, status="SUCCESS", amount_fen=refund.amount_fen,
                         total_fee_fen=refund.payment.amount_fen, succeeded_at=timezone.now())
+
+
+def media_check_verdict(check_id: int | None, suggest: str = "pass", *, sandbox: SandboxControl) -> str:
+    """WeChat's verdict on a member photo's image check, as the message push hands it over once
+    verified (media_check_record_verdict). A check not submitted yet is submitted to the sandbox
+    first (its member must be a user the sandbox knows), with the sandbox's own push held back."""
+    assert check_id is not None, "the photo has no image check"
+    check = MediaCheck.objects.get(pk=check_id)
+    if check.trace_id is None:
+        sandbox.media_check_options(auto_push=False)
+        assert media_check_submit(check_id=check_id).state == "submitted"
+        check.refresh_from_db()
+    assert check.trace_id is not None
+    return media_check_record_verdict(verdict=MediaVerdict(trace_id=check.trace_id, suggest=suggest, label=None))
 
 
 def order_discount(monkeypatch: pytest.MonkeyPatch, amount_fen: int, *, label: str = "优惠券满减") -> None:

@@ -62,3 +62,26 @@ class RefundRefused(WechatApiError):
 
     status = 409
     code = "refund_refused"
+
+
+class TransferRefused(WechatApiError):
+    """WeChat Pay refused a transfer request (NOT_ENOUGH balance, PARAM_ERROR, NO_AUTH…): the bill
+    was not created or not changed. The same out_bill_no may be sent again once the cause is fixed."""
+
+    status = 409
+    code = "transfer_refused"
+
+
+class InvalidPush(DomainError):
+    """A message pushed to our message URL that is not WeChat's: not signed with our token (403),
+    or signed but not a message we can read (400)."""
+
+    status = 400
+    code = "invalid_push"
+    message = "微信消息推送校验失败"
+
+
+class PushSignatureInvalid(InvalidPush):
+    status = 403
+    code = "push_signature_invalid"
+    message = "微信消息推送签名错误"

@@ -1,4 +1,5 @@
-"""Subscribe messages (订阅消息): what shoppers agreed to receive, and every message we sent.
+"""Subscribe messages (订阅消息): what shoppers agreed to receive, and every message we sent; and
+WeChat's media check of every image a member uploads.
 
 Members are referred to by plain id and openid, not by foreign key: wechat sits below members
 in the app stack (docs/architecture.md) and knows nothing of them.
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+
+from core.audit import AuditEvent
+from core.state import StateMachine
 
 
 class SubscribeResult(models.TextChoices):
@@ -142,3 +146,103 @@ class MessageAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.log_id}#{self.number}"
+
+
+class MediaCheckStatus(models.TextChoices):
+    """Where an image stands with WeChat's media check (mediaCheckAsync). Only `pass` is shown to
+    other people; `review` waits for an operator, who decides pass or risky."""
+
+    PENDING = "pending", "检测中"
+    PASS = "pass", "通过"
+    REVIEW = "review", "待人工审核"
+    RISKY = "risky", "违规"
+
+
+# WeChat's verdicts and the operator's decisions (MEDIA_CHECK_MACHINE below). A check that cannot
+# be submitted at all (WeChat refuses the request, or the attempts run out) goes to review too:
+# no image is shown unchecked, and none is stuck without someone able to decide.
+MEDIA_CHECK_TRANSITIONS: dict[str, set[str]] = {
+    MediaCheckStatus.PENDING: {MediaCheckStatus.PASS, MediaCheckStatus.REVIEW, MediaCheckStatus.RISKY},
+    MediaCheckStatus.REVIEW: {MediaCheckStatus.PASS, MediaCheckStatus.RISKY},
+}
+
+
+class MediaCheck(models.Model):
+    """One member-uploaded image sent to WeChat's asynchronous media check, and its verdict.
+
+    `kind` and `object_id` say what the image belongs to (a review photo, an after-sale photo:
+    wechat.media_checks.MediaKind, registered by the owning app), as plain values: wechat sits
+    below the apps that own the images. The image is `media_name` in the private storage
+    (core.media); WeChat fetches it through a signed link. `trace_id` is WeChat's answer to the
+    submission and the key its verdict (a pushed `wxa_media_check` event) arrives under.
+    Submission is retried with backoff (attempts, next_attempt_at, last_error), like the
+    shipping-info upload; the status moves only through MEDIA_CHECK_MACHINE.
+    """
+
+    kind = models.CharField("类型", max_length=32)
+    object_id = models.BigIntegerField("对象ID")
+    member_id = models.BigIntegerField("会员ID", null=True, blank=True)
+    openid = models.CharField("OpenID", max_length=64)
+    media_name = models.CharField("文件", max_length=255)
+    status = models.CharField("状态", max_length=16, choices=MediaCheckStatus.choices,
+                              default=MediaCheckStatus.PENDING)
+    trace_id = models.CharField("微信 trace_id", max_length=64, null=True, blank=True, unique=True)
+    label = models.IntegerField("标签", null=True, blank=True)
+    strategy = models.CharField("判定策略", max_length=32, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField("提交次数", default=0)
+    next_attempt_at = models.DateTimeField("下次提交时间", null=True, blank=True)
+    last_error = models.CharField("最近错误", max_length=300, blank=True, default="")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    decided_at = models.DateTimeField("判定时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "图片安全检测"
+        verbose_name_plural = "图片安全检测"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="media_check_status_idx"),
+            # The sweep's work list: checks not yet accepted by WeChat whose time has come.
+            models.Index(fields=["next_attempt_at"], name="media_check_due_idx",
+                         condition=Q(status="pending", trace_id__isnull=True)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="one_media_check_per_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"图片检测 #{self.pk}"
+
+
+class MediaCheckAction(models.TextChoices):
+    CREATED = "created", "提交检测"
+    SUBMITTED = "submitted", "微信已受理"
+    SUBMIT_FAILED = "submit_failed", "提交失败"
+    VERDICT = "verdict", "微信判定"
+    DECIDED = "decided", "人工审核"
+
+
+class MediaCheckEvent(AuditEvent):
+    """Audit trail of a media check: submission attempts, WeChat's verdict, an operator's decision."""
+
+    media_check = models.ForeignKey(MediaCheck, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField("动作", max_length=32, choices=MediaCheckAction.choices)
+    from_status = models.CharField("原状态", max_length=16, choices=MediaCheckStatus.choices, blank=True,
+                                   default="")
+    to_status = models.CharField("新状态", max_length=16, choices=MediaCheckStatus.choices, blank=True,
+                                 default="")
+
+    class Meta(AuditEvent.Meta):
+        verbose_name = "图片检测日志"
+        verbose_name_plural = "图片检测日志"
+
+    def __str__(self) -> str:
+        return f"{self.media_check_id}:{self.action}"
+
+
+MEDIA_CHECK_MACHINE = StateMachine(
+    model=MediaCheck, table=MEDIA_CHECK_TRANSITIONS, event_model=MediaCheckEvent, event_subject="media_check",
+    noun="图片检测", timestamps={MediaCheckStatus.PASS: "decided_at", MediaCheckStatus.REVIEW: "decided_at",
+                                 MediaCheckStatus.RISKY: "decided_at"},
+    verbs={MediaCheckStatus.PASS: "判定为通过", MediaCheckStatus.RISKY: "判定为违规"},
+)

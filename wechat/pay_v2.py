@@ -17,6 +17,7 @@ md5(API key), which only WeChat (and we) can produce; appid and mch_id are check
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import os
@@ -42,6 +43,7 @@ from wechat.gateway import (
     RefundState,
     TradeState,
 )
+from wechat.inbound import inbound_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WECHAT_TIME_FORMAT = "%Y%m%d%H%M%S"  # time_expire, time_end: Shanghai wall-clock time
@@ -182,8 +184,13 @@ class WeChatPayV2Gateway:
         mch_id equal ours, and that out_trade_no, transaction_id, total_fee (fen > 0) and
         time_end are well-formed. Raises InvalidNotification for any problem, nothing else:
         a hostile body must never become a 500. Does not compare the amount with the order:
-        the caller does, with `amount_fen`.
+        the caller does, with `amount_fen`. A body that is not UTF-8, holds a NUL or declares a
+        DTD is refused before it is parsed (wechat.inbound).
         """
+        try:
+            inbound_text(body)
+        except ValueError as exc:
+            raise InvalidNotification(detail={"reason": str(exc)}) from exc
         try:
             data = self._client.parse_payment_result(body)
         except InvalidSignatureException as exc:
@@ -294,7 +301,12 @@ class WeChatPayV2Gateway:
         The outer XML must say return_code SUCCESS for our appid and mch_id; `req_info` must
         decrypt with md5(API key) (only WeChat can make one that does) into a refund of known
         status with positive amounts. Raises InvalidNotification for any problem, nothing else.
+        A body that is not UTF-8, holds a NUL or declares a DTD is refused unparsed (wechat.inbound).
         """
+        try:
+            inbound_text(body)
+        except ValueError as exc:
+            raise InvalidNotification(detail={"reason": str(exc)}) from exc
         try:
             outer = xmltodict.parse(body)["xml"]
             if not isinstance(outer, dict):
@@ -307,6 +319,8 @@ class WeChatPayV2Gateway:
                 raise InvalidNotification(detail={"reason": "mch_id"})
             if not isinstance(outer.get("req_info"), str):
                 raise InvalidNotification(detail={"reason": "req_info"})
+            # Strict base64: wechatpy's decoder would skip characters WeChat never sends.
+            base64.b64decode(outer["req_info"], validate=True)
             data = self._client.parse_refund_notify_result(body)
         except InvalidNotification:
             raise

@@ -1,4 +1,5 @@
-"""WeChat content security for text: msgSecCheck v2 (`POST wxa/msg_sec_check`).
+"""WeChat content security: text (msgSecCheck v2, `POST wxa/msg_sec_check`) and images
+(mediaCheckAsync v2, `POST wxa/media_check_async`).
 
     verdict = text_check(content="宝宝很喜欢", openid=member.openid, scene=Scene.COMMENT)
     verdict.suggest        # "pass" | "review" | "risky"
@@ -13,7 +14,11 @@ A rejected access token (40001/42001) is refreshed once and the call retried. Ev
 failure raises WechatApiError (errcode, or "NETWORK_ERROR"): what to do without a verdict is the
 caller's policy, not this client's — reviews hold the text for an operator.
 
-Never call this inside a database transaction: it is network I/O.
+Images are checked asynchronously: `media_check_async()` only hands WeChat the image's URL and
+gets a `trace_id`; the verdict comes later as a pushed `wxa_media_check` event
+(wechat.push, wechat.media_checks).
+
+Never call these inside a database transaction: they are network I/O.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from wechat.errors import WechatApiError
 from wechat.miniprogram import TOKEN_REJECTED_ERRCODES, _call, _token_after_rejection, get_access_token
 
 ENDPOINT = "wxa/msg_sec_check"
+MEDIA_ENDPOINT = "wxa/media_check_async"
 # WeChat checks at most 2500 characters per call.
 MAX_CONTENT_CHARS = 2500
 
@@ -35,6 +41,11 @@ class Scene(enum.IntEnum):
     COMMENT = 2  # 评论
     FORUM = 3  # 论坛
     SOCIAL_LOG = 4  # 社交日志
+
+
+class MediaType(enum.IntEnum):
+    AUDIO = 1
+    IMAGE = 2
 
 
 class Suggest(enum.StrEnum):
@@ -136,3 +147,27 @@ def _verdict(result: dict[str, Any]) -> TextVerdict:
     trace_id = result.get("trace_id")
     return TextVerdict(suggest=suggest, label=label if isinstance(label, int) else 0,
                        trace_id=trace_id if isinstance(trace_id, str) else "", strategy=strategy, keyword=keyword)
+
+
+def media_check_async(*, media_url: str, openid: str, scene: Scene = Scene.COMMENT,
+                      media_type: MediaType = MediaType.IMAGE) -> str:
+    """Ask WeChat to check the image (or audio) at `media_url`, uploaded by the user `openid`.
+
+    Returns WeChat's trace_id: the verdict arrives later, pushed to the message URL under it.
+    WeChat downloads the file itself, so `media_url` must be absolute and reachable from the
+    internet for a while (a signed link). Raises WechatApiError when WeChat does not accept the
+    request (errcode, network, no trace_id).
+    """
+    body = {"media_url": media_url, "media_type": int(media_type), "version": 2, "scene": int(scene),
+            "openid": openid}
+    token = get_access_token()
+    try:
+        result = _call("post", MEDIA_ENDPOINT, params={"access_token": token}, data=body)
+    except WechatApiError as exc:
+        if exc.errcode not in TOKEN_REJECTED_ERRCODES:
+            raise
+        result = _call("post", MEDIA_ENDPOINT, params={"access_token": _token_after_rejection(token)}, data=body)
+    trace_id = result.get("trace_id")
+    if not isinstance(trace_id, str) or not trace_id:
+        raise WechatApiError("BAD_RESPONSE", "media_check_async returned no trace_id")
+    return trace_id

@@ -15,3 +15,7 @@ __all__ += ["points_mall"]
 from campaigns.admin import greetings  # noqa: E402  生日 / 注册纪念日祝福
 
 __all__ += ["greetings"]
+
+from campaigns.admin import distribution, distributors, withdrawals  # noqa: E402  分销
+
+__all__ += ["distribution", "distributors", "withdrawals"]

@@ -203,7 +203,8 @@ class FlashSessionAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
     list_per_page = 50
     readonly_fields = ["subsidy", "below_cost_audit"]
     fieldsets = [
-        (None, {"fields": ["name", "starts_at", "ends_at", "unpaid_timeout_minutes", "is_active"]}),
+        (None, {"fields": ["name", "starts_at", "ends_at", "unpaid_timeout_minutes", "is_active",
+                           "commission_enabled"]}),
         ("补贴预算", {"fields": ["budget_fen", "subsidy"]}),
     ]
     inlines = [FlashItemInline]

@@ -1,15 +1,22 @@
-"""Small pieces shared by the campaigns console pages: badges, windows, autocomplete where possible."""
+"""Small pieces shared by the campaigns console pages: badges, windows, autocomplete where possible,
+the reason box of bulk actions and the loop that runs a service for each selected row."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from core.errors import DomainError
 
 GREEN, BLUE, ORANGE, RED, GREY = "#2e7d32", "#1f6fb2", "#b26a00", "#c0392b", "#777"
 
@@ -67,3 +74,40 @@ class AutocompleteWhereSearchable:
 def no_delete_selected(model_admin: admin.ModelAdmin, request: HttpRequest, actions: dict[str, Any]) -> dict[str, Any]:
     actions.pop("delete_selected", None)
     return actions
+
+
+def member_link(member_id: int, label: str) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("admin:members_member_change", args=[member_id]), label)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 3, "cols": 50}))
+
+
+class ReasonActionForm(ActionForm):
+    """The action bar with a reason box, for the bulk actions that need one (驳回, 冻结)."""
+
+    reason = forms.CharField(label="原因", max_length=200, required=False)
+
+
+def run_each(request: HttpRequest, rows: QuerySet[Any], call: Callable[[Any], Any], done: str) -> None:
+    """Call a service for each selected row; count what went through and show each refusal."""
+    ok = 0
+    for row in rows:
+        try:
+            call(row)
+        except DomainError as exc:
+            messages.error(request, f"{row}：{exc.message}")
+        else:
+            ok += 1
+    if ok:
+        messages.success(request, f"{done} {ok} 条")
+
+
+def action_reason(request: HttpRequest, what: str) -> str | None:
+    """The reason typed in the action bar (ReasonActionForm); None, with a message, when it is empty."""
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, f"请在操作栏填写{what}原因")
+        return None
+    return reason[:200]

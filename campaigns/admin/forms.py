@@ -332,7 +332,8 @@ class FlashSessionForm(forms.ModelForm):
 
     class Meta:
         model = FlashSession
-        fields = ["name", "starts_at", "ends_at", "unpaid_timeout_minutes", "budget_fen", "is_active"]
+        fields = ["name", "starts_at", "ends_at", "unpaid_timeout_minutes", "budget_fen", "is_active",
+                  "commission_enabled"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

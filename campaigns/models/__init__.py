@@ -1,4 +1,5 @@
-"""Campaigns: coupons and how they reach members, 满减 and flash sales, the points mall, greetings."""
+"""Campaigns: coupons and how they reach members, 满减 and flash sales, the points mall, greetings,
+distribution (分销)."""
 
 from .activities import FlashItem, FlashPurchase, FlashReservation, FlashSession, FullReduction, FullReductionStep
 from .coupons import (
@@ -13,12 +14,35 @@ from .coupons import (
     Validity,
 )
 from .delivery import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, TargetedIssue
+from .distribution import (
+    Binding,
+    BindingEvent,
+    Clawback,
+    ClawbackEvent,
+    Commission,
+    CommissionEntry,
+    CommissionEvent,
+    CommissionRate,
+    CommissionStatus,
+    DistributionSettings,
+    Distributor,
+    DistributorApplication,
+    DistributorEvent,
+    DistributorGrade,
+    DistributorStatus,
+    Withdrawal,
+    WithdrawalEvent,
+    WithdrawalStatus,
+)
 from .gift_packs import CardGiftPack
 from .greetings import Greeting, GreetingKind
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
 from .scope import Scope
 
 __all__ = [
+    "Binding", "BindingEvent", "Clawback", "ClawbackEvent", "Commission", "CommissionEntry", "CommissionEvent",
+    "CommissionRate", "CommissionStatus", "DistributionSettings", "Distributor", "DistributorApplication",
+    "DistributorEvent", "DistributorGrade", "DistributorStatus", "Withdrawal", "WithdrawalEvent", "WithdrawalStatus",
     "CardGiftPack", "Channel", "ChannelKind", "ChannelScan", "CodeBatch", "Coupon", "CouponEvent", "CouponKind",
     "CouponQuota", "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase",
     "FlashReservation", "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "Greeting", "GreetingKind",

@@ -59,6 +59,9 @@ class FlashSession(models.Model):
     budget_fen = models.BigIntegerField("补贴预算（分）", null=True, blank=True)
     subsidy_fen = models.BigIntegerField("已用补贴（分）", default=0, editable=False)
     is_active = models.BooleanField("启用", default=True)
+    # Activity lines earn distributors nothing unless the activity says so (its price is thin already).
+    commission_enabled = models.BooleanField("参与分销佣金", default=False,
+                                             help_text="勾选后，本场秒杀商品也给分销员计算佣金")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:

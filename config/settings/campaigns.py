@@ -33,4 +33,17 @@ GREETING_MESSAGE_TEMPLATES = {"birthday": "birthday"}
 # What should happen when a member deletes their account (members knows nothing of campaigns):
 # greeting posters show the nickname, so their files go. The shop's and analytics' hooks are added
 # in config/settings/shop.py.
-MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member"]
+MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member",
+                        "campaigns.services.distribution.distributors_forget_member"]
+
+# Distribution (分销). The rules themselves (mode, levels, rates, binding, withdrawals) are the
+# operators' DistributionSettings row; these are the plumbing around them.
+# The settlement job and the nightly balance check work through this many distributors per chunk.
+DISTRIBUTION_SETTLE_BATCH = env_int("DISTRIBUTION_SETTLE_BATCH", 1000)
+# The page a distributor's share code opens (scene "d=<distributor id>"), and the poster's brand line.
+DISTRIBUTION_SHARE_PAGE = env("DISTRIBUTION_SHARE_PAGE", "pages/index/index")
+# The product page a shared product opens; the path carries the distributor ("?id=<product>&d=<id>").
+DISTRIBUTION_PRODUCT_PAGE = env("DISTRIBUTION_PRODUCT_PAGE", "pages/product/detail")
+DISTRIBUTION_POSTER_BRAND = env("DISTRIBUTION_POSTER_BRAND", "小程序商城 · 分享好物")
+# The remark WeChat shows the member with a payout (商家转账: at most 32 characters).
+DISTRIBUTION_TRANSFER_REMARK = env("DISTRIBUTION_TRANSFER_REMARK", "分销佣金提现")

@@ -144,3 +144,30 @@ PERIODIC_TASKS += [
      "task": "core.tasks.purge_rate_limit_counters",
      "crontab": {"minute": "20", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Payouts (WeChat Pay 商家转账): transfers whose submission got no answer are sent again, and those
+# WeChat accepted but has not finished are asked about (the safety net for a lost notify).
+PERIODIC_TASKS += [
+    {"name": "transfers.process", "label": "转账补发与查询",
+     "task": "payments.tasks.process_transfers",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+]
+
+# Images members upload: checks whose submission to WeChat is due again (a transient failure's
+# backoff has passed, or a lost task or a dead worker left one behind).
+PERIODIC_TASKS += [
+    {"name": "media-checks.sweep", "label": "图片安全检测补交",
+     "task": "wechat.tasks.sweep_media_checks",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 280},
+]
+
+# Distribution (分销): commissions become withdrawable when their after-sales window closes (hourly,
+# set-based, distributors claimed with SKIP LOCKED), and distributors move up their grades nightly.
+PERIODIC_TASKS += [
+    {"name": "distribution.settle-commissions", "label": "分销佣金结算",
+     "task": "campaigns.tasks.settle_commissions",
+     "crontab": {"minute": "25"}, "queue": "default", "expires_seconds": 3000},
+    {"name": "distribution.upgrade-grades", "label": "分销员等级升级",
+     "task": "campaigns.tasks.upgrade_distributor_grades",
+     "crontab": {"minute": "40", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
+]

@@ -46,5 +46,9 @@ RATE_LIMIT_DEFAULTS = {
     "review": "30/h",  # per member: reviews and follow-ups
     "after_sale": "10/h",  # per member: after-sale requests
     "photo_upload": "60/h",  # per member: review and after-sale photos
+    "data_export": "5/h",  # per member: GET me/export reads every row the mall holds about them
+    "distribution_apply": "10/h",  # per member: 分销员 applications
+    "distribution_bind": "30/m",  # per member: arrivals through a share
+    "withdrawal": "10/h",  # per member: 提现 requests
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

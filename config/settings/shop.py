@@ -41,7 +41,8 @@ COUNTERS_RECONCILE_QUIET_MINUTES = env_int("COUNTERS_RECONCILE_QUIET_MINUTES", 1
 # or refunds must wait (members asks these readers: it knows nothing of orders). After the deletion,
 # the orders' receivers are masked and review photos, reviewer names and analytics identities go.
 MEMBER_DELETION_BLOCKERS = ["shop.selectors.order_deletion_blockers",
-                            "campaigns.selectors.privacy.points_exchange_deletion_blockers"]
+                            "campaigns.selectors.privacy.points_exchange_deletion_blockers",
+                            "campaigns.selectors.privacy.distribution_deletion_blockers"]
 MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.points_exchanges_forget_member",
                         "shop.services.privacy.orders_forget_member",
                         "shop.services.privacy.reviews_forget_member", "analytics.services.events_forget_member"]

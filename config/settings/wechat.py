@@ -1,4 +1,5 @@
-"""WeChat mini-program and Pay v2. Base URLs point at the sandbox unless set to WeChat's.
+"""WeChat mini-program, Pay v2 and Pay v3 (payouts). Base URLs point at the sandbox unless set to
+WeChat's.
 
 Every base URL ends in one "/" whatever the variable says (env.base_url).
 """
@@ -15,11 +16,19 @@ WECHAT_SANDBOX_CREDENTIALS = {
     "WECHAT_APP_SECRET": "sandbox-app-secret",
     "WECHAT_MCH_ID": "1900000001",
     "WECHAT_PAY_API_KEY": "sandboxpaykey0000000000000000001",  # 32 chars, as WeChat's
+    "WECHAT_PAY_APIV3_KEY": "sandboxapiv3key00000000000000001",  # 32 chars, as WeChat's
+    "WECHAT_PAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0119000000012025010100000001",
+    "WECHAT_MESSAGE_TOKEN": "sandboxmessagetoken0001",
 }
 WECHAT_APP_ID = env("WECHAT_APP_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_ID"])
 WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", WECHAT_SANDBOX_CREDENTIALS["WECHAT_APP_SECRET"])
 WECHAT_MCH_ID = env("WECHAT_MCH_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_MCH_ID"])
 WECHAT_PAY_API_KEY = env("WECHAT_PAY_API_KEY", WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_API_KEY"])
+# The message push (消息推送) to our /api/v1/wechat/messages, as configured in the mini-program admin
+# (开发 → 开发管理 → 开发设置 → 消息推送): its Token signs every push; its EncodingAESKey (43 characters),
+# when set, means safe mode: pushes arrive encrypted and plain ones are refused (wechat.push).
+WECHAT_MESSAGE_TOKEN = env("WECHAT_MESSAGE_TOKEN", WECHAT_SANDBOX_CREDENTIALS["WECHAT_MESSAGE_TOKEN"])
+WECHAT_MESSAGE_AES_KEY = env("WECHAT_MESSAGE_AES_KEY", "")
 WECHAT_PAY_MCH_CERT = env("WECHAT_PAY_MCH_CERT")  # client certificate (refunds)
 WECHAT_PAY_MCH_KEY = env("WECHAT_PAY_MCH_KEY")
 WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 8900)
@@ -28,6 +37,12 @@ WECHAT_API_BASE = base_url("WECHAT_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX
 WECHAT_WXACODE_ENV_VERSION = env("WECHAT_WXACODE_ENV_VERSION", "release")
 WECHAT_PAY_API_BASE = base_url("WECHAT_PAY_API_BASE", f"http://127.0.0.1:{WECHAT_SANDBOX_PORT}/pay/")
 WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 10)
+
+# Images members upload are checked by WeChat (mediaCheckAsync, wechat.media_checks): a submission
+# that fails for a transient reason is retried after base × 2^(n-1) seconds, at most this many
+# attempts in all; then an operator decides.
+WECHAT_MEDIA_CHECK_MAX_ATTEMPTS = env_int("WECHAT_MEDIA_CHECK_MAX_ATTEMPTS", 5)
+WECHAT_MEDIA_CHECK_RETRY_BASE_SECONDS = env_int("WECHAT_MEDIA_CHECK_RETRY_BASE_SECONDS", 30)
 
 # Subscribe messages (订阅消息). Each template: the id WeChat gave it in the mini-program admin
 # (公众平台 → 订阅消息 → 我的模板), the page opened from the card ({name} is filled from the
@@ -81,6 +96,12 @@ WECHAT_SUBSCRIBE_TEMPLATES = {
         "page": "pages/coupon/index",
         "fields": {"thing1": "coupon", "date2": "expires_on", "thing3": "remark"},
     },
+    "distributor_review": {
+        "id": env("WECHAT_TEMPLATE_DISTRIBUTOR_REVIEW", "sandbox-tmpl-distributor-review"),
+        "title": "分销员审核结果通知",
+        "page": "pages/distribution/index",
+        "fields": {"phrase1": "result", "thing2": "remark", "time3": "decided_at"},
+    },
 }
 # Which version of the mini-program a card opens: formal (正式版), trial (体验版), developer.
 WECHAT_SUBSCRIBE_MINIPROGRAM_STATE = env("WECHAT_SUBSCRIBE_MINIPROGRAM_STATE", "formal")
@@ -111,3 +132,27 @@ if _PAY_IS_LOCAL_SANDBOX and not WECHAT_PAY_MCH_CERT:
 REFUND_RESUBMIT_AFTER_SECONDS = env_int("REFUND_RESUBMIT_AFTER_SECONDS", 60)
 REFUND_MAX_AUTO_ATTEMPTS = env_int("REFUND_MAX_AUTO_ATTEMPTS", 5)
 REFUND_QUERY_AFTER_MINUTES = env_int("REFUND_QUERY_AFTER_MINUTES", 15)
+
+# Pay v3: payouts through 商家转账 (wechat.pay_v3), on the same host as WECHAT_PAY_API_BASE. Requests
+# are signed with the merchant API certificate's key (WECHAT_PAY_MCH_KEY, the apiclient_key.pem that
+# refunds present over TLS too) under its serial number (WECHAT_PAY_MCH_CERT_SERIAL; read from
+# WECHAT_PAY_MCH_CERT when unset). WeChat Pay's answers and notifies are verified with WeChat Pay's
+# public key (WECHAT_PAY_PUBLIC_KEY: pub_key.pem from 商户平台 → 账户中心 → API安全 → 微信支付公钥)
+# and its id; notifies are decrypted with the APIv3 key. Locally the sandbox generates that key pair
+# under its certificate directory and the defaults point at it.
+WECHAT_PAY_APIV3_KEY = env("WECHAT_PAY_APIV3_KEY", WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_APIV3_KEY"])
+WECHAT_PAY_MCH_CERT_SERIAL = env("WECHAT_PAY_MCH_CERT_SERIAL")
+WECHAT_PAY_PUBLIC_KEY_ID = env("WECHAT_PAY_PUBLIC_KEY_ID", WECHAT_SANDBOX_CREDENTIALS["WECHAT_PAY_PUBLIC_KEY_ID"])
+WECHAT_PAY_PUBLIC_KEY = env("WECHAT_PAY_PUBLIC_KEY")
+if not WECHAT_PAY_PUBLIC_KEY and WECHAT_PAY_API_BASE.startswith("http://127.0.0.1:"):
+    WECHAT_PAY_PUBLIC_KEY = f"{WECHAT_SANDBOX_CERT_DIR}/wechatpay_public_key.pem"
+# The transfer scene the merchant holds (商户平台 → 产品中心 → 商家转账): 1005 is 佣金报酬. Its report
+# (transfer_scene_report_infos) is 岗位类型 (this setting) and 报酬说明 (the transfer's remark); the
+# member sees the perception (用户收款感知) on the confirmation page.
+WECHAT_TRANSFER_SCENE_ID = env("WECHAT_TRANSFER_SCENE_ID", "1005")
+WECHAT_TRANSFER_POST_TYPE = env("WECHAT_TRANSFER_POST_TYPE", "推广员")
+WECHAT_TRANSFER_RECV_PERCEPTION = env("WECHAT_TRANSFER_RECV_PERCEPTION", "劳务报酬")
+# A transfer whose submission got no answer is sent again (same out_bill_no) by the sweep after this
+# long; one WeChat accepted but has not finished is asked about (query) this often.
+TRANSFER_RESUBMIT_AFTER_SECONDS = env_int("TRANSFER_RESUBMIT_AFTER_SECONDS", 60)
+TRANSFER_QUERY_AFTER_MINUTES = env_int("TRANSFER_QUERY_AFTER_MINUTES", 10)

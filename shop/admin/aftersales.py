@@ -34,6 +34,7 @@ from shop.models import (
 from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, RefundEvent
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
+from wechat.admin import member_photo
 
 S = AfterSaleStatus
 STATUS_COLOURS: dict[str, str] = {
@@ -235,9 +236,10 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="凭证图片")
     def photos(self, after_sale: AfterSale) -> str:
-        return format_html_join(
-            " ", '<a href="{0}" target="_blank" rel="noopener"><img src="{0}" class="mall-preview" alt="凭证图片"></a>',
-            ((photo.image.url,) for photo in after_sale.photos.all()))
+        """With WeChat's image check under each; one found risky is flagged, not shown."""
+        photos = after_sale.photos.select_related("media_check")
+        return format_html_join(" ", "{}", ((member_photo(p.image, p.media_check, size=None, css="mall-preview"),)
+                                            for p in photos))
 
     @admin.display(description="订单实付")
     def order_paid(self, after_sale: AfterSale) -> str:

@@ -26,6 +26,7 @@ from shop.models import Review, ReviewPhoto, ReviewStatus
 from shop.models.reviews import FOLLOWUP_MACHINE, REVIEW_MACHINE, ReviewEvent
 from shop.services import reviews as review_services
 from shop.services.reviews import MAX_REPLY_CHARS
+from wechat.admin import member_photo
 
 STATUS_COLOURS: dict[str, str] = {
     "featured": "#c0392b",
@@ -48,12 +49,9 @@ def _stars(rating: int) -> str:
 
 
 def _thumbs(photos: list[ReviewPhoto], *, size: int = 40, limit: int | None = 3) -> str:
+    """The photos with WeChat's image check under each; one found risky is flagged, not shown."""
     shown = photos if limit is None else photos[:limit]
-    html = format_html_join(
-        " ", '<a href="{}" target="_blank" rel="noopener"><img src="{}" class="mall-thumb" width="{}" height="{}" '
-        'style="width:{}px;height:{}px" alt="" loading="lazy"></a>',
-        ((p.image.url, p.image.url, size, size, size, size) for p in shown),
-    )
+    html = format_html_join(" ", "{}", ((member_photo(p.image, p.media_check, size=size),) for p in shown))
     more = len(photos) - len(shown)
     if more > 0:
         html = format_html('{} <span style="color:var(--body-quiet-color)">+{}</span>', html, more)
@@ -187,7 +185,7 @@ class ReviewAdmin(admin.ModelAdmin):
         return self.fieldsets
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
-        photos = ReviewPhoto.objects.order_by("sort", "id")
+        photos = ReviewPhoto.objects.select_related("media_check").order_by("sort", "id")
         return super().get_queryset(request).prefetch_related(Prefetch("photos", queryset=photos))
 
     def has_add_permission(self, request: HttpRequest) -> bool:

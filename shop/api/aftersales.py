@@ -40,13 +40,14 @@ from core.api.throttles import per_member
 from core.api.uploads import uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
-from payments.api.views import RawXmlParser, wechat_notify_answer
+from payments.api.views import wechat_notify_answer
 from shop import selectors
 from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
 from shop.models.aftersales import AfterSaleAction, AfterSaleReason
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
+from wechat.api.parsers import RawBodyParser
 
 MAX_ID = 2**63 - 1
 
@@ -300,7 +301,7 @@ class AfterSaleReturnShipmentView(APIView):
 class WechatRefundNotifyView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [RawXmlParser]
+    parser_classes = [RawBodyParser]
 
     @extend_schema(
         operation_id="payments_wechat_refund_notify",

@@ -10,6 +10,7 @@ from core.audit import AuditEvent
 from core.media import private_storage
 from core.state import StateMachine
 from shop.errors import AfterSaleInvalidTransition, AfterSaleNotFound, RefundInvalidTransition, RefundNotFound
+from wechat.models import MediaCheck
 
 
 class AfterSaleKind(models.TextChoices):
@@ -128,6 +129,10 @@ class AfterSaleLine(models.Model):
         return f"{self.order_line_id} × {self.quantity}"
 
 
+# The MediaCheck kind of after-sale evidence photos (wechat.media_checks; registered in ShopConfig.ready()).
+AFTER_SALE_PHOTO_MEDIA_KIND = "after_sale_photo"
+
+
 class AfterSalePhoto(models.Model):
     """A photo the shopper uploaded (wx.uploadFile sends one file per request), then referenced
     from the request. Unreferenced uploads are purged by a job after a day."""
@@ -137,6 +142,9 @@ class AfterSalePhoto(models.Model):
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
                                blank=True, related_name="+")
     image = models.ImageField("图片", upload_to="aftersales/%Y/%m/", storage=private_storage)
+    # WeChat's check of the image: anyone but its owner sees it only once this says pass.
+    media_check = models.OneToOneField(MediaCheck, verbose_name="图片安全检测", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
     sort = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)
 

@@ -10,6 +10,7 @@ from core.audit import AuditEvent
 from core.media import private_storage
 from core.state import StateMachine
 from shop.errors import ReviewInvalidTransition, ReviewNotFound
+from wechat.models import MediaCheck
 
 
 class ReviewStatus(models.TextChoices):
@@ -71,6 +72,10 @@ class Review(models.Model):
         return f"评价 #{self.pk}（{self.rating} 星）"
 
 
+# The MediaCheck kind of review photos (wechat.media_checks; registered in ShopConfig.ready()).
+REVIEW_PHOTO_MEDIA_KIND = "review_photo"
+
+
 class ReviewPhoto(models.Model):
     """A photo the shopper uploaded (wx.uploadFile sends one file per request), then attached to
     a review or its follow-up. Unattached uploads are purged by a job after a day."""
@@ -79,6 +84,9 @@ class ReviewPhoto(models.Model):
     member = models.ForeignKey("members.Member", verbose_name="会员", on_delete=models.CASCADE, null=True,
                                blank=True, related_name="+")
     image = models.ImageField("图片", upload_to="reviews/%Y/%m/", storage=private_storage)
+    # WeChat's check of the image: anyone but its owner sees it only once this says pass.
+    media_check = models.OneToOneField(MediaCheck, verbose_name="图片安全检测", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
     is_followup = models.BooleanField("追评图片", default=False)
     sort = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField("上传时间", auto_now_add=True, null=True)

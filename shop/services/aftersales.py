@@ -42,6 +42,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import Actor
@@ -84,6 +85,7 @@ from shop.models.aftersales import (
     AFTER_SALE_CLAIMING,
     AFTER_SALE_MACHINE,
     AFTER_SALE_OPEN,
+    AFTER_SALE_PHOTO_MEDIA_KIND,
     AfterSaleAction,
     AfterSaleReason,
 )
@@ -91,6 +93,8 @@ from shop.models.orders import ORDER_MACHINE, OrderAction
 from shop.notifications import notify_after_sale_progress
 from shop.services.refunds import refund_start_for_after_sale
 from shop.services.shipping import shipment_settle_order
+from wechat.media_checks import media_check_create, media_checks_delete
+from wechat.media_kinds import MediaKind
 
 logger = logging.getLogger(__name__)
 
@@ -375,8 +379,9 @@ def after_sale_photo_upload(*, member: Member, upload: Any) -> AfterSalePhoto:
     """Store one shopper photo for a later request (wx.uploadFile sends one file at a time).
 
     The image is checked and re-encoded by core.images (type, size, pixels, metadata stripped,
-    random file name) before anything is stored. Not in a transaction: the storage write may be
-    network I/O (S3), and one row insert is atomic by itself.
+    random file name) before anything is stored. The storage write (network I/O for S3) runs
+    outside any transaction; then the row and its WeChat image check (wechat.media_checks,
+    submitted after commit) are inserted together; if that fails the file is deleted again.
     """
     pending = AfterSalePhoto.objects.filter(member=member, after_sale__isnull=True).count()
     if pending >= MAX_PENDING_UPLOADS:
@@ -384,8 +389,28 @@ def after_sale_photo_upload(*, member: Member, upload: Any) -> AfterSalePhoto:
     clean = image_clean(upload)
     photo = AfterSalePhoto(member=member)
     photo.image.save(clean.file.name, clean.file, save=False)
-    photo.save()
+    try:
+        with transaction.atomic(durable=True):
+            photo.save()
+            photo.media_check = media_check_create(kind=AFTER_SALE_PHOTO_MEDIA_KIND, object_id=photo.pk,
+                                                   member_id=member.pk, openid=member.openid,
+                                                   media_name=photo.image.name)
+            photo.save(update_fields=["media_check"])
+    except Exception:
+        private_storage().delete(photo.image.name)
+        raise
     return photo
+
+
+def _after_sale_photo_console_url(object_id: int) -> str:
+    after_sale_id = AfterSalePhoto.objects.filter(pk=object_id).values_list("after_sale_id", flat=True).first()
+    return reverse("admin:shop_aftersale_change", args=[after_sale_id]) if after_sale_id else ""
+
+
+# Nothing derives from an evidence photo's check: its owner and the operators see it anyway (the
+# console flags what WeChat found risky), and nobody else ever does.
+AFTER_SALE_PHOTO_MEDIA = MediaKind(slug=AFTER_SALE_PHOTO_MEDIA_KIND, label="售后凭证图片",
+                                   console_url=_after_sale_photo_console_url)
 
 
 def after_sale_photos_purge(*, older_than_hours: int = 24, batch_size: int = 200) -> int:
@@ -395,7 +420,14 @@ def after_sale_photos_purge(*, older_than_hours: int = 24, batch_size: int = 200
                  .order_by("id")[:batch_size])
     for photo in stale:
         name = photo.image.name
-        if AfterSalePhoto.objects.filter(pk=photo.pk, after_sale__isnull=True).delete()[0]:
+        with transaction.atomic(durable=True):
+            # The check first, as a verdict locks them (check, then photo); both go, or neither
+            # when the photo was used in a request meanwhile.
+            media_checks_delete(ids=[photo.media_check_id] if photo.media_check_id else [])
+            deleted = AfterSalePhoto.objects.filter(pk=photo.pk, after_sale__isnull=True).delete()[0]
+            if not deleted:
+                transaction.set_rollback(True)
+        if deleted:
             try:
                 private_storage().delete(name)
             except OSError:

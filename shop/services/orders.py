@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
+from campaigns.services.commissions import commission_freeze_for_order
 from campaigns.services.flash import FlashWant
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
@@ -311,11 +312,16 @@ def order_ship(*, order: Order, carrier: str, tracking_no: str,
 
 
 def order_confirm_receipt(*, order: Order, actor: str = Actor.MEMBER) -> Order:
-    """The shopper (or the auto-confirm job) confirms a shipped order arrived. Idempotent."""
+    """The shopper (or the auto-confirm job) confirms a shipped order arrived. Idempotent.
+
+    The order's commissions (分销) are frozen from now until the after-sales window closes
+    (campaigns.services.commissions.commission_freeze_for_order; the distributors' rows after
+    the order's, the lock order)."""
     with transaction.atomic(durable=True):
         order, changed = ORDER_MACHINE.transition(pk=order.pk, to=OrderStatus.RECEIVED, action=OrderAction.RECEIVED,
                                                   actor=actor, note="自动确认收货" if actor == Actor.SYSTEM else "")
         if changed:
+            commission_freeze_for_order(order_ref=order.order_no, received_at=order.received_at or timezone.now())
             track("order_received", member_id=order.member_id,
                   properties={"order_no": order.order_no, "auto": actor == Actor.SYSTEM})
     return order

@@ -20,11 +20,13 @@ import logging
 from urllib.parse import urlencode
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.checkout import campaign_confirm_paid
+from campaigns.services.commissions import ACTIVITY_FLASH, PaidLine, commission_earn_for_order
 from campaigns.services.flash import flash_reclaim
 from campaigns.services.gifts import gift_after_payment
 from catalog.errors import InsufficientStock
@@ -49,7 +51,7 @@ from members.services import (
 from payments.registry import PayableKind
 from payments.services import payment_prepay, payment_settle_by_query
 from shop.errors import InvalidTransition, OrderExpired
-from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderStatus
+from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_MACHINE, revived_points_reference
 from shop.notifications import notify_order_paid
 from shop.services.orders import order_cancel, order_get_for_member
@@ -57,6 +59,9 @@ from shop.services.refunds import refund_create_for_late_payment
 from wechat.gateway import PaymentNotice, PrepayResult
 
 logger = logging.getLogger(__name__)
+
+# The activity stage's adjustment reference of a line bought through a flash-sale item (shop.pricing).
+FLASH_REFERENCE_PREFIX = "flash:"
 
 
 def order_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayResult:
@@ -153,6 +158,28 @@ def _reward_payment(order: Order, notice: PaymentNotice) -> None:
                                     at=notice.paid_at)
 
 
+def _earn_commission(order: Order) -> None:
+    """分销: hand campaigns the order's paid lines as plain values — what the shopper paid for each
+    line after every discount (the pricing pipeline's allocations, freight excluded), its product,
+    category and SKU, and the flash-sale item it was bought through — and let it record what the
+    buyer's uplines earn. One query for the lines; campaigns decides who earns and how much."""
+    flash = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity",
+                                                reference__startswith=FLASH_REFERENCE_PREFIX)
+             .values("reference")[:1])
+    category = Product.objects.filter(pk=OuterRef("product_id_snapshot")).values("category_id")[:1]
+    rows = (OrderLine.objects.filter(order=order).order_by("pk")
+            .annotate(flash_ref=Subquery(flash), category_id=Subquery(category))
+            .values_list("pk", "product_id_snapshot", "category_id", "sku_id", "product_name", "payable_fen",
+                         "flash_ref"))
+    lines = []
+    for pk, product_id, category_id, sku_id, name, payable_fen, flash_ref in rows:
+        flash_item = flash_ref.removeprefix(FLASH_REFERENCE_PREFIX) if flash_ref else ""
+        lines.append(PaidLine(line_id=pk, product_id=product_id, category_id=category_id, sku_id=sku_id,
+                              product_name=name, paid_fen=payable_fen, activity=ACTIVITY_FLASH if flash_ref else "",
+                              activity_id=int(flash_item) if flash_item.isdigit() else None))
+    commission_earn_for_order(order_ref=order.order_no, buyer_id=order.member_id, lines=lines)
+
+
 def _order_categories(order: Order) -> set[int]:
     """The categories of the order's products and all their ancestors (one query per level)."""
     product_ids = OrderLine.objects.filter(order=order).values_list("product_id_snapshot", flat=True)
@@ -204,7 +231,9 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
        they are gone);
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
-    5. a revived order takes its stock again, last (stock_reserve: raises if it is gone).
+    5. the distributors above the buyer earn their commission on each line's paid amount
+       (_earn_commission: campaigns.services.commissions, the distributors' rows locked);
+    6. a revived order takes its stock again, last (stock_reserve: raises if it is gone).
 
     After commit: the products' sales counts, 支付有礼, the notification, analytics."""
     require_transaction("_mark_paid")
@@ -224,6 +253,8 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     lines = list(OrderLine.objects.filter(order=order).values_list("sku_id", "product_id_snapshot", "quantity"))
     if revive:
         _retake_points(order)
+    _earn_commission(order)
+    if revive:
         stock_reserve(quantities=stock_quantities((sku_id, quantity) for sku_id, _, quantity in lines),
                       reference=f"{order.order_no}-revive")
     product_sales_count_after_commit(units=[(product_id, quantity) for _, product_id, quantity in lines])

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.privacy import mask_name, mask_phone
 from shop.models import AfterSale, AfterSalePhoto, Order, Review, ReviewPhoto, Shipment
+from wechat.media_checks import media_checks_delete
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,8 @@ def reviews_forget_member(*, member_id: int) -> int:
     with transaction.atomic(durable=True):
         Review.objects.filter(member_id=member_id).filter(Q(is_anonymous=False) | Q(has_photos=True)).update(
             is_anonymous=True, has_photos=False)
-        review_photos = ReviewPhoto.objects.filter(Q(review__member_id=member_id) | Q(member_id=member_id))
-        names = list(review_photos.values_list("image", flat=True))
-        review_photos.delete()
-        uploads = AfterSalePhoto.objects.filter(member_id=member_id, after_sale__isnull=True)
-        upload_names = list(uploads.values_list("image", flat=True))
-        uploads.delete()
+        names = _photos_delete(ReviewPhoto.objects.filter(Q(review__member_id=member_id) | Q(member_id=member_id)))
+        upload_names = _photos_delete(AfterSalePhoto.objects.filter(member_id=member_id, after_sale__isnull=True))
         _delete_files_after_commit(_field_storage(ReviewPhoto), names)
         _delete_files_after_commit(_field_storage(AfterSalePhoto), upload_names)
     return len(names) + len(upload_names)
@@ -134,10 +131,17 @@ def _anonymise(orders: list[Order]) -> None:
     Order.objects.bulk_update(orders, _ORDER_ERASE_FIELDS)
     Shipment.objects.filter(order__in=orders).exclude(checkpoints=[]).update(checkpoints=[])
     AfterSale.objects.filter(order__in=orders).exclude(description="").update(description="")
-    photos = AfterSalePhoto.objects.filter(after_sale__order__in=orders)
-    names = list(photos.values_list("image", flat=True))
-    photos.delete()
+    names = _photos_delete(AfterSalePhoto.objects.filter(after_sale__order__in=orders))
     _delete_files_after_commit(_field_storage(AfterSalePhoto), names)
+
+
+def _photos_delete(photos: Any) -> list[str]:
+    """Delete member photos with their WeChat image checks (which hold the openid they were checked
+    under), checks first as a verdict locks them; returns the photos' file names."""
+    rows = list(photos.values_list("image", "media_check_id"))
+    media_checks_delete(ids=[check_id for _, check_id in rows if check_id])
+    photos.delete()
+    return [name for name, _ in rows]
 
 
 def _field_storage(model: Any) -> Storage:

@@ -12,6 +12,11 @@ overwritten) and reports it:
 - a member's paid_order_count / paid_total_fen = their paid orders not refunded in full / what
   those orders paid minus what was refunded.
 
+The distributors' commission balances are checked in the same run
+(campaigns.services.settlement.commission_balances_reconcile): each snapshot bucket against the sum
+of its ledger column. Those drifts are reported, never repaired — money is not a counter to
+overwrite; a drift there is a bug to look at.
+
 "Paid orders" are the orders whose payment was counted (paid_at set: a payment that reached an
 already-cancelled order and went back is not). The after-commit counters of a row touched in the
 last COUNTERS_RECONCILE_QUIET_MINUTES are left for the next run, since that change may still be
@@ -31,6 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.services.checkout import coupon_template_counts_reconcile
+from campaigns.services.settlement import BalanceDrift, commission_balances_reconcile
 from catalog.models import Product
 from catalog.services import product_sales_count_repair
 from core.counters import CounterDrift
@@ -45,16 +51,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class CountersReport:
-    """What the reconcile found: every drift (repaired or left because it moved meanwhile), and
-    how many rows it left for the next run because they were touched too recently."""
+    """What the reconcile found: every drift (repaired or left because it moved meanwhile), how
+    many rows it left for the next run because they were touched too recently, and the
+    distributors whose commission balances disagree with their ledger (reported only)."""
 
     drifts: list[CounterDrift] = field(default_factory=list)
     skipped: int = 0
+    commission_drifts: list[BalanceDrift] = field(default_factory=list)
 
 
 def counters_reconcile(*, now: dt.datetime | None = None, batch_size: int | None = None) -> CountersReport:
     """Recompute products' sales counts, coupon templates' used counts and members' paid totals;
-    repair and report the drifts (each logged as a warning, with an error-level summary).
+    repair and report the drifts (each logged as a warning, with an error-level summary). Check the
+    distributors' commission balances against their ledger and report those drifts.
 
     Safe to run twice and beside live traffic: rows are read in primary-key chunks, each chunk
     one statement, no row is locked, and a repair is conditional on the value that was read.
@@ -68,6 +77,7 @@ def counters_reconcile(*, now: dt.datetime | None = None, batch_size: int | None
     report.drifts += drifts
     report.skipped += skipped
     _member_totals(report, batch=batch)
+    report.commission_drifts = commission_balances_reconcile(batch_size=batch)
     if report.drifts:
         logger.error("counters reconcile: %d counter(s) drifted", len(report.drifts))
     return report

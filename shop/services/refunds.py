@@ -35,6 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
+from campaigns.services.commissions import RefundedLine, commission_reverse_for_refund
 from catalog.selectors import stock_released
 from catalog.services import product_sales_count_after_commit, stock_quantities, stock_release
 from core.audit import Actor
@@ -417,7 +418,12 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
     Coupons: when this refund completes a full refund (`full`), the coupons whose template says
     so (return_on_full_refund) go back to the member — or expire, if their validity has ended —
     once per order (campaigns.services.checkout.campaign_refund); a partial refund returns none.
-    Later campaign issues add the commissions here — plain values, no signal.
+
+    Commissions (分销), last — the distributors' rows come after the member's in the lock order:
+    campaigns.services.commissions.commission_reverse_for_refund with each refunded line's
+    refunded total so far (this refund included), keyed by the refund number; it takes back
+    exactly the refunded share of each line's commission at both levels, from the commission
+    before it settled, as a clawback after.
     """
     require_transaction("_reverse_rewards")
     campaign_refund(order_id=order.pk, order_no=order.order_no, full=full)
@@ -435,6 +441,10 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
             points_return_for_refund(member_id=order.member_id, reference=revived_points_reference(reference),
                                      paid_fen=paid_fen, refunded_total_fen=refunded_total_fen,
                                      refund_reference=revived_points_reference(number))
+        refunded_lines = OrderLine.objects.filter(order_id=order.pk, refunded_fen__gt=0).values_list("pk",
+                                                                                                    "refunded_fen")
+        commission_reverse_for_refund(order_ref=reference, refund_ref=number,
+                                      lines=[RefundedLine(line_id=pk, refunded_fen=fen) for pk, fen in refunded_lines])
 
 
 # --- the beat job ------------------------------------------------------------------------------------

@@ -26,7 +26,10 @@ Moderation policy (DESIGN.md §8):
 Photos are uploaded one per request (`review_photo_upload`, as wx.uploadFile sends them),
 validated and re-encoded by core.images, stored under `reviews/<year>/<month>/<random>.<ext>`
 and then referenced by id from the review or follow-up. Uploads never attached are deleted by
-`review_photo_purge_unattached` after REVIEW_PHOTO_UNATTACHED_HOURS.
+`review_photo_purge_unattached` after REVIEW_PHOTO_UNATTACHED_HOURS. Each upload is sent to
+WeChat's image check after it commits (wechat.media_checks): other shoppers see a photo only once
+it passed, so a published review may show fewer photos than it has, and `has_photos` (有图) counts
+passed photos only (`review_photo_on_decided` keeps it so when a verdict arrives).
 
 Reads used by the API and the admin (`review_list_for_product`, `review_summary_for_product`,
 `review_list_for_member`, `review_lines_awaiting`) are at the end of this module.
@@ -45,6 +48,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import Storage
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, FileField, OuterRef, Q, When
+from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import Actor
@@ -67,8 +71,17 @@ from shop.errors import (
     UploadLimitReached,
 )
 from shop.models import AfterSaleLine, AfterSaleStatus, OrderLine, OrderStatus, Review, ReviewPhoto, ReviewStatus
-from shop.models.reviews import FOLLOWUP_MACHINE, REVIEW_MACHINE, ReviewAction, ReviewEvent
+from shop.models.reviews import (
+    FOLLOWUP_MACHINE,
+    REVIEW_MACHINE,
+    REVIEW_PHOTO_MEDIA_KIND,
+    ReviewAction,
+    ReviewEvent,
+)
+from shop.selectors import PHOTO_SHOWN_TO_ALL
 from wechat.errors import WechatApiError
+from wechat.media_checks import media_check_create, media_checks_delete
+from wechat.media_kinds import MediaKind
 from wechat.security import Scene, Suggest, text_check
 
 logger = logging.getLogger(__name__)
@@ -103,11 +116,35 @@ def review_photo_upload(*, member: Member, upload: Any) -> ReviewPhoto:
     photo = ReviewPhoto(member=member)
     photo.image.save(clean.file.name or "photo", clean.file, save=False)
     try:
-        photo.save()
+        with transaction.atomic(durable=True):
+            photo.save()
+            photo.media_check = media_check_create(kind=REVIEW_PHOTO_MEDIA_KIND, object_id=photo.pk,
+                                                   member_id=member.pk, openid=member.openid,
+                                                   media_name=photo.image.name)
+            photo.save(update_fields=["media_check"])
     except Exception:
         photo.image.storage.delete(photo.image.name)
         raise
     return photo
+
+
+def review_photo_on_decided(*, object_id: int, status: str) -> None:
+    """WeChat (or an operator) decided a review photo: the review's 有图 follows what shoppers can
+    now see. In the verdict's transaction, after the check row: locks the photo (an attach in
+    flight commits first, so its review is known), then the review."""
+    photo = ReviewPhoto.objects.select_for_update().filter(pk=object_id).first()
+    if photo is None or photo.review_id is None:
+        return
+    _refresh_has_photos(Review.objects.select_for_update().get(pk=photo.review_id))
+
+
+def _review_photo_console_url(object_id: int) -> str:
+    review_id = ReviewPhoto.objects.filter(pk=object_id).values_list("review_id", flat=True).first()
+    return reverse("admin:shop_review_change", args=[review_id]) if review_id else ""
+
+
+REVIEW_PHOTO_MEDIA = MediaKind(slug=REVIEW_PHOTO_MEDIA_KIND, label="评价图片", on_decided=review_photo_on_decided,
+                               console_url=_review_photo_console_url)
 
 
 def review_photo_purge_unattached(*, now: dt.datetime | None = None, batch_size: int = 200) -> int:
@@ -127,7 +164,14 @@ def review_photo_purge_unattached(*, now: dt.datetime | None = None, batch_size:
         if not batch:
             return deleted
         for photo_id, name in batch:
-            count, _ = ReviewPhoto.objects.filter(pk=photo_id, review__isnull=True).delete()
+            with transaction.atomic(durable=True):
+                # The check first, as a verdict locks them (check, then photo); both go, or neither
+                # when the photo was attached meanwhile.
+                check_id = ReviewPhoto.objects.filter(pk=photo_id).values_list("media_check_id", flat=True).first()
+                media_checks_delete(ids=[check_id] if check_id else [])
+                count, _ = ReviewPhoto.objects.filter(pk=photo_id, review__isnull=True).delete()
+                if not count:
+                    transaction.set_rollback(True)
             if not count:
                 continue
             deleted += 1
@@ -173,11 +217,11 @@ def _attach_photos(*, review: Review, member: Member, photo_ids: list[int], foll
 
 def _refresh_has_photos(review: Review) -> None:
     """`has_photos` (the 有图 filter) counts photos shoppers can see: the review's own, and the
-    follow-up's once it is published."""
+    follow-up's once it is published, each once WeChat's check passed it."""
     visible = Q(is_followup=False)
     if review.followup_status == ReviewStatus.PUBLISHED:
         visible |= Q(is_followup=True)
-    has = review.photos.filter(visible).exists()
+    has = review.photos.filter(visible).filter(PHOTO_SHOWN_TO_ALL).exists()
     if has != review.has_photos:
         review.has_photos = has
         review.save(update_fields=["has_photos"])
@@ -277,8 +321,7 @@ def review_create(*, member: Member, line_id: int, rating: int, content: str = "
             )
             _attach_photos(review=review, member=member, photo_ids=ids, followup=False)
             if ids:
-                review.has_photos = True
-                review.save(update_fields=["has_photos"])
+                _refresh_has_photos(review)
             REVIEW_MACHINE.record(review, action=ReviewAction.CREATED, from_status="", actor=Actor.MEMBER,
                                   note=_moderation_note(moderation))
             if review.status == ReviewStatus.PUBLISHED:

@@ -1,4 +1,4 @@
-"""Every rate-limited write: the limit holds under 20 concurrent requests from separate processes,
+"""Every rate-limited write (and the data export): the limit holds under 20 concurrent requests from separate processes,
 a refused request gets 429 with Retry-After and the error shape, and the next window works again."""
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ class Limited:
     path: str
     body: dict | None = None
     member: bool = True  # the request carries a member's token
+    method: str = "POST"
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.path}"
+
+    def send(self, client):
+        if self.method == "GET":
+            return client.get(self.path)
+        return client.post(self.path, self.body, format="json")
 
 
 CODE = "ABCDEFGH2345"
@@ -41,6 +47,7 @@ LIMITED = [
     Limited("after_sale", "/api/v1/after-sales/", {}),
     Limited("photo_upload", "/api/v1/uploads/review-photos"),
     Limited("photo_upload", "/api/v1/uploads/after-sale-photos"),
+    Limited("data_export", "/api/v1/me/export", method="GET"),
 ]
 
 
@@ -69,13 +76,13 @@ def test_a_write_past_its_limit_is_refused_until_the_next_window(case, db, setti
     limit(settings, **{case.scope: "2/m"})
     client = make_shopper().client if case.member else api_client
 
-    answers = [client.post(case.path, case.body, format="json") for _ in range(3)]
+    answers = [case.send(client) for _ in range(3)]
 
     assert [a.status_code != 429 for a in answers] == [True, True, False]
     assert_rate_limited(answers[2], retry_after=50)
 
     clock.now = WINDOW_START + 60
-    assert client.post(case.path, case.body, format="json").status_code != 429
+    assert case.send(client).status_code != 429
 
 
 def test_redeem_attempts_are_limited_per_address_across_members(db, settings, clock):
@@ -108,6 +115,16 @@ def test_reads_are_not_counted(db, settings, clock):
     assert shopper.client.post("/api/v1/after-sales/", {}, format="json").status_code == 400
 
 
+def test_the_data_export_lets_normal_use_through_and_counts_per_member(db, settings, clock):
+    first, second = make_shopper(), make_shopper()
+
+    answers = [first.client.get("/api/v1/me/export") for _ in range(6)]
+
+    assert [a.status_code for a in answers] == [200] * 5 + [429]  # the default, 5/h
+    assert_rate_limited(answers[5], retry_after=3590)
+    assert second.client.get("/api/v1/me/export").status_code == 200
+
+
 def test_a_forwarded_address_is_not_trusted_without_a_proxy(db, settings, clock, api_client):
     # NUM_PROXIES is 0 locally: a forged X-Forwarded-For must not buy a fresh limit per request.
     limit(settings, login="1/m")
@@ -118,12 +135,13 @@ def test_a_forwarded_address_is_not_trusted_without_a_proxy(db, settings, clock,
     assert forged.status_code == 429
 
 
-def post_status(url: str, body: dict | None, token: str | None) -> tuple[int, str | None]:
-    """POST over HTTP from a child process: the status and the Retry-After header."""
+def post_status(url: str, body: dict | None, token: str | None, method: str = "POST") -> tuple[int, str | None]:
+    """POST (or GET) over HTTP from a child process: the status and the Retry-After header."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), headers=headers, method="POST")
+    data = json.dumps(body or {}).encode() if method == "POST" else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.headers.get("Retry-After")
@@ -136,7 +154,7 @@ def test_twenty_processes_at_once_get_exactly_the_limit(case, mall, settings):
     limit(settings, **{case.scope: "5/h"})
     token = make_shopper().token if case.member else None
 
-    answers = run_in_processes(lambda i: post_status(mall.url + case.path, case.body, token), 20)
+    answers = run_in_processes(lambda i: post_status(mall.url + case.path, case.body, token, case.method), 20)
 
     refused = [a for a in answers if a[0] == 429]
     assert len(refused) == 15, answers

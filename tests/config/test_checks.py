@@ -12,6 +12,7 @@ from django.core.management.base import SystemCheckError
 
 from config.checks import refuse_unsafe_settings, settings_errors
 from config.settings.env import local_secret
+from tests.keys import write_public_key
 
 SANDBOX_PAY_KEY = "sandboxpaykey0000000000000000001"
 
@@ -28,12 +29,16 @@ def production(settings, tmp_path: Path):
     settings.WECHAT_APP_SECRET = "3b6f0e1d2c4a5968778695a4b3c2d1e0"
     settings.WECHAT_MCH_ID = "1612345678"
     settings.WECHAT_PAY_API_KEY = "Xq7LmP2vR9tY4wZ8bN3cK6dF1gH5jS0a"
+    settings.WECHAT_MESSAGE_TOKEN = "k2Jd8sPq0Lm4"
     settings.WECHAT_API_BASE = "https://api.weixin.qq.com/"
     settings.WECHAT_PAY_API_BASE = "https://api.mch.weixin.qq.com/"
     settings.WECHAT_PAY_SECURE_API_BASE = "https://api.mch.weixin.qq.com/"
     settings.WECHAT_PAY_MCH_CERT = str(tmp_path / "apiclient_cert.pem")
     settings.WECHAT_PAY_MCH_KEY = str(tmp_path / "apiclient_key.pem")
     settings.WECHAT_PAY_CA_BUNDLE = ""
+    settings.WECHAT_PAY_APIV3_KEY = "Hk3mQ8vT2nW6yB1cF5jL9pR4sX7zA0dE"
+    settings.WECHAT_PAY_PUBLIC_KEY = str(write_public_key(tmp_path / "pub_key.pem"))
+    settings.WECHAT_PAY_PUBLIC_KEY_ID = "PUB_KEY_ID_0116123456782025061800000000"
     settings.ALLOWED_HOSTS = ["mall.example.com", "localhost"]
     settings.SITE_URL = "https://mall.example.com"
     settings.SESSION_COOKIE_SECURE = True
@@ -54,6 +59,7 @@ MISCONFIGURATIONS = [
     ("mall.E003", "WECHAT_APP_ID", {"WECHAT_APP_ID": "wxsandbox0000000001"}),
     ("mall.E003", "WECHAT_APP_SECRET", {"WECHAT_APP_SECRET": "sandbox-app-secret"}),
     ("mall.E003", "WECHAT_MCH_ID", {"WECHAT_MCH_ID": "1900000001"}),
+    ("mall.E003", "WECHAT_MESSAGE_TOKEN", {"WECHAT_MESSAGE_TOKEN": "sandboxmessagetoken0001"}),
     ("mall.E005", "WECHAT_API_BASE", {"WECHAT_API_BASE": "http://127.0.0.1:8900/"}),
     ("mall.E005", "WECHAT_PAY_API_BASE", {"WECHAT_PAY_API_BASE": "http://localhost:8900/pay/"}),
     ("mall.E005", "WECHAT_PAY_SECURE_API_BASE", {"WECHAT_PAY_SECURE_API_BASE": "https://127.0.0.1:8901/pay/"}),
@@ -66,6 +72,14 @@ MISCONFIGURATIONS = [
     ("mall.E009", "SITE_URL", {"SITE_URL": "http://127.0.0.1:8000"}),
     ("mall.E010", "SESSION_COOKIE_SECURE", {"SESSION_COOKIE_SECURE": False}),
     ("mall.E010", "CSRF_COOKIE_SECURE", {"CSRF_COOKIE_SECURE": False}),
+    # Payouts (Pay v3): not configured, the sandbox's values, or the wrong form.
+    ("mall.E011", "WECHAT_PAY_APIV3_KEY", {"WECHAT_PAY_APIV3_KEY": ""}),
+    ("mall.E011", "WECHAT_PAY_PUBLIC_KEY", {"WECHAT_PAY_PUBLIC_KEY": ""}),
+    ("mall.E011", "WECHAT_PAY_PUBLIC_KEY_ID", {"WECHAT_PAY_PUBLIC_KEY_ID": ""}),
+    ("mall.E003", "WECHAT_PAY_PUBLIC_KEY_ID", {"WECHAT_PAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0119000000012025010100000001"}),
+    ("mall.E006", "WECHAT_PAY_PUBLIC_KEY", {"WECHAT_PAY_PUBLIC_KEY": "/etc/mall/missing/pub_key.pem"}),
+    ("mall.E012", "WECHAT_PAY_APIV3_KEY", {"WECHAT_PAY_APIV3_KEY": "too-short"}),
+    ("mall.E012", "WECHAT_PAY_PUBLIC_KEY_ID", {"WECHAT_PAY_PUBLIC_KEY_ID": "69B46F3CF558D60F47E6D4BAF8189C202275B397"}),
 ]
 
 
@@ -82,6 +96,26 @@ def test_each_misconfiguration_fails_check_deploy_naming_its_variable(production
     assert [(error.id, variable in error.msg) for error in settings_errors(production=True)] == [(check_id, True)]
     with pytest.raises(ImproperlyConfigured, match=variable):
         refuse_unsafe_settings()
+
+
+def test_a_file_that_is_no_public_key_is_refused_everywhere(settings, tmp_path):
+    (tmp_path / "pub_key.pem").write_text("-----BEGIN CERTIFICATE-----\nnot a key\n")
+    settings.WECHAT_PAY_PUBLIC_KEY = str(tmp_path / "pub_key.pem")
+
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check", verbosity=0)
+
+    assert f"(mall.E012) WECHAT_PAY_PUBLIC_KEY names {tmp_path / 'pub_key.pem'}, which holds no RSA public key" \
+        in str(refused.value)
+
+
+def test_the_sandbox_apiv3_key_is_refused_in_production(production):
+    production.WECHAT_PAY_APIV3_KEY = "sandboxapiv3key00000000000000001"
+
+    errors = settings_errors(production=True)
+
+    assert [error.id for error in errors] == ["mall.E004", "mall.E003"]
+    assert all("WECHAT_PAY_APIV3_KEY" in error.msg for error in errors)
 
 
 def test_the_generated_local_secret_is_refused_for_production(production):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.settings.env import BASE_DIR
+from tests.keys import write_public_key
 
 # Variables the tests decide; the rest of the environment (EMBEDDED_PG_PORT, PATH…) is kept.
 OWN_PREFIXES = ("DJANGO_", "WECHAT_", "MALL_", "SITE_URL", "CELERY_")
@@ -28,6 +29,7 @@ def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.Complet
 def production_env(tmp_path: Path) -> dict[str, str]:
     for name in ("apiclient_cert.pem", "apiclient_key.pem"):
         (tmp_path / name).write_text("-----BEGIN-----\n")
+    public_key = write_public_key(tmp_path / "pub_key.pem")
     return {
         "MALL_ENV": "production",
         "DJANGO_SECRET_KEY": "p4Qv-production-secret-kept-out-of-the-repository-x9Zk",
@@ -37,11 +39,15 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "WECHAT_APP_SECRET": "3b6f0e1d2c4a5968778695a4b3c2d1e0",
         "WECHAT_MCH_ID": "1612345678",
         "WECHAT_PAY_API_KEY": "Xq7LmP2vR9tY4wZ8bN3cK6dF1gH5jS0a",
+        "WECHAT_MESSAGE_TOKEN": "k2Jd8sPq0Lm4",
         "WECHAT_API_BASE": "https://api.weixin.qq.com/",
         "WECHAT_PAY_API_BASE": "https://api.mch.weixin.qq.com/",
         "WECHAT_PAY_SECURE_API_BASE": "https://api.mch.weixin.qq.com/",
         "WECHAT_PAY_MCH_CERT": str(tmp_path / "apiclient_cert.pem"),
         "WECHAT_PAY_MCH_KEY": str(tmp_path / "apiclient_key.pem"),
+        "WECHAT_PAY_APIV3_KEY": "Hk3mQ8vT2nW6yB1cF5jL9pR4sX7zA0dE",
+        "WECHAT_PAY_PUBLIC_KEY": str(public_key),
+        "WECHAT_PAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0116123456782025061800000000",
     }
 
 

@@ -13,6 +13,8 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from shop.models import OrderLine, Review, ReviewPhoto, ReviewStatus
+from shop.models.reviews import REVIEW_PHOTO_MEDIA_KIND
+from wechat.models import MediaCheck, MediaCheckStatus
 
 
 def jpeg_bytes(size: tuple[int, int] = (60, 40), color: tuple[int, int, int] = (220, 120, 40)) -> bytes:
@@ -47,11 +49,16 @@ def upload_ok(client: APIClient, data: bytes | None = None) -> int:
 
 def make_review(line: OrderLine, *, rating: int = 5, content: str = "不错", status: str = ReviewStatus.PUBLISHED,
                 photos: int = 0, anonymous: bool = False, **fields: Any) -> Review:
-    """A review row as the services leave it (the create path itself is tested in test_reviews)."""
+    """A review row as the services leave it (the create path itself is tested in test_reviews), its
+    photos passed by WeChat's image check."""
     review = Review.objects.create(order_line=line, product_id=line.product_id_snapshot, member=line.order.member,
                                    rating=rating, content=content, status=status, is_anonymous=anonymous,
                                    has_photos=photos > 0, **fields)
     for i in range(photos):
-        ReviewPhoto.objects.create(review=review, member=review.member, image=f"reviews/2026/11/p{review.pk}-{i}.jpg",
-                                   sort=i)
+        name = f"reviews/2026/11/p{review.pk}-{i}.jpg"
+        photo = ReviewPhoto.objects.create(review=review, member=review.member, image=name, sort=i)
+        photo.media_check = MediaCheck.objects.create(
+            kind=REVIEW_PHOTO_MEDIA_KIND, object_id=photo.pk, member_id=review.member_id, openid=review.member.openid,
+            media_name=name, status=MediaCheckStatus.PASS, trace_id=f"trace-{photo.pk}")
+        photo.save(update_fields=["media_check"])
     return review

@@ -8,7 +8,7 @@ import pytest
 from shop.models import Order, OrderStatus, Review, ReviewPhoto, ReviewStatus
 from shop.models.reviews import ReviewEvent
 from shop.services.reviews import AlreadyReviewed, review_create
-from tests.builders import order_up_to, received_order
+from tests.builders import media_check_verdict, order_up_to, received_order
 from tests.concurrency import run_concurrently
 from tests.factories import SkuFactory
 from tests.fixtures import make_shopper
@@ -63,7 +63,7 @@ def test_clean_text_is_published_with_photos(reviewer, received, sandbox):
     assert len(body["photos"]) == 2 and body["can_follow_up"] is True
     review = Review.objects.get(order_line=line)
     assert review.product_id == line.product_id_snapshot
-    assert review.has_photos is True
+    assert review.has_photos is False  # 有图 counts photos once WeChat's image check passed them
     assert list(review.photos.values_list("id", flat=True)) == photo_ids
     assert review.moderation["content"]["suggest"] == "pass"
     [check] = sandbox.security_checks()
@@ -292,7 +292,7 @@ def test_a_photo_is_attached_once(reviewer, received):
 # --- follow-up (追评) ---------------------------------------------------------------------------------
 
 
-def test_followup_once_with_photos(reviewer, received, api_client):
+def test_followup_once_with_photos(reviewer, received, api_client, sandbox):
     review_id = post_review(reviewer.client, line_of(received).pk, content="刚收到").json()["id"]
     photo = upload_ok(reviewer.client)
 
@@ -306,9 +306,13 @@ def test_followup_once_with_photos(reviewer, received, api_client):
     assert second.status_code == 409 and second.json()["code"] == "followup_exists"
     review = Review.objects.get(pk=review_id)
     assert review.followup_content == "用了一周，很好"
-    assert review.has_photos is True
+    # the photo shows once WeChat's image check passed it
+    assert review.has_photos is False
     public = api_client.get(f"/api/v1/products/{review.product_id}/reviews/").json()["results"][0]
-    assert public["followup"]["content"] == "用了一周，很好"
+    assert public["followup"]["content"] == "用了一周，很好" and public["followup"]["photos"] == []
+    media_check_verdict(ReviewPhoto.objects.get(pk=photo).media_check_id, "pass", sandbox=sandbox)
+    assert Review.objects.get(pk=review_id).has_photos is True
+    public = api_client.get(f"/api/v1/products/{review.product_id}/reviews/").json()["results"][0]
     assert len(public["followup"]["photos"]) == 1 and public["photos"] == []
 
 

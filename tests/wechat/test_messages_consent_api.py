@@ -25,7 +25,8 @@ def test_get_lists_every_template_with_the_id_to_ask_for(shopper):
 
     templates = response.json()["templates"]
     assert [t["key"] for t in templates] == ["order_paid", "order_shipped", "after_sale_progress", "birthday",
-                                             "group_buy_result", "points_expiring", "coupon_expiring"]
+                                             "group_buy_result", "points_expiring", "coupon_expiring",
+                                             "distributor_review"]
     assert templates[0] == {"key": "order_paid", "template_id": PAID, "title": "订单支付成功通知", "credits": 0,
                             "last_result": ""}
 

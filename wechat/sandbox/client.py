@@ -101,6 +101,11 @@ class SandboxControl:
         """Deliver a notify WeChat never sent; `kind` is one of FORGERIES."""
         return self._post("forge_notify", {"out_trade_no": out_trade_no, "kind": kind})
 
+    def notify_body(self, out_trade_no: str, *, kind: str = "genuine") -> bytes:
+        """The notify WeChat would POST for a paid trade (or a forgery of it, `kind` in FORGERIES),
+        without delivering it."""
+        return str(self._post("notify_body", {"out_trade_no": out_trade_no, "kind": kind})["xml"]).encode("utf-8")
+
     def trade(self, out_trade_no: str) -> dict[str, Any]:
         """The trade as the sandbox knows it (state, total_fee, transaction_id, deliveries…)."""
         return self._get(f"trades/{out_trade_no}")
@@ -160,6 +165,44 @@ class SandboxControl:
         """Every msg_sec_check request received ({"body", "errcode", "suggest", "label"}), oldest first."""
         return list(self._get("security/checks")["checks"])
 
+    # --- images, mediaCheckAsync (wechat/sandbox/security_api.py), and the message push (push.py) ----
+
+    def configure_message_push(self, url: str, *, token: str | None = None, encoding_aes_key: str | None = None,
+                               mode: str | None = None, data_format: str | None = None) -> dict[str, Any]:
+        """What the mini-program admin's 消息推送 page saves (after WeChat's GET echostr check of
+        `url`): where and how events are pushed. Raises SandboxRefused (INVALID_CONFIG) otherwise."""
+        return self._post("message_push", {"url": url, "token": token, "encoding_aes_key": encoding_aes_key,
+                                           "mode": mode, "format": data_format})
+
+    def media_check_options(self, *, default: str | None = None, rules: list[dict[str, Any]] | None = None,
+                            next_verdicts: list[str] | None = None, fail_next: list[int] | None = None,
+                            push_delay_seconds: float | None = None, retry_delay_seconds: float | None = None,
+                            retries: int | None = None, auto_push: bool | None = None) -> dict[str, Any]:
+        """Verdicts (the next ones, per-URL rules, the default) and when the verdict is pushed."""
+        return self._post("media_check/options", {
+            "default": default, "rules": rules, "next": next_verdicts, "fail_next": fail_next,
+            "push_delay_seconds": push_delay_seconds, "retry_delay_seconds": retry_delay_seconds,
+            "retries": retries, "auto_push": auto_push})
+
+    def media_checks(self) -> list[dict[str, Any]]:
+        """Every media_check_async request received, oldest first (trace_id "" when refused)."""
+        return list(self._get("media_checks")["checks"])
+
+    def media_check(self, trace_id: str, *, wait: float = 0) -> dict[str, Any]:
+        """One accepted check with its fetch and push deliveries; with `wait`, once its automatic
+        push is done (or after `wait` seconds)."""
+        return self._get(f"media_checks/{trace_id}", {"wait": str(wait)} if wait else None)
+
+    def push_media_check(self, trace_id: str, *, times: int = 1, concurrent: bool = False) -> list[dict[str, Any]]:
+        """Push a check's genuine verdict event again, now: its deliveries."""
+        return list(self._post("media_check/push", {"trace_id": trace_id, "times": times,
+                                                    "concurrent": concurrent})["deliveries"])
+
+    def forge_media_check(self, trace_id: str, *, kind: str, suggest: str | None = None) -> dict[str, Any]:
+        """Push a verdict WeChat never sent (kind "bad_signature" or "unsigned"): its delivery."""
+        answer = self._post("media_check/forge", {"trace_id": trace_id, "kind": kind, "suggest": suggest})
+        return dict(answer["deliveries"][0])
+
     # --- refunds (wechat/sandbox/refund_api.py) ---------------------------------------------------
 
     def settle_refund(
@@ -170,11 +213,20 @@ class SandboxControl:
         times: int = 1,
         concurrent: bool = False,
         delay_seconds: float = 0,
+        notify: bool = True,
     ) -> dict[str, Any]:
         """WeChat finishes a PROCESSING refund (SUCCESS, CHANGE or REFUNDCLOSE) and notifies us
-        `times` times: {"out_refund_no", "refund_id", "status", "deliveries", "scheduled"}."""
+        `times` times (notify=False: never): {"out_refund_no", "refund_id", "status", "deliveries",
+        "scheduled"}."""
         return self._post("refund_settle", {"out_refund_no": out_refund_no, "status": status, "times": times,
-                                            "concurrent": concurrent, "delay_seconds": delay_seconds})
+                                            "concurrent": concurrent, "delay_seconds": delay_seconds,
+                                            "notify": notify})
+
+    def refund_notify_body(self, out_refund_no: str, *, kind: str = "genuine") -> bytes:
+        """The refund notify WeChat would POST for a settled refund (or a forgery, see
+        forge_refund_notify), without delivering it."""
+        answer = self._post("refund_notify_body", {"out_refund_no": out_refund_no, "kind": kind})
+        return str(answer["xml"]).encode("utf-8")
 
     def refund_notify(self, out_refund_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
         """Deliver a settled refund's genuine notify again."""
@@ -267,3 +319,53 @@ class SandboxControl:
     def wxacode_released_pages(self, pages: list[str]) -> list[str]:
         """Set the released version's pages, which getwxacodeunlimit checks when check_path is true."""
         return list(self._post("wxacode/pages", {"pages": pages})["pages"])
+
+    # --- payouts, 商家转账 (wechat/sandbox/transfer_api.py) ----------------------------------------
+
+    def transfers(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Every transfer bill the sandbox holds (state ACCEPTED / WAIT_USER_CONFIRM / SUCCESS / FAIL /
+        CANCELLED), with the notifies it delivered."""
+        return list(self._get("transfers", {"state": state} if state else None)["transfers"])
+
+    def transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """One bill as WeChat has it (package_info, fail_reason, deliveries…)."""
+        return self._get(f"transfers/{out_bill_no}")
+
+    def confirm_transfer(self, out_bill_no: str, *, package: str | None = None, times: int = 1,
+                         concurrent: bool = False, notify: bool = True) -> dict[str, Any]:
+        """What wx.requestMerchantTransfer does when the member confirms (checks `package` when given):
+        SUCCESS, and the notify delivered `times` times (none with notify=False)."""
+        return self._post(f"transfers/{out_bill_no}/confirm", {"package": package, "times": times,
+                                                               "concurrent": concurrent, "notify": notify})
+
+    def fail_transfer(self, out_bill_no: str, *, reason: str = "PAYEE_ACCOUNT_ABNORMAL", times: int = 1,
+                      concurrent: bool = False, notify: bool = True) -> dict[str, Any]:
+        """WeChat fails the bill with `reason` (a fail_reason code) and notifies."""
+        return self._post(f"transfers/{out_bill_no}/fail", {"reason": reason, "times": times,
+                                                            "concurrent": concurrent, "notify": notify})
+
+    def expire_transfer(self, out_bill_no: str, *, times: int = 1, concurrent: bool = False,
+                        notify: bool = True) -> dict[str, Any]:
+        """The member never confirmed in time: CANCELLED, and the notify."""
+        return self._post(f"transfers/{out_bill_no}/expire", {"times": times, "concurrent": concurrent,
+                                                              "notify": notify})
+
+    def ready_transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """An ACCEPTED bill (see transfer_options(accept_only_next=…)) now waits for the member."""
+        return self._post(f"transfers/{out_bill_no}/ready", {})
+
+    def transfer_notify(self, out_bill_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
+        """Deliver a final bill's notify again (same notification id, signed anew)."""
+        return self._post(f"transfers/{out_bill_no}/notify", {"times": times, "concurrent": concurrent})
+
+    def forge_transfer_notify(self, out_bill_no: str, *, kind: str) -> dict[str, Any]:
+        """Deliver a transfer notify WeChat never sent: bad_signature, unsigned, other_serial, stale,
+        wrong_apiv3_key, tampered_ciphertext, other_mch_id, wrong_amount, malformed, garbage."""
+        return self._post(f"transfers/{out_bill_no}/forge", {"kind": kind})
+
+    def transfer_options(self, *, fail_next: list[str] | None = None, delay_next_seconds: float | None = None,
+                         accept_only_next: int | None = None) -> dict[str, Any]:
+        """Refuse the next new bills (["NOT_ENOUGH", …]), answer the next create late (a timeout),
+        or keep the next new bills ACCEPTED."""
+        return self._post("transfer_options", {"fail_next": fail_next, "delay_next_seconds": delay_next_seconds,
+                                               "accept_only_next": accept_only_next})

@@ -11,6 +11,8 @@
     POST /sandbox/notify           {"out_trade_no", "times"?, "concurrent"?}
                                    -> {"deliveries", "scheduled"} (re-send a paid trade's notify)
     POST /sandbox/forge_notify     {"out_trade_no", "kind"} -> {"deliveries", "scheduled"}
+    POST /sandbox/notify_body      {"out_trade_no", "kind"?="genuine"} -> {"xml"}: the notify WeChat
+                                   would send (or the forgery), not delivered (for fuzzing the mall)
     POST /sandbox/trades           {"trades": [{"out_trade_no", "transaction_id", "total_fee",
                                     "openid", "time_end"?, "body"?, "notify_url"?}]}
                                    -> {"registered", "known"} (trades paid before the sandbox
@@ -123,6 +125,15 @@ def _forge(state: State, data: dict[str, Any]) -> dict[str, Any]:
     return payments.forge_notify(state, _text(data, "out_trade_no"), kind=_text(data, "kind"))
 
 
+def _notify_body(state: State, data: dict[str, Any]) -> dict[str, Any]:
+    kind = _text(data, "kind", required=False) or "genuine"
+    if kind != "genuine" and kind not in payments.FORGERIES:
+        raise PaymentRefused("UNKNOWN_KIND", f"kind must be genuine or one of {', '.join(payments.FORGERIES)}", 400)
+    with state.lock:
+        trade = payments.paid_trade(state, _text(data, "out_trade_no"))
+        return {"xml": payments.notify_xml(state, trade, kind).decode("utf-8")}
+
+
 def _register_paid(state: State, data: dict[str, Any]) -> dict[str, Any]:
     trades = data.get("trades")
     if not isinstance(trades, list):
@@ -170,6 +181,7 @@ ROUTES: dict[tuple[str, str], Callable[[State, Any], dict[str, Any]]] = {
     ("POST", "/sandbox/request_payment"): _request_payment,
     ("POST", "/sandbox/notify"): _notify,
     ("POST", "/sandbox/forge_notify"): _forge,
+    ("POST", "/sandbox/notify_body"): _notify_body,
     ("GET", "/sandbox/trades"): _trades,
     ("POST", "/sandbox/trades"): _register_paid,
     ("GET", "/sandbox/users"): _users,

@@ -1,8 +1,9 @@
 """The human page at `/sandbox/`: play the shopper's phone in the demo.
 
 Pick or create a sandbox user and get a wx.login() code, get a phone-number code, see the
-trades waiting for payment and pay one (the notification goes to our server at once). Plain
-HTML forms, no script, no CDN.
+trades waiting for payment and pay one (the notification goes to our server at once), confirm
+receipt of a payout (商家转账, what wx.requestMerchantTransfer does) or let it expire. Plain HTML
+forms, no script, no CDN.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from html import escape
 
-from wechat.sandbox import payments
+from wechat.sandbox import payments, transfer_api
 from wechat.sandbox.miniprogram_api import issue_login_code, issue_phone_code
 from wechat.sandbox.payments import PaymentRefused
 from wechat.sandbox.state import SandboxState as State
@@ -64,6 +65,14 @@ def _act(state: State, action: str, form: dict[str, str]) -> str | None:
             for d in paid["deliveries"]
         )
         return f"订单 {paid['out_trade_no']} 已支付（微信支付单号 {paid['transaction_id']}），通知结果：{answers}"
+    if action in ("transfer_confirm", "transfer_expire"):
+        no = form.get("out_bill_no", "")
+        done = (transfer_api.confirm(state, no) if action == "transfer_confirm"
+                else transfer_api.expire(state, no))
+        answers = "；".join(f"HTTP {d['status']}" if d["status"] else f"发送失败（{d['error']}）"
+                           for d in done["deliveries"])
+        verb = "已确认收款" if action == "transfer_confirm" else "超时未确认，已撤销"
+        return f"转账 {no} {verb}，通知结果：{answers or '无通知地址'}"
     return None
 
 
@@ -99,6 +108,19 @@ def render(state: State, message: str) -> str:
         )
         or '<tr><td colspan="5">暂无</td></tr>'
     )
+    with state.lock:
+        waiting = [b for b in transfer_api.book(state).bills.values() if b.state == "WAIT_USER_CONFIRM"]
+    transfer_rows = (
+        "".join(
+            f"<tr><td><code>{escape(b.out_bill_no)}</code></td><td>{escape(b.transfer_remark)}</td>"
+            f"<td>¥{b.transfer_amount // 100}.{b.transfer_amount % 100:02d}</td>"
+            f"<td><code>{escape(b.openid)}</code></td>"
+            f"<td>{_form('transfer_confirm', 'out_bill_no', b.out_bill_no, '确认收款')}"
+            f"{_form('transfer_expire', 'out_bill_no', b.out_bill_no, '超时未确认')}</td></tr>"
+            for b in waiting
+        )
+        or '<tr><td colspan="5">没有待确认收款的转账</td></tr>'
+    )
     msg = f'<p class="msg">{escape(message)}</p>' if message else ""
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>微信沙箱</title>
@@ -115,6 +137,8 @@ AppID <code>{escape(state.app_id)}</code>。</p>{msg}
 </form></section>
 <section><h2>待支付订单</h2>
 <table><tr><th>商户订单号</th><th>商品</th><th>金额</th><th>付款人</th><th></th></tr>{trade_rows}</table></section>
+<section><h2>商家转账：待用户确认收款</h2>
+<table><tr><th>商户单号</th><th>备注</th><th>金额</th><th>收款人</th><th></th></tr>{transfer_rows}</table></section>
 <section><h2>已支付 / 已关闭</h2>
 <table><tr><th>商户订单号</th><th>商品</th><th>状态</th><th>微信支付单号</th><th>通知</th></tr>{done_rows}</table>
 </section></body></html>"""

@@ -159,10 +159,16 @@ def request_payment(state: State, params: dict[str, Any], **options: Any) -> dic
 def notify(state: State, out_trade_no: str, *, times: int = 1, concurrent: bool = False) -> dict[str, Any]:
     """Send the genuine notification of a paid trade again (as WeChat's retries do)."""
     with state.lock:
-        trade = _trade(state, out_trade_no)
-        if trade.state != "SUCCESS":
-            raise PaymentRefused("ORDERNOTPAID", "订单未支付，没有支付通知")
+        trade = paid_trade(state, out_trade_no)
     return _send(state, trade, "genuine", _bounded_times(times), concurrent, 0)
+
+
+def paid_trade(state: State, out_trade_no: str) -> Trade:
+    """The paid trade `out_trade_no` (call with state.lock held); refused when unknown or unpaid."""
+    trade = _trade(state, out_trade_no)
+    if trade.state != "SUCCESS":
+        raise PaymentRefused("ORDERNOTPAID", "订单未支付，没有支付通知")
+    return trade
 
 
 def forge_notify(state: State, out_trade_no: str, *, kind: str) -> dict[str, Any]:

@@ -19,11 +19,14 @@ Refund notifications carry no signature; the encryption is what proves them.
 Control endpoints (JSON):
 
     POST /sandbox/refund_settle   {"out_refund_no", "status"?="SUCCESS"|"CHANGE"|"REFUNDCLOSE",
-                                   "times"?=1, "concurrent"?=false, "delay_seconds"?=0}
+                                   "times"?=1, "concurrent"?=false, "delay_seconds"?=0,
+                                   "notify"?=true (false: settled, but no notify arrives)}
                                   -> {"out_refund_no", "refund_id", "status", "deliveries",
                                       "scheduled"}
     POST /sandbox/refund_notify   {"out_refund_no", "times"?, "concurrent"?}  re-send
     POST /sandbox/refund_forge    {"out_refund_no", "kind"} kind in REFUND_FORGERIES
+    POST /sandbox/refund_notify_body {"out_refund_no", "kind"?="genuine"} -> {"xml"}: the notify
+                                  WeChat would send (or the forgery), not delivered
     POST /sandbox/refund_options  {"fail_next"?: ["NOTENOUGH", …], "auto_settle"?: bool,
                                    "settle_delay_seconds"?: number} -> the options
     GET  /sandbox/refunds[?out_trade_no=]  -> {"refunds": [Refund…]}
@@ -216,8 +219,9 @@ ROUTES: dict[tuple[str, str], Callable[[State, Request], Response]] = {
 
 
 def settle(state: State, out_refund_no: str, *, status: str = "SUCCESS", times: int = 1,
-           concurrent: bool = False, delay_seconds: float = 0) -> dict[str, Any]:
-    """Finish a PROCESSING refund as `status` and notify our server `times` times."""
+           concurrent: bool = False, delay_seconds: float = 0, notify: bool = True) -> dict[str, Any]:
+    """Finish a PROCESSING refund as `status` and notify our server `times` times (never, with
+    notify=False: only refundquery can tell)."""
     if status not in SETTLE_STATUSES:
         raise PaymentRefused("INVALID_ARGUMENT", f"status must be one of {', '.join(SETTLE_STATUSES)}", 400)
     with state.lock:
@@ -227,6 +231,9 @@ def settle(state: State, out_refund_no: str, *, status: str = "SUCCESS", times: 
         record.status = status
         if status == "SUCCESS":
             record.success_time = shanghai_now().strftime(SUCCESS_TIME_FORMAT)
+    if not notify:
+        return {"out_refund_no": record.out_refund_no, "refund_id": record.refund_id, "status": record.status,
+                "deliveries": [], "scheduled": False}
     return _send(state, record, "genuine", _bounded(times), concurrent, delay_seconds)
 
 
@@ -399,7 +406,19 @@ def _seconds(data: dict[str, Any], name: str, default: float = 0) -> float:
 def _settle(state: State, data: dict[str, Any]) -> dict[str, Any]:
     status = data.get("status", "SUCCESS")
     return settle(state, _text(data, "out_refund_no"), status=str(status), times=data.get("times", 1),
-                  concurrent=_flag(data, "concurrent"), delay_seconds=_seconds(data, "delay_seconds"))
+                  concurrent=_flag(data, "concurrent"), delay_seconds=_seconds(data, "delay_seconds"),
+                  notify=_flag(data, "notify", True))
+
+
+def _notify_body(state: State, data: dict[str, Any]) -> dict[str, Any]:
+    kind = data.get("kind", "genuine")
+    if kind != "genuine" and kind not in REFUND_FORGERIES:
+        raise PaymentRefused("UNKNOWN_KIND", f"kind must be genuine or one of {', '.join(REFUND_FORGERIES)}", 400)
+    with state.lock:
+        record = _record(state, _text(data, "out_refund_no"))
+        if record.status == "PROCESSING":
+            raise PaymentRefused("REFUND_PROCESSING", "退款处理中，尚无退款通知")
+        return {"xml": notify_body(state, record, str(kind)).decode("utf-8")}
 
 
 def _renotify(state: State, data: dict[str, Any]) -> dict[str, Any]:
@@ -444,5 +463,6 @@ _CONTROLS: dict[str, Callable[[State, dict[str, Any]], dict[str, Any]]] = {
     "/sandbox/refund_settle": _settle,
     "/sandbox/refund_notify": _renotify,
     "/sandbox/refund_forge": _forge,
+    "/sandbox/refund_notify_body": _notify_body,
     "/sandbox/refund_options": _options,
 }

@@ -4,7 +4,8 @@
     server.base_url       # "http://127.0.0.1:54123/"      -> settings.WECHAT_API_BASE
     server.pay_base_url   # "http://127.0.0.1:54123/pay/"  -> settings.WECHAT_PAY_API_BASE
     server.secure_pay_base_url  # "https://127.0.0.1:54124/pay/" -> WECHAT_PAY_SECURE_API_BASE
-    server.certificates   # CA (-> WECHAT_PAY_CA_BUNDLE), merchant cert and key (-> WECHAT_PAY_MCH_*)
+    server.certificates   # CA (-> WECHAT_PAY_CA_BUNDLE), merchant cert and key (-> WECHAT_PAY_MCH_*),
+                          # WeChat Pay's public key (-> WECHAT_PAY_PUBLIC_KEY)
     server.stop()
 
 The HTTPS listener serves the same routes but completes a TLS handshake only with a client
@@ -35,9 +36,11 @@ from wechat.sandbox import (
     miniprogram_api,
     page,
     pay_api,
+    push,
     refund_api,
     security_api,
     shipping_api,
+    transfer_api,
     wxacode_api,
 )
 from wechat.sandbox.host import host_setting
@@ -50,6 +53,7 @@ from wechat.sandbox.tls import (
     peer_common_name,
     server_context,
 )
+from wechat.sandbox.v3wire import V3Keys
 from wechat.sandbox.web import Request, Response, json_response, redirect
 
 logger = logging.getLogger(__name__)
@@ -71,9 +75,13 @@ WECHAT_ROUTES: dict[tuple[str, str], Handler] = {
     **security_api.ROUTES,
     **message_api.ROUTES,
     **wxacode_api.ROUTES,
+    **transfer_api.ROUTES,
 }
+# WeChat's REST paths that carry a parameter (Pay v3: the bill number): method, whole-path pattern,
+# handler (which reads the parameter from the path).
+WECHAT_PATH_ROUTES = (*transfer_api.PATH_ROUTES,)
 FEATURE_CONTROLS = (refund_api.control, shipping_api.control, security_api.control, message_api.control,
-                    wxacode_api.control)
+                    wxacode_api.control, transfer_api.control, push.control)
 
 
 def dispatch(state: SandboxState, request: Request) -> Response:
@@ -83,6 +91,9 @@ def dispatch(state: SandboxState, request: Request) -> Response:
     handler = WECHAT_ROUTES.get((request.method, request.path))
     if handler is not None:
         return handler(state, request)
+    for method, pattern, path_handler in WECHAT_PATH_ROUTES:
+        if method == request.method and pattern.fullmatch(request.path):
+            return path_handler(state, request)
     answer = page.handle(state, request) or control.handle(state, request)
     for feature_control in FEATURE_CONTROLS:
         answer = answer or feature_control(state, request)
@@ -120,6 +131,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             query=query,
             body=body,
             headers=headers,
+            raw_query=url.query,
         )
         try:
             response = dispatch(self.server.state, request)
@@ -175,12 +187,13 @@ class SandboxServer:
     """A WeChat sandbox on `host:port` (port 0 picks a free one), started in a daemon thread.
 
     Credentials not given are read from Django settings (WECHAT_APP_ID, WECHAT_APP_SECRET,
-    WECHAT_MCH_ID, WECHAT_PAY_API_KEY) when Django is configured. `state` is the live
-    in-memory state, for tests that want to look inside.
+    WECHAT_MCH_ID, WECHAT_PAY_API_KEY, WECHAT_PAY_APIV3_KEY, WECHAT_PAY_PUBLIC_KEY_ID) when Django
+    is configured. `state` is the live in-memory state, for tests that want to look inside.
 
     The HTTPS listener is on `secure_port` (None: the port after `port`, or a free one when
     `port` is 0). Its certificates are issued into `cert_dir` (None: settings'
     WECHAT_SANDBOX_CERT_DIR when `port` is fixed, else a temporary directory removed by stop()).
+    `message_url` is where events (image-check verdicts) are pushed (wechat.sandbox.push).
     """
 
     def __init__(
@@ -192,8 +205,11 @@ class SandboxServer:
         app_secret: str | None = None,
         mch_id: str | None = None,
         api_key: str | None = None,
+        apiv3_key: str | None = None,
+        public_key_id: str | None = None,
         secure_port: int | None = None,
         cert_dir: str | Path | None = None,
+        message_url: str = "",
     ) -> None:
         defaults = _settings_credentials()
         self.state = SandboxState(
@@ -201,6 +217,8 @@ class SandboxServer:
             app_secret=app_secret or defaults["app_secret"],
             mch_id=mch_id or defaults["mch_id"],
             api_key=api_key or defaults["api_key"],
+            apiv3_key=apiv3_key or defaults["apiv3_key"],
+            public_key_id=public_key_id or defaults["public_key_id"],
         )
         self._httpd = _HTTPServer((host, port), self.state)
         self._thread: threading.Thread | None = None
@@ -211,12 +229,17 @@ class SandboxServer:
         self.certificates: SandboxCertificates = issue_certificates(
             Path(directory) if directory else self._temporary_cert_dir,  # type: ignore[arg-type]
             mch_id=self.state.mch_id)
+        self.state.pay_v3 = V3Keys.load(self.certificates)
         if secure_port is None:
             secure_port = port + 1 if port else 0
         if port:
             # The served demo sandbox settles refunds by itself a moment after accepting them, as
             # WeChat does; tests (port 0) settle them explicitly through the control endpoints.
             self.state.extras["refunds"] = refund_api.RefundBook(auto_settle=True, settle_delay_seconds=2)
+        if message_url:
+            # As saved in the mini-program admin (消息推送) before this run: no URL check now, the
+            # mall may not be listening yet.
+            push.push_config(self.state).url = message_url
         self._httpsd = _TLSHTTPServer((host, secure_port), self.state, server_context(self.certificates))
         self._secure_thread: threading.Thread | None = None
 
@@ -301,12 +324,16 @@ def _settings_credentials() -> dict[str, str]:
         "app_secret": "sandbox-app-secret",
         "mch_id": "1900000001",
         "api_key": "sandboxpaykey0000000000000000001",
+        "apiv3_key": "sandboxapiv3key00000000000000001",
+        "public_key_id": "PUB_KEY_ID_0119000000012025010100000001",
     }
     found = {
         "app_id": host_setting("WECHAT_APP_ID"),
         "app_secret": host_setting("WECHAT_APP_SECRET"),
         "mch_id": host_setting("WECHAT_MCH_ID"),
         "api_key": host_setting("WECHAT_PAY_API_KEY"),
+        "apiv3_key": host_setting("WECHAT_PAY_APIV3_KEY"),
+        "public_key_id": host_setting("WECHAT_PAY_PUBLIC_KEY_ID"),
     }
     if any(value is None for value in found.values()):
         return defaults

@@ -13,9 +13,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wechat.sandbox.wire import format_time, random_token
+
+if TYPE_CHECKING:
+    from wechat.sandbox.v3wire import V3Keys
 
 CODE_TTL_SECONDS = 300  # wx.login() and getPhoneNumber codes live 5 minutes at WeChat
 TOKEN_TTL_SECONDS = 7200
@@ -79,6 +82,11 @@ class SandboxState:
     app_secret: str
     mch_id: str
     api_key: str
+    # Pay v3: the APIv3 key (notify encryption), the id of WeChat Pay's public key, and the keys
+    # (set by the server from its certificates; kept by reset(), like the credentials).
+    apiv3_key: str = ""
+    public_key_id: str = ""
+    pay_v3: V3Keys | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     users: dict[str, User] = field(default_factory=dict)
     login_codes: dict[str, Code] = field(default_factory=dict)

@@ -1,19 +1,28 @@
-"""The sandbox's mutual TLS, as WeChat Pay's certificate-only APIs (secapi: refunds) require.
+"""The sandbox's key material: the mutual TLS WeChat Pay's certificate-only APIs (secapi: refunds)
+require, and the RSA keys Pay v3 signs with.
 
 At start the sandbox issues itself a small PKI with `cryptography`: a CA, a server certificate
-for 127.0.0.1/localhost, and the merchant's client certificate (CN = mch_id, like the
-apiclient_cert.pem a merchant downloads from WeChat Pay). Its HTTPS listener demands a client
-certificate signed by that CA (`CERT_REQUIRED`), so a call without one fails in the TLS
-handshake, exactly where WeChat's fails; our code trusts the CA through a CA-bundle setting.
+for 127.0.0.1/localhost, and the merchant's API certificate (CN = mch_id, an RSA 2048 key, like the
+apiclient_cert.pem / apiclient_key.pem a merchant downloads from WeChat Pay). Its HTTPS listener
+demands a client certificate signed by that CA (`CERT_REQUIRED`), so a call without one fails in
+the TLS handshake, exactly where WeChat's fails; our code trusts the CA through a CA-bundle setting.
+The same merchant key signs our Pay v3 requests, as at WeChat: the sandbox verifies them with the
+certificate's public key and serial number.
 
-Files in `directory`: ca.pem, server.pem, server.key, apiclient_cert.pem, apiclient_key.pem.
-A directory that already holds a valid set for the same mch_id is reused (the local run keeps
-them under var/ so the web process finds them between restarts).
+"WeChat Pay's" own RSA key pair signs the sandbox's v3 answers and notifies: the private half
+stays with the sandbox (wechatpay_key.pem), the public half is what the mall is configured with
+(WECHAT_PAY_PUBLIC_KEY: wechatpay_public_key.pem, WeChat Pay's pub_key.pem).
+
+Files in `directory`: ca.pem, server.pem, server.key, apiclient_cert.pem, apiclient_key.pem,
+wechatpay_key.pem, wechatpay_public_key.pem. A directory that already holds a valid set for the
+same mch_id is reused (the local run keeps them under var/ so the web process finds them between
+restarts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import os
 import ssl
@@ -23,10 +32,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_DAYS = 3650
+RSA_KEY_BITS = 2048  # WeChat Pay's API certificates and public keys are RSA 2048
 HANDSHAKE_TIMEOUT_SECONDS = 10
 # A request header the server sets from the TLS layer only (a caller's own is dropped): the CN of
 # the verified client certificate. Absent on the plain HTTP listener.
@@ -40,16 +50,20 @@ class SandboxCertificates:
     server_cert: Path
     server_key: Path
     client_cert: Path  # the merchant's apiclient_cert.pem -> settings.WECHAT_PAY_MCH_CERT
-    client_key: Path  # apiclient_key.pem -> settings.WECHAT_PAY_MCH_KEY
+    client_key: Path  # apiclient_key.pem (RSA: it signs Pay v3 requests too) -> settings.WECHAT_PAY_MCH_KEY
+    wechatpay_key: Path  # WeChat Pay's private key: the sandbox signs v3 answers and notifies with it
+    wechatpay_public_key: Path  # its public key -> settings.WECHAT_PAY_PUBLIC_KEY
 
     @classmethod
     def in_directory(cls, directory: Path) -> SandboxCertificates:
         return cls(directory=directory, ca_cert=directory / "ca.pem", server_cert=directory / "server.pem",
                    server_key=directory / "server.key", client_cert=directory / "apiclient_cert.pem",
-                   client_key=directory / "apiclient_key.pem")
+                   client_key=directory / "apiclient_key.pem", wechatpay_key=directory / "wechatpay_key.pem",
+                   wechatpay_public_key=directory / "wechatpay_public_key.pem")
 
     def files(self) -> tuple[Path, ...]:
-        return (self.ca_cert, self.server_cert, self.server_key, self.client_cert, self.client_key)
+        return (self.ca_cert, self.server_cert, self.server_key, self.client_cert, self.client_key,
+                self.wechatpay_key, self.wechatpay_public_key)
 
 
 def issue_certificates(directory: Path, *, mch_id: str) -> SandboxCertificates:
@@ -81,7 +95,7 @@ def issue_certificates(directory: Path, *, mch_id: str) -> SandboxCertificates:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_key = _rsa_key("merchant")
     client_cert = (
         _builder(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tenpay.com"),
                             x509.NameAttribute(NameOID.COMMON_NAME, mch_id)]), ca_name,
@@ -94,7 +108,18 @@ def issue_certificates(directory: Path, *, mch_id: str) -> SandboxCertificates:
     _write(certs.server_key, _key_pem(server_key), private=True)
     _write(certs.client_cert, client_cert.public_bytes(serialization.Encoding.PEM))
     _write(certs.client_key, _key_pem(client_key), private=True)
+    wechatpay_key = _rsa_key("wechatpay")
+    _write(certs.wechatpay_key, _key_pem(wechatpay_key), private=True)
+    _write(certs.wechatpay_public_key, wechatpay_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return certs
+
+
+@functools.cache
+def _rsa_key(role: str) -> rsa.RSAPrivateKey:
+    # An RSA key takes ~0.1 s to make and tests start a sandbox per case in places: one key per
+    # role and process. Demo keys: nothing but this sandbox and the mall it serves trusts them.
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
 
 
 def server_context(certs: SandboxCertificates) -> ssl.SSLContext:
@@ -117,7 +142,7 @@ def peer_common_name(sock: ssl.SSLSocket) -> str:
     return ""
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey,
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
              now: dt.datetime) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
@@ -130,7 +155,7 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurve
     )
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
@@ -157,5 +182,7 @@ def _reusable(certs: SandboxCertificates, mch_id: str) -> bool:
         return False
     names = client.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    # A set issued before Pay v3 has an EC merchant key, which cannot sign v3 requests: issue anew.
     return (bool(names) and names[0].value == mch_id and client.issuer == ca.subject
+            and isinstance(client.public_key(), rsa.RSAPublicKey)
             and client.not_valid_after_utc > soon and ca.not_valid_after_utc > soon)

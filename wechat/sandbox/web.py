@@ -14,6 +14,7 @@ class Request:
     query: dict[str, str]
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    raw_query: str = ""  # as sent: Pay v3 signs the URL with its query string
 
     def json(self) -> dict[str, Any] | None:
         """The body as a JSON object, or None when it is not one."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
 
 from wechat.sandbox.server import SandboxServer
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.WECHAT_SANDBOX_PORT)
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        server = SandboxServer(host, port)
+        # Image-check verdicts are pushed to the mall's message URL, as configured at WeChat.
+        server = SandboxServer(host, port, message_url=settings.SITE_URL + reverse("wechat-message-push"))
         self.stdout.write(
             f"WeChat sandbox on {server.base_url} (pay: {server.pay_base_url}); "
             f"phone page: {server.base_url}sandbox/  — Ctrl-C to stop"

@@ -1,4 +1,4 @@
-"""The payments core: every trade, of every payable kind, goes through these functions.
+"""Trades (money in): every trade, of every payable kind, goes through these functions.
 
 - `payment_prepay()` creates the trade for a payable the kind's own service has checked.
 - `payment_handle_notify()` takes WeChat's signed notify; `payment_settle_by_query()` asks WeChat
