@@ -131,10 +131,24 @@ NAVIGATION: tuple[Section, ...] = (
         Page("渠道码", "admin:campaigns_channel_changelist", "campaigns.channel"),
         Page("扫码记录", "admin:campaigns_channelscan_changelist", "campaigns.channelscan"),
     )),
-    # 分销: distributors, commissions and withdrawals (campaigns' distribution console) go here,
-    # in the order of the work: 待审核分销商, 分销商, 佣金明细, 待审核提现, 提现记录. An empty
-    # section is not shown.
-    Section("distribution", "分销", ()),
+    Section("distribution", "分销", (
+        todo_page("distributors_to_review"),
+        Page("分销员", "admin:campaigns_distributor_changelist", "campaigns.distributor"),
+        Page("分销员申请", "admin:campaigns_distributorapplication_changelist", "campaigns.distributorapplication"),
+        Page("分销员排行", "admin:campaigns_distributor_ranking", "campaigns.distributor"),
+        Page("分销关系", "admin:campaigns_binding_changelist", "campaigns.binding"),
+        Page("佣金记录", "admin:campaigns_commission_changelist", "campaigns.commission"),
+        Page("佣金流水", "admin:campaigns_commissionentry_changelist", "campaigns.commissionentry"),
+        Page("佣金追回", "admin:campaigns_clawback_changelist", "campaigns.clawback"),
+        todo_page("withdrawals_to_review"),
+        Page("待复核提现", "admin:campaigns_withdrawal_changelist", "campaigns.withdrawal",
+             {"status__exact": "awaiting_second"}),
+        Page("提现记录", "admin:campaigns_withdrawal_changelist", "campaigns.withdrawal"),
+        Page("转账单", "admin:payments_transfer_changelist", "payments.transfer"),
+        Page("分销等级", "admin:campaigns_distributorgrade_changelist", "campaigns.distributorgrade"),
+        Page("商品佣金比例", "admin:campaigns_commissionrate_changelist", "campaigns.commissionrate"),
+        Page("分销设置", "admin:campaigns_distributionsettings_changelist", "campaigns.distributionsettings"),
+    )),
     # 数据: reports and analyses; the home page's trend is the first of them.
     Section("data", "数据", (
         Page("经营趋势", "admin:index", "shop.order", anchor="trend"),
@@ -143,6 +157,7 @@ NAVIGATION: tuple[Section, ...] = (
     Section("content", "内容", (
         Page("全部评价", "admin:shop_review_changelist", "shop.review"),
         todo_page("reviews_to_moderate"),
+        Page("图片安全检测", "admin:wechat_mediacheck_changelist", "wechat.mediacheck"),
     )),
     Section("settings", "设置", (
         Page("定时任务", "admin:django_celery_beat_periodictask_changelist", "django_celery_beat.periodictask"),
@@ -158,6 +173,7 @@ NAVIGATION: tuple[Section, ...] = (
         Page("订阅授权", "admin:wechat_subscribeconsent_changelist", "wechat.subscribeconsent"),
         Page("支付通知", "admin:payments_paymentnotification_changelist", "payments.paymentnotification"),
         Page("退款通知", "admin:shop_refundnotification_changelist", "shop.refundnotification"),
+        Page("转账通知", "admin:payments_transfernotification_changelist", "payments.transfernotification"),
     )),
 )
 

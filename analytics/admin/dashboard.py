@@ -47,7 +47,7 @@ class TodoEntry:
 
 
 # The inbox, in the order of a working morning: ship, settle after-sales and refunds, moderate,
-# then stock and points. The sidebar's badges are these same entries (config.console).
+# then stock, points and distribution. The sidebar's badges are these same entries (config.console).
 TODO: tuple[TodoEntry, ...] = (
     TodoEntry("to_ship", "待发货", "shop.order", "admin:shop_order_changelist",
               {"status__exact": OrderStatus.PAID}),
@@ -64,6 +64,10 @@ TODO: tuple[TodoEntry, ...] = (
     TodoEntry("low_stock", "低库存 SKU", "catalog.sku", "admin:catalog_sku_changelist", {"stock": "low"}),
     TodoEntry("points_adjustments_pending", "积分调整待审批", "members.pointsadjustment",
               "admin:members_pointsadjustment_changelist", {"status__exact": "pending"}),
+    TodoEntry("distributors_to_review", "待审核分销员", "campaigns.distributor",
+              "admin:campaigns_distributor_changelist", {"status__exact": "applying"}),
+    TodoEntry("withdrawals_to_review", "待审核提现", "campaigns.withdrawal",
+              "admin:campaigns_withdrawal_changelist", {"status__exact": "requested"}),
 )
 TODO_BY_KEY = {entry.key: entry for entry in TODO}
 

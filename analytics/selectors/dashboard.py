@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from campaigns.models import Distributor, DistributorStatus, Withdrawal, WithdrawalStatus
 from catalog.models import Sku
 from catalog.selectors import sku_low_stock_q
 from members.models import AdjustmentStatus, PointsAdjustment
@@ -57,6 +58,8 @@ TODO_QUERIES: dict[str, Callable[[], QuerySet]] = {
     "shipping_upload_failed": lambda: Order.objects.filter(shipping_upload__state=ShippingUploadState.FAILED),
     "low_stock": lambda: Sku.objects.filter(sku_low_stock_q()),
     "points_adjustments_pending": lambda: PointsAdjustment.objects.filter(status=AdjustmentStatus.PENDING),
+    "distributors_to_review": lambda: Distributor.objects.filter(status=DistributorStatus.APPLYING),
+    "withdrawals_to_review": lambda: Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED),
 }
 
 

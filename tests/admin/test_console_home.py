@@ -12,12 +12,17 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from analytics.admin.dashboard import TODO, trend_series
 from analytics.selectors.dashboard import TODO_QUERIES, daily_figures
+from campaigns.models.distribution import EntryReason
+from campaigns.services.commissions import Moves, ledger_move
+from campaigns.services.distribution import ApplicationInput, distributor_apply
+from campaigns.services.withdrawals import withdrawal_request
 from catalog.models import Stock
 from members.models import AdjustmentStatus, PointsAdjustment
 from payments.models import Payment
@@ -33,7 +38,8 @@ from shop.models import (
     ShippingUploadState,
 )
 from tests.admin.support_pages import page
-from tests.builders import lines_of, order_up_to, requested_after_sale
+from tests.builders import buyer, lines_of, order_up_to, requested_after_sale
+from tests.campaigns.support_distribution import distributor, near_member
 from tests.factories import MemberFactory, SkuFactory
 from tests.shop.support_reviews import make_review
 
@@ -70,6 +76,13 @@ def work(catalog, member, freight):
 
     PointsAdjustment.objects.create(member=member, delta=9000, reason="活动补发", status=AdjustmentStatus.PENDING)
     PointsAdjustment.objects.create(member=member, delta=10, reason="客诉补偿", status=AdjustmentStatus.REJECTED)
+
+    distributor_apply(member=buyer(), data=ApplicationInput(real_name="张三", phone="13900139001", reason="分享"))
+    approved = distributor()
+    with transaction.atomic():
+        ledger_move(distributor_id=approved.pk, reason=EntryReason.SETTLED, reference="seed",
+                    moves=Moves(available_fen=5000))
+    withdrawal_request(member=near_member(approved), amount_fen=1000)
 
 
 @pytest.mark.parametrize("entry", TODO, ids=[entry.key for entry in TODO])
