@@ -7,11 +7,13 @@ mall). CONSOLE_SCREENSHOTS=docs/screenshots keeps a picture of each page (docs/c
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import sync_playwright
@@ -33,7 +35,8 @@ SIDEBAR = ["首页", "商品", "订单", "售后", "会员", "营销", "分销",
 
 @pytest.fixture
 def console_rows(catalog, member, freight, admin_user):
-    """A row behind every job's change page."""
+    """A row behind every job's change page, and the beat schedule as `make run` has it."""
+    call_command("sync_periodic_tasks", stdout=io.StringIO())
     order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 2)])
     received = order_up_to(OrderStatus.RECEIVED, member=member, lines=[(catalog.blue, 1)])
     line = lines_of(received)[0]
