@@ -3,10 +3,19 @@ the shop whether an order's stock was given back."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.errors import ProductUnavailable
 from catalog.models import Category, Product, ProductImage, Sku, Stock, StockMovement
+
+# A SKU on sale with fewer units than this is "low stock": the shopper's 仅剩少量 and the
+# console's 低库存 SKU agree on one number.
+LOW_STOCK_BELOW = 10
+
+
+def sku_low_stock_q() -> Q:
+    """SKUs an operator should restock: active, on a shelved product, below LOW_STOCK_BELOW (sold out included)."""
+    return Q(is_active=True, product__is_on_shelf=True, stock__available__lt=LOW_STOCK_BELOW)
 
 
 def category_tree() -> list[Category]:

@@ -1,32 +1,94 @@
-"""The beat schedule in the console: each job by its Chinese label, the code's slug beside it.
+"""Third-party console pages in Chinese: the beat schedule, and the user and group editors.
 
+The beat schedule: each job by its Chinese label, the code's slug beside it, its timing in words.
 settings.PERIODIC_TASKS owns a job's slug (PeriodicTask.name, the key `sync_periodic_tasks`
 matches on) and its label (the description); operators pause and resume. Renaming a job defined
 in code would detach it from the code (the next sync would create it again), so there its name
 is read-only.
+
+Users and groups: Django stores permission names in English ("Can add 订单"); the editors show
+them as 新增订单 / 修改订单 / 删除订单 / 查看订单.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cron_descriptor import ExpressionDescriptor, Options
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission, User
+from django.db.models import ManyToManyField
+from django.forms import ModelMultipleChoiceField
+from django.http import HttpRequest, HttpResponse
 from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 admin.site.unregister(PeriodicTask)
+admin.site.unregister(Group)
+admin.site.unregister(User)
+
+CRON_WORDS = Options()
+CRON_WORDS.locale_code = "zh_CN"
+CRON_WORDS.use_24hour_time_format = True
+
+
+def crontab_in_words(crontab: CrontabSchedule) -> str:
+    """'30 2 * * *' -> '每天 02:30', '*/5 * * * *' -> '每 5 分钟' (cron_descriptor's Chinese otherwise),
+    with the time zone when it is not Shanghai's."""
+    expression = " ".join([crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year,
+                           crontab.day_of_week])
+    daily = (crontab.day_of_month, crontab.month_of_year, crontab.day_of_week) == ("*", "*", "*")
+    if daily and crontab.minute.isdigit() and crontab.hour.isdigit():
+        words = f"每天 {int(crontab.hour):02d}:{int(crontab.minute):02d}"
+    else:
+        words = _described(expression)
+    zone = str(crontab.timezone)
+    return words if zone == settings.TIME_ZONE else f"{words}（{zone}）"
+
+
+def _described(expression: str) -> str:
+    try:
+        return str(ExpressionDescriptor(expression, CRON_WORDS).get_description())
+    except Exception:  # noqa: BLE001 - an expression it cannot read is shown as written
+        return expression
+
+
+class TaskNameFilter(admin.AllValuesFieldListFilter):
+    # django-celery-beat's field is verbose_name='Task Name', not marked for translation.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "任务函数"
 
 
 @admin.register(PeriodicTask)
 class ScheduledJobAdmin(PeriodicTaskAdmin):
-    list_display = ("label", "name", "enabled", "scheduler", "interval", "start_time", "last_run_at", "one_off")
+    list_display = ("label", "name", "enabled", "timing", "start_time", "last_run_at", "one_off")
+    list_filter = ["enabled", "one_off", ("task", TaskNameFilter), "start_time", "last_run_at"]
+    list_select_related = ["crontab", "interval", "solar", "clocked"]
     search_fields = ("description", "name", "task")
+    change_form_template = "admin/django_celery_beat/periodictask/change_form.html"
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        words = {crontab.pk: crontab_in_words(crontab) for crontab in CrontabSchedule.objects.all()}
+        return super().changeform_view(request, object_id, form_url,
+                                       extra_context={**(extra_context or {}), "crontabs_in_words": words})
 
     @admin.display(description="任务", ordering="description")
     def label(self, obj: PeriodicTask) -> str:
         return obj.description or obj.name
+
+    @admin.display(description="执行周期")
+    def timing(self, obj: PeriodicTask) -> str:
+        if obj.crontab is not None:
+            return crontab_in_words(obj.crontab)
+        return str(obj.interval or obj.solar or obj.clocked or "—")
+
+    @admin.display(description="周期说明")
+    def crontab_translation(self, obj: PeriodicTask) -> str:
+        return crontab_in_words(obj.crontab) if obj.crontab is not None else "—"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -34,3 +96,36 @@ class ScheduledJobAdmin(PeriodicTaskAdmin):
         if obj is not None and obj.name in defined_in_code:
             return (*fields, "name")
         return fields
+
+
+ACTIONS = {"add": "新增", "change": "修改", "delete": "删除", "view": "查看"}
+
+
+def permission_label(permission: Permission) -> str:
+    """'商城 | 订单 | 新增订单' for Django's four default permissions; a custom one by its own name."""
+    content_type = permission.content_type
+    model = content_type.model_class()
+    app = model._meta.app_config.verbose_name if model is not None else content_type.app_label
+    name = str(model._meta.verbose_name) if model is not None else content_type.model
+    action, _, rest = permission.codename.partition("_")
+    text = f"{ACTIONS[action]}{name}" if action in ACTIONS and rest == content_type.model else permission.name
+    return f"{app} | {name} | {text}"
+
+
+class ChinesePermissionsMixin:
+    def formfield_for_manytomany(self, db_field: ManyToManyField, request: HttpRequest,
+                                 **kwargs: Any) -> ModelMultipleChoiceField | None:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and db_field.name in ("permissions", "user_permissions"):
+            field.label_from_instance = permission_label
+        return field
+
+
+@admin.register(Group)
+class RoleAdmin(ChinesePermissionsMixin, GroupAdmin):
+    pass
+
+
+@admin.register(User)
+class OperatorAdmin(ChinesePermissionsMixin, UserAdmin):
+    pass

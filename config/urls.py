@@ -4,9 +4,12 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics.admin.search import console_search_view
 from core.views import private_media
 
 urlpatterns = [
+    # The header's search box on every console page; before admin.site.urls, which would take the path.
+    path("admin/search/", admin.site.admin_view(console_search_view), name="console-search"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("members.api.urls")),

@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
@@ -108,6 +109,15 @@ class YuanFormField(forms.Field):
         # 0 is an amount, not an empty box: only None is missing.
         if value is None and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
+
+
+def may_view(user: AbstractUser | AnonymousUser, model: str) -> bool:
+    """Whether `user` may open the console list of `model` ("app_label.model_name").
+
+    The admin's own rule (ModelAdmin.has_view_permission): the view or the change permission.
+    """
+    app_label, model_name = model.split(".")
+    return user.has_perm(f"{app_label}.view_{model_name}") or user.has_perm(f"{app_label}.change_{model_name}")
 
 
 def request_operator(request: HttpRequest) -> AbstractBaseUser | None:

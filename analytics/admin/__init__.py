@@ -1,5 +1,5 @@
 """The analytics console, one module per area; importing them registers the admins."""
 
-from analytics.admin import coupons, dashboard, events
+from analytics.admin import coupons, dashboard, events, search
 
-__all__ = ["coupons", "dashboard", "events"]
+__all__ = ["coupons", "dashboard", "events", "search"]

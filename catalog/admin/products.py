@@ -23,6 +23,7 @@ from import_export.admin import ImportExportMixin
 from catalog.admin.forms import CategoryForm, ProductForm, ProductImageForm, SkuForm, StockAdjustForm
 from catalog.models import Category, Product, ProductImage, Sku, StockMovement
 from catalog.resources import SkuResource
+from catalog.selectors import LOW_STOCK_BELOW, sku_low_stock_q
 from catalog.services import product_refresh_denormalised, product_set_shelf, stock_adjust, stock_ensure_row
 from catalog.specs import specs_to_text
 from core.admin import NO_CAPTION, ExportFieldsForm, ReadOnlyAdminMixin, money_display, request_operator
@@ -267,6 +268,22 @@ class ProductAdmin(admin.ModelAdmin):
 # SKUs: the stock view, the 调整库存 form, and import/export of the catalog keyed by SKU code
 
 
+class StockLevelFilter(admin.SimpleListFilter):
+    """库存预警: the SKUs to restock (the console home's 低库存 SKU links here)."""
+
+    title = "库存预警"
+    parameter_name = "stock"
+    LOW = "low"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.LOW, f"低库存（在售且少于 {LOW_STOCK_BELOW} 件）")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Sku]) -> QuerySet[Sku]:
+        if self.value() == self.LOW:
+            return queryset.filter(sku_low_stock_q())
+        return queryset
+
+
 @admin.register(Sku)
 class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
     resource_classes = [SkuResource]
@@ -277,7 +294,7 @@ class SkuAdmin(ReadOnlyAdminMixin, ImportExportMixin, admin.ModelAdmin):
     to_encoding = "utf-8-sig"
     list_display = ["code", "product_link", "spec_label", "price", "stock_available", "is_active",
                     "stock_actions"]
-    list_filter = ["is_active", "product__is_on_shelf"]
+    list_filter = [StockLevelFilter, "is_active", "product__is_on_shelf"]
     list_select_related = ["product", "stock"]
     search_fields = ["=code", "product__name"]
     search_help_text = "按 SKU 编码（精确）或商品名称搜索"

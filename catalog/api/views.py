@@ -114,7 +114,7 @@ class SkuOutput(serializers.Serializer):
 
     def get_stock_state(self, obj: Any) -> str:
         available = self.get_available(obj)
-        return "sold_out" if available <= 0 else "low_stock" if available < 10 else "in_stock"
+        return "sold_out" if available <= 0 else "low_stock" if available < selectors.LOW_STOCK_BELOW else "in_stock"
 
 
 class ProductOutput(serializers.Serializer):

@@ -369,9 +369,10 @@ def test_console_ships_a_gift_exchange(db):
     done = ops.post(f"/admin/campaigns/pointsexchange/{exchange.pk}/ship/", {"tracking_no": "SF100200300"},
                     follow=True)
 
-    assert "待发货" in page and "发货</a>" in page and "李四" in page
+    assert "待发货" in page and 'class="mall-tool-primary">发货</a>' in page and "李四" in page
     assert empty.status_code == 200 and list(empty.context["form"].errors) == ["tracking_no"]
     assert f"兑换记录 #{exchange.pk} 已发货" in [str(m) for m in done.context["messages"]]
     exchange.refresh_from_db()
     assert (exchange.status, exchange.tracking_no) == ("shipped", "SF100200300")
-    assert "发货</a>" not in ops.get(f"/admin/campaigns/pointsexchange/{exchange.pk}/change/").content.decode()
+    assert 'class="mall-tool-primary">发货</a>' not in ops.get(
+        f"/admin/campaigns/pointsexchange/{exchange.pk}/change/").content.decode()

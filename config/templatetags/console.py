@@ -1,0 +1,29 @@
+"""The console frame's template tags: the job sidebar and breadcrumbs (config.console.NAVIGATION)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from config.console import breadcrumbs_for, navigation_for
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def console_navigation(context: template.Context) -> list[dict[str, Any]]:
+    """The sidebar's sections for the signed-in operator; reuses the page's `todo_counts` if it has them."""
+    request = context.get("request")
+    if request is None or not request.user.is_active or not request.user.is_staff:
+        return []
+    return navigation_for(request, counts=context.get("todo_counts"))
+
+
+@register.simple_tag(takes_context=True)
+def console_breadcrumbs(context: template.Context) -> list[dict[str, str]] | None:
+    """The trail by job for this page, or None to keep the page's own breadcrumbs."""
+    request = context.get("request")
+    if request is None or not request.user.is_active or not request.user.is_staff:
+        return None
+    return breadcrumbs_for(request, title=str(context.get("title") or ""), obj=context.get("original"))

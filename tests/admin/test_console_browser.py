@@ -1,0 +1,137 @@
+"""The console in a real browser: Debian's headless Chromium, driven by Playwright, against a live server.
+
+A superuser signs in, opens the home page and a list and a change page of every job, and sees the
+job sidebar; no page asks another host for anything (fonts, scripts, charts are all served by the
+mall). CONSOLE_SCREENSHOTS=docs/screenshots keeps a picture of each page (docs/console.md).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import sync_playwright
+
+from analytics.admin.dashboard import TODO
+from analytics.models import Event
+from shop.models import OrderStatus
+from tests.builders import lines_of, order_up_to, requested_after_sale
+from tests.campaigns.support_distribution import distributor
+from tests.factories import CouponTemplateFactory
+from tests.shop.support_reviews import make_review
+
+# Debian's package (apt-get install chromium fonts-noto-cjk: .ci/run, scripts/install_browser.sh); never a
+# browser build downloaded by Playwright.
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.django_db(transaction=True)
+SIDEBAR = ["首页", "商品", "订单", "售后", "会员", "营销", "分销", "数据", "内容", "设置"]
+
+
+@pytest.fixture
+def console_rows(catalog, member, freight, admin_user):
+    """A row behind every job's change page, and the beat schedule as `make run` has it."""
+    call_command("sync_periodic_tasks", stdout=io.StringIO())
+    order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 2)])
+    received = order_up_to(OrderStatus.RECEIVED, member=member, lines=[(catalog.blue, 1)])
+    line = lines_of(received)[0]
+    return {
+        "product": catalog.product,
+        "order": received,
+        "after_sale": requested_after_sale(order=received, lines={line: 1}, description="包装破损"),
+        "member": member,
+        "coupon": CouponTemplateFactory.create(name="满 100 减 10"),
+        "event": Event.objects.create(name="product_view", member_id=member.pk, occurred_at=timezone.now(),
+                                      properties={"product_id": catalog.product.pk}),
+        "review": make_review(line, content="奶粉很好，宝宝爱喝"),
+        "distributor": distributor(),
+        "user": admin_user,
+    }
+
+
+def pages(rows) -> list[tuple[str, str]]:
+    """(screenshot name, path): the home page, then a list and a change page per job."""
+    def change(name: str, obj) -> str:
+        return reverse(f"admin:{name}_change", args=[obj.pk])
+
+    return [
+        ("home", reverse("admin:index")),
+        ("catalog-list", reverse("admin:catalog_product_changelist")),
+        ("catalog-change", change("catalog_product", rows["product"])),
+        ("orders-list", reverse("admin:shop_order_changelist") + "?status__exact=paid"),
+        ("orders-change", change("shop_order", rows["order"])),
+        ("aftersales-list", reverse("admin:shop_aftersale_changelist")),
+        ("aftersales-change", change("shop_aftersale", rows["after_sale"])),
+        ("members-list", reverse("admin:members_member_changelist")),
+        ("members-change", change("members_member", rows["member"])),
+        ("campaigns-list", reverse("admin:campaigns_coupontemplate_changelist")),
+        ("campaigns-change", change("campaigns_coupontemplate", rows["coupon"])),
+        ("distribution-list", reverse("admin:campaigns_distributor_changelist")),
+        ("distribution-change", change("campaigns_distributor", rows["distributor"])),
+        ("data-list", reverse("admin:analytics_event_changelist")),
+        ("data-change", change("analytics_event", rows["event"])),
+        ("content-list", reverse("admin:shop_review_changelist")),
+        ("content-change", change("shop_review", rows["review"])),
+        ("settings-list", reverse("admin:django_celery_beat_periodictask_changelist")),
+        ("settings-change", change("auth_user", rows["user"])),
+    ]
+
+
+def test_a_superuser_walks_every_job_and_nothing_leaves_the_mall(live_server, console_rows, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the database is only touched by the
+    # live server's thread meanwhile, and the test's rows are all made above.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    shots = os.environ.get("CONSOLE_SCREENSHOTS")
+    server = urlsplit(live_server.url).netloc
+    foreign: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+    to_visit = pages(console_rows)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        page.on("request", lambda request: foreign.append(request.url)
+                if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
+                else None)
+        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
+                if response.status >= 400 else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        page.goto(f"{live_server.url}{reverse('admin:login')}")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "password")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")
+
+        sidebar = [page.inner_text(".console-home a"),
+                   *[text.split("\n")[0].strip() for text in page.locator("#nav-sidebar summary").all_inner_texts()]]
+        page.wait_for_selector("#chart-orders canvas")
+        todo = page.locator("[data-todo]").count()
+
+        for name, path in to_visit:
+            # The HTML and its scripts are what is checked; waiting for every image and font is not.
+            page.goto(f"{live_server.url}{path}", wait_until="load" if shots else "domcontentloaded")
+            assert page.locator("#nav-sidebar").count() == 1, name
+            assert page.locator("#console-search").count() == 1, name
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(Path(shots) / f"console-{name}.png"))
+        current = page.locator("#nav-sidebar tr.current-model a").inner_text()
+
+        page.fill("#console-search input[name=q]", console_rows["order"].order_no)
+        page.press("#console-search input[name=q]", "Enter")
+        page.wait_for_url(f"{live_server.url}{reverse('admin:shop_order_change', args=[console_rows['order'].pk])}")
+        browser.close()
+
+    assert sidebar == SIDEBAR
+    assert todo == len(TODO)
+    assert current == "后台用户"  # the last page opened, marked in its section
+    assert foreign == []
+    assert failed == [] and errors == []
