@@ -22,6 +22,7 @@ run: bootstrap
 	@$(PY) scripts/run.py
 
 test: bootstrap
+	@bash scripts/install_browser.sh
 	@bash scripts/test.sh
 
 test-quick: bootstrap
