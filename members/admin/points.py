@@ -26,7 +26,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, request_operator, short_time
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceViewMixin, request_operator, short_time
 from core.errors import DomainError
 from members.models import AdjustmentStatus, Member, PointsAdjustment, PointsEntry, PointsLot
 from members.services import points_adjustments as services
@@ -185,7 +185,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(PointsAdjustment)
-class PointsAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsAdjustmentAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/members/pointsadjustment/change_form.html"
     list_display = ["id", "member_col", "delta_col", "reason", "status_col", "created_by", "created",
                     "decided_by", "decided"]
@@ -300,13 +300,22 @@ class PointsAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra)
 
+    def _facts(self, adjustment: PointsAdjustment) -> list[tuple[str, Any]]:
+        member = adjustment.member
+        # The balance now, not as loaded with the adjustment: that is what the decision changes.
+        balance = Member.objects.filter(pk=adjustment.member_id).values_list("points_balance", flat=True).first()
+        created = f"{adjustment.created_by or '—'}（{short_time(adjustment.created_at)}）"
+        return [("会员", f"{member} {member.phone}" if member.phone else str(member)), ("当前余额", f"{balance} 积分"),
+                ("调整积分", signed(adjustment.delta)), ("调整原因", adjustment.reason), ("发起人", created),
+                ("状态", self.status_col(adjustment)), ("审批规则", self.rule(adjustment))]
+
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def approve(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
             done = services.points_adjustment_approve(adjustment_id=adjustment.pk, operator=request_operator(request))
             return f"积分调整 #{done.pk} 已审批通过，{done.delta:+d} 积分已生效"
 
-        return self._service_view(request, object_id, form_class=ApproveForm, title="审批积分调整",
-                                  button="确认审批通过", perform=approve)
+        return self.service_view(request, object_id, title="审批积分调整", button="确认审批通过", perform=approve,
+                                 facts=self._facts, form_class=ApproveForm)
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def reject(adjustment: PointsAdjustment, data: dict[str, Any]) -> str:
@@ -314,41 +323,5 @@ class PointsAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                               reason=data["reason"])
             return f"积分调整 #{adjustment.pk} 已驳回"
 
-        return self._service_view(request, object_id, form_class=RejectForm, title="驳回积分调整",
-                                  button="确认驳回", perform=reject, danger=True)
-
-    def _service_view(self, request: HttpRequest, object_id: str, *, form_class: type[forms.Form], title: str,
-                      button: str, perform: Callable[[PointsAdjustment, dict[str, Any]], str],
-                      danger: bool = False) -> HttpResponse:
-        """GET shows the request and the form; a valid POST calls the service and goes back. A
-        DomainError (the maker approving, already decided, balance too low) shows as worded."""
-        if not self.has_operate_permission(request):
-            raise PermissionDenied
-        adjustment = self.get_object(request, unquote(object_id))
-        if adjustment is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
-        form = form_class(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                done = perform(adjustment, form.cleaned_data)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, done)
-                return HttpResponseRedirect(reverse("admin:members_pointsadjustment_change", args=[adjustment.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title}：#{adjustment.pk}",
-            "action_title": title,
-            "button": button,
-            "danger": danger,
-            "opts": self.opts,
-            "object_id": adjustment.pk,
-            "adjustment": adjustment,
-            "delta": signed(adjustment.delta),
-            "status": self.status_col(adjustment),
-            "balance": Member.objects.filter(pk=adjustment.member_id).values_list("points_balance", flat=True).first(),
-            "rule": self.rule(adjustment),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/members/pointsadjustment/service_form.html", context)
+        return self.service_view(request, object_id, title="驳回积分调整", button="确认驳回", perform=reject,
+                                 facts=self._facts, form_class=RejectForm, danger=True)

@@ -21,7 +21,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import AuditTrailInline, ReadOnlyAdminMixin, ReadOnlyInline, money_display, request_operator, yuan_text
+from core.admin import (
+    AuditTrailInline,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    ServiceViewMixin,
+    money_display,
+    request_operator,
+    yuan_text,
+)
 from core.errors import DomainError
 from shop.models import (
     AfterSale,
@@ -119,7 +127,7 @@ class AfterSaleEventInline(AuditTrailInline):
 
 
 @admin.register(AfterSale)
-class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/shop/aftersale/change_form.html"
     list_display = ["after_sale_no", "member_name", "kind", "status_label", "amount", "goods", "created"]
     list_filter = ["status", "kind", "reason", ("created_at", admin.DateFieldListFilter)]
@@ -300,6 +308,23 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
+    def _facts(self, after_sale: AfterSale) -> list[tuple[str, Any]]:
+        reason = after_sale.get_reason_display()
+        if after_sale.description:
+            reason = f"{reason}：{after_sale.description}"
+        goods = "；".join(
+            f"{row.order_line.product_name}{f'（{row.order_line.spec_text}）' if row.order_line.spec_text else ''}"
+            f" × {row.quantity}" for row in after_sale.lines.select_related("order_line"))
+        amount = yuan_text(after_sale.amount_fen)
+        if after_sale.freight_fen:
+            amount = f"{amount}（含运费 {yuan_text(after_sale.freight_fen)}）"
+        facts = [("售后单号", after_sale.after_sale_no), ("订单号", after_sale.order.order_no),
+                 ("类型", after_sale.get_kind_display()), ("状态", after_sale_badge(after_sale)), ("原因", reason),
+                 ("商品", goods), ("退款金额", amount), ("审核规则", self.approval_rule(after_sale))]
+        if after_sale.return_tracking_no:
+            facts.append(("退货物流", f"{after_sale.return_carrier} {after_sale.return_tracking_no}"))
+        return facts
+
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def approve(after_sale: AfterSale, data: dict[str, Any]) -> str:
             done = services.after_sale_approve(after_sale=after_sale, operator=request_operator(request))
@@ -309,8 +334,8 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 return f"售后单 {done.after_sale_no} 已同意，等待买家寄回商品"
             return f"售后单 {done.after_sale_no} 已同意，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
 
-        return self._service_view(request, object_id, form_class=ApproveForm, title="同意售后", button="确认同意",
-                                  perform=approve)
+        return self.service_view(request, object_id, title="同意售后", button="确认同意", perform=approve,
+                                 facts=self._facts, form_class=ApproveForm)
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def reject(after_sale: AfterSale, data: dict[str, Any]) -> str:
@@ -318,8 +343,8 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                        reason=data["reason"])
             return f"售后单 {after_sale.after_sale_no} 已拒绝"
 
-        return self._service_view(request, object_id, form_class=RejectForm, title="拒绝售后", button="确认拒绝",
-                                  perform=reject, danger=True)
+        return self.service_view(request, object_id, title="拒绝售后", button="确认拒绝", perform=reject,
+                                 facts=self._facts, form_class=RejectForm, danger=True)
 
     def confirm_return_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def confirm(after_sale: AfterSale, data: dict[str, Any]) -> str:
@@ -327,48 +352,8 @@ class AfterSaleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                                       restock=data["restock"])
             return f"已确认收到退货，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
 
-        return self._service_view(request, object_id, form_class=ConfirmReturnForm, title="确认收到退货",
-                                  button="确认收货并退款", perform=confirm)
-
-    def _service_view(self, request: HttpRequest, object_id: str, *, form_class: type[forms.Form], title: str,
-                      button: str, perform: Callable[[AfterSale, dict[str, Any]], str],
-                      danger: bool = False) -> HttpResponse:
-        """GET shows what is decided and the form; a valid POST calls the service and goes back.
-
-        A DomainError (another operator was faster, maker-checker, wrong status) is shown as the
-        service worded it, and the form stays filled in.
-        """
-        if not self.has_operate_permission(request):
-            raise PermissionDenied
-        after_sale = self.get_object(request, unquote(object_id))
-        if after_sale is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
-        form = form_class(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                done = perform(after_sale, form.cleaned_data)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, done)
-                return HttpResponseRedirect(reverse("admin:shop_aftersale_change", args=[after_sale.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title}：{after_sale.after_sale_no}",
-            "action_title": title,
-            "button": button,
-            "danger": danger,
-            "opts": self.opts,
-            "object_id": after_sale.pk,
-            "after_sale": after_sale,
-            "status": after_sale_badge(after_sale),
-            "amount": yuan_text(after_sale.amount_fen),
-            "freight": yuan_text(after_sale.freight_fen) if after_sale.freight_fen else "",
-            "lines": after_sale.lines.select_related("order_line"),
-            "rule": self.approval_rule(after_sale),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/shop/aftersale/service_form.html", context)
+        return self.service_view(request, object_id, title="确认收到退货", button="确认收货并退款", perform=confirm,
+                                 facts=self._facts, form_class=ConfirmReturnForm)
 
 
 # --- refunds -----------------------------------------------------------------------------------------

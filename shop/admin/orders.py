@@ -13,10 +13,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -29,6 +27,7 @@ from core.admin import (
     ExportFieldsForm,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
+    ServiceViewMixin,
     money_display,
     request_operator,
     short_time,
@@ -70,7 +69,7 @@ class OrderEventInline(AuditTrailInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
+class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
@@ -206,58 +205,29 @@ class OrderAdmin(OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin
         }
         return super().change_view(request, object_id, form_url, extra)
 
+    def _facts(self, order: Order) -> list[tuple[str, Any]]:
+        lines = "；".join(f"{line.product_name}{f'（{line.spec_text}）' if line.spec_text else ''} × {line.quantity}"
+                          for line in order.lines.all())
+        return [("订单号", order.order_no), ("状态", status_badge(order)), ("应付金额", yuan_text(order.payable_fen)),
+                ("收货人", f"{order.receiver_name} {order.receiver_phone}"), ("收货地址", self.full_address(order)),
+                ("商品", lines)]
+
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def cancel(order: Order, data: dict[str, Any]) -> None:
+        def cancel(order: Order, data: dict[str, Any]) -> str:
             order_cancel_unpaid(order=order, reason=data["reason"], actor=Actor.OPERATOR,
                                 operator=request_operator(request))
+            return f"订单 {order.order_no} 已取消"
 
-        return self._service_view(request, object_id, form_class=CancelForm, title="取消订单",
-                                  button="确认取消订单", perform=cancel, done="订单 {} 已取消", danger=True)
+        return self.service_view(request, object_id, title="取消订单", button="确认取消订单", perform=cancel,
+                                 facts=self._facts, form_class=CancelForm, danger=True)
 
     def remark_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def remark(order: Order, data: dict[str, Any]) -> None:
+        def remark(order: Order, data: dict[str, Any]) -> str:
             order_add_remark(order=order, text=data["text"], operator=request_operator(request))
+            return f"已为订单 {order.order_no} 添加备注"
 
-        return self._service_view(request, object_id, form_class=RemarkForm, title="添加备注",
-                                  button="保存备注", perform=remark, done="已为订单 {} 添加备注")
-
-    def _service_view(self, request: HttpRequest, object_id: str, *, form_class: type[Form], title: str,
-                      button: str, perform: Callable[[Order, dict[str, Any]], None], done: str,
-                      danger: bool = False) -> HttpResponse:
-        """GET shows the form; a valid POST calls the service and returns to the order page.
-
-        A DomainError (wrong status, stock, ...) is shown as the service worded it, and the
-        form stays filled in so the operator can correct and retry.
-        """
-        if not self.has_operate_permission(request):
-            raise PermissionDenied
-        order = self.get_object(request, unquote(object_id))
-        if order is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        form = form_class(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                perform(order, form.cleaned_data)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, done.format(order.order_no))
-                return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title}：{order.order_no}",
-            "action_title": title,
-            "button": button,
-            "danger": danger,
-            "opts": self.opts,
-            "object_id": order.pk,
-            "order": order,
-            "status": status_badge(order),
-            "payable": yuan_text(order.payable_fen),
-            "lines": order.lines.all(),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/shop/order/service_form.html", context)
+        return self.service_view(request, object_id, title="添加备注", button="保存备注", perform=remark,
+                                 facts=self._facts, form_class=RemarkForm)
 
     # --- bulk action on the list -----------------------------------------------------------
 
