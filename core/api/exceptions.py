@@ -50,6 +50,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code, message = known_code, known_message
             break
     detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
+    if isinstance(detail, list):
+        # A ValidationError raised with a message rather than per field: detail is always an object.
+        detail = {"non_field_errors": detail}
     if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
         http_status: int = status.HTTP_401_UNAUTHORIZED
     else:
