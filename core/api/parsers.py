@@ -17,30 +17,21 @@ MAX_DEPTH = 32
 
 
 class JSONParser(parsers.JSONParser):
-    """Parses a JSON body of at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (else 413 request_too_large),
-    nested at most MAX_DEPTH deep (else 400 json_too_deep).
+    """Parses a JSON body nested at most MAX_DEPTH deep, else 400 json_too_deep.
 
     A body nested 100,000 deep makes Python's recursive decoder raise RecursionError, which DRF
     would let through as a 500: here it is refused with the API's error shape, like any body nested
-    deeper than MAX_DEPTH. The size is checked on Content-Length before reading, and the read itself
-    is bounded, so a body without a length cannot make us buffer more than the limit either.
+    deeper than MAX_DEPTH. The body's size is bounded before it gets here: DRF reads it through
+    Django, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413 request_too_large,
+    core.api.exceptions).
     """
 
     def parse(self, stream: Any, media_type: str | None = None,
               parser_context: Mapping[str, Any] | None = None) -> Any:
-        parser_context = parser_context or {}
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        request = parser_context.get("request")
-        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
-        if limit is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit)
-        raw = stream.read() if limit is None else stream.read(limit + 1)
-        if limit is not None and len(raw) > limit:
-            raise _too_large(limit)
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         parse_constant = json.strict_constant if self.strict else None
         try:
-            data = json.loads(raw.decode(encoding), parse_constant=parse_constant)
+            data = json.loads(stream.read().decode(encoding), parse_constant=parse_constant)
         except RecursionError:
             raise _too_deep() from None
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -66,11 +57,6 @@ def depth_exceeds(data: Any, limit: int) -> bool:
             return True
         pending.extend((child, depth + 1) for child in children)
     return False
-
-
-def _too_large(limit: int) -> DomainError:
-    return DomainError(f"请求体不能超过 {limit // 1024} KB", code="request_too_large", status=413,
-                       detail={"max_bytes": limit})
 
 
 def _too_deep() -> DomainError:

@@ -5,7 +5,7 @@ operation:
 
 - the errors every operation of its kind can give, read from the operation itself: a JSON body
   (400 invalid_input / malformed_request / json_too_deep, 413 request_too_large, 415), an upload
-  (400 malformed_request, 415), a page (400 invalid_page / invalid_page_size, 404 not_found
+  (400 malformed_request, 413, 415), a page (400 invalid_page / invalid_page_size, 404 not_found
   past the last page), a path parameter (404 not_found), an Idempotency-Key header (400
   invalid_idempotency_key), a login (401 not_authenticated / authentication_failed), a rate-limited
   write (429 rate_limited with Retry-After);
@@ -85,7 +85,7 @@ AUTHENTICATION_FAILED = ApiError(401, "authentication_failed", "登录凭证无�
 RATE_LIMITED = ApiError(429, "rate_limited", "操作太频繁，Retry-After 秒后再试")
 
 JSON_BODY_ERRORS = (INVALID_INPUT, MALFORMED_REQUEST, JSON_TOO_DEEP, REQUEST_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE)
-FORM_BODY_ERRORS = (MALFORMED_REQUEST, UNSUPPORTED_MEDIA_TYPE)
+FORM_BODY_ERRORS = (MALFORMED_REQUEST, REQUEST_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE)
 PAGE_ERRORS = (INVALID_PAGE, INVALID_PAGE_SIZE, PAGE_NOT_FOUND)
 FORM_MEDIA_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 

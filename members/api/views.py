@@ -29,6 +29,7 @@ def current_member(request: Request) -> Member:
 
 
 class MemberOutput(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(help_text="头像地址：会员提交的 http(s) 地址，或空字符串")
     birthday_editable = serializers.SerializerMethodField(
         help_text="生日还能否由会员自己设置（设置一次后需联系客服修改）")
 
