@@ -97,13 +97,13 @@ NO_NUL = r"^[^\u0000]*$"
 
 ERROR_DESCRIPTIONS = {
     400: "请求有误", 401: "需要登录", 403: "不允许", 404: "不存在", 409: "状态冲突", 413: "请求体过大",
-    415: "请求格式不受支持", 429: "请求太频繁", 502: "微信服务暂时不可用",
+    415: "请求格式不受支持", 429: "请求太频繁", 502: "微信服务暂时不可用", 503: "服务繁忙，请稍后再试",
 }
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema with every operation's error responses (see the module docstring),
-    and with the size limits of nested lists and dicts that drf-spectacular leaves out."""
+    """drf-spectacular's AutoSchema with every operation's error responses and the API's input rules
+    (see the module docstring)."""
 
     def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
@@ -113,10 +113,12 @@ class AutoSchema(openapi.AutoSchema):
             # Line(many=True, min_length=1, max_length=50): the list's bounds, as a ListField's are.
             if not field.allow_empty:
                 schema.setdefault("minItems", 1)
-            if field.min_length is not None:
-                schema["minItems"] = field.min_length
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            # getattr: the type stubs lack ListSerializer's min_length and max_length.
+            min_length, max_length = getattr(field, "min_length", None), getattr(field, "max_length", None)
+            if min_length is not None:
+                schema["minItems"] = min_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
         elif isinstance(field, serializers.DictField) and not field.allow_empty:
             schema.setdefault("minProperties", 1)
         elif isinstance(field, serializers.CharField) and direction == "request" and schema.get("type") == "string":
@@ -192,7 +194,8 @@ def error_response(status: int, codes: dict[str, str]) -> dict[str, Any]:
             },
         }}},
     }
-    if status == 429:
+    if RATE_LIMITED.code in codes:
         response["headers"] = {"Retry-After": {
-            "required": True, "description": "多少秒后可以再试", "schema": {"type": "integer", "minimum": 1}}}
+            "required": list(codes) == [RATE_LIMITED.code], "description": "rate_limited：多少秒后可以再试",
+            "schema": {"type": "integer", "minimum": 1}}}
     return response

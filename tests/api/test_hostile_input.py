@@ -69,7 +69,8 @@ def url(op: Operation, values: dict[str, Any]) -> str:
 
 def send(client: APIClient, op: Operation, path: str, body: bytes | None = None,
          content_type: str = "application/json") -> Any:
-    return client.generic(op.method, path, body if body is not None else b"", content_type=content_type)
+    return client.generic(op.method, path, body if body is not None else b"",  # type: ignore[arg-type]
+                          content_type=content_type)
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
