@@ -3,7 +3,7 @@
 The schema is the one the app serves (drf-spectacular, core.api.schema). Every operation of the
 mini-program's API is called in process through Django's WSGI handler, on the test database and
 inside the test's transaction: no network, nothing left behind. Each generated request is sent with
-a member's bearer token, and anonymously too: every request to an operation open to anonymous
+a member's bearer token, and anonymously too: one request in two to an operation open to anonymous
 callers, one in eight to the others (whose answer, 401, does not depend on the rest).
 
 Requests, valid and invalid, from two of schemathesis's phases:
@@ -39,13 +39,15 @@ invalid body sent to a real order must leave it as it was.
 
 Excluded operations: tests.api.schema_support.NOT_THE_MINI_PROGRAMS, each with its reason.
 
-Budget: about 2,300 requests; about 30 s of CPU on the 2-core machine (see README, "The API schema
-is the contract").
+Budget: about 2,800 requests (2,300 cases, most of them the coverage phase's); measured on the
+2-core machine: 32 s of Python and 3 s of PostgreSQL CPU, so about 35 s when the machine is idle
+(60 s wall while other test runs shared it).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -75,7 +77,7 @@ from tests.api.schema_support import (
     tables_written_since,
 )
 
-MAX_EXAMPLES = 6
+MAX_EXAMPLES = 5
 
 
 # Codes that mean "this request does not match the schema": never the answer to a request it allows.
@@ -156,15 +158,15 @@ class FuzzWorld(World):
     def __init__(self) -> None:
         super().__init__()
         self._turns: Iterator[bool] = itertools.cycle([True, False])
-        self._anonymous_turns: Iterator[bool] = itertools.cycle([True, *[False] * 7])
+        self._open_turns: Iterator[bool] = itertools.cycle([True, False])
+        self._closed_turns: Iterator[bool] = itertools.cycle([True, *[False] * 7])
 
     def callers(self, case: schemathesis.Case) -> list[dict[str, str]]:
-        """The member, and anonymous: for every request to an operation open to anonymous callers,
-        for one in eight to one that needs a login (its answer, 401, does not depend on the rest)."""
+        """The member, and anonymous for one request in two to an operation open to anonymous
+        callers, one in eight to one that needs a login (its answer, 401, does not depend on the rest)."""
         security = case.operation.definition.raw.get("security", [])
-        if not security or {} in security or next(self._anonymous_turns):
-            return [self.as_member, {}]
-        return [self.as_member]
+        turns = self._open_turns if not security or {} in security else self._closed_turns
+        return [self.as_member, {}] if next(turns) else [self.as_member]
 
     def aim(self, case: schemathesis.Case) -> None:
         """Every other case whose path parameters are valid is sent to a real row instead."""
@@ -177,9 +179,12 @@ class FuzzWorld(World):
 
 
 @pytest.fixture
-def world(db: None, sandbox: Any, settings: Any) -> FuzzWorld:
+def world(db: None, sandbox: Any, settings: Any, caplog: pytest.LogCaptureFixture) -> FuzzWorld:
     # Far from the limits: the requests should reach the views (the limits: tests/api/test_rate_limits.py).
     settings.RATE_LIMITS = {scope: "100000/m" for scope in settings.RATE_LIMITS}
+    # Thousands of refused requests on purpose: Django's warning for each 4xx is noise here (a 5xx
+    # is still logged, and fails the test anyway).
+    caplog.set_level(logging.ERROR, logger="django.request")
     return FuzzWorld()
 
 
@@ -188,14 +193,14 @@ def world(db: None, sandbox: Any, settings: Any) -> FuzzWorld:
 def test_every_operation_answers_as_its_schema_says(case: schemathesis.Case, world: FuzzWorld) -> None:
     world.aim(case)
     invalid = _invalid(case)
+    before = database_writes() if invalid else {}
     for headers in world.callers(case):
-        before = database_writes() if invalid else {}
         response = case.call(headers=headers)
         case.validate_response(response, checks=CHECKS, additional_checks=[well_formed_is_not_refused],
                                headers=headers)
-        if invalid:
-            changed = tables_written_since(before)
-            assert not changed, f"an invalid request changed {changed}: {response.status_code} {response.text[:200]}"
+    if invalid:
+        changed = tables_written_since(before)
+        assert not changed, f"an invalid request changed {changed}: {response.status_code} {response.text[:200]}"
 
 
 def _invalid(case: schemathesis.Case) -> bool:
