@@ -28,30 +28,37 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.errors import (
+    CouponBudgetExhausted,
+    CouponDailyLimitReached,
+    CouponLimitReached,
+    CouponNotFound,
+    CouponSoldOut,
+    CouponTemplateNotFound,
+)
 from campaigns.models import Coupon, CouponSource, CouponStatus, CouponTemplate, Scope
 from campaigns.selectors import coupons as selectors
 from campaigns.selectors.coupons import CENTRE_STATE_LABELS, MINE_STATUS_LABELS, CentreEntry, MineStatus
 from campaigns.services import claims
+from campaigns.services.coupons import INELIGIBLE
+from core.api.headers import idempotency_header, idempotency_key
+from core.api.schema import ApiError, errors
 from core.api.throttles import per_member
-from core.errors import ValidationFailed
+from core.errors import DomainError, ValidationFailed
+from core.idempotency import IdempotencyKeyReused
 from members.api.views import current_member
 from members.models import Member
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="同一会员、同一 key 重试时返回首次领取的券（即使每人可领多张也不会多领）；"
-                "同一 key 用于另一张券返回 409 idempotency_key_reused",
+IDEMPOTENCY_HEADER = idempotency_header(
+    "同一会员、同一 key 重试时返回首次领取的券（即使每人可领多张也不会多领）；"
+    "同一 key 用于另一张券返回 409 idempotency_key_reused")
+
+
+# Why a coupon is not given (coupon_grant): the claim rules (403) and the limits (409).
+COUPON_GRANT_ERRORS: tuple[ApiError | type[DomainError], ...] = (
+    *(ApiError(403, code, note) for code, note in INELIGIBLE.items()),
+    CouponLimitReached, CouponDailyLimitReached, CouponSoldOut, CouponBudgetExhausted,
 )
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 64 or not key.isascii() or not key.isprintable():
-        raise ValidationFailed("Idempotency-Key 须为 1 到 64 个可见 ASCII 字符", code="invalid_idempotency_key")
-    return key
 
 
 def _optional_member(request: Request) -> Member | None:
@@ -181,15 +188,12 @@ class CouponOutput(serializers.Serializer):
 class CouponClaimView(APIView):
     throttle_classes = [per_member("coupon_claim")]
 
+    @errors(ApiError(404, CouponTemplateNotFound.code, "不存在、未上架或已停用"), *COUPON_GRANT_ERRORS,
+            IdempotencyKeyReused)
     @extend_schema(operation_id="coupon_centre_claim", request=None, parameters=[IDEMPOTENCY_HEADER],
-                   responses={201: CouponOutput},
-                   description="在领券中心领取一张券。错误码：coupon_template_not_found (404，不存在/未上架/已停用)、"
-                               "coupon_claim_not_started / coupon_claim_ended / coupon_new_customer_only / "
-                               "coupon_tier_restricted / coupon_segment_restricted (403)、coupon_limit_reached / "
-                               "coupon_daily_limit_reached / coupon_sold_out / coupon_budget_exhausted / "
-                               "idempotency_key_reused (409)、invalid_idempotency_key (400)。")
+                   responses={201: CouponOutput}, description="在领券中心领取一张券。")
     def post(self, request: Request, template_id: int) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         grant = claims.coupon_claim_keyed(member=current_member(request), template_id=template_id,
                                           idempotency_key=key)
         headers = {} if grant.created else {"Idempotent-Replayed": "true"}
@@ -225,18 +229,19 @@ class MyCouponListView(generics.ListAPIView):
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "now": self._now()}
 
+    @errors(ApiError(400, "invalid_status", "status 不是 available、used 或 expired"))
     @extend_schema(operation_id="coupons_mine", parameters=[
         OpenApiParameter("status", str, enum=[s.value for s in MineStatus], required=False,
-                         description="available 未使用（默认，含已锁定；不含已过有效期的）/ used 已使用 / "
-                                     "expired 已过期")],
+                         description="available 未使用（默认，不传或为空时；含已锁定；不含已过有效期的）/ "
+                                     "used 已使用 / expired 已过期")],
         description="我的优惠券。未使用按到期先后排序。")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
 
 class MyCouponDetailView(APIView):
-    @extend_schema(operation_id="coupons_mine_retrieve", responses={200: CouponOutput},
-                   description="我的一张优惠券。错误码：coupon_not_found (404，包括他人的券)。")
+    @errors(ApiError(404, CouponNotFound.code, "不存在或是他人的券"))
+    @extend_schema(operation_id="coupons_mine_retrieve", responses={200: CouponOutput}, description="我的一张优惠券。")
     def get(self, request: Request, coupon_id: int) -> Response:
         coupon = selectors.coupon_detail_for_member(member=current_member(request), coupon_id=coupon_id)
         return Response(CouponOutput(coupon).data)

@@ -18,8 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.api.coupons import CouponOutput
+from campaigns.api.coupons import COUPON_GRANT_ERRORS, CouponOutput
+from campaigns.errors import ChannelNotFound, CodeAlreadyRedeemed, CodeInvalid, CodeNotFound
 from campaigns.services import channels, codes
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from core.api.throttles import per_address, per_member
 from members.api.views import current_member
 
@@ -34,12 +37,12 @@ class ScanOutput(serializers.Serializer):
     coupon = CouponOutput()
 
 
-class ScanInput(serializers.Serializer):
+class ScanInput(InputSerializer):
     scene = serializers.CharField(max_length=128, trim_whitespace=True,
                                   help_text="小程序码 scene（页面参数 query.scene 经 decodeURIComponent）")
 
 
-class RedeemInput(serializers.Serializer):
+class RedeemInput(InputSerializer):
     code = serializers.CharField(max_length=64, trim_whitespace=True,
                                  help_text="兑换码，不区分大小写，可带空格或短横线")
 
@@ -47,12 +50,9 @@ class RedeemInput(serializers.Serializer):
 class ScanView(APIView):
     throttle_classes = [per_member("coupon_claim")]
 
+    @errors(ChannelNotFound, *COUPON_GRANT_ERRORS)
     @extend_schema(operation_id="coupon_scan", request=ScanInput, responses={201: ScanOutput},
-                   description="扫渠道码领券：领取该渠道对应的优惠券，领取记录归属该渠道。每次扫码都会记录。"
-                               "错误码：channel_not_found (404，渠道码不存在或已停用)、coupon_limit_reached / "
-                               "coupon_daily_limit_reached / coupon_sold_out / coupon_budget_exhausted (409)、"
-                               "coupon_inactive / coupon_claim_not_started / coupon_claim_ended / "
-                               "coupon_new_customer_only / coupon_tier_restricted / coupon_segment_restricted (403)。")
+                   description="扫渠道码领券：领取该渠道对应的优惠券，领取记录归属该渠道。每次扫码都会记录。")
     def post(self, request: Request) -> Response:
         data = ScanInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,11 +66,11 @@ class RedeemView(APIView):
     # accounts on one client, per address (README, "Rate limits").
     throttle_classes = [per_member("code_redeem"), per_address("code_redeem_address")]
 
+    @errors(ApiError(400, CodeInvalid.code, "格式不正确：去掉空格和短横线后须为 4 到 32 位字母或数字"), CodeNotFound,
+            ApiError(409, CodeAlreadyRedeemed.code, "已被他人兑换"), *COUPON_GRANT_ERRORS)
     @extend_schema(operation_id="coupon_redeem", request=RedeemInput, responses={201: CouponOutput},
-                   description="兑换码兑换优惠券，每个码只能兑换一次。同一会员重复提交返回已兑换的同一张券。"
-                               "错误码：invalid_code (400，格式不正确)、code_not_found (404)、"
-                               "code_already_redeemed (409，已被他人兑换)、coupon_limit_reached / coupon_sold_out / "
-                               "coupon_budget_exhausted (409)、coupon_claim_ended 等 (403)；被拒时兑换码不会被占用。")
+                   description="兑换码兑换优惠券，每个码只能兑换一次。同一会员重复提交返回已兑换的同一张券；"
+                               "被拒时兑换码不会被占用。")
     def post(self, request: Request) -> Response:
         data = RedeemInput(data=request.data)
         data.is_valid(raise_exception=True)

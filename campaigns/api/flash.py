@@ -21,7 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.errors import FlashSessionNotFound
 from campaigns.selectors.flash import FlashItemView, flash_board, flash_session_detail
+from core.api.schema import errors
 
 
 class FlashItemOutput(serializers.Serializer):
@@ -85,6 +87,7 @@ class FlashSessionListView(APIView):
 class FlashSessionDetailView(APIView):
     permission_classes = [AllowAny]
 
+    @errors(FlashSessionNotFound)
     @extend_schema(operation_id="flash_sessions_retrieve", responses={200: FlashSessionDetailOutput})
     def get(self, request: Request, session_id: int) -> Response:
         now = timezone.now()

@@ -21,7 +21,9 @@ from rest_framework.views import APIView
 
 from campaigns.models import Greeting
 from campaigns.selectors import greetings as selectors
+from campaigns.selectors.greetings import GreetingNotFound
 from core.api.pagination import PageNumberPagination
+from core.api.schema import errors
 from members.api.views import current_member
 
 
@@ -66,6 +68,7 @@ class MyGreetingListView(generics.ListAPIView):
 
 
 class MyGreetingPosterView(APIView):
+    @errors(GreetingNotFound)
     @extend_schema(operation_id="greetings_poster", responses={(200, "image/png"): OpenApiTypes.BINARY},
                    description="祝福海报 PNG，仅本人可取；他人的或尚未生成的返回 404 greeting_not_found。")
     def get(self, request: Request, greeting_id: int) -> FileResponse:

@@ -15,24 +15,28 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.api.coupons import TemplateTextsOutput, _idempotency_key, _optional_member
+from campaigns.api.coupons import COUPON_GRANT_ERRORS, TemplateTextsOutput, _optional_member
+from campaigns.errors import PointsMallItemNotFound, PointsMallLimitReached, PointsMallNotAvailable, PointsMallSoldOut
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from campaigns.selectors import points_mall as selectors
 from campaigns.services import points_mall as services
-from members.api.views import current_member
+from core.api.headers import idempotency_header, idempotency_key
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
+from core.idempotency import IdempotencyKeyReused
+from members.api.views import ADDRESS_NOT_FOUND, current_member
+from members.errors import PointsInsufficient
 
 MAX_ID = 2**63 - 1
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="同一会员、同一 key 重试时返回首次兑换的结果（不会重复扣积分）；同一 key 用于另一件商品返回 409",
-)
+IDEMPOTENCY_HEADER = idempotency_header(
+    "同一会员、同一 key 重试时返回首次兑换的结果（不会重复扣积分）；同一 key 用于另一件商品返回 409")
 
 
 class ItemOutput(serializers.Serializer):
@@ -111,14 +115,17 @@ class ItemListView(generics.ListAPIView):
 
 
 class ExchangeView(APIView):
-    class ExchangeInput(serializers.Serializer):
+    class ExchangeInput(InputSerializer):
         address_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
                                               help_text="实物礼品的收货地址；留空用默认地址")
 
+    @errors(PointsMallItemNotFound, PointsMallNotAvailable, PointsMallSoldOut, PointsMallLimitReached,
+            PointsInsufficient, ADDRESS_NOT_FOUND, ApiError(400, "address_required", "实物礼品须有收货地址"),
+            IdempotencyKeyReused, *COUPON_GRANT_ERRORS)
     @extend_schema(operation_id="points_mall_exchange", request=ExchangeInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: ExchangeOutput, 200: ExchangeOutput})
     def post(self, request: Request, item_id: int) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         data = self.ExchangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         exchange, replayed = services.points_mall_exchange(

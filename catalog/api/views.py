@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +19,8 @@ from catalog import selectors
 from catalog.models import Product, ProductTag
 from core.api.cache import cached_public_get
 from core.money import yuan
+
+MAX_BIGINT = 2**63 - 1
 
 
 class CategoryOutput(serializers.Serializer):
@@ -44,12 +47,28 @@ class CategoryTreeView(APIView):
                                        context={"request": request}).data)
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
+class IdOrFenFilter(django_filters.NumberFilter):
+    """A whole number from 0 to 2^63 - 1 (an id, an amount in fen): a decimal or a number past a
+    bigint is refused as invalid input rather than rounded or sent to the database."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=0, max_value=MAX_BIGINT, **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^[^\u0000]*$"})
+class TextFilter(django_filters.CharFilter):
+    """Free text, which Django's form field refuses when it holds a NUL character."""
+
+
 class ProductFilter(django_filters.FilterSet):
-    category = django_filters.NumberFilter(method="filter_category", label="分类ID（含子分类）")
-    price_min = django_filters.NumberFilter(field_name="min_price_fen", lookup_expr="gte", label="最低价（分）")
-    price_max = django_filters.NumberFilter(field_name="min_price_fen", lookup_expr="lte", label="最高价（分）")
+    category = IdOrFenFilter(method="filter_category", label="分类ID（含子分类）")
+    price_min = IdOrFenFilter(field_name="min_price_fen", lookup_expr="gte", label="最低价（分）")
+    price_max = IdOrFenFilter(field_name="min_price_fen", lookup_expr="lte", label="最高价（分）")
     tag = django_filters.ChoiceFilter(choices=ProductTag.choices, method="filter_tag", label="标签")
-    q = django_filters.CharFilter(method="filter_keyword", label="关键词")
+    q = TextFilter(method="filter_keyword", label="关键词")
     ordering = django_filters.OrderingFilter(
         fields=(("sales_count", "sales"), ("min_price_fen", "price"), ("created_at", "newest")),
         label="排序：sales / -sales / price / -price / newest / -newest",

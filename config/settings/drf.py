@@ -1,16 +1,20 @@
 """Django REST framework, the OpenAPI schema, and the API's rate limits."""
 
+from core.api.converters import NUMBER_SCHEMA
+
 from .env import env, env_int, mall_env
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a bounded size and depth (413 / 400 json_too_deep, never a 500).
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Adds every operation's error responses with their codes (core.api.schema).
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # How many X-Forwarded-For hops to trust for the client address the rate limits count by:
@@ -27,6 +31,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # <number:...> document numbers (core.api.converters): the pattern the route accepts.
+    "PATH_CONVERTER_OVERRIDES": {"number": NUMBER_SCHEMA},
+    # Every choice set gets its own component. Without these, choice sets on fields of the same
+    # name ("status", "kind") get hashed names, and an order's status was documented with the
+    # after-sale statuses.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "shop.models.OrderStatus",
+        "OrderRefundStateEnum": "shop.models.RefundState",
+        "AfterSaleStatusEnum": "shop.models.AfterSaleStatus",
+        "AfterSaleKindEnum": "shop.models.AfterSaleKind",
+        "AfterSaleReasonEnum": "shop.models.aftersales.AfterSaleReason",
+        "ReviewStatusEnum": "shop.models.ReviewStatus",
+        "LogisticsStateEnum": "shop.models.LogisticsState",
+        "CouponKindEnum": "campaigns.models.CouponKind",
+        "CouponSourceEnum": "campaigns.models.CouponSource",
+        "CouponScopeEnum": "campaigns.models.Scope",
+        "PointsMallItemKindEnum": "campaigns.models.PointsMallItemKind",
+        "PointsExchangeStatusEnum": "campaigns.models.PointsExchangeStatus",
+        "PointsKindEnum": "members.models.PointsKind",
+        "GenderEnum": "members.models.Gender",
+        "GreetingKindEnum": "campaigns.models.greetings.GreetingKind",
+    },
 }
 
 # Bearer tokens issued at login.

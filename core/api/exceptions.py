@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -37,6 +38,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         set_rollback()
         return error_response(exc.code, exc.message, exc.status, exc.detail)
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE (DRF reads it through
+        # Django); left alone it becomes Django's HTML 400.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response("request_too_large", f"请求体不能超过 {limit // 1024} KB", 413,
+                              {"max_bytes": limit})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -50,6 +57,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code, message = known_code, known_message
             break
     detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
+    if isinstance(detail, list):
+        # A ValidationError raised with a message rather than per field: detail is always an object.
+        detail = {"non_field_errors": detail}
     if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
         http_status: int = status.HTTP_401_UNAUTHORIZED
     else:

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from core.api.schema import ApiError
 from core.errors import DomainError, ValidationFailed
 from core.images import image_limits
 
@@ -27,3 +28,14 @@ def uploaded_image(request: Request, field: str = "file") -> UploadedFile:
     if upload is None:
         raise ValidationFailed(f"请选择要上传的图片（字段名 {field}）", code="file_required")
     return upload
+
+
+# What uploaded_image() and core.images.image_clean() refuse, for an upload operation's schema.
+UPLOAD_ERRORS = (
+    ApiError(400, "file_required", "没有 file 字段"),
+    ApiError(400, "image_invalid", "不是有效的图片"),
+    ApiError(400, "image_unsupported_format", "仅支持 JPEG、PNG、WebP"),
+    ApiError(400, "image_too_many_pixels", "像素过多"),
+    ApiError(413, "image_too_large", "图片过大"),
+    ApiError(415, "unsupported_media_type", "请以 multipart/form-data 上传"),
+)

@@ -20,8 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import errors
+from core.api.serializers import InputSerializer
+from core.errors import UpstreamError
 from members.api.views import current_member
+from members.errors import CardPlanNotFound, CardPurchaseExpired, CardPurchaseNotFound, CardPurchaseNotPayable
 from members.services import cards
+from payments.errors import TradeMismatch
+from wechat.errors import TradeAlreadyPaid, TradeClosed
 from wechat.serializers import RequestPaymentParams
 
 MAX_ID = 2**63 - 1
@@ -91,9 +97,10 @@ class MyCardView(APIView):
 
 
 class PurchaseCreateView(APIView):
-    class PurchaseInput(serializers.Serializer):
+    class PurchaseInput(InputSerializer):
         plan_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
+    @errors(CardPlanNotFound)
     @extend_schema(operation_id="me_card_purchases_create", request=PurchaseInput, responses={201: PurchaseOutput})
     def post(self, request: Request) -> Response:
         data = self.PurchaseInput(data=request.data)
@@ -103,6 +110,7 @@ class PurchaseCreateView(APIView):
 
 
 class PurchaseDetailView(APIView):
+    @errors(CardPurchaseNotFound)
     @extend_schema(operation_id="me_card_purchases_get", responses={200: PurchaseOutput})
     def get(self, request: Request, purchase_no: str) -> Response:
         purchase = cards.card_purchase_get_for_member(member=current_member(request), purchase_no=purchase_no)
@@ -110,6 +118,8 @@ class PurchaseDetailView(APIView):
 
 
 class PurchasePayView(APIView):
+    @errors(CardPurchaseNotFound, CardPurchaseNotPayable, CardPurchaseExpired, TradeMismatch, TradeAlreadyPaid,
+            TradeClosed, UpstreamError)
     @extend_schema(operation_id="me_card_purchases_pay", request=None, responses={200: RequestPaymentParams})
     def post(self, request: Request, purchase_no: str) -> Response:
         result = cards.card_purchase_prepay(member=current_member(request), purchase_no=purchase_no,
@@ -121,6 +131,6 @@ urlpatterns = [
     path("card-plans", PlanListView.as_view(), name="card-plans"),
     path("me/card", MyCardView.as_view(), name="me-card"),
     path("me/card-purchases", PurchaseCreateView.as_view(), name="me-card-purchases"),
-    path("me/card-purchases/<str:purchase_no>", PurchaseDetailView.as_view(), name="me-card-purchase"),
-    path("me/card-purchases/<str:purchase_no>/pay", PurchasePayView.as_view(), name="me-card-purchase-pay"),
+    path("me/card-purchases/<number:purchase_no>", PurchaseDetailView.as_view(), name="me-card-purchase"),
+    path("me/card-purchases/<number:purchase_no>/pay", PurchasePayView.as_view(), name="me-card-purchase-pay"),
 ]

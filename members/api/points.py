@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ApiError, errors
 from core.errors import ValidationFailed
 from members import selectors
 from members.api.views import current_member
@@ -67,8 +68,10 @@ class PointsEntryListView(generics.ListAPIView):
         return (selectors.points_entries_for_member(member_id=current_member(self.request).pk, kind=kind)
                 .only("id", "kind", "delta", "balance_after", "reference", "created_at"))
 
+    @errors(ApiError(400, "invalid_points_kind", "kind 不是已知的积分类型"))
     @extend_schema(operation_id="me_points_entries", parameters=[
-        OpenApiParameter("kind", str, enum=PointsKind.values, required=False, description="只看某一类积分变动")])
+        OpenApiParameter("kind", str, enum=PointsKind.values, required=False,
+                         description="只看某一类积分变动；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

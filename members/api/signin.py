@@ -18,12 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ApiError, errors
 from core.api.throttles import per_member
 from core.errors import ValidationFailed
 from members.api.views import current_member
+from members.errors import AlreadySignedIn
 from members.services.signin import signin_calendar, signin_today
 
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH = re.compile(r"(20[0-9]{2}|2100)-(0[1-9]|1[0-2])")
 
 
 class RewardOutput(serializers.Serializer):
@@ -52,6 +54,7 @@ class CalendarOutput(serializers.Serializer):
 class SignInView(APIView):
     throttle_classes = [per_member("signin")]
 
+    @errors(AlreadySignedIn)
     @extend_schema(operation_id="me_signin", request=None, responses={201: SignInOutput})
     def post(self, request: Request) -> Response:
         result = signin_today(member=current_member(request))
@@ -61,8 +64,10 @@ class SignInView(APIView):
 
 
 class SignInCalendarView(APIView):
+    @errors(ApiError(400, "invalid_month", "month 须为 YYYY-MM"))
     @extend_schema(operation_id="me_signin_calendar", responses={200: CalendarOutput}, parameters=[
-        OpenApiParameter("month", str, required=False, description="YYYY-MM，默认本月（北京时间）")])
+        OpenApiParameter("month", str, required=False, pattern=f"^{MONTH.pattern}$",
+                         description="YYYY-MM（2000-01 到 2100-12）；不传或为空：本月（北京时间）")])
     def get(self, request: Request) -> Response:
         calendar = signin_calendar(member=current_member(request), month=_month(request.query_params.get("month")))
         body = {"month": f"{calendar.month:%Y-%m}", "days": calendar.days, "today": calendar.today,
@@ -72,11 +77,11 @@ class SignInCalendarView(APIView):
 
 
 def _month(value: str | None) -> dt.date | None:
-    if value is None:
+    if not value:
         return None
-    match = MONTH.match(value.strip())
-    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 2100:
-        raise ValidationFailed("月份格式应为 YYYY-MM", code="invalid_month", detail={"month": value})
+    match = MONTH.fullmatch(value)
+    if match is None:
+        raise ValidationFailed("月份格式应为 YYYY-MM", code="invalid_month", detail={"month": value[:32]})
     return dt.date(int(match[1]), int(match[2]), 1)
 
 

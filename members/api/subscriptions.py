@@ -18,8 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from members.api.views import current_member
 from wechat.messages import subscribe_consent_record, subscribe_credits_for_member
+from wechat.messages.templates import UnknownTemplate
 
 MAX_RESULTS = 20
 
@@ -37,7 +40,7 @@ class SubscriptionsOutput(serializers.Serializer):
 
 
 class SubscriptionsView(APIView):
-    class SubscribeInput(serializers.Serializer):
+    class SubscribeInput(InputSerializer):
         results = serializers.DictField(
             child=serializers.CharField(max_length=64), allow_empty=False,
             help_text="wx.requestSubscribeMessage 的返回结果：模板 ID → accept / reject / ban / filter")
@@ -55,6 +58,8 @@ class SubscriptionsView(APIView):
         credits = subscribe_credits_for_member(member_id=current_member(request).pk)
         return Response(SubscriptionsOutput({"templates": credits}).data)
 
+    @errors(ApiError(400, UnknownTemplate.code, "results 中有未知的模板 ID"),
+            ApiError(400, "invalid_subscribe_result", "订阅结果只能是 accept、reject、ban 或 filter"))
     @extend_schema(operation_id="subscriptions_record", request=SubscribeInput,
                    responses={200: SubscriptionsOutput})
     def post(self, request: Request) -> Response:

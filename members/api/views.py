@@ -11,9 +11,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer, StrictJsonTypes
 from core.api.throttles import per_address, per_member
+from core.errors import UpstreamError, ValidationFailed
 from members import selectors, services
+from members.errors import BirthdayLocked, InvalidBirthday, MemberDeleted, MemberDeletionBlocked, MemberNotFound
 from members.models import Address, Gender, Member
+from wechat.errors import InvalidCode
+
+AVATAR_URL = r"^https?://[!-~]+$"
+ADDRESS_NOT_FOUND = ApiError(404, "address_not_found", "收货地址不存在（或不是你的）")
 
 
 def current_member(request: Request) -> Member:
@@ -21,6 +29,7 @@ def current_member(request: Request) -> Member:
 
 
 class MemberOutput(serializers.ModelSerializer):
+    avatar_url = serializers.CharField(help_text="头像地址：会员提交的 http(s) 地址，或空字符串")
     birthday_editable = serializers.SerializerMethodField(
         help_text="生日还能否由会员自己设置（设置一次后需联系客服修改）")
 
@@ -38,7 +47,7 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [per_address("login")]
 
-    class LoginInput(serializers.Serializer):
+    class LoginInput(InputSerializer):
         code = serializers.CharField(max_length=128, help_text="wx.login() 返回的 code")
 
     class LoginOutput(serializers.Serializer):
@@ -47,6 +56,7 @@ class LoginView(APIView):
         is_new_member = serializers.BooleanField()
         member = MemberOutput()
 
+    @errors(InvalidCode, UpstreamError)
     @extend_schema(operation_id="auth_wechat_login", request=LoginInput,
                    responses={200: LoginOutput})
     def post(self, request: Request) -> Response:
@@ -66,9 +76,11 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    class MeInput(serializers.Serializer):
+    class MeInput(InputSerializer):
         nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
-        avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        # What wx.getUserProfile and chooseAvatar give: an http(s) address in visible ASCII. Not a
+        # URLField, whose host rules (labels of at most 63 characters...) a schema cannot state.
+        avatar_url = serializers.RegexField(AVATAR_URL, max_length=500, required=False, allow_blank=True)
         gender = serializers.ChoiceField(choices=Gender.choices, required=False)
         birthday = serializers.DateField(required=False, allow_null=True)
         province = serializers.CharField(max_length=32, required=False, allow_blank=True)
@@ -78,6 +90,7 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return Response(MemberOutput(current_member(request)).data)
 
+    @errors(ValidationFailed, InvalidBirthday, BirthdayLocked, MemberDeleted)
     @extend_schema(operation_id="me_update", request=MeInput, responses={200: MemberOutput},
                    description="会员自己填写资料。生日只能设置一次：再次改成别的日期返回 409 birthday_locked，"
                                "本次请求的其它字段也不保存。")
@@ -87,6 +100,7 @@ class MeView(APIView):
         member = services.member_profile_update(member=current_member(request), changes=data.validated_data)
         return Response(MemberOutput(member).data)
 
+    @errors(MemberNotFound, MemberDeletionBlocked)
     @extend_schema(operation_id="me_delete", request=None, responses={204: None},
                    description="注销账号：个人资料匿名化（昵称改为“已注销用户”，清空头像、手机号、生日、地区，"
                                "删除收货地址、标签和订阅授权），所有登录令牌失效；评价改为匿名并删除图片，"
@@ -103,9 +117,10 @@ class MeView(APIView):
 class PhoneView(APIView):
     throttle_classes = [per_member("phone_bind")]
 
-    class PhoneInput(serializers.Serializer):
+    class PhoneInput(InputSerializer):
         code = serializers.CharField(max_length=128, help_text="getPhoneNumber 返回的 code")
 
+    @errors(InvalidCode, UpstreamError)
     @extend_schema(operation_id="me_bind_phone", request=PhoneInput, responses={200: MemberOutput})
     def post(self, request: Request) -> Response:
         data = self.PhoneInput(data=request.data)
@@ -114,7 +129,7 @@ class PhoneView(APIView):
         return Response(MemberOutput(member).data)
 
 
-class AddressSerializer(serializers.ModelSerializer):
+class AddressSerializer(StrictJsonTypes, serializers.ModelSerializer):
     phone = serializers.RegexField(r"^[0-9+\- ]{5,20}$", max_length=20)
 
     class Meta:
@@ -139,11 +154,13 @@ class AddressListView(APIView):
 
 
 class AddressDetailView(APIView):
+    @errors(ADDRESS_NOT_FOUND)
     @extend_schema(operation_id="addresses_retrieve", responses={200: AddressSerializer})
     def get(self, request: Request, address_id: int) -> Response:
         address = selectors.address_get_for_member(member=current_member(request), address_id=address_id)
         return Response(AddressSerializer(address).data)
 
+    @errors(ADDRESS_NOT_FOUND)
     @extend_schema(operation_id="addresses_update", request=AddressSerializer,
                    responses={200: AddressSerializer})
     def patch(self, request: Request, address_id: int) -> Response:
@@ -154,6 +171,7 @@ class AddressDetailView(APIView):
         address = services.address_update(member=member, address_id=address_id, data=data.validated_data)
         return Response(AddressSerializer(address).data)
 
+    @errors(ADDRESS_NOT_FOUND)
     @extend_schema(operation_id="addresses_delete", responses={204: None})
     def delete(self, request: Request, address_id: int) -> Response:
         services.address_delete(member=current_member(request), address_id=address_id)

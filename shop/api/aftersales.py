@@ -27,6 +27,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
@@ -36,13 +37,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.headers import idempotency_key
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from core.api.throttles import per_member
-from core.api.uploads import uploaded_image
+from core.api.uploads import UPLOAD_ERRORS, uploaded_image
 from core.errors import ValidationFailed
+from core.idempotency import IdempotencyKeyReused
 from members.api.views import current_member
 from payments.api.views import wechat_notify_answer
 from shop import selectors
-from shop.api.orders import IDEMPOTENCY_HEADER, _idempotency_key
+from shop.api.orders import IDEMPOTENCY_HEADER
+from shop.errors import (
+    AfterSaleInvalidTransition,
+    AfterSaleNotFound,
+    AfterSaleWindowClosed,
+    MixedShipment,
+    MoreThanBought,
+    MoreThanLeft,
+    NotShippedYet,
+    OrderNotFound,
+    OrderNotRefundable,
+    RefundExceedsPaid,
+)
 from shop.models import AfterSale, AfterSaleKind, AfterSaleStatus, RefundState
 from shop.models.aftersales import AfterSaleAction, AfterSaleReason
 from shop.services import aftersales as services
@@ -64,6 +81,7 @@ class ChoiceOutput(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]
 
 
+@extend_schema_serializer(component_name="AfterSalePhotoOutput")  # reviews have a PhotoOutput too
 class PhotoOutput(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.SerializerMethodField()
@@ -142,7 +160,7 @@ class AfterSaleDetailOutput(AfterSaleOutput):
 # --- input ---------------------------------------------------------------------------------------
 
 
-class AfterSaleInputSerializer(serializers.Serializer):
+class AfterSaleInputSerializer(InputSerializer):
     class Line(serializers.Serializer):
         order_line_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=9999)
@@ -197,6 +215,7 @@ class AfterSaleReasonsView(APIView):
 
 
 class AfterSaleOptionsView(APIView):
+    @errors(OrderNotFound)
     @extend_schema(operation_id="orders_after_sale_options", responses={200: AfterSaleOptionsOutput},
                    description="订单各商品还可申请售后的数量与金额、售后截止时间（仅供展示，提交时以服务端校验为准）。")
     def get(self, request: Request, order_no: str) -> Response:
@@ -208,6 +227,7 @@ class AfterSalePhotoUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [per_member("photo_upload")]
 
+    @errors(*UPLOAD_ERRORS, ApiError(409, "too_many_pending_uploads", "未提交的图片过多"))
     @extend_schema(
         operation_id="after_sale_photos_upload",
         request={"multipart/form-data": inline_serializer("AfterSalePhotoUpload",
@@ -237,11 +257,20 @@ class AfterSaleListView(generics.ListAPIView):
             raise ValidationFailed("未知的售后状态", code="invalid_status", detail={"status": status_filter})
         return selectors.after_sale_list_for_member(member=current_member(self.request), status=status_filter)
 
+    @errors(ApiError(400, "invalid_status", "status 不是售后状态"))
     @extend_schema(operation_id="after_sales_list", parameters=[
-        OpenApiParameter("status", str, enum=AfterSaleStatus.values, required=False)])
+        OpenApiParameter("status", str, enum=AfterSaleStatus.values, required=False,
+                         description="售后状态；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    @errors(OrderNotFound, OrderNotRefundable, AfterSaleWindowClosed, MoreThanBought, MoreThanLeft, MixedShipment,
+            NotShippedYet, RefundExceedsPaid, IdempotencyKeyReused,
+            ApiError(400, "after_sale_line_not_in_order", "所选商品不在该订单中"),
+            ApiError(400, "after_sale_duplicate_line", "同一商品只能出现一次"),
+            ApiError(400, "too_many_photos", "图片重复"),
+            ApiError(400, "after_sale_photo_not_found", "图片不存在或已被使用"),
+            ApiError(503, "after_sale_number_busy", "请稍后再试"))
     @extend_schema(
         operation_id="after_sales_create", request=AfterSaleInputSerializer, parameters=[IDEMPOTENCY_HEADER],
         responses={201: AfterSaleDetailOutput},
@@ -252,7 +281,7 @@ class AfterSaleListView(generics.ListAPIView):
                     "after_sale_not_shipped、refund_exceeds_paid、after_sale_photo_not_found。",
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         data = AfterSaleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = current_member(request)
@@ -264,6 +293,7 @@ class AfterSaleListView(generics.ListAPIView):
 
 
 class AfterSaleDetailView(APIView):
+    @errors(AfterSaleNotFound)
     @extend_schema(operation_id="after_sales_retrieve", responses={200: AfterSaleDetailOutput})
     def get(self, request: Request, after_sale_no: str) -> Response:
         detail = selectors.after_sale_detail_for_member(member=current_member(request), after_sale_no=after_sale_no)
@@ -271,6 +301,7 @@ class AfterSaleDetailView(APIView):
 
 
 class AfterSaleWithdrawView(APIView):
+    @errors(AfterSaleNotFound, AfterSaleInvalidTransition)
     @extend_schema(operation_id="after_sales_withdraw", request=None, responses={200: AfterSaleDetailOutput})
     def post(self, request: Request, after_sale_no: str) -> Response:
         member = current_member(request)
@@ -280,10 +311,13 @@ class AfterSaleWithdrawView(APIView):
 
 
 class AfterSaleReturnShipmentView(APIView):
-    class ReturnInput(serializers.Serializer):
+    class ReturnInput(InputSerializer):
         carrier = serializers.CharField(max_length=32)
         tracking_no = serializers.CharField(max_length=64)
 
+    @errors(AfterSaleNotFound, AfterSaleInvalidTransition,
+            ApiError(400, "return_carrier_required", "请填写快递公司"),
+            ApiError(400, "bad_tracking_no", "快递单号应为 6 到 32 位字母、数字或短横线"))
     @extend_schema(operation_id="after_sales_return_shipment", request=ReturnInput,
                    responses={200: AfterSaleDetailOutput},
                    description="退货退款审核通过后，填写寄回的快递公司与单号（可修改）。")
@@ -317,12 +351,13 @@ class WechatRefundNotifyView(APIView):
 
 urlpatterns: list[URLPattern] = [
     path("after-sales/reasons", AfterSaleReasonsView.as_view(), name="after-sale-reasons"),
-    path("orders/<str:order_no>/after-sale-options", AfterSaleOptionsView.as_view(), name="order-after-sale-options"),
+    path("orders/<number:order_no>/after-sale-options", AfterSaleOptionsView.as_view(),
+         name="order-after-sale-options"),
     path("uploads/after-sale-photos", AfterSalePhotoUploadView.as_view(), name="after-sale-photo-upload"),
     path("after-sales/", AfterSaleListView.as_view(), name="after-sale-list"),
-    path("after-sales/<str:after_sale_no>/", AfterSaleDetailView.as_view(), name="after-sale-detail"),
-    path("after-sales/<str:after_sale_no>/withdraw", AfterSaleWithdrawView.as_view(), name="after-sale-withdraw"),
-    path("after-sales/<str:after_sale_no>/return-shipment", AfterSaleReturnShipmentView.as_view(),
+    path("after-sales/<number:after_sale_no>/", AfterSaleDetailView.as_view(), name="after-sale-detail"),
+    path("after-sales/<number:after_sale_no>/withdraw", AfterSaleWithdrawView.as_view(), name="after-sale-withdraw"),
+    path("after-sales/<number:after_sale_no>/return-shipment", AfterSaleReturnShipmentView.as_view(),
          name="after-sale-return-shipment"),
     path("payments/wechat/refund-notify", WechatRefundNotifyView.as_view(), name="payment-wechat-refund-notify"),
 ]

@@ -10,11 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.errors import ProductUnavailable
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from members.api.views import current_member
 from shop import selectors
+from shop.errors import EarlyAccessOnly
 from shop.services import cart as cart_services
 
 MAX_ID = 2**63 - 1
+CART_ITEM_NOT_FOUND = ApiError(404, "cart_item_not_found", "购物车中没有该商品")
 
 
 class CartLineOutput(serializers.Serializer):
@@ -48,7 +53,7 @@ def _cart_body(request: Request) -> dict[str, Any]:
 
 
 class CartView(APIView):
-    class CartAddInput(serializers.Serializer):
+    class CartAddInput(InputSerializer):
         sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=999, default=1)
 
@@ -56,6 +61,8 @@ class CartView(APIView):
     def get(self, request: Request) -> Response:
         return Response(CartOutput(_cart_body(request), context={"request": request}).data)
 
+    @errors(ProductUnavailable, EarlyAccessOnly, ApiError(400, "invalid_quantity", "加上购物车中已有的件数超过上限"),
+            ApiError(400, "cart_full", "购物车已满"))
     @extend_schema(operation_id="cart_add", request=CartAddInput, responses={201: CartOutput})
     def post(self, request: Request) -> Response:
         data = self.CartAddInput(data=request.data)
@@ -66,11 +73,12 @@ class CartView(APIView):
 
 
 class CartItemView(APIView):
-    class CartUpdateInput(serializers.Serializer):
+    class CartUpdateInput(InputSerializer):
         quantity = serializers.IntegerField(min_value=1, max_value=999, required=False)
         selected = serializers.BooleanField(required=False)
         acknowledge_price = serializers.BooleanField(required=False, help_text="已知晓价格变动")
 
+    @errors(CART_ITEM_NOT_FOUND)
     @extend_schema(operation_id="cart_update", request=CartUpdateInput, responses={200: CartOutput})
     def patch(self, request: Request, item_id: int) -> Response:
         data = self.CartUpdateInput(data=request.data)
@@ -83,6 +91,7 @@ class CartItemView(APIView):
             cart_services.cart_acknowledge_price(member=member, item_id=item_id)
         return Response(CartOutput(_cart_body(request), context={"request": request}).data)
 
+    @errors(CART_ITEM_NOT_FOUND)
     @extend_schema(operation_id="cart_remove", responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:
         cart_services.cart_remove(member=current_member(request), item_id=item_id)
@@ -90,7 +99,7 @@ class CartItemView(APIView):
 
 
 class CartSelectAllView(APIView):
-    class SelectAllInput(serializers.Serializer):
+    class SelectAllInput(InputSerializer):
         selected = serializers.BooleanField()
 
     @extend_schema(operation_id="cart_select_all", request=SelectAllInput, responses={200: CartOutput})

@@ -10,27 +10,67 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.errors import (
+    CouponCombinationInvalid,
+    CouponNotFound,
+    CouponUnavailable,
+    FlashBudgetExhausted,
+    FlashItemNotFound,
+    FlashLimitExceeded,
+    FlashNotActive,
+    FlashSoldOut,
+)
 from campaigns.models import CouponKind
-from campaigns.pricing import CouponVerdict
+from campaigns.pricing import COUPON_REASONS, CouponVerdict
+from catalog.errors import InsufficientStock, NotDeliverable, ProductUnavailable
+from core.api.headers import idempotency_header, idempotency_key
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from core.audit import Actor
-from core.errors import ValidationFailed
+from core.errors import DomainError, UpstreamError, ValidationFailed
+from core.idempotency import IdempotencyKeyReused
 from members.api.views import current_member
+from members.errors import PointsInsufficient
+from payments.errors import TradeMismatch
 from shop import selectors
+from shop.errors import (
+    AddressRequired,
+    EarlyAccessOnly,
+    EmptyOrder,
+    InvalidTransition,
+    OrderExpired,
+    OrderNotFound,
+    PointsExceedLimit,
+    PriceChanged,
+)
 from shop.models import Order, OrderStatus
 from shop.pricing import Quote
 from shop.services import orders as order_services
 from shop.services import payments as payment_services
 from shop.services.orders import CheckoutInput, LineInput
+from wechat.errors import TradeAlreadyPaid, TradeClosed
 from wechat.serializers import RequestPaymentParams
 
 MAX_ID = 2**63 - 1
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="同一 key 与相同请求体重放时返回首次结果；不同请求体返回 409",
+IDEMPOTENCY_HEADER = idempotency_header("同一 key 与相同请求体重放时返回首次结果；不同请求体返回 409")
+
+# What pricing a checkout can refuse (order_services.checkout_price), for the preview and the order.
+CHECKOUT_ERRORS: tuple[ApiError | type[DomainError], ...] = (
+    EmptyOrder, ProductUnavailable, EarlyAccessOnly, NotDeliverable,
+    ApiError(400, "flash_item_conflict", "同一商品不能同时以秒杀价和其他价格购买"),
+    ApiError(400, "address_not_found", "address_id 不是你的收货地址"),
+    PointsExceedLimit, PointsInsufficient, FlashItemNotFound, FlashNotActive, FlashLimitExceeded,
+    CouponNotFound, CouponCombinationInvalid, CouponUnavailable,
+    *(ApiError(409, code, f"优惠券不可用：{note}") for code, note in COUPON_REASONS.items()),
+)
+# Placing the order adds what taking stock, coupons and points can refuse (order_services.order_place).
+PLACE_ERRORS = (
+    *CHECKOUT_ERRORS, AddressRequired, PriceChanged, FlashSoldOut, FlashBudgetExhausted, InsufficientStock,
+    ApiError(400, "invalid_quantity", "秒杀商品数量有误"), IdempotencyKeyReused,
 )
 
 
-class CheckoutInputSerializer(serializers.Serializer):
+class CheckoutInputSerializer(InputSerializer):
     class Item(serializers.Serializer):
         sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=999)
@@ -158,6 +198,7 @@ class PreviewOutput(serializers.Serializer):
 
 
 class CheckoutPreviewView(APIView):
+    @errors(*CHECKOUT_ERRORS)
     @extend_schema(operation_id="checkout_preview", request=CheckoutInputSerializer,
                    responses={200: PreviewOutput})
     def post(self, request: Request) -> Response:
@@ -246,16 +287,6 @@ class OrderDetailOutput(OrderOutput):
     coupons = AppliedCouponOutput(many=True, source="applied_coupons", help_text="下单时使用的优惠券")
 
 
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 64 or not key.isascii() or not key.isprintable():
-        raise ValidationFailed("Idempotency-Key 须为 1 到 64 个可见 ASCII 字符", code="invalid_idempotency_key")
-    return key
-
-
 class OrderListView(generics.ListAPIView):
     serializer_class = OrderOutput
     queryset = Order.objects.none()  # for the schema; get_queryset() scopes by member
@@ -268,15 +299,18 @@ class OrderListView(generics.ListAPIView):
             raise ValidationFailed("未知的订单状态", code="invalid_status", detail={"status": status_filter})
         return selectors.order_list_for_member(member=current_member(self.request), status=status_filter)
 
+    @errors(ApiError(400, "invalid_status", "status 不是订单状态"))
     @extend_schema(operation_id="orders_list", parameters=[
-        OpenApiParameter("status", str, enum=OrderStatus.values, required=False)])
+        OpenApiParameter("status", str, enum=OrderStatus.values, required=False,
+                         description="订单状态；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    @errors(*PLACE_ERRORS)
     @extend_schema(operation_id="orders_create", request=CheckoutInputSerializer,
                    parameters=[IDEMPOTENCY_HEADER], responses={201: OrderDetailOutput})
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         data = CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = current_member(request)
@@ -288,6 +322,7 @@ class OrderListView(generics.ListAPIView):
 
 
 class OrderDetailView(APIView):
+    @errors(OrderNotFound)
     @extend_schema(operation_id="orders_retrieve", responses={200: OrderDetailOutput})
     def get(self, request: Request, order_no: str) -> Response:
         order = selectors.order_detail_for_member(member=current_member(request), order_no=order_no)
@@ -295,23 +330,26 @@ class OrderDetailView(APIView):
 
 
 class OrderPayView(APIView):
+    @errors(OrderNotFound, InvalidTransition, OrderExpired, TradeMismatch, TradeAlreadyPaid, TradeClosed,
+            UpstreamError)
     @extend_schema(operation_id="orders_pay", request=None, parameters=[IDEMPOTENCY_HEADER],
                    responses={200: RequestPaymentParams})
     def post(self, request: Request, order_no: str) -> Response:
-        _idempotency_key(request)  # prepay is idempotent per order by itself
+        idempotency_key(request)  # prepay is idempotent per order by itself
         result = payment_services.order_prepay(member=current_member(request), order_no=order_no,
                                                client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")
         return Response(RequestPaymentParams(result.request_payment).data)
 
 
 class OrderCancelView(APIView):
-    class CancelInput(serializers.Serializer):
+    class CancelInput(InputSerializer):
         reason = serializers.CharField(max_length=100, required=False, default="买家取消", allow_blank=True)
 
+    @errors(OrderNotFound, InvalidTransition)
     @extend_schema(operation_id="orders_cancel", request=CancelInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={200: OrderDetailOutput})
     def post(self, request: Request, order_no: str) -> Response:
-        _idempotency_key(request)
+        idempotency_key(request)
         data = self.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
         member = current_member(request)
@@ -323,6 +361,7 @@ class OrderCancelView(APIView):
 
 
 class OrderConfirmReceiptView(APIView):
+    @errors(OrderNotFound, InvalidTransition)
     @extend_schema(operation_id="orders_confirm_receipt", request=None, responses={200: OrderDetailOutput})
     def post(self, request: Request, order_no: str) -> Response:
         member = current_member(request)

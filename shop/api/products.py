@@ -16,6 +16,7 @@ from catalog import selectors as catalog_selectors
 from catalog.api.views import ProductOutput
 from catalog.models import Product
 from core.api.cache import cached_public_get
+from core.api.schema import ApiError, errors
 from members.models import Tier
 from shop.selectors import review_summary_for_product
 
@@ -63,6 +64,7 @@ class ProductDetailView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @errors(ApiError(404, "product_not_found", "商品不存在或已下架"))
     @extend_schema(operation_id="products_retrieve", responses={200: ProductDetailOutput})
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:

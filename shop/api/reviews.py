@@ -24,17 +24,31 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.cache import cached_public_get
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from core.api.throttles import per_member
-from core.api.uploads import uploaded_image
+from core.api.uploads import UPLOAD_ERRORS, uploaded_image
 from core.errors import ValidationFailed
 from members.api.views import current_member
 from shop import selectors
+from shop.errors import (
+    AlreadyReviewed,
+    ContentRisky,
+    FollowupExists,
+    OrderLineNotFound,
+    ReviewNotAllowed,
+    ReviewNotFound,
+    ReviewPhotoInvalid,
+    UploadLimitReached,
+)
 from shop.models import OrderLine, Review, ReviewStatus
 from shop.selectors import RatingFilter
 from shop.services import reviews as review_services
 from shop.services.reviews import MAX_CONTENT_CHARS, MAX_PHOTOS
 
 MAX_ID = 2**63 - 1
+# The query's boolean as schemas write it, and as the mini-program's first version did (1 / 0).
+WITH_PHOTOS = {"true": True, "false": False, "1": True, "0": False}
 
 
 def _absolute(request: Request | None, url: str) -> str:
@@ -59,6 +73,7 @@ class ReviewPhotoUploadView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [per_member("photo_upload")]
 
+    @errors(*UPLOAD_ERRORS, UploadLimitReached)
     @extend_schema(
         operation_id="review_photos_upload",
         request={"multipart/form-data": inline_serializer("ReviewPhotoUpload", {"file": serializers.ImageField()})},
@@ -151,7 +166,7 @@ class OwnReviewOutput(ReviewOutput):
                 "status_label": ReviewStatus(review.followup_status).label if review.followup_status else ""}
 
 
-class ReviewInput(serializers.Serializer):
+class ReviewInput(InputSerializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
     content = serializers.CharField(max_length=MAX_CONTENT_CHARS, required=False, allow_blank=True, default="",
                                     trim_whitespace=True)
@@ -160,7 +175,7 @@ class ReviewInput(serializers.Serializer):
                                       max_length=MAX_PHOTOS, required=False, default=list)
 
 
-class FollowupInput(serializers.Serializer):
+class FollowupInput(InputSerializer):
     content = serializers.CharField(max_length=MAX_CONTENT_CHARS, trim_whitespace=True)
     photo_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
                                       max_length=MAX_PHOTOS, required=False, default=list)
@@ -179,6 +194,8 @@ def _own(review: Review, request: Request) -> dict[str, Any]:
 class ReviewCreateView(APIView):
     throttle_classes = [per_member("review")]
 
+    @errors(OrderLineNotFound, ReviewNotAllowed, ApiError(409, "line_refunded", "该商品已退款，无法评价"),
+            AlreadyReviewed, ContentRisky, ReviewPhotoInvalid)
     @extend_schema(operation_id="order_line_review_create", request=ReviewInput, responses={201: OwnReviewOutput},
                    description="评价一件已收货的商品（每件一次）。" + _MODERATION_ERRORS)
     def post(self, request: Request, line_id: int) -> Response:
@@ -191,6 +208,8 @@ class ReviewCreateView(APIView):
 class ReviewFollowupView(APIView):
     throttle_classes = [per_member("review")]
 
+    @errors(ReviewNotFound, FollowupExists, ContentRisky, ReviewPhotoInvalid,
+            ApiError(400, "content_required", "请填写追评内容"))
     @extend_schema(operation_id="review_followup_create", request=FollowupInput, responses={201: OwnReviewOutput},
                    description="追评（每条评价一次）。"
                                "错误码：followup_exists (409)、review_not_found (404)、content_risky。")
@@ -257,14 +276,20 @@ class ProductReviewListView(generics.ListAPIView):
         if rating is not None and rating not in RatingFilter.RANGES:
             raise ValidationFailed("rating 须为 good、medium 或 bad", code="invalid_rating_filter",
                                    detail={"rating": rating})
-        with_photos = (params.get("with_photos") or "").lower() in {"1", "true", "yes"}
+        with_photos = params.get("with_photos") or "false"
+        if with_photos not in WITH_PHOTOS:
+            raise ValidationFailed("with_photos 须为 true 或 false", code="invalid_with_photos",
+                                   detail={"with_photos": with_photos[:32]})
         return selectors.review_list_for_product(product_id=self.kwargs["product_id"],
-                                                       with_photos=with_photos, rating=rating)
+                                                       with_photos=WITH_PHOTOS[with_photos], rating=rating)
 
+    @errors(ApiError(400, "invalid_rating_filter", "rating 不是 good、medium 或 bad"),
+            ApiError(400, "invalid_with_photos", "with_photos 不是 true、false、1 或 0"))
     @extend_schema(operation_id="product_reviews_list", parameters=[
-        OpenApiParameter("with_photos", bool, required=False, description="有图：只看带图片的评价"),
+        OpenApiParameter("with_photos", bool, required=False,
+                         description="有图：true（或 1）只看带图片的评价；不传或为空：全部"),
         OpenApiParameter("rating", str, enum=list(RatingFilter.RANGES), required=False,
-                         description="good 好评 (4–5★) / medium 中评 (3★) / bad 差评 (1–2★)"),
+                         description="good 好评 (4–5★) / medium 中评 (3★) / bad 差评 (1–2★)；不传或为空：全部"),
     ], description="商品的已发布评价，精选在前，其余按时间倒序；匿名评价显示为「昵称首字**」。")
     @cached_public_get
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

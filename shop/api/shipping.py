@@ -15,7 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import errors
 from members.api.views import current_member
+from shop.errors import OrderNotFound
 from shop.models import LogisticsState, Order, OrderLine, OrderStatus, Shipment
 from shop.services.shipping import shipments_for_member, units_to_ship
 
@@ -35,7 +37,7 @@ class PackageItemOutput(serializers.Serializer):
     quantity = serializers.IntegerField()
 
 
-class ShipmentOutput(serializers.Serializer):
+class PackageOutput(serializers.Serializer):
     id = serializers.IntegerField()
     carrier = serializers.CharField()
     carrier_code = serializers.CharField()
@@ -53,7 +55,7 @@ class OrderShipmentsOutput(serializers.Serializer):
     order_no = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_label = serializers.CharField()
-    shipments = ShipmentOutput(many=True)
+    shipments = PackageOutput(many=True)
     unshipped = PackageItemOutput(many=True, help_text="尚未发出的商品（部分发货时）")
 
 
@@ -84,6 +86,7 @@ def _body(order: Order, shipments: list[Shipment]) -> dict[str, Any]:
 
 
 class OrderShipmentsView(APIView):
+    @errors(OrderNotFound)
     @extend_schema(operation_id="orders_shipments", responses={200: OrderShipmentsOutput})
     def get(self, request: Request, order_no: str) -> Response:
         order, shipments = shipments_for_member(member=current_member(request), order_no=order_no)
@@ -91,5 +94,5 @@ class OrderShipmentsView(APIView):
 
 
 urlpatterns: list[URLPattern] = [
-    path("orders/<str:order_no>/shipments", OrderShipmentsView.as_view(), name="order-shipments"),
+    path("orders/<number:order_no>/shipments", OrderShipmentsView.as_view(), name="order-shipments"),
 ]
