@@ -31,18 +31,45 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.errors import ShareSceneInvalid
+from campaigns.errors import (
+    BindingRefused,
+    CommissionNotFound,
+    DistributionDisabled,
+    DistributionThresholdNotMet,
+    DistributorAlreadyActive,
+    DistributorApplicationInvalid,
+    DistributorApplicationPending,
+    DistributorFrozen,
+    DistributorNotFound,
+    NotADistributor,
+    ShareSceneInvalid,
+    WithdrawalAmountInvalid,
+    WithdrawalDailyLimitReached,
+    WithdrawalExceedsAvailable,
+    WithdrawalNotFound,
+)
 from campaigns.models import Binding, Commission, CommissionStatus, Distributor, Withdrawal
 from campaigns.models.distribution import BindingSource
 from campaigns.selectors import distribution as selectors
 from campaigns.services import bindings, distribution, withdrawals
-from core.api.idempotency import idempotency_header, idempotency_key
+from core.api.headers import idempotency_header, idempotency_key
 from core.api.pagination import PageNumberPagination
+from core.api.schema import ApiError, errors
+from core.api.serializers import InputSerializer
 from core.api.throttles import per_member
+from core.errors import ValidationFailed
+from core.idempotency import IdempotencyKeyReused
 from core.privacy import mask_name, mask_phone
 from members.api.views import current_member
+from payments.errors import TransferNotConfirmable
 
 MAX_FEN = 10**10
+BINDING_REFUSED = tuple(ApiError(409, code, note) for code, note in (
+    ("binding_self", "不能绑定自己"), ("binding_cycle", "对方是你的下级"),
+    ("binding_distributor_inactive", "该分销员暂不可绑定"), ("binding_has_upline", "已有推荐人"),
+    ("binding_not_new", "仅新会员可绑定推荐人")))
+INVALID_LEVEL = ApiError(400, "invalid_level", "level 须为 1 或 2")
+INVALID_STATUS = ApiError(400, "invalid_status", "status 不是佣金状态")
 
 
 # --- me ---------------------------------------------------------------------------------------------------
@@ -95,7 +122,7 @@ def _me(distributor: Distributor | None) -> dict[str, Any]:
     return body
 
 
-class ApplyInput(serializers.Serializer):
+class ApplyInput(InputSerializer):
     real_name = serializers.CharField(max_length=32)
     phone = serializers.CharField(max_length=20)
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
@@ -111,6 +138,8 @@ class ApplyView(APIView):
                                "distributor_application_invalid (400，detail.field 指出哪一项)、"
                                "distributor_application_pending / distributor_already_active / distributor_frozen / "
                                "distribution_threshold_not_met / distribution_disabled (409)。")
+    @errors(DistributorApplicationInvalid, DistributorApplicationPending, DistributorAlreadyActive,
+            DistributorFrozen, DistributionThresholdNotMet, DistributionDisabled)
     def post(self, request: Request) -> Response:
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -132,7 +161,7 @@ class MeView(APIView):
 # --- binding ----------------------------------------------------------------------------------------------
 
 
-class BindInput(serializers.Serializer):
+class BindInput(InputSerializer):
     scene = serializers.CharField(max_length=64, help_text="分享参数：小程序码 scene 或页面 query 中的 d=<分销员ID>")
     share_type = serializers.ChoiceField(choices=[BindingSource.POSTER, BindingSource.PRODUCT, BindingSource.PAGE],
                                          default=BindingSource.PAGE, help_text="poster 海报 / product 商品 / page 页面")
@@ -154,6 +183,7 @@ class BindView(APIView):
                                "share_scene_invalid (400)、distributor_not_found (404)、binding_refused 类 (409)："
                                "binding_self / binding_cycle / binding_distributor_inactive / binding_has_upline / "
                                "binding_not_new。")
+    @errors(ShareSceneInvalid, DistributorNotFound, BindingRefused, *BINDING_REFUSED)
     def post(self, request: Request) -> Response:
         data = BindInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -194,12 +224,16 @@ class TeamView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Binding.objects.none()
-        level = 2 if self.request.query_params.get("level") == "2" else 1
+        level = {"": 1, "1": 1, "2": 2}.get(self.request.query_params.get("level", ""))
+        if level is None:
+            raise ValidationFailed(INVALID_LEVEL.note, code=INVALID_LEVEL.code,
+                                   detail={"level": self.request.query_params["level"]})
         return selectors.team_members(distributor=_mine(self.request), level=level, now=timezone.now())
 
     @extend_schema(operation_id="distribution_team",
                    parameters=[OpenApiParameter("level", int, enum=[1, 2], description="1 直属下级 / 2 二级下级")],
                    description="我的团队，按层级；最新加入的在前。非分销员 403 not_a_distributor。")
+    @errors(NotADistributor, INVALID_LEVEL)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)
 
@@ -223,13 +257,15 @@ class CommissionListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Commission.objects.none()
-        wanted = self.request.query_params.get("status")
-        return selectors.commissions_for_distributor(
-            distributor=_mine(self.request), status=wanted if wanted in CommissionStatus.values else None)
+        wanted = self.request.query_params.get("status", "")
+        if wanted and wanted not in CommissionStatus.values:
+            raise ValidationFailed(INVALID_STATUS.note, code=INVALID_STATUS.code, detail={"status": wanted})
+        return selectors.commissions_for_distributor(distributor=_mine(self.request), status=wanted or None)
 
     @extend_schema(operation_id="distribution_commissions",
                    parameters=[OpenApiParameter("status", str, enum=list(CommissionStatus.values))],
                    description="佣金明细，最新的在前，可按状态筛选。")
+    @errors(NotADistributor, INVALID_STATUS)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)
 
@@ -237,6 +273,7 @@ class CommissionListView(generics.ListAPIView):
 class CommissionDetailView(APIView):
     @extend_schema(operation_id="distribution_commission", responses={200: CommissionOutput},
                    description="一条佣金记录；不是自己的返回 404 commission_not_found。")
+    @errors(NotADistributor, CommissionNotFound)
     def get(self, request: Request, commission_id: int) -> Response:
         commission = selectors.commission_for_distributor(distributor=_mine(request), commission_id=commission_id)
         return Response(CommissionOutput(commission).data)
@@ -248,6 +285,7 @@ class CommissionDetailView(APIView):
 class PosterView(APIView):
     @extend_schema(operation_id="distribution_poster", responses={(200, "image/png"): OpenApiTypes.BINARY},
                    description="我的分销海报 PNG（小程序码 scene 为 d=<分销员ID>）。非分销员 403 not_a_distributor。")
+    @errors(NotADistributor)
     def get(self, request: Request) -> HttpResponse:
         png = distribution.distributor_poster(member=current_member(request))
         response = HttpResponse(png, content_type="image/png")
@@ -265,6 +303,7 @@ class ProductShareOutput(serializers.Serializer):
 class ProductShareView(APIView):
     @extend_schema(operation_id="distribution_product_share", responses={200: ProductShareOutput},
                    description="商品详情页的「分享赚 ¥x」，仅分销员可取（否则 403 not_a_distributor）。")
+    @errors(NotADistributor, ApiError(404, "product_not_found", "商品不存在或已下架"))
     def get(self, request: Request, product_id: int) -> Response:
         share = distribution.distributor_product_share(member=current_member(request), product_id=product_id)
         return Response(ProductShareOutput(share).data)
@@ -273,7 +312,7 @@ class ProductShareView(APIView):
 # --- withdrawals -----------------------------------------------------------------------------------------------
 
 
-class WithdrawInput(serializers.Serializer):
+class WithdrawInput(InputSerializer):
     amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="提现金额（分，含手续费）")
 
 
@@ -310,6 +349,8 @@ class WithdrawalListView(generics.ListCreateAPIView):
                    description="申请提现，金额立即从可提现转入提现中。错误码：withdrawal_amount_invalid (400，"
                                "低于最低提现金额)、not_a_distributor (403)、withdrawal_exceeds_available / "
                                "withdrawal_daily_limit_reached / distributor_frozen / idempotency_key_reused (409)。")
+    @errors(WithdrawalAmountInvalid, NotADistributor, WithdrawalExceedsAvailable, WithdrawalDailyLimitReached,
+            DistributorFrozen, IdempotencyKeyReused)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = WithdrawInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -331,6 +372,7 @@ class WithdrawalConfirmView(APIView):
     @extend_schema(operation_id="distribution_withdrawal_confirm", responses={200: ConfirmParamsOutput},
                    description="打款中的提现：传给 wx.requestMerchantTransfer 的参数，会员确认后到账。"
                                "错误码：withdrawal_not_found (404)、transfer_not_confirmable (409，当前无需确认)。")
+    @errors(WithdrawalNotFound, TransferNotConfirmable)
     def get(self, request: Request, withdrawal_no: str) -> Response:
         params = withdrawals.withdrawal_confirm_params(member_id=current_member(request).pk,
                                                        withdrawal_no=withdrawal_no)
@@ -340,6 +382,7 @@ class WithdrawalConfirmView(APIView):
 class WithdrawalDetailView(APIView):
     @extend_schema(operation_id="distribution_withdrawal", responses={200: WithdrawalOutput},
                    description="一笔提现；不是自己的返回 404 withdrawal_not_found。")
+    @errors(WithdrawalNotFound)
     def get(self, request: Request, withdrawal_no: str) -> Response:
         withdrawal = selectors.withdrawal_for_member(member_id=current_member(request).pk,
                                                      withdrawal_no=withdrawal_no)
@@ -358,8 +401,8 @@ urlpatterns: list[URLPattern] = [
     path("distribution/products/<int:product_id>/share", ProductShareView.as_view(),
          name="distribution-product-share"),
     path("distribution/withdrawals", WithdrawalListView.as_view(), name="distribution-withdrawals"),
-    path("distribution/withdrawals/<str:withdrawal_no>", WithdrawalDetailView.as_view(),
+    path("distribution/withdrawals/<number:withdrawal_no>", WithdrawalDetailView.as_view(),
          name="distribution-withdrawal"),
-    path("distribution/withdrawals/<str:withdrawal_no>/confirm", WithdrawalConfirmView.as_view(),
+    path("distribution/withdrawals/<number:withdrawal_no>/confirm", WithdrawalConfirmView.as_view(),
          name="distribution-withdrawal-confirm"),
 ]

@@ -345,7 +345,7 @@ class OrderCancelView(APIView):
     class CancelInput(InputSerializer):
         reason = serializers.CharField(max_length=100, required=False, default="买家取消", allow_blank=True)
 
-    @errors(OrderNotFound, InvalidTransition)
+    @errors(OrderNotFound, InvalidTransition, UpstreamError)
     @extend_schema(operation_id="orders_cancel", request=CancelInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={200: OrderDetailOutput})
     def post(self, request: Request, order_no: str) -> Response:

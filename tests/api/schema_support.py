@@ -27,6 +27,11 @@ from tests.fixtures import make_shopper
 NOT_THE_MINI_PROGRAMS = {
     "payments_wechat_notify": "WeChat Pay's payment notification (signed XML), tested in tests/payments",
     "payments_wechat_refund_notify": "WeChat Pay's refund notification (signed XML), tested in tests/shop",
+    "payments_wechat_transfer_notify": "WeChat Pay's transfer notification (Pay v3, signed and encrypted JSON), "
+                                       "tested in tests/payments/test_transfers.py",
+    "wechat_messages_verify": "WeChat's check of the message URL (signed echostr), tested in tests/wechat",
+    "wechat_messages_receive": "WeChat's message push (signed, plain or safe mode), tested in tests/wechat and "
+                               "tests/shop/test_photo_moderation.py",
 }
 
 
