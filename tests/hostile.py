@@ -3,6 +3,8 @@ network sends instead of WeChat's body, and how the answer to one must look."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypothesis import strategies as st
@@ -44,3 +46,15 @@ def mutations(genuine: bytes) -> st.SearchStrategy[bytes]:
         lambda p: genuine[:p[0]] + p[1] + genuine[p[0] + len(p[1]):])
     cut = positions.map(lambda n: genuine[:n])
     return st.one_of(flip, insert, replace, cut, st.binary(max_size=256))
+
+
+def assert_each_refused_in_one_log_line(bodies: Mapping[str, bytes], post: Callable[[bytes], Any], url: str,
+                                        caplog: Any) -> None:
+    """Each body is answered FAIL (400) and logged in exactly one line saying the notify was refused."""
+    for name, body in bodies.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            response = post(body)
+        assert response.status_code == 400 and FAIL in response.content, name
+        assert [(r.name, r.levelname) for r in caplog.records] == [("django.request", "WARNING")], name
+        assert caplog.records[0].getMessage().startswith(f"WeChat notify to {url} refused"), name
