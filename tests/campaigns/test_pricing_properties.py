@@ -1,5 +1,4 @@
-"""Property tests of the checkout pricing pipeline with campaigns (issue 4, must-be-true #1) and
-the member stages (issue 5).
+"""Property tests of the checkout pricing pipeline with its campaign stages and its member stages.
 
 Random carts (flash lines among them, random costs), a random buyer (tier and card discounts,
 折上折 or 取优, a margin floor, a points balance, a tier free-shipping threshold), random 满减 /

@@ -1,7 +1,7 @@
 """Points at the service level: award, spend (FIFO), returns, reversals, expiry, reconcile.
 
-Must be true (issue 5): #1 two spends of the same points → one succeeds, never negative, ledger
-sum = balance (also checked nightly, drift reported); #3 FIFO expiry to the point; #4 the points
+What must hold: two spends of the same points → one succeeds, never negative, ledger
+sum = balance (also checked nightly, drift reported); FIFO expiry to the point; the points
 side of a refund — spent points returned and earned points reversed exactly once, also in part.
 """
 
