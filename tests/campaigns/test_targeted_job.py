@@ -1,4 +1,4 @@
-"""Must be true (issue 4, #4): a targeted issue to a segment of 10,000 members runs as a job on a
+"""What must hold: a targeted issue to a segment of 10,000 members runs as a job on a
 real Celery worker, is idempotent, and its counts add up."""
 
 from __future__ import annotations

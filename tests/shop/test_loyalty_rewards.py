@@ -1,4 +1,4 @@
-"""What an order's payment earns and what its refunds give back (issue 5, must-be-true #4).
+"""What an order's payment earns and what its refunds give back.
 
 Payments and refunds go through the WeChat sandbox and its notifies to the live mall; points are
 spent at placement by the real checkout. Every expected number is worked out from the rules:

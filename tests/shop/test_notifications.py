@@ -1,6 +1,6 @@
 """What the shop tells shoppers: paid, shipped, after-sales progress — after commit, one credit each.
 
-Must be true (issue 3, 5): with no subscribe credit, shipping sends nothing and logs why; with
+What must hold: with no subscribe credit, shipping sends nothing and logs why; with
 one credit, exactly one message is sent and the credit is used (on a real Celery worker).
 WeChat is the sandbox over HTTP; the send task runs eagerly through `.apply()` except where a
 real worker is started.
