@@ -119,10 +119,10 @@ def points_award(*, member_id: int, points: int, kind: str, reference: str, oper
     try:
         with transaction.atomic():
             balance = _balance_add(member_id, points)
-            entry = PointsEntry.objects.create(member_id=member_id, kind=kind, delta=points, balance_after=balance,
-                                               reference=reference, operator_id=operator_id(operator), note=note[:200],
-                                               created_at=now)
-            _new_lot(entry, points, now)
+            entry = PointsEntry(member_id=member_id, kind=kind, delta=points, balance_after=balance,
+                                reference=reference, operator_id=operator_id(operator), note=note[:200],
+                                created_at=now)
+            _entry_with_new_lot(entry, points, now)
     except IntegrityError:
         if reference and _entry(member_id, kind, reference) is not None:
             return None  # a concurrent twin committed first
@@ -140,7 +140,9 @@ def points_spend(*, member_id: int, points: int, kind: str = PointsKind.SPEND, r
     Raises PointsInsufficient (409 points_insufficient) and changes nothing when the balance is
     short. The balance is the WHERE clause of one conditional UPDATE (`points_balance >= n`), so
     two orders spending the same points at once cannot both succeed. Then the lots are taken
-    oldest first, each locked in that order. Overdue lots are expired first.
+    oldest first, with the ledger row and the allocations, in one statement (the member row that
+    UPDATE locked is taken first by every writer of lots, so they stay still meanwhile). Overdue
+    lots are expired first.
 
     Idempotent per (member, kind, reference): a repeat returns the first row; a repeat with a
     different number of points raises PointsReferenceReused. Runs in the caller's transaction
@@ -512,6 +514,35 @@ allocated AS (
     SELECT entry.id, plan.id, -plan.part FROM plan CROSS JOIN entry RETURNING id)
 SELECT (SELECT id FROM entry), (SELECT COALESCE(SUM(part), 0) FROM taken), (SELECT COUNT(*) FROM allocated)
 """
+
+
+# The earning counterpart: the ledger row, its lot and the lot's allocation in one statement.
+_EARN_INTO_LOT = f"""
+WITH entry AS (
+    INSERT INTO {PointsEntry._meta.db_table}
+        (member_id, kind, delta, balance_after, reference, origin_id, shortfall, operator_id, note, created_at)
+    VALUES (%(member)s, %(kind)s, %(delta)s, %(balance)s, %(reference)s, NULL, 0, %(operator)s, %(note)s, %(now)s)
+    RETURNING id),
+lot AS (
+    INSERT INTO {PointsLot._meta.db_table} (member_id, entry_id, earned, remaining, earned_at, expires_at)
+    SELECT %(member)s, entry.id, %(points)s, %(points)s, %(now)s, %(expires)s FROM entry
+    RETURNING id, entry_id)
+INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
+SELECT entry_id, id, %(points)s FROM lot RETURNING entry_id
+"""
+
+
+def _entry_with_new_lot(entry: PointsEntry, points: int, now: dt.datetime) -> None:
+    """Insert the earning `entry` (unsaved) with its new lot, expiring POINTS_EXPIRE_MONTHS after
+    `now`, and the lot's allocation: _new_lot() for a new entry, in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EARN_INTO_LOT, {
+            "member": entry.member_id, "kind": entry.kind, "delta": entry.delta, "balance": entry.balance_after,
+            "reference": entry.reference, "operator": entry.operator_id, "note": entry.note, "now": now,
+            "points": points, "expires": points_expires_at(now)})
+        (entry_id,) = cursor.fetchone()
+    entry.pk = entry_id
+    entry._state.adding = False
 
 
 def _entry_taken_from_lots(entry: PointsEntry, points: int) -> None:
