@@ -167,8 +167,8 @@ def test_the_summary_follows_a_review_hidden_and_the_reconcile_repairs_a_drift(a
     Product.objects.filter(pk=product.pk).update(review_count=7, review_positive=0)
     later = timezone.now() + dt.timedelta(minutes=settings.COUNTERS_RECONCILE_QUIET_MINUTES + 1)
     report = counters_reconcile(now=later)
-    assert [(d.counter, d.recorded, d.expected) for d in report.drifts] == [
-        ("catalog.Product.review_count", 7, 1), ("catalog.Product.review_positive", 0, 1)]
+    review_drifts = [(d.counter, d.recorded, d.expected) for d in report.drifts if ".review_" in d.counter]
+    assert review_drifts == [("catalog.Product.review_count", 7, 1), ("catalog.Product.review_positive", 0, 1)]
     assert Product.objects.values_list(*REVIEW_SUMMARY_FIELDS).get(pk=product.pk) == (1, 5, 1, 1)
 
 
