@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0015_member_photos_media_checked'),
+        ('shop', '0016_product_review_summary_backfill'),
     ]
 
     operations = [
