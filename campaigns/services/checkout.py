@@ -30,6 +30,7 @@ from django.utils import timezone
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
 from campaigns.services.flash import FlashWant, flash_release, flash_reserve
+from campaigns.services.groupbuy import GroupBuyWant, groupbuy_release, groupbuy_reserve
 from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 
@@ -45,17 +46,20 @@ class CouponUse:
 
 
 def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
-                     flash: Sequence[FlashWant], now: dt.datetime | None = None) -> int | None:
-    """Lock the order's coupons and take its flash allowance and stock. Returns the unpaid timeout
-    in minutes the order must use (the shortest of its flash sessions'), or None for no constraint.
+                     flash: Sequence[FlashWant], now: dt.datetime | None = None,
+                     groupbuy: GroupBuyWant | None = None) -> int | None:
+    """Lock the order's coupons and take its flash and group-buy allowance and stock. Returns the
+    unpaid timeout in minutes the order must use (the shortest of its flash sessions' and its
+    group-buy activity's), or None for no constraint.
 
     Runs in the caller's (placement) transaction, before product stock is taken. Each coupon:
     AVAILABLE → LOCKED by a conditional UPDATE that also requires the member and `now` within
     its validity, with the order and its discount; a LOCKED event. A coupon taken meanwhile by
     another order raises CouponUnavailable (409 coupon_unavailable) and the caller rolls the
     whole order back. Then campaigns.services.flash.flash_reserve() (FlashNotActive,
-    FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted). Not idempotent by itself: the
-    order's idempotency key makes placement idempotent.
+    FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted); then, for a group-buy order,
+    campaigns.services.groupbuy.groupbuy_reserve() (its join checks, allowance, stock, pending
+    seat). Not idempotent by itself: the order's idempotency key makes placement idempotent.
     """
     require_transaction("campaign_reserve")
     now = now or timezone.now()
@@ -68,23 +72,27 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
             raise CouponUnavailable(detail={"coupon_id": use.coupon_id})
         CouponEvent.objects.create(coupon_id=use.coupon_id, action=Action.LOCKED, reference=order_no,
                                    amount_fen=use.discount_fen)
-    if not flash:
-        return None
-    flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash))
-    timeouts = FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
-        "session__unpaid_timeout_minutes", flat=True)
+    timeouts: list[int] = []
+    if flash:
+        flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash))
+        timeouts += FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
+            "session__unpaid_timeout_minutes", flat=True)
+    if groupbuy is not None:
+        timeouts.append(groupbuy_reserve(member_id=member_id, order_id=order_id, order_no=order_no,
+                                         want=groupbuy, now=now))
     return min(timeouts, default=None)
 
 
 def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = None) -> int:
-    """Give back what a cancelled unpaid order held: its coupons and its flash stock. Returns the
-    number of coupons released.
+    """Give back what a cancelled unpaid order held: its coupons, its flash stock and its group-buy
+    seat and stock. Returns the number of coupons released.
 
     Runs in the caller's (cancel) transaction. Each LOCKED coupon of the order goes back to
     AVAILABLE — or to EXPIRED when its validity has ended: an expired coupon is not revived —
     with a RELEASED event (and an EXPIRED one). Exactly once: a conditional UPDATE on
     (order, LOCKED), so a second call, even concurrent, finds nothing. Then
-    campaigns.services.flash.flash_release(), itself exactly once per reservation.
+    campaigns.services.flash.flash_release(), itself exactly once per reservation, and
+    campaigns.services.groupbuy.groupbuy_release(), once per seat.
     """
     require_transaction("campaign_release")
     now = now or timezone.now()
@@ -101,6 +109,7 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
             CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
         released += 1
     flash_release(order_id=order_id)
+    groupbuy_release(order_id=order_id, now=now)
     return released
 
 

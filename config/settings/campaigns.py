@@ -11,6 +11,10 @@ COUPON_EXPIRY_REMIND_DAYS = env_int("COUPON_EXPIRY_REMIND_DAYS", 3)
 # Flash sales: default daily slots (Shanghai hour, length in hours) and the unpaid timeout.
 FLASH_SALE_SLOTS = [(10, 2), (14, 2), (20, 2)]
 FLASH_SALE_UNPAID_TIMEOUT_MINUTES = env_int("FLASH_SALE_UNPAID_TIMEOUT_MINUTES", 15)
+# 拼团: a new activity's unpaid timeout (activity orders: 15 minutes, DESIGN §7); the expiry job
+# takes this many due groups per run (each group is its own transaction).
+GROUP_BUY_UNPAID_TIMEOUT_MINUTES = env_int("GROUP_BUY_UNPAID_TIMEOUT_MINUTES", 15)
+GROUP_BUY_EXPIRE_BATCH = env_int("GROUP_BUY_EXPIRE_BATCH", 200)
 # Guard rail: an activity price below cost × this needs an operator with
 # campaigns.approve_below_cost to confirm it. 1.0 = never below cost.
 CAMPAIGN_PRICE_FLOOR = float(env_int("CAMPAIGN_PRICE_FLOOR_PERCENT", 100)) / 100
