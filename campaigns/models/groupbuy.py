@@ -234,7 +234,7 @@ class GroupBuyEvent(AuditEvent):
 
 
 GS = GroupBuyStatus
-GROUP_BUY_TRANSITIONS = {GS.FORMING: {GS.SUCCEEDED, GS.FAILED}}
+GROUP_BUY_TRANSITIONS: dict[str, set[str]] = {GS.FORMING: {GS.SUCCEEDED, GS.FAILED}}
 
 GROUP_BUY_MACHINE = StateMachine(
     model=GroupBuy, table=GROUP_BUY_TRANSITIONS, event_model=GroupBuyEvent, event_subject="group", noun="拼团",

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db.models import F, Q
 
-from campaigns.errors import GroupBuyActivityNotFound, GroupBuyNotFound
+from campaigns.errors import GroupBuyActivityNotFound, GroupBuyItemNotFound, GroupBuyNotFound
 from campaigns.models import GroupBuy, GroupBuyActivity, GroupBuyItem, GroupBuySeat, GroupBuyStatus, SeatStatus
 
 # The activity page shows at most this many groups that need one or two more people.
@@ -46,6 +46,29 @@ def groupbuy_offers(*, item_ids: list[int], now: dt.datetime) -> dict[int, Group
     rows = GroupBuyItem.objects.filter(_running(now), pk__in=item_ids).values_list(
         "pk", "sku_id", "group_price_fen", "leader_price_fen", "activity__per_member_limit")
     return {row[0]: GroupBuyOffer(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class GroupBuyRef:
+    """What opening or joining needs to place the order: the item, its SKU, the group joined."""
+
+    item_id: int
+    sku_id: int
+    group_id: int | None = None
+
+
+def groupbuy_lookup(*, item_id: int | None = None, group_no: str | None = None) -> GroupBuyRef:
+    """The item to open a group of (GroupBuyItemNotFound), or the group to join by its number
+    (GroupBuyNotFound). Whether it may be opened or joined now is the order placement's check."""
+    if group_no is not None:
+        row = GroupBuy.objects.filter(group_no=group_no).values_list("item_id", "item__sku_id", "pk").first()
+        if row is None:
+            raise GroupBuyNotFound(detail={"group_no": group_no})
+        return GroupBuyRef(*row)
+    sku_id = GroupBuyItem.objects.filter(pk=item_id or 0).values_list("sku_id", flat=True).first()
+    if item_id is None or sku_id is None:
+        raise GroupBuyItemNotFound(detail={"group_item_id": item_id})
+    return GroupBuyRef(item_id=item_id, sku_id=sku_id)
 
 
 @dataclass(frozen=True)
