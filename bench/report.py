@@ -110,6 +110,16 @@ def render(results: dict[str, Any]) -> str:
             f"{_spread(f['ratio_per_round'], 4)}".rstrip(),
             f"  consistency: {f['consistency']}",
         ]
+    g = results.get("group_buy")
+    if g:
+        lines += ["", f"group-buy rush: {g['join']['clients']} members join {g['groups']} groups of "
+                      f"{g['group_size']} at once (two seats left in each), then all pay at once"]
+        for part in (g["join"], g["pay"]):
+            lines.append(f"  {part['label']:<58} {part['per_s']:>8.1f} /s  p50 {part['p50_ms']:.1f} ms  "
+                         f"p99 {part['p99_ms']:.1f} ms  ({part['ok']} ok in {part['seconds']:.2f} s"
+                         + (f", {part['errors']} errors" if part["errors"] else "") + ")")
+            lines += [f"  error sample: {sample}" for sample in part["error_samples"]]
+        lines.append(f"  consistency: {g['consistency']}")
     lines += _render_jobs(results.get("jobs") or {})
     for row in [*results["endpoints"], {"endpoint": "POST /api/v1/orders/", **o},
                 *([{"endpoint": "POST /api/v1/orders/ (flash)", **f}] if f else [])]:

@@ -221,7 +221,7 @@ class GroupBuyAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     ordering = ["-id"]
-    fields = readonly_fields = ("group_no", "activity", "item", "leader", "status_col", "seats", "expires_at",
+    fields = readonly_fields = ("group_no", "activity", "product", "leader", "status_col", "seats", "expires_at",
                                 "created_at", "succeeded_at", "failed_at", "close_reason")
     inlines = [GroupBuySeatInline, GroupBuyEventInline]
 

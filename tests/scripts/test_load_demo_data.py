@@ -6,7 +6,18 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F, Sum
 
-from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, FullReduction, GiftRule, RedeemCode
+from campaigns.models import (
+    CouponKind,
+    CouponTemplate,
+    FlashItem,
+    FlashSession,
+    FullReduction,
+    GiftRule,
+    GroupBuy,
+    GroupBuyActivity,
+    GroupBuyStatus,
+    RedeemCode,
+)
 from catalog.models import Category, Product, ProductImage, Sku
 from members.models import Member, Segment
 from shop.demo.loader import OPENID_PREFIX, SKU_PREFIX, demo_stock_consistent
@@ -85,3 +96,13 @@ def test_loads_campaigns_an_operator_can_start_from(media):
     assert RedeemCode.objects.count() == 50
     assert Segment.objects.filter(name="黄金及以上·90天未下单·本月生日").exists()
     assert CouponTemplate.objects.get(name="全场满199减20").issued_count == 4
+
+
+def test_loads_a_group_buy_activity_with_forming_groups(media):
+    call_command("load_demo_data", verbosity=0)
+
+    activity = GroupBuyActivity.objects.get()
+    assert activity.items.count() == 2
+    assert not activity.items.filter(group_price_fen__lt=F("sku__cost_fen")).exists()
+    groups = sorted((g.status, g.seats_taken) for g in GroupBuy.objects.all())
+    assert groups == [(GroupBuyStatus.FORMING, 1), (GroupBuyStatus.FORMING, 2), (GroupBuyStatus.SUCCEEDED, 3)]
