@@ -36,7 +36,7 @@ from core.api.schema import errors
 from members.api.views import current_member
 
 
-class ItemOutput(serializers.Serializer):
+class GroupBuyItemOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="拼团商品 ID：开团接口的 item_id")
     sku_id = serializers.IntegerField()
     product_id = serializers.IntegerField()
@@ -55,14 +55,13 @@ class ItemOutput(serializers.Serializer):
         return request.build_absolute_uri(obj.image_url) if request else obj.image_url
 
 
-class FaceOutput(serializers.Serializer):
+class GroupBuyFaceOutput(serializers.Serializer):
     nickname = serializers.CharField()
     avatar_url = serializers.CharField()
-    role = serializers.ChoiceField(choices=["leader", "member", "simulated"],
-                                   help_text="leader 团长 / member 团员 / simulated 模拟成团补齐的座位")
+    role = serializers.CharField(help_text="leader 团长 / member 团员 / simulated 模拟成团补齐的座位")
 
 
-class GroupCardOutput(serializers.Serializer):
+class GroupBuyCardOutput(serializers.Serializer):
     group_no = serializers.CharField(help_text="团号：参团接口与分享卡片使用")
     item_id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=GroupBuyStatus.choices)
@@ -71,10 +70,10 @@ class GroupCardOutput(serializers.Serializer):
     seats_taken = serializers.IntegerField(help_text="已付款人数")
     seats_left = serializers.IntegerField(help_text="还差几人")
     expires_at = serializers.DateTimeField(help_text="截止时间（倒计时）")
-    leader = FaceOutput()
+    leader = GroupBuyFaceOutput()
 
 
-class ActivityOutput(serializers.Serializer):
+class GroupBuyActivityOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     starts_at = serializers.DateTimeField()
@@ -84,21 +83,21 @@ class ActivityOutput(serializers.Serializer):
     per_member_limit = serializers.IntegerField(help_text="每人限购（件）")
     new_members_only = serializers.BooleanField(help_text="仅新用户可参团（老带新）")
     single_purchase = serializers.BooleanField(help_text="商品页同时提供原价单独购买")
-    items = ItemOutput(many=True)
-    nearly_full = GroupCardOutput(many=True, help_text="还差 1–2 人即可成团的团，可直接参团")
+    items = GroupBuyItemOutput(many=True)
+    nearly_full = GroupBuyCardOutput(many=True, help_text="还差 1–2 人即可成团的团，可直接参团")
 
 
-class ActivityListOutput(serializers.Serializer):
+class GroupBuyActivityListOutput(serializers.Serializer):
     server_time = serializers.DateTimeField(help_text="服务器时间，用于校准倒计时")
-    activities = ActivityOutput(many=True)
+    activities = GroupBuyActivityOutput(many=True)
 
 
-class ActivityDetailOutput(serializers.Serializer):
+class GroupBuyActivityDetailOutput(serializers.Serializer):
     server_time = serializers.DateTimeField(help_text="服务器时间，用于校准倒计时")
-    activity = ActivityOutput()
+    activity = GroupBuyActivityOutput()
 
 
-class GroupPageOutput(serializers.Serializer):
+class GroupBuyPageOutput(serializers.Serializer):
     group_no = serializers.CharField(source="card.group_no")
     status = serializers.ChoiceField(source="card.status", choices=GroupBuyStatus.choices)
     status_label = serializers.CharField(source="card.status_label")
@@ -108,19 +107,19 @@ class GroupPageOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField(source="card.expires_at")
     activity_id = serializers.IntegerField()
     activity_name = serializers.CharField()
-    item = ItemOutput()
-    members = FaceOutput(many=True, help_text="团员头像：团长在前，模拟成团补齐的座位在后")
+    item = GroupBuyItemOutput()
+    members = GroupBuyFaceOutput(many=True, help_text="团员头像：团长在前，模拟成团补齐的座位在后")
     my_role = serializers.ChoiceField(choices=SeatRole.choices, allow_null=True,
                                       help_text="我在团中的身份；未登录或不在团中为 null")
     joinable = serializers.BooleanField(help_text="拼团中、未过期且还有空位")
 
 
-class GroupPageBody(serializers.Serializer):
+class GroupBuyPageBody(serializers.Serializer):
     server_time = serializers.DateTimeField(help_text="服务器时间，用于校准倒计时")
-    group = GroupPageOutput()
+    group = GroupBuyPageOutput()
 
 
-class MyGroupOutput(serializers.Serializer):
+class MyGroupBuyOutput(serializers.Serializer):
     order_no = serializers.CharField(help_text="我的拼团订单号")
     role = serializers.ChoiceField(choices=SeatRole.choices)
     seat_status = serializers.ChoiceField(choices=SeatStatus.choices,
@@ -128,16 +127,16 @@ class MyGroupOutput(serializers.Serializer):
     seat_status_label = serializers.CharField()
     quantity = serializers.IntegerField()
     paid_fen = serializers.IntegerField()
-    group = GroupCardOutput()
-    item = ItemOutput()
+    group = GroupBuyCardOutput()
+    item = GroupBuyItemOutput()
 
 
-class MyGroupListOutput(serializers.Serializer):
-    groups = MyGroupOutput(many=True, help_text="最近 100 个，最新的在前")
+class MyGroupBuyListOutput(serializers.Serializer):
+    groups = MyGroupBuyOutput(many=True, help_text="最近 100 个，最新的在前")
 
 
-class MyGroupDetailOutput(serializers.Serializer):
-    group = MyGroupOutput()
+class MyGroupBuyDetailOutput(serializers.Serializer):
+    group = MyGroupBuyOutput()
 
 
 def _member_id(request: Request) -> int | None:
@@ -148,48 +147,48 @@ def _member_id(request: Request) -> int | None:
 class ActivityListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="group_buy_activities_list", responses={200: ActivityListOutput})
+    @extend_schema(operation_id="group_buy_activities_list", responses={200: GroupBuyActivityListOutput})
     def get(self, request: Request) -> Response:
         now = timezone.now()
         body = {"server_time": now, "activities": groupbuy_activities_running(now=now)}
-        return Response(ActivityListOutput(body, context={"request": request}).data)
+        return Response(GroupBuyActivityListOutput(body, context={"request": request}).data)
 
 
 class ActivityDetailView(APIView):
     permission_classes = [AllowAny]
 
     @errors(GroupBuyActivityNotFound)
-    @extend_schema(operation_id="group_buy_activities_retrieve", responses={200: ActivityDetailOutput})
+    @extend_schema(operation_id="group_buy_activities_retrieve", responses={200: GroupBuyActivityDetailOutput})
     def get(self, request: Request, activity_id: int) -> Response:
         now = timezone.now()
         body = {"server_time": now, "activity": groupbuy_activities_running(now=now, activity_id=activity_id)[0]}
-        return Response(ActivityDetailOutput(body, context={"request": request}).data)
+        return Response(GroupBuyActivityDetailOutput(body, context={"request": request}).data)
 
 
 class GroupPageView(APIView):
     permission_classes = [AllowAny]
 
     @errors(GroupBuyNotFound)
-    @extend_schema(operation_id="group_buys_retrieve", responses={200: GroupPageBody})
+    @extend_schema(operation_id="group_buys_retrieve", responses={200: GroupBuyPageBody})
     def get(self, request: Request, group_no: str) -> Response:
         now = timezone.now()
         body = {"server_time": now, "group": groupbuy_page(group_no=group_no, now=now, member_id=_member_id(request))}
-        return Response(GroupPageBody(body, context={"request": request}).data)
+        return Response(GroupBuyPageBody(body, context={"request": request}).data)
 
 
 class MyGroupListView(APIView):
-    @extend_schema(operation_id="group_buys_mine", responses={200: MyGroupListOutput})
+    @extend_schema(operation_id="group_buys_mine", responses={200: MyGroupBuyListOutput})
     def get(self, request: Request) -> Response:
         seats = groupbuy_seats_for_member(member_id=current_member(request).pk)
-        return Response(MyGroupListOutput({"groups": seats}, context={"request": request}).data)
+        return Response(MyGroupBuyListOutput({"groups": seats}, context={"request": request}).data)
 
 
 class MyGroupDetailView(APIView):
     @errors(GroupBuyNotFound)
-    @extend_schema(operation_id="group_buys_mine_retrieve", responses={200: MyGroupDetailOutput})
+    @extend_schema(operation_id="group_buys_mine_retrieve", responses={200: MyGroupBuyDetailOutput})
     def get(self, request: Request, group_no: str) -> Response:
         seat = groupbuy_seats_for_member(member_id=current_member(request).pk, group_no=group_no)[0]
-        return Response(MyGroupDetailOutput({"group": seat}, context={"request": request}).data)
+        return Response(MyGroupBuyDetailOutput({"group": seat}, context={"request": request}).data)
 
 
 urlpatterns: list[URLPattern] = [

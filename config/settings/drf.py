@@ -52,6 +52,9 @@ SPECTACULAR_SETTINGS = {
         "PointsKindEnum": "members.models.PointsKind",
         "GenderEnum": "members.models.Gender",
         "GreetingKindEnum": "campaigns.models.greetings.GreetingKind",
+        "GroupBuyStatusEnum": "campaigns.models.GroupBuyStatus",
+        "GroupBuySeatStatusEnum": "campaigns.models.SeatStatus",
+        "GroupBuySeatRoleEnum": "campaigns.models.SeatRole",
     },
 }
 
