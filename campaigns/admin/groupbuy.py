@@ -35,7 +35,7 @@ from core.admin import (
 from core.errors import DomainError
 
 GS = GroupBuyStatus
-STATUS_COLOURS = {GS.FORMING: ORANGE, GS.SUCCEEDED: GREEN, GS.FAILED: GREY}
+STATUS_COLOURS: dict[str, str] = {GS.FORMING: ORANGE, GS.SUCCEEDED: GREEN, GS.FAILED: GREY}
 
 
 class GroupBuyItemForm(forms.ModelForm):

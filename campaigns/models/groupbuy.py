@@ -155,7 +155,7 @@ class GroupBuy(models.Model):
 class SeatStatus(models.TextChoices):
     PENDING = "pending", "待支付"  # the order is placed, not paid
     SEATED = "seated", "已入团"  # paid, holds a seat of its group
-    REFUND = "refund", "已退款"  # paid but refunded in full: no seat left for it, or its group failed
+    REFUND = "refund", "自动退款"  # paid, refunded in full: no seat was left for it, or its group failed
     CANCELLED = "cancelled", "已取消"  # the unpaid order was cancelled: stock and allowance back
 
 
