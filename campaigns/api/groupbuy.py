@@ -123,7 +123,8 @@ class MyGroupBuyOutput(serializers.Serializer):
     order_no = serializers.CharField(help_text="我的拼团订单号")
     role = serializers.ChoiceField(choices=SeatRole.choices)
     seat_status = serializers.ChoiceField(
-        choices=SeatStatus.choices, help_text="seated 已入团 / refund 自动退款（团失败，或付款时已满员且活动设置为退款）")
+        choices=SeatStatus.choices,
+        help_text="seated 已入团 / refund 自动退款（团失败，或付款时已满员且活动设置为退款）")
     seat_status_label = serializers.CharField()
     quantity = serializers.IntegerField()
     paid_fen = serializers.IntegerField()
