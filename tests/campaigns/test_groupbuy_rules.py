@@ -22,11 +22,12 @@ from campaigns.models import (
 )
 from campaigns.models.groupbuy import GROUP_BUY_TRANSITIONS
 from core.state import InvalidTransition
-from shop.models import Order, OrderStatus
+from shop.errors import OrderNotRefundable
+from shop.models import AfterSale, Order, OrderStatus
 from shop.services.groupbuy import group_buys_expire
 from shop.services.orders import CheckoutInput, GroupChoice, LineInput, order_cancel, order_place
 from shop.services.payments import order_cancel_expired
-from tests.builders import pay
+from tests.builders import lines_of, pay, requested_after_sale
 from tests.campaigns.support_distribution import chain
 from tests.factories import GroupBuyItemFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
@@ -182,3 +183,15 @@ def _open_as(member, item: GroupBuyItem) -> str:
     order, _ = order_place(member=member, data=CheckoutInput(items=(LineInput(item.sku_id, 1),),
                                                             group=GroupChoice(item.pk)))
     return order.order_no
+
+
+def test_a_forming_groups_order_takes_no_after_sale_its_failure_refunds_it(item):
+    leader = make_shopper()
+    group = open_paid(leader, item)
+    order = Order.objects.get(order_no=group.group_no)
+
+    with pytest.raises(OrderNotRefundable) as refused:
+        requested_after_sale(order=order, lines={lines_of(order)[0]: 1}, member=leader.member)
+
+    assert refused.value.message == "拼团尚未成功，暂不能申请售后；拼团失败将自动全额退款"
+    assert not AfterSale.objects.exists()
