@@ -66,6 +66,9 @@ def test_three_members_pay_and_the_group_succeeds_and_ships(mall, sandbox, eager
     item = GroupBuyItemFactory.create(sku=SkuFactory.create(price_fen=9900, stock=20), group_price_fen=5900,
                                       leader_price_fen=4900, stock_total=10)
     leader, friend, third = make_shopper(), make_shopper(), make_shopper()
+    # the leader allowed the 拼团结果 message when paying; the friends did not
+    answer = sandbox.subscribe(leader.member.openid, {"sandbox-tmpl-group-buy-result": "accept"})
+    assert leader.client.post("/api/v1/subscriptions", {"results": answer}, format="json").status_code == 200
 
     # when the leader opens (pays) and two friends join through the share card and pay
     opened = open_group(leader, item)
@@ -103,6 +106,9 @@ def test_three_members_pay_and_the_group_succeeds_and_ships(mall, sandbox, eager
     page = mall_get(leader, f"/api/v1/group-buys/groups/{group.group_no}")["group"]
     assert (page["status"], page["seats_left"], page["my_role"], len(page["members"])) == ("succeeded", 0, "leader", 3)
     assert GroupBuyItem.objects.get(pk=item.pk).stock_left == 7
+    # the result went to the leader, who consented, through WeChat; the others were not messaged
+    outcomes = dict(MessageLog.objects.filter(template_key="group_buy_result").values_list("member_id", "outcome"))
+    assert outcomes == {leader.member.pk: "sent", friend.member.pk: "no_credit", third.member.pk: "no_credit"}
     mine = mall_get(friend, "/api/v1/group-buys/mine")["groups"]
     assert [(g["order_no"], g["role"], g["seat_status"]) for g in mine] == [
         (second.json()["order_no"], "member", "seated")]
