@@ -9,8 +9,8 @@ allocated to lines to the fen and a partial refund of one line is exact. Freight
 what remains payable; a freight coupon (运费券) then takes its part off the freight, which is an
 order-level amount (Quote.freight_discount_fen), not allocated to lines.
 
-The campaign stages (flash price, group-buy price, 满减 / 满折, coupons) are campaigns.pricing's pure functions:
-this module turns its priced lines into campaigns' LineSnapshots, loads the offers through
+The campaign stages (flash price and group-buy price at the activity stage, 满减 / 满折, coupons)
+are campaigns.pricing's pure functions: this module turns its priced lines into campaigns' LineSnapshots, loads the offers through
 campaigns.selectors (a fixed number of queries, whatever the number of coupons), and turns the
 per-line parts back into adjustments.
 

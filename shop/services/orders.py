@@ -183,7 +183,8 @@ def order_place(*, member: Member, data: CheckoutInput,
     transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
     then campaigns.services.checkout.campaign_reserve() locks the coupons (a coupon taken by
     another order meanwhile: 409 coupon_unavailable) and takes flash allowance and stock (a
-    flash order's unpaid timeout is its session's, 15 minutes by default); then the points are
+    flash order's unpaid timeout is its session's, 15 minutes by default; a group-buy order takes
+    its activity stock and a pending seat, with the activity's timeout); then the points are
     spent (members.services.points.points_spend, reference = order_no: a conditional UPDATE of
     the balance, so of two orders spending the same points one gets 409 points_insufficient and
     rolls back whole — order, coupons, flash and product stock); product stock is taken last,

@@ -234,7 +234,8 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     2. the coupons it locked become used (a revived order takes them again if they are still
        there, else that is recorded and the payment stands);
     3. a revived order takes its flash-sale units and allowance again (flash_reclaim: raises if
-       they are gone);
+       they are gone); a group-buy order takes its seat (_take_group_seat: a revived one raises,
+       its seat was given up, so it is refunded);
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
     5. the distributors above the buyer earn their commission on each line's paid amount
