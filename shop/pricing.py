@@ -10,9 +10,9 @@ what remains payable; a freight coupon (运费券) then takes its part off the f
 order-level amount (Quote.freight_discount_fen), not allocated to lines.
 
 The campaign stages (flash price and group-buy price at the activity stage, 满减 / 满折, coupons)
-are campaigns.pricing's pure functions: this module turns its priced lines into campaigns' LineSnapshots, loads the offers through
-campaigns.selectors (a fixed number of queries, whatever the number of coupons), and turns the
-per-line parts back into adjustments.
+are campaigns.pricing's pure functions: this module turns its priced lines into campaigns'
+LineSnapshots, loads the offers through campaigns.selectors (a fixed number of queries, whatever
+the number of coupons), and turns the per-line parts back into adjustments.
 
 Member price (会员价): every line not bought at a flash price pays
 members.pricing.member_unit_price() per unit — the tier discount and the active paid card's,
