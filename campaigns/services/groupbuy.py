@@ -214,7 +214,10 @@ def groupbuy_on_paid(*, order_id: int, order_no: str, paid_fen: int, paid_at: dt
     released raises GroupBuyClosed: a late payment of a cancelled group order is refunded.
     """
     require_transaction("groupbuy_on_paid")
-    seat = GroupBuySeat.objects.select_for_update().select_related("item__activity").filter(order_id=order_id).first()
+    # of=("self",): the seat alone; the item and activity rows it joins stay unlocked (every payer
+    # of the item would queue on them, and the item comes last in the lock order).
+    seat = (GroupBuySeat.objects.select_for_update(of=("self",)).select_related("item__activity")
+            .filter(order_id=order_id).first())
     if seat is None:
         return None
     if seat.status == SeatStatus.CANCELLED:
@@ -291,7 +294,7 @@ def groupbuy_settle_expired(*, group_id: int, now: dt.datetime | None = None) ->
     forming, or not yet expired, is left alone."""
     now = now or timezone.now()
     with transaction.atomic(durable=True):
-        group = (GroupBuy.objects.select_for_update(skip_locked=True).select_related("activity")
+        group = (GroupBuy.objects.select_for_update(skip_locked=True, of=("self",)).select_related("activity")
                  .filter(pk=group_id).first())
         if group is None or group.status != GroupBuyStatus.FORMING or group.expires_at > now:
             return ""
