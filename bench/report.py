@@ -143,6 +143,16 @@ def render(results: dict[str, Any]) -> str:
                          f"  p50 {so['p50_ms']:.2f} ms  p99 {so['p99_ms']:.2f} ms  {so['queries_per_request']} queries"
                          f"  ratio to ping ({f['clients']} clients) {so['ratio_to_ping']:.3f} "
                          f"{_spread(so['ratio_per_round'])}".rstrip())
+    g = results.get("group_buy")
+    if g:
+        lines += ["", f"group-buy rush: {g['join']['clients']} members join {g['groups']} groups of "
+                      f"{g['group_size']} at once (two seats left in each), then all pay at once"]
+        for part in (g["join"], g["pay"]):
+            lines.append(f"  {part['label']:<58} {part['per_s']:>8.1f} /s  p50 {part['p50_ms']:.1f} ms  "
+                         f"p99 {part['p99_ms']:.1f} ms  ({part['ok']} ok in {part['seconds']:.2f} s"
+                         + (f", {part['errors']} errors" if part["errors"] else "") + ")")
+            lines += [f"  error sample: {sample}" for sample in part["error_samples"]]
+        lines.append(f"  consistency: {g['consistency']}")
     lines += _render_jobs(results.get("jobs") or {})
     lines += growth.render(results.get("growth") or {})
     lines += _render_segments_growth(results.get("jobs") or {})

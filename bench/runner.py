@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import database, flash_sale, growth, load, queries, report, stock_baseline
+from bench import database, flash_sale, group_buy, growth, load, queries, report, stock_baseline
 from bench.catalog import HOT_SKU_STOCK, BenchData, load_catalog
 from bench.load import Measurement, Target
 from bench.server import BASE_DIR, gunicorn
@@ -42,6 +42,7 @@ class Plan:
     clients: int  # concurrent clients for the catalog reads
     order_clients: int  # concurrent buyers of the hot SKU
     flash_clients: int  # concurrent buyers of the flash-sale item, one member each
+    group_clients: int  # members joining the group-buy groups at once
     targeted_members: int  # size of the segment for the targeted-issue job
     job_members: int  # members for the birthday job and segment evaluation
     jobs: bool  # run the batch-job benchmarks (targeted issue, points, birthdays, segments, commissions)
@@ -68,6 +69,8 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
                         help="concurrent buyers of the hot SKU, one member each (default 32, at most 64)")
     parser.add_argument("--flash-clients", type=int, default=200,
                         help="concurrent buyers of the flash-sale item, one member each (default 200)")
+    parser.add_argument("--group-clients", type=int, default=200,
+                        help="members joining 50 groups of 3 at once, then paying at once (default 200)")
     parser.add_argument("--targeted-members", type=int,
                         help="members the targeted coupon issue goes to (default 100000, quick 10000)")
     parser.add_argument("--job-members", type=int,
@@ -80,10 +83,11 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
     rounds = args.rounds or (1 if args.quick else 5)
     if duration <= 0 or min(rounds, args.workers, args.clients) < 1 or not 1 <= args.order_clients <= 64:
         parser.error("duration, rounds, workers and clients must be positive; order clients at most 64")
-    if not 1 <= args.flash_clients <= 250:
-        parser.error("flash clients must be between 1 and 250 (PostgreSQL max_connections is 300)")
+    if not 1 <= args.flash_clients <= 250 or not 1 <= args.group_clients <= 250:
+        parser.error("flash and group clients must be between 1 and 250 (PostgreSQL max_connections is 300)")
     plan = Plan(duration=duration, rounds=rounds, warmup=1.0, workers=args.workers, clients=args.clients,
                 order_clients=args.order_clients, flash_clients=args.flash_clients,
+                group_clients=args.group_clients,
                 targeted_members=args.targeted_members or (10_000 if args.quick else 100_000),
                 job_members=args.job_members or (50_000 if args.quick else 1_000_000),
                 jobs=not args.skip_jobs, quick=args.quick)
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         database.recreate_and_migrate()
         data = load_catalog()
         flash = flash_sale.load_flash(product_id=data.product_ids[1], clients=plan.flash_clients)
+        groups = group_buy.load_group_buy(product_id=data.product_ids[2], clients=plan.group_clients)
         reads, orders_target, minimal_target = _targets(data, plan)
         flash_target = flash_sale.flash_target(flash)
         sold_out_target = flash_sale.sold_out_target(flash)
@@ -115,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
                                                                         port, plan)
             flash_raw, flash_windows, sold_windows, flash_pings = _flash_rounds(
                 flash_target, sold_out_target, reads[0], flash, port, plan)
+            _say(f"group-buy rush: {plan.group_clients} members join {group_buy.GROUPS} groups of "
+                 f"{group_buy.GROUP_SIZE} at once, then pay at once")
+            group_join, group_pay = group_buy.run(groups, port=port)
 
         consistency = _check_consistency(data, raw_windows, minimal_windows, order_windows)
         flash_consistency = flash_sale.check_consistency(
             flash, orders_created=sum(w.ok_total for w in flash_windows),
             raw_taken=sum(w.ok_total for w in flash_raw))
+        group_consistency = group_buy.check_consistency(groups, paid=group_pay.ok(200))
         _say("growth: the catalog at more products, placement with 1 and 20 lines (in-process)")
         growth_figures = growth.run(token=data.tokens[-1], avoid_sku_ids=(data.hot_sku_id, flash.sku_id),
                                     quick=plan.quick)
@@ -134,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                         "sold_out": report.endpoint_row(sold_windows, flash_pings, path="/api/v1/orders/",
                                                         queries=query_counts[sold_out_target.label],
                                                         target=report.LIST_DETAIL_TARGET)}
+    results["group_buy"] = group_buy.block(group_join, group_pay, group_consistency)
     results["jobs"] = jobs
     results["growth"] = growth_figures
     print(report.render(results))

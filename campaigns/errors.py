@@ -345,3 +345,71 @@ class WithdrawalSecondApproverRequired(Conflict):
     code = "second_approval_by_another_operator"
     message = "该提现需由另一位运营复核"
 
+
+
+# --- 拼团 ----------------------------------------------------------------------------------------------
+
+
+class GroupBuyItemNotFound(NotFound):
+    code = "group_buy_item_not_found"
+    message = "拼团商品不存在"
+
+
+class GroupBuyActivityNotFound(NotFound):
+    code = "group_buy_activity_not_found"
+    message = "拼团活动不存在"
+
+
+class GroupBuyNotFound(NotFound):
+    """No such group, or (for "my" reads) not one of the member's."""
+
+    code = "group_buy_not_found"
+    message = "拼团不存在"
+
+
+class GroupBuyNotActive(Conflict):
+    code = "group_buy_not_active"
+    message = "拼团活动未开始或已结束"
+
+
+class GroupBuyFull(Conflict):
+    code = "group_buy_full"
+    message = "该团已满员，可以自己开一个新团"
+
+
+class GroupBuyClosed(Conflict):
+    """The group succeeded, failed or expired: it takes nobody any more."""
+
+    code = "group_buy_closed"
+    message = "该团已结束，可以自己开一个新团"
+
+
+class GroupBuyAlreadyJoined(Conflict):
+    code = "group_buy_already_joined"
+    message = "你已在这个团中，快邀请好友参团吧"
+
+
+class GroupBuyNewMembersOnly(DomainError):
+    status = 403
+    code = "group_buy_new_members_only"
+    message = "该团仅限新用户参与"
+
+
+class GroupBuySoldOut(Conflict):
+    code = "group_buy_sold_out"
+    message = "拼团商品已抢光"
+
+
+class GroupBuyLimitExceeded(Conflict):
+    code = "group_buy_limit_exceeded"
+    message = "超出每人限购数量"
+
+
+class GroupBuyInvalidTransition(Conflict):
+    code = "group_buy_invalid_transition"
+    message = "拼团当前状态不允许该操作"
+
+
+class GroupBuyStockBelowSold(Conflict):
+    code = "group_buy_stock_below_sold"
+    message = "活动库存不能少于已售出及待支付的数量"

@@ -10,6 +10,8 @@ one line is exact.
 
 Rules, in the shopper's words:
 - 秒杀: a line bought through a flash item pays the flash price (never more than the list price).
+- 拼团: a line bought through a group-buy item pays the group price (the leader opening a group:
+  the leader price when there is one), never more than the list price.
 - 满减 / 满折: an activity applies to the lines in its scope that no activity price touched. The
   best rung its lines reach applies (满 X 减 Y on their payable; 满 N 件 pay P% of their
   payable). A line joins at most one activity; when activities overlap, the lines they share
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from campaigns.errors import FlashLimitExceeded, FlashNotActive
+from campaigns.errors import FlashLimitExceeded, FlashNotActive, GroupBuyLimitExceeded, GroupBuyNotActive
 from campaigns.models import CouponKind, FullReduction, Scope
 from core.money import allocate, apply_rate, yuan
 
@@ -134,6 +136,50 @@ def flash_discounts(lines: Sequence[LineSnapshot], item_ids: Sequence[int | None
         if line.quantity > offer.per_member_limit:
             raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": offer.per_member_limit})
         parts.append(max(line.unit_price_fen - offer.flash_price_fen, 0) * line.quantity)
+    return tuple(parts)
+
+
+# --- 拼团 ---------------------------------------------------------------------------------------------
+
+
+class GroupBuyPriceOffer(Protocol):
+    """What pricing needs of campaigns.selectors.groupbuy.GroupBuyOffer."""
+
+    @property
+    def sku_id(self) -> int: ...
+
+    @property
+    def group_price_fen(self) -> int: ...
+
+    @property
+    def leader_price_fen(self) -> int | None: ...
+
+    @property
+    def per_member_limit(self) -> int: ...
+
+
+def groupbuy_discounts(lines: Sequence[LineSnapshot], picks: Sequence[tuple[int, bool] | None],
+                       offers: Mapping[int, GroupBuyPriceOffer]) -> tuple[int, ...]:
+    """Per line: (list price − group price) × quantity for a line bought through a group-buy item;
+    the leader opening a group pays the leader price when the item has one.
+
+    `picks` holds per line (item id, opens a group) or None; `offers` the items of activities
+    running now. A line whose item is not there, or is an item of another SKU, raises
+    GroupBuyNotActive; more units than one member may buy raises GroupBuyLimitExceeded.
+    """
+    parts = []
+    for line, pick in zip(lines, picks, strict=True):
+        if pick is None:
+            parts.append(0)
+            continue
+        item_id, leader = pick
+        offer = offers.get(item_id)
+        if offer is None or offer.sku_id != line.sku_id:
+            raise GroupBuyNotActive(detail={"group_item_id": item_id, "sku_id": line.sku_id})
+        if line.quantity > offer.per_member_limit:
+            raise GroupBuyLimitExceeded(detail={"group_item_id": item_id, "per_member_limit": offer.per_member_limit})
+        price = offer.leader_price_fen if leader and offer.leader_price_fen is not None else offer.group_price_fen
+        parts.append(max(line.unit_price_fen - price, 0) * line.quantity)
     return tuple(parts)
 
 

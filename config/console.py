@@ -155,6 +155,9 @@ NAVIGATION: tuple[Section, ...] = (
         Page("兑换码", "admin:campaigns_redeemcode_changelist", "campaigns.redeemcode"),
         Page("满减活动", "admin:campaigns_fullreduction_changelist", "campaigns.fullreduction"),
         Page("秒杀场次", "admin:campaigns_flashsession_changelist", "campaigns.flashsession"),
+        Page("拼团活动", "admin:campaigns_groupbuyactivity_changelist", "campaigns.groupbuyactivity"),
+        Page("拼团中的团", "admin:campaigns_groupbuy_changelist", "campaigns.groupbuy", {"status__exact": "forming"}),
+        Page("拼团记录", "admin:campaigns_groupbuy_changelist", "campaigns.groupbuy"),
         Page("积分商城", "admin:campaigns_pointsmallitem_changelist", "campaigns.pointsmallitem"),
         Page("积分兑换记录", "admin:campaigns_pointsexchange_changelist", "campaigns.pointsexchange",
              roles={OPS: MANAGE, WAREHOUSE: OPERATE}),  # 仓库 ships the exchanged goods

@@ -9,10 +9,10 @@ allocated to lines to the fen and a partial refund of one line is exact. Freight
 what remains payable; a freight coupon (运费券) then takes its part off the freight, which is an
 order-level amount (Quote.freight_discount_fen), not allocated to lines.
 
-The campaign stages (flash price, 满减 / 满折, coupons) are campaigns.pricing's pure functions:
-this module turns its priced lines into campaigns' LineSnapshots, loads the offers through
-campaigns.selectors (a fixed number of queries, whatever the number of coupons), and turns the
-per-line parts back into adjustments.
+The campaign stages (flash price and group-buy price at the activity stage, 满减 / 满折, coupons)
+are campaigns.pricing's pure functions: this module turns its priced lines into campaigns'
+LineSnapshots, loads the offers through campaigns.selectors (a fixed number of queries, whatever
+the number of coupons), and turns the per-line parts back into adjustments.
 
 Member price (会员价): every line not bought at a flash price pays
 members.pricing.member_unit_price() per unit — the tier discount and the active paid card's,
@@ -64,15 +64,18 @@ from campaigns.pricing import (
     CouponOffer,
     CouponVerdict,
     FlashPriceOffer,
+    GroupBuyPriceOffer,
     LineSnapshot,
     ReductionOffer,
     coupon_evaluate,
     coupon_pick,
     flash_discounts,
     full_reductions_apply,
+    groupbuy_discounts,
 )
 from campaigns.selectors.checkout import coupons_for_checkout, flash_items_existing, full_reductions_running
 from campaigns.selectors.flash import flash_offers
+from campaigns.selectors.groupbuy import groupbuy_offers
 from catalog.freight import FreightLine, freight_for
 from core.errors import ValidationFailed
 from core.money import allocate
@@ -108,6 +111,8 @@ class CartLine:
     freight_template_id: int | None
     category_ids: tuple[int, ...] = ()  # category_id and its ancestors: a parent category covers it
     flash_item_id: int | None = None  # bought through this flash-sale item
+    group_item_id: int | None = None  # bought through this group-buy (拼团) item
+    group_leader: bool = False  # opening a group: the item's leader price applies
     early_access_until: dt.datetime | None = None  # the product's early-access (新品优先购) window
     early_access_min_tier_level: int | None = None
 
@@ -143,8 +148,8 @@ class PricedLine:
 
     @property
     def activity_discounted(self) -> bool:
-        """Bought at a flash price, or under a 满减: coupons that do not stack skip it."""
-        return self.line.flash_item_id is not None or any(
+        """Bought at a flash or group price, or under a 满减: coupons that do not stack skip it."""
+        return self.line.flash_item_id is not None or self.line.group_item_id is not None or any(
             a.stage in ACTIVITY_STAGES for a in self.adjustments)
 
 
@@ -258,6 +263,7 @@ class PricingRun:
 
     now: dt.datetime
     flash_offers: Mapping[int, FlashPriceOffer] | None = None
+    group_offers: Mapping[int, GroupBuyPriceOffer] | None = None
     full_reductions: list[ReductionOffer] | None = None
     coupons: list[CouponOffer] | None = None
     goods_verdicts: list[CouponVerdict] = field(default_factory=list)
@@ -325,7 +331,8 @@ def member_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) 
         return out
     for i, pl in enumerate(lines):
         line = pl.line
-        if line.flash_item_id is not None or any(a.stage == "activity" for a in pl.adjustments):
+        if line.flash_item_id is not None or line.group_item_id is not None or any(
+                a.stage == "activity" for a in pl.adjustments):
             continue
         price, applied = member_unit_price(list_price_fen=line.unit_price_fen, cost_fen=line.cost_fen,
                                            tier_percent=p.tier_percent, card_percent=p.card_percent,
@@ -386,6 +393,22 @@ def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun
     parts = flash_discounts(snapshots(lines), item_ids, run.flash_offers)
     return [Adjustment("activity", "秒杀价", -part, f"flash:{item_id}") if part else None
             for part, item_id in zip(parts, item_ids, strict=True)]
+
+
+def groupbuy_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
+    """拼团: lines bought through a group-buy item pay its group price (the leader opening a group:
+    the leader price), GroupBuyNotActive when its activity is not running."""
+    picks = [(pl.line.group_item_id, pl.line.group_leader) if pl.line.group_item_id is not None else None
+             for pl in lines]
+    wanted = sorted({pick[0] for pick in picks if pick is not None})
+    if not wanted:
+        return [None] * len(lines)
+    if run.group_offers is None:
+        run.group_offers = groupbuy_offers(item_ids=wanted, now=run.now)
+    parts = groupbuy_discounts(snapshots(lines), picks, run.group_offers)
+    label = {True: "团长价", False: "拼团价"}
+    return [Adjustment("activity", label[pick[1]], -part, f"group:{pick[0]}") if part and pick else None
+            for part, pick in zip(parts, picks, strict=True)]
 
 
 def full_reduction_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
@@ -458,6 +481,7 @@ def _choose(verdicts: list[CouponVerdict], ctx: PricingContext) -> CouponVerdict
 # The goods stages, in order, each returning at most one adjustment per line.
 GOODS_STAGES: list[tuple[str, GoodsStage]] = [
     ("activity", activity_stage),
+    ("activity", groupbuy_stage),
     ("member", member_stage),
     ("full_reduction", full_reduction_stage),
     ("coupon", coupon_stage),

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from shop.services.groupbuy import group_buys_expire
 from shop.services.orders import order_confirm_overdue_receipts
 from shop.services.payments import order_cancel_expired
 from shop.services.privacy import orders_anonymise_expired
@@ -16,6 +17,12 @@ from shop.services.reconcile import counters_reconcile
 @shared_task(name="shop.tasks.cancel_expired_orders")
 def cancel_expired_orders() -> dict[str, int]:
     return order_cancel_expired()
+
+
+@shared_task(name="shop.tasks.expire_group_buys")
+def expire_group_buys() -> dict[str, int]:
+    """Groups past their time settled (simulated completion or failure); failed groups' orders refunded."""
+    return group_buys_expire()
 
 
 @shared_task(name="shop.tasks.confirm_overdue_receipts")

@@ -10,7 +10,15 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, Validity
+from campaigns.models import (
+    CouponKind,
+    CouponTemplate,
+    FlashItem,
+    FlashSession,
+    GroupBuyActivity,
+    GroupBuyItem,
+    Validity,
+)
 from catalog.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
 from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from members.models import Address, Member
@@ -127,3 +135,30 @@ class FlashItemFactory(DjangoModelFactory[FlashItem]):
     stock_total = 20
     stock_left = factory.LazyAttribute(lambda o: o.stock_total)
     per_member_limit = 1
+
+
+class GroupBuyActivityFactory(DjangoModelFactory[GroupBuyActivity]):
+    """A 拼团 activity running now (started an hour ago, for a week): groups of 3, open 24 h."""
+
+    class Meta:
+        model = GroupBuyActivity
+
+    name = factory.Sequence(lambda n: f"测试拼团{n}")
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + dt.timedelta(days=7))
+    group_size = 3
+    open_hours = 24
+    per_member_limit = 1
+
+
+class GroupBuyItemFactory(DjangoModelFactory[GroupBuyItem]):
+    """50 units of a SKU at a group price of ¥59.00 (no leader price), in a running activity."""
+
+    class Meta:
+        model = GroupBuyItem
+
+    activity = factory.SubFactory(GroupBuyActivityFactory)
+    sku = factory.SubFactory(SkuFactory)
+    group_price_fen = 5900
+    stock_total = 50
+    stock_left = factory.LazyAttribute(lambda o: o.stock_total)

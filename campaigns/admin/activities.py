@@ -46,7 +46,7 @@ STATE_COLOURS = {SessionState.UPCOMING: BLUE, SessionState.RUNNING: GREEN, Sessi
 STATE_LABELS = {SessionState.UPCOMING: "未开始", SessionState.RUNNING: "进行中", SessionState.ENDED: "已结束"}
 
 
-def _state_badge(starts_at: Any, ends_at: Any, is_active: bool) -> str:
+def state_badge(starts_at: Any, ends_at: Any, is_active: bool) -> str:
     if not is_active:
         return badge("已停用", GREY)
     state = flash_session_state(starts_at=starts_at, ends_at=ends_at, now=timezone.now())
@@ -124,7 +124,7 @@ class FullReductionAdmin(WarnOnOverlapMixin, AutocompleteWhereSearchable, admin.
 
     @admin.display(description="状态")
     def state(self, activity: FullReduction) -> str:
-        return _state_badge(activity.starts_at, activity.ends_at, activity.is_active)
+        return state_badge(activity.starts_at, activity.ends_at, activity.is_active)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -230,7 +230,7 @@ class FlashSessionAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
 
     @admin.display(description="状态")
     def state(self, session: FlashSession) -> str:
-        return _state_badge(session.starts_at, session.ends_at, session.is_active)
+        return state_badge(session.starts_at, session.ends_at, session.is_active)
 
     @admin.display(description="商品数", ordering="stat_items")
     def items(self, session: FlashSession) -> int:

@@ -36,6 +36,19 @@ from .distribution import (
 )
 from .gift_packs import CardGiftPack
 from .greetings import Greeting, GreetingKind
+from .groupbuy import (
+    GROUP_BUY_MACHINE,
+    GroupBuy,
+    GroupBuyAction,
+    GroupBuyActivity,
+    GroupBuyAllowance,
+    GroupBuyEvent,
+    GroupBuyItem,
+    GroupBuySeat,
+    GroupBuyStatus,
+    SeatRole,
+    SeatStatus,
+)
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
 from .scope import Scope
 
@@ -43,6 +56,8 @@ __all__ = [
     "Binding", "BindingEvent", "Clawback", "ClawbackEvent", "Commission", "CommissionEntry", "CommissionEvent",
     "CommissionRate", "CommissionStatus", "DistributionSettings", "Distributor", "DistributorApplication",
     "DistributorEvent", "DistributorGrade", "DistributorStatus", "Withdrawal", "WithdrawalEvent", "WithdrawalStatus",
+    "GROUP_BUY_MACHINE", "GroupBuy", "GroupBuyAction", "GroupBuyActivity", "GroupBuyAllowance", "GroupBuyEvent",
+    "GroupBuyItem", "GroupBuySeat", "GroupBuyStatus", "SeatRole", "SeatStatus",
     "CardGiftPack", "Channel", "ChannelKind", "ChannelScan", "CodeBatch", "Coupon", "CouponEvent", "CouponKind",
     "CouponQuota", "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase",
     "FlashReservation", "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "Greeting", "GreetingKind",

@@ -34,8 +34,10 @@ from campaigns.errors import (
     FlashItemInUse,
     FlashItemNotFound,
     FlashStockBelowSold,
+    GroupBuyItemNotFound,
+    GroupBuyStockBelowSold,
 )
-from campaigns.models import FlashItem, FlashSession, FullReduction, Scope
+from campaigns.models import FlashItem, FlashSession, FullReduction, GroupBuyItem, Scope
 from catalog.models import Product, Sku
 from core.errors import ValidationFailed
 from core.money import round_fen, yuan
@@ -64,8 +66,9 @@ def price_floor_fen(cost_fen: int) -> int:
 
 def flash_item_price_check(*, sku_id: int, flash_price_fen: int, confirm_below_cost: bool = False,
                            operator: AbstractBaseUser | None = None,
-                           confirmed_before: bool = False) -> PriceCheck:
-    """Check a flash price against the SKU's cost × floor. Reads only; raises when refused.
+                           confirmed_before: bool = False, price_label: str = "秒杀价") -> PriceCheck:
+    """Check an activity price (a flash price; a group-buy item's group or leader price, named by
+    `price_label`) against the SKU's cost × floor. Reads only; raises when refused.
 
     Below the floor the price is accepted only when `operator` has campaigns.approve_below_cost
     and ticked the confirmation (`confirm_below_cost`), or when this very price was confirmed
@@ -83,7 +86,7 @@ def flash_item_price_check(*, sku_id: int, flash_price_fen: int, confirm_below_c
         return check
     detail = {"sku_id": sku_id, "sku_code": code, "flash_price_fen": flash_price_fen, "cost_fen": cost_fen,
               "floor_fen": floor_fen, "floor": settings.CAMPAIGN_PRICE_FLOOR}
-    words = (f"SKU {code} 的秒杀价 ¥{yuan(flash_price_fen)} 低于成本价 ¥{yuan(cost_fen)} × "
+    words = (f"SKU {code} 的{price_label} ¥{yuan(flash_price_fen)} 低于成本价 ¥{yuan(cost_fen)} × "
              f"{settings.CAMPAIGN_PRICE_FLOOR:g}（¥{yuan(floor_fen)}）")
     if not confirm_below_cost:
         raise ActivityPriceBelowCost(
@@ -347,3 +350,87 @@ def full_reduction_steps_check(*, kind: str, steps: Sequence[StepInput]) -> list
             raise ValidationFailed(f"满 {upper.threshold_count} 件的一档折扣应低于满 {lower.threshold_count} 件的一档",
                                    code="full_reduction_ladder_order")
     return ladder
+
+
+# ---------------------------------------------------------------------------------------------
+# 拼团 items
+
+
+@dataclass(frozen=True)
+class GroupBuyItemInput:
+    """One group-buy item as the console submits it. `item_id` None creates a new item."""
+
+    sku_id: int
+    group_price_fen: int
+    stock_total: int
+    leader_price_fen: int | None = None
+    sort: int = 0
+    item_id: int | None = None
+    confirm_below_cost: bool = False
+
+
+def groupbuy_item_price_check(*, data: GroupBuyItemInput, operator: AbstractBaseUser | None = None,
+                              confirmed_before: bool = False) -> PriceCheck:
+    """The flash sales' price floor for a group-buy item: its group price and its leader price
+    (the lower one decides) against the SKU's cost × floor; a leader price above the group price
+    is refused. Reads only; raises when refused."""
+    if data.group_price_fen < 0 or (data.leader_price_fen is not None and data.leader_price_fen < 0):
+        raise ValidationFailed("拼团价不能为负数", code="invalid_group_price")
+    if data.leader_price_fen is not None and data.leader_price_fen > data.group_price_fen:
+        raise ValidationFailed("团长价不能高于拼团价", code="leader_price_above_group_price")
+    lowest, label = data.group_price_fen, "拼团价"
+    if data.leader_price_fen is not None and data.leader_price_fen < lowest:
+        lowest, label = data.leader_price_fen, "团长价"
+    return flash_item_price_check(sku_id=data.sku_id, flash_price_fen=lowest,
+                                  confirm_below_cost=data.confirm_below_cost, operator=operator,
+                                  confirmed_before=confirmed_before, price_label=label)
+
+
+def groupbuy_item_save(*, activity_id: int, data: GroupBuyItemInput,
+                       operator: AbstractBaseUser | None = None) -> GroupBuyItem:
+    """Create or update one item of a group-buy activity with the flash sales' guard rails: the
+    price floor (a newly confirmed below-cost price is logged with the operator), and a changed
+    stock_total moves stock_left by the difference in one conditional UPDATE, never below what
+    is sold or held (GroupBuyStockBelowSold). The SKU of an item with units taken cannot change.
+    Runs in the caller's transaction when there is one, otherwise in its own."""
+    if data.stock_total < 0:
+        raise ValidationFailed("活动库存不能为负数", code="invalid_group_stock")
+    with transaction.atomic():
+        current = None
+        if data.item_id is not None:
+            current = GroupBuyItem.objects.filter(pk=data.item_id, activity_id=activity_id).first()
+            if current is None:
+                raise GroupBuyItemNotFound()
+        unchanged = current is not None and (current.sku_id, current.group_price_fen, current.leader_price_fen) == (
+            data.sku_id, data.group_price_fen, data.leader_price_fen)
+        confirmed_before = unchanged and current is not None and current.below_cost_confirmed
+        check = groupbuy_item_price_check(data=data, operator=operator, confirmed_before=confirmed_before)
+        if current is None:
+            item = GroupBuyItem.objects.create(
+                activity_id=activity_id, sku_id=data.sku_id, group_price_fen=data.group_price_fen,
+                leader_price_fen=data.leader_price_fen, stock_total=data.stock_total, stock_left=data.stock_total,
+                sort=data.sort, below_cost_confirmed=check.below)
+        else:
+            condition = Q(pk=current.pk, stock_left__gte=F("stock_total") - data.stock_total)
+            if current.sku_id != data.sku_id:
+                condition &= Q(stock_left=F("stock_total"))  # nothing sold or held under the old SKU
+            updated = GroupBuyItem.objects.filter(condition).update(
+                stock_left=F("stock_left") + data.stock_total - F("stock_total"), stock_total=data.stock_total,
+                sku_id=data.sku_id, group_price_fen=data.group_price_fen, leader_price_fen=data.leader_price_fen,
+                sort=data.sort, below_cost_confirmed=check.below)
+            if updated != 1:
+                fresh = GroupBuyItem.objects.get(pk=current.pk)
+                taken = fresh.stock_total - fresh.stock_left
+                raise GroupBuyStockBelowSold(
+                    f"活动库存不能少于已售出及待支付的 {taken} 件（填写的是 {data.stock_total} 件），"
+                    "且有订单后不能更换 SKU",
+                    detail={"taken": taken, "stock_total": data.stock_total})
+            item = GroupBuyItem.objects.get(pk=current.pk)
+        if check.below and not confirmed_before:
+            assert operator is not None  # the price check refuses a confirmation without one
+            lowest = min(data.group_price_fen, data.group_price_fen if data.leader_price_fen is None
+                         else data.leader_price_fen)
+            message = (f"确认低于成本价：SKU {check.sku_code} 拼团最低价 ¥{yuan(lowest)}，"
+                       f"成本价 ¥{yuan(check.cost_fen)}，底线 ¥{yuan(check.floor_fen)}")
+            LogEntry.objects.log_actions(operator.pk, [item], CHANGE, change_message=message, single_object=True)
+        return item

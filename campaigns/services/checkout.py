@@ -31,6 +31,7 @@ from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
 from campaigns.selectors.flash import FlashOffer
 from campaigns.services.flash import FlashWant, flash_release, flash_reserve
+from campaigns.services.groupbuy import GroupBuyWant, groupbuy_release, groupbuy_reserve
 from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
 
@@ -47,9 +48,11 @@ class CouponUse:
 
 def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
                      flash: Sequence[FlashWant], now: dt.datetime | None = None,
-                     flash_offers: Mapping[int, FlashOffer] | None = None) -> int | None:
-    """Lock the order's coupons and take its flash allowance and stock. Returns the unpaid timeout
-    in minutes the order must use (the shortest of its flash sessions'), or None for no constraint.
+                     flash_offers: Mapping[int, FlashOffer] | None = None,
+                     groupbuy: GroupBuyWant | None = None) -> int | None:
+    """Lock the order's coupons and take its flash and group-buy allowance and stock. Returns the
+    unpaid timeout in minutes the order must use (the shortest of its flash sessions' and its
+    group-buy activity's), or None for no constraint.
 
     Runs in the caller's (placement) transaction, before product stock is taken. Each coupon:
     AVAILABLE → LOCKED by a conditional UPDATE that also requires the member and `now` within
@@ -57,8 +60,10 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
     another order raises CouponUnavailable (409 coupon_unavailable) and the caller rolls the
     whole order back. Then campaigns.services.flash.flash_reserve() (FlashNotActive,
     FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted), with the `flash_offers` the caller
-    priced with when it has them (no second read of the items and their sessions). Not
-    idempotent by itself: the order's idempotency key makes placement idempotent.
+    priced with when it has them (no second read of the items and their sessions); then, for a
+    group-buy order, campaigns.services.groupbuy.groupbuy_reserve() (its join checks, allowance,
+    stock, pending seat). Not idempotent by itself: the order's idempotency key makes placement
+    idempotent.
     """
     require_transaction("campaign_reserve")
     now = now or timezone.now()
@@ -71,25 +76,30 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
             raise CouponUnavailable(detail={"coupon_id": use.coupon_id})
         CouponEvent.objects.create(coupon_id=use.coupon_id, action=Action.LOCKED, reference=order_no,
                                    amount_fen=use.discount_fen)
-    if not flash:
-        return None
-    flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash), offers=flash_offers)
-    if flash_offers is not None and all(w.item_id in flash_offers for w in flash):
-        return min(flash_offers[w.item_id].unpaid_timeout_minutes for w in flash)
-    timeouts = FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
-        "session__unpaid_timeout_minutes", flat=True)
+    timeouts: list[int] = []
+    if flash:
+        flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash), offers=flash_offers)
+        if flash_offers is not None and all(w.item_id in flash_offers for w in flash):
+            timeouts += [flash_offers[w.item_id].unpaid_timeout_minutes for w in flash]
+        else:
+            timeouts += FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
+                "session__unpaid_timeout_minutes", flat=True)
+    if groupbuy is not None:
+        timeouts.append(groupbuy_reserve(member_id=member_id, order_id=order_id, order_no=order_no,
+                                         want=groupbuy, now=now))
     return min(timeouts, default=None)
 
 
 def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = None) -> int:
-    """Give back what a cancelled unpaid order held: its coupons and its flash stock. Returns the
-    number of coupons released.
+    """Give back what a cancelled unpaid order held: its coupons, its flash stock and its group-buy
+    seat and stock. Returns the number of coupons released.
 
     Runs in the caller's (cancel) transaction. Each LOCKED coupon of the order goes back to
     AVAILABLE — or to EXPIRED when its validity has ended: an expired coupon is not revived —
     with a RELEASED event (and an EXPIRED one). Exactly once: a conditional UPDATE on
     (order, LOCKED), so a second call, even concurrent, finds nothing. Then
-    campaigns.services.flash.flash_release(), itself exactly once per reservation.
+    campaigns.services.flash.flash_release(), itself exactly once per reservation, and
+    campaigns.services.groupbuy.groupbuy_release(), once per seat.
     """
     require_transaction("campaign_release")
     now = now or timezone.now()
@@ -106,6 +116,7 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
             CouponEvent.objects.create(coupon_id=pk, action=Action.EXPIRED, reference=order_no)
         released += 1
     flash_release(order_id=order_id)
+    groupbuy_release(order_id=order_id, now=now)
     return released
 
 

@@ -48,7 +48,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns.errors import WithdrawalExceedsAvailable
-from campaigns.models import Clawback, Commission, CommissionEntry, CommissionRate, Distributor, FlashItem
+from campaigns.models import (
+    Clawback,
+    Commission,
+    CommissionEntry,
+    CommissionRate,
+    Distributor,
+    FlashItem,
+    GroupBuyItem,
+)
 from campaigns.models.distribution import (
     CLAWBACK_MACHINE,
     COMMISSION_MACHINE,
@@ -71,6 +79,7 @@ logger = logging.getLogger(__name__)
 CS = CommissionStatus
 # Activity kinds whose lines may earn when the activity says so (shop passes the kind of the line).
 ACTIVITY_FLASH = "flash"
+ACTIVITY_GROUP = "group"
 
 
 # --- the ledger ------------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ class PaidLine:
     product_name: str
     paid_fen: int  # what the shopper paid for the line after every discount, freight excluded
     activity: str = ""  # "" (none), "flash", "group", "bargain"
-    activity_id: int | None = None  # the flash item, the group, the bargain
+    activity_id: int | None = None  # the flash item, the group-buy item, the bargain
 
 
 def commission_earn_for_order(*, order_ref: str, buyer_id: int, lines: Sequence[PaidLine],
@@ -229,12 +238,16 @@ def _earners(*, buyer_id: int, rules: DistributionSettings, now: dt.datetime) ->
 
 def _lines_that_earn(lines: Sequence[PaidLine]) -> set[int]:
     """The lines that may earn: every line outside an activity, and activity lines whose activity
-    says so (a flash-sale session with commission on)."""
+    says so (a flash-sale session, a group-buy activity with commission on); bargain lines never."""
     flash_ids = {line.activity_id for line in lines if line.activity == ACTIVITY_FLASH and line.activity_id}
     flash_on = set(FlashItem.objects.filter(pk__in=flash_ids, session__commission_enabled=True)
                    .values_list("pk", flat=True)) if flash_ids else set()
+    group_ids = {line.activity_id for line in lines if line.activity == ACTIVITY_GROUP and line.activity_id}
+    group_on = set(GroupBuyItem.objects.filter(pk__in=group_ids, activity__commission_enabled=True)
+                   .values_list("pk", flat=True)) if group_ids else set()
     return {line.line_id for line in lines
-            if not line.activity or (line.activity == ACTIVITY_FLASH and line.activity_id in flash_on)}
+            if not line.activity or (line.activity == ACTIVITY_FLASH and line.activity_id in flash_on)
+            or (line.activity == ACTIVITY_GROUP and line.activity_id in group_on)}
 
 
 class _RateBook:

@@ -14,6 +14,10 @@ FLASH_SALE_UNPAID_TIMEOUT_MINUTES = env_int("FLASH_SALE_UNPAID_TIMEOUT_MINUTES",
 # With REDIS_URL, the flash-sale gate (campaigns.services.flash_gate) re-reads its counts from
 # PostgreSQL this often: how long a seed taken mid-rush may admit a few buyers too many.
 FLASH_GATE_TTL_SECONDS = env_int("FLASH_GATE_TTL_SECONDS", 30)
+# 拼团: a new activity's unpaid timeout (activity orders: 15 minutes, DESIGN §7); the expiry job
+# takes this many due groups per run (each group is its own transaction).
+GROUP_BUY_UNPAID_TIMEOUT_MINUTES = env_int("GROUP_BUY_UNPAID_TIMEOUT_MINUTES", 15)
+GROUP_BUY_EXPIRE_BATCH = env_int("GROUP_BUY_EXPIRE_BATCH", 200)
 # Guard rail: an activity price below cost × this needs an operator with
 # campaigns.approve_below_cost to confirm it. 1.0 = never below cost.
 CAMPAIGN_PRICE_FLOOR = float(env_int("CAMPAIGN_PRICE_FLOOR_PERCENT", 100)) / 100

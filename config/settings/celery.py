@@ -171,3 +171,11 @@ PERIODIC_TASKS += [
      "task": "campaigns.tasks.upgrade_distributor_grades",
      "crontab": {"minute": "40", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# 拼团: groups whose time is up succeed (simulated completion) or fail, and the paid members of a
+# failed group are refunded (every minute; a group is settled once, an order refunded once).
+PERIODIC_TASKS += [
+    {"name": "group-buys.expire", "label": "拼团到期处理",
+     "task": "shop.tasks.expire_group_buys",
+     "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
+]

@@ -52,6 +52,9 @@ SPECTACULAR_SETTINGS = {
         "PointsKindEnum": "members.models.PointsKind",
         "GenderEnum": "members.models.Gender",
         "GreetingKindEnum": "campaigns.models.greetings.GreetingKind",
+        "GroupBuyStatusEnum": "campaigns.models.GroupBuyStatus",
+        "GroupBuySeatStatusEnum": "campaigns.models.SeatStatus",
+        "GroupBuySeatRoleEnum": "campaigns.models.SeatRole",
     },
 }
 
@@ -76,5 +79,6 @@ RATE_LIMIT_DEFAULTS = {
     "distribution_apply": "10/h",  # per member: 分销员 applications
     "distribution_bind": "30/m",  # per member: arrivals through a share
     "withdrawal": "10/h",  # per member: 提现 requests
+    "group_buy": "30/m",  # per member: opening and joining groups (拼团)
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

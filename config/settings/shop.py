@@ -50,3 +50,8 @@ MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.p
 # anonymised by the nightly job: the E-Commerce Law (电子商务法 art. 31) requires transaction
 # records to be kept at least three years after completion (1096 days: three years with a leap day).
 ORDER_PII_RETENTION_DAYS = env_int("ORDER_PII_RETENTION_DAYS", 1096)
+
+# 拼团: campaigns marks the seats of a failed group for refund and knows nothing of orders; these
+# refund the orders (called after commit with the order ids; the expiry job sweeps what a failed
+# hook left).
+GROUP_BUY_FAILED_HOOKS = ["shop.services.groupbuy.group_buy_orders_refund"]

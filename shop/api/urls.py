@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from shop.api import cart, orders, privacy, products
+from shop.api import cart, groupbuy, orders, privacy, products
 
 urlpatterns = [
     path("products/<int:product_id>/", products.ProductDetailView.as_view(), name="product-detail"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("orders/<number:order_no>/confirm-receipt", orders.OrderConfirmReceiptView.as_view(),
          name="order-confirm-receipt"),
     path("me/export", privacy.MeExportView.as_view(), name="me-export"),
+    *groupbuy.urlpatterns,
     path("", include("shop.api.shipping")),
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),

@@ -29,6 +29,8 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from campaigns.models import GroupBuy, GroupBuyActivity
+from campaigns.services.activities import GroupBuyItemInput, groupbuy_item_save
 from catalog.models import Category, FreightRule, FreightTemplate, Product, ProductImage, Sku, Stock, StockMovement
 from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from core.audit import Actor
@@ -44,6 +46,7 @@ from shop.errors import IdempotencyKeyReused
 from shop.models import Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
     CheckoutInput,
+    GroupChoice,
     LineInput,
     order_cancel,
     order_confirm_receipt,
@@ -69,6 +72,7 @@ class DemoReport:
     campaigns: str = "skipped"
     after_sales: str = "skipped"
     points_mall: str = "skipped"
+    group_buys: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -83,6 +87,7 @@ class DemoReport:
         out.append(f"campaigns (coupons, 满减, flash sales, segments): {self.campaigns}")
         out.append(f"after-sales, refunds, reviews, role operators: {self.after_sales}")
         out.append(f"points mall items and exchanges: {self.points_mall}")
+        out.append(f"group buys (拼团): {self.group_buys}")
         return out
 
 
@@ -344,6 +349,41 @@ def _load_orders(rng: random.Random, members: list[Member], report: DemoReport) 
             order_confirm_receipt(order=order, actor=Actor.MEMBER)
 
 
+# ---------------------------------------------------------------- 拼团
+
+
+def _load_group_buys(members: list[Member]) -> str:
+    """A running 3-person activity with two SKUs, a group that needs one more person (leader and a
+    friend paid), a group just opened, and one that succeeded — opened, joined and paid through the
+    services as shoppers would. Skipped when any group-buy activity exists."""
+    if GroupBuyActivity.objects.exists():
+        return "skipped (group-buy activities exist)"
+    buyers = [m for m in members if Address.objects.filter(member=m).exists()]
+    skus = list(Sku.objects.filter(code__startswith=SKU_PREFIX, is_active=True, product__is_on_shelf=True,
+                                   stock__available__gte=30).order_by("price_fen", "id")[:2])
+    if len(buyers) < 6 or not skus:
+        return "skipped (no demo buyers or SKUs)"
+    now = timezone.now()
+    activity = GroupBuyActivity.objects.create(
+        name="好友拼团 3人成团", starts_at=now - dt.timedelta(days=1), ends_at=now + dt.timedelta(days=14),
+        group_size=3, open_hours=24, per_member_limit=2, simulate_percent=67)
+    items = [groupbuy_item_save(activity_id=activity.pk, data=GroupBuyItemInput(
+        sku_id=sku.pk, group_price_fen=max(sku.cost_fen, sku.price_fen * 80 // 100 // 10 * 10),
+        leader_price_fen=max(sku.cost_fen, sku.price_fen * 75 // 100 // 10 * 10), stock_total=100, sort=n))
+        for n, sku in enumerate(skus)]
+    plan = [(items[0], buyers[0:2]), (items[-1], buyers[2:3]), (items[0], buyers[3:6])]
+    for n, (item, group_members) in enumerate(plan, start=1):
+        group_id = None
+        for k, member in enumerate(group_members):
+            data = CheckoutInput(items=(LineInput(sku_id=item.sku_id, quantity=1),),
+                                 group=GroupChoice(item_id=item.pk, group_id=group_id))
+            order, _ = order_place(member=member, data=data, idempotency_key=f"demo-group-{n}-{k}")
+            demo_pay(order)
+            if group_id is None:
+                group_id = GroupBuy.objects.get(group_no=order.order_no).pk
+    return "created"
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -369,6 +409,8 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
     if has_demo_catalogue and not has_other_orders:
         report.after_sales = load_after_sales_demo(members=members)
         report.points_mall = load_points_mall_demo(members=members)
+    if has_demo_catalogue:
+        report.group_buys = _load_group_buys(members)
     return report
 
 

@@ -45,6 +45,7 @@ from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.selectors.groupbuy import groupbuy_shipping_hold
 from core.audit import Actor
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.idempotency import idempotent_replay
@@ -202,6 +203,10 @@ def _create(*, order: Order, member: Member, data: AfterSaleInput, idempotency_k
             fingerprint: str) -> AfterSale:
     if order.status not in REFUNDABLE_ORDER_STATUSES or order.needs_refund:
         raise OrderNotRefundable(f"订单当前状态为「{order.get_status_display()}」，不能申请售后",
+                                 detail={"status": order.status})
+    if groupbuy_shipping_hold(order_id=order.pk):
+        # A forming group's seat is its payment: the group's outcome refunds it in full if it fails.
+        raise OrderNotRefundable("拼团尚未成功，暂不能申请售后；拼团失败将自动全额退款",
                                  detail={"status": order.status})
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order)}
     unknown = [x.order_line_id for x in data.lines if x.order_line_id not in lines]

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +25,7 @@ from campaigns.services.checkout import CouponUse, campaign_release, campaign_re
 from campaigns.services.commissions import commission_freeze_for_order
 from campaigns.services.flash import FlashWant, flash_precheck
 from campaigns.services.flash_gate import flash_gate_admit
+from campaigns.services.groupbuy import GroupBuyWant, groupbuy_item_running, groupbuy_join_check
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.audit import Actor
@@ -61,6 +62,14 @@ class LineInput:
 
 
 @dataclass(frozen=True)
+class GroupChoice:
+    """A group-buy order: the item bought, and the group joined (None: open a new group)."""
+
+    item_id: int
+    group_id: int | None = None
+
+
+@dataclass(frozen=True)
 class CheckoutInput:
     """What preview and placement both take, so they price the very same thing."""
 
@@ -70,6 +79,7 @@ class CheckoutInput:
     expected_payable_fen: int | None = None
     coupon_ids: tuple[int, ...] | None = None  # None: the best coupons are picked; (): none
     points: int = 0  # points to spend (积分抵扣); 0: none
+    group: GroupChoice | None = None  # open or join a group (拼团): its one item at the group price
 
     def fingerprint(self) -> str:
         # Inputs without a flash item or a coupon choice hash as they always did.
@@ -81,6 +91,8 @@ class CheckoutInput:
             body["coupon_ids"] = sorted(set(self.coupon_ids))
         if self.points:
             body["points"] = self.points
+        if self.group is not None:
+            body["group"] = [self.group.item_id, self.group.group_id]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -111,6 +123,8 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
         raise EmptyOrder()
     lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
     now = timezone.now()
+    if data.group is not None:
+        lines = _group_lines(lines, member_id=member.pk, choice=data.group, now=now)
     buyer = member_checkout_facts(member_id=member.pk, at=now, address_id=data.address_id)
     _early_access_refuse(lines=lines, buyer=buyer, now=now)
     address = buyer.address if buyer else None
@@ -162,6 +176,18 @@ def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
     return {sku_id: item_id for sku_id, item_id in chosen.items() if item_id is not None}
 
 
+def _group_lines(lines: list[CartLine], *, member_id: int, choice: GroupChoice, now: dt.datetime) -> list[CartLine]:
+    """A group-buy order holds its item's SKU alone, at the group price: the join rules first
+    (campaigns.services.groupbuy.groupbuy_join_check: the group is forming, has a seat, is not the
+    member's own; 老带新), then the line is marked for the pricing pipeline's group stage."""
+    groupbuy_join_check(member_id=member_id, item_id=choice.item_id, group_id=choice.group_id, now=now)
+    sku_id = groupbuy_item_running(item_id=choice.item_id, now=now).sku_id
+    if len(lines) != 1 or lines[0].sku_id != sku_id or lines[0].flash_item_id is not None:
+        raise ValidationFailed("拼团订单只能包含该拼团商品", code="group_buy_line_mismatch",
+                               detail={"group_item_id": choice.item_id})
+    return [replace(lines[0], group_item_id=choice.item_id, group_leader=choice.group_id is None)]
+
+
 def _next_order_no() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('shop_order_no_seq')")
@@ -179,7 +205,8 @@ def order_place(*, member: Member, data: CheckoutInput,
     transaction: the order row is inserted first (a concurrent replay blocks on the unique key),
     then campaigns.services.checkout.campaign_reserve() locks the coupons (a coupon taken by
     another order meanwhile: 409 coupon_unavailable) and takes flash allowance and stock (a
-    flash order's unpaid timeout is its session's, 15 minutes by default); then the points are
+    flash order's unpaid timeout is its session's, 15 minutes by default; a group-buy order takes
+    its activity stock and a pending seat, with the activity's timeout); then the points are
     spent (members.services.points.points_spend, reference = order_no: a conditional UPDATE of
     the balance, so of two orders spending the same points one gets 409 points_insufficient and
     rolls back whole — order, coupons, flash and product stock); product stock is taken last,
@@ -255,7 +282,8 @@ def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: li
         timeout = campaign_reserve(
             member_id=member.pk, order_id=order.pk, order_no=order.order_no,
             coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
-            flash=flash, now=now, flash_offers=offers)
+            flash=flash, now=now, flash_offers=offers, groupbuy=_group_want(q, data))
+        # A group-buy order waits as long as its activity says (15 min by default).
         if timeout is not None and timeout != timeout_minutes:
             order.expires_at = now + dt.timedelta(minutes=timeout)
             Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
@@ -284,6 +312,13 @@ def _flash_wants(q: Quote) -> list[FlashWant]:
             wants.append(FlashWant(item_id=pl.line.flash_item_id, quantity=pl.line.quantity,
                                    list_price_fen=pl.line.unit_price_fen))
     return wants
+
+
+def _group_want(q: Quote, data: CheckoutInput) -> GroupBuyWant | None:
+    if data.group is None:
+        return None
+    line = q.lines[0].line
+    return GroupBuyWant(item_id=data.group.item_id, group_id=data.group.group_id, quantity=line.quantity)
 
 
 def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, expires_at: dt.datetime,

@@ -21,15 +21,16 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
+from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut, GroupBuyClosed
 from campaigns.services.checkout import campaign_confirm_paid
-from campaigns.services.commissions import ACTIVITY_FLASH, PaidLine, commission_earn_for_order
+from campaigns.services.commissions import ACTIVITY_FLASH, ACTIVITY_GROUP, PaidLine, commission_earn_for_order
 from campaigns.services.flash import flash_reclaim
 from campaigns.services.gifts import gift_after_payment
+from campaigns.services.groupbuy import GROUP_OVERFLOW_REASON, SeatOutcome, groupbuy_on_paid
 from catalog.errors import InsufficientStock
 from catalog.models import Category, Product
 from catalog.services import product_sales_count_after_commit, stock_quantities, stock_reserve
@@ -56,13 +57,15 @@ from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderL
 from shop.models.orders import ORDER_MACHINE, revived_points_reference
 from shop.notifications import notify_order_paid
 from shop.services.orders import order_cancel, order_get_for_member
-from shop.services.refunds import refund_create_for_late_payment
+from shop.services.refunds import LATE_PAYMENT_REASON, refund_create_for_late_payment
 from wechat.gateway import PaymentNotice, PrepayResult
 
 logger = logging.getLogger(__name__)
 
-# The activity stage's adjustment reference of a line bought through a flash-sale item (shop.pricing).
+# The activity stage's adjustment reference of a line bought through a flash-sale item, or through a
+# group-buy item (shop.pricing).
 FLASH_REFERENCE_PREFIX = "flash:"
+GROUP_REFERENCE_PREFIX = "group:"
 
 
 def order_prepay(*, member: Member, order_no: str, client_ip: str) -> PrepayResult:
@@ -112,7 +115,8 @@ def order_on_payment(*, notice: PaymentNotice, source: str) -> str:
             with transaction.atomic():
                 _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复", revive=True)
             return "revived"
-        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted):
+        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted, GroupBuyClosed):
+            # (A cancelled group-buy order gave its seat up: a late payment of it is refunded.)
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
             # Refund it at once (the refund job is the safety net if this is lost).
             transaction.on_commit(lambda: _refund_late_payment(order.pk))
@@ -164,8 +168,8 @@ def _earn_commission(order: Order) -> None:
     line after every discount (the pricing pipeline's allocations, freight excluded), its product,
     category and SKU, and the flash-sale item it was bought through — and let it record what the
     buyer's uplines earn. One query for the lines; campaigns decides who earns and how much."""
-    flash = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity",
-                                                reference__startswith=FLASH_REFERENCE_PREFIX)
+    flash = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity")
+             .filter(Q(reference__startswith=FLASH_REFERENCE_PREFIX) | Q(reference__startswith=GROUP_REFERENCE_PREFIX))
              .values("reference")[:1])
     category = Product.objects.filter(pk=OuterRef("product_id_snapshot")).values("category_id")[:1]
     rows = (OrderLine.objects.filter(order=order).order_by("pk")
@@ -173,11 +177,12 @@ def _earn_commission(order: Order) -> None:
             .values_list("pk", "product_id_snapshot", "category_id", "sku_id", "product_name", "payable_fen",
                          "flash_ref"))
     lines = []
-    for pk, product_id, category_id, sku_id, name, payable_fen, flash_ref in rows:
-        flash_item = flash_ref.removeprefix(FLASH_REFERENCE_PREFIX) if flash_ref else ""
+    for pk, product_id, category_id, sku_id, name, payable_fen, activity_ref in rows:
+        kind, _, item = (activity_ref or "").partition(":")
+        activity = {FLASH_REFERENCE_PREFIX: ACTIVITY_FLASH, GROUP_REFERENCE_PREFIX: ACTIVITY_GROUP}.get(f"{kind}:", "")
         lines.append(PaidLine(line_id=pk, product_id=product_id, category_id=category_id, sku_id=sku_id,
-                              product_name=name, paid_fen=payable_fen, activity=ACTIVITY_FLASH if flash_ref else "",
-                              activity_id=int(flash_item) if flash_item.isdigit() else None))
+                              product_name=name, paid_fen=payable_fen, activity=activity,
+                              activity_id=int(item) if item.isdigit() else None))
     commission_earn_for_order(order_ref=order.order_no, buyer_id=order.member_id, lines=lines)
 
 
@@ -213,9 +218,9 @@ def _retake_points(order: Order) -> None:
                                   data={"points": returned})
 
 
-def _refund_late_payment(order_id: int) -> None:
+def _refund_late_payment(order_id: int, reason: str = LATE_PAYMENT_REASON) -> None:
     try:
-        refund_create_for_late_payment(order_id=order_id)
+        refund_create_for_late_payment(order_id=order_id, reason=reason)
     except Exception:  # the payment is recorded; the refund job retries this within a minute
         logger.exception("could not start the refund of late payment for order %s", order_id)
 
@@ -229,7 +234,8 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     2. the coupons it locked become used (a revived order takes them again if they are still
        there, else that is recorded and the payment stands);
     3. a revived order takes its flash-sale units and allowance again (flash_reclaim: raises if
-       they are gone);
+       they are gone); a group-buy order takes its seat (_take_group_seat: a revived one raises,
+       its seat was given up, so it is refunded);
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
     5. the distributors above the buyer earn their commission on each line's paid amount
@@ -249,6 +255,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
                                   data={"coupon_ids": coupons.not_retaken})
     if revive:
         flash_reclaim(order_id=order.pk)
+    _take_group_seat(order, notice)
     member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     _reward_payment(order, notice)
     lines = list(OrderLine.objects.filter(order=order).values_list("sku_id", "product_id_snapshot", "quantity"))
@@ -264,6 +271,23 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     track("order_paid", member_id=order.member_id,
           properties={"order_no": order.order_no, "paid_fen": notice.amount_fen})
     notify_order_paid(order_id=order.pk)
+
+
+def _take_group_seat(order: Order, notice: PaymentNotice) -> None:
+    """拼团: the payment takes its seat (campaigns.services.groupbuy.groupbuy_on_paid, the group's row
+    locked after the coupons, before the member). A payer the group had no seat for, when the
+    activity refunds rather than opens a new group, is refunded in full at once through the
+    late-payment refund (flagged needs_refund: the refund job is the safety net)."""
+    outcome = groupbuy_on_paid(order_id=order.pk, order_no=order.order_no, paid_fen=notice.amount_fen,
+                               paid_at=notice.paid_at)
+    if outcome != SeatOutcome.REFUND:
+        return
+    Order.objects.filter(pk=order.pk).update(needs_refund=True)
+    OrderEvent.objects.create(order=order, action="group_buy_overflow", from_status=OrderStatus.PAID,
+                              to_status=OrderStatus.PAID, actor=Actor.SYSTEM, note=GROUP_OVERFLOW_REASON,
+                              data={"transaction_id": notice.transaction_id})
+    order_id = order.pk
+    transaction.on_commit(lambda: _refund_late_payment(order_id, reason=GROUP_OVERFLOW_REASON))
 
 
 def _gift_after_payment(*, member_id: int, order_no: str, paid_fen: int) -> None:

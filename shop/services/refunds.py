@@ -152,8 +152,10 @@ def _submit_after_commit(refund_id: int) -> None:
     enqueue_after_commit("shop.tasks.submit_refund", refund_id, robust=True)
 
 
-def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
-    """Refund in full a payment that reached an already-cancelled order (needs_refund).
+def refund_create_for_late_payment(*, order_id: int, reason: str = LATE_PAYMENT_REASON) -> Refund | None:
+    """Refund in full a payment the order cannot keep (needs_refund): one that reached an
+    already-cancelled order, or a group-buy order whose group failed or had no seat left for it
+    (`reason` says which; the refund job's safety net uses the late-payment wording).
 
     Idempotent: one refund per such order (number "RF" + order number); returns it, or None
     when the order needs none. One durable transaction, order row locked; the gateway is
@@ -169,8 +171,8 @@ def refund_create_for_late_payment(*, order_id: int) -> Refund | None:
             Order.objects.filter(pk=order.pk).update(needs_refund=False)
             return None
         refund = _refund_create(order=order, after_sale=None, amount_fen=amount, out_refund_no=f"RF{order.order_no}",
-                                reason=LATE_PAYMENT_REASON, actor=Actor.SYSTEM)
-        ORDER_MACHINE.record(order, action=OrderAction.REFUND_STARTED, actor=Actor.SYSTEM, note=LATE_PAYMENT_REASON,
+                                reason=reason, actor=Actor.SYSTEM)
+        ORDER_MACHINE.record(order, action=OrderAction.REFUND_STARTED, actor=Actor.SYSTEM, note=reason,
                              data={"out_refund_no": refund.out_refund_no, "amount_fen": amount})
     return refund
 

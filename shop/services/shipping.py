@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
+from campaigns.selectors.groupbuy import groupbuy_shipping_hold
 from core.audit import Actor
 from core.db import require_transaction
 from core.errors import Conflict, ValidationFailed
@@ -84,6 +85,13 @@ class OverShipment(Conflict):
 class TrackingNoReused(Conflict):
     code = "tracking_no_reused"
     message = "该快递单号已用于本订单的另一个包裹"
+
+
+class GroupBuyNotShippable(Conflict):
+    """A group-buy order whose group has not succeeded (forming, or failed and being refunded)."""
+
+    code = "group_buy_not_shippable"
+    message = "拼团尚未成功，成团后才能发货"
 
 
 # --- values ------------------------------------------------------------------------------------------
@@ -163,7 +171,8 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
 
     Each package gets a Shipment and ShipmentLine rows and adds to its lines' shipped_quantity;
     asking for more than a line has left to ship, a line of another order, or a package with
-    nothing in it raises a DomainError and changes nothing. The order becomes SHIPPED when
+    nothing in it raises a DomainError and changes nothing; so does a group-buy order whose group
+    has not succeeded (GroupBuyNotShippable, with the reason). The order becomes SHIPPED when
     nothing is left to ship, else stays PAID with a "partially_shipped" event per package.
 
     Idempotent per package: one whose carrier and tracking number the order already has, with
@@ -200,6 +209,9 @@ def shipment_create(*, order: Order, packages: Sequence[PackageInput],
                 return result  # "ship everything left" on a shipped order: nothing is left
             raise InvalidTransition(
                 f"订单当前状态为「{locked.get_status_display()}」，不能发货", detail={"status": locked.status})
+        hold = groupbuy_shipping_hold(order_id=locked.pk)
+        if hold:
+            raise GroupBuyNotShippable(hold, detail={"order_no": locked.order_no})
         if len(existing) + len(new) > MAX_PACKAGES_PER_ORDER:
             raise ValidationFailed(f"一个订单最多分 {MAX_PACKAGES_PER_ORDER} 个包裹发货（微信限制）",
                                    code="too_many_packages")

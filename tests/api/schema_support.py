@@ -18,9 +18,16 @@ from members.models import CardPlan
 from members.services.cards import card_purchase_create
 from members.services.points import points_award
 from shop.models import CartItem
+from shop.services.orders import CheckoutInput, GroupChoice, LineInput, order_place
 from shop.services.reviews import review_create
-from tests.builders import lines_of, order_up_to, requested_after_sale
-from tests.factories import CouponTemplateFactory, FlashSessionFactory, SkuFactory, default_freight
+from tests.builders import buyer, lines_of, order_up_to, pay, requested_after_sale
+from tests.factories import (
+    CouponTemplateFactory,
+    FlashSessionFactory,
+    GroupBuyItemFactory,
+    SkuFactory,
+    default_freight,
+)
 from tests.fixtures import make_shopper
 
 # Operations that are not the mini-program's: WeChat's servers call them, with signed XML.
@@ -127,11 +134,26 @@ class World:
                 member=self.member, template_id=CouponTemplateFactory.create(show_in_center=True).pk).pk},
             "/api/v1/flash-sales/sessions/{session_id}": lambda: {"session_id": FlashSessionFactory.create().pk},
             "/api/v1/points-mall/items/{item_id}/exchange": lambda: {"item_id": self._gift().pk},
+            "/api/v1/group-buys/activities/{activity_id}": lambda: {"activity_id": self.group_item.activity_id},
+            "/api/v1/group-buys/items/{item_id}/open": lambda: {"item_id": self.group_item.pk},
+            "/api/v1/group-buys/groups/{group_no}": lambda: {"group_no": self._group(leader=buyer())},
+            "/api/v1/group-buys/groups/{group_no}/join": lambda: {"group_no": self._group(leader=buyer())},
+            "/api/v1/group-buys/mine/{group_no}": lambda: {"group_no": self._group(leader=self.member)},
             "/api/v1/me/card-purchases/{purchase_no}": lambda: {"purchase_no": self._card_purchase().purchase_no},
             "/api/v1/me/card-purchases/{purchase_no}/pay": lambda: {
                 "purchase_no": self._card_purchase().purchase_no},
         }
         return rows[path]() if path in rows else {}
+
+    @cached_property
+    def group_item(self) -> Any:
+        return GroupBuyItemFactory.create(sku=self.sku, stock_total=10_000, activity__per_member_limit=999)
+
+    def _group(self, *, leader: Any) -> str:
+        """The number of a group `leader` opened and paid for (forming, two seats left)."""
+        order, _ = order_place(member=leader, data=CheckoutInput(
+            items=(LineInput(self.sku.pk, 1),), group=GroupChoice(self.group_item.pk)))
+        return pay(order).order_no
 
     def _gift(self) -> PointsMallItem:
         points_award(member_id=self.member.pk, points=1000, kind="campaign", reference="fuzz")

@@ -16,6 +16,9 @@ from campaigns.models import (
     FlashSession,
     FullReduction,
     GiftRule,
+    GroupBuy,
+    GroupBuyActivity,
+    GroupBuyStatus,
     PointsExchange,
     PointsMallItem,
     RedeemCode,
@@ -120,3 +123,13 @@ def test_fills_every_inbox_entry_through_the_services(media, settings):
     assert set(Group.objects.filter(user__username__in=["kefu", "caiwu", "cangku", "yunying"])
                .values_list("name", flat=True)) == {"客服", "财务", "仓库", "运营"}
     assert demo_stock_consistent()
+
+
+def test_loads_a_group_buy_activity_with_forming_groups(media):
+    call_command("load_demo_data", verbosity=0)
+
+    activity = GroupBuyActivity.objects.get()
+    assert activity.items.count() == 2
+    assert not activity.items.filter(group_price_fen__lt=F("sku__cost_fen")).exists()
+    groups = sorted((g.status, g.seats_taken) for g in GroupBuy.objects.all())
+    assert groups == [(GroupBuyStatus.FORMING, 1), (GroupBuyStatus.FORMING, 2), (GroupBuyStatus.SUCCEEDED, 3)]
