@@ -10,7 +10,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from campaigns.models import CouponKind, CouponTemplate, FlashItem, FlashSession, Validity
+from campaigns.models import BargainActivity, CouponKind, CouponTemplate, FlashItem, FlashSession, Validity
 from catalog.models import Category, FreightRule, FreightTemplate, Product, Sku, StockMovement
 from catalog.services import product_refresh_denormalised, stock_adjust, stock_ensure_row
 from members.models import Address, Member
@@ -127,3 +127,24 @@ class FlashItemFactory(DjangoModelFactory[FlashItem]):
     stock_total = 20
     stock_left = factory.LazyAttribute(lambda o: o.stock_total)
     per_member_limit = 1
+
+
+class BargainActivityFactory(DjangoModelFactory[BargainActivity]):
+    """砍价 running now (started an hour ago, ends in a week): ¥99.00 → ¥9.90 with 5 helpers in
+    24 hours, 3 helps per helper, 20 units, buying only at the floor."""
+
+    class Meta:
+        model = BargainActivity
+
+    name = factory.Sequence(lambda n: f"测试砍价{n}")
+    sku = factory.SubFactory(SkuFactory, price_fen=12900, stock=100)
+    start_price_fen = 9900
+    floor_price_fen = 990
+    helpers_needed = 5
+    hours_to_finish = 24
+    helps_per_helper = 3
+    buy_before_floor = False
+    stock_total = 20
+    stock_left = factory.LazyAttribute(lambda o: o.stock_total)
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + dt.timedelta(days=7))

@@ -76,5 +76,8 @@ RATE_LIMIT_DEFAULTS = {
     "distribution_apply": "10/h",  # per member: 分销员 applications
     "distribution_bind": "30/m",  # per member: arrivals through a share
     "withdrawal": "10/h",  # per member: 提现 requests
+    "bargain_launch": "30/m",  # per member: 发起砍价
+    "bargain_help": "60/m",  # per member: 帮砍 (the daily help cap is the real limit)
+    "share": "120/m",  # per member: shares recorded and share visits reported
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

@@ -18,6 +18,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from campaigns.services.bargain import BargainWant
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from campaigns.services.commissions import commission_freeze_for_order
 from campaigns.services.flash import FlashWant
@@ -53,6 +54,7 @@ class LineInput:
     sku_id: int
     quantity: int
     flash_item_id: int | None = None  # buy at this flash-sale item's price
+    bargain_launch_id: int | None = None  # buy at this bargain launch's price (one unit)
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,7 @@ class CheckoutInput:
 
     def fingerprint(self) -> str:
         # Inputs without a flash item or a coupon choice hash as they always did.
-        items = sorted((i.sku_id, i.quantity) if i.flash_item_id is None else (i.sku_id, i.quantity, i.flash_item_id)
-                       for i in self.items)
+        items = sorted(_line_key(i) for i in self.items)
         body: dict[str, Any] = {"items": items, "address_id": self.address_id, "remark": self.remark,
                                 "expected_payable_fen": self.expected_payable_fen}
         if self.coupon_ids is not None:
@@ -77,6 +78,14 @@ class CheckoutInput:
         if self.points:
             body["points"] = self.points
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _line_key(item: LineInput) -> tuple[int, ...]:
+    if item.bargain_launch_id is not None:
+        return (item.sku_id, item.quantity, item.flash_item_id or 0, item.bargain_launch_id)
+    if item.flash_item_id is not None:
+        return (item.sku_id, item.quantity, item.flash_item_id)
+    return (item.sku_id, item.quantity)
 
 
 @dataclass
@@ -100,7 +109,8 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     quantities = stock_quantities(pairs)
     if not quantities:
         raise EmptyOrder()
-    lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
+    lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items),
+                                bargain_launches=_bargain_launches(data.items))
     now = timezone.now()
     early_access_check(member_id=member.pk, product_ids={line.product_id for line in lines}, now=now)
     address: Address | None
@@ -138,6 +148,21 @@ def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
             raise ValidationFailed("同一商品不能同时以秒杀价和其他价格购买", code="flash_item_conflict",
                                    detail={"sku_id": item.sku_id})
     return {sku_id: item_id for sku_id, item_id in chosen.items() if item_id is not None}
+
+
+def _bargain_launches(items: tuple[LineInput, ...]) -> dict[int, int]:
+    """sku_id -> bargain launch id. A SKU is bought at one price per order: a bargain line is the
+    SKU's only line, and not a flash line too."""
+    chosen: dict[int, int] = {}
+    for item in items:
+        if item.bargain_launch_id is None:
+            continue
+        others = [i for i in items if i.sku_id == item.sku_id and i is not item]
+        if item.flash_item_id is not None or others:
+            raise ValidationFailed("同一商品不能同时以砍价价和其他价格购买", code="bargain_line_invalid",
+                                   detail={"sku_id": item.sku_id})
+        chosen[item.sku_id] = item.bargain_launch_id
+    return chosen
 
 
 def _next_order_no() -> str:
@@ -188,8 +213,8 @@ def order_place(*, member: Member, data: CheckoutInput,
             timeout = campaign_reserve(
                 member_id=member.pk, order_id=order.pk, order_no=order.order_no,
                 coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
-                flash=_flash_wants(q), now=now)
-            if timeout is not None:  # a flash order waits as long as its session says (15 min by default)
+                flash=_flash_wants(q), bargains=_bargain_wants(q), now=now)
+            if timeout is not None:  # an activity order waits as long as its activity says (15 min by default)
                 order.expires_at = now + dt.timedelta(minutes=timeout)
                 Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
             if q.points.used:
@@ -221,6 +246,14 @@ def _flash_wants(q: Quote) -> list[FlashWant]:
             wants.append(FlashWant(item_id=pl.line.flash_item_id, quantity=pl.line.quantity,
                                    list_price_fen=pl.line.unit_price_fen))
     return wants
+
+
+def _bargain_wants(q: Quote) -> list[BargainWant]:
+    """The launches the order buys, at the unit price the activity stage gave them."""
+    return [BargainWant(launch_id=pl.line.bargain_launch_id,
+                        price_fen=pl.line.unit_price_fen + sum(a.amount_fen for a in pl.adjustments
+                                                               if a.stage == "activity"))
+            for pl in q.lines if pl.line.bargain_launch_id is not None]
 
 
 def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, now: dt.datetime,

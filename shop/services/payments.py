@@ -25,7 +25,8 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
+from campaigns.errors import BargainNotBuyable, BargainSoldOut, FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
+from campaigns.services.bargain import bargain_reclaim
 from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.commissions import ACTIVITY_FLASH, PaidLine, commission_earn_for_order
 from campaigns.services.flash import flash_reclaim
@@ -112,7 +113,8 @@ def order_on_payment(*, notice: PaymentNotice, source: str) -> str:
             with transaction.atomic():
                 _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复", revive=True)
             return "revived"
-        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted):
+        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted, BargainSoldOut,
+                BargainNotBuyable):
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
             # Refund it at once (the refund job is the safety net if this is lost).
             transaction.on_commit(lambda: _refund_late_payment(order.pk))
@@ -229,7 +231,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     2. the coupons it locked become used (a revived order takes them again if they are still
        there, else that is recorded and the payment stands);
     3. a revived order takes its flash-sale units and allowance again (flash_reclaim: raises if
-       they are gone);
+       they are gone), and its bargain launches (bargain_reclaim: raises if the stock is gone);
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
     5. the distributors above the buyer earn their commission on each line's paid amount
@@ -249,6 +251,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
                                   data={"coupon_ids": coupons.not_retaken})
     if revive:
         flash_reclaim(order_id=order.pk)
+        bargain_reclaim(order_no=order.order_no)
     member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     _reward_payment(order, notice)
     lines = list(OrderLine.objects.filter(order=order).values_list("sku_id", "product_id_snapshot", "quantity"))
