@@ -422,3 +422,13 @@ class MemberBlockedFromCampaigns(DomainError):
     status = 403
     code = "member_blocked"
     message = "账号存在异常，暂不能参与该活动"
+
+
+class BargainStockBelowTaken(Conflict):
+    code = "bargain_stock_below_taken"
+    message = "活动库存不能少于已下单的数量"
+
+
+class ShareNotFound(NotFound):
+    code = "share_not_found"
+    message = "分享不存在"

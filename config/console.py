@@ -124,6 +124,8 @@ NAVIGATION: tuple[Section, ...] = (
         Page("兑换码", "admin:campaigns_redeemcode_changelist", "campaigns.redeemcode"),
         Page("满减活动", "admin:campaigns_fullreduction_changelist", "campaigns.fullreduction"),
         Page("秒杀场次", "admin:campaigns_flashsession_changelist", "campaigns.flashsession"),
+        Page("砍价活动", "admin:campaigns_bargainactivity_changelist", "campaigns.bargainactivity"),
+        Page("砍价记录", "admin:campaigns_bargainlaunch_changelist", "campaigns.bargainlaunch"),
         Page("积分商城", "admin:campaigns_pointsmallitem_changelist", "campaigns.pointsmallitem"),
         Page("积分兑换记录", "admin:campaigns_pointsexchange_changelist", "campaigns.pointsexchange"),
         Page("会员卡礼包", "admin:campaigns_cardgiftpack_changelist", "campaigns.cardgiftpack"),

@@ -19,3 +19,7 @@ __all__ += ["greetings"]
 from campaigns.admin import distribution, distributors, withdrawals  # noqa: E402  分销
 
 __all__ += ["distribution", "distributors", "withdrawals"]
+
+from campaigns.admin import bargain  # noqa: E402  砍价
+
+__all__ += ["bargain"]

@@ -44,6 +44,7 @@ from campaigns.errors import (
     BargainOwnLaunch,
     BargainPriceChanged,
     BargainSoldOut,
+    BargainStockBelowTaken,
 )
 from campaigns.models import BARGAIN_MACHINE, BargainActivity, BargainHelp, BargainLaunch, BargainStatus
 from campaigns.models.bargain import BARGAIN_LIVE, BargainAction
@@ -355,7 +356,36 @@ def bargain_reclaim(*, order_no: str) -> int:
         return len(activities)
 
 
-# --- the clock and the console --------------------------------------------------------------------
+# --- the console and the clock ---
+
+
+def bargain_activity_save(*, activity: BargainActivity) -> BargainActivity:
+    """Save an activity from the console. A new one starts with all its stock left; a change of
+    stock_total moves stock_left by the same amount with a conditional UPDATE, refused
+    (BargainStockBelowTaken, 409) when fewer units would be left than are already ordered or sold.
+    Prices, helpers and hours apply to launches made from now on (a launch copies them).
+    Runs in the caller's transaction if there is one (the console's change form), else its own;
+    locks the activity row for the stock change.
+    """
+    with transaction.atomic():
+        if activity.pk is None:
+            activity.stock_left = activity.stock_total
+            activity.save()
+            return activity
+        before = BargainActivity.objects.select_for_update().get(pk=activity.pk)
+        delta = activity.stock_total - before.stock_total
+        fields = [f.name for f in BargainActivity._meta.concrete_fields
+                  if f.name not in ("id", "stock_left", "created_at")]
+        activity.stock_left = before.stock_left
+        activity.save(update_fields=fields)
+        if delta and BargainActivity.objects.filter(pk=activity.pk, stock_left__gte=-delta).update(
+                stock_left=F("stock_left") + delta) != 1:
+            raise BargainStockBelowTaken(detail={"taken": before.stock_total - before.stock_left})
+        activity.refresh_from_db()
+        return activity
+
+
+# --- the clock --------------------------------------------------------------------
 
 
 def bargains_expire_due(*, now: dt.datetime | None = None, batch_size: int = 500) -> int:

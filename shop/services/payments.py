@@ -31,6 +31,7 @@ from campaigns.services.checkout import campaign_confirm_paid
 from campaigns.services.commissions import ACTIVITY_FLASH, PaidLine, commission_earn_for_order
 from campaigns.services.flash import flash_reclaim
 from campaigns.services.gifts import gift_after_payment
+from campaigns.services.sharing import share_order_attribute
 from catalog.errors import InsufficientStock
 from catalog.models import Category, Product
 from catalog.services import product_sales_count_after_commit, stock_quantities, stock_reserve
@@ -235,7 +236,9 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
     5. the distributors above the buyer earn their commission on each line's paid amount
-       (_earn_commission: campaigns.services.commissions, the distributors' rows locked);
+       (_earn_commission: campaigns.services.commissions, the distributors' rows locked); the
+       order is credited to the last share the buyer opened (share_order_attribute: inserts only;
+       an invited buyer's inviter is rewarded after commit);
     6. a revived order takes its stock again, last (stock_reserve: raises if it is gone).
 
     After commit: the products' sales counts, 支付有礼, the notification, analytics."""
@@ -258,6 +261,9 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     if revive:
         _retake_points(order)
     _earn_commission(order)
+    share_order_attribute(order_no=order.order_no, member_id=order.member_id, paid_at=notice.paid_at,
+                          paid_fen=sum(payable for _, payable in OrderLine.objects.filter(order=order)
+                                       .values_list("pk", "payable_fen")))
     if revive:
         stock_reserve(quantities=stock_quantities((sku_id, quantity) for sku_id, _, quantity in lines),
                       reference=f"{order.order_no}-revive")
