@@ -20,6 +20,6 @@ from campaigns.admin import distribution, distributors, withdrawals  # noqa: E40
 
 __all__ += ["distribution", "distributors", "withdrawals"]
 
-from campaigns.admin import bargain  # noqa: E402  砍价
+from campaigns.admin import bargain, sharing  # noqa: E402  砍价, 分享与邀请
 
-__all__ += ["bargain"]
+__all__ += ["bargain", "sharing"]

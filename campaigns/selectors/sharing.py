@@ -13,6 +13,7 @@ from django.db.models import Count, F, Prefetch, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from campaigns.models import BargainHelp, DeviceSighting, Invitation, InviteReward, Share, ShareOrder, ShareVisit
+from core.money import yuan
 from members.models import Member
 
 
@@ -53,6 +54,10 @@ class SharerRow:
     new_members: int
     orders: int
     net_fen: int
+
+    @property
+    def net_yuan(self) -> str:
+        return yuan(self.net_fen)
 
 
 @dataclass(frozen=True)

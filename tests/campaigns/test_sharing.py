@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import (
     Coupon,
+    Invitation,
     InviteReward,
     InviteRewardKind,
     InviteSettings,
@@ -216,3 +218,32 @@ def test_shares_and_visits_over_the_api():
     assert (visit.status_code, visit.json()) == (201, {"recorded": True, "new_member": True})
     assert (unknown.status_code, unknown.json()["code"]) == (404, "share_not_found")
     assert bad_kind.status_code == 400
+
+
+def test_the_console_shows_the_report_invitations_settings_and_suspicious_patterns(admin_client):
+    default_freight()
+    alice = _old_member(nickname="分享达人")
+    share = share_create(member_id=alice.pk, kind="product", target="42")
+    friend = make_shopper(nickname="新朋友").member
+    share_visit_record(member_id=friend.pk, share_no=share.share_no, scene=1007, device_id="dev-1")
+    invited = _invite(alice, device_id="dev-1")
+    _invite(alice, device_id="dev-1")
+    paid_order(member=friend, lines=[(SkuFactory.create(stock=5), 1)])
+
+    report = admin_client.get(reverse("admin:campaigns_share_report"), {"kind": "product", "target": "42"})
+    suspicious = admin_client.get(reverse("admin:campaigns_share_suspicious"))
+    invitations = admin_client.get(reverse("admin:campaigns_invitation_changelist"))
+    invitation = admin_client.get(reverse("admin:campaigns_invitation_change",
+                                          args=[Invitation.objects.get(invitee=invited).pk]))
+    settings_page = admin_client.get(reverse("admin:campaigns_invitesettings_changelist"))
+    shares = admin_client.get(reverse("admin:campaigns_share_changelist"))
+
+    html = report.content.decode()
+    for text in ("分享传播分析", "分享达人", "带来新会员", "K 因子", "传播链", share.share_no):
+        assert text in html, text
+    assert "dev-1" in suspicious.content.decode() and "同一设备多个账号" in suspicious.content.decode()
+    assert "邀请记录" in invitations.content.decode()
+    assert "邀请奖励" in invitation.content.decode()
+    assert "每人每日奖励上限" in settings_page.content.decode()
+    assert "分享传播分析" in shares.content.decode()
+    assert {r.status_code for r in (report, suspicious, invitations, invitation, settings_page, shares)} == {200}
