@@ -32,7 +32,7 @@ from campaigns.selectors.sharing import (
 )
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, short_time, yuan_text
 
-OUTCOME_COLOURS = {InviteRewardOutcome.GRANTED: GREEN, InviteRewardOutcome.CAPPED: ORANGE,
+OUTCOME_COLOURS: dict[str, str] = {InviteRewardOutcome.GRANTED: GREEN, InviteRewardOutcome.CAPPED: ORANGE,
                    InviteRewardOutcome.RECYCLED: RED, InviteRewardOutcome.BLOCKED: RED,
                    InviteRewardOutcome.DISABLED: GREY}
 
