@@ -163,6 +163,8 @@ def bargain_help(*, helper_id: int, launch_no: str, device_id: str = "",
         with transaction.atomic(durable=True):
             _take_help_allowances(helper_id=helper_id, device_id=device_id, activity_id=launch["activity_id"],
                                   per_activity=launch["activity__helps_per_helper"], now=now)
+            device_seen(device_id=device_id, member_id=helper_id)
+            # From here to the commit the launch row is held: keep it to the cut's few statements.
             locked = BargainLaunch.objects.select_for_update().get(pk=launch["pk"])
             if locked.status != BS.ONGOING or locked.expires_at <= now:
                 raise BargainFinished(detail={"launch_no": launch_no, "status": locked.status_now(now)})
@@ -180,12 +182,12 @@ def bargain_help(*, helper_id: int, launch_no: str, device_id: str = "",
             help_row = BargainHelp.objects.create(launch=locked, helper_id=helper_id, seq=seq, cut_fen=cut,
                                                   price_after_fen=price_after, device_id=device_id[:64],
                                                   helper_registered_at=registered_at)
-            device_seen(device_id=device_id, member_id=helper_id)
+            locked.current_price_fen, locked.helpers_count = price_after, seq
             if seq == locked.helpers_needed:
                 buy_until = now + dt.timedelta(hours=settings.BARGAIN_BUY_HOURS_AFTER_FLOOR)
                 BARGAIN_MACHINE.transition(pk=locked.pk, to=BS.SUCCEEDED, action=BargainAction.SUCCEEDED,
                                            actor=Actor.MEMBER, fields={"buy_until": buy_until}, data={"helpers": seq})
-            locked.refresh_from_db()
+                locked.refresh_from_db()
             track("bargain_helped", member_id=helper_id, properties={"launch_no": launch_no, "cut_fen": cut})
     except IntegrityError as exc:
         # The same helper's other request got in first (unique launch + helper).
