@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 
 from campaigns.admin.activities import WarnOnOverlapMixin
 from campaigns.admin.base import BLUE, GREEN, GREY, ORANGE, RED, ReasonForm, badge, progress_bar, window_text
@@ -113,6 +114,12 @@ class BargainActivityAdmin(WarnOnOverlapMixin, admin.ModelAdmin):
     def purchased(self, a: Any) -> int:
         return int(a.purchased_count)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An activity members launched stays (its launches point at it): stop it with 启用 instead.
+        if obj is not None and obj.launches.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request: HttpRequest, obj: BargainActivity, form: Any, change: bool) -> None:
         bargain_activity_save(activity=obj)
 
@@ -166,8 +173,8 @@ class BargainLaunchAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="帮砍进度")
     def progress(self, launch: BargainLaunch) -> str:
-        return f"{progress_bar(launch.helpers_count, launch.helpers_needed, colour=GREEN)} " \
-               f"{launch.helpers_count}/{launch.helpers_needed}"
+        return format_html("{} {}/{}", progress_bar(launch.helpers_count, launch.helpers_needed, colour=GREEN),
+                           launch.helpers_count, launch.helpers_needed)
 
     @admin.display(description="状态", ordering="status")
     def status_col(self, launch: BargainLaunch) -> str:

@@ -69,7 +69,8 @@ class ShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         form = ReportForm(request.GET or None)
         report = share_report(**form.cleaned_data) if form.is_valid() else None
         context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "分享传播分析",
-                   "form": form, "report": report, "targets": share_targets_top(),
+                   "form": form, "report": report,
+                   "targets": [{**t, "label": ShareKind(str(t["kind"])).label} for t in share_targets_top()],
                    "report_url": reverse("admin:campaigns_share_report"),
                    "net_text": yuan_text(report.net_fen) if report else ""}
         return TemplateResponse(request, "admin/campaigns/share/report.html", context)

@@ -140,6 +140,9 @@ class Invitation(models.Model):
         verbose_name_plural = "邀请记录"
         ordering = ["-id"]
 
+    def __str__(self) -> str:
+        return f"{self.inviter} 邀请 {self.invitee}"
+
 
 class InviteRewardTrigger(models.TextChoices):
     REGISTRATION = "registration", "好友注册"

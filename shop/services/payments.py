@@ -28,7 +28,7 @@ from django.utils import timezone
 from campaigns.errors import BargainNotBuyable, BargainSoldOut, FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut
 from campaigns.services.bargain import bargain_reclaim
 from campaigns.services.checkout import campaign_confirm_paid
-from campaigns.services.commissions import ACTIVITY_FLASH, PaidLine, commission_earn_for_order
+from campaigns.services.commissions import ACTIVITY_BARGAIN, ACTIVITY_FLASH, PaidLine, commission_earn_for_order
 from campaigns.services.flash import flash_reclaim
 from campaigns.services.gifts import gift_after_payment
 from campaigns.services.sharing import share_order_attribute
@@ -57,6 +57,7 @@ from shop.errors import InvalidTransition, OrderExpired
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_MACHINE, revived_points_reference
 from shop.notifications import notify_order_paid
+from shop.pricing import BARGAIN_REFERENCE_PREFIX
 from shop.services.orders import order_cancel, order_get_for_member
 from shop.services.refunds import refund_create_for_late_payment
 from wechat.gateway import PaymentNotice, PrepayResult
@@ -165,22 +166,25 @@ def _reward_payment(order: Order, notice: PaymentNotice) -> None:
 def _earn_commission(order: Order) -> None:
     """分销: hand campaigns the order's paid lines as plain values — what the shopper paid for each
     line after every discount (the pricing pipeline's allocations, freight excluded), its product,
-    category and SKU, and the flash-sale item it was bought through — and let it record what the
-    buyer's uplines earn. One query for the lines; campaigns decides who earns and how much."""
-    flash = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity",
-                                                reference__startswith=FLASH_REFERENCE_PREFIX)
-             .values("reference")[:1])
+    category and SKU, and the activity it was bought through (a flash item, a bargain launch) — and
+    let it record what the buyer's uplines earn. One query for the lines; campaigns decides who earns and how much."""
+    activity_refs = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity")
+                     .order_by("pk").values("reference")[:1])
     category = Product.objects.filter(pk=OuterRef("product_id_snapshot")).values("category_id")[:1]
     rows = (OrderLine.objects.filter(order=order).order_by("pk")
-            .annotate(flash_ref=Subquery(flash), category_id=Subquery(category))
+            .annotate(activity_ref=Subquery(activity_refs), category_id=Subquery(category))
             .values_list("pk", "product_id_snapshot", "category_id", "sku_id", "product_name", "payable_fen",
-                         "flash_ref"))
+                         "activity_ref"))
     lines = []
-    for pk, product_id, category_id, sku_id, name, payable_fen, flash_ref in rows:
-        flash_item = flash_ref.removeprefix(FLASH_REFERENCE_PREFIX) if flash_ref else ""
+    for pk, product_id, category_id, sku_id, name, payable_fen, activity_ref in rows:
+        kind, _, activity_id = (activity_ref or "").partition(":")
+        # A line bought at an activity price: a flash item's (may earn, per its session) or a
+        # bargain launch's (earns nothing: the friends already cut its price to the floor).
+        activity = {FLASH_REFERENCE_PREFIX: ACTIVITY_FLASH, BARGAIN_REFERENCE_PREFIX: ACTIVITY_BARGAIN}.get(
+            f"{kind}:", "")
         lines.append(PaidLine(line_id=pk, product_id=product_id, category_id=category_id, sku_id=sku_id,
-                              product_name=name, paid_fen=payable_fen, activity=ACTIVITY_FLASH if flash_ref else "",
-                              activity_id=int(flash_item) if flash_item.isdigit() else None))
+                              product_name=name, paid_fen=payable_fen, activity=activity,
+                              activity_id=int(activity_id) if activity and activity_id.isdigit() else None))
     commission_earn_for_order(order_ref=order.order_no, buyer_id=order.member_id, lines=lines)
 
 

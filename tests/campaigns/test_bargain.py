@@ -11,13 +11,14 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import BargainActivity, BargainEvent, BargainHelp, BargainLaunch, BargainStatus
+from campaigns.models import BargainActivity, BargainEvent, BargainHelp, BargainLaunch, BargainStatus, Commission
 from campaigns.services.bargain import bargain_cut, bargain_help, bargain_launch, bargains_expire_due
 from members.services import member_block
 from shop.models import Order, OrderStatus
-from shop.services.orders import order_cancel
+from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
 from tests.builders import pay
-from tests.factories import BargainActivityFactory, default_freight
+from tests.campaigns.support_distribution import chain
+from tests.factories import BargainActivityFactory, SkuFactory, default_freight
 from tests.fixtures import make_shopper
 
 BS = BargainStatus
@@ -300,3 +301,24 @@ def test_my_launches_and_the_activity_list():
 
     assert [row["launch_no"] for row in mine["results"]] == [launch["launch_no"]]
     assert [(a["id"], a["my_launch_no"]) for a in board["activities"]] == [(activity.pk, launch["launch_no"])]
+
+
+@pytest.mark.django_db
+def test_a_line_bought_at_the_bargain_price_earns_the_uplines_nothing_and_the_other_line_does():
+    default_freight()
+    _, near, shopper = chain()
+    activity = BargainActivityFactory.create(helpers_needed=1)
+    launch, _ = bargain_launch(member_id=shopper.pk, activity_id=activity.pk)
+    bargain_help(helper_id=make_shopper().member.pk, launch_no=launch.launch_no)
+    other = SkuFactory.create(price_fen=10000, stock=5)
+    order, _ = order_place(member=shopper, data=CheckoutInput(items=(
+        LineInput(activity.sku_id, 1, bargain_launch_id=launch.pk), LineInput(other.pk, 1))))
+
+    pay(order)
+
+    earning_lines = set(Commission.objects.filter(order_ref=order.order_no).values_list("line_ref", flat=True))
+    bargain_line = order.lines.get(sku_id=activity.sku_id)
+    assert earning_lines and bargain_line.pk not in earning_lines
+    assert BargainLaunch.objects.get(pk=launch.pk).status == BS.PURCHASED
+    assert near.pk in set(Commission.objects.filter(order_ref=order.order_no).values_list("distributor_id",
+                                                                                            flat=True))
