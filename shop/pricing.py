@@ -72,9 +72,9 @@ from campaigns.pricing import (
     flash_discounts,
     full_reductions_apply,
 )
+from campaigns.selectors.bargain import BargainOffer, bargain_offers
 from campaigns.selectors.checkout import coupons_for_checkout, flash_items_existing, full_reductions_running
 from campaigns.selectors.flash import flash_offers
-from campaigns.services.bargain import BargainOffer, bargain_offers
 from catalog.freight import FreightLine, freight_for
 from core.errors import ValidationFailed
 from core.money import allocate
@@ -391,7 +391,7 @@ def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun
 
 
 def _bargain_adjustments(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
-    """One unit of the launch's SKU at its current price (campaigns.services.bargain.bargain_offers
+    """One unit of the launch's SKU at its current price (campaigns.selectors.bargain.bargain_offers
     refuses a launch that is not the member's or not buyable now)."""
     launch_ids = sorted({pl.line.bargain_launch_id for pl in lines if pl.line.bargain_launch_id is not None})
     if not launch_ids:

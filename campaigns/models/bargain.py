@@ -130,6 +130,14 @@ class BargainLaunch(models.Model):
     def __str__(self) -> str:
         return self.launch_no
 
+    def buyable_now(self, now: dt.datetime) -> bool:
+        """Whether the launcher may order it now: at the floor before buy_until, or still ongoing
+        before its deadline when the activity allows buying before the floor."""
+        if self.status == BargainStatus.SUCCEEDED:
+            return self.buy_until is None or self.buy_until > now
+        return (self.status == BargainStatus.ONGOING and self.activity.buy_before_floor
+                and self.expires_at > now)
+
     def status_now(self, now: dt.datetime) -> str:
         """The status a shopper sees: an ongoing launch past its deadline, or one at the floor not
         bought in time, is expired even before the expiry job has marked it."""

@@ -7,10 +7,43 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from campaigns.errors import BargainLaunchNotFound
+from campaigns.errors import BargainLaunchNotFound, BargainNotBuyable
 from campaigns.models import BargainActivity, BargainHelp, BargainLaunch
 from campaigns.models.bargain import BARGAIN_LIVE
 from members.models import Member
+
+
+@dataclass(frozen=True)
+class BargainOffer:
+    """What checkout needs to price a line bought through a launch."""
+
+    launch_id: int
+    launch_no: str
+    sku_id: int
+    price_fen: int
+
+
+def bargain_offers(*, member_id: int, launch_ids: list[int], now: dt.datetime) -> dict[int, BargainOffer]:
+    """The member's launches that may be bought now, by id, at their current price.
+
+    Buyable: the member's own launch, at the floor (SUCCEEDED, before buy_until), or ONGOING
+    before its deadline when the activity allows buying before the floor. Raises
+    BargainLaunchNotFound for an unknown launch or another member's, BargainNotBuyable (with the
+    status) for one that cannot be bought now. One query.
+    """
+    rows = {r.pk: r for r in BargainLaunch.objects.filter(pk__in=launch_ids, member_id=member_id)
+            .select_related("activity")}
+    missing = sorted(set(launch_ids) - set(rows))
+    if missing:
+        raise BargainLaunchNotFound(detail={"launch_ids": missing})
+    offers = {}
+    for launch_id in sorted(rows):
+        launch = rows[launch_id]
+        if not launch.buyable_now(now):
+            raise BargainNotBuyable(detail={"launch_no": launch.launch_no, "status": launch.status_now(now)})
+        offers[launch_id] = BargainOffer(launch_id=launch_id, launch_no=launch.launch_no,
+                                         sku_id=launch.activity.sku_id, price_fen=launch.current_price_fen)
+    return offers
 
 
 @dataclass(frozen=True)
@@ -114,7 +147,7 @@ def bargain_launch_views(launches: list[BargainLaunch], *, viewer_id: int, now: 
 def _view(launch: BargainLaunch, helps: list[BargainHelp], *, viewer_id: int, now: dt.datetime) -> LaunchView:
     status = launch.status_now(now)
     mine = launch.member_id == viewer_id
-    buyable = mine and (status == "succeeded" or (status == "ongoing" and launch.activity.buy_before_floor))
+    buyable = mine and launch.buyable_now(now)
     i_helped = any(h.helper_id == viewer_id for h in helps) if helps else (
         not mine and BargainHelp.objects.filter(launch=launch, helper_id=viewer_id).exists())
     return LaunchView(

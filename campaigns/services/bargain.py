@@ -10,8 +10,9 @@ it read (and the launch still ongoing), its row count checked; the table's Check
 the floor, the helper count and "at the floor iff every helper helped" whatever any code does.
 
 Orders: checkout (shop) prices a line bought through a launch at the launch's current price
-(`bargain_offers`), and inside its placement transaction `bargain_reserve` moves the launch to
-ORDERED (its price must still be the priced one) and takes one unit of activity stock;
+(`campaigns.selectors.bargain.bargain_offers`), and inside its placement transaction
+`bargain_reserve` moves the launch to ORDERED (its price must still be the priced one) and takes
+one unit of activity stock;
 `bargain_release` gives both back when the unpaid order is cancelled, `bargain_confirm_paid`
 marks the launch PURCHASED, `bargain_reclaim` takes it again for a late payment.
 
@@ -213,45 +214,6 @@ def _take_help_allowances(*, helper_id: int, device_id: str, activity_id: int, p
 
 
 @dataclass(frozen=True)
-class BargainOffer:
-    """What checkout needs to price a line bought through a launch."""
-
-    launch_id: int
-    launch_no: str
-    sku_id: int
-    price_fen: int
-
-
-def bargain_offers(*, member_id: int, launch_ids: list[int], now: dt.datetime) -> dict[int, BargainOffer]:
-    """The member's launches that may be bought now, by id, at their current price.
-
-    Buyable: the member's own launch, at the floor (SUCCEEDED, before buy_until), or ONGOING
-    before its deadline when the activity allows buying before the floor. Raises
-    BargainLaunchNotFound for an unknown launch or another member's, BargainNotBuyable (with the
-    status) for one that cannot be bought now. One query.
-    """
-    rows = {r.pk: r for r in BargainLaunch.objects.filter(pk__in=launch_ids, member_id=member_id)
-            .select_related("activity")}
-    missing = sorted(set(launch_ids) - set(rows))
-    if missing:
-        raise BargainLaunchNotFound(detail={"launch_ids": missing})
-    offers = {}
-    for launch_id in sorted(rows):
-        launch = rows[launch_id]
-        if not _buyable(launch, now):
-            raise BargainNotBuyable(detail={"launch_no": launch.launch_no, "status": launch.status_now(now)})
-        offers[launch_id] = BargainOffer(launch_id=launch_id, launch_no=launch.launch_no,
-                                         sku_id=launch.activity.sku_id, price_fen=launch.current_price_fen)
-    return offers
-
-
-def _buyable(launch: BargainLaunch, now: dt.datetime) -> bool:
-    if launch.status == BS.SUCCEEDED:
-        return launch.buy_until is None or launch.buy_until > now
-    return launch.status == BS.ONGOING and launch.activity.buy_before_floor and launch.expires_at > now
-
-
-@dataclass(frozen=True)
 class BargainWant:
     """A launch an order buys, at the price checkout priced it at."""
 
@@ -275,7 +237,7 @@ def bargain_reserve(*, member_id: int, order_no: str, wants: list[BargainWant], 
             pk=want.launch_id, member_id=member_id).first()
         if launch is None:
             raise BargainLaunchNotFound(detail={"launch_id": want.launch_id})
-        if not _buyable(launch, now):
+        if not launch.buyable_now(now):
             raise BargainNotBuyable(detail={"launch_no": launch.launch_no, "status": launch.status_now(now)})
         if launch.current_price_fen != want.price_fen:
             raise BargainPriceChanged(detail={"launch_no": launch.launch_no,

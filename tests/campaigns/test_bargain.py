@@ -7,12 +7,23 @@ import datetime as dt
 import random
 
 import pytest
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from campaigns.errors import BargainPriceChanged
 from campaigns.models import BargainActivity, BargainEvent, BargainHelp, BargainLaunch, BargainStatus, Commission
-from campaigns.services.bargain import bargain_cut, bargain_help, bargain_launch, bargains_expire_due
+from campaigns.services.bargain import (
+    BargainWant,
+    bargain_cut,
+    bargain_help,
+    bargain_launch,
+    bargain_reserve,
+    bargains_expire_due,
+)
+from members.models import Member, MemberAudit
 from members.services import member_block
 from shop.models import Order, OrderStatus
 from shop.services.orders import CheckoutInput, LineInput, order_cancel, order_place
@@ -322,3 +333,35 @@ def test_a_line_bought_at_the_bargain_price_earns_the_uplines_nothing_and_the_ot
     assert BargainLaunch.objects.get(pk=launch.pk).status == BS.PURCHASED
     assert near.pk in set(Commission.objects.filter(order_ref=order.order_no).values_list("distributor_id",
                                                                                             flat=True))
+
+
+@pytest.mark.django_db
+def test_an_order_priced_before_a_friends_cut_is_refused_and_takes_nothing():
+    activity = BargainActivityFactory.create(buy_before_floor=True)
+    launcher = make_shopper()
+    launch, _ = bargain_launch(member_id=launcher.member.pk, activity_id=activity.pk)
+    priced_at = launch.current_price_fen
+    bargain_help(helper_id=make_shopper().member.pk, launch_no=launch.launch_no)  # lands after the preview
+
+    with pytest.raises(BargainPriceChanged), transaction.atomic():
+        bargain_reserve(member_id=launcher.member.pk, order_no="20261206X", now=timezone.now(),
+                        wants=[BargainWant(launch_id=launch.pk, price_fen=priced_at)])
+
+    row = BargainLaunch.objects.get(pk=launch.pk)
+    assert (row.status, row.order_no) == (BS.ONGOING, "")
+    assert BargainActivity.objects.get(pk=activity.pk).stock_left == 20
+
+
+@pytest.mark.django_db
+def test_operators_block_and_unblock_members_from_the_member_list(admin_client):
+    member = make_shopper().member
+    url = reverse("admin:members_member_changelist")
+
+    admin_client.post(url, {"action": "block_selected", "_selected_action": [member.pk]})
+    blocked = Member.objects.get(pk=member.pk)
+    admin_client.post(url, {"action": "unblock_selected", "_selected_action": [member.pk]})
+
+    assert (blocked.is_blocked, blocked.blocked_reason) == (True, "运营在会员列表中拉黑")
+    assert not Member.objects.get(pk=member.pk).is_blocked
+    assert list(MemberAudit.objects.filter(member=member).order_by("pk").values_list("action", flat=True)) == [
+        "blocked", "unblocked"]
