@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('campaigns', '0007_distribution'),
         ('catalog', '0002_product_sales_base'),
-        ('members', '0011_member_block_and_deleted_identities'),
+        ('members', '0012_member_block_and_deleted_identities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,6 @@ any bargain activity exists), through the services, as shoppers' taps would.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from django.utils import timezone
 
@@ -20,14 +19,14 @@ from campaigns.services.sharing import share_create, share_visit_record
 from catalog.models import Sku
 from members.models import Member
 from members.services.identity import address_create
-from shop.models import Order
+from shop.demo.history import demo_pay
 from shop.services.orders import CheckoutInput, LineInput, order_place
 
 SOCIAL_OPENID = "demo_openid_s"
 FRIENDS = ("阿May", "Leo", "豆豆妈", "小野", "奶茶续命", "周末去露营", "一颗柠檬", "早睡早起")
 
 
-def load_social_demo(*, members: list[Member], pay: Callable[[Order], None]) -> str:
+def load_social_demo(*, members: list[Member]) -> str:
     """Create the demo bargains, shares and invitations unless a bargain activity exists."""
     if BargainActivity.objects.exists() or len(members) < 6:
         return "skipped (bargain activities exist)"
@@ -49,7 +48,7 @@ def load_social_demo(*, members: list[Member], pay: Callable[[Order], None]) -> 
         bargain_help(helper_id=friend.pk, launch_no=done.launch_no, device_id=f"phone-{friend.pk}")
     order, _ = order_place(member=members[0], data=CheckoutInput(
         items=(LineInput(activities[0].sku_id, 1, bargain_launch_id=done.pk),)))
-    pay(order)
+    demo_pay(order)
     going, _ = bargain_launch(member_id=members[1].pk, activity_id=activities[1].pk)
     for friend in friends[3:6]:
         bargain_help(helper_id=friend.pk, launch_no=going.launch_no, device_id=f"phone-{friend.pk}")
@@ -69,7 +68,7 @@ def load_social_demo(*, members: list[Member], pay: Callable[[Order], None]) -> 
     share_visit_record(member_id=members[4].pk, share_no=first.share_no, scene=1007)
     for buyer in (hop2, hop3, members[4]):
         buy, _ = order_place(member=buyer, data=CheckoutInput(items=(LineInput(skus[1].pk, 1),)))
-        pay(buy)
+        demo_pay(buy)
     InviteSettings.objects.get_or_create(pk=1)
     invitation = share_create(member_id=members[3].pk, kind="invitation")
     for n in range(2):
