@@ -26,6 +26,7 @@ from core.admin import (
     ReadOnlyInline,
     ServiceViewMixin,
     YuanFormField,
+    log_operator_write,
     money_display,
     request_operator,
     short_time,
@@ -204,7 +205,9 @@ class BargainLaunchAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def close_view(self, request: HttpRequest, object_id: str) -> HttpResponse | HttpResponseRedirect:
         def close(launch: BargainLaunch, data: dict[str, Any]) -> str:
             bargain_close(launch_id=launch.pk, reason=data["reason"], operator=request_operator(request))
-            return f"砍价 {launch.launch_no} 已关闭，好友不能再帮砍，发起人不能再购买"
+            done = f"砍价 {launch.launch_no} 已关闭，好友不能再帮砍，发起人不能再购买"
+            log_operator_write(request, launch, f"{done}（{data['reason']}）")
+            return done
 
         def facts(launch: BargainLaunch) -> list[tuple[str, Any]]:
             return [("活动", launch.activity.name), ("发起人", str(launch.member)),

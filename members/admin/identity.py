@@ -134,15 +134,19 @@ class MemberAdmin(MemberTagActionsMixin, ExportPermissionMixin, ExportMixin, Rea
     @admin.action(description="拉黑所选会员（不能再发起或参与砍价、拼团，不能获得邀请奖励）",
                   permissions=["block"])
     def block_selected(self, request: HttpRequest, queryset: Any) -> None:
-        for member in queryset:
+        members = list(queryset)
+        for member in members:
             member_block(member_id=member.pk, reason="运营在会员列表中拉黑", operator=request_operator(request))
-        messages.success(request, f"已拉黑 {len(queryset)} 位会员")
+        log_operator_write(request, members, "拉黑：不能再发起或参与砍价、拼团，不能获得邀请奖励")
+        messages.success(request, f"已拉黑 {len(members)} 位会员")
 
     @admin.action(description="取消拉黑所选会员", permissions=["block"])
     def unblock_selected(self, request: HttpRequest, queryset: Any) -> None:
-        for member in queryset:
+        members = list(queryset)
+        for member in members:
             member_unblock(member_id=member.pk, operator=request_operator(request))
-        messages.success(request, f"已取消拉黑 {len(queryset)} 位会员")
+        log_operator_write(request, members, "取消拉黑")
+        messages.success(request, f"已取消拉黑 {len(members)} 位会员")
 
     def has_block_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("members.change_member"))
