@@ -137,7 +137,7 @@ class InviteSettingsAdmin(admin.ModelAdmin):
     autocomplete_fields = ["reward_coupon_template"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not InviteSettings.objects.exists()
+        return False  # the one row is made by the list (changelist_view), never added by hand
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
