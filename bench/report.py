@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import distribution, growth
+from bench import bargain, distribution, growth
 from bench.load import Measurement
 
 LIST_DETAIL_TARGET = 0.5  # catalog throughput ≥ half of the minimal DRF endpoint's
@@ -185,6 +185,8 @@ def _render_jobs(jobs: dict[str, Any]) -> list[str]:
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
     if d := jobs.get("distribution"):
         lines += ["  " + line for line in distribution.render(d).splitlines()]
+    if b := jobs.get("bargain_help"):
+        lines += ["  " + line for line in bargain.render(b).splitlines()]
     return lines
 
 

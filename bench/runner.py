@@ -233,7 +233,7 @@ def _flash_rounds(target: Target, sold_out: Target, ping: Target, flash: flash_s
 
 def _jobs(plan: Plan) -> dict[str, Any]:
     """The batch jobs, timed in this process after the server has stopped (nothing else runs)."""
-    from bench import distribution, greetings, points, segments, targeted_issue
+    from bench import bargain, distribution, greetings, points, segments, targeted_issue
 
     _say(f"job: targeted coupon issue to {plan.targeted_members:,} members")
     jobs: dict[str, Any] = {"targeted_issue": targeted_issue.run(plan.targeted_members)}
@@ -248,6 +248,8 @@ def _jobs(plan: Plan) -> dict[str, Any]:
     jobs["segments"] = segments.run(plan.job_members)
     _say(f"job: commission settlement of {plan.targeted_members:,} frozen commissions")
     jobs["distribution"] = distribution.run(commissions=plan.targeted_members)
+    _say("job: 砍价 helps on one launch, 50 clients")
+    jobs["bargain_help"] = bargain.run(clients=50, duration=max(2.0, plan.window), warmup=plan.warmup)
     return jobs
 
 

@@ -413,3 +413,90 @@ class GroupBuyInvalidTransition(Conflict):
 class GroupBuyStockBelowSold(Conflict):
     code = "group_buy_stock_below_sold"
     message = "活动库存不能少于已售出及待支付的数量"
+
+
+# --- 砍价 (bargain) ---------------------------------------------------------------------------------
+
+
+class BargainActivityNotFound(NotFound):
+    code = "bargain_activity_not_found"
+    message = "砍价活动不存在"
+
+
+class BargainNotActive(Conflict):
+    code = "bargain_not_active"
+    message = "砍价活动未开始或已结束"
+
+
+class BargainSoldOut(Conflict):
+    code = "bargain_sold_out"
+    message = "砍价商品已抢光"
+
+
+class BargainLaunchNotFound(NotFound):
+    code = "bargain_launch_not_found"
+    message = "砍价记录不存在"
+
+
+class BargainInvalidTransition(Conflict):
+    code = "bargain_invalid_transition"
+    message = "砍价当前状态不允许该操作"
+
+
+class BargainFinished(Conflict):
+    """The launch takes no more help: it reached the floor, was bought, expired or was closed;
+    `detail.status` says which."""
+
+    code = "bargain_finished"
+    message = "该砍价已结束，不能再帮砍"
+
+
+class BargainOwnLaunch(Conflict):
+    code = "bargain_own_launch"
+    message = "不能给自己砍价"
+
+
+class BargainAlreadyHelped(Conflict):
+    code = "bargain_already_helped"
+    message = "你已经帮 TA 砍过了"
+
+
+class BargainHelpLimitReached(Conflict):
+    """A help cap is used up: `detail.limit` names which (daily per member, daily per device, per
+    helper in this activity)."""
+
+    code = "bargain_help_limit_reached"
+    message = "帮砍次数已用完"
+
+
+class BargainNotBuyable(Conflict):
+    """The launch cannot be bought now (not the member's, not at the floor when the activity needs
+    it, already ordered, expired); `detail.status` is the launch's status."""
+
+    code = "bargain_not_buyable"
+    message = "该砍价当前不能购买"
+
+
+class BargainPriceChanged(Conflict):
+    """A friend cut the price after the preview: preview again; `detail.current_price_fen`."""
+
+    code = "bargain_price_changed"
+    message = "砍价价格已变化，请重新确认"
+
+
+class MemberBlockedFromCampaigns(DomainError):
+    """An operator blocked this member from launching, helping, inviting and earning rewards."""
+
+    status = 403
+    code = "member_blocked"
+    message = "账号存在异常，暂不能参与该活动"
+
+
+class BargainStockBelowTaken(Conflict):
+    code = "bargain_stock_below_taken"
+    message = "活动库存不能少于已下单的数量"
+
+
+class ShareNotFound(NotFound):
+    code = "share_not_found"
+    message = "分享不存在"

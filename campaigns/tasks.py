@@ -7,12 +7,14 @@ from typing import Any
 
 from celery import shared_task
 
+from campaigns.services.bargain import bargains_expire_due
 from campaigns.services.distribution import distributor_grades_upgrade
 from campaigns.services.flash import flash_sessions_create_for_day
 from campaigns.services.gift_packs import card_gift_packs_issue
 from campaigns.services.greetings import greetings_send_today
 from campaigns.services.reminders import coupons_expire, coupons_remind_expiring
 from campaigns.services.settlement import commissions_settle_due
+from campaigns.services.sharing import invite_reward_first_order
 from campaigns.services.targeted import targeted_issue_run
 
 
@@ -30,6 +32,19 @@ def remind_expiring_coupons() -> int:
 def create_flash_sessions() -> int:
     """Tomorrow's default flash-sale sessions (FLASH_SALE_SLOTS), if not there yet."""
     return len(flash_sessions_create_for_day())
+
+
+@shared_task(name="campaigns.tasks.expire_bargains")
+def expire_bargains() -> int:
+    """砍价 launches past their deadline (or not bought in time at the floor) become expired."""
+    return bargains_expire_due()
+
+
+@shared_task(name="campaigns.tasks.reward_invite_first_order")
+def reward_invite_first_order(invitee_id: int, order_no: str) -> str | None:
+    """The inviter's reward for an invited friend's first paid order (once per friend)."""
+    reward = invite_reward_first_order(invitee_id=invitee_id, order_no=order_no)
+    return reward.outcome if reward else None
 
 
 @shared_task(name="campaigns.tasks.run_targeted_issue")

@@ -14,6 +14,7 @@ from core.errors import NotFound
 from members.models import (
     Address,
     CardPurchase,
+    DeletedIdentity,
     GrowthEntry,
     Member,
     MemberCard,
@@ -30,6 +31,23 @@ from wechat.models import SubscribeConsent
 
 def token_hash(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def identity_hash(kind: str, value: str) -> str:
+    """The one-way hash a deleted account's OpenID ("openid") or phone ("phone") is kept as."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def member_identity_recycled(*, member_id: int) -> bool:
+    """Whether the member's OpenID or phone number belonged to an account deleted before (注销 and
+    registered again): such an account earns nobody a new-member reward. One or two queries."""
+    row = Member.objects.filter(pk=member_id).values("openid", "phone").first()
+    if row is None:
+        return False
+    hashes = [identity_hash("openid", row["openid"])]
+    if row["phone"]:
+        hashes.append(identity_hash("phone", row["phone"]))
+    return DeletedIdentity.objects.filter(identity_hash__in=hashes).exists()
 
 
 def member_token_active(*, raw_token: str) -> tuple[MemberToken, Member] | None:

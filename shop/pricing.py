@@ -53,6 +53,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from campaigns.errors import (
+    BargainLaunchNotFound,
     CouponCombinationInvalid,
     CouponNotFound,
     CouponNotUsable,
@@ -73,6 +74,7 @@ from campaigns.pricing import (
     full_reductions_apply,
     groupbuy_discounts,
 )
+from campaigns.selectors.bargain import BargainOffer, bargain_offers
 from campaigns.selectors.checkout import coupons_for_checkout, flash_items_existing, full_reductions_running
 from campaigns.selectors.flash import flash_offers
 from campaigns.selectors.groupbuy import groupbuy_offers
@@ -113,6 +115,7 @@ class CartLine:
     flash_item_id: int | None = None  # bought through this flash-sale item
     group_item_id: int | None = None  # bought through this group-buy (拼团) item
     group_leader: bool = False  # opening a group: the item's leader price applies
+    bargain_launch_id: int | None = None  # bought through this bargain launch (砍价), at its price
     early_access_until: dt.datetime | None = None  # the product's early-access (新品优先购) window
     early_access_min_tier_level: int | None = None
 
@@ -148,9 +151,12 @@ class PricedLine:
 
     @property
     def activity_discounted(self) -> bool:
-        """Bought at a flash or group price, or under a 满减: coupons that do not stack skip it."""
-        return self.line.flash_item_id is not None or self.line.group_item_id is not None or any(
-            a.stage in ACTIVITY_STAGES for a in self.adjustments)
+        """Bought at a flash, group or bargain price, or under a 满减: coupons that do not stack
+        skip it."""
+        line = self.line
+        return (line.flash_item_id is not None or line.group_item_id is not None
+                or line.bargain_launch_id is not None
+                or any(a.stage in ACTIVITY_STAGES for a in self.adjustments))
 
 
 # Stages whose discounts make a line "under an activity" for coupons that do not stack.
@@ -264,6 +270,7 @@ class PricingRun:
     now: dt.datetime
     flash_offers: Mapping[int, FlashPriceOffer] | None = None
     group_offers: Mapping[int, GroupBuyPriceOffer] | None = None
+    bargain_offers: Mapping[int, BargainOffer] | None = None
     full_reductions: list[ReductionOffer] | None = None
     coupons: list[CouponOffer] | None = None
     goods_verdicts: list[CouponVerdict] = field(default_factory=list)
@@ -331,8 +338,9 @@ def member_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) 
         return out
     for i, pl in enumerate(lines):
         line = pl.line
-        if line.flash_item_id is not None or line.group_item_id is not None or any(
-                a.stage == "activity" for a in pl.adjustments):
+        if (line.flash_item_id is not None or line.group_item_id is not None
+                or line.bargain_launch_id is not None
+                or any(a.stage == "activity" for a in pl.adjustments)):
             continue
         price, applied = member_unit_price(list_price_fen=line.unit_price_fen, cost_fen=line.cost_fen,
                                            tier_percent=p.tier_percent, card_percent=p.card_percent,
@@ -378,7 +386,43 @@ def points_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) 
 
 
 def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
-    """秒杀: lines bought through a flash item pay its price (FlashNotActive when it is not on now)."""
+    """秒杀: lines bought through a flash item pay its price (FlashNotActive when it is not on now);
+    砍价: a line bought through the member's bargain launch pays the price the friends reached."""
+    out = _flash_adjustments(lines, ctx, run)
+    bargains = _bargain_adjustments(lines, ctx, run)
+    return [b if b is not None else f for f, b in zip(out, bargains, strict=True)]
+
+
+def _bargain_adjustments(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
+    """One unit of the launch's SKU at its current price (campaigns.selectors.bargain.bargain_offers
+    refuses a launch that is not the member's or not buyable now)."""
+    launch_ids = sorted({pl.line.bargain_launch_id for pl in lines if pl.line.bargain_launch_id is not None})
+    if not launch_ids:
+        return [None] * len(lines)
+    if ctx.member_id is None:
+        raise BargainLaunchNotFound(detail={"launch_ids": launch_ids})
+    if run.bargain_offers is None:
+        run.bargain_offers = bargain_offers(member_id=ctx.member_id, launch_ids=launch_ids, now=run.now)
+    out: list[Adjustment | None] = []
+    for pl in lines:
+        launch_id = pl.line.bargain_launch_id
+        if launch_id is None:
+            out.append(None)
+            continue
+        offer = run.bargain_offers[launch_id]
+        if offer.sku_id != pl.line.sku_id or pl.line.quantity != 1:
+            raise ValidationFailed("砍价商品只能购买 1 件，且须为砍价的商品", code="bargain_line_invalid",
+                                   detail={"launch_no": offer.launch_no})
+        part = max(pl.line.unit_price_fen - offer.price_fen, 0)
+        out.append(Adjustment("activity", "砍价价", -part, f"{BARGAIN_REFERENCE_PREFIX}{launch_id}") if part else None)
+    return out
+
+
+# The activity stage's adjustment reference of a line bought through a bargain launch.
+BARGAIN_REFERENCE_PREFIX = "bargain:"
+
+
+def _flash_adjustments(lines: list[PricedLine], ctx: PricingContext, run: PricingRun) -> list[Adjustment | None]:
     item_ids = [pl.line.flash_item_id for pl in lines]
     wanted = sorted({i for i in item_ids if i is not None})
     if not wanted:

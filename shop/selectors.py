@@ -40,10 +40,12 @@ PHOTO_SHOWN_TO_ALL = Q(media_check__status=MediaCheckStatus.PASS)
 PHOTO_SHOWN_TO_OWNER = ~Q(media_check__status=MediaCheckStatus.RISKY)
 
 
-def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, int] | None = None) -> list[CartLine]:
+def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, int] | None = None,
+                        bargain_launches: dict[int, int] | None = None) -> list[CartLine]:
     """Immutable priced-line inputs for sku_id -> quantity; every SKU must be sellable now.
 
-    `flash_items` (sku_id -> flash item id) marks lines bought through a flash sale. Each line
+    `flash_items` (sku_id -> flash item id) marks lines bought through a flash sale,
+    `bargain_launches` (sku_id -> launch id) lines bought through a bargain launch. Each line
     carries its category and the category's ancestors (a coupon or 满减 scoped to a parent
     category covers its children). One query. Raises ProductUnavailable naming the SKUs that
     are unknown, inactive or off the shelf. Stock is not checked here: placement takes it
@@ -56,6 +58,7 @@ def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, in
     if bad:
         raise ProductUnavailable(detail={"sku_ids": sorted(bad)})
     flash_items = flash_items or {}
+    bargain_launches = bargain_launches or {}
     lines = []
     for sku_id in sorted(quantities):
         sku = skus[sku_id]
@@ -70,6 +73,7 @@ def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, in
             unit_price_fen=sku.price_fen, cost_fen=sku.cost_fen, quantity=quantities[sku_id],
             freight_template_id=product.freight_template_id,
             category_ids=tuple(c for c in ancestry if c is not None), flash_item_id=flash_items.get(sku_id),
+            bargain_launch_id=bargain_launches.get(sku_id),
             early_access_until=product.early_access_until,
             early_access_min_tier_level=product.early_access_min_tier_level,
         ))

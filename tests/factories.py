@@ -11,6 +11,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from campaigns.models import (
+    BargainActivity,
     CouponKind,
     CouponTemplate,
     FlashItem,
@@ -162,3 +163,24 @@ class GroupBuyItemFactory(DjangoModelFactory[GroupBuyItem]):
     group_price_fen = 5900
     stock_total = 50
     stock_left = factory.LazyAttribute(lambda o: o.stock_total)
+
+
+class BargainActivityFactory(DjangoModelFactory[BargainActivity]):
+    """砍价 running now (started an hour ago, ends in a week): ¥99.00 → ¥9.90 with 5 helpers in
+    24 hours, 3 helps per helper, 20 units, buying only at the floor."""
+
+    class Meta:
+        model = BargainActivity
+
+    name = factory.Sequence(lambda n: f"测试砍价{n}")
+    sku = factory.SubFactory(SkuFactory, price_fen=12900, stock=100)
+    start_price_fen = 9900
+    floor_price_fen = 990
+    helpers_needed = 5
+    hours_to_finish = 24
+    helps_per_helper = 3
+    buy_before_floor = False
+    stock_total = 20
+    stock_left = factory.LazyAttribute(lambda o: o.stock_total)
+    starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(hours=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + dt.timedelta(days=7))

@@ -20,6 +20,6 @@ from campaigns.admin import distribution, distributors, withdrawals  # noqa: E40
 
 __all__ += ["distribution", "distributors", "withdrawals"]
 
-from campaigns.admin import groupbuy  # noqa: E402  拼团
+from campaigns.admin import bargain, groupbuy, sharing  # noqa: E402  砍价, 拼团, 分享与邀请
 
-__all__ += ["groupbuy"]
+__all__ += ["bargain", "groupbuy", "sharing"]

@@ -2,6 +2,14 @@
 distribution (分销)."""
 
 from .activities import FlashItem, FlashPurchase, FlashReservation, FlashSession, FullReduction, FullReductionStep
+from .bargain import (
+    BARGAIN_MACHINE,
+    BargainActivity,
+    BargainEvent,
+    BargainHelp,
+    BargainLaunch,
+    BargainStatus,
+)
 from .coupons import (
     Coupon,
     CouponEvent,
@@ -51,8 +59,26 @@ from .groupbuy import (
 )
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
 from .scope import Scope
+from .sharing import (
+    ActionAllowance,
+    DeviceSighting,
+    Invitation,
+    InviteReward,
+    InviteRewardKind,
+    InviteRewardOutcome,
+    InviteRewardTrigger,
+    InviteSettings,
+    Share,
+    ShareKind,
+    ShareOrder,
+    ShareSignup,
+    ShareVisit,
+)
 
 __all__ = [
+    "BARGAIN_MACHINE", "BargainActivity", "BargainEvent", "BargainHelp", "BargainLaunch", "BargainStatus",
+    "ActionAllowance", "DeviceSighting", "Invitation", "InviteReward", "InviteRewardKind", "InviteRewardOutcome",
+    "InviteRewardTrigger", "InviteSettings", "Share", "ShareKind", "ShareOrder", "ShareSignup", "ShareVisit",
     "Binding", "BindingEvent", "Clawback", "ClawbackEvent", "Commission", "CommissionEntry", "CommissionEvent",
     "CommissionRate", "CommissionStatus", "DistributionSettings", "Distributor", "DistributorApplication",
     "DistributorEvent", "DistributorGrade", "DistributorStatus", "Withdrawal", "WithdrawalEvent", "WithdrawalStatus",

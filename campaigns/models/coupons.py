@@ -98,6 +98,7 @@ class CouponSource(models.TextChoices):
     ANNIVERSARY = "anniversary", "注册纪念日"
     GIFT_PACK = "gift_pack", "会员卡礼包"
     OPERATOR = "operator", "后台发放"
+    INVITE = "invite", "邀请有礼"
 
 
 class CouponStatus(models.TextChoices):

@@ -30,6 +30,7 @@ from django.utils import timezone
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
 from campaigns.selectors.flash import FlashOffer
+from campaigns.services.bargain import BargainWant, bargain_confirm_paid, bargain_release, bargain_reserve
 from campaigns.services.flash import FlashWant, flash_release, flash_reserve
 from campaigns.services.groupbuy import GroupBuyWant, groupbuy_release, groupbuy_reserve
 from core.counters import CounterDrift, counters_repair
@@ -49,10 +50,12 @@ class CouponUse:
 def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
                      flash: Sequence[FlashWant], now: dt.datetime | None = None,
                      flash_offers: Mapping[int, FlashOffer] | None = None,
-                     groupbuy: GroupBuyWant | None = None) -> int | None:
-    """Lock the order's coupons and take its flash and group-buy allowance and stock. Returns the
-    unpaid timeout in minutes the order must use (the shortest of its flash sessions' and its
-    group-buy activity's), or None for no constraint.
+                     groupbuy: GroupBuyWant | None = None,
+                     bargains: Sequence[BargainWant] = ()) -> int | None:
+    """Lock the order's coupons and take its flash and group-buy allowance and stock and its
+    bargain launches. Returns the unpaid timeout in minutes the order must use (the shortest of
+    its flash sessions', its group-buy activity's and, with a bargain,
+    settings.BARGAIN_UNPAID_TIMEOUT_MINUTES), or None for no constraint.
 
     Runs in the caller's (placement) transaction, before product stock is taken. Each coupon:
     AVAILABLE → LOCKED by a conditional UPDATE that also requires the member and `now` within
@@ -87,6 +90,9 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
     if groupbuy is not None:
         timeouts.append(groupbuy_reserve(member_id=member_id, order_id=order_id, order_no=order_no,
                                          want=groupbuy, now=now))
+    if bargains:
+        bargain_reserve(member_id=member_id, order_no=order_no, wants=list(bargains), now=now)
+        timeouts.append(settings.BARGAIN_UNPAID_TIMEOUT_MINUTES)
     return min(timeouts, default=None)
 
 
@@ -98,8 +104,8 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
     AVAILABLE — or to EXPIRED when its validity has ended: an expired coupon is not revived —
     with a RELEASED event (and an EXPIRED one). Exactly once: a conditional UPDATE on
     (order, LOCKED), so a second call, even concurrent, finds nothing. Then
-    campaigns.services.flash.flash_release(), itself exactly once per reservation, and
-    campaigns.services.groupbuy.groupbuy_release(), once per seat.
+    campaigns.services.flash.flash_release(), campaigns.services.groupbuy.groupbuy_release() and
+    campaigns.services.bargain.bargain_release(), each exactly once per reservation, seat or launch.
     """
     require_transaction("campaign_release")
     now = now or timezone.now()
@@ -117,6 +123,7 @@ def campaign_release(*, order_id: int, order_no: str, now: dt.datetime | None = 
         released += 1
     flash_release(order_id=order_id)
     groupbuy_release(order_id=order_id, now=now)
+    bargain_release(order_no=order_no, now=now)
     return released
 
 
@@ -129,7 +136,8 @@ class PaidCoupons:
 def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | None = None) -> PaidCoupons:
     """Consume the coupons of an order that was just paid. Never fails the payment.
 
-    Runs in the caller's (payment) transaction. Each coupon the order locked at placement:
+    Runs in the caller's (payment) transaction. The order's bargain launches become PURCHASED
+    (campaigns.services.bargain.bargain_confirm_paid). Each coupon the order locked at placement:
     LOCKED → USED (conditional on the order), a USED event, and — after the transaction commits
     (_template_counts_after_commit) — its template's used_count + 1 and redeemed_value_fen + its
     discount. A revived order (cancelled, then paid late) had its
@@ -160,6 +168,7 @@ def campaign_confirm_paid(*, order_id: int, order_no: str, now: dt.datetime | No
         counts[template_id][1] += amount_fen
         used.append(coupon_id)
     _template_counts_after_commit(counts)
+    bargain_confirm_paid(order_no=order_no)
     return PaidCoupons(used=used, not_retaken=missing)
 
 

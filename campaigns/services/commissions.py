@@ -80,6 +80,7 @@ CS = CommissionStatus
 # Activity kinds whose lines may earn when the activity says so (shop passes the kind of the line).
 ACTIVITY_FLASH = "flash"
 ACTIVITY_GROUP = "group"
+ACTIVITY_BARGAIN = "bargain"  # never earns: the friends' cuts are the discount
 
 
 # --- the ledger ------------------------------------------------------------------------------------------

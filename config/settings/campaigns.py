@@ -54,3 +54,23 @@ DISTRIBUTION_PRODUCT_PAGE = env("DISTRIBUTION_PRODUCT_PAGE", "pages/product/deta
 DISTRIBUTION_POSTER_BRAND = env("DISTRIBUTION_POSTER_BRAND", "小程序商城 · 分享好物")
 # The remark WeChat shows the member with a payout (商家转账: at most 32 characters).
 DISTRIBUTION_TRANSFER_REMARK = env("DISTRIBUTION_TRANSFER_REMARK", "分销佣金提现")
+
+# 砍价 (bargain). The activity's own numbers (prices, helpers, hours, helps per helper, stock) are
+# the operators'; these are the caps around every activity.
+# How many launches one member may help per Shanghai day, and how many helps one device may give.
+BARGAIN_DAILY_HELP_LIMIT = env_int("BARGAIN_DAILY_HELP_LIMIT", 10)
+BARGAIN_DEVICE_DAILY_HELP_LIMIT = env_int("BARGAIN_DEVICE_DAILY_HELP_LIMIT", 10)
+# A launch at its floor may be bought for this long; its order waits this long for payment.
+BARGAIN_BUY_HOURS_AFTER_FLOOR = env_int("BARGAIN_BUY_HOURS_AFTER_FLOOR", 24)
+BARGAIN_UNPAID_TIMEOUT_MINUTES = env_int("BARGAIN_UNPAID_TIMEOUT_MINUTES", 15)
+
+# Share attribution: an order is attributed to the last share its buyer opened within this many
+# days (last touch); a member counts as brought by a share when they open it within this many
+# minutes of registering.
+SHARE_ATTRIBUTION_DAYS = env_int("SHARE_ATTRIBUTION_DAYS", 7)
+SHARE_NEW_MEMBER_MINUTES = env_int("SHARE_NEW_MEMBER_MINUTES", 30)
+# The suspicious-patterns list: a device used by this many accounts, and this many helpers of one
+# launch registered within the burst window before they helped.
+ABUSE_ACCOUNTS_PER_DEVICE = env_int("ABUSE_ACCOUNTS_PER_DEVICE", 3)
+ABUSE_NEW_HELPER_BURST = env_int("ABUSE_NEW_HELPER_BURST", 5)
+ABUSE_NEW_HELPER_HOURS = env_int("ABUSE_NEW_HELPER_HOURS", 24)

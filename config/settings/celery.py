@@ -97,6 +97,11 @@ PERIODIC_TASKS += [
     {"name": "flash-sales.create-sessions", "label": "生成明日秒杀场次",
      "task": "campaigns.tasks.create_flash_sessions",
      "crontab": {"minute": "10", "hour": "0"}, "queue": "default", "expires_seconds": 3600},
+    # 砍价: launches past their deadline expire (the API already shows them expired; this frees
+    # the member's one live launch of the activity).
+    {"name": "bargains.expire", "label": "砍价超时处理",
+     "task": "campaigns.tasks.expire_bargains",
+     "crontab": {"minute": "*/5"}, "queue": "default", "expires_seconds": 240},
 ]
 
 # Members: points expiry just after midnight (a spend expires a member's overdue lots itself), the

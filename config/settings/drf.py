@@ -80,5 +80,8 @@ RATE_LIMIT_DEFAULTS = {
     "distribution_bind": "30/m",  # per member: arrivals through a share
     "withdrawal": "10/h",  # per member: 提现 requests
     "group_buy": "30/m",  # per member: opening and joining groups (拼团)
+    "bargain_launch": "30/m",  # per member: 发起砍价
+    "bargain_help": "60/m",  # per member: 帮砍 (the daily help cap is the real limit)
+    "share": "120/m",  # per member: shares recorded and share visits reported
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

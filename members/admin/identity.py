@@ -42,7 +42,7 @@ from members.admin.tiers import GrowthEntryInline, TierChangeInline
 from members.models import Address, Member, MemberAudit, SegmentMember
 from members.resources import MemberExportResource
 from members.segments import RFM_GROUPS, rfm_group_of
-from members.services import member_birthday_change_by_operator
+from members.services import member_birthday_change_by_operator, member_block, member_unblock
 
 
 class AddressInline(ReadOnlyInline):
@@ -102,7 +102,7 @@ class MemberAdmin(MemberTagActionsMixin, ExportPermissionMixin, ExportMixin, Rea
     list_display = ["avatar", "nickname_or_id", "phone_shown", "tier", "points_balance", "paid_total", "region",
                     "registered", "is_active"]
     list_display_links = ["avatar", "nickname_or_id"]
-    list_filter = ["tier", "gender", "member_tags__tag", "is_active",
+    list_filter = ["tier", "gender", "member_tags__tag", "is_active", "is_blocked",
                    ("registered_at", admin.DateFieldListFilter)]
     list_select_related = ["tier"]
     search_fields = ["=id", "nickname", "=phone", "=openid"]
@@ -110,11 +110,12 @@ class MemberAdmin(MemberTagActionsMixin, ExportPermissionMixin, ExportMixin, Rea
     date_hierarchy = "registered_at"
     show_full_result_count = False
     list_per_page = 50
-    actions = ["add_tag", "remove_tag"]
+    actions = ["add_tag", "remove_tag", "block_selected", "unblock_selected"]
     # An explicit list, so a field added to Member later (or session_key) is never shown by default.
     fieldsets = [
         ("资料", {"fields": [("avatar", "nickname"), ("phone_shown", "gender"), ("birthday", "birthday_set_at"),
                              ("province", "city"), ("openid", "unionid"), ("is_active", "deleted_at"),
+                             ("is_blocked", "blocked_reason"),
                              ("registered_at", "last_login_at")]}),
         ("会员权益", {"fields": [("tier", "growth", "points_balance"),
                                  ("paid_order_count", "paid_total", "last_paid_at"), "rfm_group", "orders_link"]}),
@@ -122,12 +123,33 @@ class MemberAdmin(MemberTagActionsMixin, ExportPermissionMixin, ExportMixin, Rea
         # Who did what: the console's writes; the services' own audit rows are in 操作日志 below.
         ("后台操作记录", {"fields": ["admin_history"]}),
     ]
-    readonly_fields = ("avatar", "nickname", "phone_shown", "gender", "birthday", "birthday_set_at", "province", "city",
-                       "openid", "unionid", "is_active", "deleted_at", "registered_at", "last_login_at", "tier",
+    readonly_fields = ("avatar", "nickname", "phone_shown", "gender", "birthday", "birthday_set_at", "province",
+                       "city", "openid", "unionid", "is_active", "deleted_at", "is_blocked", "blocked_reason",
+                       "registered_at", "last_login_at", "tier",
                        "growth", "points_balance", "paid_order_count", "paid_total", "last_paid_at", "rfm_group",
                        "orders_link", "tags", "segments", "admin_history")
     inlines = [AddressInline, PointsLotInline, PointsEntryInline, RecentGrowthEntryInline, TierChangeInline,
                MemberCardPeriodInline, MemberAuditInline]
+
+    @admin.action(description="拉黑所选会员（不能再发起或参与砍价、拼团，不能获得邀请奖励）",
+                  permissions=["block"])
+    def block_selected(self, request: HttpRequest, queryset: Any) -> None:
+        members = list(queryset)
+        for member in members:
+            member_block(member_id=member.pk, reason="运营在会员列表中拉黑", operator=request_operator(request))
+        log_operator_write(request, members, "拉黑：不能再发起或参与砍价、拼团，不能获得邀请奖励")
+        messages.success(request, f"已拉黑 {len(members)} 位会员")
+
+    @admin.action(description="取消拉黑所选会员", permissions=["block"])
+    def unblock_selected(self, request: HttpRequest, queryset: Any) -> None:
+        members = list(queryset)
+        for member in members:
+            member_unblock(member_id=member.pk, operator=request_operator(request))
+        log_operator_write(request, members, "取消拉黑")
+        messages.success(request, f"已取消拉黑 {len(members)} 位会员")
+
+    def has_block_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("members.change_member"))
 
     phone_shown = phone_display("phone", "手机号")
 

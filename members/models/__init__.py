@@ -16,7 +16,7 @@ from .cards import (
     StackingPolicy,
 )
 from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
-from .identity import Address, Gender, Member, MemberToken
+from .identity import Address, DeletedIdentity, Gender, Member, MemberToken
 from .points import AdjustmentStatus, PointsAdjustment, PointsAllocation, PointsEntry, PointsKind, PointsLot
 from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, MemberPurchaseRefund, RfmThresholds
 from .segments import MemberTag, Segment, SegmentMember, Tag
@@ -25,6 +25,7 @@ from .tiers import Tier
 
 __all__ = [
     "CARD_PAYABLE_KIND", "CARD_PURCHASE_MACHINE", "CARD_PURCHASE_PREFIX", "CARD_PURCHASE_TRANSITIONS", "Address",
+    "DeletedIdentity",
     "AdjustmentStatus", "CardPlan", "CardPurchase", "CardPurchaseAction", "CardPurchaseEvent", "CardPurchaseStatus",
     "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member", "MemberAudit", "MemberAuditAction", "MemberCard",
     "MemberCardPeriod", "MemberCategoryPurchase", "MemberPurchaseRefund",

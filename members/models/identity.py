@@ -47,6 +47,11 @@ class Member(models.Model):
     last_login_at = models.DateTimeField("最近登录", null=True, blank=True)
     # 注销: personal data anonymised, orders and ledgers kept for the books.
     deleted_at = models.DateTimeField("注销时间", null=True, blank=True)
+    # 拉黑: an operator's decision that the member may not launch, help, invite or earn rewards
+    # in the social campaigns (砍价, 拼团, 邀请); shopping is unaffected.
+    is_blocked = models.BooleanField("已拉黑", default=False,
+                                     help_text="拉黑后不能发起或参与砍价、拼团，也不能获得邀请奖励")
+    blocked_reason = models.CharField("拉黑原因", max_length=200, blank=True, default="")
 
     class Meta:
         verbose_name = "会员"
@@ -108,3 +113,15 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receiver_name} {self.province}{self.city}{self.district}{self.detail}"
+
+
+class DeletedIdentity(models.Model):
+    """A one-way hash of an OpenID or phone number of a deleted account (注销), kept so that an
+    account re-created with it can be recognised (no new-member rewards) without keeping the value."""
+
+    identity_hash = models.CharField(max_length=64, unique=True)
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "已注销身份"
+        verbose_name_plural = "已注销身份"

@@ -84,6 +84,8 @@ class MemberAuditAction(models.TextChoices):
     TAG_ADDED = "tag_added", "打标签"
     TAG_REMOVED = "tag_removed", "移除标签"
     DELETED = "deleted", "注销账号"
+    BLOCKED = "blocked", "拉黑"
+    UNBLOCKED = "unblocked", "取消拉黑"
 
 
 class MemberAudit(models.Model):

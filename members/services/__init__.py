@@ -41,9 +41,11 @@ from .points import (
 from .points_adjustments import points_adjustment_approve, points_adjustment_create, points_adjustment_reject
 from .profile import (
     member_birthday_change_by_operator,
+    member_block,
     member_delete_account,
     member_deletion_blockers,
     member_profile_update,
+    member_unblock,
 )
 from .purchases import member_record_purchase
 from .segments import (
@@ -61,6 +63,7 @@ __all__ = [
     "address_create", "address_delete", "address_update", "card_purchase_create", "card_purchase_mark_paid",
     "card_purchase_prepay", "card_purchases_cancel_expired", "growth_adjust", "growth_award", "growth_for_payment",
     "growth_reverse", "growth_reverse_for_refund", "member_birthday_change_by_operator", "member_card_active",
+    "member_block", "member_unblock",
     "member_delete_account",
     "member_deletion_blockers", "member_login_wechat", "member_logout", "member_may_buy_early", "member_phone_bind",
     "member_profile_update", "member_record_category_purchase", "member_record_purchase",

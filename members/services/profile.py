@@ -26,6 +26,7 @@ from members.models import (
     Address,
     CardPurchase,
     CardPurchaseStatus,
+    DeletedIdentity,
     Gender,
     Member,
     MemberAudit,
@@ -35,6 +36,7 @@ from members.models import (
     MemberToken,
     SegmentMember,
 )
+from members.selectors import identity_hash
 from wechat.models import MessageLog, SubscribeConsent
 
 logger = logging.getLogger(__name__)
@@ -155,6 +157,11 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
         if unfinished:
             raise MemberDeletionBlocked(f"以下事项未完成，暂不能注销：{'；'.join(unfinished)}",
                                         detail={"unfinished": unfinished})
+        # Kept as hashes only: an account re-created with them earns no one a new-member reward.
+        for kind, value in (("openid", member.openid), ("phone", member.phone)):
+            if value:
+                DeletedIdentity.objects.get_or_create(identity_hash=identity_hash(kind, value),
+                                                      defaults={"deleted_at": now})
         tombstone = f"deleted:{member.pk}:{secrets.token_hex(8)}"
         fields: dict[str, Any] = {
             "nickname": DELETED_NICKNAME, "avatar_url": "", "phone": "", "gender": Gender.UNKNOWN,
@@ -202,3 +209,31 @@ def _deleted_hooks_run(member_id: int) -> None:
             import_string(path)(member_id=member_id)
         except Exception:
             logger.exception("member-deleted hook %s failed for member %s", path, member_id)
+
+
+def member_block(*, member_id: int, reason: str, operator: AbstractBaseUser | None = None) -> Member:
+    """拉黑: the member may no longer launch, help, invite or earn rewards in the social campaigns.
+
+    Idempotent (a blocked member stays blocked, the reason is kept). Locks the member row; one
+    MemberAudit row per change."""
+    return _block_set(member_id=member_id, blocked=True, reason=reason, operator=operator)
+
+
+def member_unblock(*, member_id: int, operator: AbstractBaseUser | None = None) -> Member:
+    """取消拉黑. Idempotent; locks the member row; one MemberAudit row per change."""
+    return _block_set(member_id=member_id, blocked=False, reason="", operator=operator)
+
+
+def _block_set(*, member_id: int, blocked: bool, reason: str, operator: AbstractBaseUser | None) -> Member:
+    with transaction.atomic(durable=True):
+        member = Member.objects.select_for_update().filter(pk=member_id).first()
+        if member is None:
+            raise MemberNotFound()
+        if member.is_blocked == blocked:
+            return member
+        member.is_blocked, member.blocked_reason = blocked, reason[:200]
+        member.save(update_fields=["is_blocked", "blocked_reason"])
+        MemberAudit.objects.create(member=member, operator_id=operator_id(operator),
+                                   action=MemberAuditAction.BLOCKED if blocked else MemberAuditAction.UNBLOCKED,
+                                   note=reason[:200])
+    return member

@@ -11,6 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.errors import (
+    BargainLaunchNotFound,
+    BargainNotBuyable,
+    BargainPriceChanged,
+    BargainSoldOut,
     CouponCombinationInvalid,
     CouponNotFound,
     CouponUnavailable,
@@ -60,12 +64,14 @@ CHECKOUT_ERRORS: tuple[ApiError | type[DomainError], ...] = (
     ApiError(400, "flash_item_conflict", "同一商品不能同时以秒杀价和其他价格购买"),
     ApiError(400, "address_not_found", "address_id 不是你的收货地址"),
     PointsExceedLimit, PointsInsufficient, FlashItemNotFound, FlashNotActive, FlashLimitExceeded,
-    CouponNotFound, CouponCombinationInvalid, CouponUnavailable,
+    CouponNotFound, CouponCombinationInvalid, CouponUnavailable, BargainLaunchNotFound, BargainNotBuyable,
+    ApiError(400, "bargain_line_invalid", "砍价商品只能购买 1 件，且不能与同一商品的其他价格同时购买"),
     *(ApiError(409, code, f"优惠券不可用：{note}") for code, note in COUPON_REASONS.items()),
 )
 # Placing the order adds what taking stock, coupons and points can refuse (order_services.order_place).
 PLACE_ERRORS = (
     *CHECKOUT_ERRORS, AddressRequired, PriceChanged, FlashSoldOut, FlashBudgetExhausted, InsufficientStock,
+    BargainPriceChanged, BargainSoldOut,
     ApiError(400, "invalid_quantity", "秒杀商品数量有误"), IdempotencyKeyReused,
 )
 
@@ -77,6 +83,9 @@ class CheckoutInputSerializer(InputSerializer):
         flash_item_id = serializers.IntegerField(
             min_value=1, max_value=MAX_ID, required=False, allow_null=True,
             help_text="以秒杀价购买：秒杀商品 ID（秒杀场次接口中的 items[].id）")
+        bargain_launch_id = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+            help_text="以砍价价购买：我的砍价记录 ID（砍价接口中的 launch.id），数量须为 1")
 
     items = Item(many=True, required=False, max_length=100,  # type: ignore[call-arg]
                  help_text="留空则结算购物车中已选中的商品")
@@ -99,7 +108,7 @@ class CheckoutInputSerializer(InputSerializer):
         data = self.validated_data
         coupon_ids = data.get("coupon_ids")
         return CheckoutInput(
-            items=tuple(LineInput(i["sku_id"], i["quantity"], i.get("flash_item_id"))
+            items=tuple(LineInput(i["sku_id"], i["quantity"], i.get("flash_item_id"), i.get("bargain_launch_id"))
                         for i in data.get("items", [])),
             address_id=data.get("address_id"), remark=data.get("remark", ""),
             expected_payable_fen=data.get("expected_payable_fen"),

@@ -42,6 +42,7 @@ from shop.demo.campaigns import load_campaign_demo, load_points_mall_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.history import demo_clock, demo_pay
 from shop.demo.images import category_icon, product_image
+from shop.demo.social import load_social_demo
 from shop.errors import IdempotencyKeyReused
 from shop.models import Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
@@ -73,6 +74,7 @@ class DemoReport:
     after_sales: str = "skipped"
     points_mall: str = "skipped"
     group_buys: str = "skipped"
+    social: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -88,6 +90,7 @@ class DemoReport:
         out.append(f"after-sales, refunds, reviews, role operators: {self.after_sales}")
         out.append(f"points mall items and exchanges: {self.points_mall}")
         out.append(f"group buys (拼团): {self.group_buys}")
+        out.append(f"bargains, shares and invitations: {self.social}")
         return out
 
 
@@ -411,6 +414,7 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
         report.points_mall = load_points_mall_demo(members=members)
     if has_demo_catalogue:
         report.group_buys = _load_group_buys(members)
+        report.social = load_social_demo(members=members)
     return report
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.errors import FlashLimitExceeded, FlashSoldOut
 from campaigns.selectors.flash import FlashOffer
+from campaigns.services.bargain import BargainWant
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from campaigns.services.commissions import commission_freeze_for_order
 from campaigns.services.flash import FlashWant, flash_precheck
@@ -59,6 +60,7 @@ class LineInput:
     sku_id: int
     quantity: int
     flash_item_id: int | None = None  # buy at this flash-sale item's price
+    bargain_launch_id: int | None = None  # buy at this bargain launch's price (one unit)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,7 @@ class CheckoutInput:
 
     def fingerprint(self) -> str:
         # Inputs without a flash item or a coupon choice hash as they always did.
-        items = sorted((i.sku_id, i.quantity) if i.flash_item_id is None else (i.sku_id, i.quantity, i.flash_item_id)
-                       for i in self.items)
+        items = sorted(_line_key(i) for i in self.items)
         body: dict[str, Any] = {"items": items, "address_id": self.address_id, "remark": self.remark,
                                 "expected_payable_fen": self.expected_payable_fen}
         if self.coupon_ids is not None:
@@ -94,6 +95,14 @@ class CheckoutInput:
         if self.group is not None:
             body["group"] = [self.group.item_id, self.group.group_id]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _line_key(item: LineInput) -> tuple[int, ...]:
+    if item.bargain_launch_id is not None:
+        return (item.sku_id, item.quantity, item.flash_item_id or 0, item.bargain_launch_id)
+    if item.flash_item_id is not None:
+        return (item.sku_id, item.quantity, item.flash_item_id)
+    return (item.sku_id, item.quantity)
 
 
 @dataclass
@@ -121,7 +130,8 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     quantities = stock_quantities(pairs)
     if not quantities:
         raise EmptyOrder()
-    lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
+    lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items),
+                                bargain_launches=_bargain_launches(data.items))
     now = timezone.now()
     if data.group is not None:
         lines = _group_lines(lines, member_id=member.pk, choice=data.group, now=now)
@@ -186,6 +196,21 @@ def _group_lines(lines: list[CartLine], *, member_id: int, choice: GroupChoice, 
         raise ValidationFailed("拼团订单只能包含该拼团商品", code="group_buy_line_mismatch",
                                detail={"group_item_id": choice.item_id})
     return [replace(lines[0], group_item_id=choice.item_id, group_leader=choice.group_id is None)]
+
+
+def _bargain_launches(items: tuple[LineInput, ...]) -> dict[int, int]:
+    """sku_id -> bargain launch id. A SKU is bought at one price per order: a bargain line is the
+    SKU's only line, and not a flash line too."""
+    chosen: dict[int, int] = {}
+    for item in items:
+        if item.bargain_launch_id is None:
+            continue
+        others = [i for i in items if i.sku_id == item.sku_id and i is not item]
+        if item.flash_item_id is not None or others:
+            raise ValidationFailed("同一商品不能同时以砍价价和其他价格购买", code="bargain_line_invalid",
+                                   detail={"sku_id": item.sku_id})
+        chosen[item.sku_id] = item.bargain_launch_id
+    return chosen
 
 
 def _next_order_no() -> str:
@@ -282,8 +307,10 @@ def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: li
         timeout = campaign_reserve(
             member_id=member.pk, order_id=order.pk, order_no=order.order_no,
             coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
-            flash=flash, now=now, flash_offers=offers, groupbuy=_group_want(q, data))
-        # A group-buy order waits as long as its activity says (15 min by default).
+            flash=flash, now=now, flash_offers=offers, groupbuy=_group_want(q, data),
+            bargains=_bargain_wants(q))
+        # An activity order (flash, group-buy, bargain) waits as long as its activity says (15 min
+        # by default).
         if timeout is not None and timeout != timeout_minutes:
             order.expires_at = now + dt.timedelta(minutes=timeout)
             Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
@@ -319,6 +346,14 @@ def _group_want(q: Quote, data: CheckoutInput) -> GroupBuyWant | None:
         return None
     line = q.lines[0].line
     return GroupBuyWant(item_id=data.group.item_id, group_id=data.group.group_id, quantity=line.quantity)
+
+
+def _bargain_wants(q: Quote) -> list[BargainWant]:
+    """The launches the order buys, at the unit price the activity stage gave them."""
+    return [BargainWant(launch_id=pl.line.bargain_launch_id,
+                        price_fen=pl.line.unit_price_fen + sum(a.amount_fen for a in pl.adjustments
+                                                               if a.stage == "activity"))
+            for pl in q.lines if pl.line.bargain_launch_id is not None]
 
 
 def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, expires_at: dt.datetime,

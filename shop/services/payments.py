@@ -21,16 +21,31 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.errors import FlashBudgetExhausted, FlashLimitExceeded, FlashSoldOut, GroupBuyClosed
+from campaigns.errors import (
+    BargainNotBuyable,
+    BargainSoldOut,
+    FlashBudgetExhausted,
+    FlashLimitExceeded,
+    FlashSoldOut,
+    GroupBuyClosed,
+)
+from campaigns.services.bargain import bargain_reclaim
 from campaigns.services.checkout import campaign_confirm_paid
-from campaigns.services.commissions import ACTIVITY_FLASH, ACTIVITY_GROUP, PaidLine, commission_earn_for_order
+from campaigns.services.commissions import (
+    ACTIVITY_BARGAIN,
+    ACTIVITY_FLASH,
+    ACTIVITY_GROUP,
+    PaidLine,
+    commission_earn_for_order,
+)
 from campaigns.services.flash import flash_reclaim
 from campaigns.services.gifts import gift_after_payment
 from campaigns.services.groupbuy import GROUP_OVERFLOW_REASON, SeatOutcome, groupbuy_on_paid
+from campaigns.services.sharing import share_order_attribute
 from catalog.errors import InsufficientStock
 from catalog.models import Category, Product
 from catalog.services import product_sales_count_after_commit, stock_quantities, stock_reserve
@@ -56,6 +71,7 @@ from shop.errors import InvalidTransition, OrderExpired
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderEvent, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_MACHINE, revived_points_reference
 from shop.notifications import notify_order_paid
+from shop.pricing import BARGAIN_REFERENCE_PREFIX
 from shop.services.orders import order_cancel, order_get_for_member
 from shop.services.refunds import LATE_PAYMENT_REASON, refund_create_for_late_payment
 from wechat.gateway import PaymentNotice, PrepayResult
@@ -115,7 +131,8 @@ def order_on_payment(*, notice: PaymentNotice, source: str) -> str:
             with transaction.atomic():
                 _mark_paid(order, notice, data, action="revived", note="取消后到账，库存充足，订单已恢复", revive=True)
             return "revived"
-        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted, GroupBuyClosed):
+        except (InsufficientStock, FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted, GroupBuyClosed,
+                BargainSoldOut, BargainNotBuyable):
             # (A cancelled group-buy order gave its seat up: a late payment of it is refunded.)
             Order.objects.filter(pk=order.pk).update(needs_refund=True, paid_fen=notice.amount_fen)
             # Refund it at once (the refund job is the safety net if this is lost).
@@ -166,23 +183,27 @@ def _reward_payment(order: Order, notice: PaymentNotice) -> None:
 def _earn_commission(order: Order) -> None:
     """分销: hand campaigns the order's paid lines as plain values — what the shopper paid for each
     line after every discount (the pricing pipeline's allocations, freight excluded), its product,
-    category and SKU, and the flash-sale item it was bought through — and let it record what the
-    buyer's uplines earn. One query for the lines; campaigns decides who earns and how much."""
-    flash = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity")
-             .filter(Q(reference__startswith=FLASH_REFERENCE_PREFIX) | Q(reference__startswith=GROUP_REFERENCE_PREFIX))
-             .values("reference")[:1])
+    category and SKU, and the activity it was bought through (a flash item, a group-buy item, a
+    bargain launch) — and let it record what the buyer's uplines earn. One query for the lines;
+    campaigns decides who earns and how much."""
+    activity_refs = (OrderLineAdjustment.objects.filter(line=OuterRef("pk"), stage="activity")
+                     .order_by("pk").values("reference")[:1])
     category = Product.objects.filter(pk=OuterRef("product_id_snapshot")).values("category_id")[:1]
     rows = (OrderLine.objects.filter(order=order).order_by("pk")
-            .annotate(flash_ref=Subquery(flash), category_id=Subquery(category))
+            .annotate(activity_ref=Subquery(activity_refs), category_id=Subquery(category))
             .values_list("pk", "product_id_snapshot", "category_id", "sku_id", "product_name", "payable_fen",
-                         "flash_ref"))
+                         "activity_ref"))
     lines = []
     for pk, product_id, category_id, sku_id, name, payable_fen, activity_ref in rows:
-        kind, _, item = (activity_ref or "").partition(":")
-        activity = {FLASH_REFERENCE_PREFIX: ACTIVITY_FLASH, GROUP_REFERENCE_PREFIX: ACTIVITY_GROUP}.get(f"{kind}:", "")
+        kind, _, activity_id = (activity_ref or "").partition(":")
+        # A line bought at an activity price: a flash item's (may earn, per its session), a group
+        # item's (per the setting) or a bargain launch's (earns nothing: the friends already cut
+        # its price to the floor).
+        activity = {FLASH_REFERENCE_PREFIX: ACTIVITY_FLASH, GROUP_REFERENCE_PREFIX: ACTIVITY_GROUP,
+                    BARGAIN_REFERENCE_PREFIX: ACTIVITY_BARGAIN}.get(f"{kind}:", "")
         lines.append(PaidLine(line_id=pk, product_id=product_id, category_id=category_id, sku_id=sku_id,
                               product_name=name, paid_fen=payable_fen, activity=activity,
-                              activity_id=int(item) if item.isdigit() else None))
+                              activity_id=int(activity_id) if activity and activity_id.isdigit() else None))
     commission_earn_for_order(order_ref=order.order_no, buyer_id=order.member_id, lines=lines)
 
 
@@ -234,12 +255,15 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     2. the coupons it locked become used (a revived order takes them again if they are still
        there, else that is recorded and the payment stands);
     3. a revived order takes its flash-sale units and allowance again (flash_reclaim: raises if
-       they are gone); a group-buy order takes its seat (_take_group_seat: a revived one raises,
-       its seat was given up, so it is refunded);
+       they are gone) and its bargain launches (bargain_reclaim: raises if the stock is gone); a
+       group-buy order takes its seat (_take_group_seat: a revived one raises, its seat was given
+       up, so it is refunded);
     4. the member's purchase facts count it and the member earns the order's points and growth
        (_reward_payment); a revived order spends again the points its cancel gave back;
     5. the distributors above the buyer earn their commission on each line's paid amount
-       (_earn_commission: campaigns.services.commissions, the distributors' rows locked);
+       (_earn_commission: campaigns.services.commissions, the distributors' rows locked); the
+       order is credited to the last share the buyer opened (share_order_attribute: inserts only;
+       an invited buyer's inviter is rewarded after commit);
     6. a revived order takes its stock again, last (stock_reserve: raises if it is gone).
 
     After commit: the products' sales counts, 支付有礼, the notification, analytics."""
@@ -255,6 +279,7 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
                                   data={"coupon_ids": coupons.not_retaken})
     if revive:
         flash_reclaim(order_id=order.pk)
+        bargain_reclaim(order_no=order.order_no)
     _take_group_seat(order, notice)
     member_record_purchase(member_id=order.member_id, paid_fen=notice.amount_fen, paid_at=notice.paid_at)
     _reward_payment(order, notice)
@@ -262,6 +287,9 @@ def _mark_paid(order: Order, notice: PaymentNotice, data: dict[str, object], *, 
     if revive:
         _retake_points(order)
     _earn_commission(order)
+    share_order_attribute(order_no=order.order_no, member_id=order.member_id, paid_at=notice.paid_at,
+                          paid_fen=sum(payable for _, payable in OrderLine.objects.filter(order=order)
+                                       .values_list("pk", "payable_fen")))
     if revive:
         stock_reserve(quantities=stock_quantities((sku_id, quantity) for sku_id, _, quantity in lines),
                       reference=f"{order.order_no}-revive")

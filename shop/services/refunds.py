@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from campaigns.services.checkout import campaign_refund
 from campaigns.services.commissions import RefundedLine, commission_reverse_for_refund
+from campaigns.services.sharing import share_order_refunded
 from catalog.selectors import stock_released
 from catalog.services import product_sales_count_after_commit, stock_quantities, stock_release
 from core.audit import Actor
@@ -447,6 +448,8 @@ def _reverse_rewards(order: Order, *, amount_fen: int, refund: Refund, full: boo
                                                                                                     "refunded_fen")
         commission_reverse_for_refund(order_ref=reference, refund_ref=number,
                                       lines=[RefundedLine(line_id=pk, refunded_fen=fen) for pk, fen in refunded_lines])
+        # The share the order is credited to counts its net sales (no lock: one UPDATE by order number).
+        share_order_refunded(order_no=reference, refunded_total_fen=refunded_total_fen)
 
 
 # --- the beat job ------------------------------------------------------------------------------------

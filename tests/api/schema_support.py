@@ -13,7 +13,9 @@ from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
 
 from campaigns.models import PointsMallItem, PointsMallItemKind
+from campaigns.services.bargain import bargain_launch
 from campaigns.services.claims import coupon_claim
+from campaigns.services.sharing import share_create
 from members.models import CardPlan
 from members.services.cards import card_purchase_create
 from members.services.points import points_award
@@ -22,6 +24,7 @@ from shop.services.orders import CheckoutInput, GroupChoice, LineInput, order_pl
 from shop.services.reviews import review_create
 from tests.builders import buyer, lines_of, order_up_to, pay, requested_after_sale
 from tests.factories import (
+    BargainActivityFactory,
     CouponTemplateFactory,
     FlashSessionFactory,
     GroupBuyItemFactory,
@@ -142,6 +145,14 @@ class World:
             "/api/v1/me/card-purchases/{purchase_no}": lambda: {"purchase_no": self._card_purchase().purchase_no},
             "/api/v1/me/card-purchases/{purchase_no}/pay": lambda: {
                 "purchase_no": self._card_purchase().purchase_no},
+            "/api/v1/bargains/activities/{activity_id}/launch": lambda: {
+                "activity_id": BargainActivityFactory.create(sku=self.sku).pk},
+            "/api/v1/bargains/launches/{launch_no}": lambda: {"launch_no": self._launch().launch_no},
+            # Another member's launch: the shopper helps a friend (their own would be refused).
+            "/api/v1/bargains/launches/{launch_no}/help": lambda: {"launch_no": self._launch(
+                member_id=make_shopper().member.pk).launch_no},
+            "/api/v1/shares/{share_no}/visits": lambda: {"share_no": share_create(
+                member_id=make_shopper().member.pk, kind="product", target=str(self.sku.product_id)).share_no},
         }
         return rows[path]() if path in rows else {}
 
@@ -159,6 +170,11 @@ class World:
         points_award(member_id=self.member.pk, points=1000, kind="campaign", reference="fuzz")
         return PointsMallItem.objects.create(name="帆布袋", kind=PointsMallItemKind.GIFT, points_price=100,
                                              stock_total=50, stock_left=50)
+
+    def _launch(self, member_id: int | None = None) -> Any:
+        activity = BargainActivityFactory.create(sku=self.sku, helpers_needed=50)
+        launch, _ = bargain_launch(member_id=member_id or self.member.pk, activity_id=activity.pk)
+        return launch
 
     def _card_purchase(self) -> Any:
         plan = CardPlan.objects.create(name="季卡（测试）", price_fen=3000, days=90, discount_percent=95)
