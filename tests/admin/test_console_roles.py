@@ -87,3 +87,13 @@ def test_customer_service_sees_orders_without_shipping_or_export_buttons(paid_or
     assert paid_order.order_no in html
     assert reverse("admin:shop_order_shipping_import") not in html
     assert reverse("admin:shop_order_export") not in html
+
+
+def test_the_group_editor_shows_a_built_in_role_read_only_in_words(admin_client):
+    role = Group.objects.get(name="客服")
+
+    html = page(admin_client.get(reverse("admin:auth_group_change", args=[role.pk])))
+
+    assert "由 config/roles.py 定义" in html and "商城 | 订单 | 查看订单" in html
+    assert 'name="permissions"' not in html
+    assert admin_client.get(reverse("admin:auth_group_delete", args=[role.pk])).status_code == 403
