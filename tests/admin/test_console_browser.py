@@ -159,7 +159,7 @@ def role_pages(rows, withdrawal) -> dict[str, dict[str, list[tuple[str, str]]]]:
                ("members-change", change("members_member", rows["member"]))]
     return {
         "客服": {"own": [*home, *orders, *after_sales, *members,
-                        ("content-list", reverse("admin:shop_review_changelist") + "?queue=pending"),
+                        ("content-list", reverse("admin:shop_review_changelist")),
                         ("content-change", change("shop_review", rows["review"]))],
                 "forbidden": [("catalog-list", reverse("admin:catalog_product_changelist"))]},
         "财务": {"own": [*home, *orders, *after_sales, *members,
