@@ -29,6 +29,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from config.models import TwoFactorDevice
 from config.roles import ROLES, SUPERUSER
 from config.signin import ConsoleLoginForm
 from core.admin import short_time
@@ -111,7 +112,7 @@ ACTIONS = {"add": "新增", "change": "修改", "delete": "删除", "view": "查
 
 # Apps and models whose own names are not Chinese (no verbose_name, or one not marked for translation).
 APP_NAMES = {"axes": "登录保护", "otp_totp": "两步验证"}
-MODEL_NAMES = {"otp_totp.totpdevice": "两步验证设备"}
+MODEL_NAMES = {"otp_totp.totpdevice": "两步验证设备（TOTP）"}
 
 
 def permission_label(permission: Permission) -> str:
@@ -177,7 +178,7 @@ class OperatorAdmin(ChinesePermissionsMixin, UserAdmin):
 # Signing in (config/signin.py): the form with the two-factor code, the attempts, the devices
 
 admin.site.login_form = ConsoleLoginForm
-admin.site.unregister(TOTPDevice)
+admin.site.unregister(TOTPDevice)  # shown as TwoFactorDevice, its Chinese-named proxy
 
 
 @admin.register(AccessAttempt)
@@ -230,7 +231,7 @@ class SignInLogAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(TOTPDevice)
+@admin.register(TwoFactorDevice)
 class TwoFactorDeviceAdmin(admin.ModelAdmin):
     """两步验证设备: who has turned two-factor on. Deleting a device (a lost phone) lets its operator sign
     in with the password again and enrol anew at 两步验证; nothing else is edited here."""
@@ -263,11 +264,3 @@ class TwoFactorDeviceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    # django-otp names the model "TOTP device", a string not marked for translation.
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return super().changelist_view(request, {"title": "两步验证设备", **(extra_context or {})})
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return super().change_view(request, object_id, form_url, {"title": "查看两步验证设备", **(extra_context or {})})

@@ -219,7 +219,7 @@ NAVIGATION: tuple[Section, ...] = (
         Page("角色（用户组）", "admin:auth_group_changelist", "auth.group"),
         Page("登录失败记录", "admin:axes_accessattempt_changelist", "axes.accessattempt"),
         Page("登录日志", "admin:axes_accesslog_changelist", "axes.accesslog"),
-        Page("两步验证设备", "admin:otp_totp_totpdevice_changelist", "otp_totp.totpdevice"),
+        Page("两步验证设备", "admin:config_twofactordevice_changelist", "config.twofactordevice"),
         Page("订阅消息记录", "admin:wechat_messagelog_changelist", "wechat.messagelog"),
         Page("订阅授权", "admin:wechat_subscribeconsent_changelist", "wechat.subscribeconsent"),
         # WeChat's own word on money, for reconciliation.

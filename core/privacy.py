@@ -2,6 +2,9 @@
 
 What a masked record still shows is what customer service needs to recognise it with the member
 on the phone ("张** 139****1111, 广东省深圳市"), and not enough to find the person.
+
+The console masks phone numbers the same way for operators whose role does not need them
+(console_phone, below).
 """
 
 from __future__ import annotations

@@ -56,12 +56,14 @@ class TodoEntry:
 TODO: tuple[TodoEntry, ...] = (
     TodoEntry("to_ship", "待发货", "shop.order", "admin:shop_order_changelist",
               {"status__exact": OrderStatus.PAID}),
+    # Work another role only watches names the permission the work needs: 财务 sees after-sales but
+    # the first review is 客服's; 客服 sees refunds but retrying them is 财务's.
     TodoEntry("after_sales_to_review", "待审核售后", "shop.aftersale", "admin:shop_aftersale_changelist",
-              {"status__exact": "requested"}),
+              {"status__exact": "requested"}, perm="shop.change_aftersale"),
     TodoEntry("refunds_second_approval", "待二审退款", "shop.aftersale", "admin:shop_aftersale_changelist",
               {"status__exact": "awaiting_second_approval"}, perm="shop.second_approve_aftersale"),
     TodoEntry("refunds_failed", "退款失败", "shop.refund", "admin:shop_refund_changelist",
-              {"status__exact": "failed"}),
+              {"status__exact": "failed"}, perm="shop.change_refund"),
     TodoEntry("shipping_upload_failed", "物流上传失败", "shop.order", "admin:shop_order_changelist",
               {"shipping_upload": "failed"}),
     TodoEntry("reviews_to_moderate", "待审核评价", "shop.review", "admin:shop_review_changelist",

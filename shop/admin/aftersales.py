@@ -288,7 +288,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def approval_rule(self, after_sale: AfterSale) -> str:
         limit = yuan_text(settings.REFUND_SECOND_APPROVAL_ABOVE_FEN)
         if services.after_sale_needs_second_approval(after_sale):
-            return f"退款金额超过 {limit}，需两位不同运营先后审核通过"
+            return f"退款金额超过 {limit}，初审通过后需财务（另一人）复核"
         return f"退款金额不超过 {limit}，一位运营审核即可"
 
     # --- buttons on the after-sale page ---

@@ -179,7 +179,7 @@ class OrderShippingAdminMixin:
                 self._ship_message(request, result)
                 if result.created:
                     log_operator_write(request, order, "发货：" + "；".join(
-                        f"{p.carrier} {p.tracking_no}" for p in packages))
+                        f"{shipment.carrier} {shipment.tracking_no}" for shipment in result.created))
                 return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
         context = {
             **self.admin_site.each_context(request),

@@ -88,7 +88,7 @@ def load_after_sales_demo(*, members: list[Member]) -> str:
         return "skipped (not enough demo orders)"
     with jobs_not_queued():
         # 待审核: bought by mistake, not shipped yet.
-        _request(paid[0], AfterSaleKind.REFUND_ONLY, AfterSaleReason.ORDERED_BY_MISTAKE, "拍错颜色了，麻烦退款",
+        _request(paid[-1], AfterSaleKind.REFUND_ONLY, AfterSaleReason.ORDERED_BY_MISTAKE, "拍错颜色了，麻烦退款",
                  at=timezone.now() - dt.timedelta(hours=2))
         # 已拒绝, 待买家退货, 已退款: on received orders, a day after receipt.
         rejected = _request(received[0], AfterSaleKind.RETURN_REFUND, AfterSaleReason.NO_LONGER_WANTED,

@@ -19,8 +19,12 @@ SIDEBARS = {
 }
 
 
+# The demo's usernames for the roles (shop.demo.aftersales.DEMO_OPERATORS).
+USERNAMES = {"客服": "kefu", "财务": "caiwu", "仓库": "cangku", "运营": "yunying"}
+
+
 def staff_in(role: str, username: str | None = None) -> Any:
     """A console operator in `role`, freshly read (an empty permission cache)."""
-    user = get_user_model().objects.create_user(username or f"op-{role}", password=PASSWORD, is_staff=True)
+    user = get_user_model().objects.create_user(username or USERNAMES[role], password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=role))
     return get_user_model().objects.get(pk=user.pk)

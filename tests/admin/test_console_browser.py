@@ -27,7 +27,7 @@ from campaigns.models.distribution import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.withdrawals import withdrawal_request
 from shop.models import OrderStatus
-from tests.admin.support_roles import PASSWORD, SIDEBARS, staff_in
+from tests.admin.support_roles import PASSWORD, SIDEBARS, USERNAMES, staff_in
 from tests.builders import lines_of, order_up_to, requested_after_sale
 from tests.campaigns.support_distribution import distributor, near_member
 from tests.factories import CouponTemplateFactory
@@ -159,7 +159,7 @@ def role_pages(rows, withdrawal) -> dict[str, dict[str, list[tuple[str, str]]]]:
                ("members-change", change("members_member", rows["member"]))]
     return {
         "客服": {"own": [*home, *orders, *after_sales, *members,
-                        ("content-list", reverse("admin:shop_review_changelist") + "?queue=pending"),
+                        ("content-list", reverse("admin:shop_review_changelist")),
                         ("content-change", change("shop_review", rows["review"]))],
                 "forbidden": [("catalog-list", reverse("admin:catalog_product_changelist"))]},
         "财务": {"own": [*home, *orders, *after_sales, *members,
@@ -201,7 +201,7 @@ def test_each_role_sees_its_jobs_and_is_refused_another_roles_page(live_server, 
                     if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
                     else None)
             page.goto(f"{live_server.url}{reverse('admin:login')}")
-            page.fill("#id_username", f"op-{role}")
+            page.fill("#id_username", USERNAMES[role])
             page.fill("#id_password", PASSWORD)
             page.click("input[type=submit]")
             page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")

@@ -14,6 +14,7 @@ from shop.services.aftersales import after_sale_approve
 from tests.admin.support_pages import cell, page
 from tests.admin.support_roles import staff_in
 from tests.builders import lines_of, order_up_to, requested_after_sale
+from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 FULL, MASKED = "13700001234", "137****1234"  # the member fixture's phone
@@ -35,6 +36,7 @@ def export_rows(client: Client, name: str, prefix: str) -> list[str]:
 
 
 def test_customer_service_reads_masked_phones_on_lists_pages_and_search(member, paid_order):
+    MemberFactory.create(nickname="李小红", phone="13800001234")  # the same last four: the search lists both
     service = client_in("客服")
 
     members = page(service.get(reverse("admin:members_member_changelist")))
@@ -44,7 +46,7 @@ def test_customer_service_reads_masked_phones_on_lists_pages_and_search(member, 
 
     assert cell(members, "王小明", "phone_shown") == MASKED
     for html in (members, member_page, order_page, found):
-        assert FULL not in html and RECEIVER_FULL not in html
+        assert FULL not in html and RECEIVER_FULL not in html and "13800001234" not in html
     assert MASKED in member_page and RECEIVER_MASKED in order_page and MASKED in found
 
 
@@ -85,7 +87,7 @@ def test_a_large_refund_is_reviewed_by_customer_service_then_approved_and_export
     assert AfterSale.objects.get(pk=after_sale.pk).status == AfterSaleStatus.REFUNDING
     header, *rows = export_rows(finance, "shop_refund", "refundexportresource_")
     assert header.split(",")[:5] == ["退款单号", "微信退款单号", "订单号", "售后单号", "退款金额（元）"]
-    assert len(rows) == 1 and order.order_no in rows[0] and "597.00" in rows[0]
+    assert len(rows) == 1 and order.order_no in rows[0] and "607.00" in rows[0]  # the goods and the freight
     assert service.get(reverse("admin:shop_refund_export")).status_code == 403
 
 

@@ -144,3 +144,15 @@ def test_the_locked_address_is_the_clients_behind_the_trusted_proxy(settings, rf
     assert client_address(behind_nginx) == "198.51.100.7"  # what nginx saw, not what the client claimed
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
     assert client_address(behind_nginx) == "10.0.0.1"
+
+
+def test_the_sign_in_records_and_devices_have_chinese_pages(admin_client):
+    operator("caiwu1", "财务")
+    sign_in(Client(), "caiwu1", "wrong-password")
+    TOTPDevice.objects.create(user=get_user_model().objects.get(username="caiwu1"), name="身份验证器", confirmed=True)
+
+    attempts = admin_client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    devices = admin_client.get(reverse("admin:config_twofactordevice_changelist")).content.decode()
+
+    assert "登录失败记录" in attempts and "还可尝试 4 次" in attempts and "caiwu1" in attempts
+    assert "两步验证设备" in devices and "已开启" in devices and "TOTP device" not in devices

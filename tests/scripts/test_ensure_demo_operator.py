@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.test import RequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,5 +20,6 @@ def test_creates_a_superuser_whose_password_is_stored_once(settings, tmp_path):
     user = get_user_model().objects.get(username="admin")
     assert user.is_superuser and user.is_staff
     assert (tmp_path / "demo_operator_password").read_text().strip() == password
-    assert authenticate(username="admin", password=password) == user
+    # django-axes' backend needs the request (the lockout is per address too).
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password=password) == user
     assert (tmp_path / "demo_operator_password").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,42 @@
+"""The console's roles as auth groups with their permissions (config.roles defines them), and the
+console's name for django-otp's TOTP device (a proxy)."""
+
+from django.db import migrations
+
+
+def create_roles(apps, schema_editor):
+    from config.roles import roles_sync
+
+    roles_sync(using=schema_editor.connection.alias)
+
+
+def remove_roles(apps, schema_editor):
+    from config.roles import ROLES
+
+    apps.get_model("auth", "Group").objects.using(schema_editor.connection.alias).filter(name__in=ROLES).delete()
+
+
+class Migration(migrations.Migration):
+    initial = True
+
+    dependencies = [
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("otp_totp", "0003_add_timestamps"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="TwoFactorDevice",
+            fields=[],
+            options={
+                "verbose_name": "两步验证设备",
+                "verbose_name_plural": "两步验证设备",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
+            },
+            bases=("otp_totp.totpdevice",),
+        ),
+        migrations.RunPython(create_roles, remove_roles),
+    ]
