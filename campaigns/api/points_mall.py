@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.api.coupons import COUPON_GRANT_ERRORS, TemplateTextsOutput, _optional_member
+from campaigns.api.coupons import COUPON_GRANT_ERRORS, TemplateTextsOutput
 from campaigns.errors import PointsMallItemNotFound, PointsMallLimitReached, PointsMallNotAvailable, PointsMallSoldOut
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from campaigns.selectors import points_mall as selectors
@@ -31,7 +31,7 @@ from core.api.headers import idempotency_header, idempotency_key
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.idempotency import IdempotencyKeyReused
-from members.api.views import ADDRESS_NOT_FOUND, current_member
+from members.api.views import ADDRESS_NOT_FOUND, current_member, optional_member
 from members.errors import PointsInsufficient
 
 MAX_ID = 2**63 - 1
@@ -98,7 +98,7 @@ class ItemListView(generics.ListAPIView):
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         page = getattr(self, "_page_ids", None)
-        member = _optional_member(self.request)
+        member = optional_member(self.request)
         if member is not None and page is not None:
             context["counts"] = selectors.points_mall_exchanged_counts(member_id=member.pk, item_ids=page)
             context["balance"] = member.points_balance

@@ -28,6 +28,12 @@ def current_member(request: Request) -> Member:
     return request.user.member  # type: ignore[union-attr]
 
 
+def optional_member(request: Request) -> Member | None:
+    """The member behind a bearer token, or None on an operation anyone may call without one."""
+    user = request.user
+    return getattr(user, "member", None) if user is not None else None
+
+
 class MemberOutput(serializers.ModelSerializer):
     avatar_url = serializers.CharField(help_text="头像地址：会员提交的 http(s) 地址，或空字符串")
     birthday_editable = serializers.SerializerMethodField(

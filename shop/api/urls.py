@@ -4,6 +4,7 @@ from shop.api import cart, orders, privacy, products
 
 urlpatterns = [
     path("products/<int:product_id>/", products.ProductDetailView.as_view(), name="product-detail"),
+    path("products/<int:product_id>/offers", products.ProductOffersView.as_view(), name="product-offers"),
     path("cart/items/", cart.CartView.as_view(), name="cart"),
     path("cart/items/<int:item_id>/", cart.CartItemView.as_view(), name="cart-item"),
     path("cart/select-all", cart.CartSelectAllView.as_view(), name="cart-select-all"),
