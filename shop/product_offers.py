@@ -30,7 +30,7 @@ from catalog.errors import ProductUnavailable
 from catalog.models import Sku
 from members.models import Member
 from shop.pricing import Adjustment, PricingContext, PricingRun, price_goods
-from shop.selectors import cart_snapshot_lines
+from shop.selectors import cart_snapshot_lines, favourite_id_for
 
 # Stages whose discount is the shopper's price before coupons; the coupon stage makes the 到手价.
 PRICE_STAGES = frozenset({"activity", "member", "full_reduction"})
@@ -61,6 +61,7 @@ class ProductOffers:
     flash: list[RunningFlashItem]  # the SKUs' flash items on sale now
     full_reductions: list[ReductionOffer]
     coupons: list[CentreEntry]
+    favourite_id: int | None  # the member's 收藏 of this product
     group_buy: None = None  # reserved: the product's open group-buy, once group-buy lands
     bargain: None = None  # reserved: the product's bargain activity, once bargaining lands
 
@@ -115,4 +116,5 @@ def product_offers(*, product_id: int, member: Member | None, now: dt.datetime) 
         full_reductions=full_reductions_covering(shared.full_reductions or [], product_id=product_id,
                                                  category_ids=category_ids),
         coupons=coupon_centre_entries(templates=templates, member=member, now=now),
+        favourite_id=favourite_id_for(member=member, product_id=product_id),
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from catalog.errors import ProductUnavailable
-from catalog.models import Sku
+from catalog.models import Sku, Stock
 from members.models import Member
 from shop.errors import AfterSaleNotFound, OrderNotFound
 from shop.models import (
@@ -19,6 +19,8 @@ from shop.models import (
     AfterSaleLine,
     AfterSalePhoto,
     CartItem,
+    Favourite,
+    Footprint,
     Order,
     OrderLine,
     OrderStatus,
@@ -278,3 +280,30 @@ def order_deletion_blockers(*, member_id: int) -> list[str]:
     if refunds:
         lines.append(f"退款未到账的订单 {len(refunds)} 笔：{'、'.join(refunds)}")
     return lines
+
+
+# --- browsing: favourites and footprints ---------------------------------------------------------
+
+
+def _product_in_stock() -> Exists:
+    return Exists(Stock.objects.filter(sku__product=OuterRef("product_id"), sku__is_active=True, available__gt=0))
+
+
+def favourite_list_for_member(*, member: Member) -> QuerySet[Favourite]:
+    """The member's favourites, newest first, with their products (off-shelf ones included, shown
+    as such) and whether any SKU is in stock. Two queries a page (the COUNT and the rows)."""
+    return (Favourite.objects.filter(member=member).select_related("product")
+            .annotate(in_stock=_product_in_stock()).order_by("-created_at", "-id"))
+
+
+def footprint_list_for_member(*, member: Member) -> QuerySet[Footprint]:
+    """The member's footprints, most recent visit first, like favourite_list_for_member."""
+    return (Footprint.objects.filter(member=member).select_related("product")
+            .annotate(in_stock=_product_in_stock()).order_by("-viewed_at", "-id"))
+
+
+def favourite_id_for(*, member: Member | None, product_id: int) -> int | None:
+    """The member's favourite row for the product, or None (always None for a guest)."""
+    if member is None:
+        return None
+    return Favourite.objects.filter(member=member, product_id=product_id).values_list("pk", flat=True).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from members.api.views import current_member
 from shop import selectors
+from shop.cart_hints import cart_hints
 from shop.errors import EarlyAccessOnly
 from shop.services import cart as cart_services
 
@@ -39,17 +41,30 @@ class CartLineOutput(serializers.Serializer):
     purchasable = serializers.BooleanField()
 
 
+class CartHintOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("full_reduction", "满减凑单"), ("free_shipping", "凑单包邮")])
+    text = serializers.CharField(help_text="再买 ¥20 减 ¥30（店庆满减）/ 再买 1 件打 9折 / 还差 ¥12.5 包邮")
+    gap_fen = serializers.IntegerField(help_text="还差的金额（分）；满件活动为 0")
+    gap_count = serializers.IntegerField(help_text="还差的件数（满件活动），否则为 0")
+    discount_fen = serializers.IntegerField(help_text="凑到下一档满减可减的金额（分）；满件与包邮为 0")
+    activity_id = serializers.IntegerField(allow_null=True, help_text="满减活动 ID；包邮为 null")
+
+
 class CartOutput(serializers.Serializer):
     items = CartLineOutput(many=True)
     selected_count = serializers.IntegerField()
     selected_total_fen = serializers.IntegerField()
+    hints = CartHintOutput(many=True,
+                           help_text="凑单提示：按结算的价格（活动价、会员价之后，用券之前）与默认地址的运费计算")
 
 
-def _cart_body(request: Request) -> dict[str, Any]:
-    lines = selectors.cart_lines_for_member(member=current_member(request))
+def cart_body(request: Request) -> dict[str, Any]:
+    member = current_member(request)
+    lines = selectors.cart_lines_for_member(member=member)
     chosen = [v for v in lines if v.item.selected and v.purchasable]
     return {"items": lines, "selected_count": sum(v.item.quantity for v in chosen),
-            "selected_total_fen": sum(v.item.sku.price_fen * v.item.quantity for v in chosen)}
+            "selected_total_fen": sum(v.item.sku.price_fen * v.item.quantity for v in chosen),
+            "hints": cart_hints(member=member, now=timezone.now())}
 
 
 class CartView(APIView):
@@ -59,7 +74,7 @@ class CartView(APIView):
 
     @extend_schema(operation_id="cart_list", responses={200: CartOutput})
     def get(self, request: Request) -> Response:
-        return Response(CartOutput(_cart_body(request), context={"request": request}).data)
+        return Response(CartOutput(cart_body(request), context={"request": request}).data)
 
     @errors(ProductUnavailable, EarlyAccessOnly, ApiError(400, "invalid_quantity", "加上购物车中已有的件数超过上限"),
             ApiError(400, "cart_full", "购物车已满"))
@@ -68,7 +83,7 @@ class CartView(APIView):
         data = self.CartAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         cart_services.cart_add(member=current_member(request), **data.validated_data)
-        return Response(CartOutput(_cart_body(request), context={"request": request}).data,
+        return Response(CartOutput(cart_body(request), context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -89,7 +104,7 @@ class CartItemView(APIView):
         cart_services.cart_update(member=member, item_id=item_id, **values)
         if acknowledge:
             cart_services.cart_acknowledge_price(member=member, item_id=item_id)
-        return Response(CartOutput(_cart_body(request), context={"request": request}).data)
+        return Response(CartOutput(cart_body(request), context={"request": request}).data)
 
     @errors(CART_ITEM_NOT_FOUND)
     @extend_schema(operation_id="cart_remove", responses={204: None})
@@ -107,4 +122,4 @@ class CartSelectAllView(APIView):
         data = self.SelectAllInput(data=request.data)
         data.is_valid(raise_exception=True)
         cart_services.cart_select_all(member=current_member(request), selected=data.validated_data["selected"])
-        return Response(CartOutput(_cart_body(request), context={"request": request}).data)
+        return Response(CartOutput(cart_body(request), context={"request": request}).data)

@@ -25,6 +25,7 @@ from members.api.views import optional_member
 from members.models import Tier
 from shop.product_offers import ProductOffers, product_offers
 from shop.selectors import review_summary_for_product
+from shop.services import browsing
 
 
 class RatingSummaryOutput(serializers.Serializer):
@@ -143,6 +144,7 @@ class ProductOffersOutput(serializers.Serializer):
     flash = serializers.SerializerMethodField(help_text="正在进行的秒杀（含倒计时）；没有为 null")
     full_reductions = FullReductionOfferOutput(many=True, help_text="适用于本商品、正在进行的满减 / 满折活动")
     coupons = CentreEntryOutput(many=True, help_text="领券中心里适用于本商品的券，及其对本人的状态")
+    favourite_id = serializers.IntegerField(allow_null=True, help_text="本人对该商品的收藏 ID；未收藏或未登录为 null")
     group_buy = serializers.JSONField(allow_null=True, help_text="预留：拼团入口（功能上线前恒为 null）")
     bargain = serializers.JSONField(allow_null=True, help_text="预留：砍价入口（功能上线前恒为 null）")
 
@@ -162,7 +164,10 @@ class ProductOffersView(APIView):
     @extend_schema(operation_id="products_offers", responses={200: ProductOffersOutput},
                    description="商品页里因人而异的部分（不缓存，与公共的商品详情分开请求）：本人购买每个 SKU 一件的价格"
                                "（秒杀价、会员价及其说明、满减、已领最优券后的到手价，与结算预览一致）、正在进行的秒杀及倒计时、"
-                               "可领的券、适用的满减。无需登录；未登录按游客计价。")
+                               "可领的券、适用的满减、是否已收藏。无需登录；未登录按游客计价。登录时记一条浏览足迹。")
     def get(self, request: Request, product_id: int) -> Response:
-        offers = product_offers(product_id=product_id, member=optional_member(request), now=timezone.now())
+        member = optional_member(request)
+        offers = product_offers(product_id=product_id, member=member, now=timezone.now())
+        if member is not None:
+            browsing.footprint_record(member=member, product_id=product_id, now=offers.now)
         return Response(ProductOffersOutput(offers).data)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("orders/<number:order_no>/confirm-receipt", orders.OrderConfirmReceiptView.as_view(),
          name="order-confirm-receipt"),
     path("me/export", privacy.MeExportView.as_view(), name="me-export"),
+    path("", include("shop.api.browsing")),
     path("", include("shop.api.shipping")),
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),
