@@ -38,6 +38,7 @@ from .gift_packs import CardGiftPack
 from .greetings import Greeting, GreetingKind
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
 from .scope import Scope
+from .sharing import ProductPoster, SharerKind
 
 __all__ = [
     "Binding", "BindingEvent", "Clawback", "ClawbackEvent", "Commission", "CommissionEntry", "CommissionEvent",
@@ -47,5 +48,5 @@ __all__ = [
     "CouponQuota", "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase",
     "FlashReservation", "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "Greeting", "GreetingKind",
     "PointsExchange", "PointsExchangeStatus", "PointsMallItem", "PointsMallItemKind", "PointsMallQuota",
-    "RedeemCode", "Scope", "TargetedIssue", "Validity",
+    "ProductPoster", "RedeemCode", "Scope", "SharerKind", "TargetedIssue", "Validity",
 ]

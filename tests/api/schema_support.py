@@ -123,6 +123,7 @@ class World:
             "/api/v1/products/{product_id}/": lambda: {"product_id": self.sku.product_id},
             "/api/v1/products/{product_id}/reviews/": lambda: {"product_id": self.sku.product_id},
             "/api/v1/products/{product_id}/offers": lambda: {"product_id": self.sku.product_id},
+            "/api/v1/products/{product_id}/share": lambda: {"product_id": self.sku.product_id},
             "/api/v1/me/favourites/{favourite_id}": lambda: {"favourite_id": Favourite.objects.create(
                 member=self.member, product_id=self.sku.product_id).pk},
             "/api/v1/me/footprints/{footprint_id}": lambda: {"footprint_id": Footprint.objects.create(
