@@ -249,6 +249,30 @@ def review_lines_awaiting(*, member: Member) -> QuerySet[OrderLine]:
             .select_related("order").order_by("-order__received_at", "id"))
 
 
+@dataclass(frozen=True)
+class OrderCounts:
+    """The 我的 page's badges."""
+
+    pending_payment: int  # 待付款
+    paid: int  # 待发货
+    shipped: int  # 待收货
+    to_review: int  # 待评价: order lines, as review_lines_awaiting
+    after_sales_open: int  # 退款/售后 in progress
+
+
+def order_counts_for_member(*, member: Member) -> OrderCounts:
+    """How many of the member's orders wait on each step, lines wait for a review and after-sales
+    are open. Three queries, whatever the member's history."""
+    by_status = dict(Order.objects.filter(member=member, status__in=[
+        OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.SHIPPED]).values("status")
+        .annotate(n=Count("id")).values_list("status", "n"))
+    return OrderCounts(
+        pending_payment=by_status.get(OrderStatus.PENDING_PAYMENT, 0), paid=by_status.get(OrderStatus.PAID, 0),
+        shipped=by_status.get(OrderStatus.SHIPPED, 0),
+        to_review=review_lines_awaiting(member=member).count(),
+        after_sales_open=AfterSale.objects.filter(member=member, status__in=AFTER_SALE_OPEN).count())
+
+
 # What must finish before a member may delete their account (settings.MEMBER_DELETION_BLOCKERS).
 _UNFINISHED_ORDERS = {OrderStatus.PENDING_PAYMENT: "待付款的订单", OrderStatus.PAID: "待发货的订单",
                       OrderStatus.SHIPPED: "已发货未收货的订单"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.urls import URLPattern, path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,9 +37,11 @@ class ProductShareCardOutput(serializers.Serializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None else url
 
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_image_url(self, share: ProductShare) -> str | None:
         return self._absolute(default_storage.url(share.image)) if share.image else None
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_poster_url(self, share: ProductShare) -> str:
         return self._absolute(share.poster.poster.url)
 

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.money import yuan
@@ -42,7 +43,7 @@ class BrowsedProductOutput(serializers.Serializer):
     id = serializers.IntegerField(source="product.id")
     name = serializers.CharField(source="product.name")
     subtitle = serializers.CharField(source="product.subtitle")
-    main_image = serializers.ImageField(source="product.main_image", allow_null=True, help_text="主图（绝对地址）")
+    image_url = ImageUrlField(source="product.main_image", help_text="主图（绝对地址）")
     price_fen = serializers.IntegerField(source="product.min_price_fen")
     price_yuan = serializers.SerializerMethodField()
     on_shelf = serializers.BooleanField(source="product.is_on_shelf", help_text="false：已下架")

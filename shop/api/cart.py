@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.errors import ProductUnavailable
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from members.api.views import current_member
@@ -30,7 +31,7 @@ class CartLineOutput(serializers.Serializer):
     product_id = serializers.IntegerField(source="item.sku.product_id")
     product_name = serializers.CharField(source="item.sku.product.name")
     spec_text = serializers.CharField(source="item.sku.spec_text")
-    image = serializers.ImageField(source="item.sku.product.main_image", allow_null=True)
+    image_url = ImageUrlField(source="item.sku.product.main_image", help_text="商品主图（绝对地址）")
     quantity = serializers.IntegerField(source="item.quantity")
     selected = serializers.BooleanField(source="item.selected")
     price_fen = serializers.IntegerField(source="item.sku.price_fen")
@@ -72,13 +73,16 @@ class CartView(APIView):
         sku_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=999, default=1)
 
-    @extend_schema(operation_id="cart_list", responses={200: CartOutput})
+    @extend_schema(operation_id="cart_list",
+                   description="我的购物车：每行的状态（下架、缺货、变价）与凑单提示。", responses={200: CartOutput})
     def get(self, request: Request) -> Response:
         return Response(CartOutput(cart_body(request), context={"request": request}).data)
 
     @errors(ProductUnavailable, EarlyAccessOnly, ApiError(400, "invalid_quantity", "加上购物车中已有的件数超过上限"),
             ApiError(400, "cart_full", "购物车已满"))
-    @extend_schema(operation_id="cart_add", request=CartAddInput, responses={201: CartOutput})
+    @extend_schema(operation_id="cart_add",
+                   description="加入购物车；已在购物车中的 SKU 累加数量。",
+                   request=CartAddInput, responses={201: CartOutput})
     def post(self, request: Request) -> Response:
         data = self.CartAddInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -94,7 +98,9 @@ class CartItemView(APIView):
         acknowledge_price = serializers.BooleanField(required=False, help_text="已知晓价格变动")
 
     @errors(CART_ITEM_NOT_FOUND)
-    @extend_schema(operation_id="cart_update", request=CartUpdateInput, responses={200: CartOutput})
+    @extend_schema(operation_id="cart_update",
+                   description="修改购物车一行的数量、选中状态，或确认已知晓变价。",
+                   request=CartUpdateInput, responses={200: CartOutput})
     def patch(self, request: Request, item_id: int) -> Response:
         data = self.CartUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,7 +113,8 @@ class CartItemView(APIView):
         return Response(CartOutput(cart_body(request), context={"request": request}).data)
 
     @errors(CART_ITEM_NOT_FOUND)
-    @extend_schema(operation_id="cart_remove", responses={204: None})
+    @extend_schema(operation_id="cart_remove",
+                   description="从购物车删除一行。", responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:
         cart_services.cart_remove(member=current_member(request), item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -117,7 +124,8 @@ class CartSelectAllView(APIView):
     class SelectAllInput(InputSerializer):
         selected = serializers.BooleanField()
 
-    @extend_schema(operation_id="cart_select_all", request=SelectAllInput, responses={200: CartOutput})
+    @extend_schema(operation_id="cart_select_all",
+                   description="全选或全不选购物车。", request=SelectAllInput, responses={200: CartOutput})
     def post(self, request: Request) -> Response:
         data = self.SelectAllInput(data=request.data)
         data.is_valid(raise_exception=True)

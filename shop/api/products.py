@@ -72,7 +72,9 @@ class ProductDetailView(APIView):
     permission_classes = [AllowAny]
 
     @errors(ApiError(404, "product_not_found", "商品不存在或已下架"))
-    @extend_schema(operation_id="products_retrieve", responses={200: ProductDetailOutput})
+    @extend_schema(operation_id="products_retrieve",
+                   description="商品详情（对所有人相同，可缓存）：SKU、规格、库存、评价概况、新品优先购。",
+                   responses={200: ProductDetailOutput})
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = catalog_selectors.product_detail(product_id=product_id)

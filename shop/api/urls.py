@@ -10,6 +10,7 @@ urlpatterns = [
     path("cart/select-all", cart.CartSelectAllView.as_view(), name="cart-select-all"),
     path("checkout/preview", orders.CheckoutPreviewView.as_view(), name="checkout-preview"),
     path("orders/", orders.OrderListView.as_view(), name="order-list"),
+    path("orders/counts", orders.OrderCountsView.as_view(), name="order-counts"),
     path("orders/<number:order_no>/", orders.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<number:order_no>/pay", orders.OrderPayView.as_view(), name="order-pay"),
     path("orders/<number:order_no>/cancel", orders.OrderCancelView.as_view(), name="order-cancel"),
