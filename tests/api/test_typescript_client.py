@@ -37,18 +37,18 @@ class Capture:
     def __init__(self) -> None:
         self.bodies: list[tuple[str, str, int, Any]] = []
 
-    def call(self, client: APIClient, method: str, template: str, url: str, status: int, body: Any = None) -> Any:
+    def call(self, client: APIClient, method: str, path: str, url: str, status: int, body: Any = None) -> Any:
         response = getattr(client, method)(url, body, format="json") if body is not None else \
             getattr(client, method)(url)
         assert response.status_code == status, (method, url, response.status_code, response.content[:300])
         data = response.json()
-        self.bodies.append((template, method, status, data))
+        self.bodies.append((path, method, status, data))
         return data
 
     def typescript(self) -> str:
         lines = ['import type { paths } from "./schema";', ""]
-        for i, (template, method, status, data) in enumerate(self.bodies):
-            kind = f'paths["{template}"]["{method}"]["responses"][{status}]["content"]["application/json"]'
+        for i, (path, method, status, data) in enumerate(self.bodies):
+            kind = f'paths["{path}"]["{method}"]["responses"][{status}]["content"]["application/json"]'
             lines.append(f"export const r{i}: {kind} = {json.dumps(data, ensure_ascii=False, indent=1)};")
         return "\n".join(lines) + "\n"
 
