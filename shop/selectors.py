@@ -92,6 +92,10 @@ _STATE_REASONS = {
 }
 
 
+# (state, what the shopper reads) for the API's enum.
+CART_LINE_STATES = [(state, reason or "正常") for state, reason in _STATE_REASONS.items()]
+
+
 @dataclass(frozen=True)
 class CartLineView:
     item: CartItem

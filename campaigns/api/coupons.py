@@ -21,7 +21,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -168,6 +168,7 @@ class CouponOutput(serializers.Serializer):
     def _now(self) -> dt.datetime:
         return self.context.get("now") or timezone.now()
 
+    @extend_schema_field(serializers.ChoiceField(choices=CouponStatus.choices))
     def get_status(self, coupon: Coupon) -> str:
         return selectors.coupon_status_now(coupon, now=self._now())
 

@@ -127,6 +127,9 @@ class ProductListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
+STOCK_STATES = [("in_stock", "有货"), ("low_stock", "仅剩少量"), ("sold_out", "已售罄")]
+
+
 class SkuOutput(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
@@ -139,6 +142,7 @@ class SkuOutput(serializers.Serializer):
     def get_available(self, obj: Any) -> int:
         return obj.stock.available if hasattr(obj, "stock") else 0
 
+    @extend_schema_field(serializers.ChoiceField(choices=STOCK_STATES))
     def get_stock_state(self, obj: Any) -> str:
         available = self.get_available(obj)
         return "sold_out" if available <= 0 else "low_stock" if available < selectors.LOW_STOCK_BELOW else "in_stock"

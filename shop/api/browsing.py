@@ -137,8 +137,10 @@ class FootprintDetailView(APIView):
 class BuyAgainSkipOutput(serializers.Serializer):
     sku_id = serializers.IntegerField()
     product_name = serializers.CharField()
-    code = serializers.CharField(help_text="product_unavailable 已下架 / early_access_only 优先购 / "
-                                           "cart_full 购物车已满 / invalid_quantity 数量超过上限")
+    code = serializers.ChoiceField(choices=[("product_unavailable", "已下架"), ("early_access_only", "优先购"),
+                                            ("cart_full", "购物车已满"), ("invalid_quantity", "数量超过上限")],
+                                   help_text="product_unavailable 已下架 / early_access_only 优先购 / "
+                                             "cart_full 购物车已满 / invalid_quantity 数量超过上限")
     reason = serializers.CharField()
 
 

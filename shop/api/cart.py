@@ -37,7 +37,8 @@ class CartLineOutput(serializers.Serializer):
     price_fen = serializers.IntegerField(source="item.sku.price_fen")
     price_fen_when_added = serializers.IntegerField(source="item.price_fen_when_added")
     available = serializers.IntegerField()
-    state = serializers.CharField(help_text="ok / off_shelf / out_of_stock / insufficient_stock / price_changed")
+    state = serializers.ChoiceField(choices=selectors.CART_LINE_STATES,
+                                    help_text="ok / off_shelf / out_of_stock / insufficient_stock / price_changed")
     reason = serializers.CharField()
     purchasable = serializers.BooleanField()
 

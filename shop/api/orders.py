@@ -44,8 +44,8 @@ from shop.errors import (
     PointsExceedLimit,
     PriceChanged,
 )
-from shop.models import Order, OrderStatus
-from shop.pricing import Quote
+from shop.models import Order, OrderStatus, RefundState
+from shop.pricing import STAGE_LABELS, Quote
 from shop.services import orders as order_services
 from shop.services import payments as payment_services
 from shop.services.orders import CheckoutInput, LineInput
@@ -109,8 +109,12 @@ class CheckoutInputSerializer(InputSerializer):
         )
 
 
+# Every pricing stage, for the adjustments' and the summaries' `stage` (shop.pricing.STAGE_LABELS).
+STAGE_CHOICES = list(STAGE_LABELS.items())
+
+
 class AdjustmentOutput(serializers.Serializer):
-    stage = serializers.CharField()
+    stage = serializers.ChoiceField(choices=STAGE_CHOICES, help_text="优惠环节")
     label = serializers.CharField()  # type: ignore[assignment]
     amount_fen = serializers.IntegerField()
 
@@ -255,7 +259,8 @@ class OrderOutput(serializers.Serializer):
     order_no = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
-    refund_state = serializers.CharField(help_text="none / partial（部分退款）/ full（已全额退款）")
+    refund_state = serializers.ChoiceField(choices=RefundState.choices,
+                                           help_text="none / partial（部分退款）/ full（已全额退款）")
     refund_state_label = serializers.CharField(source="get_refund_state_display")
     refunded_fen = serializers.IntegerField()
     goods_total_fen = serializers.IntegerField()

@@ -23,6 +23,7 @@ from core.api.cache import cached_public_get
 from core.api.schema import ApiError, errors
 from members.api.views import optional_member
 from members.models import Tier
+from shop.api.orders import STAGE_CHOICES
 from shop.product_offers import ProductOffers, product_offers
 from shop.selectors import review_summary_for_product
 from shop.services import browsing
@@ -86,7 +87,8 @@ class ProductDetailView(APIView):
 
 
 class OfferAdjustmentOutput(serializers.Serializer):
-    stage = serializers.CharField(help_text="activity 秒杀价 / member 会员价 / full_reduction 满减 / coupon 优惠券")
+    stage = serializers.ChoiceField(choices=STAGE_CHOICES,
+                                    help_text="activity 秒杀价 / member 会员价 / full_reduction 满减 / coupon 优惠券")
     label = serializers.CharField()  # type: ignore[assignment]
     amount_fen = serializers.IntegerField(help_text="负数为优惠（分）")
 

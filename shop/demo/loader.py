@@ -39,6 +39,7 @@ from members.models import Address, Gender, Member
 from members.services import address_create
 from payments.models import Payment
 from payments.services import payment_record_paid
+from shop.demo.browsing import load_browsing_demo
 from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
@@ -389,6 +390,7 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
         _load_orders(order_rng, members, report)
     if has_demo_catalogue:
         report.campaigns = load_campaign_demo(members=members)
+        load_browsing_demo(members=members)
     return report
 
 
