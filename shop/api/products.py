@@ -25,7 +25,7 @@ from members.api.views import optional_member
 from members.models import Tier
 from shop.api.orders import STAGE_CHOICES
 from shop.product_offers import ProductOffers, product_offers
-from shop.selectors import review_summary_for_product
+from shop.selectors import review_summary_of
 from shop.services import browsing
 
 
@@ -79,7 +79,7 @@ class ProductDetailView(APIView):
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = catalog_selectors.product_detail(product_id=product_id)
-        rating = review_summary_for_product(product_id=product.pk)
+        rating = review_summary_of(product)
         return Response(ProductDetailOutput(product, context={"request": request, "rating": rating}).data)
 
 

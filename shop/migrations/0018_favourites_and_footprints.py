@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('catalog', '0002_product_sales_base'),
         ('members', '0010_member_purchase_refund'),
-        ('shop', '0015_member_photos_media_checked'),
+        ('shop', '0017_second_approval_and_export_permissions'),
     ]
 
     operations = [
