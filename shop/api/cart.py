@@ -56,17 +56,13 @@ class CartOutput(serializers.Serializer):
     items = CartLineOutput(many=True)
     selected_count = serializers.IntegerField()
     selected_total_fen = serializers.IntegerField()
-    hints = CartHintOutput(many=True,
-                           help_text="凑单提示：按结算的价格（活动价、会员价之后，用券之前）与默认地址的运费计算")
 
 
 def cart_body(request: Request) -> dict[str, Any]:
-    member = current_member(request)
-    lines = selectors.cart_lines_for_member(member=member)
+    lines = selectors.cart_lines_for_member(member=current_member(request))
     chosen = [v for v in lines if v.item.selected and v.purchasable]
     return {"items": lines, "selected_count": sum(v.item.quantity for v in chosen),
-            "selected_total_fen": sum(v.item.sku.price_fen * v.item.quantity for v in chosen),
-            "hints": cart_hints(member=member, now=timezone.now())}
+            "selected_total_fen": sum(v.item.sku.price_fen * v.item.quantity for v in chosen)}
 
 
 class CartView(APIView):
@@ -119,6 +115,20 @@ class CartItemView(APIView):
     def delete(self, request: Request, item_id: int) -> Response:
         cart_services.cart_remove(member=current_member(request), item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartHintsOutput(serializers.Serializer):
+    hints = CartHintOutput(many=True,
+                           help_text="凑单提示：按结算的价格（活动价、会员价之后，用券之前）与默认地址的运费计算")
+
+
+class CartHintsView(APIView):
+    @extend_schema(operation_id="cart_hints", responses={200: CartHintsOutput},
+                   description="凑单提示（再买 ¥x 减 ¥y、还差 ¥x 包邮），按购物车中选中的商品计算；"
+                               "与购物车列表分开请求，购物车本身保持轻快。")
+    def get(self, request: Request) -> Response:
+        return Response(CartHintsOutput({"hints": cart_hints(member=current_member(request),
+                                                             now=timezone.now())}).data)
 
 
 class CartSelectAllView(APIView):

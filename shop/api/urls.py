@@ -7,6 +7,7 @@ urlpatterns = [
     path("products/<int:product_id>/offers", products.ProductOffersView.as_view(), name="product-offers"),
     path("cart/items/", cart.CartView.as_view(), name="cart"),
     path("cart/items/<int:item_id>/", cart.CartItemView.as_view(), name="cart-item"),
+    path("cart/hints", cart.CartHintsView.as_view(), name="cart-hints"),
     path("cart/select-all", cart.CartSelectAllView.as_view(), name="cart-select-all"),
     path("checkout/preview", orders.CheckoutPreviewView.as_view(), name="checkout-preview"),
     path("orders/", orders.OrderListView.as_view(), name="order-list"),

@@ -94,6 +94,7 @@ def test_the_generated_client_type_checks_real_responses(shopper, shop_world, sa
     capture.call(me, "get", "/api/v1/me/footprints/", "/api/v1/me/footprints/", 200)
     capture.call(me, "post", "/api/v1/cart/items/", "/api/v1/cart/items/", 201, {"sku_id": sku.pk, "quantity": 1})
     capture.call(me, "get", "/api/v1/cart/items/", "/api/v1/cart/items/", 200)
+    capture.call(me, "get", "/api/v1/cart/hints", "/api/v1/cart/hints", 200)
     capture.call(me, "post", "/api/v1/checkout/preview", "/api/v1/checkout/preview", 200, {})
     order = capture.call(me, "post", "/api/v1/orders/", "/api/v1/orders/", 201, {})
     number = order["order_no"]
@@ -119,4 +120,4 @@ def test_the_generated_client_type_checks_real_responses(shopper, shop_world, sa
     check = subprocess.run([_node_tool("tsc"), "-p", "."], cwd=tmp_path, capture_output=True, text=True, timeout=180)
 
     assert check.returncode == 0, check.stdout[-4000:]
-    assert len(capture.bodies) == 24
+    assert len(capture.bodies) == 25

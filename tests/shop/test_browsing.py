@@ -110,14 +110,14 @@ def test_the_cart_hints_at_the_next_full_reduction_rung_and_at_free_shipping(sho
     sku = SkuFactory.create(price_fen=5000, stock=10)
     shopper.client.post("/api/v1/cart/items/", {"sku_id": sku.pk, "quantity": 1}, format="json")
 
-    hints = shopper.client.get("/api/v1/cart/items/").json()["hints"]
+    hints = shopper.client.get("/api/v1/cart/hints").json()["hints"]
 
     assert [(h["kind"], h["text"], h["gap_fen"]) for h in hints] == [
         ("full_reduction", "再买 ¥149 减 ¥20（店庆满减）", 14900), ("free_shipping", "还差 ¥49 包邮", 4900)]
 
     # when the cart reaches the first rung, the hint speaks of the next, and freight is free
     shopper.client.post("/api/v1/cart/items/", {"sku_id": sku.pk, "quantity": 3}, format="json")
-    hints = shopper.client.get("/api/v1/cart/items/").json()["hints"]
+    hints = shopper.client.get("/api/v1/cart/hints").json()["hints"]
     assert [(h["kind"], h["text"], h["discount_fen"]) for h in hints] == [
         ("full_reduction", "再买 ¥99 减 ¥40（店庆满减）", 4000)]
 

@@ -304,11 +304,11 @@ async function product(id) {
 
 async function cart() {
   if (needLogin()) return [];
-  const body = await api("GET", "/cart/items/");
+  const [body, hints] = await Promise.all([api("GET", "/cart/items/"), api("GET", "/cart/hints")]);
   const patch = async (id, change) => { await api("PATCH", `/cart/items/${id}/`, change); route(); };
   if (!body.items.length) return [empty("购物车是空的"), h("p", { style: "text-align:center" }, h("a", { href: "#/" }, "去逛逛"))];
   return [
-    body.hints.map((hint) => h("div", { class: "hint" }, hint.text)),
+    hints.hints.map((hint) => h("div", { class: "hint" }, hint.text)),
     h("div", { class: "card with-footer" }, body.items.map((line) => h("div", { class: "line" },
       h("label", { class: "check" }, h("input", {
         type: "checkbox", checked: line.selected, disabled: !line.purchasable,
