@@ -24,9 +24,11 @@ run: bootstrap
 test: bootstrap
 	@bash scripts/install_browser.sh
 	@bash scripts/install_redis.sh
+	@bash scripts/install_ts_client.sh
 	@bash scripts/test.sh
 
 test-quick: bootstrap
+	@bash scripts/install_ts_client.sh
 	@bash scripts/test.sh --quick
 
 lint: bootstrap

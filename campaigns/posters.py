@@ -265,3 +265,100 @@ def share_poster_render(content: SharePosterContent) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=3, pnginfo=info)
     return out.getvalue()
+
+
+# --- a product's share poster (商品分享海报) ---------------------------------------------------------
+
+PRODUCT_ACCENT = (226, 54, 66)
+PRODUCT_IMAGE_BOX = (MARGIN, MARGIN, WIDTH - MARGIN, MARGIN + 560)
+
+
+@dataclass(frozen=True)
+class ProductPosterContent:
+    product_name: str
+    subtitle: str
+    price: str  # "¥89" or "¥89.9"
+    price_note: str  # "起" when SKUs differ in price, else ""
+    original_price: str  # the struck-through 划线价 ("¥129"), or ""
+    image_png: bytes | None  # the product's main image (any format Pillow reads), or None
+    sharer: str  # the sharer's nickname ("" for none)
+    code_png: bytes  # the mini-program code whose scene carries the product and the sharer
+    code_caption: tuple[str, ...]
+    brand: str
+
+
+def _product_image(image_bytes: bytes | None, box: tuple[int, int, int, int], name: str) -> Image.Image:
+    """The product photo cropped to fill `box` (centre crop), or a soft panel with the name."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    if image_bytes:
+        try:
+            photo = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+        except OSError:
+            photo = None
+        if photo is not None:
+            scale = max(width / photo.width, height / photo.height)
+            photo = photo.resize((max(width, round(photo.width * scale)), max(height, round(photo.height * scale))),
+                                 Image.Resampling.LANCZOS)
+            left, top = (photo.width - width) // 2, (photo.height - height) // 2
+            return photo.crop((left, top, left + width, top + height))
+    panel = Image.new("RGB", (width, height), (255, 236, 228))
+    ImageDraw.Draw(panel).text((width // 2, height // 2), _fit(drawable(name) or "好物", 56, width - 60),
+                               font=font(56), fill=(214, 84, 30), anchor="mm")
+    return panel
+
+
+def product_poster_render(content: ProductPosterContent) -> bytes:
+    """A product's share poster as PNG bytes (750×1200): the photo, the name, the price, who
+    recommends it and the code that opens the product with the sharer attached. Pure: same
+    content, same image. The code's text chunks (the sandbox's codes carry their scene there) are
+    copied into the poster, as the distributor's poster does."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    mask = Image.new("L", (PRODUCT_IMAGE_BOX[2] - PRODUCT_IMAGE_BOX[0], PRODUCT_IMAGE_BOX[3] - PRODUCT_IMAGE_BOX[1]), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, mask.width - 1, mask.height - 1), radius=24, fill=255)
+    image.paste(_product_image(content.image_png, PRODUCT_IMAGE_BOX, content.product_name),
+                PRODUCT_IMAGE_BOX[:2], mask)
+
+    text_width = WIDTH - 2 * MARGIN
+    y = PRODUCT_IMAGE_BOX[3] + 30
+    price_font = font(64)
+    draw.text((MARGIN, y), content.price, font=price_font, fill=PRODUCT_ACCENT, stroke_width=1,
+              stroke_fill=PRODUCT_ACCENT)
+    x = MARGIN + int(price_font.getlength(content.price)) + 10
+    if content.price_note:
+        draw.text((x, y + 28), content.price_note, font=font(30), fill=PRODUCT_ACCENT)
+        x += int(font(30).getlength(content.price_note)) + 16
+    if content.original_price:
+        draw.text((x, y + 28), content.original_price, font=font(30), fill=(160, 160, 160))
+        strike_y = y + 28 + 20
+        draw.line((x, strike_y, x + font(30).getlength(content.original_price), strike_y), fill=(160, 160, 160),
+                  width=2)
+    y += 92
+    for i, line in enumerate(_wrap(content.product_name, 36, text_width)[:2]):
+        draw.text((MARGIN, y + i * 48), line, font=font(36), fill=(40, 40, 40))
+    y += 108
+    subtitle = drawable(content.subtitle)
+    if subtitle:
+        draw.text((MARGIN, y), _fit(subtitle, 26, text_width), font=font(26), fill=(130, 130, 130))
+
+    panel_top = 950
+    draw.line((MARGIN, panel_top - 24, WIDTH - MARGIN, panel_top - 24), fill=(238, 238, 238), width=2)
+    code = Image.open(io.BytesIO(content.code_png)).convert("RGBA")
+    code.thumbnail((200, 200), Image.Resampling.LANCZOS)
+    code_xy = (WIDTH - MARGIN - code.width, panel_top)
+    image.paste(code, code_xy, code)
+    sharer = drawable(content.sharer)
+    lines = [f"{sharer} 推荐给你" if sharer else "好物推荐", *content.code_caption[:2]]
+    caption_width = code_xy[0] - MARGIN - 24
+    for i, line in enumerate(lines):
+        size = 34 if i == 0 else 28
+        draw.text((MARGIN, panel_top + 24 + i * 54), _fit(drawable(line), size, caption_width), font=font(size),
+                  fill=(50, 50, 50) if i == 0 else (120, 120, 120))
+    _centered(draw, 1160, _fit(content.brand, 22, text_width), 22, (170, 170, 170))
+
+    info = PngInfo()
+    for key, value in getattr(Image.open(io.BytesIO(content.code_png)), "text", {}).items():
+        info.add_text(key, value)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False, compress_level=3, pnginfo=info)
+    return out.getvalue()

@@ -7,7 +7,7 @@ same rules price a preview, an order and anything else that ships.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -70,3 +70,17 @@ def _rule_for(rules: list[FreightRule], province: str) -> FreightRule | None:
         if province and province in rule.provinces:
             return rule
     return next((rule for rule in rules if not rule.provinces), None)
+
+
+def free_shipping_threshold(template_ids: Collection[int | None]) -> int | None:
+    """The goods amount from which lines of these products' freight templates (None: the default
+    template) ship free, when they all ship under one template that has a threshold; else None.
+    One query."""
+    named = {t for t in template_ids if t}
+    templates = list(FreightTemplate.objects.filter(Q(is_default=True) | Q(pk__in=named)))
+    default = next((t for t in templates if t.is_default), None)
+    used = {t if t else (default.pk if default else None) for t in template_ids}
+    if len(used) != 1 or None in used:
+        return None
+    (template_id,) = used
+    return next((t.free_threshold_fen for t in templates if t.pk == template_id), None)

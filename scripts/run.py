@@ -253,6 +253,7 @@ def banner(host: str, port: int, sandbox_port: int, facts: dict[str, str], with_
         f"  Operator console         {base}/admin/   login: admin / {facts['password']}",
         f"  WeChat sandbox           http://127.0.0.1:{sandbox_port}/sandbox/"
         + ("" if with_sandbox else "   (not started: command missing)"),
+        f"  Phone shop (H5, 390 px)  http://127.0.0.1:{sandbox_port}/sandbox/shop/   (built only on the API)",
         f"  Database                 {facts['database']}",
         f"  Web server               runserver on {host}:{port} (demo only; production: gunicorn + nginx)",
         "  Ctrl-C stops everything.",

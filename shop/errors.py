@@ -177,3 +177,15 @@ class EarlyAccessOnly(DomainError):
     status = 403
     code = "early_access_only"
     message = "新品优先购期间仅限指定等级会员购买"
+
+
+# Browsing: favourites and footprints
+
+class FavouriteNotFound(NotFound):
+    code = "favourite_not_found"
+    message = "收藏不存在"
+
+
+class FootprintNotFound(NotFound):
+    code = "footprint_not_found"
+    message = "浏览记录不存在"

@@ -547,14 +547,12 @@ def allocate_discount(lines: list[PricedLine], discount_fen: int, *, stage: str,
     return [Adjustment(stage, label, -part, reference) if part else None for part in parts]
 
 
-def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None = None) -> Quote:
-    """Price `lines` for `ctx`. Deterministic: the same inputs and offers give the same quote to
-    the fen. `run` may carry the clock and offers already loaded (tests); else they are read now.
-
-    The stage summaries have one entry per stage and label: 满减 shows each activity by name,
-    the coupon stage the coupon's name.
-    """
-    run = run or PricingRun(now=timezone.now())
+def price_goods(lines: list[CartLine], ctx: PricingContext,
+                run: PricingRun) -> tuple[list[PricedLine], list[StageSummary]]:
+    """The goods stages of the pipeline (activity → member → 满减 → coupon → points) over `lines`,
+    with one summary per stage and label. quote() adds freight on top; the product page
+    (shop.product_offers) prices one unit of each SKU with exactly this, so what it shows is what
+    checkout charges."""
     priced = [PricedLine(line=line) for line in lines]
     totals: dict[tuple[str, str], int] = {}
     for stage, apply in GOODS_STAGES:
@@ -564,7 +562,18 @@ def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None 
                 priced_line.adjustments.append(adjustment)
                 label = adjustment.label if stage in LABELLED_STAGES else STAGE_LABELS[stage]
                 totals[(stage, label)] = totals.get((stage, label), 0) + adjustment.amount_fen
-    summaries = [StageSummary(stage, label, total) for (stage, label), total in totals.items() if total]
+    return priced, [StageSummary(stage, label, total) for (stage, label), total in totals.items() if total]
+
+
+def quote(lines: list[CartLine], ctx: PricingContext, *, run: PricingRun | None = None) -> Quote:
+    """Price `lines` for `ctx`. Deterministic: the same inputs and offers give the same quote to
+    the fen. `run` may carry the clock and offers already loaded (tests); else they are read now.
+
+    The stage summaries have one entry per stage and label: 满减 shows each activity by name,
+    the coupon stage the coupon's name.
+    """
+    run = run or PricingRun(now=timezone.now())
+    priced, summaries = price_goods(lines, ctx, run)
     tier_threshold = run.member_for(ctx).free_shipping_threshold_fen if ctx.member_id is not None else None
     free_by_tier = (bool(priced) and tier_threshold is not None
                     and sum(pl.payable_fen for pl in priced) >= tier_threshold)

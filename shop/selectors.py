@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, JSONObject
 
 from catalog.errors import ProductUnavailable
-from catalog.models import Product, Sku
+from catalog.models import Product, Sku, Stock
 from members.models import Member
 from shop.errors import AfterSaleNotFound, OrderNotFound
 from shop.models import (
@@ -20,6 +20,8 @@ from shop.models import (
     AfterSaleLine,
     AfterSalePhoto,
     CartItem,
+    Favourite,
+    Footprint,
     Order,
     OrderLine,
     OrderStatus,
@@ -95,6 +97,10 @@ _STATE_REASONS = {
     CartLineState.INSUFFICIENT_STOCK: "库存不足",
     CartLineState.PRICE_CHANGED: "价格有变动",
 }
+
+
+# (state, what the shopper reads) for the API's enum.
+CART_LINE_STATES = [(state, reason or "正常") for state, reason in _STATE_REASONS.items()]
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,30 @@ def review_lines_awaiting(*, member: Member) -> QuerySet[OrderLine]:
             .select_related("order").order_by("-order__received_at", "id"))
 
 
+@dataclass(frozen=True)
+class OrderCounts:
+    """The 我的 page's badges."""
+
+    pending_payment: int  # 待付款
+    paid: int  # 待发货
+    shipped: int  # 待收货
+    to_review: int  # 待评价: order lines, as review_lines_awaiting
+    after_sales_open: int  # 退款/售后 in progress
+
+
+def order_counts_for_member(*, member: Member) -> OrderCounts:
+    """How many of the member's orders wait on each step, lines wait for a review and after-sales
+    are open. Three queries, whatever the member's history."""
+    by_status = dict(Order.objects.filter(member=member, status__in=[
+        OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.SHIPPED]).values("status")
+        .annotate(n=Count("id")).values_list("status", "n"))
+    return OrderCounts(
+        pending_payment=by_status.get(OrderStatus.PENDING_PAYMENT, 0), paid=by_status.get(OrderStatus.PAID, 0),
+        shipped=by_status.get(OrderStatus.SHIPPED, 0),
+        to_review=review_lines_awaiting(member=member).count(),
+        after_sales_open=AfterSale.objects.filter(member=member, status__in=AFTER_SALE_OPEN).count())
+
+
 # What must finish before a member may delete their account (settings.MEMBER_DELETION_BLOCKERS).
 _UNFINISHED_ORDERS = {OrderStatus.PENDING_PAYMENT: "待付款的订单", OrderStatus.PAID: "待发货的订单",
                       OrderStatus.SHIPPED: "已发货未收货的订单"}
@@ -312,3 +342,30 @@ def order_deletion_blockers(*, member_id: int) -> list[str]:
     if refunds:
         lines.append(f"退款未到账的订单 {len(refunds)} 笔：{'、'.join(refunds)}")
     return lines
+
+
+# --- browsing: favourites and footprints ---------------------------------------------------------
+
+
+def _product_in_stock() -> Exists:
+    return Exists(Stock.objects.filter(sku__product=OuterRef("product_id"), sku__is_active=True, available__gt=0))
+
+
+def favourite_list_for_member(*, member: Member) -> QuerySet[Favourite]:
+    """The member's favourites, newest first, with their products (off-shelf ones included, shown
+    as such) and whether any SKU is in stock. Two queries a page (the COUNT and the rows)."""
+    return (Favourite.objects.filter(member=member).select_related("product")
+            .annotate(in_stock=_product_in_stock()).order_by("-created_at", "-id"))
+
+
+def footprint_list_for_member(*, member: Member) -> QuerySet[Footprint]:
+    """The member's footprints, most recent visit first, like favourite_list_for_member."""
+    return (Footprint.objects.filter(member=member).select_related("product")
+            .annotate(in_stock=_product_in_stock()).order_by("-viewed_at", "-id"))
+
+
+def favourite_id_for(*, member: Member | None, product_id: int) -> int | None:
+    """The member's favourite row for the product, or None (always None for a guest)."""
+    if member is None:
+        return None
+    return Favourite.objects.filter(member=member, product_id=product_id).values_list("pk", flat=True).first()

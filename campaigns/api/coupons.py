@@ -21,7 +21,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -46,8 +46,7 @@ from core.api.schema import ApiError, errors
 from core.api.throttles import per_member
 from core.errors import DomainError, ValidationFailed
 from core.idempotency import IdempotencyKeyReused
-from members.api.views import current_member
-from members.models import Member
+from members.api.views import current_member, optional_member
 
 IDEMPOTENCY_HEADER = idempotency_header(
     "同一会员、同一 key 重试时返回首次领取的券（即使每人可领多张也不会多领）；"
@@ -59,11 +58,6 @@ COUPON_GRANT_ERRORS: tuple[ApiError | type[DomainError], ...] = (
     *(ApiError(403, code, note) for code, note in INELIGIBLE.items()),
     CouponLimitReached, CouponDailyLimitReached, CouponSoldOut, CouponBudgetExhausted,
 )
-
-
-def _optional_member(request: Request) -> Member | None:
-    user = request.user
-    return getattr(user, "member", None) if user is not None else None
 
 
 class TemplateTextsOutput(serializers.Serializer):
@@ -152,7 +146,7 @@ class CouponCentreView(generics.GenericAPIView):
         now = timezone.now()
         page = self.paginate_queryset(selectors.coupon_centre_templates(now=now))
         assert page is not None
-        entries = selectors.coupon_centre_entries(templates=page, member=_optional_member(request), now=now)
+        entries = selectors.coupon_centre_entries(templates=page, member=optional_member(request), now=now)
         return self.get_paginated_response(CentreEntryOutput(entries, many=True).data)
 
 
@@ -174,6 +168,7 @@ class CouponOutput(serializers.Serializer):
     def _now(self) -> dt.datetime:
         return self.context.get("now") or timezone.now()
 
+    @extend_schema_field(serializers.ChoiceField(choices=CouponStatus.choices))
     def get_status(self, coupon: Coupon) -> str:
         return selectors.coupon_status_now(coupon, now=self._now())
 

@@ -48,7 +48,7 @@ from campaigns.errors import (
     WithdrawalExceedsAvailable,
     WithdrawalNotFound,
 )
-from campaigns.models import Binding, Commission, CommissionStatus, Distributor, Withdrawal
+from campaigns.models import Binding, Commission, CommissionStatus, Distributor, DistributorStatus, Withdrawal
 from campaigns.models.distribution import BindingSource
 from campaigns.selectors import distribution as selectors
 from campaigns.services import bindings, distribution, withdrawals
@@ -85,8 +85,9 @@ class MoneyOutput(serializers.Serializer):
 
 
 class MeOutput(serializers.Serializer):
-    status = serializers.CharField(help_text="none 未申请 / applying 待审核 / active 已通过 / rejected 已驳回 / "
-                                             "frozen 已冻结")
+    status = serializers.ChoiceField(choices=[("none", "未申请"), *DistributorStatus.choices],
+                                     help_text="none 未申请 / applying 待审核 / active 已通过 / rejected 已驳回 / "
+                                               "frozen 已冻结")
     status_label = serializers.CharField()
     mode = serializers.CharField(help_text="分销模式：appointed 指定分销 / everyone 人人分销 / threshold 满额分销")
     reject_reason = serializers.CharField(help_text="驳回原因（已驳回时）")

@@ -22,7 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.errors import FlashSessionNotFound
-from campaigns.selectors.flash import FlashItemView, flash_board, flash_session_detail
+from campaigns.selectors.flash import flash_board, flash_session_detail
+from core.api.media import ImageUrlField
 from core.api.schema import errors
 
 
@@ -31,7 +32,7 @@ class FlashItemOutput(serializers.Serializer):
     sku_id = serializers.IntegerField()
     product_id = serializers.IntegerField()
     product_name = serializers.CharField()
-    image_url = serializers.SerializerMethodField()
+    image_url = ImageUrlField(help_text="商品主图（绝对地址）")
     spec_text = serializers.CharField()
     list_price_fen = serializers.IntegerField(help_text="原价（分）")
     flash_price_fen = serializers.IntegerField(help_text="秒杀价（分）")
@@ -40,12 +41,6 @@ class FlashItemOutput(serializers.Serializer):
     sold_percent = serializers.IntegerField(help_text="已抢百分比 0–100（进度条），仅抢光时为 100")
     per_member_limit = serializers.IntegerField(help_text="每人限购")
     my_remaining = serializers.IntegerField(allow_null=True, help_text="我还能买几件；未登录为 null")
-
-    def get_image_url(self, obj: FlashItemView) -> str | None:
-        request = self.context.get("request")
-        if not obj.image_url:
-            return None
-        return request.build_absolute_uri(obj.image_url) if request else obj.image_url
 
 
 class FlashSessionOutput(serializers.Serializer):
@@ -78,7 +73,8 @@ def _member_id(request: Request) -> int | None:
 class FlashSessionListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="flash_sessions_list", responses={200: FlashBoardOutput})
+    @extend_schema(operation_id="flash_sessions_list",
+                   description="今天和明天的秒杀场次及商品，附当前场次。", responses={200: FlashBoardOutput})
     def get(self, request: Request) -> Response:
         board = flash_board(now=timezone.now(), member_id=_member_id(request))
         return Response(FlashBoardOutput(board, context={"request": request}).data)
@@ -88,7 +84,8 @@ class FlashSessionDetailView(APIView):
     permission_classes = [AllowAny]
 
     @errors(FlashSessionNotFound)
-    @extend_schema(operation_id="flash_sessions_retrieve", responses={200: FlashSessionDetailOutput})
+    @extend_schema(operation_id="flash_sessions_retrieve",
+                   description="一个秒杀场次及其商品。", responses={200: FlashSessionDetailOutput})
     def get(self, request: Request, session_id: int) -> Response:
         now = timezone.now()
         session = flash_session_detail(session_id=session_id, now=now, member_id=_member_id(request))

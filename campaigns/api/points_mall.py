@@ -22,16 +22,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.api.coupons import COUPON_GRANT_ERRORS, TemplateTextsOutput, _optional_member
+from campaigns.api.coupons import COUPON_GRANT_ERRORS, TemplateTextsOutput
 from campaigns.errors import PointsMallItemNotFound, PointsMallLimitReached, PointsMallNotAvailable, PointsMallSoldOut
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from campaigns.selectors import points_mall as selectors
 from campaigns.services import points_mall as services
 from core.api.headers import idempotency_header, idempotency_key
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.idempotency import IdempotencyKeyReused
-from members.api.views import ADDRESS_NOT_FOUND, current_member
+from members.api.views import ADDRESS_NOT_FOUND, current_member, optional_member
 from members.errors import PointsInsufficient
 
 MAX_ID = 2**63 - 1
@@ -44,7 +45,7 @@ class ItemOutput(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.ChoiceField(choices=PointsMallItemKind.choices)
     kind_label = serializers.CharField(source="get_kind_display")
-    image_url = serializers.CharField()
+    image_url = ImageUrlField()
     description = serializers.CharField()
     points_price = serializers.IntegerField(help_text="所需积分")
     stock_left = serializers.IntegerField()
@@ -98,7 +99,7 @@ class ItemListView(generics.ListAPIView):
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         page = getattr(self, "_page_ids", None)
-        member = _optional_member(self.request)
+        member = optional_member(self.request)
         if member is not None and page is not None:
             context["counts"] = selectors.points_mall_exchanged_counts(member_id=member.pk, item_ids=page)
             context["balance"] = member.points_balance
@@ -109,7 +110,8 @@ class ItemListView(generics.ListAPIView):
         self._page_ids = [item.pk for item in page] if page is not None else None
         return page
 
-    @extend_schema(operation_id="points_mall_items")
+    @extend_schema(operation_id="points_mall_items",
+                   description="积分商城的商品与券，及我能否兑换。")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -122,7 +124,9 @@ class ExchangeView(APIView):
     @errors(PointsMallItemNotFound, PointsMallNotAvailable, PointsMallSoldOut, PointsMallLimitReached,
             PointsInsufficient, ADDRESS_NOT_FOUND, ApiError(400, "address_required", "实物礼品须有收货地址"),
             IdempotencyKeyReused, *COUPON_GRANT_ERRORS)
-    @extend_schema(operation_id="points_mall_exchange", request=ExchangeInput, parameters=[IDEMPOTENCY_HEADER],
+    @extend_schema(operation_id="points_mall_exchange",
+                   description="用积分兑换一件积分商城商品或券。",
+                   request=ExchangeInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: ExchangeOutput, 200: ExchangeOutput})
     def post(self, request: Request, item_id: int) -> Response:
         key = idempotency_key(request)
@@ -132,7 +136,7 @@ class ExchangeView(APIView):
             member=current_member(request), item_id=item_id, idempotency_key=key,
             address_id=data.validated_data.get("address_id"))
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(ExchangeOutput(exchange).data, headers=headers,
+        return Response(ExchangeOutput(exchange, context={"request": request}).data, headers=headers,
                         status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
 
 
@@ -145,7 +149,8 @@ class ExchangeListView(generics.ListAPIView):
             return PointsExchange.objects.none()
         return selectors.points_exchanges_for_member(member_id=current_member(self.request).pk)
 
-    @extend_schema(operation_id="points_mall_exchanges")
+    @extend_schema(operation_id="points_mall_exchanges",
+                   description="我的积分兑换记录。")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

@@ -58,6 +58,7 @@ from .groupbuy import (
     SeatStatus,
 )
 from .points_mall import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind, PointsMallQuota
+from .product_posters import ProductPoster, SharerKind
 from .scope import Scope
 from .sharing import (
     ActionAllowance,
@@ -88,5 +89,5 @@ __all__ = [
     "CouponQuota", "CouponSource", "CouponStatus", "CouponTemplate", "FlashItem", "FlashPurchase",
     "FlashReservation", "FlashSession", "FullReduction", "FullReductionStep", "GiftRule", "Greeting", "GreetingKind",
     "PointsExchange", "PointsExchangeStatus", "PointsMallItem", "PointsMallItemKind", "PointsMallQuota",
-    "RedeemCode", "Scope", "TargetedIssue", "Validity",
+    "ProductPoster", "RedeemCode", "Scope", "SharerKind", "TargetedIssue", "Validity",
 ]

@@ -18,7 +18,7 @@ from campaigns.pricing import CouponOffer, ReductionOffer, ReductionStep, ScopeR
 _SCOPE_FIELDS = ("categories", "products", "excluded_products")
 
 
-def _scope_rules(model: type[Model], rows: dict[int, str]) -> dict[int, ScopeRule]:
+def scope_rules(model: type[Model], rows: dict[int, str]) -> dict[int, ScopeRule]:
     """pk -> ScopeRule for Scoped rows (pk -> scope); three queries, none when `rows` is empty."""
     ids: dict[str, dict[int, set[int]]] = {name: defaultdict(set) for name in _SCOPE_FIELDS}
     if rows:
@@ -47,7 +47,7 @@ def full_reductions_running(*, now: dt.datetime) -> list[ReductionOffer]:
             .values_list("activity_id", "threshold_fen", "discount_fen", "threshold_count", "pay_percent")):
         steps[activity_id].append(ReductionStep(threshold_fen=threshold_fen, discount_fen=discount_fen,
                                                 threshold_count=threshold_count, pay_percent=pay_percent))
-    scopes = _scope_rules(FullReduction, {pk: scope for pk, _, _, scope in activities})
+    scopes = scope_rules(FullReduction, {pk: scope for pk, _, _, scope in activities})
     return [ReductionOffer(activity_id=pk, name=name, kind=kind, scope=scopes[pk], steps=tuple(steps[pk]))
             for pk, name, kind, _ in activities]
 
@@ -66,7 +66,7 @@ def coupons_for_checkout(*, member_id: int, now: dt.datetime, coupon_ids: Iterab
         wanted |= Q(pk__in=explicit)
     coupons = list(Coupon.objects.filter(wanted, member_id=member_id).select_related("template")
                    .order_by("valid_until", "id"))
-    scopes = _scope_rules(CouponTemplate, {c.template_id: c.template.scope for c in coupons})
+    scopes = scope_rules(CouponTemplate, {c.template_id: c.template.scope for c in coupons})
     return [CouponOffer(
         coupon_id=c.pk, template_id=c.template_id, name=c.template.name, kind=c.template.kind,
         threshold_fen=c.template.threshold_fen, amount_fen=c.template.amount_fen, pay_percent=c.template.pay_percent,

@@ -35,8 +35,13 @@ def share_scene(distributor_id: int) -> str:
 
 
 def share_scene_parse(scene: str) -> int | None:
-    """The distributor id in a share scene ("d=17", or just "17"), or None if it carries none."""
-    text = (scene or "").strip().removeprefix(SCENE_PREFIX)
+    """The distributor id in a share scene ("d=17", just "17", or a product poster's "p=5&d=17"),
+    or None if it carries none."""
+    text = (scene or "").strip()
+    if "&" in text:
+        fields = dict(part.partition("=")[::2] for part in text.split("&"))
+        text = fields.get(SCENE_PREFIX.rstrip("="), "")
+    text = text.removeprefix(SCENE_PREFIX)
     return int(text) if text.isdigit() and len(text) <= 18 else None
 
 

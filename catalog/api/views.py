@@ -18,29 +18,36 @@ from rest_framework.views import APIView
 from catalog import selectors
 from catalog.models import Product, ProductTag
 from core.api.cache import cached_public_get
+from core.api.media import ImageUrlField, media_url
 from core.money import yuan
 
 MAX_BIGINT = 2**63 - 1
 
 
+class CategoryChildOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    image_url = ImageUrlField(source="icon", help_text="分类图标（绝对地址）；没有为 null")
+
+
 class CategoryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    icon = serializers.ImageField(allow_null=True)
+    image_url = ImageUrlField(source="icon", help_text="分类图标（绝对地址）；没有为 null")
     children = serializers.SerializerMethodField()
 
+    @extend_schema_field(CategoryChildOutput(many=True))
     def get_children(self, obj: Any) -> list[dict[str, Any]]:
-        request = self.context.get("request")
-        return [{"id": c.id, "name": c.name,
-                 "icon": (request.build_absolute_uri(c.icon.url) if request else c.icon.url) if c.icon else None}
-                for c in getattr(obj, "active_children", [])]
+        return [dict(row) for row in CategoryChildOutput(getattr(obj, "active_children", []), many=True,
+                                                          context=self.context).data]
 
 
 class CategoryTreeView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="categories_tree", responses={200: CategoryOutput(many=True)})
+    @extend_schema(operation_id="categories_tree",
+                   description="商品分类树（两级），含分类图标。", responses={200: CategoryOutput(many=True)})
     @cached_public_get
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(selectors.category_tree(), many=True,
@@ -93,7 +100,7 @@ class ProductCardOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     subtitle = serializers.CharField()
-    main_image = serializers.ImageField(allow_null=True)
+    image_url = ImageUrlField(source="main_image", help_text="主图（绝对地址）；没有为 null")
     tags = serializers.ListField(child=serializers.CharField())
     price_fen = serializers.IntegerField(source="min_price_fen")
     price_yuan = serializers.SerializerMethodField()
@@ -113,10 +120,14 @@ class ProductListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list().order_by("sort", "-id")
 
-    @extend_schema(operation_id="products_list")
+    @extend_schema(operation_id="products_list",
+                   description="商品列表：按分类、价格、标签、关键词筛选，按销量、价格、上新排序。")
     @cached_public_get
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+STOCK_STATES = [("in_stock", "有货"), ("low_stock", "仅剩少量"), ("sold_out", "已售罄")]
 
 
 class SkuOutput(serializers.Serializer):
@@ -131,6 +142,7 @@ class SkuOutput(serializers.Serializer):
     def get_available(self, obj: Any) -> int:
         return obj.stock.available if hasattr(obj, "stock") else 0
 
+    @extend_schema_field(serializers.ChoiceField(choices=STOCK_STATES))
     def get_stock_state(self, obj: Any) -> str:
         available = self.get_available(obj)
         return "sold_out" if available <= 0 else "low_stock" if available < selectors.LOW_STOCK_BELOW else "in_stock"
@@ -144,8 +156,8 @@ class ProductOutput(serializers.Serializer):
     subtitle = serializers.CharField()
     description = serializers.CharField()
     category = serializers.SerializerMethodField()
-    main_image = serializers.ImageField(allow_null=True)
-    images = serializers.SerializerMethodField()
+    image_url = ImageUrlField(source="main_image", help_text="主图（绝对地址）；没有为 null")
+    image_urls = serializers.SerializerMethodField(help_text="详情图（绝对地址），按顺序")
     tags = serializers.ListField(child=serializers.CharField())
     price_fen = serializers.IntegerField(source="min_price_fen")
     sales_count = serializers.IntegerField()
@@ -155,10 +167,9 @@ class ProductOutput(serializers.Serializer):
     def get_category(self, obj: Product) -> dict[str, Any]:
         return {"id": obj.category_id, "name": obj.category.name}
 
-    def get_images(self, obj: Product) -> list[str]:
+    def get_image_urls(self, obj: Product) -> list[str]:
         request = self.context.get("request")
-        urls = [img.image.url for img in obj.images.all()]
-        return [request.build_absolute_uri(u) if request else u for u in urls]
+        return [url for img in obj.images.all() if (url := media_url(img.image, request=request))]
 
     def get_spec_options(self, obj: Any) -> dict[str, list[str]]:
         options: dict[str, list[str]] = {}

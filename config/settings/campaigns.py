@@ -41,6 +41,7 @@ GREETING_MESSAGE_TEMPLATES = {"birthday": "birthday"}
 # greeting posters show the nickname, so their files go. The shop's and analytics' hooks are added
 # in config/settings/shop.py.
 MEMBER_DELETED_HOOKS = ["campaigns.services.greetings.greetings_forget_member",
+                        "campaigns.services.product_posters.product_posters_forget_member",
                         "campaigns.services.distribution.distributors_forget_member"]
 
 # Distribution (分销). The rules themselves (mode, levels, rates, binding, withdrawals) are the

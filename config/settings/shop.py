@@ -7,6 +7,8 @@ ORDER_UNPAID_TIMEOUT_MINUTES = env_int("ORDER_UNPAID_TIMEOUT_MINUTES", 30)
 ORDER_AUTO_CONFIRM_DAYS = env_int("ORDER_AUTO_CONFIRM_DAYS", 10)
 ORDER_MAX_LINE_QUANTITY = 999
 CART_MAX_ITEMS = 100
+# 浏览足迹: the most recent products kept per member; older footprints are dropped as new ones come.
+FOOTPRINTS_KEPT = env_int("FOOTPRINTS_KEPT", 100)
 
 # After-sales and reviews (issue: fulfilment, after-sales, reviews and messages)
 AFTER_SALE_WINDOW_DAYS = env_int("AFTER_SALE_WINDOW_DAYS", 7)
@@ -45,7 +47,8 @@ MEMBER_DELETION_BLOCKERS = ["shop.selectors.order_deletion_blockers",
                             "campaigns.selectors.privacy.distribution_deletion_blockers"]
 MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.points_exchanges_forget_member",
                         "shop.services.privacy.orders_forget_member",
-                        "shop.services.privacy.reviews_forget_member", "analytics.services.events_forget_member"]
+                        "shop.services.privacy.reviews_forget_member", "shop.services.browsing.browsing_forget_member",
+                        "analytics.services.events_forget_member"]
 # A deleted member's orders keep the masked receiver this long after their last step, then are
 # anonymised by the nightly job: the E-Commerce Law (电子商务法 art. 31) requires transaction
 # records to be kept at least three years after completion (1096 days: three years with a leap day).

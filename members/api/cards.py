@@ -81,13 +81,15 @@ class PurchaseOutput(serializers.Serializer):
 
 
 class PlanListView(APIView):
-    @extend_schema(operation_id="card_plans_list", responses={200: PlanOutput(many=True)})
+    @extend_schema(operation_id="card_plans_list",
+                   description="可购买的付费会员卡（年卡、季卡等）及其权益。", responses={200: PlanOutput(many=True)})
     def get(self, request: Request) -> Response:
         return Response(PlanOutput(cards.card_plans_on_sale(), many=True).data)
 
 
 class MyCardView(APIView):
-    @extend_schema(operation_id="me_card", responses={200: MyCardOutput})
+    @extend_schema(operation_id="me_card",
+                   description="我的付费会员卡：是否生效、到期时间、权益。", responses={200: MyCardOutput})
     def get(self, request: Request) -> Response:
         member = current_member(request)
         active = cards.member_card_active(member_id=member.pk, at=timezone.now())
@@ -101,7 +103,9 @@ class PurchaseCreateView(APIView):
         plan_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
     @errors(CardPlanNotFound)
-    @extend_schema(operation_id="me_card_purchases_create", request=PurchaseInput, responses={201: PurchaseOutput})
+    @extend_schema(operation_id="me_card_purchases_create",
+                   description="购买付费会员卡：生成待支付的购卡单。",
+                   request=PurchaseInput, responses={201: PurchaseOutput})
     def post(self, request: Request) -> Response:
         data = self.PurchaseInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -111,7 +115,8 @@ class PurchaseCreateView(APIView):
 
 class PurchaseDetailView(APIView):
     @errors(CardPurchaseNotFound)
-    @extend_schema(operation_id="me_card_purchases_get", responses={200: PurchaseOutput})
+    @extend_schema(operation_id="me_card_purchases_get",
+                   description="我的一张购卡单及其支付状态。", responses={200: PurchaseOutput})
     def get(self, request: Request, purchase_no: str) -> Response:
         purchase = cards.card_purchase_get_for_member(member=current_member(request), purchase_no=purchase_no)
         return Response(PurchaseOutput(purchase).data)
@@ -120,7 +125,9 @@ class PurchaseDetailView(APIView):
 class PurchasePayView(APIView):
     @errors(CardPurchaseNotFound, CardPurchaseNotPayable, CardPurchaseExpired, TradeMismatch, TradeAlreadyPaid,
             TradeClosed, UpstreamError)
-    @extend_schema(operation_id="me_card_purchases_pay", request=None, responses={200: RequestPaymentParams})
+    @extend_schema(operation_id="me_card_purchases_pay",
+                   description="支付购卡单：返回 wx.requestPayment 的参数。",
+                   request=None, responses={200: RequestPaymentParams})
     def post(self, request: Request, purchase_no: str) -> Response:
         result = cards.card_purchase_prepay(member=current_member(request), purchase_no=purchase_no,
                                             client_ip=request.META.get("REMOTE_ADDR") or "127.0.0.1")

@@ -47,7 +47,8 @@ class TierOverviewOutput(serializers.Serializer):
 
 
 class MyTierView(APIView):
-    @extend_schema(operation_id="me_tier", responses={200: TierOverviewOutput})
+    @extend_schema(operation_id="me_tier",
+                   description="我的会员等级、成长值与各等级权益。", responses={200: TierOverviewOutput})
     def get(self, request: Request) -> Response:
         return Response(TierOverviewOutput(member_growth_overview(member=current_member(request))).data)
 

@@ -35,7 +35,8 @@ class PointsSummaryOutput(serializers.Serializer):
 
 
 class PointsSummaryView(APIView):
-    @extend_schema(operation_id="me_points", responses={200: PointsSummaryOutput})
+    @extend_schema(operation_id="me_points",
+                   description="我的积分：余额、即将过期的积分。", responses={200: PointsSummaryOutput})
     def get(self, request: Request) -> Response:
         summary = selectors.points_summary_for_member(member=current_member(request))
         body = {"balance": summary.balance, "next_expiring_points": summary.next_expiring_points,
@@ -69,7 +70,8 @@ class PointsEntryListView(generics.ListAPIView):
                 .only("id", "kind", "delta", "balance_after", "reference", "created_at"))
 
     @errors(ApiError(400, "invalid_points_kind", "kind 不是已知的积分类型"))
-    @extend_schema(operation_id="me_points_entries", parameters=[
+    @extend_schema(operation_id="me_points_entries",
+                   description="积分明细，最新的在前；可按类型筛选。", parameters=[
         OpenApiParameter("kind", str, enum=PointsKind.values, required=False,
                          description="只看某一类积分变动；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -55,7 +55,8 @@ class SignInView(APIView):
     throttle_classes = [per_member("signin")]
 
     @errors(AlreadySignedIn)
-    @extend_schema(operation_id="me_signin", request=None, responses={201: SignInOutput})
+    @extend_schema(operation_id="me_signin",
+                   description="今日签到，领取连续签到奖励（每天一次）。", request=None, responses={201: SignInOutput})
     def post(self, request: Request) -> Response:
         result = signin_today(member=current_member(request))
         body = {"day": result.signin.day, "streak": result.signin.streak, "points": result.signin.points,
@@ -65,7 +66,8 @@ class SignInView(APIView):
 
 class SignInCalendarView(APIView):
     @errors(ApiError(400, "invalid_month", "month 须为 YYYY-MM"))
-    @extend_schema(operation_id="me_signin_calendar", responses={200: CalendarOutput}, parameters=[
+    @extend_schema(operation_id="me_signin_calendar",
+                   description="签到日历：本月已签到的日子与连续天数。", responses={200: CalendarOutput}, parameters=[
         OpenApiParameter("month", str, required=False, pattern=f"^{MONTH.pattern}$",
                          description="YYYY-MM（2000-01 到 2100-12）；不传或为空：本月（北京时间）")])
     def get(self, request: Request) -> Response:

@@ -53,14 +53,16 @@ class SubscriptionsView(APIView):
                 raise serializers.ValidationError(f"一次最多提交 {MAX_RESULTS} 个模板")
             return value
 
-    @extend_schema(operation_id="subscriptions_get", responses={200: SubscriptionsOutput})
+    @extend_schema(operation_id="subscriptions_get",
+                   description="我对各订阅消息模板剩余的授权次数。", responses={200: SubscriptionsOutput})
     def get(self, request: Request) -> Response:
         credits = subscribe_credits_for_member(member_id=current_member(request).pk)
         return Response(SubscriptionsOutput({"templates": credits}).data)
 
     @errors(ApiError(400, UnknownTemplate.code, "results 中有未知的模板 ID"),
             ApiError(400, "invalid_subscribe_result", "订阅结果只能是 accept、reject、ban 或 filter"))
-    @extend_schema(operation_id="subscriptions_record", request=SubscribeInput,
+    @extend_schema(operation_id="subscriptions_record",
+                   description="记录 wx.requestSubscribeMessage 的授权结果。", request=SubscribeInput,
                    responses={200: SubscriptionsOutput})
     def post(self, request: Request) -> Response:
         data = self.SubscribeInput(data=request.data)

@@ -28,6 +28,12 @@ def current_member(request: Request) -> Member:
     return request.user.member  # type: ignore[union-attr]
 
 
+def optional_member(request: Request) -> Member | None:
+    """The member behind a bearer token, or None on an operation anyone may call without one."""
+    user = request.user
+    return getattr(user, "member", None) if user is not None else None
+
+
 class MemberOutput(serializers.ModelSerializer):
     avatar_url = serializers.CharField(help_text="头像地址：会员提交的 http(s) 地址，或空字符串")
     birthday_editable = serializers.SerializerMethodField(
@@ -57,7 +63,8 @@ class LoginView(APIView):
         member = MemberOutput()
 
     @errors(InvalidCode, UpstreamError)
-    @extend_schema(operation_id="auth_wechat_login", request=LoginInput,
+    @extend_schema(operation_id="auth_wechat_login",
+                   description="用 wx.login() 的 code 登录，返回登录凭证（Bearer token）。", request=LoginInput,
                    responses={200: LoginOutput})
     def post(self, request: Request) -> Response:
         data = self.LoginInput(data=request.data)
@@ -69,7 +76,8 @@ class LoginView(APIView):
 
 
 class LogoutView(APIView):
-    @extend_schema(operation_id="auth_logout", request=None, responses={204: None})
+    @extend_schema(operation_id="auth_logout",
+                   description="退出登录：当前登录凭证立即失效。", request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         services.member_logout(token_id=request.user.token_id)  # type: ignore[union-attr]
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -86,7 +94,8 @@ class MeView(APIView):
         province = serializers.CharField(max_length=32, required=False, allow_blank=True)
         city = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
-    @extend_schema(operation_id="me_get", responses={200: MemberOutput})
+    @extend_schema(operation_id="me_get",
+                   description="我的资料。", responses={200: MemberOutput})
     def get(self, request: Request) -> Response:
         return Response(MemberOutput(current_member(request)).data)
 
@@ -121,7 +130,8 @@ class PhoneView(APIView):
         code = serializers.CharField(max_length=128, help_text="getPhoneNumber 返回的 code")
 
     @errors(InvalidCode, UpstreamError)
-    @extend_schema(operation_id="me_bind_phone", request=PhoneInput, responses={200: MemberOutput})
+    @extend_schema(operation_id="me_bind_phone",
+                   description="用手机号授权的 code 绑定手机号。", request=PhoneInput, responses={200: MemberOutput})
     def post(self, request: Request) -> Response:
         data = self.PhoneInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -139,12 +149,14 @@ class AddressSerializer(StrictJsonTypes, serializers.ModelSerializer):
 
 
 class AddressListView(APIView):
-    @extend_schema(operation_id="addresses_list", responses={200: AddressSerializer(many=True)})
+    @extend_schema(operation_id="addresses_list",
+                   description="我的收货地址，默认地址在前。", responses={200: AddressSerializer(many=True)})
     def get(self, request: Request) -> Response:
         addresses = selectors.address_list_for_member(member=current_member(request))
         return Response(AddressSerializer(addresses, many=True).data)
 
-    @extend_schema(operation_id="addresses_create", request=AddressSerializer,
+    @extend_schema(operation_id="addresses_create",
+                   description="新增收货地址；设为默认时取消其他默认。", request=AddressSerializer,
                    responses={201: AddressSerializer})
     def post(self, request: Request) -> Response:
         data = AddressSerializer(data=request.data)
@@ -155,13 +167,15 @@ class AddressListView(APIView):
 
 class AddressDetailView(APIView):
     @errors(ADDRESS_NOT_FOUND)
-    @extend_schema(operation_id="addresses_retrieve", responses={200: AddressSerializer})
+    @extend_schema(operation_id="addresses_retrieve",
+                   description="我的一个收货地址；他人的返回 404。", responses={200: AddressSerializer})
     def get(self, request: Request, address_id: int) -> Response:
         address = selectors.address_get_for_member(member=current_member(request), address_id=address_id)
         return Response(AddressSerializer(address).data)
 
     @errors(ADDRESS_NOT_FOUND)
-    @extend_schema(operation_id="addresses_update", request=AddressSerializer,
+    @extend_schema(operation_id="addresses_update",
+                   description="修改收货地址（只改传入的字段）。", request=AddressSerializer,
                    responses={200: AddressSerializer})
     def patch(self, request: Request, address_id: int) -> Response:
         member = current_member(request)
@@ -172,7 +186,8 @@ class AddressDetailView(APIView):
         return Response(AddressSerializer(address).data)
 
     @errors(ADDRESS_NOT_FOUND)
-    @extend_schema(operation_id="addresses_delete", responses={204: None})
+    @extend_schema(operation_id="addresses_delete",
+                   description="删除收货地址。", responses={204: None})
     def delete(self, request: Request, address_id: int) -> Response:
         services.address_delete(member=current_member(request), address_id=address_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

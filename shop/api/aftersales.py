@@ -38,6 +38,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.headers import idempotency_key
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.api.throttles import per_member
@@ -95,7 +96,7 @@ class AfterSaleLineOutput(serializers.Serializer):
     order_line_id = serializers.IntegerField()
     product_name = serializers.CharField(source="order_line.product_name")
     spec_text = serializers.CharField(source="order_line.spec_text")
-    image_url = serializers.CharField(source="order_line.image_url")
+    image_url = ImageUrlField(source="order_line.image_url")
     quantity = serializers.IntegerField()
     amount_fen = serializers.IntegerField(help_text="该商品本次退款金额（按实付分摊精确到分）")
 
@@ -187,7 +188,7 @@ class LineOptionOutput(serializers.Serializer):
     order_line_id = serializers.IntegerField(source="line.id")
     product_name = serializers.CharField(source="line.product_name")
     spec_text = serializers.CharField(source="line.spec_text")
-    image_url = serializers.CharField(source="line.image_url")
+    image_url = ImageUrlField(source="line.image_url")
     quantity = serializers.IntegerField(source="line.quantity")
     payable_fen = serializers.IntegerField(source="line.payable_fen", help_text="该商品实付（已分摊全部优惠）")
     refunded_quantity = serializers.IntegerField(source="line.refunded_quantity")
@@ -209,7 +210,8 @@ class AfterSaleOptionsOutput(serializers.Serializer):
 
 
 class AfterSaleReasonsView(APIView):
-    @extend_schema(operation_id="after_sales_reasons", responses={200: ChoiceOutput(many=True)})
+    @extend_schema(operation_id="after_sales_reasons",
+                   description="申请售后可选的原因及其中文说明。", responses={200: ChoiceOutput(many=True)})
     def get(self, request: Request) -> Response:
         return Response([{"value": value, "label": label} for value, label in AfterSaleReason.choices])
 
@@ -220,7 +222,7 @@ class AfterSaleOptionsView(APIView):
                    description="订单各商品还可申请售后的数量与金额、售后截止时间（仅供展示，提交时以服务端校验为准）。")
     def get(self, request: Request, order_no: str) -> Response:
         options = services.after_sale_options_for_member(member=current_member(request), order_no=order_no)
-        return Response(AfterSaleOptionsOutput(options).data)
+        return Response(AfterSaleOptionsOutput(options, context={"request": request}).data)
 
 
 class AfterSalePhotoUploadView(APIView):
@@ -258,7 +260,8 @@ class AfterSaleListView(generics.ListAPIView):
         return selectors.after_sale_list_for_member(member=current_member(self.request), status=status_filter)
 
     @errors(ApiError(400, "invalid_status", "status 不是售后状态"))
-    @extend_schema(operation_id="after_sales_list", parameters=[
+    @extend_schema(operation_id="after_sales_list",
+                   description="我的售后单，最新的在前；可按状态筛选。", parameters=[
         OpenApiParameter("status", str, enum=AfterSaleStatus.values, required=False,
                          description="售后状态；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -294,7 +297,9 @@ class AfterSaleListView(generics.ListAPIView):
 
 class AfterSaleDetailView(APIView):
     @errors(AfterSaleNotFound)
-    @extend_schema(operation_id="after_sales_retrieve", responses={200: AfterSaleDetailOutput})
+    @extend_schema(operation_id="after_sales_retrieve",
+                   description="售后单详情：商品、金额、进度、退款状态与凭证照片。",
+                   responses={200: AfterSaleDetailOutput})
     def get(self, request: Request, after_sale_no: str) -> Response:
         detail = selectors.after_sale_detail_for_member(member=current_member(request), after_sale_no=after_sale_no)
         return Response(AfterSaleDetailOutput(detail, context={"request": request}).data)
@@ -302,7 +307,8 @@ class AfterSaleDetailView(APIView):
 
 class AfterSaleWithdrawView(APIView):
     @errors(AfterSaleNotFound, AfterSaleInvalidTransition)
-    @extend_schema(operation_id="after_sales_withdraw", request=None, responses={200: AfterSaleDetailOutput})
+    @extend_schema(operation_id="after_sales_withdraw",
+                   description="撤销尚未处理完的售后申请。", request=None, responses={200: AfterSaleDetailOutput})
     def post(self, request: Request, after_sale_no: str) -> Response:
         member = current_member(request)
         services.after_sale_withdraw(member=member, after_sale_no=after_sale_no)

@@ -28,6 +28,7 @@ from campaigns.models import CouponKind
 from campaigns.pricing import COUPON_REASONS, CouponVerdict
 from catalog.errors import InsufficientStock, NotDeliverable, ProductUnavailable
 from core.api.headers import idempotency_header, idempotency_key
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.audit import Actor
@@ -47,8 +48,8 @@ from shop.errors import (
     PointsExceedLimit,
     PriceChanged,
 )
-from shop.models import Order, OrderStatus
-from shop.pricing import Quote
+from shop.models import Order, OrderStatus, RefundState
+from shop.pricing import STAGE_LABELS, Quote
 from shop.services import orders as order_services
 from shop.services import payments as payment_services
 from shop.services.orders import CheckoutInput, LineInput
@@ -117,8 +118,12 @@ class CheckoutInputSerializer(InputSerializer):
         )
 
 
+# Every pricing stage, for the adjustments' and the summaries' `stage` (shop.pricing.STAGE_LABELS).
+STAGE_CHOICES = list(STAGE_LABELS.items())
+
+
 class AdjustmentOutput(serializers.Serializer):
-    stage = serializers.CharField()
+    stage = serializers.ChoiceField(choices=STAGE_CHOICES, help_text="优惠环节")
     label = serializers.CharField()  # type: ignore[assignment]
     amount_fen = serializers.IntegerField()
 
@@ -138,7 +143,7 @@ class PreviewLineOutput(serializers.Serializer):
     product_id = serializers.IntegerField(source="line.product_id")
     product_name = serializers.CharField(source="line.product_name")
     spec_text = serializers.CharField(source="line.spec_text")
-    image_url = serializers.CharField(source="line.image_url")
+    image_url = ImageUrlField(source="line.image_url", help_text="商品主图（绝对地址）")
     unit_price_fen = serializers.IntegerField(source="line.unit_price_fen")
     quantity = serializers.IntegerField(source="line.quantity")
     goods_total_fen = serializers.IntegerField()
@@ -208,7 +213,9 @@ class PreviewOutput(serializers.Serializer):
 
 class CheckoutPreviewView(APIView):
     @errors(*CHECKOUT_ERRORS)
-    @extend_schema(operation_id="checkout_preview", request=CheckoutInputSerializer,
+    @extend_schema(operation_id="checkout_preview",
+                   description="结算预览：逐行价格、各项优惠、可用与不可用的券、积分、运费。",
+                   request=CheckoutInputSerializer,
                    responses={200: PreviewOutput})
     def post(self, request: Request) -> Response:
         data = CheckoutInputSerializer(data=request.data)
@@ -223,7 +230,7 @@ class CheckoutPreviewView(APIView):
                             "usable": [v for v in verdicts if v.usable],
                             "unusable": [v for v in verdicts if not v.usable]},
                 "points": q.points, "free_shipping_by_tier": q.free_shipping_by_tier}
-        return Response(PreviewOutput(body, context={"selected": set(q.coupons.selected_ids)}).data)
+        return Response(PreviewOutput(body, context={"selected": set(q.coupons.selected_ids), "request": request}).data)
 
 
 class OrderLineOutput(serializers.Serializer):
@@ -232,7 +239,7 @@ class OrderLineOutput(serializers.Serializer):
     product_id = serializers.IntegerField(source="product_id_snapshot")
     product_name = serializers.CharField()
     spec_text = serializers.CharField()
-    image_url = serializers.CharField()
+    image_url = ImageUrlField(help_text="下单时的商品主图（绝对地址）")
     unit_price_fen = serializers.IntegerField()
     quantity = serializers.IntegerField()
     goods_total_fen = serializers.IntegerField()
@@ -261,7 +268,8 @@ class OrderOutput(serializers.Serializer):
     order_no = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
-    refund_state = serializers.CharField(help_text="none / partial（部分退款）/ full（已全额退款）")
+    refund_state = serializers.ChoiceField(choices=RefundState.choices,
+                                           help_text="none / partial（部分退款）/ full（已全额退款）")
     refund_state_label = serializers.CharField(source="get_refund_state_display")
     refunded_fen = serializers.IntegerField()
     goods_total_fen = serializers.IntegerField()
@@ -309,14 +317,16 @@ class OrderListView(generics.ListAPIView):
         return selectors.order_list_for_member(member=current_member(self.request), status=status_filter)
 
     @errors(ApiError(400, "invalid_status", "status 不是订单状态"))
-    @extend_schema(operation_id="orders_list", parameters=[
+    @extend_schema(operation_id="orders_list",
+                   description="我的订单，最新的在前；可按状态筛选（status 为订单状态）。", parameters=[
         OpenApiParameter("status", str, enum=OrderStatus.values, required=False,
                          description="订单状态；不传或为空：全部")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     @errors(*PLACE_ERRORS)
-    @extend_schema(operation_id="orders_create", request=CheckoutInputSerializer,
+    @extend_schema(operation_id="orders_create",
+                   description="按结算预览的输入下单，占用库存、券与积分。", request=CheckoutInputSerializer,
                    parameters=[IDEMPOTENCY_HEADER], responses={201: OrderDetailOutput})
     def post(self, request: Request) -> Response:
         key = idempotency_key(request)
@@ -328,21 +338,41 @@ class OrderListView(generics.ListAPIView):
         # A new order comes back as written (lines attached); a replay is read as stored.
         detail = selectors.order_detail_for_member(member=member, order_no=order.order_no) if replayed else order
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(OrderDetailOutput(detail).data, status=status.HTTP_201_CREATED, headers=headers)
+        return Response(OrderDetailOutput(detail, context={"request": request}).data, status=status.HTTP_201_CREATED,
+                        headers=headers)
+
+
+class OrderCountsOutput(serializers.Serializer):
+    pending_payment = serializers.IntegerField(help_text="待付款订单数")
+    paid = serializers.IntegerField(help_text="待发货订单数")
+    shipped = serializers.IntegerField(help_text="待收货（已发货）订单数")
+    to_review = serializers.IntegerField(help_text="待评价的商品数（已收货、未评价、未全部退款的订单行）")
+    after_sales_open = serializers.IntegerField(help_text="处理中的退款/售后数")
+
+
+class OrderCountsView(APIView):
+    @extend_schema(operation_id="orders_counts", responses={200: OrderCountsOutput},
+                   description="「我的」页订单角标：待付款、待发货、待收货、待评价、退款/售后各有几笔。")
+    def get(self, request: Request) -> Response:
+        return Response(OrderCountsOutput(selectors.order_counts_for_member(member=current_member(request))).data)
 
 
 class OrderDetailView(APIView):
     @errors(OrderNotFound)
-    @extend_schema(operation_id="orders_retrieve", responses={200: OrderDetailOutput})
+    @extend_schema(operation_id="orders_retrieve",
+                   description="订单详情：商品、各项优惠、收货信息、包裹与所用的券。",
+                   responses={200: OrderDetailOutput})
     def get(self, request: Request, order_no: str) -> Response:
         order = selectors.order_detail_for_member(member=current_member(request), order_no=order_no)
-        return Response(OrderDetailOutput(order).data)
+        return Response(OrderDetailOutput(order, context={"request": request}).data)
 
 
 class OrderPayView(APIView):
     @errors(OrderNotFound, InvalidTransition, OrderExpired, TradeMismatch, TradeAlreadyPaid, TradeClosed,
             UpstreamError)
-    @extend_schema(operation_id="orders_pay", request=None, parameters=[IDEMPOTENCY_HEADER],
+    @extend_schema(operation_id="orders_pay",
+                   description="支付订单：返回 wx.requestPayment 的参数。",
+                   request=None, parameters=[IDEMPOTENCY_HEADER],
                    responses={200: RequestPaymentParams})
     def post(self, request: Request, order_no: str) -> Response:
         idempotency_key(request)  # prepay is idempotent per order by itself
@@ -356,7 +386,9 @@ class OrderCancelView(APIView):
         reason = serializers.CharField(max_length=100, required=False, default="买家取消", allow_blank=True)
 
     @errors(OrderNotFound, InvalidTransition, UpstreamError)
-    @extend_schema(operation_id="orders_cancel", request=CancelInput, parameters=[IDEMPOTENCY_HEADER],
+    @extend_schema(operation_id="orders_cancel",
+                   description="取消待付款的订单，退还库存、券与积分。",
+                   request=CancelInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={200: OrderDetailOutput})
     def post(self, request: Request, order_no: str) -> Response:
         idempotency_key(request)
@@ -366,18 +398,19 @@ class OrderCancelView(APIView):
         order = order_services.order_get_for_member(member=member, order_no=order_no)
         payment_services.order_cancel_unpaid(order=order, reason=data.validated_data["reason"] or "买家取消",
                                              actor=Actor.MEMBER)
-        return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
-                                                                            order_no=order_no)).data)
+        detail = selectors.order_detail_for_member(member=member, order_no=order_no)
+        return Response(OrderDetailOutput(detail, context={"request": request}).data)
 
 
 class OrderConfirmReceiptView(APIView):
     @errors(OrderNotFound, InvalidTransition)
-    @extend_schema(operation_id="orders_confirm_receipt", request=None, responses={200: OrderDetailOutput})
+    @extend_schema(operation_id="orders_confirm_receipt",
+                   description="确认收货（已发货的订单）。", request=None, responses={200: OrderDetailOutput})
     def post(self, request: Request, order_no: str) -> Response:
         member = current_member(request)
         order = order_services.order_get_for_member(member=member, order_no=order_no)
         order_services.order_confirm_receipt(order=order)
-        return Response(OrderDetailOutput(selectors.order_detail_for_member(member=member,
-                                                                            order_no=order_no)).data)
+        detail = selectors.order_detail_for_member(member=member, order_no=order_no)
+        return Response(OrderDetailOutput(detail, context={"request": request}).data)
 
 

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.cache import cached_public_get
+from core.api.media import ImageUrlField
 from core.api.schema import ApiError, errors
 from core.api.serializers import InputSerializer
 from core.api.throttles import per_member
@@ -230,7 +231,8 @@ class MyReviewListView(generics.ListAPIView):
             return Review.objects.none()
         return selectors.review_list_for_member(member=current_member(self.request))
 
-    @extend_schema(operation_id="reviews_mine")
+    @extend_schema(operation_id="reviews_mine",
+                   description="我的评价，最新的在前。")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -241,7 +243,7 @@ class AwaitingLineOutput(serializers.Serializer):
     product_id = serializers.IntegerField(source="product_id_snapshot")
     product_name = serializers.CharField()
     spec_text = serializers.CharField()
-    image_url = serializers.CharField()
+    image_url = ImageUrlField()
     received_at = serializers.DateTimeField(source="order.received_at")
 
 

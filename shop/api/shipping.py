@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.media import ImageUrlField
 from core.api.schema import errors
 from members.api.views import current_member
 from shop.errors import OrderNotFound
@@ -33,7 +34,7 @@ class PackageItemOutput(serializers.Serializer):
     order_line_id = serializers.IntegerField()
     product_name = serializers.CharField()
     spec_text = serializers.CharField()
-    image_url = serializers.CharField()
+    image_url = ImageUrlField()
     quantity = serializers.IntegerField()
 
 
@@ -87,10 +88,11 @@ def _body(order: Order, shipments: list[Shipment]) -> dict[str, Any]:
 
 class OrderShipmentsView(APIView):
     @errors(OrderNotFound)
-    @extend_schema(operation_id="orders_shipments", responses={200: OrderShipmentsOutput})
+    @extend_schema(operation_id="orders_shipments",
+                   description="订单的包裹与物流轨迹。", responses={200: OrderShipmentsOutput})
     def get(self, request: Request, order_no: str) -> Response:
         order, shipments = shipments_for_member(member=current_member(request), order_no=order_no)
-        return Response(OrderShipmentsOutput(_body(order, shipments)).data)
+        return Response(OrderShipmentsOutput(_body(order, shipments), context={"request": request}).data)
 
 
 urlpatterns: list[URLPattern] = [

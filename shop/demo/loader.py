@@ -38,6 +38,7 @@ from core.jobs import jobs_not_queued
 from members.models import Address, Gender, Member
 from members.services import address_create
 from shop.demo.aftersales import load_after_sales_demo
+from shop.demo.browsing import load_browsing_demo
 from shop.demo.campaigns import load_campaign_demo, load_points_mall_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.history import demo_clock, demo_pay
@@ -409,6 +410,7 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
         _load_orders(order_rng, members, report)
     if has_demo_catalogue:
         report.campaigns = load_campaign_demo(members=members)
+        load_browsing_demo(members=members)
     if has_demo_catalogue and not has_other_orders:
         report.after_sales = load_after_sales_demo(members=members)
         report.points_mall = load_points_mall_demo(members=members)

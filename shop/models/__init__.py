@@ -9,6 +9,7 @@ from .aftersales import (
     RefundNotification,
     RefundStatus,
 )
+from .browsing import Favourite, Footprint
 from .cart import CartItem
 from .orders import (
     ORDER_PAYABLE_KIND,
@@ -27,6 +28,7 @@ __all__ = [
     "AfterSale", "AfterSaleEvent", "AfterSaleKind", "AfterSaleLine", "AfterSalePhoto", "AfterSaleStatus",
     "Carrier", "LogisticsState", "Refund", "RefundNotification", "RefundState", "RefundStatus", "Review",
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
-    "CartItem", "Order", "OrderEvent", "OrderLine", "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus",
+    "CartItem", "Favourite", "Footprint",
+    "Order", "OrderEvent", "OrderLine", "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus",
     "Shipment",
 ]

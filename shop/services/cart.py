@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -9,9 +11,10 @@ from django.utils import timezone
 
 from catalog.errors import ProductUnavailable
 from catalog.models import Sku
-from core.errors import NotFound, ValidationFailed
+from core.errors import DomainError, NotFound, ValidationFailed
 from members.models import Member
-from shop.models import CartItem
+from shop.errors import EarlyAccessOnly, OrderNotFound
+from shop.models import CartItem, Order
 from shop.services.orders import early_access_check
 
 
@@ -90,3 +93,43 @@ def cart_remove(*, member: Member, item_id: int) -> None:
 
 def cart_select_all(*, member: Member, selected: bool) -> int:
     return CartItem.objects.filter(member=member).update(selected=selected)
+
+
+@dataclass(frozen=True)
+class BuyAgainSkip:
+    """A line of the past order that could not go back into the cart, and why."""
+
+    sku_id: int
+    product_name: str
+    code: str
+    reason: str
+
+
+def cart_add_from_order(*, member: Member, order_no: str) -> tuple[list[int], list[BuyAgainSkip]]:
+    """再次购买: put the SKUs of one of the member's orders back into the cart, each with the
+    quantity bought (added to what the cart already holds, and selected). Lines that cannot go in
+    (off the shelf, early access, the cart full, too many units) are skipped and said why; the
+    others still go in, each through cart_add (its own transaction). OrderNotFound (404) for
+    anyone else's order or an unknown number. Returns the SKU ids added and the skipped lines."""
+    order = Order.objects.filter(member=member, order_no=order_no).first()
+    if order is None:
+        raise OrderNotFound()
+    quantities: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for sku_id, name, quantity in order.lines.order_by("id").values_list("sku_id", "product_name", "quantity"):
+        quantities[sku_id] = quantities.get(sku_id, 0) + quantity
+        names.setdefault(sku_id, name)
+    added: list[int] = []
+    skipped: list[BuyAgainSkip] = []
+    for sku_id, quantity in quantities.items():
+        try:
+            cart_add(member=member, sku_id=sku_id, quantity=min(quantity, settings.ORDER_MAX_LINE_QUANTITY))
+        except (ProductUnavailable, EarlyAccessOnly, ValidationFailed) as error:
+            skipped.append(_skip(sku_id, names[sku_id], error))
+        else:
+            added.append(sku_id)
+    return added, skipped
+
+
+def _skip(sku_id: int, name: str, error: DomainError) -> BuyAgainSkip:
+    return BuyAgainSkip(sku_id=sku_id, product_name=name, code=error.code, reason=str(error.message))

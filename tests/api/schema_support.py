@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from campaigns.models import PointsMallItem, PointsMallItemKind
@@ -19,7 +20,7 @@ from campaigns.services.sharing import share_create
 from members.models import CardPlan
 from members.services.cards import card_purchase_create
 from members.services.points import points_award
-from shop.models import CartItem
+from shop.models import CartItem, Favourite, Footprint
 from shop.services.orders import CheckoutInput, GroupChoice, LineInput, order_place
 from shop.services.reviews import review_create
 from tests.builders import buyer, lines_of, order_up_to, pay, requested_after_sale
@@ -131,6 +132,13 @@ class World:
                 member=self.member, line_id=lines_of(self.order("received"))[0].pk, rating=5, content="好").pk},
             "/api/v1/products/{product_id}/": lambda: {"product_id": self.sku.product_id},
             "/api/v1/products/{product_id}/reviews/": lambda: {"product_id": self.sku.product_id},
+            "/api/v1/products/{product_id}/offers": lambda: {"product_id": self.sku.product_id},
+            "/api/v1/products/{product_id}/share": lambda: {"product_id": self.sku.product_id},
+            "/api/v1/me/favourites/{favourite_id}": lambda: {"favourite_id": Favourite.objects.create(
+                member=self.member, product_id=self.sku.product_id).pk},
+            "/api/v1/me/footprints/{footprint_id}": lambda: {"footprint_id": Footprint.objects.create(
+                member=self.member, product_id=self.sku.product_id, viewed_at=timezone.now()).pk},
+            "/api/v1/orders/{order_no}/buy-again": lambda: {"order_no": self.order("received").order_no},
             "/api/v1/coupons/center/{template_id}/claim": lambda: {
                 "template_id": CouponTemplateFactory.create(show_in_center=True).pk},
             "/api/v1/coupons/mine/{coupon_id}": lambda: {"coupon_id": coupon_claim(

@@ -101,3 +101,18 @@ def test_every_error_response_lists_its_codes():
                     schema = response["content"]["application/json"]["schema"]
                     assert schema["properties"]["code"]["enum"], (method, path, status)
                     assert set(schema["required"]) == {"code", "message", "detail"}
+
+
+def test_every_operation_says_what_it_does_and_images_go_by_one_name_as_absolute_urls():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    undescribed = [operation["operationId"] for methods in document["paths"].values()
+                   for operation in methods.values() if not operation.get("description", "").strip()]
+    assert undescribed == []
+    # A picture is `image_url` (a gallery `image_urls`), an absolute URI: never main_image, image or icon.
+    other_names = sorted({(name, field) for name, component in document["components"]["schemas"].items()
+                          for field in component.get("properties", {}) if field in {"main_image", "image", "icon",
+                                                                                    "images"}})
+    assert other_names == []
+    image_urls = [component["properties"]["image_url"] for component in document["components"]["schemas"].values()
+                  if "image_url" in component.get("properties", {})]
+    assert image_urls and all(field.get("format") == "uri" for field in image_urls), image_urls

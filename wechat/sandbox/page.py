@@ -128,7 +128,8 @@ def render(state: State, message: str) -> str:
 <body><h1>微信沙箱</h1>
 <p>本地模拟微信服务器：小程序登录、手机号、微信支付及支付结果通知。
 商户号 <code>{escape(state.mch_id)}</code>，
-AppID <code>{escape(state.app_id)}</code>。</p>{msg}
+AppID <code>{escape(state.app_id)}</code>。</p>
+<p><a href="/sandbox/shop/">打开手机商城（H5 商城，只用公开的 API）</a></p>{msg}
 <section><h2>小程序用户</h2>
 <form method="post" action="/sandbox/ui/login_code"><button>新建用户并获取登录 code</button></form>
 <table><tr><th>openid</th><th></th></tr>{user_rows}</table></section>

@@ -41,6 +41,7 @@ from wechat.sandbox import (
     refund_api,
     security_api,
     shipping_api,
+    shop,
     transfer_api,
     wxacode_api,
 )
@@ -96,7 +97,7 @@ def dispatch(state: SandboxState, request: Request) -> Response:
     for method, pattern, path_handler in WECHAT_PATH_ROUTES:
         if method == request.method and pattern.fullmatch(request.path):
             return faults.serve(state, request, path_handler)
-    answer = page.handle(state, request) or control.handle(state, request)
+    answer = shop.handle(state, request) or page.handle(state, request) or control.handle(state, request)
     for feature_control in FEATURE_CONTROLS:
         answer = answer or feature_control(state, request)
     if answer is not None:
@@ -113,6 +114,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve("POST")
+
+    # The phone's shop passes the mall API's other methods through (wechat.sandbox.shop).
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
