@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("shop.api.shipping")),
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),
+    path("", include("shop.api.search")),
 ]

@@ -42,6 +42,7 @@ from payments.services import payment_record_paid
 from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
+from shop.demo.storefront import load_search_demo
 from shop.errors import IdempotencyKeyReused
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
@@ -70,6 +71,7 @@ class DemoReport:
     orders: Counter[str] = field(default_factory=Counter)
     orders_replayed: int = 0
     campaigns: str = "skipped"
+    search: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -82,6 +84,7 @@ class DemoReport:
         if self.orders_replayed:
             out.append(f"orders already there (replayed, not duplicated): {self.orders_replayed}")
         out.append(f"campaigns (coupons, 满减, flash sales, segments): {self.campaigns}")
+        out.append(f"search (synonyms, hot words, index): {self.search}")
         return out
 
 
@@ -389,6 +392,7 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
         _load_orders(order_rng, members, report)
     if has_demo_catalogue:
         report.campaigns = load_campaign_demo(members=members)
+    report.search = load_search_demo()
     return report
 
 
