@@ -158,6 +158,11 @@ NAVIGATION: tuple[Section, ...] = (
         Page("全部评价", "admin:shop_review_changelist", "shop.review"),
         todo_page("reviews_to_moderate"),
         Page("图片安全检测", "admin:wechat_mediacheck_changelist", "wechat.mediacheck"),
+        Page("搜索同义词", "admin:catalog_searchsynonym_changelist", "catalog.searchsynonym"),
+        Page("搜索热词", "admin:catalog_searchhotword_changelist", "catalog.searchhotword"),
+        Page("无结果搜索", "admin:catalog_searchquerystat_changelist", "catalog.searchquerystat",
+             {"result": "none", "days": "7"}),
+        Page("搜索记录", "admin:catalog_searchquerystat_changelist", "catalog.searchquerystat"),
     )),
     Section("settings", "设置", (
         Page("定时任务", "admin:django_celery_beat_periodictask_changelist", "django_celery_beat.periodictask"),

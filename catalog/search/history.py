@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Max, QuerySet, Sum
@@ -63,7 +64,7 @@ def search_hot_words(*, now: dt.datetime, limit: int = MAX_HOT_WORDS) -> list[Ho
     return out[:limit]
 
 
-def search_zero_result_report(*, since: dt.date) -> QuerySet[SearchQueryStat]:
+def search_zero_result_report(*, since: dt.date) -> QuerySet[SearchQueryStat, dict[str, Any]]:
     """Queries whose last search since `since` found nothing, most searched first: what operators
     answer with a synonym or a product. Rows are (query, searches, zero_result_searches, last_at)."""
     return (SearchQueryStat.objects.filter(day__gte=since, zero_result_searches__gt=0)

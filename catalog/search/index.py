@@ -74,6 +74,7 @@ def document_for(product: Product) -> tuple[str, str, set[str]]:
     doc = _Document()
     name_words = text.words(product.name)
     doc.add(_with_spellings(name_words), NAME)
+    doc.add(text.run_spellings(product.name), NAME)
     category = product.category
     category_text = " ".join(filter(None, [category.parent.name if category.parent else "", category.name]))
     tag_labels = " ".join(str(ProductTag(tag).label) for tag in product.tags or [] if tag in ProductTag.values)

@@ -26,7 +26,7 @@ from enum import StrEnum
 
 import jieba
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
-from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models import Case, F, FloatField, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Ln
 
 from catalog.models import Product, SearchSynonym, SearchTerm
@@ -229,7 +229,7 @@ def _filtered(queryset: QuerySet[Product], filters: SearchFilters) -> QuerySet[P
     if filters.price_max_fen is not None:
         queryset = queryset.filter(min_price_fen__lte=filters.price_max_fen)
     if filters.in_stock_only:
-        queryset = queryset.filter(in_stock=True)
+        queryset = queryset.filter(Q(in_stock=True))  # product_list()'s annotation
     return queryset
 
 
@@ -279,16 +279,20 @@ def product_search(*, query: str, filters: SearchFilters = SearchFilters(),
     return SearchResult(products=_ordered(_ranked(similar, F("similarity")), sort), parsed=parsed, every_word=False)
 
 
-class _WordSimilarity(TrigramSimilarity):
+class _WordSimilarity(Func):
+    """pg_trgm's word_similarity(query, text): how well the query matches some part of the text."""
+
     function = "WORD_SIMILARITY"
+    output_field = FloatField()
 
 
-def product_search_ids(*, query: str) -> QuerySet[Product]:
+def product_search_ids(*, query: str) -> QuerySet[Product, int]:
     """Ids of the products `query` matches (every word), for the product list's `q` filter."""
     parsed = query_parse(query)
     if parsed.is_empty:
-        return Product.objects.none().values("pk")
-    return Product.objects.filter(search_document__document=RawTsQuery(parsed.tsquery(every_word=True))).values("pk")
+        return Product.objects.none().values_list("pk", flat=True)
+    matched = Product.objects.filter(search_document__document=RawTsQuery(parsed.tsquery(every_word=True)))
+    return matched.values_list("pk", flat=True)
 
 
 def highlight(value: str, marks: set[str]) -> str:

@@ -129,5 +129,23 @@ def spellings(word: str) -> list[str]:
     return [s for s in dict.fromkeys((full, short)) if _LEXEME.match(s)]
 
 
+def run_spellings(text: str, *, max_chars: int = 12) -> list[str]:
+    """Pinyin and initials of each run of Chinese from every word boundary on (钛合金焖烧壶 →
+    taihejinmenshaohu, menshaohu, shaohu…): a shopper typing the pinyin of a name finds it even
+    where jieba cut the name into single characters. Suffixes longer than `max_chars` are left out."""
+    _ensure_ready()
+    out: list[str] = []
+    for run in _CJK_RUN.findall(normalise(text)):
+        starts, position = [], 0
+        for word in jieba.cut(run):
+            starts.append(position)
+            position += len(word)
+        for start in starts:
+            suffix = run[start:]
+            if 2 <= len(suffix) <= max_chars:
+                out.extend((pinyin(suffix), initials(suffix)))
+    return [s for s in dict.fromkeys(out) if _LEXEME.match(s)]
+
+
 def is_lexeme(text: str) -> bool:
     return bool(_LEXEME.match(text))

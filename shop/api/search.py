@@ -101,6 +101,7 @@ class ProductSearchView(APIView):
         result = product_search(query=data.get("q", ""), filters=filters, sort=SearchSort(data["sort"]))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(result.products, request, view=self)
+        assert paginator.page is not None  # paginate_queryset raised otherwise
         count = paginator.page.paginator.count
         query = result.parsed.text
         if query and paginator.page.number == 1:
