@@ -169,3 +169,8 @@ class EarlyAccessOnly(DomainError):
     status = 403
     code = "early_access_only"
     message = "新品优先购期间仅限指定等级会员购买"
+
+
+class StorePageNotFound(NotFound):
+    code = "page_not_found"
+    message = "页面不存在或未启用"

@@ -50,3 +50,7 @@ MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.p
 # anonymised by the nightly job: the E-Commerce Law (电子商务法 art. 31) requires transaction
 # records to be kept at least three years after completion (1096 days: three years with a leap day).
 ORDER_PII_RETENTION_DAYS = env_int("ORDER_PII_RETENTION_DAYS", 1096)
+
+# Decorated pages (GET /api/v1/pages/{key}): a resolved page is served from the cache for at most
+# this long (prices and stock on its cards may lag by that much); an operator's save shows at once.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 30)

@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),
     path("", include("shop.api.search")),
+    path("", include("shop.api.pages")),
 ]

@@ -42,7 +42,7 @@ from payments.services import payment_record_paid
 from shop.demo.campaigns import load_campaign_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.images import category_icon, product_image
-from shop.demo.storefront import load_search_demo
+from shop.demo.storefront import load_home_page_demo, load_search_demo
 from shop.errors import IdempotencyKeyReused
 from shop.models import ORDER_PAYABLE_KIND, Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
@@ -72,6 +72,7 @@ class DemoReport:
     orders_replayed: int = 0
     campaigns: str = "skipped"
     search: str = "skipped"
+    home_page: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -85,6 +86,7 @@ class DemoReport:
             out.append(f"orders already there (replayed, not duplicated): {self.orders_replayed}")
         out.append(f"campaigns (coupons, 满减, flash sales, segments): {self.campaigns}")
         out.append(f"search (synonyms, hot words, index): {self.search}")
+        out.append(f"decorated home page: {self.home_page}")
         return out
 
 
@@ -393,6 +395,8 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
     if has_demo_catalogue:
         report.campaigns = load_campaign_demo(members=members)
     report.search = load_search_demo()
+    if has_demo_catalogue:
+        report.home_page = load_home_page_demo()
     return report
 
 

@@ -20,6 +20,7 @@ from .orders import (
     RefundState,
     Shipment,
 )
+from .pages import BlockKind, LinkKind, PageBlock, PageBlockItem, ProductRule, StorePage
 from .reviews import Review, ReviewPhoto, ReviewStatus
 from .shipping import Carrier, LogisticsState, ShipmentLine, ShippingInfoUpload, ShippingUploadState
 
@@ -28,5 +29,5 @@ __all__ = [
     "Carrier", "LogisticsState", "Refund", "RefundNotification", "RefundState", "RefundStatus", "Review",
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
     "CartItem", "Order", "OrderEvent", "OrderLine", "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus",
-    "Shipment",
+    "Shipment", "BlockKind", "LinkKind", "PageBlock", "PageBlockItem", "ProductRule", "StorePage",
 ]
