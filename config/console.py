@@ -155,6 +155,8 @@ NAVIGATION: tuple[Section, ...] = (
         Page("行为事件", "admin:analytics_event_changelist", "analytics.event"),
     )),
     Section("content", "内容", (
+        Page("页面装修", "admin:shop_storepage_changelist", "shop.storepage"),
+        Page("页面模块", "admin:shop_pageblock_changelist", "shop.pageblock"),
         Page("全部评价", "admin:shop_review_changelist", "shop.review"),
         todo_page("reviews_to_moderate"),
         Page("图片安全检测", "admin:wechat_mediacheck_changelist", "wechat.mediacheck"),

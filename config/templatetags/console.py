@@ -1,4 +1,4 @@
-"""The console frame's template tags: the job sidebar and breadcrumbs (config.console.NAVIGATION)."""
+"""The console frame's template tags: the job sidebar and breadcrumbs (config.console.NAVIGATION), and yuan."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from config.console import breadcrumbs_for, navigation_for
+from core.money import yuan
 
 register = template.Library()
 
@@ -27,3 +28,9 @@ def console_breadcrumbs(context: template.Context) -> list[dict[str, str]] | Non
     if request is None or not request.user.is_active or not request.user.is_staff:
         return None
     return breadcrumbs_for(request, title=str(context.get("title") or ""), obj=context.get("original"))
+
+
+@register.filter
+def fen_yuan(fen: int | None) -> str:
+    """An amount in fen as yuan with two decimals (12990 → "129.90"); "—" for none."""
+    return "—" if fen is None else yuan(fen)

@@ -62,13 +62,26 @@ def banner_image(title: str, subtitle: str, left: tuple[int, int, int], right: t
     mask = Image.linear_gradient("L").rotate(90).resize(size)
     picture = Image.composite(Image.new("RGB", size, left), Image.new("RGB", size, right), mask)
     draw = ImageDraw.Draw(picture)
-    draw.ellipse((width - 260, -80, width + 60, 240), fill=tuple(min(c + 30, 255) for c in right))
+    draw.ellipse((width - 170, -110, width + 90, 150), fill=tuple(min(c + 30, 255) for c in right))
     draw.text((48, 86), title, font=posters.font(46), fill=(255, 255, 255))
     draw.text((50, 160), subtitle, font=posters.font(26), fill=(255, 255, 255))
     draw.rounded_rectangle((50, 214, 206, 258), radius=22, fill=(255, 255, 255))
     draw.text((78, 220), "立即抢购", font=posters.font(24), fill=right)
     out = io.BytesIO()
     picture.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def icon_image(label: str, colour: tuple[int, int, int]) -> bytes:
+    """A 120×120 round icon with one character on it, for the icon navigation."""
+    picture = Image.new("RGB", (120, 120), (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((4, 4, 116, 116), fill=colour)
+    glyph = posters.font(54)
+    width = draw.textlength(label, font=glyph)
+    draw.text(((120 - width) / 2, 26), label, font=glyph, fill=(255, 255, 255))
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -99,10 +112,14 @@ def load_home_page_demo() -> str:
         page_block_add(page=page, kind=BlockKind.ICON_NAV, items=[
             *({"title": c.name, "image": c.icon.name, "link_kind": LinkKind.CATEGORY, "link_category": c}
               for c in tops),
-            {"title": "领券中心", "link_kind": LinkKind.COUPON_CENTRE},
-            {"title": "限时秒杀", "link_kind": LinkKind.FLASH},
-            {"title": "热门搜索", "link_kind": LinkKind.SEARCH, "link_value": "奶粉"},
-            {"title": "会员中心", "link_kind": LinkKind.PATH, "link_value": "/pages/member/index"},
+            {"title": "领券中心", "image": _picture("demo-icon-coupon.png", icon_image("券", (245, 80, 80))),
+             "link_kind": LinkKind.COUPON_CENTRE},
+            {"title": "限时秒杀", "image": _picture("demo-icon-flash.png", icon_image("秒", (250, 140, 40))),
+             "link_kind": LinkKind.FLASH},
+            {"title": "热门搜索", "image": _picture("demo-icon-search.png", icon_image("搜", (60, 150, 240))),
+             "link_kind": LinkKind.SEARCH, "link_value": "奶粉"},
+            {"title": "会员中心", "image": _picture("demo-icon-member.png", icon_image("会", (150, 100, 220))),
+             "link_kind": LinkKind.PATH, "link_value": "/pages/member/index"},
         ])
         page_block_add(page=page, kind=BlockKind.COUPONS, title="领券中心", limit=3)
         page_block_add(page=page, kind=BlockKind.FLASH, title="今日秒杀", limit=4)
