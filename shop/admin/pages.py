@@ -198,13 +198,9 @@ class PageBlockAdmin(PageChangeMixin, admin.ModelAdmin):
         return getattr(block, "_items", 0)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Also called by the list's inline edits (排序, 启用), after each row's save.
         super().save_related(request, form, formsets, change)
         self._changed({form.instance.page_id})
-
-    def save_model(self, request: HttpRequest, obj: PageBlock, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        # list_editable saves go through here without save_related.
-        self._changed({obj.page_id})
 
     def delete_model(self, request: HttpRequest, obj: PageBlock) -> None:
         page_id = obj.page_id
