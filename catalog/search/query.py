@@ -309,10 +309,15 @@ def highlight(value: str, marks: set[str]) -> str:
     return "".join(out)
 
 
+class SuggestionKind(StrEnum):
+    WORD = "word"  # a word of the catalogue's vocabulary
+    PRODUCT = "product"  # an on-shelf product's name
+
+
 @dataclass(frozen=True)
 class Suggestion:
     text: str
-    kind: str  # "word": a vocabulary word; "product": a product name
+    kind: SuggestionKind
 
 
 def search_suggestions(*, prefix: str, limit: int = MAX_SUGGESTIONS) -> list[Suggestion]:
@@ -326,10 +331,10 @@ def search_suggestions(*, prefix: str, limit: int = MAX_SUGGESTIONS) -> list[Sug
         condition |= Q(pinyin__startswith=prefix) | Q(initials__startswith=prefix)
     words = list(SearchTerm.objects.filter(condition, product_count__gt=0).exclude(term=prefix)
                  .order_by("-product_count", "term").values_list("term", flat=True)[:limit])
-    out = [Suggestion(text=w, kind="word") for w in words if len(w) > 1 or text.is_chinese(w)]
+    out = [Suggestion(text=w, kind=SuggestionKind.WORD) for w in words if len(w) > 1 or text.is_chinese(w)]
     if len(out) < limit:
         names = (Product.objects.filter(is_on_shelf=True, category__is_active=True, name__icontains=prefix)
                  .order_by("-sales_count", "-id").values_list("name", flat=True)[:limit - len(out)])
-        out.extend(Suggestion(text=n, kind="product") for n in names)
+        out.extend(Suggestion(text=n, kind=SuggestionKind.PRODUCT) for n in names)
     return out[:limit]
 

@@ -52,6 +52,16 @@ SPECTACULAR_SETTINGS = {
         "PointsKindEnum": "members.models.PointsKind",
         "GenderEnum": "members.models.Gender",
         "GreetingKindEnum": "campaigns.models.greetings.GreetingKind",
+        "ProductTagEnum": "catalog.models.ProductTag",
+        "PageBlockKindEnum": "shop.models.BlockKind",
+        "PageLinkKindEnum": "shop.models.LinkKind",
+        "PageProductRuleEnum": "shop.models.ProductRule",
+        "SearchSuggestionKindEnum": "catalog.search.query.SuggestionKind",
+        "SearchSortEnum": "catalog.search.query.SearchSort",
+        # campaigns.selectors.coupons.CENTRE_STATE_LABELS, which the coupon centre and the home page show
+        "CouponCentreStateEnum": [("claimable", "立即领取"), ("claimed", "已领取"), ("sold_out", "已抢光"),
+                                  ("budget_exhausted", "已发完"), ("not_eligible", "不可领取")],
+        "FlashSessionStateEnum": ["upcoming", "running", "ended"],
     },
 }
 

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.selectors.coupons import CENTRE_STATE_LABELS
 from catalog.models import ProductTag
 from core.api.schema import errors
 from shop.errors import StorePageNotFound
@@ -26,20 +27,20 @@ from shop.models import BlockKind, LinkKind, ProductRule
 from shop.pages import page_for_shopper
 
 
-class LinkOutput(serializers.Serializer):
+class PageLinkOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LinkKind.choices, help_text="跳转目标类型")
     product_id = serializers.IntegerField(allow_null=True, help_text="kind=product 时的商品 ID")
     category_id = serializers.IntegerField(allow_null=True, help_text="kind=category 时的分类 ID")
     value = serializers.CharField(allow_null=True, help_text="kind=page：页面标识；search：搜索词；path：小程序路径")
 
 
-class PictureOutput(serializers.Serializer):
+class PagePictureOutput(serializers.Serializer):
     title = serializers.CharField(allow_blank=True)
     image = serializers.URLField(allow_null=True, help_text="图片的完整 URL")
-    link = LinkOutput()
+    link = PageLinkOutput()
 
 
-class CardOutput(serializers.Serializer):
+class PageCardOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     subtitle = serializers.CharField(allow_blank=True)
@@ -52,18 +53,18 @@ class CardOutput(serializers.Serializer):
     tags = serializers.ListField(child=serializers.ChoiceField(choices=ProductTag.choices))
 
 
-class CouponOutput(serializers.Serializer):
+class PageCouponOutput(serializers.Serializer):
     template_id = serializers.IntegerField(help_text="领取：POST /api/v1/coupon-centre/{template_id}/claim")
     name = serializers.CharField()
     kind = serializers.CharField()
     benefit_text = serializers.CharField(help_text="如 减10元 / 8.5折，最高减20元 / 免运费")
     threshold_text = serializers.CharField(help_text="如 满100可用 / 无门槛")
     validity_text = serializers.CharField()
-    state = serializers.ChoiceField(choices=["claimable", "claimed", "sold_out", "budget_exhausted", "not_eligible"])
+    state = serializers.ChoiceField(choices=[(s.value, label) for s, label in CENTRE_STATE_LABELS.items()])
     state_label = serializers.CharField()
 
 
-class FlashItemCardOutput(serializers.Serializer):
+class PageFlashItemOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="秒杀商品 ID（下单时的 flash_item_id）")
     product_id = serializers.IntegerField()
     name = serializers.CharField()
@@ -73,42 +74,43 @@ class FlashItemCardOutput(serializers.Serializer):
     sold_percent = serializers.IntegerField(help_text="已抢百分比 0–100")
 
 
-class FlashSessionCardOutput(serializers.Serializer):
+class PageFlashSessionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    state = serializers.ChoiceField(choices=["upcoming", "running"], help_text="running 抢购中 / upcoming 即将开始")
+    state = serializers.ChoiceField(choices=["upcoming", "running", "ended"],
+                                    help_text="running 抢购中 / upcoming 即将开始（首页只显示这两种）")
     state_label = serializers.CharField()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
-    items = FlashItemCardOutput(many=True)
+    items = PageFlashItemOutput(many=True)
 
 
-class BlockBase(serializers.Serializer):
+class PageBlockBase(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=BlockKind.choices)
     title = serializers.CharField(allow_blank=True, help_text="模块标题，可为空")
 
 
-class PicturesBlockOutput(BlockBase):
-    items = PictureOutput(many=True)
+class PicturesBlockOutput(PageBlockBase):
+    items = PagePictureOutput(many=True)
 
 
-class NoticeBlockOutput(BlockBase):
+class NoticeBlockOutput(PageBlockBase):
     text = serializers.CharField(allow_blank=True)
-    link = LinkOutput(allow_null=True)
+    link = PageLinkOutput(allow_null=True)
 
 
-class ProductsBlockOutput(BlockBase):
+class ProductsBlockOutput(PageBlockBase):
     rule = serializers.ChoiceField(choices=ProductRule.choices, help_text="选品规则")
-    products = CardOutput(many=True)
+    products = PageCardOutput(many=True)
 
 
-class CouponsBlockOutput(BlockBase):
-    coupons = CouponOutput(many=True, help_text="未登录时的状态；登录后以领券中心为准")
+class CouponsBlockOutput(PageBlockBase):
+    coupons = PageCouponOutput(many=True, help_text="未登录时的状态；登录后以领券中心为准")
 
 
-class FlashBlockOutput(BlockBase):
-    session = FlashSessionCardOutput(allow_null=True, help_text="进行中的场次，否则今天下一场；今天没有则为 null")
+class FlashBlockOutput(PageBlockBase):
+    session = PageFlashSessionOutput(allow_null=True, help_text="进行中的场次，否则今天下一场；今天没有则为 null")
 
 
 BLOCK_OUTPUT = PolymorphicProxySerializer(

@@ -31,6 +31,7 @@ from catalog.search.query import (
     SORT_LABELS,
     SearchFilters,
     SearchSort,
+    SuggestionKind,
     highlight,
     product_search,
     search_suggestions,
@@ -104,7 +105,8 @@ class ProductSearchView(APIView):
         assert paginator.page is not None  # paginate_queryset raised otherwise
         count = paginator.page.paginator.count
         query = result.parsed.text
-        if query and paginator.page.number == 1:
+        # Counted once per search (its first page), and only when it had words to search for.
+        if not result.parsed.is_empty and paginator.page.number == 1:
             history.search_record(query=query, result_count=count)
             member = _member(request)
             if member is not None:
@@ -124,7 +126,7 @@ class SuggestParams(serializers.Serializer):
 
 class SuggestionOutput(serializers.Serializer):
     text = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["word", "product"], help_text="word 关键词 / product 商品名")
+    kind = serializers.ChoiceField(choices=[k.value for k in SuggestionKind], help_text="word 关键词 / product 商品名")
 
 
 class SuggestOutput(serializers.Serializer):
