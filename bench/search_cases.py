@@ -104,7 +104,7 @@ CASES: tuple[tuple[str, str, str], ...] = (
     ("kh", "KH01 KH03", "initials"),
     ("jg", "JG01 JG02 JG03 JG04", "initials"),
     ("bwb", "CJ02", "initials"),
-    ("sbs", "NK01", "initials"),
+    ("nbs", "NK01", "initials"),
     # typos
     ("奶分", "NF01 NF02 NF03 NF04 NF05", "typo"),
     ("纸尿库", "NK01", "typo"),

@@ -41,7 +41,9 @@ OUT_OF_STOCK_FACTOR = 0.4
 SALES_WEIGHT = 0.08
 # Corrections of a word the vocabulary lacks: how many, and how close their pinyin must be.
 MAX_CORRECTIONS = 3
-MIN_SIMILARITY = 0.45
+MIN_SIMILARITY = 0.4
+# Corrections kept: those nearly as close as the closest (mianmou → 面膜, not also 棉眠).
+CORRECTION_MARGIN = 0.1
 # The trigram fallback over name, subtitle and category when no word matches.
 MIN_WORD_SIMILARITY = 0.5
 # How long a process keeps the catalogue's words for cutting queries before reloading them.
@@ -87,6 +89,11 @@ class ParsedQuery:
         joiner = " & " if every_word else " | "
         return joiner.join("(" + " | ".join(group) + ")" for group in self.groups)
 
+    def as_typed(self) -> str:
+        """The words as typed, any of them (ranking: a product with the shopper's own word ranks
+        above one found through a synonym or a correction)."""
+        return " | ".join(group[0] for group in self.groups)
+
 
 class RawTsQuery(SearchQuery):
     """A tsquery we wrote from checked lexemes (text.is_lexeme), cast rather than parsed."""
@@ -126,14 +133,32 @@ def _query_words(chunk: str) -> list[str]:
 
 
 def _synonyms(words: list[str]) -> dict[str, set[str]]:
-    groups = SearchSynonym.objects.filter(is_active=True, words__overlap=words).values_list("words", flat=True)
+    """word -> the other words of its synonym groups. A pinyin word belongs to a group when it is
+    the full pinyin or the initials of one of its words (niaobushi, nbs → 尿不湿's group). One query
+    over the operators' groups (a short table)."""
     found: dict[str, set[str]] = {}
-    for group in groups:
+    for group in SearchSynonym.objects.filter(is_active=True).values_list("words", flat=True):
         members = {text.normalise(w) for w in group if text.is_lexeme(text.normalise(w))}
+        spelled = {spelling for member in members for spelling in text.spellings(member) if len(spelling) > 1}
         for word in words:
             if word in members:
                 found.setdefault(word, set()).update(members - {word})
+            elif text.is_ascii_word(word) and word in spelled:
+                found.setdefault(word, set()).update(members)
     return found
+
+
+def _known_parts(word: str) -> list[str]:
+    """For a Chinese word the vocabulary lacks (乌龙茶, 核桃仁): its longest start that is a
+    vocabulary word, with the rest when that is a word too. One query."""
+    starts = [word[:k] for k in range(len(word) - 1, 1, -1)]
+    rests = [word[k:] for k in range(2, len(word) - 1)]
+    found = set(SearchTerm.objects.filter(term__in=[*starts, *rests]).values_list("term", flat=True))
+    start = next((s for s in starts if s in found), None)
+    if start is None:
+        return []
+    rest = word[len(start):]
+    return [f"({start}:* & {rest}:*)" if rest in found else f"{start}:*"]
 
 
 def _known(words: list[str]) -> set[str]:
@@ -170,8 +195,10 @@ def _corrections(word: str) -> list[str]:
     if same:
         return same[:MAX_CORRECTIONS]
     # A Chinese word typed with a wrong character keeps its length; a pinyin typo keeps it near.
-    return [term for term, _ in rows if term != word and (not text.is_chinese(word) or len(term) == len(word))
-            ][:MAX_CORRECTIONS]
+    near = [(term, similarity) for term, similarity in rows
+            if term != word and (not text.is_chinese(word) or len(term) == len(word))]
+    best = near[0][1] if near else 0.0
+    return [term for term, similarity in near if similarity >= best - CORRECTION_MARGIN][:MAX_CORRECTIONS]
 
 
 def query_parse(raw: str) -> ParsedQuery:
@@ -194,7 +221,8 @@ def query_parse(raw: str) -> ParsedQuery:
                 parsed.corrections[word] = alternatives
         group.extend(f"{alt}:*" for alt in alternatives)
         if word not in known and not alternatives and text.is_chinese(word) and len(word) > 2:
-            group.append("(" + " & ".join(dict.fromkeys(text.bigrams(word))) + ")")
+            parts = _known_parts(word)
+            group.extend(parts or ["(" + " & ".join(dict.fromkeys(text.bigrams(word))) + ")"])
         parsed.groups.append(group)
         if text.is_chinese(word):
             parsed.marks.add(word)
@@ -270,7 +298,11 @@ def product_search(*, query: str, filters: SearchFilters = SearchFilters(),
         tsquery = RawTsQuery(parsed.tsquery(every_word=every_word))
         matched = base.filter(search_document__document=tsquery)
         if matched.exists():
-            ranked = _ranked(matched, SearchRank(F("search_document__document"), tsquery, weights=RANK_WEIGHTS))
+            document = F("search_document__document")
+            typed = RawTsQuery(parsed.as_typed())
+            relevance = (SearchRank(document, tsquery, weights=RANK_WEIGHTS)
+                         + SearchRank(document, typed, weights=RANK_WEIGHTS))
+            ranked = _ranked(matched, relevance)
             return SearchResult(products=_ordered(ranked, sort), parsed=parsed, every_word=every_word)
         if len(parsed.groups) == 1:
             break
