@@ -73,6 +73,11 @@ def _ensure_ready() -> None:
         _ready = True
 
 
+def warm_up() -> None:
+    """Load the segmenter now (a web process calls this as it starts; see config/wsgi.py)."""
+    _ensure_ready()
+
+
 def dictionary_add(words: Iterable[str]) -> None:
     """Teach jieba words of the catalogue (a brand, a category, a synonym) so they are cut whole.
 
