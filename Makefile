@@ -23,6 +23,7 @@ run: bootstrap
 
 test: bootstrap
 	@bash scripts/install_browser.sh
+	@bash scripts/install_redis.sh
 	@bash scripts/test.sh
 
 test-quick: bootstrap

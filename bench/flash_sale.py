@@ -23,6 +23,7 @@ class FlashData:
     sku_id: int
     item_id: int
     tokens: tuple[str, ...]
+    sold_out_item_id: int = 0  # an item of the same session with nothing left: every order is refused
 
 
 def load_flash(*, product_id: int, clients: int) -> FlashData:
@@ -41,7 +42,12 @@ def load_flash(*, product_id: int, clients: int) -> FlashData:
                                           ends_at=now + dt.timedelta(hours=6))
     item = FlashItem.objects.create(session=session, sku=sku, flash_price_fen=9900, stock_total=FLASH_STOCK,
                                     stock_left=FLASH_STOCK, per_member_limit=PER_MEMBER_LIMIT)
-    return FlashData(sku_id=sku.pk, item_id=item.pk, tokens=_crowd(clients))
+    gone_sku = Sku.objects.create(product_id=product_id, code="BENCH-FLASH-GONE", specs={"规格": "已抢光"},
+                                  price_fen=19900, original_price_fen=29900, cost_fen=5000)
+    Stock.objects.create(sku=gone_sku, available=0)
+    gone = FlashItem.objects.create(session=session, sku=gone_sku, flash_price_fen=9900, stock_total=1,
+                                    stock_left=0, per_member_limit=1)
+    return FlashData(sku_id=sku.pk, item_id=item.pk, tokens=_crowd(clients), sold_out_item_id=gone.pk)
 
 
 def _crowd(count: int) -> tuple[str, ...]:
@@ -63,6 +69,17 @@ def flash_target(data: FlashData) -> Target:
     body = json.dumps({"items": [{"sku_id": data.sku_id, "quantity": 1, "flash_item_id": data.item_id}]}).encode()
     return Target("POST /api/v1/orders/ (flash item)", ("/api/v1/orders/",), method="POST", body=body,
                   tokens=data.tokens, idempotency_keys=True, expected_status=201)
+
+
+def sold_out_target(data: FlashData) -> Target:
+    """The rush after the units are gone: every order for the sold-out item is a 409 flash_sold_out,
+    answered from a read before any write."""
+    from campaigns.models import FlashItem
+
+    sku_id = FlashItem.objects.get(pk=data.sold_out_item_id).sku_id
+    body = json.dumps({"items": [{"sku_id": sku_id, "quantity": 1, "flash_item_id": data.sold_out_item_id}]})
+    return Target("POST /api/v1/orders/ (flash item sold out)", ("/api/v1/orders/",), method="POST",
+                  body=body.encode(), tokens=data.tokens, idempotency_keys=True, expected_status=409)
 
 
 def check_consistency(data: FlashData, *, orders_created: int, raw_taken: int) -> str:

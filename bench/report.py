@@ -12,10 +12,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import distribution
+from bench import distribution, growth
 from bench.load import Measurement
 
 LIST_DETAIL_TARGET = 0.5  # catalog throughput ≥ half of the minimal DRF endpoint's
+ORDERS_TO_MINIMAL_TARGET = 0.5  # placement ≥ half of the minimal write endpoint's orders/s
 
 
 def endpoint_row(windows: list[Measurement], baselines: list[Measurement], *, path: str, queries: int,
@@ -36,11 +37,27 @@ def endpoint_row(windows: list[Measurement], baselines: list[Measurement], *, pa
 
 
 def orders_block(order_windows: list[Measurement], raw_windows: list[Measurement], *,
-                 queries: int) -> dict[str, Any]:
-    """Order placement on one hot SKU against the raw conditional-UPDATE rate on the same row."""
+                 queries: int, minimal: list[Measurement] | None = None,
+                 minimal_queries: int | None = None) -> dict[str, Any]:
+    """Order placement on one hot SKU against the raw conditional-UPDATE rate on the same row and,
+    when measured, against the minimal write endpoint (bench/urls.py) on the same row."""
     orders, raw = Measurement.combined(order_windows), Measurement.combined(raw_windows)
     per_round = [_ratio(o.rate, r.rate) for o, r in zip(order_windows, raw_windows, strict=True)]
-    return {
+    extra: dict[str, Any] = {}
+    if minimal:
+        least = Measurement.combined(minimal)
+        per_minimal = [_ratio(o.rate, m.rate) for o, m in zip(order_windows, minimal, strict=True)]
+        extra = {
+            "minimal_per_s": round(least.rate, 1), "minimal_errors": least.errors,
+            "minimal_p50_ms": round(least.percentile(50), 2), "minimal_p99_ms": round(least.percentile(99), 2),
+            "minimal_queries": minimal_queries,
+            "minimal_ratio_to_raw_updates": round(statistics.median(
+                [_ratio(m.rate, r.rate) for m, r in zip(minimal, raw_windows, strict=True)]), 4),
+            "ratio_to_minimal": round(statistics.median(per_minimal), 4),
+            "ratio_to_minimal_per_round": [round(r, 4) for r in per_minimal],
+            "target_ratio_to_minimal": ORDERS_TO_MINIMAL_TARGET,
+        }
+    return {**extra,
         "clients": orders.clients, "seconds": orders.seconds,
         "orders": orders.ok, "errors": orders.errors, "error_samples": orders.error_samples,
         "orders_per_s": round(orders.rate, 1),
@@ -93,8 +110,19 @@ def render(results: dict[str, Any]) -> str:
         + (f"  {o['errors']} errors" if o["errors"] else ""),
         f"  ratio orders/s ÷ raw updates/s: {o['ratio_to_raw_updates']:.4f} "
         f"{_spread(o['ratio_per_round'], 4)}".rstrip(),
-        f"  consistency: {results['consistency']}",
     ]
+    if "minimal_per_s" in o:
+        met = "met" if o["ratio_to_minimal"] >= o["target_ratio_to_minimal"] else "NOT MET"
+        lines[-2:-2] = [
+            f"  {'POST /bench/minimal-order':<42} {o['minimal_per_s']:>9.1f} orders/s"
+            f"  p50 {o['minimal_p50_ms']:.2f} ms  p99 {o['minimal_p99_ms']:.2f} ms"
+            f"  {o['minimal_queries']} queries/order"
+            f"  (÷ raw {o['minimal_ratio_to_raw_updates']:.4f})"
+            + (f"  {o['minimal_errors']} errors" if o["minimal_errors"] else ""),
+        ]
+        lines.append(f"  ratio orders/s ÷ minimal-order/s: {o['ratio_to_minimal']:.4f} "
+                     f"{_spread(o['ratio_to_minimal_per_round'], 4)}  target ≥ {o['target_ratio_to_minimal']}: {met}")
+    lines.append(f"  consistency: {results['consistency']}")
     f = results.get("flash")
     if f:
         lines += [
@@ -110,7 +138,15 @@ def render(results: dict[str, Any]) -> str:
             f"{_spread(f['ratio_per_round'], 4)}".rstrip(),
             f"  consistency: {f['consistency']}",
         ]
+        if so := f.get("sold_out"):
+            lines.append(f"  {'the same rush on a sold-out item (409)':<42} {so['requests_per_s']:>9.1f} answers/s"
+                         f"  p50 {so['p50_ms']:.2f} ms  p99 {so['p99_ms']:.2f} ms  {so['queries_per_request']} queries"
+                         f"  ratio to ping ({f['clients']} clients) {so['ratio_to_ping']:.3f} "
+                         f"{_spread(so['ratio_per_round'])}".rstrip())
     lines += _render_jobs(results.get("jobs") or {})
+    lines += growth.render(results.get("growth") or {})
+    lines += _render_segments_growth(results.get("jobs") or {})
+    lines += _render_issue_table(results)
     for row in [*results["endpoints"], {"endpoint": "POST /api/v1/orders/", **o},
                 *([{"endpoint": "POST /api/v1/orders/ (flash)", **f}] if f else [])]:
         for sample in row.get("error_samples") or []:
@@ -140,6 +176,62 @@ def _render_jobs(jobs: dict[str, Any]) -> list[str]:
     if d := jobs.get("distribution"):
         lines += ["  " + line for line in distribution.render(d).splitlines()]
     return lines
+
+
+def _render_segments_growth(jobs: dict[str, Any]) -> list[str]:
+    small, large = jobs.get("segments_small"), jobs.get("segments")
+    if not small or not large or not small["evaluate_seconds"]:
+        return []
+    return [f"  segment job: {small['members']:,} members {small['evaluate_seconds']:.2f} s, "
+            f"{large['members']:,} members {large['evaluate_seconds']:.2f} s: "
+            f"×{large['evaluate_seconds'] / small['evaluate_seconds']:.2f} "
+            f"for ×{large['members'] / small['members']:.1f} members "
+            f"(preview ×{large['preview_seconds'] / max(small['preview_seconds'], 1e-6):.2f})"]
+
+
+def _render_issue_table(results: dict[str, Any]) -> list[str]:
+    """The figures that speak to the aims, in one place: each with its ratio, range and aim."""
+    o, f = results["orders"], results.get("flash") or {}
+    jobs = results.get("jobs") or {}
+    detail = next((r for r in results["endpoints"] if r["endpoint"].startswith("GET /api/v1/products/<id>/ (random")),
+                  None)
+    miss = next((r for r in results["endpoints"] if r["endpoint"].startswith("GET /api/v1/products/<id>/ (uncached")),
+                None)
+    rows = [("what", "figure", "ratio (range)", "aim")]
+    minimal = (f"{o['ratio_to_minimal']:.3f} {_spread(o['ratio_to_minimal_per_round'])} of minimal-order, "
+               if "ratio_to_minimal" in o else "")
+    rows.append(("POST /api/v1/orders/, hot SKU", f"{o['orders_per_s']:.0f}/s p99 {o['p99_ms']:.0f} ms, "
+                 f"{o['queries_per_request']} queries",
+                 f"{minimal}{o['ratio_to_raw_updates']:.4f} {_spread(o['ratio_per_round'], 4)} of raw UPDATEs",
+                 "≥ 0.5 of minimal-order; ≤ 12 queries"))
+    if f:
+        sold = f.get("sold_out") or {}
+        rows.append((f"flash placement, {f['clients']} clients", f"{f['orders_per_s']:.0f}/s p50 {f['p50_ms']:.0f} ms "
+                     f"p99 {f['p99_ms']:.0f} ms, {f['queries_per_request']} queries",
+                     f"{f['ratio_to_raw_updates']:.4f} {_spread(f['ratio_per_round'], 4)} of raw UPDATEs; sold-out "
+                     f"{sold.get('ratio_to_ping', 0):.3f} {_spread(sold.get('ratio_per_round') or [0])} of ping",
+                     "p99 < 1 s; sold-out at read speed"))
+    if p := jobs.get("points_spend"):
+        rows.append((f"points_spend(), {p['clients']} clients", f"{p['own_member']['spends_per_s']:.0f}/s "
+                     f"(one shared member {p['shared_member']['spends_per_s']:.0f}/s)",
+                     f"{p['own_member']['ratio_to_raw_updates']:.4f} of raw UPDATEs "
+                     f"(shared {p['shared_member']['ratio_to_raw_updates']:.4f})", "≥ 0.1 of raw"))
+    if detail and miss:
+        rows.append(("product detail (random ids)",
+                     f"{detail['requests_per_s']:.0f}/s, {miss['queries_per_request']} queries on a miss",
+                     f"{detail['ratio_to_ping']:.3f} {_spread(detail['ratio_per_round'])} of ping "
+                     f"(miss {miss['ratio_to_ping']:.3f} {_spread(miss['ratio_per_round'])})",
+                     "≥ 0.5 of ping; ≤ 3 queries on a miss"))
+    if b := jobs.get("birthdays"):
+        rows.append((f"birthday job, {b['members']:,} members, {b['due_today']:,} due",
+                     f"{b['seconds']:.1f} s ({b['greetings_per_second']:.1f} greetings/s)", "one run: no range",
+                     "< 60 s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    out = ["", "the aims (issue table): same-run ratios; the range is min–max over the rounds"]
+    for row in rows:
+        out.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+                   + "  " + row[3])
+    return out
 
 
 def _spread(values: list[float], digits: int = 3) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import database, flash_sale, load, queries, report, stock_baseline
+from bench import database, flash_sale, growth, load, queries, report, stock_baseline
 from bench.catalog import HOT_SKU_STOCK, BenchData, load_catalog
 from bench.load import Measurement, Target
 from bench.server import BASE_DIR, gunicorn
@@ -100,30 +100,42 @@ def main(argv: list[str] | None = None) -> int:
         database.recreate_and_migrate()
         data = load_catalog()
         flash = flash_sale.load_flash(product_id=data.product_ids[1], clients=plan.flash_clients)
-        reads, orders_target = _targets(data, plan)
+        reads, orders_target, minimal_target = _targets(data, plan)
         flash_target = flash_sale.flash_target(flash)
-        query_counts = {t.label: queries.count(t) for t in [*reads, orders_target, flash_target]}
+        sold_out_target = flash_sale.sold_out_target(flash)
+        query_counts = {t.label: queries.count(t)
+                        for t in [*reads, orders_target, minimal_target, flash_target, sold_out_target]}
         database.close_django_connections()  # the server and the raw baseline get the database alone
 
         _say(f"gunicorn with {plan.workers} sync workers; {plan.rounds} round(s) of {plan.window:g}s "
              f"windows (+{plan.warmup:g}s warm-up each)")
         with gunicorn(workers=plan.workers, log_path=RESULTS_DIR / "gunicorn.log") as port:
             read_windows = _read_rounds(reads, port, plan)
-            raw_windows, order_windows = _order_rounds(orders_target, data, port, plan)
-            flash_raw, flash_windows = _flash_rounds(flash_target, flash, port, plan)
+            raw_windows, minimal_windows, order_windows = _order_rounds(orders_target, minimal_target, data,
+                                                                        port, plan)
+            flash_raw, flash_windows, sold_windows, flash_pings = _flash_rounds(
+                flash_target, sold_out_target, reads[0], flash, port, plan)
 
-        consistency = _check_consistency(data, raw_windows, order_windows)
+        consistency = _check_consistency(data, raw_windows, minimal_windows, order_windows)
         flash_consistency = flash_sale.check_consistency(
             flash, orders_created=sum(w.ok_total for w in flash_windows),
             raw_taken=sum(w.ok_total for w in flash_raw))
+        _say("growth: the catalog at more products, placement with 1 and 20 lines (in-process)")
+        growth_figures = growth.run(token=data.tokens[-1], avoid_sku_ids=(data.hot_sku_id, flash.sku_id),
+                                    quick=plan.quick)
         jobs = _jobs(plan) if plan.jobs else {}
         database.close_django_connections()
     results = _results(plan, reads, read_windows, raw_windows, order_windows, query_counts,
+                       minimal_windows=minimal_windows,
                        started_at=started_at, consistency=consistency)
     results["flash"] = {**report.orders_block(flash_windows, flash_raw,
                                               queries=query_counts[flash_target.label]),
-                        "consistency": flash_consistency}
+                        "consistency": flash_consistency,
+                        "sold_out": report.endpoint_row(sold_windows, flash_pings, path="/api/v1/orders/",
+                                                        queries=query_counts[sold_out_target.label],
+                                                        target=report.LIST_DETAIL_TARGET)}
     results["jobs"] = jobs
+    results["growth"] = growth_figures
     print(report.render(results))
     report.write_json(results, LATEST)
     if json_path:
@@ -133,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _targets(data: BenchData, plan: Plan) -> tuple[list[Target], Target]:
-    """The reads (ping first: it is the baseline) and the order placement."""
+def _targets(data: BenchData, plan: Plan) -> tuple[list[Target], Target, Target]:
+    """The reads (ping first: it is the baseline), the order placement and its minimal twin."""
     filtered = f"/api/v1/products/?ordering=-sales&category={data.filter_category_id}"
     reads = [
         Target("GET /bench/ping", ("/bench/ping",)),
@@ -153,7 +165,10 @@ def _targets(data: BenchData, plan: Plan) -> tuple[list[Target], Target]:
     body = json.dumps({"items": [{"sku_id": data.hot_sku_id, "quantity": 1}]}).encode()
     orders = Target("POST /api/v1/orders/", ("/api/v1/orders/",), method="POST", body=body,
                     tokens=data.tokens[: plan.order_clients], idempotency_keys=True, expected_status=201)
-    return reads, orders
+    minimal = Target("POST /bench/minimal-order", ("/bench/minimal-order",), method="POST",
+                     body=json.dumps({"sku_id": data.hot_sku_id}).encode(),
+                     tokens=data.tokens[: plan.order_clients], expected_status=201)
+    return reads, orders, minimal
 
 
 def _read_rounds(reads: list[Target], port: int, plan: Plan) -> list[list[Measurement]]:
@@ -167,34 +182,43 @@ def _read_rounds(reads: list[Target], port: int, plan: Plan) -> list[list[Measur
     return windows
 
 
-def _order_rounds(target: Target, data: BenchData, port: int,
-                  plan: Plan) -> tuple[list[Measurement], list[Measurement]]:
-    """The raw-UPDATE baseline and order placement in turns; returns (raw windows, order windows)."""
-    raw_windows, order_windows = [], []
+def _order_rounds(target: Target, minimal: Target, data: BenchData, port: int,
+                  plan: Plan) -> tuple[list[Measurement], list[Measurement], list[Measurement]]:
+    """The two baselines (raw UPDATEs, the minimal write endpoint) and order placement in turns;
+    returns (raw windows, minimal windows, order windows)."""
+    raw_windows, minimal_windows, order_windows = [], [], []
     for number in range(1, plan.rounds + 1):
-        _say(f"round {number}/{plan.rounds}: raw UPDATE, then POST /api/v1/orders/; "
+        _say(f"round {number}/{plan.rounds}: raw UPDATE, POST /bench/minimal-order, then POST /api/v1/orders/; "
              f"{plan.order_clients} clients")
         raw_windows.append(stock_baseline.run(conninfo=database.conninfo(), sku_id=data.hot_sku_id,
                                               clients=plan.order_clients, warmup=plan.warmup,
                                               duration=plan.window))
+        minimal_windows.append(load.run(minimal, port=port, clients=plan.order_clients, warmup=plan.warmup,
+                                        duration=plan.window))
         order_windows.append(load.run(target, port=port, clients=plan.order_clients, warmup=plan.warmup,
                                       duration=plan.window))
-    return raw_windows, order_windows
+    return raw_windows, minimal_windows, order_windows
 
 
-def _flash_rounds(target: Target, flash: flash_sale.FlashData, port: int,
-                  plan: Plan) -> tuple[list[Measurement], list[Measurement]]:
-    """Raw UPDATEs on the flash SKU's stock row and flash-sale placement, in turns, as many clients each."""
-    raw_windows, flash_windows = [], []
+def _flash_rounds(target: Target, sold_out: Target, ping: Target, flash: flash_sale.FlashData, port: int,
+                  plan: Plan) -> tuple[list[Measurement], list[Measurement], list[Measurement], list[Measurement]]:
+    """Raw UPDATEs on the flash SKU's stock row and flash-sale placement, in turns, as many clients
+    each; then the sold-out item's refusals beside ping, as many clients each.
+    Returns (raw, placement, sold-out, ping) windows."""
+    raw_windows, flash_windows, sold_windows, ping_windows = [], [], [], []
     for number in range(1, plan.rounds + 1):
-        _say(f"round {number}/{plan.rounds}: raw UPDATE, then flash-sale POST /api/v1/orders/; "
-             f"{plan.flash_clients} clients")
+        _say(f"round {number}/{plan.rounds}: raw UPDATE, flash-sale POST /api/v1/orders/, the sold-out item, "
+             f"ping; {plan.flash_clients} clients")
         raw_windows.append(stock_baseline.run(conninfo=database.conninfo(), sku_id=flash.sku_id,
                                               clients=plan.flash_clients, warmup=plan.warmup,
                                               duration=plan.window))
         flash_windows.append(load.run(target, port=port, clients=plan.flash_clients, warmup=plan.warmup,
                                       duration=plan.window))
-    return raw_windows, flash_windows
+        sold_windows.append(load.run(sold_out, port=port, clients=plan.flash_clients, warmup=plan.warmup,
+                                     duration=plan.window))
+        ping_windows.append(load.run(ping, port=port, clients=plan.flash_clients, warmup=plan.warmup,
+                                     duration=plan.window))
+    return raw_windows, flash_windows, sold_windows, ping_windows
 
 
 def _jobs(plan: Plan) -> dict[str, Any]:
@@ -205,6 +229,9 @@ def _jobs(plan: Plan) -> dict[str, Any]:
     jobs: dict[str, Any] = {"targeted_issue": targeted_issue.run(plan.targeted_members)}
     _say("job: points spending, 32 clients")
     jobs["points_spend"] = points.run(clients=32, duration=max(2.0, plan.window), warmup=plan.warmup)
+    small = min(plan.targeted_members, plan.job_members)
+    _say(f"job: segment evaluation over {small:,} members (the growth row's first size)")
+    jobs["segments_small"] = segments.run(small)
     _say(f"job: birthday greetings over {plan.job_members:,} members")
     jobs["birthdays"] = greetings.run(plan.job_members)
     _say(f"job: segment evaluation over {plan.job_members:,} members")
@@ -214,17 +241,18 @@ def _jobs(plan: Plan) -> dict[str, Any]:
     return jobs
 
 
-def _check_consistency(data: BenchData, raw_windows: list[Measurement],
+def _check_consistency(data: BenchData, raw_windows: list[Measurement], minimal_windows: list[Measurement],
                        order_windows: list[Measurement]) -> str:
-    """Every 201 is one order and one unit off the hot SKU, and every raw UPDATE one unit more.
+    """Every 201 (placement's or the minimal endpoint's) is one order and one unit off the hot SKU,
+    and every raw UPDATE one unit more.
 
-    Two orders more than the load placed: the in-process query count places them.
+    Four orders more than the load placed: the in-process query counts place two of each kind.
     """
     from catalog.models import Stock
     from shop.models import Order
 
     placed = Order.objects.filter(lines__sku_id=data.hot_sku_id).count()
-    expected_orders = sum(w.ok_total for w in order_windows) + 2
+    expected_orders = sum(w.ok_total for w in [*order_windows, *minimal_windows]) + 4
     available = Stock.objects.get(sku_id=data.hot_sku_id).available
     expected_available = HOT_SKU_STOCK - expected_orders - sum(w.ok_total for w in raw_windows)
     if placed == expected_orders and available == expected_available:
@@ -235,7 +263,7 @@ def _check_consistency(data: BenchData, raw_windows: list[Measurement],
 
 def _results(plan: Plan, reads: list[Target], read_windows: list[list[Measurement]],
              raw_windows: list[Measurement], order_windows: list[Measurement], query_counts: dict[str, int],
-             *, started_at: str, consistency: str) -> dict[str, Any]:
+             *, minimal_windows: list[Measurement], started_at: str, consistency: str) -> dict[str, Any]:
     """All figures as one JSON-able dict; the ping windows (reads[0]) are the reads' baseline."""
     pings = read_windows[0]
     rows = [report.endpoint_row(windows, pings, path=target.paths[0], queries=query_counts[target.label],
@@ -252,7 +280,9 @@ def _results(plan: Plan, reads: list[Target], read_windows: list[list[Measuremen
         },
         "endpoints": rows,
         "orders": report.orders_block(order_windows, raw_windows,
-                                      queries=query_counts[order_windows[0].label]),
+                                      queries=query_counts[order_windows[0].label],
+                                      minimal=minimal_windows,
+                                      minimal_queries=query_counts[minimal_windows[0].label]),
         "consistency": consistency,
     }
 

@@ -13,6 +13,7 @@ from import_export import resources
 from import_export.fields import Field
 
 from campaigns.models import Commission, Distributor, RedeemCode, Withdrawal
+from core.privacy import console_phone
 from core.resources import YuanWidget
 
 
@@ -64,7 +65,7 @@ def _local(value: Any) -> str:
 class DistributorExportResource(resources.ModelResource):
     id = Field(attribute="id", column_name="分销员ID")
     real_name = Field(attribute="real_name", column_name="真实姓名")
-    phone = Field(attribute="phone", column_name="手机号")
+    phone = Field(column_name="手机号")
     member = Field(column_name="会员")
     status = Field(column_name="状态")
     grade = Field(column_name="等级")
@@ -84,6 +85,9 @@ class DistributorExportResource(resources.ModelResource):
 
     def get_queryset(self) -> Any:
         return Distributor.objects.select_related("member", "grade").order_by("id")
+
+    def dehydrate_phone(self, distributor: Distributor) -> str:
+        return console_phone(distributor.phone)
 
     def dehydrate_member(self, distributor: Distributor) -> str:
         return str(distributor.member)

@@ -1,8 +1,8 @@
 """Freight: what shipping costs for a set of cart lines, from the products' freight templates.
 
-Pure reads of FreightTemplate and FreightRule; checkout hands in plain values per line (the
-product's template, what the line still costs after discounts, the units), so the same rules
-price a preview, an order and anything else that ships.
+Pure reads of FreightTemplate and FreightRule, one query a call; checkout hands in plain values
+per line (the product's template, what the line still costs after discounts, the units), so the
+same rules price a preview, an order and anything else that ships.
 """
 
 from __future__ import annotations
@@ -33,15 +33,19 @@ def freight_for(lines: Sequence[FreightLine], *, province: str) -> int:
     if not lines:
         return 0
     named = {line.template_id for line in lines if line.template_id}
-    templates = {t.pk: t for t in FreightTemplate.objects.filter(Q(is_default=True) | Q(pk__in=named))}
+    # One query: the rules with their templates. A template without a rule charges nothing
+    # whatever its threshold, so leaving it out of the answer changes no total.
+    templates: dict[int, FreightTemplate] = {}
+    rules: dict[int, list[FreightRule]] = {}
+    for row in (FreightRule.objects.filter(Q(template__is_default=True) | Q(template_id__in=named))
+                .select_related("template").order_by("id")):
+        templates.setdefault(row.template_id, row.template)
+        rules.setdefault(row.template_id, []).append(row)
     default = next((t for t in templates.values() if t.is_default), None)
     groups: dict[int | None, list[FreightLine]] = {}
     for line in lines:
         template_id = line.template_id or (default.pk if default else None)
         groups.setdefault(template_id, []).append(line)
-    rules: dict[int, list[FreightRule]] = {}
-    for row in FreightRule.objects.filter(template_id__in=list(templates)).order_by("id"):
-        rules.setdefault(row.template_id, []).append(row)
     total = 0
     for template_id, group in groups.items():
         template = templates.get(template_id) if template_id else None

@@ -110,6 +110,14 @@ class Product(models.Model):
     sales_count = models.PositiveIntegerField("销量", default=0, editable=False)
     sales_base = models.PositiveIntegerField("历史销量", default=0, editable=False,
                                              help_text="接入本系统前的销量，计入展示的销量")
+    # The product page's rating summary over its published reviews (count, sum of stars, with
+    # photos shoppers can see, 4–5★), so a page read needs no aggregate. Set after every review
+    # change commits (shop.services.reviews.review_summary_refresh) and recomputed by the nightly
+    # counters reconcile.
+    review_count = models.PositiveIntegerField("评价数", default=0, editable=False)
+    review_rating_sum = models.PositiveIntegerField("评价星级合计", default=0, editable=False)
+    review_with_photos = models.PositiveIntegerField("有图评价数", default=0, editable=False)
+    review_positive = models.PositiveIntegerField("好评数", default=0, editable=False)
     sort = models.PositiveIntegerField("排序", default=0)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

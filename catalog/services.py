@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Min, Value
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from catalog.errors import InsufficientStock
 from catalog.models import Product, Sku, Stock, StockMovement
@@ -71,24 +72,38 @@ def stock_set(*, sku: Sku, target: int, reason: str, operator: AbstractBaseUser 
     return stock_adjust(sku=sku, delta=target - current, reason=reason, operator=operator, note=note)
 
 
+_STOCK = Stock._meta.db_table
+_MOVEMENT = StockMovement._meta.db_table
+
+
 def stock_reserve(*, quantities: dict[int, int], reference: str) -> None:
-    """Take `quantities` (sku_id -> units) for an order, all or nothing.
+    """Take `quantities` (sku_id -> units) for an order, all or nothing, with one ORDER_RESERVE
+    movement per SKU.
 
     Must run inside the caller's transaction: a shortfall on any SKU raises InsufficientStock
-    and the caller's rollback returns what was already taken.
+    and the caller's rollback returns what was already taken. Each SKU's conditional UPDATE and
+    its movement are one statement, so a hot row is locked for one round trip before the commit;
+    several SKUs are first locked in sku_id order (one SELECT ... FOR UPDATE), the lock order
+    every path follows, and then taken in one statement.
     """
     require_transaction("stock_reserve")
-    for sku_id in sorted(quantities):
-        quantity = quantities[sku_id]
-        updated = Stock.objects.filter(sku_id=sku_id, available__gte=quantity).update(
-            available=F("available") - quantity)
-        if updated != 1:
-            raise InsufficientStock(detail={"sku_id": sku_id})
-    StockMovement.objects.bulk_create(
-        StockMovement(sku_id=sku_id, delta=-quantities[sku_id], reason=StockMovement.Reason.ORDER_RESERVE,
-                      reference=reference)
-        for sku_id in sorted(quantities)
-    )
+    skus = sorted(quantities)
+    with connection.cursor() as cursor:
+        if len(skus) > 1:
+            cursor.execute(f"SELECT 1 FROM {_STOCK} WHERE sku_id = ANY(%s) ORDER BY sku_id FOR UPDATE", [skus])
+        values = ", ".join(["(%s::bigint, %s::integer)"] * len(skus))
+        cursor.execute(
+            f"WITH wanted (sku_id, quantity) AS (VALUES {values}), "
+            f"taken AS (UPDATE {_STOCK} AS s SET available = s.available - w.quantity FROM wanted AS w "
+            f"  WHERE s.sku_id = w.sku_id AND s.available >= w.quantity RETURNING s.sku_id, w.quantity) "
+            f"INSERT INTO {_MOVEMENT} (sku_id, delta, reason, reference, note, operator_id, created_at) "
+            f"SELECT sku_id, -quantity, %s, %s, '', NULL, %s FROM taken RETURNING sku_id",
+            [*(v for sku_id in skus for v in (sku_id, quantities[sku_id])),
+             StockMovement.Reason.ORDER_RESERVE, reference, timezone.now()])
+        taken = {row[0] for row in cursor.fetchall()}
+    short = [sku_id for sku_id in skus if sku_id not in taken]
+    if short:
+        raise InsufficientStock(detail={"sku_id": short[0]})
 
 
 def stock_release(*, quantities: dict[int, int], reference: str) -> bool:
@@ -161,6 +176,23 @@ def _product_sales_count_add(changes: Mapping[int, int]) -> None:
     for product_id in sorted(changes):
         Product.objects.filter(pk=product_id).update(
             sales_count=Greatest(F("sales_count") + changes[product_id], Value(0)))
+
+
+REVIEW_SUMMARY_FIELDS = ("review_count", "review_rating_sum", "review_with_photos", "review_positive")
+
+
+def product_review_summary_set(*, product_id: int, values: tuple[int, int, int, int]) -> None:
+    """Store a product's rating summary (REVIEW_SUMMARY_FIELDS, in that order), computed by the
+    review service from the published reviews just after a change committed."""
+    Product.objects.filter(pk=product_id).update(**dict(zip(REVIEW_SUMMARY_FIELDS, values, strict=True)))
+
+
+def product_review_summary_repair(*, product_id: int, recorded: tuple[int, int, int, int],
+                                  expected: tuple[int, int, int, int]) -> list[CounterDrift]:
+    """Set a product's rating summary to `expected` if it still is `recorded` (the reconcile's
+    repair; core.counters.counters_repair). Returns the drifts, empty when there were none."""
+    return counters_repair(Product, pk=product_id, values={
+        name: (was, want) for name, was, want in zip(REVIEW_SUMMARY_FIELDS, recorded, expected, strict=True)})
 
 
 def product_sales_count_repair(*, product_id: int, recorded: int, expected: int) -> list[CounterDrift]:

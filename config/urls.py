@@ -5,11 +5,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics.admin.search import console_search_view
+from config.signin import two_factor_view
 from core.views import private_media
 
 urlpatterns = [
     # The header's search box on every console page; before admin.site.urls, which would take the path.
     path("admin/search/", admin.site.admin_view(console_search_view), name="console-search"),
+    path("admin/two-factor/", admin.site.admin_view(two_factor_view), name="console-two-factor"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("members.api.urls")),

@@ -17,6 +17,7 @@ from import_export import resources, widgets
 from import_export.fields import Field
 
 from core.money import yuan
+from core.privacy import console_phone
 from members.models import Member, MemberTag, Tag
 from members.services.segments import tag_add, tag_get_or_create
 
@@ -85,7 +86,7 @@ class MemberTagResource(resources.ModelResource):
         return row.member.nickname
 
     def dehydrate_phone(self, row: MemberTag) -> str:
-        return row.member.phone
+        return console_phone(row.member.phone)
 
     def dehydrate_created_at(self, row: MemberTag) -> str:
         return timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M")
@@ -111,7 +112,7 @@ class MemberExportResource(resources.ModelResource):
 
     id = Field(attribute="id", column_name="会员ID")
     nickname = Field(attribute="nickname", column_name="昵称")
-    phone = Field(attribute="phone", column_name="手机号")
+    phone = Field(column_name="手机号")
     gender = Field(column_name="性别")
     birthday = Field(attribute="birthday", column_name="生日", widget=widgets.DateWidget("%Y-%m-%d"))
     province = Field(attribute="province", column_name="省份")
@@ -133,6 +134,9 @@ class MemberExportResource(resources.ModelResource):
 
     def get_queryset(self) -> QuerySet[Member]:
         return Member.objects.select_related("tier").prefetch_related("member_tags__tag")
+
+    def dehydrate_phone(self, member: Member) -> str:
+        return console_phone(member.phone)
 
     def dehydrate_gender(self, member: Member) -> str:
         return member.get_gender_display()

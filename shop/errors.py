@@ -100,6 +100,14 @@ class SecondApproverRequired(Conflict):
     message = "该退款金额需要另一位运营复核，不能由同一人审核两次"
 
 
+class SecondApprovalPermissionRequired(DomainError):
+    """The second approval of a large refund by an operator without shop.second_approve_aftersale."""
+
+    status = 403
+    code = "second_approval_permission_required"
+    message = "您没有“可复核大额退款（二审）”权限，请由财务复核"
+
+
 class UnitsShippedMeanwhile(Conflict):
     code = "after_sale_units_shipped"
     message = "申请退款的商品已发货，请拒绝该申请并让买家申请退货退款"

@@ -77,19 +77,17 @@ from catalog.freight import FreightLine, freight_for
 from core.errors import ValidationFailed
 from core.money import allocate
 from members.errors import PointsInsufficient
-from members.models import Member
 from members.pricing import (
     APPLIED_FLOOR,
     APPLIED_LABELS,
     APPLIED_STACKED,
     APPLIED_TIER,
+    BuyerFacts,
     MemberPricingContext,
-    member_price_settings_current,
+    member_checkout_facts,
     member_unit_price,
 )
 from members.pricing_points import points_checkout_limit, points_value_fen
-from members.services.cards import member_card_active
-from members.services.growth import tier_for_growth
 from shop.errors import PointsExceedLimit
 
 
@@ -110,6 +108,8 @@ class CartLine:
     freight_template_id: int | None
     category_ids: tuple[int, ...] = ()  # category_id and its ancestors: a parent category covers it
     flash_item_id: int | None = None  # bought through this flash-sale item
+    early_access_until: dt.datetime | None = None  # the product's early-access (新品优先购) window
+    early_access_min_tier_level: int | None = None
 
     @property
     def goods_total_fen(self) -> int:
@@ -235,27 +235,20 @@ def member_facts(*, member_id: int | None, at: dt.datetime) -> MemberFacts:
     """The buyer's member-price context, tier benefits and points balance, read once per quote.
 
     The pricing context is members.pricing.member_pricing_context's, built from the same pieces
-    (the operators' settings row, the tier, the active card) with the member row read once for
-    the tier and the balance: four small queries (five for a member not yet placed in a tier),
-    whatever the cart. A member id that does not exist is a guest."""
+    (the operators' settings row, the tier, the active card), all read in one query with the
+    balance by members.pricing.member_checkout_facts, whatever the cart. A member id that does
+    not exist is a guest."""
     if member_id is None:
         return GUEST
-    member = Member.objects.select_related("tier").filter(pk=member_id).only(
-        "points_balance", "growth", "tier").first()
-    if member is None:
-        return GUEST
-    tier = member.tier or tier_for_growth(growth=member.growth)
-    settings_row = member_price_settings_current()
-    card = member_card_active(member_id=member_id, at=at)
-    pricing = MemberPricingContext(
-        tier_percent=tier.discount_percent if tier else 100,
-        card_percent=card.discount_percent if card else 100,
-        policy=settings_row.policy, floor=settings_row.floor,
-        points_multiplier=card.points_multiplier if card else Decimal(1),
-    )
-    return MemberFacts(pricing=pricing, tier_name=tier.name if tier else "",
-                       free_shipping_threshold_fen=tier.free_shipping_threshold_fen if tier else None,
-                       points_balance=member.points_balance)
+    buyer = member_checkout_facts(member_id=member_id, at=at)
+    return GUEST if buyer is None else member_facts_of(buyer)
+
+
+def member_facts_of(buyer: BuyerFacts) -> MemberFacts:
+    """The pricing stages' view of the facts checkout has already read about the buyer."""
+    return MemberFacts(pricing=buyer.pricing, tier_name=buyer.tier_name,
+                       free_shipping_threshold_fen=buyer.free_shipping_threshold_fen,
+                       points_balance=buyer.points_balance)
 
 
 @dataclass
@@ -384,7 +377,7 @@ def activity_stage(lines: list[PricedLine], ctx: PricingContext, run: PricingRun
     if not wanted:
         return [None] * len(lines)
     if run.flash_offers is None:
-        run.flash_offers = flash_offers(item_ids=wanted, now=run.now)
+        run.flash_offers = flash_offers(item_ids=wanted, now=run.now, member_id=ctx.member_id)
     missing = set(wanted) - set(run.flash_offers)
     if missing:
         unknown = missing - flash_items_existing(item_ids=missing)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, JSONObject
 
 from catalog.errors import ProductUnavailable
-from catalog.models import Sku
+from catalog.models import Product, Sku
 from members.models import Member
 from shop.errors import AfterSaleNotFound, OrderNotFound
 from shop.models import (
@@ -69,6 +70,8 @@ def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, in
             unit_price_fen=sku.price_fen, cost_fen=sku.cost_fen, quantity=quantities[sku_id],
             freight_template_id=product.freight_template_id,
             category_ids=tuple(c for c in ancestry if c is not None), flash_item_id=flash_items.get(sku_id),
+            early_access_until=product.early_access_until,
+            early_access_min_tier_level=product.early_access_min_tier_level,
         ))
     return lines
 
@@ -217,18 +220,45 @@ class RatingSummary:
 
 
 def review_summary_for_product(*, product_id: int) -> RatingSummary:
-    """The product page's rating summary over published reviews, in one aggregate query."""
+    """The product page's rating summary over published reviews, in one aggregate query (the page
+    itself reads the copy kept on the product row: review_summary_of)."""
+    return _rating_summary(*review_summary_counts(product_id=product_id))
+
+
+def review_summary_of(product: Product) -> RatingSummary:
+    """The rating summary kept on the product row (shop.services.reviews.review_summary_refresh):
+    the same figures as review_summary_for_product(), without a query."""
+    return _rating_summary(product.review_count, product.review_rating_sum, product.review_with_photos,
+                           product.review_positive)
+
+
+def review_summary_counts(*, product_id: int) -> tuple[int, int, int, int]:
+    """(published reviews, their stars summed, those with photos shoppers see, those with 4–5★):
+    what catalog keeps on the product row (catalog.services.REVIEW_SUMMARY_FIELDS). One query."""
     totals = Review.objects.filter(product_id=product_id, status=ReviewStatus.PUBLISHED).aggregate(
-        count=Count("id"), average=Avg("rating"),
+        count=Count("id"), stars=Coalesce(Sum("rating"), 0),
         with_photos=Count("id", filter=Q(has_photos=True)),
         positive=Count("id", filter=Q(rating__gte=4)),
     )
-    count = totals["count"] or 0
+    return totals["count"], totals["stars"], totals["with_photos"], totals["positive"]
+
+
+def review_summary_expected() -> Subquery:
+    """review_summary_counts() for each product of an outer Product query, as one JSON object
+    (count, stars, with_photos, positive; NULL without reviews): the reconcile reads a chunk of
+    products with their summaries in one statement."""
+    published = Review.objects.filter(product_id=OuterRef("pk"), status=ReviewStatus.PUBLISHED).order_by()
+    return Subquery(published.values("product_id").annotate(j=JSONObject(
+        count=Count("id"), stars=Sum("rating"), with_photos=Count("id", filter=Q(has_photos=True)),
+        positive=Count("id", filter=Q(rating__gte=4)))).values("j")[:1], output_field=JSONField())
+
+
+def _rating_summary(count: int, stars: int, with_photos: int, positive: int) -> RatingSummary:
     if not count:
         return RatingSummary(count=0, average=None, with_photos=0, positive_rate=None)
-    average = Decimal(str(totals["average"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    rate = (Decimal(totals["positive"] * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    return RatingSummary(count=count, average=average, with_photos=totals["with_photos"], positive_rate=int(rate))
+    average = (Decimal(stars) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    rate = (Decimal(positive * 100) / count).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return RatingSummary(count=count, average=average, with_photos=with_photos, positive_rate=int(rate))
 
 
 def review_list_for_member(*, member: Member) -> QuerySet[Review]:

@@ -32,7 +32,8 @@ class TodoEntry:
     """A pile of work: its name, the console list holding exactly those rows, and who may see it.
 
     `key` names its count in analytics.selectors.dashboard.TODO_QUERIES; `model` is the
-    "app_label.model_name" whose view (or change) permission shows it.
+    "app_label.model_name" whose view (or change) permission shows it; `perm`, a permission the
+    work itself needs beyond that (待二审退款 is finance's, not every reviewer's).
     """
 
     key: str
@@ -40,6 +41,10 @@ class TodoEntry:
     model: str
     url_name: str
     params: Mapping[str, str] = field(default_factory=dict)
+    perm: str = ""
+
+    def visible_to(self, user: AbstractUser | AnonymousUser) -> bool:
+        return may_view(user, self.model) and (not self.perm or user.has_perm(self.perm))
 
     def url(self) -> str:
         base = reverse(self.url_name)
@@ -54,7 +59,7 @@ TODO: tuple[TodoEntry, ...] = (
     TodoEntry("after_sales_to_review", "待审核售后", "shop.aftersale", "admin:shop_aftersale_changelist",
               {"status__exact": "requested"}),
     TodoEntry("refunds_second_approval", "待二审退款", "shop.aftersale", "admin:shop_aftersale_changelist",
-              {"status__exact": "awaiting_second_approval"}),
+              {"status__exact": "awaiting_second_approval"}, perm="shop.second_approve_aftersale"),
     TodoEntry("refunds_failed", "退款失败", "shop.refund", "admin:shop_refund_changelist",
               {"status__exact": "failed"}),
     TodoEntry("shipping_upload_failed", "物流上传失败", "shop.order", "admin:shop_order_changelist",
@@ -74,7 +79,7 @@ TODO_BY_KEY = {entry.key: entry for entry in TODO}
 
 def todo_for(user: AbstractUser | AnonymousUser) -> list[dict[str, Any]]:
     """The inbox entries `user` may open, each with its count and link."""
-    entries = [entry for entry in TODO if may_view(user, entry.model)]
+    entries = [entry for entry in TODO if entry.visible_to(user)]
     counts = todo_counts(keys=[entry.key for entry in entries])
     return [{"key": entry.key, "label": entry.label, "count": counts[entry.key], "url": entry.url()}
             for entry in entries]

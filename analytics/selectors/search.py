@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from catalog.models import Product, Sku
+from core.privacy import console_phone
 from members.models import Member
 from shop.models import AfterSale, Order
 
@@ -55,7 +56,7 @@ def console_search(*, query: str, kinds: Collection[str], limit: int = 20) -> di
                                for sale in after_sales]
     if "member" in kinds:
         found["member"] = [SearchHit("member", member.pk, member.nickname or "（未设置昵称）",
-                                     " · ".join(filter(None, [member.phone, member.openid])))
+                                     " · ".join(filter(None, [console_phone(member.phone), member.openid])))
                            for member in _members(text, digits=digits, limit=limit)]
     if "product" in kinds:
         found["product"] = _products(text, digits=digits, limit=limit)

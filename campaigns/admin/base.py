@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin import log_operator_write
 from core.errors import DomainError
 
 GREEN, BLUE, ORANGE, RED, GREY = "#2e7d32", "#1f6fb2", "#b26a00", "#c0392b", "#777"
@@ -100,6 +101,7 @@ def run_each(request: HttpRequest, rows: QuerySet[Any], call: Callable[[Any], An
             messages.error(request, f"{row}：{exc.message}")
         else:
             ok += 1
+            log_operator_write(request, row, done)
     if ok:
         messages.success(request, f"{done} {ok} 条")
 

@@ -51,10 +51,12 @@ from core.admin import (
     ReadOnlyInline,
     ServiceViewMixin,
     money_display,
+    phone_display,
     request_operator,
     short_time,
     yuan_text,
 )
+from core.privacy import console_phone
 from core.resources import FILE_FORMATS
 
 DS = DistributorStatus
@@ -68,9 +70,11 @@ class DistributorEventInline(AuditTrailInline):
 
 class ApplicationInline(ReadOnlyInline):
     model = DistributorApplication
-    fields = readonly_fields = ("created_at", "real_name", "phone", "reason", "extra", "outcome", "reject_reason",
-                                "decided_by", "decided_at")
+    fields = readonly_fields = ("created_at", "real_name", "phone_shown", "reason", "extra", "outcome",
+                                "reject_reason", "decided_by", "decided_at")
     verbose_name_plural = "申请记录"
+
+    phone_shown = phone_display("phone", "手机号")
 
 
 def distributors_with_stats(rows: QuerySet[Distributor]) -> Any:
@@ -98,7 +102,7 @@ class DistributorAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.
     resource_classes = [DistributorExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
-    list_display = ["member_col", "real_name", "phone", "status_col", "grade", "team", "sales", "commission",
+    list_display = ["member_col", "real_name", "phone_shown", "status_col", "grade", "team", "sales", "commission",
                     "available"]
     list_filter = ["status", "grade", "source"]
     list_select_related = ["member", "grade"]
@@ -109,11 +113,12 @@ class DistributorAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.
     ordering = ["-id"]
     action_form = ReasonActionForm
     actions = ["approve_selected", "reject_selected", "freeze_selected", "unfreeze_selected"]
-    fields = readonly_fields = ("member_col", "real_name", "phone", "status_col", "source", "grade", "reject_reason",
-                                "freeze_reason", "pending", "frozen", "available", "withdrawing", "withdrawn",
-                                "owed", "created_at", "approved_at")
+    fields = readonly_fields = ("member_col", "real_name", "phone_shown", "status_col", "source", "grade",
+                                "reject_reason", "freeze_reason", "pending", "frozen", "available", "withdrawing",
+                                "withdrawn", "owed", "created_at", "approved_at")
     inlines = [ApplicationInline, DistributorEventInline]
 
+    phone_shown = phone_display("phone", "手机号")
     pending = money_display("pending_fen", "待收货佣金")
     frozen = money_display("frozen_fen", "冻结佣金")
     available = money_display("available_fen", "可提现")
@@ -211,7 +216,7 @@ class DistributorAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.
 
     def _facts(self, d: Distributor) -> list[tuple[str, Any]]:
         application = d.applications.order_by("-id").first()
-        return [("会员", str(d.member)), ("真实姓名", d.real_name), ("手机号", d.phone),
+        return [("会员", str(d.member)), ("真实姓名", d.real_name), ("手机号", console_phone(d.phone)),
                 ("状态", d.get_status_display()), ("等级", d.grade),
                 ("申请理由", application.reason if application else ""),
                 ("可提现", yuan_text(d.available_fen))]
@@ -291,7 +296,9 @@ class DistributorAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.
 class DistributorApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """待审核: the applications, open ones first; the bulk actions call the distributor services."""
 
-    list_display = ["created", "member_col", "real_name", "phone", "reason", "outcome_col", "decided_by", "decided"]
+    list_display = ["created", "member_col", "real_name", "phone_shown", "reason", "outcome_col", "decided_by",
+                    "decided"]
+    phone_shown = phone_display("phone", "手机号")
     list_filter = ["outcome"]
     list_select_related = ["member", "decided_by"]
     search_fields = ["real_name", "=phone"]

@@ -21,8 +21,9 @@ from django.utils.html import format_html
 from campaigns.admin.base import BLUE, GREEN, GREY, ORANGE, RED, badge, no_delete_selected, progress_bar, window_text
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from campaigns.services.points_mall import PointsMallItemInput, points_exchange_ship, points_mall_item_save
-from core.admin import ReadOnlyAdminMixin, request_operator, short_time
+from core.admin import ReadOnlyAdminMixin, phone_display, request_operator, short_time
 from core.errors import DomainError
+from core.privacy import console_phone
 
 EXCHANGE_COLOURS: dict[str, str] = {
     PointsExchangeStatus.COMPLETED: GREEN,
@@ -135,8 +136,10 @@ class PointsExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     ordering = ["-id"]
     fields = readonly_fields = ("member_col", "item", "item_name", "points", "status_col", "points_entry", "coupon",
-                                "receiver_name", "receiver_phone", "address", "tracking_no", "created_at",
+                                "receiver_name", "receiver_phone_shown", "address", "tracking_no", "created_at",
                                 "shipped_at")
+
+    receiver_phone_shown = phone_display("receiver_phone", "收货电话")
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.change_pointsexchange")
@@ -156,7 +159,7 @@ class PointsExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="收货人")
     def receiver(self, exchange: PointsExchange) -> str:
-        return f"{exchange.receiver_name} {exchange.receiver_phone}".strip() or "—"
+        return f"{exchange.receiver_name} {console_phone(exchange.receiver_phone)}".strip() or "—"
 
     def get_urls(self) -> list:
         custom = [path("<path:object_id>/ship/", self.admin_site.admin_view(self.ship_view),

@@ -29,6 +29,7 @@ from core.admin import (
     short_time,
     yuan_text,
 )
+from core.privacy import console_phone
 from core.resources import FILE_FORMATS
 
 WS = WithdrawalStatus
@@ -48,7 +49,7 @@ class WithdrawalAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.M
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
     list_display = ["withdrawal_no", "created", "distributor", "amount", "fee", "net", "status_col", "reason"]
-    list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter), ("paid_at", admin.DateFieldListFilter)]
     list_select_related = ["distributor"]
     search_fields = ["=withdrawal_no", "distributor__real_name", "=distributor__phone"]
     search_help_text = "按提现单号、分销员姓名或手机号搜索"
@@ -125,7 +126,7 @@ class WithdrawalAdmin(ServiceViewMixin, ExportMixin, ReadOnlyAdminMixin, admin.M
 
     def _facts(self, w: Withdrawal) -> list[tuple[str, Any]]:
         d = w.distributor
-        return [("分销员", f"{d}（{d.phone}）"), ("提现金额", yuan_text(w.amount_fen)),
+        return [("分销员", f"{d}（{console_phone(d.phone)}）"), ("提现金额", yuan_text(w.amount_fen)),
                 ("手续费", yuan_text(w.fee_fen)), ("到账金额", yuan_text(w.net_fen)), ("状态", w.get_status_display()),
                 ("审核规则", self.approval_rule(w)), ("失败原因", w.fail_reason)]
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db.models import Min, Q
+from django.db.models import IntegerField, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.errors import FlashSessionNotFound
@@ -32,20 +33,32 @@ class FlashOffer:
     unpaid_timeout_minutes: int
     starts_at: dt.datetime
     ends_at: dt.datetime
+    # As read with the offer: units left, and what the buyer already holds (None: not asked).
+    # A hint for refusing early (campaigns.services.flash.flash_precheck); the conditional
+    # UPDATEs of flash_reserve decide.
+    stock_left: int | None = None
+    member_bought: int | None = None
 
 
-def flash_offers(*, item_ids: list[int], now: dt.datetime) -> dict[int, FlashOffer]:
+def flash_offers(*, item_ids: list[int], now: dt.datetime, member_id: int | None = None) -> dict[int, FlashOffer]:
     """item_id -> FlashOffer for those of `item_ids` in an enabled session running at `now`.
 
     Unknown items and items of sessions not running (not started, ended, disabled) are left out;
-    the caller decides what that means (checkout: flash_not_active / flash_item_not_found). One query.
+    the caller decides what that means (checkout: flash_not_active / flash_item_not_found). One
+    query, which also reads each item's units left and, with `member_id`, the units that member
+    already holds of it.
     """
     if not item_ids:
         return {}
+    bought: Any = Value(None, output_field=IntegerField())
+    if member_id is not None:
+        held = FlashPurchase.objects.filter(item_id=OuterRef("pk"), member_id=member_id).values("quantity")[:1]
+        bought = Coalesce(Subquery(held), Value(0))
     rows = FlashItem.objects.filter(
         pk__in=item_ids, session__is_active=True, session__starts_at__lte=now, session__ends_at__gt=now,
-    ).values_list("pk", "session_id", "sku_id", "flash_price_fen", "per_member_limit",
-                  "session__unpaid_timeout_minutes", "session__starts_at", "session__ends_at")
+    ).annotate(bought=bought).values_list(
+        "pk", "session_id", "sku_id", "flash_price_fen", "per_member_limit",
+        "session__unpaid_timeout_minutes", "session__starts_at", "session__ends_at", "stock_left", "bought")
     return {row[0]: FlashOffer(*row) for row in rows}
 
 

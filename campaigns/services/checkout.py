@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from campaigns.errors import CouponUnavailable
 from campaigns.models import Coupon, CouponEvent, CouponStatus, CouponTemplate, FlashItem
+from campaigns.selectors.flash import FlashOffer
 from campaigns.services.flash import FlashWant, flash_release, flash_reserve
 from core.counters import CounterDrift, counters_repair
 from core.db import require_transaction
@@ -45,7 +46,8 @@ class CouponUse:
 
 
 def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: Sequence[CouponUse],
-                     flash: Sequence[FlashWant], now: dt.datetime | None = None) -> int | None:
+                     flash: Sequence[FlashWant], now: dt.datetime | None = None,
+                     flash_offers: Mapping[int, FlashOffer] | None = None) -> int | None:
     """Lock the order's coupons and take its flash allowance and stock. Returns the unpaid timeout
     in minutes the order must use (the shortest of its flash sessions'), or None for no constraint.
 
@@ -54,8 +56,9 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
     its validity, with the order and its discount; a LOCKED event. A coupon taken meanwhile by
     another order raises CouponUnavailable (409 coupon_unavailable) and the caller rolls the
     whole order back. Then campaigns.services.flash.flash_reserve() (FlashNotActive,
-    FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted). Not idempotent by itself: the
-    order's idempotency key makes placement idempotent.
+    FlashSoldOut, FlashLimitExceeded, FlashBudgetExhausted), with the `flash_offers` the caller
+    priced with when it has them (no second read of the items and their sessions). Not
+    idempotent by itself: the order's idempotency key makes placement idempotent.
     """
     require_transaction("campaign_reserve")
     now = now or timezone.now()
@@ -70,7 +73,9 @@ def campaign_reserve(*, member_id: int, order_id: int, order_no: str, coupons: S
                                    amount_fen=use.discount_fen)
     if not flash:
         return None
-    flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash))
+    flash_reserve(member_id=member_id, order_id=order_id, wants=list(flash), offers=flash_offers)
+    if flash_offers is not None and all(w.item_id in flash_offers for w in flash):
+        return min(flash_offers[w.item_id].unpaid_timeout_minutes for w in flash)
     timeouts = FlashItem.objects.filter(pk__in=[w.item_id for w in flash]).values_list(
         "session__unpaid_timeout_minutes", flat=True)
     return min(timeouts, default=None)

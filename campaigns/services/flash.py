@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,6 +33,8 @@ from campaigns.errors import (
     FlashSoldOut,
 )
 from campaigns.models import FlashItem, FlashPurchase, FlashReservation, FlashSession
+from campaigns.selectors.flash import FlashOffer
+from campaigns.services.flash_gate import flash_gate_forget
 from core.db import require_transaction
 from core.errors import ValidationFailed
 
@@ -45,7 +48,31 @@ class FlashWant:
     list_price_fen: int
 
 
-def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant]) -> None:
+def flash_precheck(*, member_id: int, wants: Sequence[FlashWant], offers: Mapping[int, FlashOffer]) -> None:
+    """Refuse, before anything is written, what the offers just read already show cannot sell:
+    FlashLimitExceeded when the member's units plus these pass the limit, FlashSoldOut when fewer
+    units are left (the same checks, in the same order, as flash_reserve).
+
+    A read only, so a rush's losers are answered at read speed; it may let through an order that
+    flash_reserve's conditional UPDATEs then refuse, and never refuses one they would take,
+    except one racing a cancellation that gives units back at that very moment.
+    Offers read without the units left or the holdings (flash_offers without member_id) are skipped.
+    """
+    merged = _merge(list(wants))
+    for item_id in sorted(merged):
+        offer = offers.get(item_id)
+        if offer is None:
+            continue
+        units = merged[item_id][0]
+        held = offer.member_bought
+        if units > offer.per_member_limit or (held is not None and held + units > offer.per_member_limit):
+            raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": offer.per_member_limit})
+        if offer.stock_left is not None and offer.stock_left < units:
+            raise FlashSoldOut(detail={"flash_item_id": item_id})
+
+
+def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant],
+                  offers: Mapping[int, FlashOffer] | None = None) -> None:
     """Take allowance, activity stock and session subsidy for an order's flash lines; all or nothing.
 
     Runs in the caller's transaction (a savepoint of it: on any refusal nothing of this call
@@ -59,15 +86,25 @@ def flash_reserve(*, member_id: int, order_id: int, wants: list[FlashWant]) -> N
     disabled or not running now: FlashNotActive; unknown items: FlashItemNotFound.
     Locks: allowance rows, then items, then sessions, each in id order. Not idempotent by
     itself: the caller's order row (unique idempotency key) makes placement idempotent.
+    `offers` (campaigns.selectors.flash.flash_offers, read by the caller's pricing moments ago)
+    spares reading the items again when it has them all; their sessions' times are still checked
+    against now.
     """
     require_transaction("flash_reserve")
     merged = _merge(wants)
     if not merged:
         return
     now = timezone.now()
-    items = {row["pk"]: row for row in FlashItem.objects.filter(pk__in=list(merged)).values(
-        "pk", "session_id", "flash_price_fen", "per_member_limit",
-        "session__is_active", "session__starts_at", "session__ends_at")}
+    if offers is not None and all(item_id in offers for item_id in merged):
+        items: dict[int, dict[str, Any]] = {
+            item_id: {"pk": item_id, "session_id": o.session_id, "flash_price_fen": o.flash_price_fen,
+                      "per_member_limit": o.per_member_limit, "session__is_active": True,
+                      "session__starts_at": o.starts_at, "session__ends_at": o.ends_at}
+            for item_id, o in offers.items() if item_id in merged}
+    else:
+        items = {row["pk"]: dict(row) for row in FlashItem.objects.filter(pk__in=list(merged)).values(
+            "pk", "session_id", "flash_price_fen", "per_member_limit",
+            "session__is_active", "session__starts_at", "session__ends_at")}
     missing = sorted(set(merged) - set(items))
     if missing:
         raise FlashItemNotFound(detail={"flash_item_ids": missing})
@@ -107,20 +144,27 @@ def _per_session(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
     return totals
 
 
+_PURCHASE = FlashPurchase._meta.db_table
+_ALLOWANCE_TAKE = (
+    f"INSERT INTO {_PURCHASE} (item_id, member_id, quantity) VALUES (%s, %s, %s) "
+    f"ON CONFLICT (item_id, member_id) DO UPDATE SET quantity = {_PURCHASE}.quantity + EXCLUDED.quantity "
+    f"WHERE {_PURCHASE}.quantity + EXCLUDED.quantity <= %s RETURNING 1")
+
+
 def _take(*, member_id: int, units: dict[int, int], limits: dict[int, int], subsidies: dict[int, int]) -> None:
     """Allowance, then activity stock, then session subsidy: conditional UPDATEs in the global lock order.
 
     Must run in a savepoint of the caller's: a refusal part-way leaves what was already taken.
     """
-    FlashPurchase.objects.bulk_create(
-        [FlashPurchase(item_id=item_id, member_id=member_id) for item_id in sorted(units)], ignore_conflicts=True)
     for item_id in sorted(units):
         quantity, limit = units[item_id], limits[item_id]
         if quantity > limit:
             raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
-        if FlashPurchase.objects.filter(item_id=item_id, member_id=member_id, quantity__lte=limit - quantity) \
-                .update(quantity=F("quantity") + quantity) != 1:
-            raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
+        # The allowance row is created or added to in one statement; the limit is its WHERE.
+        with connection.cursor() as cursor:
+            cursor.execute(_ALLOWANCE_TAKE, [item_id, member_id, quantity, limit])
+            if cursor.fetchone() is None:
+                raise FlashLimitExceeded(detail={"flash_item_id": item_id, "per_member_limit": limit})
     for item_id in sorted(units):
         quantity = units[item_id]
         if FlashItem.objects.filter(pk=item_id, stock_left__gte=quantity).update(
@@ -164,6 +208,10 @@ def flash_release(*, order_id: int) -> int:
             if per_session[session_id]:
                 FlashSession.objects.filter(pk=session_id).update(
                     subsidy_fen=Greatest(F("subsidy_fen") - per_session[session_id], Value(0)))
+        if mine:
+            # The units are PostgreSQL's again: the Redis gate re-reads them (after the commit).
+            freed = sorted({r["item_id"] for r in mine})
+            transaction.on_commit(lambda: flash_gate_forget(item_ids=freed), robust=True)
         return sum(r["quantity"] for r in mine)
 
 

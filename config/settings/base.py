@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    # Console sign-in: lockout after failed attempts, TOTP two-factor (config/signin.py).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "catalog",
     "members",
@@ -47,8 +51,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Phone numbers in the console: whole or 138****8000 by the operator's role (core.privacy).
+    "core.privacy.phone_policy_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -104,5 +112,6 @@ from .logging import *  # noqa: E402,F403
 from .members import *  # noqa: E402,F403
 from .security import *  # noqa: E402,F403
 from .shop import *  # noqa: E402,F403
+from .signin import *  # noqa: E402,F403
 from .storage import *  # noqa: E402,F403
 from .wechat import *  # noqa: E402,F403

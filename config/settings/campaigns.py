@@ -11,6 +11,9 @@ COUPON_EXPIRY_REMIND_DAYS = env_int("COUPON_EXPIRY_REMIND_DAYS", 3)
 # Flash sales: default daily slots (Shanghai hour, length in hours) and the unpaid timeout.
 FLASH_SALE_SLOTS = [(10, 2), (14, 2), (20, 2)]
 FLASH_SALE_UNPAID_TIMEOUT_MINUTES = env_int("FLASH_SALE_UNPAID_TIMEOUT_MINUTES", 15)
+# With REDIS_URL, the flash-sale gate (campaigns.services.flash_gate) re-reads its counts from
+# PostgreSQL this often: how long a seed taken mid-rush may admit a few buyers too many.
+FLASH_GATE_TTL_SECONDS = env_int("FLASH_GATE_TTL_SECONDS", 30)
 # Guard rail: an activity price below cost × this needs an operator with
 # campaigns.approve_below_cost to confirm it. 1.0 = never below cost.
 CAMPAIGN_PRICE_FLOOR = float(env_int("CAMPAIGN_PRICE_FLOOR_PERCENT", 100)) / 100

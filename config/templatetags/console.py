@@ -7,7 +7,9 @@ from typing import Any
 from django import template
 
 from config.console import breadcrumbs_for, navigation_for
+from config.signin import may_use_two_factor
 from core.money import yuan
+from core.privacy import console_phone
 
 register = template.Library()
 
@@ -28,6 +30,20 @@ def console_breadcrumbs(context: template.Context) -> list[dict[str, str]] | Non
     if request is None or not request.user.is_active or not request.user.is_staff:
         return None
     return breadcrumbs_for(request, title=str(context.get("title") or ""), obj=context.get("original"))
+
+
+@register.filter(name="console_phone")
+def console_phone_filter(phone: str) -> str:
+    """A phone number as the signed-in operator may read it (whole, or 138****8000)."""
+    return console_phone(phone or "")
+
+
+@register.simple_tag(takes_context=True)
+def console_two_factor(context: template.Context) -> bool:
+    """Whether the header offers 两步验证 (config.signin: superusers, 财务 and 超级管理员)."""
+    request = context.get("request")
+    return bool(request is not None and request.user.is_active and request.user.is_staff
+                and may_use_two_factor(request.user))
 
 
 @register.filter

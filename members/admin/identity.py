@@ -21,7 +21,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from import_export.admin import ExportMixin
 
-from core.admin import ExportFieldsForm, ReadOnlyAdminMixin, ReadOnlyInline, request_operator, short_time, yuan_text
+from core.admin import (
+    ExportFieldsForm,
+    ExportPermissionMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    log_operator_write,
+    operator_history,
+    phone_display,
+    request_operator,
+    short_time,
+    yuan_text,
+)
 from core.errors import DomainError
 from core.resources import FILE_FORMATS
 from members.admin.cards import MemberCardPeriodInline
@@ -36,8 +47,10 @@ from members.services import member_birthday_change_by_operator
 
 class AddressInline(ReadOnlyInline):
     model = Address
-    fields = readonly_fields = ("receiver_name", "phone", "province", "city", "district", "detail",
+    fields = readonly_fields = ("receiver_name", "phone_shown", "province", "city", "district", "detail",
                                 "is_default")
+
+    phone_shown = phone_display("phone", "手机号")
 
 
 class RecentGrowthEntryInline(GrowthEntryInline):
@@ -81,12 +94,12 @@ class BirthdayChangeForm(forms.Form):
 
 
 @admin.register(Member)
-class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MemberAdmin(MemberTagActionsMixin, ExportPermissionMixin, ExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     resource_classes = [MemberExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
     change_form_template = "admin/members/member/change_form.html"
-    list_display = ["avatar", "nickname_or_id", "phone", "tier", "points_balance", "paid_total", "region",
+    list_display = ["avatar", "nickname_or_id", "phone_shown", "tier", "points_balance", "paid_total", "region",
                     "registered", "is_active"]
     list_display_links = ["avatar", "nickname_or_id"]
     list_filter = ["tier", "gender", "member_tags__tag", "is_active",
@@ -100,19 +113,27 @@ class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.
     actions = ["add_tag", "remove_tag"]
     # An explicit list, so a field added to Member later (or session_key) is never shown by default.
     fieldsets = [
-        ("资料", {"fields": [("avatar", "nickname"), ("phone", "gender"), ("birthday", "birthday_set_at"),
+        ("资料", {"fields": [("avatar", "nickname"), ("phone_shown", "gender"), ("birthday", "birthday_set_at"),
                              ("province", "city"), ("openid", "unionid"), ("is_active", "deleted_at"),
                              ("registered_at", "last_login_at")]}),
         ("会员权益", {"fields": [("tier", "growth", "points_balance"),
                                  ("paid_order_count", "paid_total", "last_paid_at"), "rfm_group", "orders_link"]}),
         ("标签与人群", {"fields": ["tags", "segments"]}),
+        # Who did what: the console's writes; the services' own audit rows are in 操作日志 below.
+        ("后台操作记录", {"fields": ["admin_history"]}),
     ]
-    readonly_fields = ("avatar", "nickname", "phone", "gender", "birthday", "birthday_set_at", "province", "city",
+    readonly_fields = ("avatar", "nickname", "phone_shown", "gender", "birthday", "birthday_set_at", "province", "city",
                        "openid", "unionid", "is_active", "deleted_at", "registered_at", "last_login_at", "tier",
                        "growth", "points_balance", "paid_order_count", "paid_total", "last_paid_at", "rfm_group",
-                       "orders_link", "tags", "segments")
+                       "orders_link", "tags", "segments", "admin_history")
     inlines = [AddressInline, PointsLotInline, PointsEntryInline, RecentGrowthEntryInline, TierChangeInline,
                MemberCardPeriodInline, MemberAuditInline]
+
+    phone_shown = phone_display("phone", "手机号")
+
+    @admin.display(description="后台操作")
+    def admin_history(self, member: Member) -> str:
+        return operator_history(member)
 
     def get_urls(self) -> list[Any]:
         custom = [path("<path:object_id>/birthday/", self.admin_site.admin_view(self.birthday_view),
@@ -144,6 +165,7 @@ class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.
                 messages.error(request, exc.message)
             else:
                 messages.success(request, f"已修改 {member} 的生日")
+                log_operator_write(request, member, f"修改生日：{form.cleaned_data['note']}")
                 return HttpResponseRedirect(reverse("admin:members_member_change", args=[member.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -161,8 +183,6 @@ class MemberAdmin(MemberTagActionsMixin, ExportMixin, ReadOnlyAdminMixin, admin.
     def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
         return f"members-{timezone.localtime():%Y%m%d-%H%M}.{file_format.get_extension()}"
 
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("members.view_member")
 
     # --- columns -------------------------------------------------------------------------------
 

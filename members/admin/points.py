@@ -28,6 +28,7 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceViewMixin, request_operator, short_time
 from core.errors import DomainError
+from core.privacy import console_phone
 from members.models import AdjustmentStatus, Member, PointsAdjustment, PointsEntry, PointsLot
 from members.services import points_adjustments as services
 
@@ -40,7 +41,7 @@ INLINE_ROWS = 50
 
 
 def member_link(member: Member) -> str:
-    phone = f" {member.phone}" if member.phone else ""
+    phone = f" {console_phone(member.phone)}" if member.phone else ""
     return format_html('<a href="{}">{}</a>{}', reverse("admin:members_member_change", args=[member.pk]),
                        str(member), phone)
 
@@ -305,7 +306,8 @@ class PointsAdjustmentAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdm
         # The balance now, not as loaded with the adjustment: that is what the decision changes.
         balance = Member.objects.filter(pk=adjustment.member_id).values_list("points_balance", flat=True).first()
         created = f"{adjustment.created_by or '—'}（{short_time(adjustment.created_at)}）"
-        return [("会员", f"{member} {member.phone}" if member.phone else str(member)), ("当前余额", f"{balance} 积分"),
+        return [("会员", f"{member} {console_phone(member.phone)}" if member.phone else str(member)),
+                ("当前余额", f"{balance} 积分"),
                 ("调整积分", signed(adjustment.delta)), ("调整原因", adjustment.reason), ("发起人", created),
                 ("状态", self.status_col(adjustment)), ("审批规则", self.rule(adjustment))]
 

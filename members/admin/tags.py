@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 
-from core.admin import ExportFieldsForm, request_operator, short_time
+from core.admin import ExportFieldsForm, log_operator_write, request_operator, short_time
 from core.errors import DomainError
 from core.resources import FILE_FORMATS
 from members.models import MemberTag, Tag
@@ -146,6 +146,7 @@ class MemberTagActionsMixin:
                 self.message_user(request, exc.message, messages.ERROR)  # type: ignore[attr-defined]
                 return None
             verb = "打上" if adding else "移除"
+            log_operator_write(request, list(queryset), f"{verb}标签“{tag.name}”")
             self.message_user(request, f"已为 {changed} 位会员{verb}标签“{tag.name}”"  # type: ignore[attr-defined]
                               f"（所选 {len(ids)} 位）", messages.SUCCESS)
             return None

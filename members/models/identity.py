@@ -52,6 +52,8 @@ class Member(models.Model):
         verbose_name = "会员"
         verbose_name_plural = "会员"
         ordering = ["-id"]
+        # Without view_member_phone the console shows 138****8000 (core.admin.phone_text).
+        permissions = [("view_member_phone", "可查看完整手机号"), ("export_member", "可导出会员")]
         constraints = [
             models.CheckConstraint(condition=Q(points_balance__gte=0), name="member_points_non_negative"),
         ]

@@ -87,9 +87,17 @@ def member_may_buy_early(*, member_id: int, required_tier_level: int | None) -> 
     with no early-access window needs no check (the shop only asks inside the window).
     """
     tier = member_tier(member_id=member_id)
-    if tier is None or not tier.early_access:
+    return tier_may_buy_early(tier_level=tier.level if tier else None,
+                              tier_early_access=bool(tier and tier.early_access),
+                              required_tier_level=required_tier_level)
+
+
+def tier_may_buy_early(*, tier_level: int | None, tier_early_access: bool, required_tier_level: int | None) -> bool:
+    """member_may_buy_early()'s rule on facts already read: a tier with the early-access benefit,
+    at least at the product's minimum level when it names one."""
+    if tier_level is None or not tier_early_access:
         return False
-    return required_tier_level is None or tier.level >= required_tier_level
+    return required_tier_level is None or tier_level >= required_tier_level
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -119,10 +119,10 @@ def points_award(*, member_id: int, points: int, kind: str, reference: str, oper
     try:
         with transaction.atomic():
             balance = _balance_add(member_id, points)
-            entry = PointsEntry.objects.create(member_id=member_id, kind=kind, delta=points, balance_after=balance,
-                                               reference=reference, operator_id=operator_id(operator), note=note[:200],
-                                               created_at=now)
-            _new_lot(entry, points, now)
+            entry = PointsEntry(member_id=member_id, kind=kind, delta=points, balance_after=balance,
+                                reference=reference, operator_id=operator_id(operator), note=note[:200],
+                                created_at=now)
+            _entry_with_new_lot(entry, points, now)
     except IntegrityError:
         if reference and _entry(member_id, kind, reference) is not None:
             return None  # a concurrent twin committed first
@@ -140,7 +140,9 @@ def points_spend(*, member_id: int, points: int, kind: str = PointsKind.SPEND, r
     Raises PointsInsufficient (409 points_insufficient) and changes nothing when the balance is
     short. The balance is the WHERE clause of one conditional UPDATE (`points_balance >= n`), so
     two orders spending the same points at once cannot both succeed. Then the lots are taken
-    oldest first, each locked in that order. Overdue lots are expired first.
+    oldest first, with the ledger row and the allocations, in one statement (the member row that
+    UPDATE locked is taken first by every writer of lots, so they stay still meanwhile). Overdue
+    lots are expired first.
 
     Idempotent per (member, kind, reference): a repeat returns the first row; a repeat with a
     different number of points raises PointsReferenceReused. Runs in the caller's transaction
@@ -157,17 +159,18 @@ def points_spend(*, member_id: int, points: int, kind: str = PointsKind.SPEND, r
 def _deduct(*, member_id: int, points: int, kind: str, reference: str, note: str,
             operator: AbstractBaseUser | None, now: dt.datetime) -> PointsEntry:
     _check_points(points)
-    existing = _entry(member_id, kind, reference)
-    if existing is not None:
-        return _same_spend(existing, points)
+    existing_id, overdue = _entry_and_overdue(member_id, kind, reference, now)
+    if existing_id is not None:
+        return _same_spend(PointsEntry.objects.get(pk=existing_id), points)
     try:
         with transaction.atomic():
-            _expire_overdue(member_id, now)
+            if overdue:
+                _expire_overdue(member_id, now)
             balance = _balance_add(member_id, -points, at_least=points)
-            entry = PointsEntry.objects.create(member_id=member_id, kind=kind, delta=-points, balance_after=balance,
-                                               reference=reference, operator_id=operator_id(operator), note=note[:200],
-                                               created_at=now)
-            _take_from_lots(entry, member_id, points)
+            entry = PointsEntry(member_id=member_id, kind=kind, delta=-points, balance_after=balance,
+                                reference=reference, operator_id=operator_id(operator), note=note[:200],
+                                created_at=now)
+            _entry_taken_from_lots(entry, points)
     except (IntegrityError, PointsInsufficient):
         # A concurrent spend of the same reference may have committed first: it took the points
         # we were waiting for, or made our insert fail. The caller gets the first row.
@@ -474,6 +477,88 @@ def _check_points(points: Any, *, allow_zero: bool = False) -> None:
     if (not isinstance(points, int) or isinstance(points, bool) or points < 0 or points > MAX_POINTS
             or (points == 0 and not allow_zero)):
         raise ValidationFailed("积分须为正整数", code="invalid_points", detail={"points": str(points)})
+
+
+def _entry_and_overdue(member_id: int, kind: str, reference: str, now: dt.datetime) -> tuple[int | None, bool]:
+    """(the id of the entry for (member, kind, reference), whether the member has lots overdue to
+    expire): what a deduction asks before it writes, in one round trip."""
+    entry = PointsEntry.objects.filter(member_id=member_id, kind=kind, reference=reference).values("pk")[:1]
+    due = PointsLot.objects.filter(member_id=member_id, remaining__gt=0, expires_at__lte=now)
+    row = Member.objects.filter(pk=member_id).values_list(Subquery(entry), Exists(due)).first()
+    if row is None:  # no such member: the conditional UPDATE reports it
+        return None, False
+    return row[0], bool(row[1])
+
+
+# One statement, after the member row is locked by the balance UPDATE (every writer of a member's
+# lots takes that row first, so they are read as committed and nobody moves them meanwhile): the
+# ledger row, then the member's open lots taken oldest-to-expire first, each for what it has up to
+# what is still to take, and one allocation per lot taken. Returns the entry's id and the points
+# the lots gave.
+_SPEND_FROM_LOTS = f"""
+WITH entry AS (
+    INSERT INTO {PointsEntry._meta.db_table}
+        (member_id, kind, delta, balance_after, reference, origin_id, shortfall, operator_id, note, created_at)
+    VALUES (%(member)s, %(kind)s, %(delta)s, %(balance)s, %(reference)s, NULL, 0, %(operator)s, %(note)s, %(now)s)
+    RETURNING id),
+plan AS (
+    SELECT id, LEAST(remaining, %(points)s - (running - remaining)) AS part
+    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running
+          FROM {PointsLot._meta.db_table} WHERE member_id = %(member)s AND remaining > 0) AS open_lots
+    WHERE running - remaining < %(points)s),
+taken AS (
+    UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - plan.part
+    FROM plan WHERE lot.id = plan.id RETURNING plan.part),
+allocated AS (
+    INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
+    SELECT entry.id, plan.id, -plan.part FROM plan CROSS JOIN entry RETURNING id)
+SELECT (SELECT id FROM entry), (SELECT COALESCE(SUM(part), 0) FROM taken), (SELECT COUNT(*) FROM allocated)
+"""
+
+
+# The earning counterpart: the ledger row, its lot and the lot's allocation in one statement.
+_EARN_INTO_LOT = f"""
+WITH entry AS (
+    INSERT INTO {PointsEntry._meta.db_table}
+        (member_id, kind, delta, balance_after, reference, origin_id, shortfall, operator_id, note, created_at)
+    VALUES (%(member)s, %(kind)s, %(delta)s, %(balance)s, %(reference)s, NULL, 0, %(operator)s, %(note)s, %(now)s)
+    RETURNING id),
+lot AS (
+    INSERT INTO {PointsLot._meta.db_table} (member_id, entry_id, earned, remaining, earned_at, expires_at)
+    SELECT %(member)s, entry.id, %(points)s, %(points)s, %(now)s, %(expires)s FROM entry
+    RETURNING id, entry_id)
+INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
+SELECT entry_id, id, %(points)s FROM lot RETURNING entry_id
+"""
+
+
+def _entry_with_new_lot(entry: PointsEntry, points: int, now: dt.datetime) -> None:
+    """Insert the earning `entry` (unsaved) with its new lot, expiring POINTS_EXPIRE_MONTHS after
+    `now`, and the lot's allocation: _new_lot() for a new entry, in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EARN_INTO_LOT, {
+            "member": entry.member_id, "kind": entry.kind, "delta": entry.delta, "balance": entry.balance_after,
+            "reference": entry.reference, "operator": entry.operator_id, "note": entry.note, "now": now,
+            "points": points, "expires": points_expires_at(now)})
+        (entry_id,) = cursor.fetchone()
+    entry.pk = entry_id
+    entry._state.adding = False
+
+
+def _entry_taken_from_lots(entry: PointsEntry, points: int) -> None:
+    """Insert the deduction `entry` (unsaved) and take its points from the member's lots, in one
+    statement (_SPEND_FROM_LOTS); the caller has locked the member row. PointsLedgerDrift when the
+    lots hold fewer points than the balance said."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SPEND_FROM_LOTS, {
+            "member": entry.member_id, "kind": entry.kind, "delta": entry.delta, "balance": entry.balance_after,
+            "reference": entry.reference, "operator": entry.operator_id, "note": entry.note, "now": entry.created_at,
+            "points": points})
+        entry_id, taken, _ = cursor.fetchone()
+    if taken != points:
+        raise PointsLedgerDrift(f"member {entry.member_id}: lots hold {taken} points, {points} to take")
+    entry.pk = entry_id
+    entry._state.adding = False
 
 
 def _entry(member_id: int, kind: str, reference: str) -> PointsEntry | None:

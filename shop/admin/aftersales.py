@@ -20,17 +20,24 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from import_export.admin import ExportMixin
 
 from core.admin import (
     AuditTrailInline,
+    ExportFieldsForm,
+    ExportPermissionMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     ServiceViewMixin,
+    log_operator_write,
     money_display,
     request_operator,
+    short_time,
     yuan_text,
 )
 from core.errors import DomainError
+from core.privacy import console_phone
+from core.resources import FILE_FORMATS
 from shop.models import (
     AfterSale,
     AfterSaleEvent,
@@ -40,6 +47,7 @@ from shop.models import (
     RefundStatus,
 )
 from shop.models.aftersales import AFTER_SALE_MACHINE, REFUND_MACHINE, RefundEvent
+from shop.resources import RefundExportResource
 from shop.services import aftersales as services
 from shop.services import refunds as refund_services
 from wechat.admin import member_photo
@@ -178,8 +186,16 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return inlines
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
-        """May use 同意 / 拒绝 / 确认收到退货: the model's change permission (the form stays read-only)."""
-        return request.user.has_perm("shop.change_aftersale")
+        """May use a button at all: the first review (同意 / 拒绝 / 确认收到退货) needs the model's change
+        permission (the form stays read-only), the second approval of a large refund its own."""
+        return request.user.has_perm("shop.change_aftersale") or request.user.has_perm(services.SECOND_APPROVE)
+
+    def may_decide(self, request: HttpRequest, after_sale: AfterSale) -> bool:
+        """Whether `request.user` takes the decision the after-sale waits for: the second approval is
+        finance's (services.SECOND_APPROVE), everything else the reviewers' (change permission)."""
+        if after_sale.status == S.AWAITING_SECOND_APPROVAL:
+            return bool(request.user.has_perm(services.SECOND_APPROVE))
+        return bool(request.user.has_perm("shop.change_aftersale"))
 
     # --- columns ---
 
@@ -210,7 +226,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="申请时间", ordering="created_at")
     def created(self, after_sale: AfterSale) -> str:
-        return timezone.localtime(after_sale.created_at).strftime("%m-%d %H:%M")
+        return short_time(after_sale.created_at)
 
     # --- detail fields ---
 
@@ -223,7 +239,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="会员")
     def member_link(self, after_sale: AfterSale) -> str:
         url = reverse("admin:members_member_change", args=[after_sale.member_id])
-        phone = f" {after_sale.member.phone}" if after_sale.member.phone else ""
+        phone = f" {console_phone(after_sale.member.phone)}" if after_sale.member.phone else ""
         return format_html('<a href="{}">{}</a>{}', url, str(after_sale.member), phone)
 
     @admin.display(description="原因")
@@ -293,7 +309,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         after_sale = self.get_object(request, unquote(object_id))
         extra: dict[str, Any] = {}
-        if after_sale is not None and self.has_operate_permission(request):
+        if after_sale is not None and self.may_decide(request, after_sale):
             # Maker-checker: the operator who gave the first approval waits for another one.
             own_first = (after_sale.status == S.AWAITING_SECOND_APPROVAL
                          and after_sale.approved_by_id == request.user.pk)
@@ -325,6 +341,12 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             facts.append(("退货物流", f"{after_sale.return_carrier} {after_sale.return_tracking_no}"))
         return facts
 
+    def _decision_view(self, request: HttpRequest, object_id: str, **kwargs: Any) -> HttpResponse:
+        after_sale = self.get_object(request, unquote(object_id))
+        if after_sale is not None and not self.may_decide(request, after_sale):
+            raise PermissionDenied
+        return self.service_view(request, object_id, **kwargs)
+
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def approve(after_sale: AfterSale, data: dict[str, Any]) -> str:
             done = services.after_sale_approve(after_sale=after_sale, operator=request_operator(request))
@@ -334,7 +356,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 return f"售后单 {done.after_sale_no} 已同意，等待买家寄回商品"
             return f"售后单 {done.after_sale_no} 已同意，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
 
-        return self.service_view(request, object_id, title="同意售后", button="确认同意", perform=approve,
+        return self._decision_view(request, object_id, title="同意售后", button="确认同意", perform=approve,
                                  facts=self._facts, form_class=ApproveForm)
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -343,7 +365,7 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                                        reason=data["reason"])
             return f"售后单 {after_sale.after_sale_no} 已拒绝"
 
-        return self.service_view(request, object_id, title="拒绝售后", button="确认拒绝", perform=reject,
+        return self._decision_view(request, object_id, title="拒绝售后", button="确认拒绝", perform=reject,
                                  facts=self._facts, form_class=RejectForm, danger=True)
 
     def confirm_return_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -352,11 +374,28 @@ class AfterSaleAdmin(ServiceViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                                                       restock=data["restock"])
             return f"已确认收到退货，退款 {yuan_text(done.amount_fen)} 已提交微信支付"
 
-        return self.service_view(request, object_id, title="确认收到退货", button="确认收货并退款", perform=confirm,
+        return self._decision_view(request, object_id, title="确认收到退货", button="确认收货并退款", perform=confirm,
                                  facts=self._facts, form_class=ConfirmReturnForm)
 
 
 # --- refunds -----------------------------------------------------------------------------------------
+
+
+class RefundSourceFilter(admin.SimpleListFilter):
+    """售后退款 vs a payment that arrived after its order was cancelled (全额退回): finance reconciles them apart."""
+
+    title = "来源"
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("after_sale", "售后"), ("late_payment", "取消后到账")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "after_sale":
+            return queryset.filter(after_sale__isnull=False)
+        if self.value() == "late_payment":
+            return queryset.filter(after_sale__isnull=True)
+        return queryset
 
 
 class RefundEventInline(AuditTrailInline):
@@ -365,11 +404,16 @@ class RefundEventInline(AuditTrailInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, ExportPermissionMixin, ExportMixin, admin.ModelAdmin):
     change_form_template = "admin/shop/refund/change_form.html"
+    resource_classes = [RefundExportResource]
+    formats = FILE_FORMATS
+    export_form_class = ExportFieldsForm
+    to_encoding = "utf-8-sig"  # so Excel shows the Chinese in a CSV correctly
     list_display = ["out_refund_no", "order_no", "source", "amount", "status_label", "attempts", "error",
                     "created", "succeeded"]
-    list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", RefundSourceFilter, ("created_at", admin.DateFieldListFilter),
+                   ("succeeded_at", admin.DateFieldListFilter)]
     list_select_related = ["order", "after_sale"]
     search_fields = ["=out_refund_no", "=refund_id", "=order__order_no"]
     search_help_text = "按退款单号、微信退款单号或订单号搜索"
@@ -385,6 +429,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("shop.change_refund")
+
+    def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
+        return f"refunds-{timezone.localtime():%Y%m%d-%H%M}.{file_format.get_extension()}"
 
     @admin.display(description="订单号", ordering="order__order_no")
     def order_no(self, refund: Refund) -> str:
@@ -405,11 +452,11 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="创建时间", ordering="created_at")
     def created(self, refund: Refund) -> str:
-        return timezone.localtime(refund.created_at).strftime("%m-%d %H:%M")
+        return short_time(refund.created_at)
 
     @admin.display(description="到账时间", ordering="succeeded_at")
     def succeeded(self, refund: Refund) -> str:
-        return timezone.localtime(refund.succeeded_at).strftime("%m-%d %H:%M") if refund.succeeded_at else "—"
+        return short_time(refund.succeeded_at)
 
     @admin.display(description="订单")
     def order_link(self, refund: Refund) -> str:
@@ -473,6 +520,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 failed.append(f"{refund.out_refund_no}：{exc.message}")
             else:
                 done += 1
+                log_operator_write(request, refund, "重试退款")
         if done:
             self.message_user(request, f"已重新发起 {done} 笔退款，结果以微信支付通知为准", messages.SUCCESS)
         if skipped:

@@ -25,16 +25,21 @@ from import_export.admin import ExportMixin
 from core.admin import (
     AuditTrailInline,
     ExportFieldsForm,
+    ExportPermissionMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     ServiceViewMixin,
+    log_operator_write,
     money_display,
+    operator_history,
+    phone_display,
     request_operator,
     short_time,
     yuan_text,
 )
 from core.audit import Actor
 from core.errors import DomainError
+from core.privacy import console_phone
 from core.resources import FILE_FORMATS
 from payments.models import Payment
 from shop.admin.forms import CancelForm, RemarkForm
@@ -69,7 +74,8 @@ class OrderEventInline(AuditTrailInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportMixin, admin.ModelAdmin):
+class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, ExportPermissionMixin, ExportMixin,
+                 admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     formats = FILE_FORMATS
     export_form_class = ExportFieldsForm
@@ -96,21 +102,28 @@ class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, 
         ("金额", {"fields": ["goods_total", "discount", "freight", "freight_discount", "payable", "paid",
                            "coupons_used", "points_used_text"]}),
         ("支付记录", {"fields": ["payment_record"]}),
-        ("收货信息", {"fields": ["receiver_name", "receiver_phone", "full_address"]}),
+        ("收货信息", {"fields": ["receiver_name", "receiver_phone_shown", "full_address"]}),
         ("发货", {"fields": ["shipping_progress", "upload_detail"]}),
         ("备注", {"fields": ["buyer_remark", "operator_remark"]}),
         ("时间", {"fields": ["created_at", "expires_at", "paid_at", "shipped_at", "received_at",
                            "cancelled_at"]}),
+        # Who did what: the operators' console writes here; every transition is in 操作日志 below.
+        ("后台操作记录", {"fields": ["admin_history"]}),
     ]
     readonly_fields = [str(f) for _, opts in fieldsets for f in opts["fields"]]
     inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
 
+    receiver_phone_shown = phone_display("receiver_phone", "收货电话")
     goods_total = money_display("goods_total_fen", "商品金额")
     discount = money_display("discount_fen", "优惠金额")
     freight = money_display("freight_fen", "运费")
     freight_discount = money_display("freight_discount_fen", "运费券抵扣")
     payable = money_display("payable_fen", "应付金额")
     paid = money_display("paid_fen", "实付金额")
+
+    @admin.display(description="后台操作")
+    def admin_history(self, order: Order) -> str:
+        return operator_history(order)
 
     @admin.display(description="使用的优惠券")
     def coupons_used(self, order: Order) -> str:
@@ -144,7 +157,7 @@ class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, 
     @admin.display(description="会员", ordering="member__nickname")
     def member_link(self, order: Order) -> str:
         url = reverse("admin:members_member_change", args=[order.member_id])
-        phone = f" {order.member.phone}" if order.member.phone else ""
+        phone = f" {console_phone(order.member.phone)}" if order.member.phone else ""
         return format_html('<a href="{}">{}</a>{}', url, str(order.member), phone)
 
     @admin.display(description="状态", ordering="status")
@@ -209,7 +222,8 @@ class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, 
         lines = "；".join(f"{line.product_name}{f'（{line.spec_text}）' if line.spec_text else ''} × {line.quantity}"
                           for line in order.lines.all())
         return [("订单号", order.order_no), ("状态", status_badge(order)), ("应付金额", yuan_text(order.payable_fen)),
-                ("收货人", f"{order.receiver_name} {order.receiver_phone}"), ("收货地址", self.full_address(order)),
+                ("收货人", f"{order.receiver_name} {console_phone(order.receiver_phone)}"),
+                ("收货地址", self.full_address(order)),
                 ("商品", lines)]
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -260,6 +274,7 @@ class OrderAdmin(ServiceViewMixin, OrderShippingAdminMixin, ReadOnlyAdminMixin, 
                 failed.append(f"{order.order_no}：{exc.message}")
             else:
                 cancelled += 1
+                log_operator_write(request, order, f"取消订单：{reason}")
         self.message_user(request, f"已取消 {cancelled} 个订单", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)

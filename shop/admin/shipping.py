@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import request_operator, short_time, yuan_text
+from core.admin import log_operator_write, request_operator, short_time, yuan_text
 from core.errors import DomainError
 from shop.admin.forms import ShipPackagesForm, ShippingImportForm
 from shop.admin.order_status import status_badge
@@ -177,6 +177,9 @@ class OrderShippingAdminMixin:
                 messages.error(request, exc.message)
             else:
                 self._ship_message(request, result)
+                if result.created:
+                    log_operator_write(request, order, "发货：" + "；".join(
+                        f"{p.carrier} {p.tracking_no}" for p in packages))
                 return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
         context = {
             **self.admin_site.each_context(request),

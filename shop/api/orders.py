@@ -316,7 +316,8 @@ class OrderListView(generics.ListAPIView):
         member = current_member(request)
         order, replayed = order_services.order_place(member=member, data=data.to_checkout(),
                                                      idempotency_key=key)
-        detail = selectors.order_detail_for_member(member=member, order_no=order.order_no)
+        # A new order comes back as written (lines attached); a replay is read as stored.
+        detail = selectors.order_detail_for_member(member=member, order_no=order.order_no) if replayed else order
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(OrderDetailOutput(detail).data, status=status.HTTP_201_CREATED, headers=headers)
 

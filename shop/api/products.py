@@ -18,7 +18,7 @@ from catalog.models import Product
 from core.api.cache import cached_public_get
 from core.api.schema import ApiError, errors
 from members.models import Tier
-from shop.selectors import review_summary_for_product
+from shop.selectors import review_summary_of
 
 
 class RatingSummaryOutput(serializers.Serializer):
@@ -69,5 +69,5 @@ class ProductDetailView(APIView):
     @cached_public_get
     def get(self, request: Request, product_id: int) -> Response:
         product = catalog_selectors.product_detail(product_id=product_id)
-        rating = review_summary_for_product(product_id=product.pk)
+        rating = review_summary_of(product)
         return Response(ProductDetailOutput(product, context={"request": request, "rating": rating}).data)

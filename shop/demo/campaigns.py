@@ -5,6 +5,9 @@ rules, two 满减 activities, today's and tomorrow's flash sessions with items, 
 a channel, member tags and two segments, and the card plans on sale. Created once: the stage is
 skipped when any coupon template exists, so it never mixes into an operator's own campaigns.
 Everything goes through the campaign and member services, as an operator's clicks would.
+
+积分商城 is a stage of its own (load_points_mall_demo, skipped when any item exists): a coupon and two
+gifts, exchanged by the members with the most points (who earned them with the demo's orders).
 """
 
 from __future__ import annotations
@@ -24,13 +27,22 @@ from campaigns.models import (
     FullReduction,
     FullReductionStep,
     GiftRule,
+    PointsMallItem,
+    PointsMallItemKind,
     Scope,
     Validity,
 )
 from campaigns.services.claims import coupon_claim
 from campaigns.services.codes import code_batch_generate
 from campaigns.services.flash import flash_sessions_create_for_day
+from campaigns.services.points_mall import (
+    PointsMallItemInput,
+    points_exchange_ship,
+    points_mall_exchange,
+    points_mall_item_save,
+)
 from catalog.models import Category, Sku
+from core.errors import DomainError
 from members.models import Member, Segment, Tier
 from members.models.cards import CardPlan
 from members.services.segments import segment_evaluate, tag_add, tag_get_or_create
@@ -143,3 +155,33 @@ def _tags_and_segments(members: list[Member]) -> None:
 def _segments_evaluate(segment_ids: list[int]) -> None:
     for segment_id in segment_ids:
         segment_evaluate(segment_id=segment_id)
+
+
+def load_points_mall_demo(*, members: list[Member]) -> str:
+    """积分商城: a coupon and two gifts, and exchanges by the members with the most points (one gift
+    shipped, one awaiting shipment), unless any item exists."""
+    if PointsMallItem.objects.exists():
+        return "skipped (points mall items exist)"
+    coupon = CouponTemplate.objects.filter(name="无门槛 5元").first()
+    items = []
+    if coupon is not None:
+        items.append(points_mall_item_save(data=PointsMallItemInput(
+            name="5 元无门槛券", kind=PointsMallItemKind.COUPON, points_price=100, stock_total=200,
+            coupon_template_id=coupon.pk, per_member_limit=2, sort=1)))
+    for sort, (name, price, stock) in enumerate((("帆布购物袋", 150, 50), ("保温杯 350ml", 600, 20)), start=2):
+        items.append(points_mall_item_save(data=PointsMallItemInput(
+            name=name, kind=PointsMallItemKind.GIFT, points_price=price, stock_total=stock, sort=sort,
+            description="积分兑换，包邮到家")))
+    richest = list(Member.objects.filter(pk__in=[m.pk for m in members], addresses__isnull=False)
+                   .distinct().order_by("-points_balance", "id")[:3])
+    gifts = [item for item in items if item.kind == PointsMallItemKind.GIFT]
+    for n, member in enumerate(richest):
+        for item in (items[0], gifts[n % len(gifts)]):
+            try:
+                exchange, _ = points_mall_exchange(member=member, item_id=item.pk,
+                                                   idempotency_key=f"demo-exchange-{member.pk}-{item.pk}")
+            except DomainError:
+                continue  # not enough points: the member exchanges nothing
+            if n == 0 and item.kind == PointsMallItemKind.GIFT:
+                points_exchange_ship(exchange_id=exchange.pk, tracking_no="YT800100200300")
+    return "created"

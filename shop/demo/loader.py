@@ -19,11 +19,9 @@ import datetime as dt
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from unittest import mock
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -37,14 +35,14 @@ from core.audit import Actor
 from core.jobs import jobs_not_queued
 from members.models import Address, Gender, Member
 from members.services import address_create
-from payments.models import Payment
-from payments.services import payment_record_paid
-from shop.demo.campaigns import load_campaign_demo
+from shop.demo.aftersales import load_after_sales_demo
+from shop.demo.campaigns import load_campaign_demo, load_points_mall_demo
 from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
+from shop.demo.history import demo_clock, demo_pay
 from shop.demo.images import category_icon, product_image
 from shop.demo.storefront import load_home_page_demo, load_search_demo
 from shop.errors import IdempotencyKeyReused
-from shop.models import ORDER_PAYABLE_KIND, Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
+from shop.models import Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
     CheckoutInput,
     LineInput,
@@ -53,7 +51,6 @@ from shop.services.orders import (
     order_place,
     order_ship,
 )
-from wechat.gateway import PaymentNotice
 
 SEED = 20250618
 SKU_PREFIX = "DEMO-"
@@ -71,6 +68,8 @@ class DemoReport:
     orders: Counter[str] = field(default_factory=Counter)
     orders_replayed: int = 0
     campaigns: str = "skipped"
+    after_sales: str = "skipped"
+    points_mall: str = "skipped"
     search: str = "skipped"
     home_page: str = "skipped"
 
@@ -85,6 +84,8 @@ class DemoReport:
         if self.orders_replayed:
             out.append(f"orders already there (replayed, not duplicated): {self.orders_replayed}")
         out.append(f"campaigns (coupons, 满减, flash sales, segments): {self.campaigns}")
+        out.append(f"after-sales, refunds, reviews, role operators: {self.after_sales}")
+        out.append(f"points mall items and exchanges: {self.points_mall}")
         out.append(f"search (synonyms, hot words, index): {self.search}")
         out.append(f"decorated home page: {self.home_page}")
         return out
@@ -92,19 +93,6 @@ class DemoReport:
 
 def yuan_to_fen(value: str) -> int:
     return int(Decimal(value) * 100)
-
-
-@contextmanager
-def demo_clock(at: dt.datetime) -> Iterator[None]:
-    """Make Django's `timezone.now()` start at `at` and run on from there."""
-    real_now = timezone.now
-    started = real_now()
-
-    def fake_now() -> dt.datetime:
-        return at + (real_now() - started)
-
-    with mock.patch("django.utils.timezone.now", fake_now):
-        yield
 
 
 # ---------------------------------------------------------------- catalogue
@@ -291,17 +279,6 @@ CANCEL_REASONS = (("不想要了", Actor.MEMBER), ("地址填错了，重新下�
                   ("超时未支付，系统自动取消", Actor.SYSTEM))
 
 
-def _demo_pay(order: Order) -> None:
-    """Record the payment exactly as a verified WeChat notify would."""
-    payment, _ = Payment.objects.get_or_create(
-        out_trade_no=order.order_no, defaults={"kind": ORDER_PAYABLE_KIND, "amount_fen": order.payable_fen})
-    payment_record_paid(
-        notice=PaymentNotice(out_trade_no=payment.out_trade_no, transaction_id=f"4200{order.order_no}",
-                             amount_fen=payment.amount_fen, paid_at=timezone.now()),
-        source="demo",
-    )
-
-
 def _load_orders(rng: random.Random, members: list[Member], report: DemoReport) -> None:
     buyers = [m for m in members if Address.objects.filter(member=m).exists()]
     # Chosen from the initial stock, not the current one, so a re-run draws the same baskets.
@@ -357,7 +334,7 @@ def _load_orders(rng: random.Random, members: list[Member], report: DemoReport) 
         if status == OrderStatus.PENDING_PAYMENT:
             continue
         with demo_clock(placed_at + pay_after):
-            _demo_pay(order)
+            demo_pay(order)
         if status == OrderStatus.PAID:
             continue
         # History: the shipping info was uploaded to WeChat back then. Record it so, and queue
@@ -394,6 +371,9 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
         _load_orders(order_rng, members, report)
     if has_demo_catalogue:
         report.campaigns = load_campaign_demo(members=members)
+    if has_demo_catalogue and not has_other_orders:
+        report.after_sales = load_after_sales_demo(members=members)
+        report.points_mall = load_points_mall_demo(members=members)
     report.search = load_search_demo()
     if has_demo_catalogue:
         report.home_page = load_home_page_demo()

@@ -97,6 +97,8 @@ class AfterSale(models.Model):
         verbose_name = "售后单"
         verbose_name_plural = "售后单"
         ordering = ["-id"]
+        # Maker-checker on large refunds: the second approval is finance's, not whoever may review.
+        permissions = [("second_approve_aftersale", "可复核大额退款（二审）")]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gte=0) & Q(freight_fen__gte=0),
                                    name="after_sale_amounts_non_negative"),
@@ -244,6 +246,7 @@ class Refund(models.Model):
         verbose_name = "退款"
         verbose_name_plural = "退款"
         ordering = ["-id"]
+        permissions = [("export_refund", "可导出退款")]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="refund_amount_positive"),
         ]

@@ -97,6 +97,8 @@ class Order(models.Model):
         verbose_name = "订单"
         verbose_name_plural = "订单"
         ordering = ["-id"]
+        # Seeing an order is not taking its money and addresses out of the console in a file.
+        permissions = [("export_order", "可导出订单")]
         indexes = [
             models.Index(fields=["member", "-id"]),
             models.Index(fields=["status", "expires_at"], condition=Q(status="pending_payment"),

@@ -65,6 +65,7 @@ from shop.errors import (
     OrderNotFound,
     OrderNotRefundable,
     RefundExceedsPaid,
+    SecondApprovalPermissionRequired,
     SecondApproverRequired,
     UnitsShippedMeanwhile,
 )
@@ -101,6 +102,8 @@ logger = logging.getLogger(__name__)
 Status = AfterSaleStatus
 
 MAX_PHOTOS = 6
+# The permission a large refund's second approval needs (the 财务 role has it).
+SECOND_APPROVE = "shop.second_approve_aftersale"
 MAX_LINES = 50
 MAX_PENDING_UPLOADS = 20  # photos uploaded but not yet in a request, per member
 RETURN_TRACKING_NO = re.compile(r"[A-Za-z0-9-]{6,32}")
@@ -501,7 +504,8 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
     """同意: the operator approves a request.
 
     Above the second-approval amount the first approval only moves it to 待复核, and a second,
-    different operator must approve too. Then a refund-only request starts its refund at once
+    different operator with shop.second_approve_aftersale (SECOND_APPROVE, 财务) must approve too.
+    Then a refund-only request starts its refund at once
     (restocking units that never shipped) and a return waits for the goods. One durable
     transaction, order row first; the gateway is called after commit. Approving again what is
     already past review is a no-op; approving twice as the same operator is refused.
@@ -521,6 +525,8 @@ def after_sale_approve(*, after_sale: AfterSale, operator: AbstractBaseUser | No
         if locked.status == Status.AWAITING_SECOND_APPROVAL:
             if operator is None or locked.approved_by_id == operator.pk:
                 raise SecondApproverRequired()
+            if not operator.has_perm(SECOND_APPROVE):  # type: ignore[attr-defined]
+                raise SecondApprovalPermissionRequired()
             fields["second_approved_by_id"] = operator.pk
         elif locked.status == Status.REQUESTED:
             fields["approved_by_id"] = operator_id(operator)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +19,22 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from campaigns.errors import FlashLimitExceeded, FlashSoldOut
+from campaigns.selectors.flash import FlashOffer
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from campaigns.services.commissions import commission_freeze_for_order
-from campaigns.services.flash import FlashWant
+from campaigns.services.flash import FlashWant, flash_precheck
+from campaigns.services.flash_gate import flash_gate_admit
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.audit import Actor
+from core.db import attach_prefetched
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
 from core.tracking import track
 from members.models import Address, Member, PointsKind
-from members.selectors import address_default_for_member
-from members.services.growth import member_may_buy_early
+from members.pricing import BuyerFacts, member_checkout_facts
+from members.services.growth import member_may_buy_early, tier_may_buy_early
 from members.services.points import points_refund_spent, points_spend
 from shop.errors import (
     AddressRequired,
@@ -40,7 +45,7 @@ from shop.errors import (
 )
 from shop.models import CartItem, Order, OrderLine, OrderLineAdjustment, OrderStatus
 from shop.models.orders import ORDER_MACHINE, OrderAction
-from shop.pricing import PricingContext, PricingRun, Quote, check_points_to_use, quote
+from shop.pricing import CartLine, PricingContext, PricingRun, Quote, check_points_to_use, member_facts_of, quote
 from shop.selectors import cart_snapshot_lines
 from shop.services.shipping import PackageInput, shipment_create
 
@@ -84,13 +89,17 @@ class Checkout:
     quote: Quote
     address: Address | None
     from_cart: bool
+    run: PricingRun | None = None  # the clock and the offers the quote was priced with
 
 
 def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     """Price a checkout for `member`: the one function behind preview and placement.
 
     Refuses (403 early_access_only) a product in its early-access window the member's tier may
-    not buy yet; points_to_use is checked by the points stage (shop.pricing)."""
+    not buy yet; points_to_use is checked by the points stage (shop.pricing). Reads the SKUs
+    (with their products' early-access windows) in one query and everything about the buyer
+    (tier, card, stacking settings, points balance, address) in another
+    (members.pricing.member_checkout_facts); the stages add only the campaign offers and freight."""
     check_points_to_use(data.points)
     from_cart = not data.items
     if from_cart:
@@ -102,18 +111,27 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
         raise EmptyOrder()
     lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items))
     now = timezone.now()
-    early_access_check(member_id=member.pk, product_ids={line.product_id for line in lines}, now=now)
-    address: Address | None
-    if data.address_id is not None:
-        address = Address.objects.filter(member=member, pk=data.address_id).first()
-        if address is None:
-            raise AddressRequired("收货地址不存在", code="address_not_found")
-    else:
-        address = address_default_for_member(member=member)
+    buyer = member_checkout_facts(member_id=member.pk, at=now, address_id=data.address_id)
+    _early_access_refuse(lines=lines, buyer=buyer, now=now)
+    address = buyer.address if buyer else None
+    if data.address_id is not None and address is None:
+        raise AddressRequired("收货地址不存在", code="address_not_found")
     ctx = PricingContext(member_id=member.pk, province=address.province if address else "",
                          coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))),
                          points_to_use=data.points)
-    return Checkout(quote=quote(lines, ctx, run=PricingRun(now=now)), address=address, from_cart=from_cart)
+    run = PricingRun(now=now, member=member_facts_of(buyer) if buyer else None)
+    return Checkout(quote=quote(lines, ctx, run=run), address=address, from_cart=from_cart, run=run)
+
+
+def _early_access_refuse(*, lines: list[CartLine], buyer: BuyerFacts | None, now: dt.datetime) -> None:
+    """early_access_check() on what checkout has already read: the lines' windows and the tier."""
+    open_windows = sorted({(line.product_id, line.early_access_until, line.early_access_min_tier_level)
+                           for line in lines if line.early_access_until and line.early_access_until > now})
+    for product_id, until, level in open_windows:
+        allowed = buyer is not None and tier_may_buy_early(
+            tier_level=buyer.tier_level, tier_early_access=buyer.tier_early_access, required_tier_level=level)
+        if not allowed:
+            raise _early_access_only(product_id=product_id, until=until, level=level)
 
 
 def early_access_check(*, member_id: int, product_ids: set[int], now: dt.datetime) -> None:
@@ -124,9 +142,13 @@ def early_access_check(*, member_id: int, product_ids: set[int], now: dt.datetim
                    .values_list("pk", "early_access_until", "early_access_min_tier_level"))
     for product_id, until, level in sorted(windows):
         if until is not None and not member_may_buy_early(member_id=member_id, required_tier_level=level):
-            raise EarlyAccessOnly(detail={"product_id": product_id,
-                                          "early_access_until": timezone.localtime(until).isoformat(),
-                                          "min_tier_level": level})
+            raise _early_access_only(product_id=product_id, until=until, level=level)
+
+
+def _early_access_only(*, product_id: int, until: dt.datetime, level: int | None) -> EarlyAccessOnly:
+    return EarlyAccessOnly(detail={"product_id": product_id,
+                                   "early_access_until": timezone.localtime(until).isoformat(),
+                                   "min_tier_level": level})
 
 
 def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
@@ -161,9 +183,15 @@ def order_place(*, member: Member, data: CheckoutInput,
     spent (members.services.points.points_spend, reference = order_no: a conditional UPDATE of
     the balance, so of two orders spending the same points one gets 409 points_insufficient and
     rolls back whole — order, coupons, flash and product stock); product stock is taken last,
-    SKU by SKU in id order with conditional UPDATEs, so hot rows are locked only until the commit;
-    any refusal rolls everything back. No network I/O: prepay happens in payment_prepay() after
+    SKUs locked in id order, one conditional UPDATE with its movement
+    (catalog.services.stock_reserve), so hot rows are locked only until the commit; any refusal
+    rolls everything back. A flash line the read already shows sold out, or over the member's
+    limit, is refused before anything is written (campaigns.services.flash.flash_precheck); the
+    conditional UPDATEs still decide. No network I/O: prepay happens in payment_prepay() after
     this commits.
+
+    A new order comes back with its lines, their adjustments and its (no) shipments attached as
+    written, so the caller renders it without reading it back; a replay comes back bare.
     """
     fingerprint = data.fingerprint()
     mine = Order.objects.filter(member=member)
@@ -176,42 +204,77 @@ def order_place(*, member: Member, data: CheckoutInput,
         raise AddressRequired()
     if data.expected_payable_fen is not None and data.expected_payable_fen != q.payable_fen:
         raise PriceChanged(detail={"payable_fen": q.payable_fen})
-    now = timezone.now()
+    flash = _flash_wants(q)
+    # The offers pricing read (campaigns' FlashOffer rows, typed by pricing as a protocol).
+    offers = ({k: v for k, v in checkout.run.flash_offers.items() if isinstance(v, FlashOffer)}
+              if checkout.run and checkout.run.flash_offers is not None else None)
+    ticket = None
+    if flash and offers is not None:
+        # A rush's losers are answered here, before any write: from the read, then the gate.
+        flash_precheck(member_id=member.pk, wants=flash, offers=offers)
+        ticket = flash_gate_admit(member_id=member.pk, wants=[(w.item_id, w.quantity) for w in flash],
+                                  offers=offers)
     try:
-        with transaction.atomic(durable=True):
-            order = _order_insert(member=member, checkout=checkout, data=data, now=now,
-                                  idempotency_key=idempotency_key, fingerprint=fingerprint)
-            _lines_insert(order=order, quote=q)
-            ORDER_MACHINE.record(order, action=OrderAction.PLACED, from_status="", actor=Actor.MEMBER,
-                                 data={"payable_fen": order.payable_fen})
-            # Coupons and flash stock before product stock: a lost race on either rolls all back.
-            timeout = campaign_reserve(
-                member_id=member.pk, order_id=order.pk, order_no=order.order_no,
-                coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
-                flash=_flash_wants(q), now=now)
-            if timeout is not None:  # a flash order waits as long as its session says (15 min by default)
-                order.expires_at = now + dt.timedelta(minutes=timeout)
-                Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
-            if q.points.used:
-                # Member row after the coupons, before the stock: the same order as cancel.
-                points_spend(member_id=member.pk, points=q.points.used, reference=order.order_no,
-                             note=f"订单 {order.order_no} 积分抵扣")
-            if checkout.from_cart:
-                CartItem.objects.filter(member=member, selected=True,
-                                        sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
-            # Last, so a hot SKU's row stays locked only for this statement and the commit.
-            stock_reserve(quantities={pl.line.sku_id: pl.line.quantity for pl in q.lines},
-                          reference=order.order_no)
-            track("order_placed", member_id=member.pk,
-                  properties={"order_no": order.order_no, "payable_fen": order.payable_fen,
-                              "skus": [pl.line.sku_id for pl in q.lines]})
+        order = _place(member=member, data=data, checkout=checkout, flash=flash, offers=offers,
+                       idempotency_key=idempotency_key, fingerprint=fingerprint)
     except IntegrityError:
+        if ticket:
+            ticket.give_back()
         # A concurrent request with the same key committed first.
         existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
         if existing is None:
             raise
         return existing, True
+    except (FlashSoldOut, FlashLimitExceeded):
+        if ticket:
+            ticket.forget()
+        raise
+    except BaseException:
+        if ticket:
+            ticket.give_back()
+        raise
     return order, False
+
+
+def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: list[FlashWant],
+           offers: Mapping[int, FlashOffer] | None, idempotency_key: str | None, fingerprint: str) -> Order:
+    """order_place()'s transaction; the order comes back with its lines attached as written."""
+    q = checkout.quote
+    now = timezone.now()
+    # A flash order waits as long as its session says (15 min by default), known from the offers.
+    timeouts = [offers[w.item_id].unpaid_timeout_minutes for w in flash if offers and w.item_id in offers]
+    timeout_minutes = min(timeouts, default=settings.ORDER_UNPAID_TIMEOUT_MINUTES)
+    with transaction.atomic(durable=True):
+        order = _order_insert(member=member, checkout=checkout, data=data,
+                              expires_at=now + dt.timedelta(minutes=timeout_minutes),
+                              idempotency_key=idempotency_key, fingerprint=fingerprint)
+        lines = _lines_insert(order=order, quote=q)
+        ORDER_MACHINE.record(order, action=OrderAction.PLACED, from_status="", actor=Actor.MEMBER,
+                             data={"payable_fen": order.payable_fen})
+        # Coupons and flash stock before product stock: a lost race on either rolls all back.
+        timeout = campaign_reserve(
+            member_id=member.pk, order_id=order.pk, order_no=order.order_no,
+            coupons=[CouponUse(v.coupon.coupon_id, v.discount_fen) for v in q.coupons.selected],
+            flash=flash, now=now, flash_offers=offers)
+        if timeout is not None and timeout != timeout_minutes:
+            order.expires_at = now + dt.timedelta(minutes=timeout)
+            Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
+        if q.points.used:
+            # Member row after the coupons, before the stock: the same order as cancel.
+            points_spend(member_id=member.pk, points=q.points.used, reference=order.order_no,
+                         note=f"订单 {order.order_no} 积分抵扣")
+        if checkout.from_cart:
+            CartItem.objects.filter(member=member, selected=True,
+                                    sku_id__in=[pl.line.sku_id for pl in q.lines]).delete()
+        # Last, so a hot SKU's row stays locked only for this statement and the commit.
+        stock_reserve(quantities={pl.line.sku_id: pl.line.quantity for pl in q.lines},
+                      reference=order.order_no)
+        track("order_placed", member_id=member.pk,
+              properties={"order_no": order.order_no, "payable_fen": order.payable_fen,
+                          "skus": [pl.line.sku_id for pl in q.lines]})
+    attach_prefetched(order, "lines", lines)
+    attach_prefetched(order, "shipments", [])
+    return order
 
 
 def _flash_wants(q: Quote) -> list[FlashWant]:
@@ -223,7 +286,7 @@ def _flash_wants(q: Quote) -> list[FlashWant]:
     return wants
 
 
-def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, now: dt.datetime,
+def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, expires_at: dt.datetime,
                   idempotency_key: str | None, fingerprint: str) -> Order:
     q, address = checkout.quote, checkout.address
     assert address is not None
@@ -236,24 +299,26 @@ def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, no
         points_used=q.points.used, points_fen=q.points.used_fen, buyer_remark=data.remark, applied_coupons=[
             {"id": v.coupon.coupon_id, "name": v.coupon.name, "kind": v.coupon.kind, "discount_fen": v.discount_fen}
             for v in q.coupons.selected],
-        expires_at=now + dt.timedelta(minutes=settings.ORDER_UNPAID_TIMEOUT_MINUTES),
+        expires_at=expires_at,
     )
 
 
-def _lines_insert(*, order: Order, quote: Quote) -> None:
-    for pl in quote.lines:
-        line = pl.line
-        order_line = OrderLine.objects.create(
-            order=order, sku_id=line.sku_id, product_id_snapshot=line.product_id,
-            product_name=line.product_name, sku_code=line.sku_code, spec_text=line.spec_text,
-            image_url=line.image_url, unit_price_fen=line.unit_price_fen, quantity=line.quantity,
-            goods_total_fen=pl.goods_total_fen, discount_fen=pl.discount_fen, payable_fen=pl.payable_fen,
-        )
-        OrderLineAdjustment.objects.bulk_create(
-            OrderLineAdjustment(line=order_line, stage=a.stage, label=a.label, amount_fen=a.amount_fen,
-                                reference=a.reference)
-            for a in pl.adjustments
-        )
+def _lines_insert(*, order: Order, quote: Quote) -> list[OrderLine]:
+    """The order's lines and their adjustments: two INSERTs whatever the number of lines (one when
+    nothing was discounted). Returns the lines, each with its adjustments attached."""
+    lines = OrderLine.objects.bulk_create(
+        OrderLine(order=order, sku_id=pl.line.sku_id, product_id_snapshot=pl.line.product_id,
+                  product_name=pl.line.product_name, sku_code=pl.line.sku_code, spec_text=pl.line.spec_text,
+                  image_url=pl.line.image_url, unit_price_fen=pl.line.unit_price_fen, quantity=pl.line.quantity,
+                  goods_total_fen=pl.goods_total_fen, discount_fen=pl.discount_fen, payable_fen=pl.payable_fen)
+        for pl in quote.lines)
+    per_line = [[OrderLineAdjustment(line=line, stage=a.stage, label=a.label, amount_fen=a.amount_fen,
+                                     reference=a.reference) for a in pl.adjustments]
+                for line, pl in zip(lines, quote.lines, strict=True)]
+    OrderLineAdjustment.objects.bulk_create(a for adjustments in per_line for a in adjustments)
+    for line, adjustments in zip(lines, per_line, strict=True):
+        attach_prefetched(line, "adjustments", adjustments)
+    return lines
 
 
 def order_get_for_member(*, member: Member, order_no: str) -> Order:

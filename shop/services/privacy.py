@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +27,10 @@ from django.db.models import Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from catalog.services import product_review_summary_set
 from core.privacy import mask_name, mask_phone
 from shop.models import AfterSale, AfterSalePhoto, Order, Review, ReviewPhoto, Shipment
+from shop.selectors import review_summary_counts
 from wechat.media_checks import media_checks_delete
 
 logger = logging.getLogger(__name__)
@@ -67,13 +70,21 @@ def reviews_forget_member(*, member_id: int) -> int:
     leave storage after it commits. Returns the number of photos deleted.
     """
     with transaction.atomic(durable=True):
-        Review.objects.filter(member_id=member_id).filter(Q(is_anonymous=False) | Q(has_photos=True)).update(
-            is_anonymous=True, has_photos=False)
+        shown = Review.objects.filter(member_id=member_id).filter(Q(is_anonymous=False) | Q(has_photos=True))
+        # Reviews with photos no longer count as 有图 on their product pages.
+        for product_id in sorted(set(shown.filter(has_photos=True).values_list("product_id", flat=True))):
+            transaction.on_commit(partial(_review_summary_refresh, product_id), robust=True)
+        shown.update(is_anonymous=True, has_photos=False)
         names = _photos_delete(ReviewPhoto.objects.filter(Q(review__member_id=member_id) | Q(member_id=member_id)))
         upload_names = _photos_delete(AfterSalePhoto.objects.filter(member_id=member_id, after_sale__isnull=True))
         _delete_files_after_commit(_field_storage(ReviewPhoto), names)
         _delete_files_after_commit(_field_storage(AfterSalePhoto), upload_names)
     return len(names) + len(upload_names)
+
+
+def _review_summary_refresh(product_id: int) -> None:
+    # shop.services.reviews.review_summary_refresh, which this layer may not import.
+    product_review_summary_set(product_id=product_id, values=review_summary_counts(product_id=product_id))
 
 
 def orders_anonymise_expired(*, now: dt.datetime | None = None, batch_size: int = 200) -> dict[str, int]:

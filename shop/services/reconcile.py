@@ -10,7 +10,9 @@ overwritten) and reports it:
 - a coupon template's used_count / redeemed_value_fen = its USED coupons / their discounts
   (campaigns.services.checkout.coupon_template_counts_reconcile);
 - a member's paid_order_count / paid_total_fen = their paid orders not refunded in full / what
-  those orders paid minus what was refunded.
+  those orders paid minus what was refunded;
+- a product's rating summary (review_count, review_rating_sum, review_with_photos,
+  review_positive) = its published reviews, their stars, those with photos, those with 4–5★.
 
 The distributors' commission balances are checked in the same run
 (campaigns.services.settlement.commission_balances_reconcile): each snapshot bucket against the sum
@@ -38,13 +40,15 @@ from django.utils import timezone
 from campaigns.services.checkout import coupon_template_counts_reconcile
 from campaigns.services.settlement import BalanceDrift, commission_balances_reconcile
 from catalog.models import Product
-from catalog.services import product_sales_count_repair
+from catalog.services import REVIEW_SUMMARY_FIELDS, product_review_summary_repair, product_sales_count_repair
 from core.counters import CounterDrift
 from members.models import Member
 from members.services.purchases import member_purchase_totals_repair
 from shop.models import AfterSaleEvent, Order, OrderEvent, OrderLine, RefundState
 from shop.models.aftersales import AfterSaleAction
 from shop.models.orders import OrderAction
+from shop.models.reviews import ReviewEvent
+from shop.selectors import review_summary_expected
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ def counters_reconcile(*, now: dt.datetime | None = None, batch_size: int | None
     report.drifts += drifts
     report.skipped += skipped
     _member_totals(report, batch=batch)
+    _review_summaries(report, quiet_since=quiet_since, batch=batch)
     report.commission_drifts = commission_balances_reconcile(batch_size=batch)
     if report.drifts:
         logger.error("counters reconcile: %d counter(s) drifted", len(report.drifts))
@@ -112,6 +117,28 @@ def _recently_moved_products(since: dt.datetime) -> set[int]:
     orders = (Q(order__in=paid_or_refunded.values("order_id"))
               | Q(order__in=refunded_at_zero.values("after_sale__order_id")))
     return set(OrderLine.objects.filter(orders).values_list("product_id_snapshot", flat=True).distinct())
+
+
+def _review_summaries(report: CountersReport, *, quiet_since: dt.datetime, batch: int) -> None:
+    """Each product's rating summary against its published reviews; a product with a review
+    changed since `quiet_since` is left for the next run (its after-commit refresh may be in flight)."""
+    busy = set(ReviewEvent.objects.filter(created_at__gte=quiet_since).values_list("review__product_id", flat=True))
+    after = 0
+    while True:
+        rows = list(Product.objects.filter(pk__gt=after).order_by("pk")
+                    .annotate(expected=review_summary_expected())
+                    .values_list("pk", *REVIEW_SUMMARY_FIELDS, "expected")[:batch])
+        if not rows:
+            return
+        after = rows[-1][0]
+        for pk, count, stars, with_photos, positive, expected in rows:
+            if pk in busy:
+                report.skipped += 1
+                continue
+            want = expected or {"count": 0, "stars": 0, "with_photos": 0, "positive": 0}
+            report.drifts += product_review_summary_repair(
+                product_id=pk, recorded=(count, stars, with_photos, positive),
+                expected=(want["count"], want["stars"], want["with_photos"], want["positive"]))
 
 
 def _member_totals(report: CountersReport, *, batch: int) -> None:

@@ -41,6 +41,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -51,6 +52,7 @@ from django.db.models import Case, Exists, F, FileField, OuterRef, Q, When
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.services import product_review_summary_set
 from core.audit import Actor
 from core.db import require_transaction
 from core.errors import Conflict, ValidationFailed
@@ -78,7 +80,7 @@ from shop.models.reviews import (
     ReviewAction,
     ReviewEvent,
 )
-from shop.selectors import PHOTO_SHOWN_TO_ALL
+from shop.selectors import PHOTO_SHOWN_TO_ALL, review_summary_counts
 from wechat.errors import WechatApiError
 from wechat.media_checks import media_check_create, media_checks_delete
 from wechat.media_kinds import MediaKind
@@ -225,6 +227,22 @@ def _refresh_has_photos(review: Review) -> None:
     if has != review.has_photos:
         review.has_photos = has
         review.save(update_fields=["has_photos"])
+        review_summary_after_commit(product_ids=[review.product_id])
+
+
+def review_summary_refresh(*, product_id: int) -> None:
+    """Recompute the product's rating summary (catalog's Product.review_* fields, what the product
+    page shows) from its published reviews: one aggregate and one UPDATE. Idempotent; the last
+    refresh after concurrent changes reads them all, and the nightly counters reconcile repairs
+    anything a crash left behind."""
+    product_review_summary_set(product_id=product_id, values=review_summary_counts(product_id=product_id))
+
+
+def review_summary_after_commit(*, product_ids: Sequence[int]) -> None:
+    """review_summary_refresh() for these products once the caller's transaction commits (at once
+    outside one): a review change reaches the product page when it is visible to everyone."""
+    for product_id in sorted(set(product_ids)):
+        transaction.on_commit(partial(review_summary_refresh, product_id=product_id), robust=True)
 
 
 # --- moderation ---------------------------------------------------------------------------------
@@ -326,6 +344,7 @@ def review_create(*, member: Member, line_id: int, rating: int, content: str = "
                                   note=_moderation_note(moderation))
             if review.status == ReviewStatus.PUBLISHED:
                 _reward_review(review)
+                review_summary_after_commit(product_ids=[review.product_id])
             track("review_created", member_id=member.pk,
                   properties={"review_id": review.pk, "product_id": review.product_id, "rating": rating,
                               "photos": len(ids), "status": review.status})
@@ -422,6 +441,8 @@ def review_transition(*, review_id: int, to: str, followup: bool = False, actor:
         _reward_review(review)
     elif changed and to == ReviewStatus.HIDDEN:
         _take_back_review_reward(review)
+    if changed:
+        review_summary_after_commit(product_ids=[review.product_id])
     return review, changed
 
 
@@ -579,5 +600,6 @@ def review_auto_positive(*, now: dt.datetime | None = None, batch_size: int = 20
                             note=f"收货 {settings.REVIEW_AUTO_POSITIVE_DAYS} 天未评价，系统默认好评")
                 for review in reviews
             ])
+            review_summary_after_commit(product_ids=[review.product_id for review in reviews])
             created += len(reviews)
     return created

@@ -1,8 +1,10 @@
 """The console in a real browser: Debian's headless Chromium, driven by Playwright, against a live server.
 
 A superuser signs in, opens the home page and a list and a change page of every job, and sees the
-job sidebar; no page asks another host for anything (fonts, scripts, charts are all served by the
-mall). CONSOLE_SCREENSHOTS=docs/screenshots keeps a picture of each page (docs/console.md).
+job sidebar; then an operator of each role signs in, sees its own jobs only, opens its pages and
+gets a 403 on another role's. No page asks another host for anything (fonts, scripts, charts are
+all served by the mall). CONSOLE_SCREENSHOTS=docs/screenshots keeps a picture of each page
+(docs/console.md): every job as the superuser sees it, and as 客服 and 财务 see theirs.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from analytics.admin.dashboard import TODO
 from analytics.models import Event
+from campaigns.models.distribution import EntryReason
+from campaigns.services.commissions import Moves, ledger_move
+from campaigns.services.withdrawals import withdrawal_request
 from shop.models import OrderStatus
+from tests.admin.support_roles import PASSWORD, SIDEBARS, staff_in
 from tests.builders import lines_of, order_up_to, requested_after_sale
-from tests.campaigns.support_distribution import distributor
+from tests.campaigns.support_distribution import distributor, near_member
 from tests.factories import CouponTemplateFactory
 from tests.shop.support_reviews import make_review
 
@@ -135,3 +142,90 @@ def test_a_superuser_walks_every_job_and_nothing_leaves_the_mall(live_server, co
     assert current == "后台用户"  # the last page opened, marked in its section
     assert foreign == []
     assert failed == [] and errors == []
+
+
+def role_pages(rows, withdrawal) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Per role: the pages of its jobs it opens (home, a list and a change page per job) and a page of
+    another role's job it must be refused."""
+    def change(name: str, obj) -> str:
+        return reverse(f"admin:{name}_change", args=[obj.pk])
+
+    home = [("home", reverse("admin:index"))]
+    orders = [("orders-list", reverse("admin:shop_order_changelist") + "?status__exact=paid"),
+              ("orders-change", change("shop_order", rows["order"]))]
+    after_sales = [("aftersales-list", reverse("admin:shop_aftersale_changelist")),
+                   ("aftersales-change", change("shop_aftersale", rows["after_sale"]))]
+    members = [("members-list", reverse("admin:members_member_changelist")),
+               ("members-change", change("members_member", rows["member"]))]
+    return {
+        "客服": {"own": [*home, *orders, *after_sales, *members,
+                        ("content-list", reverse("admin:shop_review_changelist") + "?queue=pending"),
+                        ("content-change", change("shop_review", rows["review"]))],
+                "forbidden": [("catalog-list", reverse("admin:catalog_product_changelist"))]},
+        "财务": {"own": [*home, *orders, *after_sales, *members,
+                        ("distribution-list", reverse("admin:campaigns_withdrawal_changelist")),
+                        ("distribution-change", change("campaigns_withdrawal", withdrawal)),
+                        ("settings-list", reverse("admin:payments_paymentnotification_changelist"))],
+                "forbidden": [("campaigns-list", reverse("admin:campaigns_coupontemplate_changelist"))]},
+        "运营": {"own": [*home, ("catalog-change", change("catalog_product", rows["product"])),
+                        ("campaigns-change", change("campaigns_coupontemplate", rows["coupon"]))],
+                "forbidden": [("aftersales-list", reverse("admin:shop_aftersale_changelist"))]},
+        "仓库": {"own": [*home, *orders, ("catalog-list", reverse("admin:catalog_sku_changelist"))],
+                "forbidden": [("members-list", reverse("admin:members_member_changelist"))]},
+    }
+
+
+def test_each_role_sees_its_jobs_and_is_refused_another_roles_page(live_server, console_rows, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    shots = os.environ.get("CONSOLE_SCREENSHOTS")
+    approved = console_rows["distributor"]
+    with transaction.atomic():
+        ledger_move(distributor_id=approved.pk, reason=EntryReason.SETTLED, reference="seed",
+                    moves=Moves(available_fen=5000))
+    withdrawal, _ = withdrawal_request(member=near_member(approved), amount_fen=1000)
+    for role in SIDEBARS:
+        staff_in(role)
+    plan = role_pages(console_rows, withdrawal)
+    server = urlsplit(live_server.url).netloc
+    foreign: list[str] = []
+    seen: dict[str, list[str]] = {}
+    refused: dict[str, list[int]] = {}
+    unexpected: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        for role, pages_of_role in plan.items():
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            page = context.new_page()
+            page.on("request", lambda request: foreign.append(request.url)
+                    if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
+                    else None)
+            page.goto(f"{live_server.url}{reverse('admin:login')}")
+            page.fill("#id_username", f"op-{role}")
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")
+            seen[role] = [page.inner_text(".console-home a"), *[
+                text.split("\n")[0].strip() for text in page.locator("#nav-sidebar summary").all_inner_texts()]]
+            for name, path in pages_of_role["own"]:
+                response = page.goto(f"{live_server.url}{path}", wait_until="load" if shots else "domcontentloaded")
+                if response is None or response.status != 200:
+                    unexpected.append(f"{role} {path} {response.status if response else None}")
+                if shots and role in ("客服", "财务"):
+                    Path(shots).mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(Path(shots) / f"console-{ROLE_SLUGS[role]}-{name}.png"))
+            refused[role] = []
+            for _, path in pages_of_role["forbidden"]:
+                response = page.goto(f"{live_server.url}{path}", wait_until="domcontentloaded")
+                refused[role].append(response.status if response else 0)
+                assert "没有权限" in page.content()
+            context.close()
+        browser.close()
+
+    assert seen == {role: SIDEBARS[role] for role in plan}
+    assert refused == {role: [403] for role in plan}
+    assert unexpected == []
+    assert foreign == []
+
+
+ROLE_SLUGS = {"客服": "service", "财务": "finance", "运营": "operations", "仓库": "warehouse"}

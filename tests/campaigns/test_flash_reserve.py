@@ -349,7 +349,8 @@ def test_offers_are_only_items_of_enabled_sessions_running_now():
     session = running.session
     assert offers == {running.pk: FlashOffer(
         item_id=running.pk, session_id=session.pk, sku_id=running.sku_id, flash_price_fen=1990,
-        per_member_limit=3, unpaid_timeout_minutes=10, starts_at=session.starts_at, ends_at=session.ends_at)}
+        per_member_limit=3, unpaid_timeout_minutes=10, starts_at=session.starts_at, ends_at=session.ends_at,
+        stock_left=20)}
     assert flash_offers(item_ids=[], now=now) == {}
 
 

@@ -52,6 +52,9 @@ def test_the_permission_editor_names_permissions_in_chinese(admin_client, admin_
     assert "商城 | 订单 | 新增订单" in options and "商城 | 订单 | 查看订单" in options
     assert "营销活动 | 秒杀商品 | 可确认低于成本价的活动价" in options  # a custom permission keeps its name
     assert not [option for option in options if "Can " in option]
+    assert "登录保护 | 登录失败记录 | 删除登录失败记录" in options
+    assert "两步验证 | 两步验证设备 | 查看两步验证设备" in options
+    assert not [option for option in options if "TOTP device" in option or "Axes" in option]
     assert "Can " not in page(admin_client.get(reverse("admin:auth_user_change", args=[admin_user.pk])))
 
 

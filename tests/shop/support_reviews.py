@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from shop.models import OrderLine, Review, ReviewPhoto, ReviewStatus
 from shop.models.reviews import REVIEW_PHOTO_MEDIA_KIND
+from shop.services.reviews import review_summary_refresh
 from wechat.models import MediaCheck, MediaCheckStatus
 
 
@@ -61,4 +62,5 @@ def make_review(line: OrderLine, *, rating: int = 5, content: str = "不错", st
             kind=REVIEW_PHOTO_MEDIA_KIND, object_id=photo.pk, member_id=review.member_id, openid=review.member.openid,
             media_name=name, status=MediaCheckStatus.PASS, trace_id=f"trace-{photo.pk}")
         photo.save(update_fields=["media_check"])
+    review_summary_refresh(product_id=review.product_id)  # as the service does after its commit
     return review

@@ -7,12 +7,16 @@ import datetime as dt
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from catalog.models import Product
+from catalog.services import REVIEW_SUMMARY_FIELDS
 from shop.models import ReviewStatus
-from shop.services.reviews import review_set_featured
+from shop.services.reconcile import counters_reconcile
+from shop.services.reviews import review_set_featured, review_transition
 from tests.builders import buyer, received_order
 from tests.factories import SkuFactory
 from tests.shop.support_reviews import make_review
@@ -144,6 +148,28 @@ def test_rating_summary_rounds_half_up_and_counts_bad_ones(api_client, product_l
     rating = api_client.get(f"/api/v1/products/{product.pk}/").json()["rating"]
 
     assert rating == {"count": 4, "average": "3.8", "with_photos": 0, "positive_rate": 75}
+
+
+def test_the_summary_follows_a_review_hidden_and_the_reconcile_repairs_a_drift(api_client, product_lines,
+                                                                              django_capture_on_commit_callbacks):
+    # given two published reviews, one of them then hidden by an operator
+    product, lines = product_lines
+    make_review(lines[0], rating=5, photos=1)
+    hidden = make_review(lines[1], rating=2)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        review_transition(review_id=hidden.pk, to=ReviewStatus.HIDDEN)
+
+    # then the page counts only the published one (the refresh ran after the commit)
+    summary = {"count": 1, "average": "5.0", "with_photos": 1, "positive_rate": 100}
+    assert api_client.get(f"/api/v1/products/{product.pk}/").json()["rating"] == summary
+
+    # and a summary knocked out of line is put back by the nightly reconcile, past its quiet window
+    Product.objects.filter(pk=product.pk).update(review_count=7, review_positive=0)
+    later = timezone.now() + dt.timedelta(minutes=settings.COUNTERS_RECONCILE_QUIET_MINUTES + 1)
+    report = counters_reconcile(now=later)
+    review_drifts = [(d.counter, d.recorded, d.expected) for d in report.drifts if ".review_" in d.counter]
+    assert review_drifts == [("catalog.Product.review_count", 7, 1), ("catalog.Product.review_positive", 0, 1)]
+    assert Product.objects.values_list(*REVIEW_SUMMARY_FIELDS).get(pk=product.pk) == (1, 5, 1, 1)
 
 
 def test_product_without_reviews_has_an_empty_summary(api_client, product_lines):

@@ -4,6 +4,9 @@ The password is stored in var/demo_operator_password (mode 600) and printed, so 
 ran `make run` can log in to /admin/. It is never reset behind the operator's back: if the user
 exists and the file is there, nothing changes. Production creates operators with
 `createsuperuser`, not with this.
+
+The demo's role operators (kefu 客服, caiwu 财务, cangku 仓库, yunying 运营: shop.demo.aftersales), made
+without a password by the demo loader, get the same password, so each role's console can be tried.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Command(BaseCommand):
         user = user_model.objects.filter(username=username).first()
         if user is not None and path.exists():
             self.stdout.write(f"operator {username} exists; password in {path}")
+            self._role_operators(path.read_text().strip())
             return
         password = path.read_text().strip() if path.exists() else secrets.token_urlsafe(12)
         if user is None:
@@ -47,3 +51,11 @@ class Command(BaseCommand):
         path.write_text(password + "\n")
         path.chmod(0o600)
         self.stdout.write(f"password stored in {path}")
+        self._role_operators(password)
+
+    def _role_operators(self, password: str) -> None:
+        for user in get_user_model().objects.filter(is_staff=True, is_superuser=False, groups__isnull=False).distinct():
+            if not user.has_usable_password():
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                self.stdout.write(f"role operator {user.get_username()} has the same password")

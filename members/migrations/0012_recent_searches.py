@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0010_member_purchase_refund'),
+        ('members', '0011_member_phone_and_export_permissions'),
     ]
 
     operations = [

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0002_product_sales_base'),
+        ('catalog', '0003_product_review_summary'),
     ]
 
     operations = [

@@ -9,8 +9,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0007_distribution'),
-        ('catalog', '0003_search_index'),
-        ('shop', '0015_member_photos_media_checked'),
+        ('catalog', '0004_search_index'),
+        ('shop', '0017_second_approval_and_export_permissions'),
     ]
 
     operations = [
