@@ -11,7 +11,7 @@ help:
 	@echo "make test    ruff, mypy, import-linter and the whole pytest suite on a real PostgreSQL"
 	@echo "make test-quick  the inner loop: ruff and pytest without the slow tests (transactional tests, whole stories)"
 	@echo "make lint    ruff, mypy and import-linter only"
-	@echo "make bench   the benchmarks (bench/)"
+	@echo "make bench   the benchmarks (bench/), then search quality and speed (bench/search.py)"
 	@echo "make fix     ruff's safe autofixes"
 	@echo "make demo-data  load the demo catalogue, members and orders (idempotent)"
 
@@ -40,7 +40,7 @@ fix: bootstrap
 
 bench: bootstrap
 	@if [ -f bench/run.py ]; then $(PY) bench/run.py; \
-	elif [ -f bench/__main__.py ]; then $(PY) -m bench; \
+	elif [ -f bench/__main__.py ]; then $(PY) -m bench && $(PY) -m bench.search; \
 	else echo "make bench: no bench/run.py or bench/__main__.py yet" >&2; exit 1; fi
 
 demo-data: bootstrap

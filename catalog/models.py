@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -226,3 +227,116 @@ class StockMovement(models.Model):
                 name="stock_release_once_per_order",
             ),
         ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Search (catalog.search): the index, its vocabulary, and what operators tune it with
+
+
+class SearchDocument(models.Model):
+    """What product search matches and ranks a product by, rebuilt by catalog.search.index each
+    time the product (or its category, or its SKUs' specs) changes.
+
+    `document` holds the product's words, each also as pinyin and initials, weighted A (name),
+    B (category, tags, brand), C (subtitle), D (specs, two-character pieces). `text` is the
+    normalised name, subtitle and category: the trigram fallback for a query no word matches.
+    """
+
+    product = models.OneToOneField(Product, verbose_name="商品", on_delete=models.CASCADE, primary_key=True,
+                                   related_name="search_document")
+    document = SearchVectorField()
+    text = models.TextField(default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "商品搜索索引"
+        verbose_name_plural = "商品搜索索引"
+        indexes = [
+            GinIndex(fields=["document"], name="search_document_gin"),
+            GinIndex(fields=["text"], name="search_text_trgm", opclasses=["gin_trgm_ops"]),
+        ]
+
+
+class SearchTerm(models.Model):
+    """A word of the catalogue's search documents with its spellings: what suggestions complete,
+    what pinyin and initials resolve to, and what a mistyped word is corrected to (trigrams)."""
+
+    term = models.CharField("词", max_length=64, unique=True)
+    pinyin = models.CharField("拼音", max_length=256)
+    initials = models.CharField("首字母", max_length=64)
+    product_count = models.PositiveIntegerField("商品数", default=0)
+    # A word of the catalogue (brand, category, spec value, synonym) that jieba's own dictionary
+    # may not have: every process teaches these to jieba before cutting a query.
+    is_catalogue_word = models.BooleanField("商品词", default=False)
+
+    class Meta:
+        verbose_name = "搜索词库"
+        verbose_name_plural = "搜索词库"
+        indexes = [
+            models.Index(fields=["term"], name="search_term_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["pinyin"], name="search_pinyin_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["initials"], name="search_initials_prefix", opclasses=["varchar_pattern_ops"]),
+            GinIndex(fields=["pinyin"], name="search_pinyin_trgm", opclasses=["gin_trgm_ops"]),
+            GinIndex(fields=["term"], name="search_term_trgm", opclasses=["gin_trgm_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class SearchSynonym(models.Model):
+    """Words a shopper means the same thing by (纸尿裤 尿不湿 尿片): a query for any one finds
+    products named with any other. Applied when searching, so a change works at once."""
+
+    words = ArrayField(models.CharField(max_length=32), verbose_name="同义词", help_text="两个或以上，用空格或逗号分隔")
+    is_active = models.BooleanField("启用", default=True)
+    note = models.CharField("备注", max_length=100, blank=True, default="")
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "搜索同义词"
+        verbose_name_plural = "搜索同义词"
+        ordering = ["-id"]
+        indexes = [GinIndex(fields=["words"], name="search_synonym_words")]
+
+    def __str__(self) -> str:
+        return " = ".join(self.words)
+
+
+class SearchHotWord(models.Model):
+    """A word an operator pins to the top of the search page's 热门搜索."""
+
+    word = models.CharField("热词", max_length=32)
+    sort = models.PositiveIntegerField("排序", default=0, help_text="数字越小越靠前")
+    is_active = models.BooleanField("显示", default=True)
+    highlight = models.BooleanField("醒目显示", default=False, help_text="在小程序中以高亮样式显示")
+
+    class Meta:
+        verbose_name = "搜索热词"
+        verbose_name_plural = "搜索热词"
+        ordering = ["sort", "id"]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class SearchQueryStat(models.Model):
+    """How often a normalised query was searched on a Shanghai day, and how often it found nothing:
+    the source of the hot words and of the console's 无结果搜索 report. No member is recorded."""
+
+    day = models.DateField("日期")
+    query = models.CharField("搜索词", max_length=64)
+    searches = models.PositiveIntegerField("搜索次数", default=0)
+    zero_result_searches = models.PositiveIntegerField("无结果次数", default=0)
+    last_result_count = models.PositiveIntegerField("最近结果数", default=0)
+    last_searched_at = models.DateTimeField("最近搜索时间")
+
+    class Meta:
+        verbose_name = "搜索记录"
+        verbose_name_plural = "搜索记录"
+        ordering = ["-day", "-searches"]
+        constraints = [models.UniqueConstraint(fields=["day", "query"], name="search_stat_one_per_day")]
+        indexes = [models.Index(fields=["day", "-searches"], name="search_stat_day_top")]
+
+    def __str__(self) -> str:
+        return self.query

@@ -16,6 +16,7 @@ from import_export.fields import Field
 from import_export.instance_loaders import CachedInstanceLoader
 
 from catalog.models import Category, Product, Sku, StockMovement
+from catalog.search.index import search_document_refresh
 from catalog.services import product_refresh_denormalised, stock_ensure_row, stock_set
 from catalog.specs import specs_from_text, specs_to_text
 from core.resources import YuanWidget
@@ -289,3 +290,5 @@ class SkuResource(resources.ModelResource):
             return
         for product_id in sorted(self._touched_products):
             product_refresh_denormalised(product_id=product_id)
+        # Names, specs and categories may have changed: search finds them as imported.
+        search_document_refresh(product_ids=self._touched_products)

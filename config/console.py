@@ -203,9 +203,16 @@ NAVIGATION: tuple[Section, ...] = (
         Page("行为事件", "admin:analytics_event_changelist", "analytics.event"),
     ), roles={OPS: VIEW, FINANCE: VIEW}),
     Section("content", "内容", (
+        Page("页面装修", "admin:shop_storepage_changelist", "shop.storepage"),
+        Page("页面模块", "admin:shop_pageblock_changelist", "shop.pageblock"),
         Page("全部评价", "admin:shop_review_changelist", "shop.review", roles={OPS: MANAGE, SERVICE: OPERATE}),
         todo_page("reviews_to_moderate", roles={OPS: MANAGE, SERVICE: OPERATE}),
         Page("图片安全检测", "admin:wechat_mediacheck_changelist", "wechat.mediacheck"),
+        Page("搜索同义词", "admin:catalog_searchsynonym_changelist", "catalog.searchsynonym"),
+        Page("搜索热词", "admin:catalog_searchhotword_changelist", "catalog.searchhotword"),
+        Page("无结果搜索", "admin:catalog_searchquerystat_changelist", "catalog.searchquerystat",
+             {"result": "none", "days": "7"}),
+        Page("搜索记录", "admin:catalog_searchquerystat_changelist", "catalog.searchquerystat"),
     ), roles={OPS: MANAGE}),
     Section("settings", "设置", (
         Page("定时任务", "admin:django_celery_beat_periodictask_changelist", "django_celery_beat.periodictask"),

@@ -22,6 +22,7 @@ from members.models import (
     MemberToken,
     PointsEntry,
     PointsLot,
+    RecentSearch,
     SignIn,
     Tier,
     TierChange,
@@ -158,3 +159,9 @@ def member_export_sections(*, member: Member) -> dict[str, Any]:
         "subscriptions": list(SubscribeConsent.objects.filter(member_id=member.pk).order_by("template_key").values(
             "template_key", "credits", "accepted_total", "last_result", "last_result_at")),
     }
+
+
+def recent_searches_for_member(*, member: Member, limit: int = 20) -> list[str]:
+    """The member's recent searches, newest first (one query)."""
+    return list(RecentSearch.objects.filter(member_id=member.pk).order_by("-searched_at", "-id")
+                .values_list("query", flat=True)[:limit])

@@ -189,3 +189,8 @@ class FavouriteNotFound(NotFound):
 class FootprintNotFound(NotFound):
     code = "footprint_not_found"
     message = "浏览记录不存在"
+
+
+class StorePageNotFound(NotFound):
+    code = "page_not_found"
+    message = "页面不存在或未启用"

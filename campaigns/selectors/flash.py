@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import IntegerField, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -193,3 +193,14 @@ def _item_view(row: Mapping[str, Any], *, held: dict[int, int], member_id: int |
         stock_total=total, stock_left=left, sold_percent=percent, per_member_limit=limit,
         my_remaining=None if member_id is None else max(limit - held.get(row["pk"], 0), 0),
     )
+
+
+def flash_prices_now(*, product_ids: Sequence[int], now: dt.datetime) -> dict[int, int]:
+    """product_id -> the lowest flash price of its items with stock left in an enabled session
+    running at `now` (what a product card shows as 秒杀价). One query."""
+    if not product_ids:
+        return {}
+    rows = (FlashItem.objects.filter(sku__product_id__in=list(product_ids), stock_left__gt=0, session__is_active=True,
+                                     session__starts_at__lte=now, session__ends_at__gt=now)
+            .values("sku__product_id").annotate(lowest=Min("flash_price_fen")).values_list("sku__product_id", "lowest"))
+    return dict(rows)

@@ -23,6 +23,7 @@ from import_export.admin import ImportExportMixin
 from catalog.admin.forms import CategoryForm, ProductForm, ProductImageForm, SkuForm, StockAdjustForm
 from catalog.models import Category, Product, ProductImage, Sku, StockMovement
 from catalog.resources import SkuResource
+from catalog.search.index import category_product_ids, search_document_refresh
 from catalog.selectors import LOW_STOCK_BELOW, sku_low_stock_q
 from catalog.services import product_refresh_denormalised, product_set_shelf, stock_adjust, stock_ensure_row
 from catalog.specs import specs_to_text
@@ -79,6 +80,11 @@ class CategoryAdmin(admin.ModelAdmin):
     @admin.display(description="商品数", ordering="_products")
     def product_count(self, obj: Category) -> int:
         return obj._products  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Category names are searchable words of their products (and of their children's).
+        search_document_refresh(product_ids=category_product_ids(category=form.instance))
 
     def get_inlines(self, request: HttpRequest, obj: Category | None) -> list[Any]:
         # Children hang only under a top-level category: there is no third level.
@@ -260,8 +266,10 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        # min_price_fen is derived from the SKUs just saved; recompute it in the same transaction.
+        # min_price_fen is derived from the SKUs just saved; recompute it in the same transaction,
+        # and the search document too, so the product is found under its new name once this commits.
         product_refresh_denormalised(product_id=form.instance.pk)
+        search_document_refresh(product_ids=[form.instance.pk])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors
 from catalog.models import Product, ProductTag
+from catalog.search.query import product_search_ids
 from core.api.cache import cached_public_get
 from core.api.media import ImageUrlField, media_url
 from core.money import yuan
@@ -75,7 +76,8 @@ class ProductFilter(django_filters.FilterSet):
     price_min = IdOrFenFilter(field_name="min_price_fen", lookup_expr="gte", label="最低价（分）")
     price_max = IdOrFenFilter(field_name="min_price_fen", lookup_expr="lte", label="最高价（分）")
     tag = django_filters.ChoiceFilter(choices=ProductTag.choices, method="filter_tag", label="标签")
-    q = TextFilter(method="filter_keyword", label="关键词")
+    q = TextFilter(method="filter_keyword",
+                   label="关键词（分词、拼音、同义词、错别字；按相关度排序请用 /search/products）")
     ordering = django_filters.OrderingFilter(
         fields=(("sales_count", "sales"), ("min_price_fen", "price"), ("created_at", "newest")),
         label="排序：sales / -sales / price / -price / newest / -newest",
@@ -92,8 +94,13 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(tags__contains=[value])
 
     def filter_keyword(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
+        """Products the search finds (words, pinyin, synonyms, typos: catalog.search), or whose name
+        or subtitle holds the text as typed. Ranked results are /search/products."""
         value = value.strip()[:50]
-        return queryset.filter(Q(name__icontains=value) | Q(subtitle__icontains=value)) if value else queryset
+        if not value:
+            return queryset
+        return queryset.filter(Q(pk__in=product_search_ids(query=value)) | Q(name__icontains=value)
+                               | Q(subtitle__icontains=value))
 
 
 class ProductCardOutput(serializers.Serializer):

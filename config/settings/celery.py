@@ -68,6 +68,14 @@ PERIODIC_TASKS += [
      "crontab": {"minute": "45", "hour": "3"}, "queue": "default", "expires_seconds": 7200},
 ]
 
+# Search: every product's search document rebuilt and the vocabulary recounted, repairing what a
+# change outside the console (a bulk update) left stale; the console keeps it current in between.
+PERIODIC_TASKS += [
+    {"name": "search.rebuild", "label": "商品搜索索引重建",
+     "task": "catalog.tasks.rebuild_search_index",
+     "crontab": {"minute": "15", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
+]
+
 # Shipping: the sweep that re-queues due WeChat shipping-info uploads (nothing is lost with a
 # worker), and the tracking refresh that caches checkpoints on packages in transit.
 PERIODIC_TASKS += [

@@ -55,6 +55,16 @@ SPECTACULAR_SETTINGS = {
         "GroupBuyStatusEnum": "campaigns.models.GroupBuyStatus",
         "GroupBuySeatStatusEnum": "campaigns.models.SeatStatus",
         "GroupBuySeatRoleEnum": "campaigns.models.SeatRole",
+        "ProductTagEnum": "catalog.models.ProductTag",
+        "PageBlockKindEnum": "shop.models.BlockKind",
+        "PageLinkKindEnum": "shop.models.LinkKind",
+        "PageProductRuleEnum": "shop.models.ProductRule",
+        "SearchSuggestionKindEnum": "catalog.search.query.SuggestionKind",
+        "SearchSortEnum": "catalog.search.query.SearchSort",
+        # campaigns.selectors.coupons.CENTRE_STATE_LABELS, which the coupon centre and the home page show
+        "CouponCentreStateEnum": [("claimable", "立即领取"), ("claimed", "已领取"), ("sold_out", "已抢光"),
+                                  ("budget_exhausted", "已发完"), ("not_eligible", "不可领取")],
+        "FlashSessionStateEnum": ["upcoming", "running", "ended"],
     },
 }
 

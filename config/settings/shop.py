@@ -58,3 +58,7 @@ ORDER_PII_RETENTION_DAYS = env_int("ORDER_PII_RETENTION_DAYS", 1096)
 # refund the orders (called after commit with the order ids; the expiry job sweeps what a failed
 # hook left).
 GROUP_BUY_FAILED_HOOKS = ["shop.services.groupbuy.group_buy_orders_refund"]
+
+# Decorated pages (GET /api/v1/pages/{key}): a resolved page is served from the cache for at most
+# this long (prices and stock on its cards may lag by that much); an operator's save shows at once.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 30)

@@ -1,4 +1,4 @@
-"""The console frame's template tags: the job sidebar and breadcrumbs (config.console.NAVIGATION)."""
+"""The console frame's template tags: the job sidebar and breadcrumbs (config.console.NAVIGATION), and yuan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django import template
 
 from config.console import breadcrumbs_for, navigation_for
 from config.signin import may_use_two_factor
+from core.money import yuan
 from core.privacy import console_phone
 
 register = template.Library()
@@ -43,3 +44,9 @@ def console_two_factor(context: template.Context) -> bool:
     request = context.get("request")
     return bool(request is not None and request.user.is_active and request.user.is_staff
                 and may_use_two_factor(request.user))
+
+
+@register.filter
+def fen_yuan(fen: int | None) -> str:
+    """An amount in fen as yuan with two decimals (12990 → "129.90"); "—" for none."""
+    return "—" if fen is None else yuan(fen)

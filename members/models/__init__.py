@@ -18,6 +18,7 @@ from .cards import (
 from .growth import GrowthEntry, GrowthReason, GrowthRule, TierChange
 from .identity import Address, DeletedIdentity, Gender, Member, MemberToken
 from .points import AdjustmentStatus, PointsAdjustment, PointsAllocation, PointsEntry, PointsKind, PointsLot
+from .searches import RecentSearch
 from .segmentation import MemberAudit, MemberAuditAction, MemberCategoryPurchase, MemberPurchaseRefund, RfmThresholds
 from .segments import MemberTag, Segment, SegmentMember, Tag
 from .signin import SignIn, SignInReward
@@ -30,6 +31,6 @@ __all__ = [
     "Gender", "GrowthEntry", "GrowthReason", "GrowthRule", "Member", "MemberAudit", "MemberAuditAction", "MemberCard",
     "MemberCardPeriod", "MemberCategoryPurchase", "MemberPurchaseRefund",
     "MemberPriceSettings", "MemberTag", "MemberToken", "PointsAdjustment", "PointsAllocation", "PointsEntry",
-    "PointsKind", "PointsLot", "RfmThresholds", "Segment", "SegmentMember", "SignIn", "SignInReward",
+    "PointsKind", "PointsLot", "RecentSearch", "RfmThresholds", "Segment", "SegmentMember", "SignIn", "SignInReward",
     "StackingPolicy", "Tag", "Tier", "TierChange",
 ]

@@ -48,6 +48,7 @@ from .profile import (
     member_unblock,
 )
 from .purchases import member_record_purchase
+from .searches import recent_search_record, recent_searches_clear
 from .segments import (
     member_record_category_purchase,
     segment_evaluate,
@@ -60,6 +61,7 @@ from .segments import (
 from .signin import signin_today
 
 __all__ = [
+    "recent_search_record", "recent_searches_clear",
     "address_create", "address_delete", "address_update", "card_purchase_create", "card_purchase_mark_paid",
     "card_purchase_prepay", "card_purchases_cancel_expired", "growth_adjust", "growth_award", "growth_for_payment",
     "growth_reverse", "growth_reverse_for_refund", "member_birthday_change_by_operator", "member_card_active",

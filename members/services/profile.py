@@ -34,6 +34,7 @@ from members.models import (
     MemberCategoryPurchase,
     MemberTag,
     MemberToken,
+    RecentSearch,
     SegmentMember,
 )
 from members.selectors import identity_hash
@@ -176,6 +177,7 @@ def member_delete_account(*, member_id: int, operator: AbstractBaseUser | None =
         SegmentMember.objects.filter(member_id=member.pk).delete()
         MemberCategoryPurchase.objects.filter(member_id=member.pk).delete()
         SubscribeConsent.objects.filter(member_id=member.pk).delete()
+        RecentSearch.objects.filter(member_id=member.pk).delete()
         MessageLog.objects.filter(member_id=member.pk).exclude(openid="").update(openid="")
         MemberToken.objects.filter(member_id=member.pk, revoked_at__isnull=True).update(revoked_at=now)
         MemberAudit.objects.create(member=member, action=MemberAuditAction.DELETED, operator_id=operator_id(operator),

@@ -23,4 +23,6 @@ urlpatterns = [
     path("", include("shop.api.shipping")),
     path("", include("shop.api.aftersales")),
     path("", include("shop.api.reviews")),
+    path("", include("shop.api.search")),
+    path("", include("shop.api.pages")),
 ]

@@ -44,6 +44,7 @@ from shop.demo.catalog import CATALOG, DemoProduct, DemoTopCategory
 from shop.demo.history import demo_clock, demo_pay
 from shop.demo.images import category_icon, product_image
 from shop.demo.social import load_social_demo
+from shop.demo.storefront import load_home_page_demo, load_search_demo
 from shop.errors import IdempotencyKeyReused
 from shop.models import Order, OrderStatus, ShippingInfoUpload, ShippingUploadState
 from shop.services.orders import (
@@ -76,6 +77,8 @@ class DemoReport:
     points_mall: str = "skipped"
     group_buys: str = "skipped"
     social: str = "skipped"
+    search: str = "skipped"
+    home_page: str = "skipped"
 
     def lines(self) -> list[str]:
         out = [f"catalogue: {self.catalogue}"]
@@ -92,6 +95,8 @@ class DemoReport:
         out.append(f"points mall items and exchanges: {self.points_mall}")
         out.append(f"group buys (拼团): {self.group_buys}")
         out.append(f"bargains, shares and invitations: {self.social}")
+        out.append(f"search (synonyms, hot words, index): {self.search}")
+        out.append(f"decorated home page: {self.home_page}")
         return out
 
 
@@ -414,9 +419,11 @@ def load_demo_data(*, log: Callable[[str], None] = lambda line: None) -> DemoRep
     if has_demo_catalogue and not has_other_orders:
         report.after_sales = load_after_sales_demo(members=members)
         report.points_mall = load_points_mall_demo(members=members)
+    report.search = load_search_demo()
     if has_demo_catalogue:
         report.group_buys = _load_group_buys(members)
         report.social = load_social_demo(members=members)
+        report.home_page = load_home_page_demo()
     return report
 
 

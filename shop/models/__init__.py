@@ -21,6 +21,7 @@ from .orders import (
     RefundState,
     Shipment,
 )
+from .pages import BlockKind, LinkKind, PageBlock, PageBlockItem, ProductRule, StorePage
 from .reviews import Review, ReviewPhoto, ReviewStatus
 from .shipping import Carrier, LogisticsState, ShipmentLine, ShippingInfoUpload, ShippingUploadState
 
@@ -30,5 +31,5 @@ __all__ = [
     "ReviewPhoto", "ReviewStatus", "ShipmentLine", "ShippingInfoUpload", "ShippingUploadState",
     "CartItem", "Favourite", "Footprint",
     "Order", "OrderEvent", "OrderLine", "ORDER_PAYABLE_KIND", "OrderLineAdjustment", "OrderStatus",
-    "Shipment",
+    "Shipment", "BlockKind", "LinkKind", "PageBlock", "PageBlockItem", "ProductRule", "StorePage",
 ]
