@@ -171,3 +171,14 @@ PERIODIC_TASKS += [
      "task": "campaigns.tasks.upgrade_distributor_grades",
      "crontab": {"minute": "40", "hour": "4"}, "queue": "default", "expires_seconds": 3600},
 ]
+
+# Analytics: the event buffer flushed into the partitioned table, partitions made ahead and old
+# ones dropped (docs/analytics.md).
+PERIODIC_TASKS += [
+    {"name": "analytics.flush-events", "label": "埋点事件入库",
+     "task": "analytics.tasks.flush_events",
+     "crontab": {"minute": "*"}, "queue": "analytics", "expires_seconds": 50},
+    {"name": "analytics.maintain-event-partitions", "label": "事件分区创建与过期清理",
+     "task": "analytics.tasks.maintain_event_partitions",
+     "crontab": {"minute": "5", "hour": "2"}, "queue": "analytics", "expires_seconds": 3600},
+]

@@ -76,5 +76,9 @@ RATE_LIMIT_DEFAULTS = {
     "distribution_apply": "10/h",  # per member: 分销员 applications
     "distribution_bind": "30/m",  # per member: arrivals through a share
     "withdrawal": "10/h",  # per member: 提现 requests
+    # POST /api/v1/events batches (≤ 100 events each; an SDK sends one every few seconds). Per
+    # address generously: a carrier's NAT puts many phones behind one.
+    "events_device": "120/m",  # per anonymous device id
+    "events_address": "3000/m",  # per client address
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}
