@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from analytics.services.rollups import kpi_rollup_recent
 from analytics.services.storage import events_flush, events_partitions_maintain
 
 
@@ -20,3 +21,9 @@ def flush_events() -> dict[str, int]:
 def maintain_event_partitions() -> dict[str, Any]:
     """Monthly partitions made ahead; those past the retention setting dropped."""
     return asdict(events_partitions_maintain())
+
+
+@shared_task(name="analytics.tasks.rollup_kpis")
+def rollup_kpis() -> list[str]:
+    """Daily KPIs of yesterday, today, and any recent day that missed a run or got late events."""
+    return [day.isoformat() for day in kpi_rollup_recent()]

@@ -173,7 +173,7 @@ PERIODIC_TASKS += [
 ]
 
 # Analytics: the event buffer flushed into the partitioned table, partitions made ahead and old
-# ones dropped (docs/analytics.md).
+# ones dropped, the daily KPI rollups (docs/analytics.md).
 PERIODIC_TASKS += [
     {"name": "analytics.flush-events", "label": "埋点事件入库",
      "task": "analytics.tasks.flush_events",
@@ -181,4 +181,8 @@ PERIODIC_TASKS += [
     {"name": "analytics.maintain-event-partitions", "label": "事件分区创建与过期清理",
      "task": "analytics.tasks.maintain_event_partitions",
      "crontab": {"minute": "5", "hour": "2"}, "queue": "analytics", "expires_seconds": 3600},
+    # Hourly: today's figures stay fresh, and yesterday's late events are in by the morning.
+    {"name": "analytics.rollup-kpis", "label": "每日指标汇总",
+     "task": "analytics.tasks.rollup_kpis",
+     "crontab": {"minute": "7"}, "queue": "analytics", "expires_seconds": 3000},
 ]
