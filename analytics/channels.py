@@ -23,6 +23,8 @@ SCENE_GROUPS: dict[str, tuple[str, frozenset[int]]] = {
 OTHER = "other"
 UNKNOWN = "unknown"
 CODE_PREFIX = "code:"
+# The events that say how a visit began (their scene, query and utm_* properties).
+ENTRY_EVENTS = ("app_launch", "app_show", "page_view")
 LABELS = {**{group: label for group, (label, _) in SCENE_GROUPS.items()},
           OTHER: "其他场景", UNKNOWN: "未知"}
 _GROUP_OF_SCENE = {scene: group for group, (_, scenes) in SCENE_GROUPS.items() for scene in scenes}

@@ -149,3 +149,26 @@ class RollupRun(models.Model):
         verbose_name = "汇总记录"
         verbose_name_plural = "汇总记录"
         constraints = [models.UniqueConstraint(fields=["kind", "day"], name="analytics_rolluprun_kind_day")]
+
+
+class Funnel(models.Model):
+    """A conversion funnel operators define: ordered steps, each an event with property filters,
+    and the window in which a person must go from the first step to the last.
+
+    `steps` is a list of {"event": name, "filters": [{"property", "op", "value"}]} as
+    analytics.funnels.steps_parse makes it from the console's one-line-per-step text.
+    """
+
+    name = models.CharField("漏斗名称", max_length=64, unique=True)
+    steps = models.JSONField("步骤", default=list)
+    window_hours = models.PositiveIntegerField("转化窗口（小时）", default=24)
+    description = models.CharField("说明", max_length=200, blank=True, default="")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "转化漏斗"
+        verbose_name_plural = "转化漏斗"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -207,4 +207,20 @@ class Migration(migrations.Migration):
             model_name='rolluprun',
             constraint=models.UniqueConstraint(fields=('kind', 'day'), name='analytics_rolluprun_kind_day'),
         ),
+        migrations.CreateModel(
+            name='Funnel',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=64, unique=True, verbose_name='漏斗名称')),
+                ('steps', models.JSONField(default=list, verbose_name='步骤')),
+                ('window_hours', models.PositiveIntegerField(default=24, verbose_name='转化窗口（小时）')),
+                ('description', models.CharField(blank=True, default='', max_length=200, verbose_name='说明')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
+            ],
+            options={
+                'verbose_name': '转化漏斗',
+                'verbose_name_plural': '转化漏斗',
+                'ordering': ['-id'],
+            },
+        ),
     ]

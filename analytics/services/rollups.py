@@ -31,7 +31,7 @@ from django.db import connections, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from analytics.channels import UNKNOWN, channel_of
+from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
 from analytics.models import DailyKpi, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, MEMBER, PERSON, member_person
 from analytics.routers import analytics_db, reports_db
@@ -39,7 +39,6 @@ from shop.models import Order, Refund, RefundStatus
 
 KPI = "kpi"
 VISIT_GAP = dt.timedelta(minutes=30)
-ENTRY_EVENTS = ("app_launch", "app_show", "page_view")
 # Client events older than this are refused at ingestion, so no day further back can change.
 LATE_WINDOW = dt.timedelta(days=8)
 
