@@ -152,6 +152,8 @@ NAVIGATION: tuple[Section, ...] = (
     # 数据: reports and analyses; the home page's trend is the first of them.
     Section("data", "数据", (
         Page("经营趋势", "admin:index", "shop.order", anchor="trend"),
+        Page("每日指标", "admin:analytics_dailykpi_changelist", "analytics.dailykpi"),
+        Page("转化漏斗", "admin:analytics_funnel_changelist", "analytics.funnel"),
         Page("行为事件", "admin:analytics_event_changelist", "analytics.event"),
     )),
     Section("content", "内容", (

@@ -12,11 +12,9 @@ from analytics.funnels import passage, steps_parse, steps_text
 from analytics.models import Funnel
 from analytics.selectors.funnels import funnel_dropoffs, funnel_report
 from core.errors import ValidationFailed
-from tests.analytics.support import at, linked, stored
-from tests.builders import buyer
+from tests.analytics.histories import BEFORE, DAY, D, funnel_history
+from tests.analytics.support import at, stored
 
-DAY = dt.date(2026, 11, 10)
-D, NEXT, BEFORE = "2026-11-10", "2026-11-11", "2026-11-09"
 STEPS = "product_view category=母婴\nadd_to_cart\norder_paid"
 
 
@@ -27,35 +25,7 @@ def funnel(db):
 
 @pytest.fixture
 def history(db):
-    """Seven people (see each line): worked out, 5 enter, 4 add to cart, 2 pay."""
-    m1, m5, m6 = buyer(), buyer(), buyer()
-    # 1. browses anonymously on dev-1, adds to cart, logs in (dev-1 → m1) and pays: all three steps
-    stored("product_view", at(D, "10:00"), device="dev-1", product_id=1, category="母婴")
-    stored("add_to_cart", at(D, "10:05"), device="dev-1", product_id=1, sku_id=1)
-    linked("dev-1", m1.pk)
-    stored("order_paid", at(D, "12:00"), member=m1.pk)
-    # 2. views twice (repeated step 1), adds to cart at 11:30: two steps, counted once, from 10:00
-    stored("product_view", at(D, "10:00"), device="dev-2", product_id=1, category="母婴")
-    stored("product_view", at(D, "11:00"), device="dev-2", product_id=2, category="母婴")
-    stored("add_to_cart", at(D, "11:30"), device="dev-2", product_id=2, sku_id=2)
-    # 3. adds to cart before viewing: the order is wrong, one step
-    stored("add_to_cart", at(D, "09:00"), device="dev-3", product_id=1, sku_id=1)
-    stored("product_view", at(D, "10:00"), device="dev-3", product_id=1, category="母婴")
-    # 4. views another category: never enters
-    stored("product_view", at(D, "10:00"), device="dev-4", product_id=3, category="服饰")
-    # 5. member seen before; pays exactly 24 h after the view: the window's end counts
-    stored("page_view", at("2026-11-07"), member=m5.pk, device="dev-5", path="pages/index/index")
-    stored("product_view", at(D, "08:00"), member=m5.pk, device="dev-5", product_id=1, category="母婴")
-    stored("add_to_cart", at(D, "08:10"), member=m5.pk, device="dev-5", product_id=1, sku_id=1)
-    stored("order_paid", at(NEXT, "08:00"), member=m5.pk)
-    # 6. the same, one second too late: two steps
-    stored("product_view", at(D, "08:00"), member=m6.pk, device="dev-6", product_id=1, category="母婴")
-    stored("add_to_cart", at(D, "08:10"), member=m6.pk, device="dev-6", product_id=1, sku_id=1)
-    stored("order_paid", at(NEXT, "08:00:01"), member=m6.pk)
-    # 7. entered the day before the range: not counted
-    stored("product_view", at(BEFORE, "23:00"), device="dev-7", product_id=1, category="母婴")
-    stored("add_to_cart", at(D, "01:00"), device="dev-7", product_id=1, sku_id=1)
-    return {"m1": m1, "m5": m5, "m6": m6}
+    return funnel_history()
 
 
 def test_people_conversion_and_median_times_per_step(funnel, history):

@@ -10,63 +10,14 @@ import pytest
 from analytics.models import DailyKpi, RollupRun
 from analytics.selectors.kpis import kpi_by_channel, kpi_daily, kpi_total
 from analytics.services.rollups import kpi_rollup, kpi_rollup_due, kpi_rollup_range
-from payments.models import Payment
-from shop.models import Order, Refund, RefundStatus
-from tests.analytics.support import at, linked, stored
-from tests.builders import buyer, pay, placed_order
-from tests.factories import SkuFactory, default_freight
+from tests.analytics.histories import DAY, D, kpi_history
+from tests.analytics.support import at, stored
 
-DAY = dt.date(2026, 11, 10)
-D = "2026-11-10"
-
-
-def paid_order_at(member, sku, *, placed: dt.datetime, paid: dt.datetime | None) -> Order:
-    order = placed_order(member=member, lines=[(sku, 1)])
-    if paid is not None:
-        order = pay(order)
-    Order.objects.filter(pk=order.pk).update(created_at=placed, paid_at=paid)
-    return Order.objects.get(pk=order.pk)
-
-
-def refunded(order: Order, amount_fen: int, *, when: dt.datetime) -> Refund:
-    return Refund.objects.create(order=order, payment=Payment.objects.get(out_trade_no=order.order_no),
-                                 out_refund_no=f"R{order.order_no}", amount_fen=amount_fen,
-                                 status=RefundStatus.SUCCEEDED, succeeded_at=when)
 
 
 @pytest.fixture
 def history(db):
-    """Three people visit on DAY:
-
-    - device A, new, by a mini-program code scanned (scene 1047): two visits (10:00-10:02 with two
-      pages and 30 s on one; 11:00 one page, then a share), so one bounce;
-    - member M on device B, seen (anonymously, on B) three days before, so returning; arrives by a
-      friend's share (scene 1007), one page, places and pays a ¥100 order;
-    - device C, new, through our channel code SHOP-A (query.scene), one page at 23:59, and again
-      after midnight (the next day's).
-    Member N does not visit; a ¥30 refund of an older order of theirs reaches them on DAY.
-    """
-    default_freight(first_fee_fen=0, extra_fee_fen=0)
-    sku = SkuFactory.create(price_fen=10_000, stock=10)
-    m, n = buyer(), buyer()
-    stored("app_launch", at(D, "10:00"), device="dev-A", scene=1047)
-    stored("page_view", at(D, "10:00"), device="dev-A", path="pages/index/index")
-    stored("page_view", at(D, "10:01"), device="dev-A", path="pages/product/detail")
-    stored("page_leave", at(D, "10:02"), device="dev-A", path="pages/product/detail", duration=30)
-    stored("page_view", at(D, "11:00"), device="dev-A", path="pages/index/index")
-    stored("share", at(D, "11:01"), device="dev-A", content_type="product")
-    stored("page_view", at("2026-11-07"), device="dev-B", path="pages/index/index")
-    linked("dev-B", m.pk)
-    stored("app_show", at(D, "09:00"), device="dev-B", member=m.pk, scene=1007)
-    stored("page_view", at(D, "09:00"), device="dev-B", member=m.pk, path="pages/index/index")
-    stored("order_placed", at(D, "09:05"), member=m.pk)  # a server event: no visit of its own
-    stored("app_launch", at(D, "23:59"), device="dev-C", scene=1047, query={"scene": "SHOP-A"})
-    stored("page_view", at(D, "23:59"), device="dev-C", path="pages/index/index")
-    stored("page_view", at("2026-11-11", "00:10"), device="dev-C", path="pages/index/index")
-    paid_order_at(m, sku, placed=at(D, "09:05"), paid=at(D, "09:06"))
-    older = paid_order_at(n, sku, placed=at("2026-11-01"), paid=at("2026-11-01"))
-    refunded(older, 3000, when=at(D, "15:00"))
-    return {"m": m, "n": n, "sku": sku}
+    return kpi_history()
 
 
 def cells() -> list[tuple]:
