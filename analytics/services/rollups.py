@@ -35,10 +35,10 @@ from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
 from analytics.models import DailyKpi, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, MEMBER, PERSON, member_person
 from analytics.routers import analytics_db, reports_db
+from analytics.sessions import visits
 from shop.models import Order, Refund, RefundStatus
 
 KPI = "kpi"
-VISIT_GAP = dt.timedelta(minutes=30)
 # Client events older than this are refused at ingestion, so no day further back can change.
 LATE_WINDOW = dt.timedelta(days=8)
 
@@ -131,20 +131,16 @@ def _add_person_day(cells: dict[tuple[str, bool], Cell], rows: list[tuple[Any, .
     cell.visitors += 1
     cell.new_visitors += int(is_new)
     shared = False
-    visit_pages: list[int] = []
-    last: dt.datetime | None = None
-    for _, name, occurred_at, _entry, duration in rows:
-        if last is None or occurred_at - last > VISIT_GAP:
-            visit_pages.append(0)
-        last = occurred_at
+    for _, name, _occurred_at, _entry, duration in rows:
         if name == "page_view":
-            visit_pages[-1] += 1
             cell.page_views += 1
         elif name == "page_leave" and duration is not None:
             cell.stay_seconds += duration
         elif name == "share":
             cell.shares += 1
             shared = True
+    visit_pages = [sum(1 for name in visit if name == "page_view")
+                   for visit in visits((row[2], row[1]) for row in rows)]
     cell.visits += len(visit_pages)
     cell.bounces += sum(1 for pages in visit_pages if pages <= 1)
     cell.sharers += int(shared)
