@@ -3,12 +3,15 @@ the previous period beside each number. The DailyKpi list's page is this dashboa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
 
+from analytics.admin import analyses
 from analytics.admin.reports import (
     Card,
     Chart,
@@ -117,3 +120,36 @@ class DailyKpiAdmin(admin.ModelAdmin):
             raise PermissionDenied
         report, form = kpi_report(request)
         return render(request, report, form=form, opts=self.opts, filename="daily-kpis")
+
+    def get_urls(self) -> list[Any]:
+        pages: dict[str, Callable[[HttpRequest], tuple[Report, Any]]] = {
+            "retention": analyses.retention_report, "paths": analyses.paths_report,
+            "products": analyses.products_report, "profiles": analyses.profiles_report,
+            "channels": analyses.channels_report, "rfm": self._rfm,
+        }
+        wrap = self.admin_site.admin_view
+        return [
+            *[path(f"{key}/", wrap(self._page(key, build)), name=f"analytics_dailykpi_{key}")
+              for key, build in pages.items()],
+            path("rfm/segment/", wrap(self._rfm_save), name="analytics_dailykpi_rfm_segment"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, key: str, build: Callable[[HttpRequest], tuple[Report, Any]]) -> Callable[..., HttpResponse]:
+        def view(request: HttpRequest) -> HttpResponse:
+            if not self.has_view_permission(request):
+                raise PermissionDenied
+            report, form = build(request)
+            return render(request, report, form=form, opts=self.opts, filename=key)
+
+        return view
+
+    def _rfm(self, request: HttpRequest) -> tuple[Report, Any]:
+        may_save = request.user.has_perm("members.add_segment")
+        return analyses.rfm_page(request, save_url=reverse("admin:analytics_dailykpi_rfm_segment") if may_save else None)
+
+    def _rfm_save(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not (self.has_view_permission(request)
+                                             and request.user.has_perm("members.add_segment")):
+            raise PermissionDenied
+        return analyses.rfm_segment_save(request)

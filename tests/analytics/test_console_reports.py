@@ -105,3 +105,29 @@ def test_saving_drop_offs_needs_the_segment_permission(client, django_user_model
     assert "保存第 2 步流失为人群" not in html
     assert refused.status_code == 403
     assert not Segment.objects.exists()
+
+
+REPORT_PAGES = ["retention", "paths", "products", "profiles", "rfm", "channels"]
+
+
+@pytest.mark.parametrize("key", REPORT_PAGES)
+def test_every_analysis_page_renders_and_exports(admin_client, history, key):
+    url = reverse(f"admin:analytics_dailykpi_{key}")
+    query = {"first": DAY.isoformat(), "last": DAY.isoformat()}
+
+    html = page(admin_client.get(url, query))
+    exported = admin_client.get(url, {**query, "export": "csv"})
+
+    assert 'id="nav-sidebar"' in html and "导出" in html
+    assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
+
+
+def test_an_rfm_group_becomes_a_segment_in_one_click(admin_client, history):
+    html = page(admin_client.get(reverse("admin:analytics_dailykpi_rfm")))
+    assert 'data-action="rfm-general_retain"' in html  # 一般挽留: nobody here has paid
+
+    admin_client.post(reverse("admin:analytics_dailykpi_rfm_segment"), {"group": "general_retain"})
+
+    segment = Segment.objects.get()
+    assert segment.rules == {"all": [{"type": "rfm", "groups": ["general_retain"]}], "any": []}
+    assert segment.member_count == 3
