@@ -54,13 +54,13 @@ def retention_report(request: HttpRequest) -> tuple[Report, forms.Form]:
     report.charts = [
         Chart("heatmap", "留存热力图（%）", {
             "tooltip": {"position": "top"},
-            "grid": {"left": 90, "right": 24, "top": 16, "bottom": 64},
+            "grid": {"left": 90, "right": 24, "top": 16, "bottom": 96},
             "xAxis": {"type": "category", "data": [f"第{k}{label}" for k in range(1, periods + 1)]},
             "yAxis": {"type": "category", "data": [c.start.isoformat() for c in cohorts], "inverse": True},
             "visualMap": {"min": 0, "max": 100, "calculable": True, "orient": "horizontal", "left": "center",
-                          "bottom": 0},
+                          "bottom": 0, "itemHeight": 160},
             "series": [{"type": "heatmap", "data": [[k - 1, i, v] for k, i, v in heat], "label": {"show": True}}],
-        }, height=max(240, 28 * len(cohorts) + 100)),
+        }, height=max(260, 28 * len(cohorts) + 130)),
         line_chart("curve", "平均留存率曲线（%）", [f"第{k}{label}" for k in range(1, periods + 1)],
                    {"留存率": averages}),
     ]

@@ -71,8 +71,8 @@ def _median(seconds: float | None) -> str:
 def _funnel_chart(key: str, title: str, steps: list[StepFigures]) -> Chart:
     return Chart(key, title, {
         "tooltip": {"trigger": "item"},
-        "series": [{"type": "funnel", "sort": "none", "left": "10%", "width": "80%", "gap": 2,
-                    "label": {"show": True, "position": "inside", "formatter": "{b}\n{c} 人"},
+        "series": [{"type": "funnel", "sort": "none", "left": "5%", "width": "55%", "gap": 2, "minSize": "8%",
+                    "label": {"show": True, "position": "right", "formatter": "{b}：{c} 人"},
                     "data": [{"name": s.label, "value": s.people} for s in steps]}]})
 
 
