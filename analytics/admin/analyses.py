@@ -104,7 +104,8 @@ def products_report(request: HttpRequest) -> tuple[Report, forms.Form]:
     form, first, last = date_range(request, days=30)
     found = product_conversion(first=first, last=last)
     report = Report(title="商品转化", note=(
-        f"转化率 = 支付人数 ÷ 浏览人数。“高浏览低转化”：浏览人数不少于 {MIN_VIEWERS} 且转化率低于全部商品整体转化率的一半。"))
+        f"转化率 = 支付人数 ÷ 浏览人数。“高浏览低转化”：浏览人数不少于 {MIN_VIEWERS} "
+        "且转化率低于全部商品整体转化率的一半。"))
     top = found[:15]
     report.charts = [Chart("products", "浏览人数与支付人数（前 15）", {
         "tooltip": {"trigger": "axis"}, "legend": {"top": 0},
@@ -114,8 +115,8 @@ def products_report(request: HttpRequest) -> tuple[Report, forms.Form]:
         "series": [{"name": "浏览人数", "type": "bar", "data": [p.viewers for p in reversed(top)]},
                    {"name": "支付人数", "type": "bar", "data": [p.payers for p in reversed(top)]}],
     }, height=460, wide=True)]
-    report.tables = [Table("products", "商品转化明细", ["商品", "浏览次数", "浏览人数", "加购次数", "下单数", "支付人数",
-                                                       "转化率", "提示"],
+    headers = ["商品", "浏览次数", "浏览人数", "加购次数", "下单数", "支付人数", "转化率", "提示"]
+    report.tables = [Table("products", "商品转化明细", headers,
                            [[p.name, p.views, p.viewers, p.carts, p.orders, p.payers, percent(p.conversion),
                              "高浏览低转化" if p.low_conversion else ""] for p in found])]
     return report, form

@@ -150,8 +150,9 @@ def _report(funnel: Funnel, result: FunnelReport, compare: FunnelReport | None, 
     title = f"转化漏斗：{funnel.name}"
     steps = result.steps
     report = Report(title=title, note=(
-        f"进入漏斗：{result.first}~{result.last} 内完成第 1 步的人；之后各步须按顺序、在第 1 步后 {funnel.window_hours} "
-        "小时内完成（含边界）。同一人多次进入只算一次（取走得最远的一次）。登录前的匿名浏览记在登录后的会员名下。"))
+        f"进入漏斗：{result.first}~{result.last} 内完成第 1 步的人；之后各步须按顺序、"
+        f"在第 1 步后 {funnel.window_hours} 小时内完成（含边界）。同一人多次进入只算一次（取走得最远的一次）。"
+        "登录前的匿名浏览记在登录后的会员名下。"))
     report.charts = [_funnel_chart("funnel", f"{result.first} ~ {result.last}", steps)]
     if compare is not None:
         report.charts.append(_funnel_chart("compare", f"对比：{compare.first} ~ {compare.last}", compare.steps))
@@ -170,7 +171,8 @@ def _report(funnel: Funnel, result: FunnelReport, compare: FunnelReport | None, 
             for k, s in enumerate(compare.steps, start=1)]))
     if breakdown:
         report.tables.append(Table("breakdown", f"按{BREAKDOWNS[breakdown]}细分",
-                                   [BREAKDOWNS[breakdown], *[f"第{k}步人数" for k in range(1, len(steps) + 1)], "总转化"],
+                                   [BREAKDOWNS[breakdown], *[f"第{k}步人数" for k in range(1, len(steps) + 1)],
+                                    "总转化"],
                                    [[value, *[s.people for s in group], percent(group[-1].from_first)]
                                     for value, group in result.breakdown]))
     return report

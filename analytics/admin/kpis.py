@@ -83,8 +83,9 @@ def kpi_report(request: HttpRequest) -> tuple[Report, RangeForm]:
             "新访客": [k.new_visitors for _, k in daily],
             "老访客": [k.visitors - k.new_visitors for _, k in daily]}, bar=True),
     ]
-    headers = ["日期", "访问人数", "新访问人数", "打开次数", "访问次数", "次均停留(秒)", "跳出率", "分享次数", "分享人数",
-               "下单人数", "订单数", "支付人数", "支付金额(元)", "退款(元)", "净销售额(元)", "客单价(元)", "访问-支付转化率"]
+    headers = ["日期", "访问人数", "新访问人数", "打开次数", "访问次数", "次均停留(秒)", "跳出率", "分享次数",
+               "分享人数", "下单人数", "订单数", "支付人数", "支付金额(元)", "退款(元)", "净销售额(元)", "客单价(元)",
+               "访问-支付转化率"]
 
     def row(label: str, k: Kpis) -> list[Any]:
         return [label, k.visitors, k.new_visitors, k.visits, k.page_views, k.seconds_per_visit, percent(k.bounce_rate),
@@ -146,7 +147,8 @@ class DailyKpiAdmin(admin.ModelAdmin):
 
     def _rfm(self, request: HttpRequest) -> tuple[Report, Any]:
         may_save = request.user.has_perm("members.add_segment")
-        return analyses.rfm_page(request, save_url=reverse("admin:analytics_dailykpi_rfm_segment") if may_save else None)
+        save_url = reverse("admin:analytics_dailykpi_rfm_segment") if may_save else None
+        return analyses.rfm_page(request, save_url=save_url)
 
     def _rfm_save(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not (self.has_view_permission(request)

@@ -61,7 +61,7 @@ class EventsView(APIView):
     class BatchInput(InputSerializer):
         device_id = serializers.RegexField(DEVICE_ID, min_length=8, max_length=64,
                                            help_text="小程序生成并保存的匿名设备 ID")
-        context = PlatformInput(required=False, help_text="设备与平台信息，随批次中每个事件保存")
+        context = PlatformInput(required=False, help_text="设备与平台信息，随批次中每个事件保存")  # type: ignore[assignment]
         events = serializers.ListField(
             child=serializers.DictField(), min_length=1, max_length=settings.ANALYTICS_MAX_BATCH,
             help_text="事件（见 docs/analytics-events.md）：event_id（UUID）、name、time（毫秒时间戳）、properties")

@@ -51,7 +51,7 @@ def _page_visits(first: dt.date, last: dt.date) -> list[list[str]]:
             f"WHERE e.name = 'page_view' AND e.occurred_at >= %s AND e.occurred_at < %s AND {PERSON} IS NOT NULL "
             "ORDER BY 1, e.occurred_at, e.id", [start, end])
         rows = cursor.fetchall()
-    found = []
+    found: list[list[str]] = []
     for _, person_rows in groupby(rows, key=lambda row: row[0]):
         found.extend(visits((at, path or "") for _, at, path in person_rows))
     return found
@@ -85,7 +85,7 @@ def _top_links(links: Counter[tuple[str, str]], top: int) -> list[tuple[str, str
     by_source: dict[str, list[tuple[str, int]]] = {}
     for (source, target), n in links.items():
         by_source.setdefault(source, []).append((target, n))
-    kept = []
+    kept: list[tuple[str, str, int]] = []
     for source, targets in by_source.items():
         targets.sort(key=lambda item: (-item[1], item[0]))
         kept.extend((source, target, n) for target, n in targets[:top])

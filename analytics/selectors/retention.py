@@ -67,8 +67,8 @@ def periods_between(first: dt.date, later: dt.date, unit: str) -> int:
 
 def retention(*, first: dt.date, last: dt.date, unit: str = "day", cohort_by: str = "visit",
               returns_on: str = "visit", periods: int = 7, today: dt.date | None = None) -> list[Cohort]:
-    """Cohorts whose first event falls in the periods (`unit`) of `first`..`last` (whole periods), each with the people back in
-    its next `periods` periods. Two queries over the event table."""
+    """Cohorts whose first event falls in the periods (`unit`) of `first`..`last` (whole periods),
+    each with the people back in its next `periods` periods. Two queries over the event table."""
     today = today or timezone.localdate()
     start, end = day_range(period_start(first, unit), period_last(last, unit))
     first_sql = VISIT_SQL if cohort_by == "visit" else PURCHASE_SQL

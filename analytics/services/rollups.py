@@ -105,7 +105,7 @@ def kpi_rollup(*, day: dt.date) -> int:
     started = timezone.now()
     start, end = day_bounds(day)
     alias = analytics_db()
-    params = {"start": start, "end": end, "entry": list(ENTRY_EVENTS)}
+    params: dict[str, Any] = {"start": start, "end": end, "entry": list(ENTRY_EVENTS)}
     cells: dict[tuple[str, bool], Cell] = defaultdict(Cell)
     person_cell: dict[str, tuple[str, bool]] = {}
     with connections[alias].cursor() as cursor:
@@ -123,7 +123,8 @@ def kpi_rollup(*, day: dt.date) -> int:
     return len(cells)
 
 
-def _add_person_day(cells: dict[tuple[str, bool], Cell], rows: list[tuple[Any, ...]], *, is_new: bool) -> tuple[str, bool]:
+def _add_person_day(cells: dict[tuple[str, bool], Cell], rows: list[tuple[Any, ...]], *,
+                    is_new: bool) -> tuple[str, bool]:
     # Django hands jsonb over as its text.
     channel = next((found for row in rows
                     if row[3] is not None and (found := channel_of(json.loads(row[3]))) is not None), UNKNOWN)

@@ -71,7 +71,8 @@ def test_drop_offs_become_a_segment_in_one_click_and_a_targeted_issue_reaches_th
     assert list(SegmentMember.objects.filter(segment=segment).values_list("member_id", flat=True)) == [
         history["m6"].pk]
     message = unescape(page(saved))
-    assert f"已保存会员人群「{segment.name}」：1 位会员（另有 1 位未登录访客无法触达）" in re.sub(r"<[^>]+>", "", message)
+    text = re.sub(r"<[^>]+>", "", message)
+    assert f"已保存会员人群「{segment.name}」：1 位会员（另有 1 位未登录访客无法触达）" in text
     wizard_link = re.search(r'href="([^"]*targetedissue/wizard/[^"]*)"', message)
     assert wizard_link is not None
 

@@ -12,7 +12,7 @@ from analytics.funnels import passage, steps_parse, steps_text
 from analytics.models import Funnel
 from analytics.selectors.funnels import funnel_dropoffs, funnel_report
 from core.errors import ValidationFailed
-from tests.analytics.histories import BEFORE, DAY, D, funnel_history
+from tests.analytics.histories import DAY, D, funnel_history
 from tests.analytics.support import at, stored
 
 STEPS = "product_view category=母婴\nadd_to_cart\norder_paid"

@@ -14,7 +14,6 @@ from tests.analytics.histories import DAY, D, kpi_history
 from tests.analytics.support import at, stored
 
 
-
 @pytest.fixture
 def history(db):
     return kpi_history()
