@@ -21,7 +21,8 @@ def too_large(limit: int) -> DomainError:
 
 class EventBatchParser(parsers.JSONParser):
     """JSON, or gzip-compressed JSON with `Content-Encoding: gzip` (the mini-program's batches
-    compress ~10×). More than ANALYTICS_MAX_BODY_BYTES on the wire, or more than
+    compress ~10×). More than ANALYTICS_MAX_BODY_BYTES (or Django's DATA_UPLOAD_MAX_MEMORY_SIZE) on the
+    wire, or more than
     ANALYTICS_MAX_INFLATED_BYTES once inflated (a gzip bomb), is a 413; the body is never read or
     inflated past those bounds."""
 
@@ -30,7 +31,7 @@ class EventBatchParser(parsers.JSONParser):
         context = parser_context or {}
         request = context.get("request")
         meta = request.META if request is not None else {}
-        limit = settings.ANALYTICS_MAX_BODY_BYTES
+        limit = min(settings.ANALYTICS_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2**62)
         try:
             declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
