@@ -128,10 +128,12 @@ def demo_events_load(*, days: int = DAYS, seed: int = 12, log: Callable[[str], N
         return 0
     rng = random.Random(seed)
     today = today or timezone.localdate()
-    products = list(Product.objects.values_list("pk", "category__name", "skus__price_fen").order_by("pk"))
+    # The category a shopper sees on the product: its top-level one (母婴, 美妆护肤...).
+    products = list(Product.objects.values_list("pk", "category__parent__name", "category__name", "skus__price_fen")
+                    .order_by("pk"))
     seen_products: dict[int, tuple[int, str, int]] = {}
-    for pk, category, price in products:
-        seen_products.setdefault(pk, (pk, category or "", price or 0))
+    for pk, parent, category, price in products:
+        seen_products.setdefault(pk, (pk, parent or category or "", price or 0))
     catalogue = list(seen_products.values())
     if not catalogue:
         log("demo events: no products, skipped")

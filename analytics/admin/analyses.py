@@ -125,7 +125,7 @@ def products_report(request: HttpRequest) -> tuple[Report, forms.Form]:
 def _pie(key: str, title: str, items: list[tuple[str, int]]) -> Chart:
     return Chart(key, title, {"tooltip": {"trigger": "item"}, "legend": {"bottom": 0, "type": "scroll"},
                               "series": [{"type": "pie", "radius": ["35%", "65%"],
-                                          "data": [{"name": k, "value": v} for k, v in items]}]})
+                                          "data": [{"name": k, "value": v} for k, v in items if v]}]})
 
 
 def profiles_report(request: HttpRequest) -> tuple[Report, None]:
