@@ -56,13 +56,17 @@ def buffer_append(rows: Sequence[BufferedRow]) -> None:
     """Append `rows` to the buffer with one COPY, in its own transaction on the analytics database.
 
     Raises what the database raises (the caller decides whether that is a 503 or a counted loss);
-    either all rows are buffered or none.
+    either all rows are buffered or none. Committed without waiting for the WAL flush (see below).
     """
     if not rows:
         return
     alias = analytics_db()
     database = connections[alias]
     with transaction.atomic(using=alias), database.cursor() as cursor:
+        # The buffer's commits need not wait for the disk: a crash of the database server may lose
+        # the last fraction of a second of events (never corrupt anything, never touch an order),
+        # and the request path stops paying a WAL flush per batch.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
         # psycopg's errors as Django's (DatabaseError...), as the wrapper would have raised them.
         with database.wrap_database_errors, raw.copy(COPY_SQL) as copy:
