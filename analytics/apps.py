@@ -9,6 +9,6 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Models load only once the app registry is ready, so the recorder is imported here.
-        from analytics.services import event_record  # noqa: PLC0415 - needs the app registry ready
+        from analytics.services.events import event_lost, event_record  # noqa: PLC0415 - needs the app registry ready
 
-        recorder_register(event_record)
+        recorder_register(event_record, on_lost=event_lost)

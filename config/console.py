@@ -200,6 +200,14 @@ NAVIGATION: tuple[Section, ...] = (
     # 数据: reports and analyses; the home page's trend is the first of them.
     Section("data", "数据", (
         Page("经营趋势", "admin:index", "shop.order", anchor="trend"),
+        Page("每日指标", "admin:analytics_dailykpi_changelist", "analytics.dailykpi"),
+        Page("转化漏斗", "admin:analytics_funnel_changelist", "analytics.funnel"),
+        Page("留存分析", "admin:analytics_dailykpi_retention", "analytics.dailykpi"),
+        Page("页面路径", "admin:analytics_dailykpi_paths", "analytics.dailykpi"),
+        Page("商品转化", "admin:analytics_dailykpi_products", "analytics.dailykpi"),
+        Page("用户画像", "admin:analytics_dailykpi_profiles", "analytics.dailykpi"),
+        Page("RFM 分析", "admin:analytics_dailykpi_rfm", "analytics.dailykpi"),
+        Page("渠道效果", "admin:analytics_dailykpi_channels", "analytics.dailykpi"),
         Page("行为事件", "admin:analytics_event_changelist", "analytics.event"),
     ), roles={OPS: VIEW, FINANCE: VIEW}),
     Section("content", "内容", (

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("campaigns.api.urls")),
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("wechat.api.urls")),
+    path("api/v1/", include("analytics.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Member-owned files, for signed links only (core.media); never under MEDIA_URL.

@@ -36,12 +36,17 @@ class TrackedEvent:
 Recorder = Callable[[TrackedEvent], None]
 
 _recorder: Recorder | None = None
+_on_lost: Recorder | None = None
 
 
-def recorder_register(recorder: Recorder) -> None:
-    """Make `recorder` the one that stores tracked events from now on (a later call replaces it)."""
-    global _recorder
-    _recorder = recorder
+def recorder_register(recorder: Recorder, *, on_lost: Recorder | None = None) -> None:
+    """Make `recorder` the one that stores tracked events from now on (a later call replaces it).
+
+    `on_lost` is told of each event the recorder failed to store, after its failed attempt rolled
+    back, so the loss is counted somewhere that still works (its own failure is logged too).
+    """
+    global _recorder, _on_lost
+    _recorder, _on_lost = recorder, on_lost
 
 
 def track(name: str, *, member_id: int | None = None, anonymous_id: str = "",
@@ -68,3 +73,15 @@ def _record(event: TrackedEvent) -> None:
             recorder(event)
     except Exception:  # recording is best effort by design: never break the caller
         logger.exception("could not record event %s", event.name)
+        _count_lost(event)
+
+
+def _count_lost(event: TrackedEvent) -> None:
+    on_lost = _on_lost
+    if on_lost is None:
+        return
+    try:
+        with transaction.atomic():
+            on_lost(event)
+    except Exception:
+        logger.exception("could not count the lost event %s", event.name)

@@ -124,6 +124,7 @@ def prepare(env: dict[str, str]) -> tuple[dict[str, str], list[dict[str, object]
     call_command("collectstatic", interactive=False, verbosity=0, stdout=out)
     say("run", "demo data (loaded once; later runs find it and skip)")
     call_command("load_demo_data", stdout=out)
+    call_command("load_demo_events", stdout=out)
     call_command("ensure_demo_operator", stdout=out)
     say("run", "syncing the beat schedule from settings.PERIODIC_TASKS")
     call_command("sync_periodic_tasks", stdout=out)

@@ -132,7 +132,9 @@ class TargetedIssueAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST" and "token" in request.POST:
             return self._confirm(request)
-        form = TargetedIssueForm(request.POST or None, request.FILES or None)
+        # A link may preselect the target (a segment just saved from a funnel's drop-offs).
+        initial = {name: request.GET[name] for name in ("template", "target", "segment", "tag") if name in request.GET}
+        form = TargetedIssueForm(request.POST or None, request.FILES or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             preview = self._preview(request, form)
             if preview is not None:

@@ -104,6 +104,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # trailing slash: SITE_URL + reverse(...) is the absolute URL.
 SITE_URL = site_url("SITE_URL", "http://127.0.0.1:8000")
 
+from .analytics import *  # noqa: E402,F403
 from .campaigns import *  # noqa: E402,F403
 from .celery import *  # noqa: E402,F403
 from .database import *  # noqa: E402,F403

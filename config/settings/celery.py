@@ -192,3 +192,18 @@ PERIODIC_TASKS += [
      "task": "shop.tasks.expire_group_buys",
      "crontab": {"minute": "*"}, "queue": "default", "expires_seconds": 50},
 ]
+
+# Analytics: the event buffer flushed into the partitioned table, partitions made ahead and old
+# ones dropped, the daily KPI rollups (docs/analytics.md).
+PERIODIC_TASKS += [
+    {"name": "analytics.flush-events", "label": "埋点事件入库",
+     "task": "analytics.tasks.flush_events",
+     "crontab": {"minute": "*"}, "queue": "analytics", "expires_seconds": 50},
+    {"name": "analytics.maintain-event-partitions", "label": "事件分区创建与过期清理",
+     "task": "analytics.tasks.maintain_event_partitions",
+     "crontab": {"minute": "5", "hour": "2"}, "queue": "analytics", "expires_seconds": 3600},
+    # Hourly: today's figures stay fresh, and yesterday's late events are in by the morning.
+    {"name": "analytics.rollup-kpis", "label": "每日指标汇总",
+     "task": "analytics.tasks.rollup_kpis",
+     "crontab": {"minute": "7"}, "queue": "analytics", "expires_seconds": 3000},
+]

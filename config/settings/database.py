@@ -84,3 +84,21 @@ else:
         # Per process: a few seconds of staleness per worker is all it can cause.
         "catalog": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "catalog"},
     }
+
+# Analytics on a PostgreSQL of its own (docs/analytics.md): the event table, its buffer and the
+# rollups go to `ANALYTICS_DATABASE_URL` (migrate it with `manage.py migrate --database analytics`);
+# `REPORTS_DATABASE_URL`, a read replica of the default database, serves the rollups' reads of
+# orders and refunds. Unset, both are the default database. A short connect timeout: the
+# analytics path must never keep a purchase waiting (a lost event is counted instead).
+DATABASE_ROUTERS = ["analytics.routers.AnalyticsRouter"]
+ANALYTICS_DATABASE_URL = env("ANALYTICS_DATABASE_URL")
+if ANALYTICS_DATABASE_URL:
+    DATABASES["analytics"] = database_settings(ANALYTICS_DATABASE_URL,
+                                               conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    DATABASES["analytics"]["OPTIONS"].setdefault("connect_timeout", env_int("ANALYTICS_DATABASE_CONNECT_TIMEOUT", 2))
+    DATABASES["analytics"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["analytics"]["TEST"] = {"NAME": "test_mall_analytics"}
+REPORTS_DATABASE_URL = env("REPORTS_DATABASE_URL")
+if REPORTS_DATABASE_URL:
+    DATABASES["reports"] = database_settings(REPORTS_DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}

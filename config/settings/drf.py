@@ -93,5 +93,9 @@ RATE_LIMIT_DEFAULTS = {
     "bargain_launch": "30/m",  # per member: 发起砍价
     "bargain_help": "60/m",  # per member: 帮砍 (the daily help cap is the real limit)
     "share": "120/m",  # per member: shares recorded and share visits reported
+    # POST /api/v1/events batches (≤ 100 events each; an SDK sends one every few seconds). Per
+    # address generously: a carrier's NAT puts many phones behind one.
+    "events_device": "120/m",  # per anonymous device id
+    "events_address": "3000/m",  # per client address
 }
 RATE_LIMITS = {scope: env(f"RATE_LIMIT_{scope.upper()}", rate) for scope, rate in RATE_LIMIT_DEFAULTS.items()}

@@ -48,7 +48,7 @@ MEMBER_DELETION_BLOCKERS = ["shop.selectors.order_deletion_blockers",
 MEMBER_DELETED_HOOKS = [*MEMBER_DELETED_HOOKS, "campaigns.services.points_mall.points_exchanges_forget_member",
                         "shop.services.privacy.orders_forget_member",
                         "shop.services.privacy.reviews_forget_member", "shop.services.browsing.browsing_forget_member",
-                        "analytics.services.events_forget_member"]
+                        "analytics.services.events.events_forget_member"]
 # A deleted member's orders keep the masked receiver this long after their last step, then are
 # anonymised by the nightly job: the E-Commerce Law (电子商务法 art. 31) requires transaction
 # records to be kept at least three years after completion (1096 days: three years with a leap day).

@@ -22,7 +22,8 @@ from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from analytics.admin.dashboard import TODO
-from analytics.models import Event
+from analytics.demo import demo_events_load
+from analytics.models import Event, Funnel
 from campaigns.models.distribution import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.withdrawals import withdrawal_request
@@ -44,6 +45,8 @@ SIDEBAR = ["首页", "商品", "订单", "售后", "会员", "营销", "分销",
 def console_rows(catalog, member, freight, admin_user):
     """A row behind every job's change page, and the beat schedule as `make run` has it."""
     call_command("sync_periodic_tasks", stdout=io.StringIO())
+    # Two weeks of demo traffic through the ingestion path: the 数据 pages have shape.
+    demo_events_load(days=14, log=lambda line: None)
     order_up_to(OrderStatus.PAID, member=member, lines=[(catalog.red, 2)])
     received = order_up_to(OrderStatus.RECEIVED, member=member, lines=[(catalog.blue, 1)])
     line = lines_of(received)[0]
@@ -81,6 +84,15 @@ def pages(rows) -> list[tuple[str, str]]:
         ("distribution-list", reverse("admin:campaigns_distributor_changelist")),
         ("distribution-change", change("campaigns_distributor", rows["distributor"])),
         ("data-list", reverse("admin:analytics_event_changelist")),
+        ("data-kpis", reverse("admin:analytics_dailykpi_changelist")),
+        ("data-funnel", reverse("admin:analytics_funnel_report", args=[Funnel.objects.get(name="商品购买转化").pk])
+         + "?breakdown=channel"),
+        ("data-retention", reverse("admin:analytics_dailykpi_retention")),
+        ("data-paths", reverse("admin:analytics_dailykpi_paths")),
+        ("data-products", reverse("admin:analytics_dailykpi_products")),
+        ("data-profiles", reverse("admin:analytics_dailykpi_profiles")),
+        ("data-rfm", reverse("admin:analytics_dailykpi_rfm")),
+        ("data-channels", reverse("admin:analytics_dailykpi_channels")),
         ("data-change", change("analytics_event", rows["event"])),
         ("content-list", reverse("admin:shop_review_changelist")),
         ("content-change", change("shop_review", rows["review"])),
@@ -127,9 +139,11 @@ def test_a_superuser_walks_every_job_and_nothing_leaves_the_mall(live_server, co
             page.goto(f"{live_server.url}{path}", wait_until="load" if shots else "domcontentloaded")
             assert page.locator("#nav-sidebar").count() == 1, name
             assert page.locator("#console-search").count() == 1, name
+            if name.startswith("data-") and name != "data-list" and name != "data-change":
+                page.wait_for_selector(".mall-chart canvas")  # ECharts drew, from the mall's own files
             if shots:
                 Path(shots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(shots) / f"console-{name}.png"))
+                page.screenshot(path=str(Path(shots) / f"console-{name}.png"), full_page=name.startswith("data-"))
         current = page.locator("#nav-sidebar tr.current-model a").inner_text()
 
         page.fill("#console-search input[name=q]", console_rows["order"].order_no)

@@ -1,0 +1,95 @@
+"""POST /api/v1/events: the mini-program's event batches (docs/analytics-events.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.api.parsers import EventBatchParser
+from analytics.errors import AnalyticsUnavailable
+from analytics.services.events import events_ingest
+from core.api.schema import errors
+from core.api.serializers import InputSerializer
+from core.api.throttles import per_address
+from core.ratelimit import ratelimit_hit
+from members.api.authentication import BearerTokenAuthentication
+
+DEVICE_ID = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class PlatformInput(serializers.Serializer):
+    """What the mini-program knows of the phone (wx.getSystemInfo, wx.getNetworkType)."""
+
+    platform = serializers.CharField(max_length=16, required=False, allow_blank=True,
+                                     help_text="wx.getSystemInfo().platform：ios / android / windows / mac / devtools")
+    os_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    model = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    brand = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    wechat_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    sdk_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    app_version = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    network = serializers.CharField(max_length=16, required=False, allow_blank=True,
+                                    help_text="wx.getNetworkType()：wifi / 5g / 4g / 3g / 2g / none / unknown")
+    screen_width = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    screen_height = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+
+
+class OptionalBearerTokenAuthentication(BearerTokenAuthentication):
+    """The member when a valid token is sent; anonymous otherwise. An expired token must not cost
+    the events it came with (the device id still says who sent them)."""
+
+    def authenticate(self, request: Request) -> Any:
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            return None
+
+
+class EventsView(APIView):
+    authentication_classes = [OptionalBearerTokenAuthentication]
+    permission_classes = [AllowAny]
+    parser_classes = [EventBatchParser]
+    throttle_classes = [per_address("events_address")]
+
+    class BatchInput(InputSerializer):
+        device_id = serializers.RegexField(DEVICE_ID, min_length=8, max_length=64,
+                                           help_text="小程序生成并保存的匿名设备 ID")
+        context = PlatformInput(required=False, help_text="设备与平台信息，随批次中每个事件保存")  # type: ignore[assignment]
+        events = serializers.ListField(
+            child=serializers.DictField(), min_length=1, max_length=settings.ANALYTICS_MAX_BATCH,
+            help_text="事件（见 docs/analytics-events.md）：event_id（UUID）、name、time（毫秒时间戳）、properties")
+
+    class RefusalOutput(serializers.Serializer):
+        index = serializers.IntegerField(help_text="事件在 events 中的下标")
+        event_id = serializers.CharField(allow_null=True)
+        code = serializers.CharField()
+        reason = serializers.CharField()
+
+    class BatchOutput(serializers.Serializer):
+        accepted = serializers.IntegerField(help_text="收下的事件数（重发的事件只存一次）")
+        refused = serializers.ListField(child=serializers.DictField(), help_text="拒收的事件及原因")
+
+    @errors(AnalyticsUnavailable)
+    @extend_schema(operation_id="events_ingest", request=BatchInput, responses={200: BatchOutput})
+    def post(self, request: Request) -> Response:
+        data = self.BatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        batch = data.validated_data
+        # Per device as well as per address: many phones share a carrier's address.
+        decision = ratelimit_hit(scope="events_device", subject=f"d{batch['device_id']}")
+        if not decision.allowed:
+            raise exceptions.Throttled(wait=decision.retry_after)
+        member = getattr(request.user, "member", None)
+        result = events_ingest(device_id=batch["device_id"], member_id=member.pk if member else None,
+                               context=dict(batch.get("context") or {}), events=batch["events"])
+        refused = [{"index": r.index, "event_id": r.event_id, "code": r.code, "reason": r.reason}
+                   for r in result.refused]
+        return Response({"accepted": result.accepted, "refused": refused})
+

@@ -1,0 +1,42 @@
+"""Who did an event: the person a funnel, a visitor count or a cohort counts once.
+
+A person is a member ("m<id>") when the event carries the member, or when its device was later
+(or earlier) seen logged in as that member (DeviceMember, resolved at query time, so a device's
+anonymous browsing before login belongs to the member); otherwise the device ("d<anonymous id>").
+Events with neither (a server event of nobody) have no person and are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import Any
+
+# FROM/JOIN clause and person expression to splice into SQL over analytics_event aliased `e`.
+EVENTS_WITH_PEOPLE = (
+    "analytics_event e LEFT JOIN analytics_devicemember dm "
+    "ON dm.anonymous_id = e.anonymous_id AND e.anonymous_id <> ''"
+)
+MEMBER = "COALESCE(e.member_id, dm.member_id)"
+PERSON = f"COALESCE('m' || {MEMBER}::text, 'd' || NULLIF(e.anonymous_id, ''))"
+
+
+def member_person(member_id: int) -> str:
+    return f"m{member_id}"
+
+
+def people_seen_before(cursor: Any, *, people: Collection[str], before: dt.datetime) -> set[str]:
+    """Of `people`, those with a mini-program event before `before` (through the member, any device
+    linked to the member, or the device itself): returning rather than new."""
+    members = [int(p[1:]) for p in people if p.startswith("m")]
+    devices = [p[1:] for p in people if p.startswith("d")]
+    if not people:
+        return set()
+    cursor.execute(
+        f"SELECT DISTINCT {PERSON} FROM {EVENTS_WITH_PEOPLE} "
+        "WHERE e.occurred_at < %(before)s AND e.source = 'client' AND ("
+        "  e.member_id = ANY(%(members)s) OR e.anonymous_id = ANY(%(devices)s)"
+        "  OR e.anonymous_id IN (SELECT link.anonymous_id FROM analytics_devicemember link"
+        "                        WHERE link.member_id = ANY(%(members)s)))",
+        {"before": before, "members": members, "devices": devices})
+    return {row[0] for row in cursor.fetchall()} & set(people)

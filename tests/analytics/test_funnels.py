@@ -1,0 +1,93 @@
+"""Funnels against passages worked out by hand: order of steps, window edges, repeated steps, and a
+shopper who browses anonymously, logs in and pays counted as one person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from analytics.funnels import passage, steps_parse, steps_text
+from analytics.models import Funnel
+from analytics.selectors.funnels import funnel_dropoffs, funnel_report
+from core.errors import ValidationFailed
+from tests.analytics.histories import DAY, D, funnel_history
+from tests.analytics.support import at, stored
+
+STEPS = "product_view category=母婴\nadd_to_cart\norder_paid"
+
+
+@pytest.fixture
+def funnel(db):
+    return Funnel.objects.create(name="母婴下单", steps=steps_parse(STEPS), window_hours=24)
+
+
+@pytest.fixture
+def history(db):
+    return funnel_history()
+
+
+def test_people_conversion_and_median_times_per_step(funnel, history):
+    report = funnel_report(funnel=funnel, first=DAY, last=DAY)
+
+    assert [(s.people, s.from_previous, s.from_first) for s in report.steps] == [
+        (5, None, None), (4, Decimal("0.8000"), Decimal("0.8000")), (2, Decimal("0.5000"), Decimal("0.4000"))]
+    # step 2 after 300 s (1), 5400 s (2, from its first view), 600 s (5), 600 s (6); step 3 after
+    # 6900 s (1) and 85,800 s (5)
+    assert [s.median_seconds for s in report.steps] == [None, 600, 46_350]
+    assert [s.label for s in report.steps] == ["浏览商品（category=母婴）", "加入购物车", "支付订单"]
+
+
+def test_breakdown_by_new_and_returning_visitors(funnel, history):
+    report = funnel_report(funnel=funnel, first=DAY, last=DAY, breakdown="visitor")
+
+    assert [(value, [s.people for s in steps]) for value, steps in report.breakdown] == [
+        ("新访客", [4, 3, 1]), ("老访客", [1, 1, 1])]
+
+
+def test_another_range_is_its_own_report(funnel, history):
+    assert [s.people for s in funnel_report(funnel=funnel, first=DAY - dt.timedelta(days=1),
+                                            last=DAY - dt.timedelta(days=1)).steps] == [1, 1, 0]
+
+
+def test_the_drop_offs_of_a_step(funnel, history):
+    assert funnel_dropoffs(funnel=funnel, first=DAY, last=DAY, step=2) == ([], 1)  # dev-3, anonymous
+    assert funnel_dropoffs(funnel=funnel, first=DAY, last=DAY, step=3) == ([history["m6"].pk], 1)  # and dev-2
+
+
+def test_a_passage_takes_the_entry_that_goes_furthest():
+    t = [dt.datetime(2026, 1, 1, h, tzinfo=dt.UTC) for h in range(24)]
+    window = dt.timedelta(hours=2)
+
+    # entered at 0 and 5; step 2 only at 6 (too late for the first entry)
+    found = passage([[t[0], t[5]], [t[6]]], window=window, start=t[0], end=t[23])
+    # the same event time cannot be two steps
+    same_time = passage([[t[1]], [t[1]]], window=window, start=t[0], end=t[23])
+
+    assert found is not None and (found.reached, found.times) == (2, (t[5], t[6]))
+    assert same_time is not None and same_time.reached == 1
+
+
+def test_steps_are_parsed_from_one_line_each_and_written_back():
+    steps = steps_parse("product_view category=母婴|玩具 price_fen>=1000\n\norder_paid")
+
+    assert steps == [{"event": "product_view", "filters": [
+        {"property": "category", "op": "=", "value": "母婴|玩具"},
+        {"property": "price_fen", "op": ">=", "value": "1000"}]}, {"event": "order_paid", "filters": []}]
+    assert steps_text(steps) == "product_view category=母婴|玩具 price_fen>=1000\norder_paid"
+    for bad in ("only_one_step", "a b\nc", "a price_fen>=x\nb"):
+        with pytest.raises(ValidationFailed):
+            steps_parse(bad)
+
+
+def test_filters_on_numbers_and_exclusions(db):
+    stored("product_view", at(D, "10:00"), device="dev-a", product_id=1, price_fen=5000, category="母婴")
+    stored("product_view", at(D, "10:00"), device="dev-b", product_id=2, price_fen=500, category="母婴")
+    stored("product_view", at(D, "10:00"), device="dev-c", product_id=3, price_fen=9000, category="服饰")
+    for device in ("dev-a", "dev-b", "dev-c"):
+        stored("add_to_cart", at(D, "10:01"), device=device, product_id=1, sku_id=1)
+    funnel = Funnel.objects.create(name="高价", window_hours=1,
+                                   steps=steps_parse("product_view price_fen>=1000 category!=服饰\nadd_to_cart"))
+
+    assert [s.people for s in funnel_report(funnel=funnel, first=DAY, last=DAY).steps] == [1, 1]
