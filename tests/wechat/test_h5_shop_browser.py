@@ -116,6 +116,12 @@ def test_a_new_shopper_buys_and_pays_in_the_phone_shop_at_390px(mall, sandbox, s
         page.click("#clear-recent")
         page.wait_for_selector("#recent", state="detached")
 
+        # the home page's icons lead to their category's products
+        page.click("#tabs a[data-tab=home]")
+        page.click("section[data-kind=icon_nav] a.icon:has-text('奶粉')")
+        page.wait_for_selector("text=分类：奶粉")
+        page.wait_for_selector("#found-count:has-text('共 1 件')")
+
         # from the home page's product group to the product page with its offers; claim the coupon
         page.click("#tabs a[data-tab=home]")
         page.click(f"section[data-kind=products] a.tile[href='#/product/{storefront.pk}']")

@@ -170,11 +170,12 @@ async function plainHome() {
 const MINI_PATHS = [["/pages/member", "#/me"], ["/pages/cart", "#/cart"], ["/pages/order", "#/orders"],
   ["/pages/coupon", "#/coupons"], ["/pages/index", "#/"]];
 
-function linkHref(link, title) {
+// `name` labels a category's results (an icon's caption is its category's name; a banner's title is not).
+function linkHref(link, name) {
   if (!link) return null;
   switch (link.kind) {
     case "product": return link.product_id ? `#/product/${link.product_id}` : null;
-    case "category": return link.category_id ? `#/search?category=${link.category_id}&name=${encodeURIComponent(title || "")}` : null;
+    case "category": return link.category_id ? `#/search?category=${link.category_id}${name ? `&name=${encodeURIComponent(name)}` : ""}` : null;
     case "page": return link.value ? (link.value === "home" ? "#/" : `#/page/${encodeURIComponent(link.value)}`) : null;
     case "coupon_centre": return "#/coupons";
     case "flash": return "#/flash";
@@ -187,8 +188,8 @@ function linkHref(link, title) {
   }
 }
 
-function linked(link, title, attrs, ...children) {
-  const href = linkHref(link, title);
+function linked(link, name, attrs, ...children) {
+  const href = linkHref(link, name);
   return href ? h("a", { ...attrs, href }, ...children) : h("div", attrs, ...children);
 }
 
@@ -198,7 +199,7 @@ function blockTitle(block, more) {
 
 function banner(block) {
   if (!block.items.length) return null;
-  const slides = h("div", { class: "slides" }, block.items.map((item) => linked(item.link, item.title, { class: "slide" },
+  const slides = h("div", { class: "slides" }, block.items.map((item) => linked(item.link, null, { class: "slide" },
     item.image ? h("img", { src: item.image, alt: item.title }) : h("span", { class: "slide-text" }, item.title))));
   const dots = h("div", { class: "dots" }, block.items.map((_, i) => h("i", { class: i === 0 ? "on" : "" })));
   let at = 0;
@@ -224,7 +225,7 @@ function iconNav(block) {
 
 function notice(block) {
   if (!block.text) return null;
-  return linked(block.link, block.text, { class: "notice" }, h("span", { class: "speaker" }, "公告"),
+  return linked(block.link, null, { class: "notice" }, h("span", { class: "speaker" }, "公告"),
     h("span", { class: "notice-text" }, block.text));
 }
 
@@ -276,7 +277,7 @@ function productGroup(block) {
 function imageLinks(block) {
   const items = block.items.filter((item) => item.image);
   if (!items.length) return null;
-  return [blockTitle(block), items.map((item) => linked(item.link, item.title, { class: "image-link" },
+  return [blockTitle(block), items.map((item) => linked(item.link, null, { class: "image-link" },
     h("img", { src: item.image, alt: item.title, loading: "lazy" })))];
 }
 
