@@ -405,6 +405,13 @@ class GroupBuyLimitExceeded(Conflict):
     message = "超出每人限购数量"
 
 
+class GroupBuyJoinLimitReached(Conflict):
+    """A daily join cap is used up: `detail.limit` names which (per member, per device)."""
+
+    code = "group_buy_join_limit_reached"
+    message = "今日参团次数已达上限"
+
+
 class GroupBuyInvalidTransition(Conflict):
     code = "group_buy_invalid_transition"
     message = "拼团当前状态不允许该操作"

@@ -108,7 +108,7 @@ class _Pictures:
         pass
 
     def render(self, block: PageBlock, context: PageContext) -> dict[str, Any]:
-        return {"items": [{"title": item.title, "image": context.image(item.image.name), "link": link_of(item)}
+        return {"items": [{"title": item.title, "image_url": context.image(item.image.name), "link": link_of(item)}
                           for item in block.items.all()]}
 
 
@@ -145,7 +145,7 @@ def product_cards(*, product_ids: Sequence[int], now: dt.datetime,
     flash = flash_prices_now(product_ids=list(product_ids), now=now)
     return {
         p.pk: {"id": p.pk, "name": p.name, "subtitle": p.subtitle,
-               "image": absolute(default_storage.url(p.main_image.name)) if p.main_image else None,
+               "image_url": absolute(default_storage.url(p.main_image.name)) if p.main_image else None,
                "price_fen": p.min_price_fen, "flash_price_fen": flash.get(p.pk), "sales_count": p.sales_count,
                "stock_state": stock_state(p.units), "tags": list(p.tags)}  # type: ignore[attr-defined]
         for p in rows
@@ -237,7 +237,7 @@ class _Flash:
             "id": session.id, "name": session.name, "state": session.state, "state_label": session.state_label,
             "starts_at": _local_iso(session.starts_at), "ends_at": _local_iso(session.ends_at),
             "items": [{"id": i.id, "product_id": i.product_id, "name": i.product_name,
-                       "image": context.absolute(i.image_url) if i.image_url else None,
+                       "image_url": context.absolute(i.image_url) if i.image_url else None,
                        "list_price_fen": i.list_price_fen, "flash_price_fen": i.flash_price_fen,
                        "sold_percent": i.sold_percent} for i in session.items],
         }

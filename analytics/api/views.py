@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
@@ -52,6 +53,17 @@ class OptionalBearerTokenAuthentication(BearerTokenAuthentication):
             return None
 
 
+class OptionalBearerTokenScheme(OpenApiAuthenticationExtension):
+    """The same bearer token as everywhere, documented as optional: events may be sent without it."""
+
+    target_class = "analytics.api.views.OptionalBearerTokenAuthentication"
+    name = "OptionalBearerAuth"
+    optional = True
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "可选：带上登录令牌时事件归属会员"}
+
+
 class EventsView(APIView):
     authentication_classes = [OptionalBearerTokenAuthentication]
     permission_classes = [AllowAny]
@@ -77,7 +89,12 @@ class EventsView(APIView):
         refused = serializers.ListField(child=serializers.DictField(), help_text="拒收的事件及原因")
 
     @errors(AnalyticsUnavailable)
-    @extend_schema(operation_id="events_ingest", request=BatchInput, responses={200: BatchOutput})
+    @extend_schema(operation_id="events_ingest",
+                   description=("上报埋点事件：每批最多 100 个（JSON，可 gzip 压缩），匿名"
+                                "或带登录令牌均可。逐个校验：合格的入库（同一 event_id 只存一次"
+                                "，重发无害），不合格的逐个说明原因，不影响同批其他事件。请求体过大返回 "
+                                "413。事件目录见 docs/analytics-events.md。"),
+                   request=BatchInput, responses={200: BatchOutput})
     def post(self, request: Request) -> Response:
         data = self.BatchInput(data=request.data)
         data.is_valid(raise_exception=True)

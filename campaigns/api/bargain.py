@@ -16,7 +16,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -71,6 +71,7 @@ class ActivityOutput(serializers.Serializer):
     ends_at = serializers.DateTimeField()
     my_launch_no = serializers.CharField(allow_null=True, help_text="我正在进行的砍价单号；未发起或未登录为 null")
 
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_image_url(self, obj: ActivityView) -> str | None:
         request = self.context.get("request")
         if not obj.image_url:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -48,6 +48,7 @@ class GroupBuyItemOutput(serializers.Serializer):
     leader_price_fen = serializers.IntegerField(allow_null=True, help_text="团长价（分），null 表示同拼团价")
     stock_left = serializers.IntegerField(help_text="剩余活动库存")
 
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_image_url(self, obj: GroupBuyItemView) -> str | None:
         request = self.context.get("request")
         if not obj.image_url:
@@ -148,7 +149,10 @@ def _member_id(request: Request) -> int | None:
 class ActivityListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="group_buy_activities_list", responses={200: GroupBuyActivityListOutput})
+    @extend_schema(operation_id="group_buy_activities_list",
+                   description=("进行中的拼团活动：每个商品的拼团价、团长价、成团人数，以及此刻还差一两人"
+                                "成团的团。"),
+                   responses={200: GroupBuyActivityListOutput})
     def get(self, request: Request) -> Response:
         now = timezone.now()
         body = {"server_time": now, "activities": groupbuy_activities_running(now=now)}
@@ -159,7 +163,10 @@ class ActivityDetailView(APIView):
     permission_classes = [AllowAny]
 
     @errors(GroupBuyActivityNotFound)
-    @extend_schema(operation_id="group_buy_activities_retrieve", responses={200: GroupBuyActivityDetailOutput})
+    @extend_schema(operation_id="group_buy_activities_retrieve",
+                   description=("拼团活动详情：各商品的价格、成团人数、剩余库存与可直接参加的团（差一两人"
+                                "成团的在前）。不存在或未进行返回 404。"),
+                   responses={200: GroupBuyActivityDetailOutput})
     def get(self, request: Request, activity_id: int) -> Response:
         now = timezone.now()
         body = {"server_time": now, "activity": groupbuy_activities_running(now=now, activity_id=activity_id)[0]}
@@ -170,7 +177,9 @@ class GroupPageView(APIView):
     permission_classes = [AllowAny]
 
     @errors(GroupBuyNotFound)
-    @extend_schema(operation_id="group_buys_retrieve", responses={200: GroupBuyPageBody})
+    @extend_schema(operation_id="group_buys_retrieve",
+                   description=("一个团的页面（分享卡片打开）：团员头像、剩余名额与倒计时、状态。"),
+                   responses={200: GroupBuyPageBody})
     def get(self, request: Request, group_no: str) -> Response:
         now = timezone.now()
         body = {"server_time": now, "group": groupbuy_page(group_no=group_no, now=now, member_id=_member_id(request))}
@@ -178,7 +187,9 @@ class GroupPageView(APIView):
 
 
 class MyGroupListView(APIView):
-    @extend_schema(operation_id="group_buys_mine", responses={200: MyGroupBuyListOutput})
+    @extend_schema(operation_id="group_buys_mine",
+                   description=("我参加的团（开团与参团），最新在前，含每个团的状态与我的订单号。"),
+                   responses={200: MyGroupBuyListOutput})
     def get(self, request: Request) -> Response:
         seats = groupbuy_seats_for_member(member_id=current_member(request).pk)
         return Response(MyGroupBuyListOutput({"groups": seats}, context={"request": request}).data)
@@ -186,7 +197,10 @@ class MyGroupListView(APIView):
 
 class MyGroupDetailView(APIView):
     @errors(GroupBuyNotFound)
-    @extend_schema(operation_id="group_buys_mine_retrieve", responses={200: MyGroupBuyDetailOutput})
+    @extend_schema(operation_id="group_buys_mine_retrieve",
+                   description=("我参加的一个团的详情；不是我参加的团返回 404 group_buy_n"
+                                "ot_found。"),
+                   responses={200: MyGroupBuyDetailOutput})
     def get(self, request: Request, group_no: str) -> Response:
         seat = groupbuy_seats_for_member(member_id=current_member(request).pk, group_no=group_no)[0]
         return Response(MyGroupBuyDetailOutput({"group": seat}, context={"request": request}).data)

@@ -2,9 +2,10 @@
 
 Shop (the orchestrator) calls these with plain values — campaigns never imports shop:
 
-- placement (`groupbuy_reserve`, through campaigns.services.checkout.campaign_reserve): the
-  member's allowance and the activity stock are taken by conditional UPDATEs, and a pending
-  GroupBuySeat records which group the order opens or joins;
+- placement (`groupbuy_reserve`, through campaigns.services.checkout.campaign_reserve): a
+  blocked member is refused (campaigns.services.guards); a join takes the member's and the
+  device's daily join caps, then the member's allowance and the activity stock are taken by
+  conditional UPDATEs, and a pending GroupBuySeat records which group the order opens or joins;
 - cancel of an unpaid order (`groupbuy_release`, through campaign_release): both go back, once;
 - payment (`groupbuy_on_paid`, from the order's on_paid inside the payment's transaction): the
   seat is taken under the group's row lock. A payer who finds the group full, finished or
@@ -17,7 +18,8 @@ Shop (the orchestrator) calls these with plain values — campaigns never import
 
 Lock order (docs/architecture.md): the seat (the member's own row), then the group, then the
 allowance, then the item — inside the payment's or placement's order after coupons and before
-the member row.
+the member row. Placement takes the daily join caps (ActionAllowance: the member's, then the
+device's) before the allowance.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from campaigns.errors import (
     GroupBuyClosed,
     GroupBuyFull,
     GroupBuyItemNotFound,
+    GroupBuyJoinLimitReached,
     GroupBuyLimitExceeded,
     GroupBuyNewMembersOnly,
     GroupBuyNotActive,
@@ -57,6 +60,7 @@ from campaigns.models import (
     SeatRole,
     SeatStatus,
 )
+from campaigns.services.guards import allowance_take, day_window, device_seen, member_check_not_blocked
 from core.audit import Actor
 from core.db import require_transaction
 from core.errors import ValidationFailed
@@ -71,11 +75,13 @@ GROUP_OVERFLOW_REASON = "该团已满员，自动退款"
 
 @dataclass(frozen=True)
 class GroupBuyWant:
-    """An order's group-buy line: the item, the group joined (None: open a new one), the units."""
+    """An order's group-buy line: the item, the group joined (None: open a new one), the units, and
+    the mini-program's device id ("" when it sent none: only the member's cap applies)."""
 
     item_id: int
     group_id: int | None
     quantity: int
+    device_id: str = ""
 
 
 # --- placement ---------------------------------------------------------------------------------------
@@ -97,11 +103,13 @@ def groupbuy_item_running(*, item_id: int, now: dt.datetime) -> GroupBuyItem:
 def groupbuy_join_check(*, member_id: int, item_id: int, group_id: int | None, now: dt.datetime) -> None:
     """Whether `member_id` may open (group_id None) or join this group now; raises why not.
 
+    A member an operator blocked (or a deleted account) may do neither (403 member_blocked).
     Joining: the group must be of this item (else GroupBuyNotFound), forming and not expired
     (GroupBuyClosed), have a seat left (GroupBuyFull), not hold the member already
     (GroupBuyAlreadyJoined), and for a 老带新 activity the member must never have paid an order
     (GroupBuyNewMembersOnly). An unlocked read: the seat itself is taken at payment, under the
     group's lock. Reads only."""
+    member_check_not_blocked(member_id=member_id)
     item = groupbuy_item_running(item_id=item_id, now=now)
     if group_id is None:
         return
@@ -124,10 +132,13 @@ def groupbuy_reserve(*, member_id: int, order_id: int, order_no: str, want: Grou
     its pending seat. Returns the activity's unpaid timeout in minutes.
 
     Runs in the caller's (placement) transaction, in a savepoint: on any refusal nothing of this
-    call remains. groupbuy_join_check first; then, each a conditional UPDATE with its row count
-    checked: the allowance (GroupBuyLimitExceeded), the item's stock_left (GroupBuySoldOut).
-    Locks the allowance row, then the item. Not idempotent by itself: the order's idempotency key
-    makes placement idempotent.
+    call remains. groupbuy_join_check first (blocked member, group rules); then, each a
+    conditional UPDATE with its row count checked: for a join, the member's and the device's
+    daily join caps (GroupBuyJoinLimitReached, `detail.limit` member_daily / device_daily;
+    settings.GROUP_BUY_DAILY_JOIN_LIMIT, GROUP_BUY_DEVICE_DAILY_JOIN_LIMIT; a cancelled order does
+    not give its join back), the allowance (GroupBuyLimitExceeded), the item's stock_left
+    (GroupBuySoldOut). Locks the cap rows, the allowance row, then the item. Not idempotent by
+    itself: the order's idempotency key makes placement idempotent.
     """
     require_transaction("groupbuy_reserve")
     if want.quantity < 1:
@@ -136,12 +147,27 @@ def groupbuy_reserve(*, member_id: int, order_id: int, order_no: str, want: Grou
     item = GroupBuyItem.objects.select_related("activity").get(pk=want.item_id)
     activity = item.activity
     with transaction.atomic():
+        if want.group_id is not None:
+            _take_join_allowances(member_id=member_id, device_id=want.device_id, now=now)
+        device_seen(device_id=want.device_id, member_id=member_id)
         _take(activity=activity, item_id=item.pk, member_id=member_id, quantity=want.quantity)
         GroupBuySeat.objects.create(order_id=order_id, order_no=order_no, member_id=member_id, item=item,
                                     group_id=want.group_id,
                                     role=SeatRole.LEADER if want.group_id is None else SeatRole.MEMBER,
                                     quantity=want.quantity)
     return activity.unpaid_timeout_minutes
+
+
+def _take_join_allowances(*, member_id: int, device_id: str, now: dt.datetime) -> None:
+    """The member's daily joins, then the device's (campaigns.services.guards.allowance_take)."""
+    day = day_window(now)
+    caps = [(f"groupbuy:join:member:{member_id}", settings.GROUP_BUY_DAILY_JOIN_LIMIT, "member_daily")]
+    if device_id:
+        caps.append((f"groupbuy:join:device:{device_id[:64]}", settings.GROUP_BUY_DEVICE_DAILY_JOIN_LIMIT,
+                     "device_daily"))
+    for key, limit, name in caps:
+        if not allowance_take(key=key, window=day, limit=limit):
+            raise GroupBuyJoinLimitReached(detail={"limit": name, "max": limit})
 
 
 def _take(*, activity: GroupBuyActivity, item_id: int, member_id: int, quantity: int) -> None:

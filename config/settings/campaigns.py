@@ -18,6 +18,10 @@ FLASH_GATE_TTL_SECONDS = env_int("FLASH_GATE_TTL_SECONDS", 30)
 # takes this many due groups per run (each group is its own transaction).
 GROUP_BUY_UNPAID_TIMEOUT_MINUTES = env_int("GROUP_BUY_UNPAID_TIMEOUT_MINUTES", 15)
 GROUP_BUY_EXPIRE_BATCH = env_int("GROUP_BUY_EXPIRE_BATCH", 200)
+# How many groups one member may join per Shanghai day, and how many joins one device may place
+# (taken when the join order is placed; a cancelled order does not give its join back).
+GROUP_BUY_DAILY_JOIN_LIMIT = env_int("GROUP_BUY_DAILY_JOIN_LIMIT", 10)
+GROUP_BUY_DEVICE_DAILY_JOIN_LIMIT = env_int("GROUP_BUY_DEVICE_DAILY_JOIN_LIMIT", 10)
 # Guard rail: an activity price below cost × this needs an operator with
 # campaigns.approve_below_cost to confirm it. 1.0 = never below cost.
 CAMPAIGN_PRICE_FLOOR = float(env_int("CAMPAIGN_PRICE_FLOOR_PERCENT", 100)) / 100

@@ -10,6 +10,8 @@ groups) are campaigns' (campaigns.api.groupbuy).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.urls import URLPattern, path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,11 +24,13 @@ from campaigns.errors import (
     GroupBuyClosed,
     GroupBuyFull,
     GroupBuyItemNotFound,
+    GroupBuyJoinLimitReached,
     GroupBuyLimitExceeded,
     GroupBuyNewMembersOnly,
     GroupBuyNotActive,
     GroupBuyNotFound,
     GroupBuySoldOut,
+    MemberBlockedFromCampaigns,
 )
 from campaigns.selectors.groupbuy import groupbuy_lookup
 from core.api.headers import idempotency_key
@@ -40,10 +44,11 @@ from shop.services import orders as order_services
 from shop.services.orders import CheckoutInput, GroupChoice, LineInput
 
 GROUP_ERRORS = (
-    GroupBuyItemNotFound, GroupBuyNotActive, GroupBuySoldOut, GroupBuyLimitExceeded,
+    GroupBuyItemNotFound, GroupBuyNotActive, GroupBuySoldOut, GroupBuyLimitExceeded, MemberBlockedFromCampaigns,
     ApiError(400, "group_buy_line_mismatch", "拼团订单只能包含该拼团商品"),
 )
-JOIN_ERRORS = (GroupBuyNotFound, GroupBuyClosed, GroupBuyFull, GroupBuyAlreadyJoined, GroupBuyNewMembersOnly)
+JOIN_ERRORS = (GroupBuyNotFound, GroupBuyClosed, GroupBuyFull, GroupBuyAlreadyJoined, GroupBuyNewMembersOnly,
+               GroupBuyJoinLimitReached)
 
 
 class GroupOrderInput(InputSerializer):
@@ -58,9 +63,12 @@ class GroupOrderInput(InputSerializer):
         max_length=2, help_text="同下单接口：不传或 null 自动选择，[] 不用券")
     points = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, default=0,
                                       help_text="使用的积分，同下单接口")
+    device_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                      help_text="小程序生成并保存在本机的设备标识（用于防刷）")
 
     def to_checkout(self, *, sku_id: int, choice: GroupChoice) -> CheckoutInput:
         data = self.validated_data
+        choice = replace(choice, device_id=data.get("device_id") or "")
         coupon_ids = data.get("coupon_ids")
         return CheckoutInput(
             items=(LineInput(sku_id, data.get("quantity") or 1),), address_id=data.get("address_id"),

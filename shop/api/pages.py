@@ -36,7 +36,7 @@ class PageLinkOutput(serializers.Serializer):
 
 class PagePictureOutput(serializers.Serializer):
     title = serializers.CharField(allow_blank=True)
-    image = serializers.URLField(allow_null=True, help_text="图片的完整 URL")
+    image_url = serializers.URLField(allow_null=True, help_text="图片的完整 URL")
     link = PageLinkOutput()
 
 
@@ -44,7 +44,7 @@ class PageCardOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     subtitle = serializers.CharField(allow_blank=True)
-    image = serializers.URLField(allow_null=True)
+    image_url = serializers.URLField(allow_null=True)
     price_fen = serializers.IntegerField(help_text="当前售价（分，最低 SKU 价）")
     flash_price_fen = serializers.IntegerField(allow_null=True, help_text="正在进行的秒杀价（分）；无秒杀为 null")
     sales_count = serializers.IntegerField()
@@ -68,7 +68,7 @@ class PageFlashItemOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="秒杀商品 ID（下单时的 flash_item_id）")
     product_id = serializers.IntegerField()
     name = serializers.CharField()
-    image = serializers.URLField(allow_null=True)
+    image_url = serializers.URLField(allow_null=True)
     list_price_fen = serializers.IntegerField()
     flash_price_fen = serializers.IntegerField()
     sold_percent = serializers.IntegerField(help_text="已抢百分比 0–100")
@@ -144,7 +144,11 @@ class PageView(APIView):
     permission_classes = [AllowAny]
 
     @errors(StorePageNotFound)
-    @extend_schema(operation_id="pages_retrieve", responses={200: PageOutput})
+    @extend_schema(operation_id="pages_retrieve",
+                   description=("装修页面（如 home 首页）：按排期解析后的全部模块，一次请求返回；商"
+                                "品卡片带当前价格、秒杀价与库存状态。运营保存后立即生效；未启用或不存在的"
+                                "页面返回 404 page_not_found。"),
+                   responses={200: PageOutput})
     def get(self, request: Request, key: str) -> Response:
         origin = f"{request.scheme}://{request.get_host()}"
         page = page_for_shopper(key=key, now=timezone.now(), origin=origin, absolute=request.build_absolute_uri)

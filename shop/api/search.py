@@ -91,7 +91,12 @@ class ProductSearchView(APIView):
     pagination_class = PageNumberPagination
 
     @errors(INVALID_INPUT)
-    @extend_schema(operation_id="search_products", parameters=[SearchParams],
+    @extend_schema(operation_id="search_products",
+                   description=("商品搜索：中文分词、全拼与首字母（naifen、nf）、错别字纠正与运营"
+                                "同义词；按相关度（兼顾销量与库存）或指定方式排序，可按分类、价格区间、是"
+                                "否有货筛选；名称与副标题的命中词以 <em> 标出。登录会员的搜索计入最"
+                                "近搜索。"),
+                   parameters=[SearchParams],
                    responses={200: SearchPageOutput})
     def get(self, request: Request) -> Response:
         params = SearchParams(data=request.query_params)
@@ -138,7 +143,9 @@ class SearchSuggestView(APIView):
     permission_classes = [AllowAny]
 
     @errors(INVALID_INPUT)
-    @extend_schema(operation_id="search_suggest", parameters=[SuggestParams], responses={200: SuggestOutput})
+    @extend_schema(operation_id="search_suggest",
+                   description=("输入联想：按已输入的文字或拼音给出候选词与商品，随输随查。"),
+                   parameters=[SuggestParams], responses={200: SuggestOutput})
     def get(self, request: Request) -> Response:
         params = SuggestParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -160,7 +167,9 @@ class SearchHotView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="search_hot_words", responses={200: HotWordsOutput})
+    @extend_schema(operation_id="search_hot_words",
+                   description=("热搜词：运营置顶的在前，其余按近期搜索次数排列。"),
+                   responses={200: HotWordsOutput})
     def get(self, request: Request) -> Response:
         return Response(HotWordsOutput({"words": history.search_hot_words(now=timezone.now())}).data)
 
@@ -172,11 +181,15 @@ class RecentSearchesOutput(serializers.Serializer):
 class RecentSearchView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="search_recent", responses={200: RecentSearchesOutput})
+    @extend_schema(operation_id="search_recent",
+                   description=("我的最近搜索，最新在前（最多 20 条）。"),
+                   responses={200: RecentSearchesOutput})
     def get(self, request: Request) -> Response:
         return Response({"queries": recent_searches_for_member(member=_member(request))})
 
-    @extend_schema(operation_id="search_recent_clear", responses={200: RecentSearchesOutput})
+    @extend_schema(operation_id="search_recent_clear",
+                   description=("清空我的最近搜索，返回清空后的（空）列表。"),
+                   responses={200: RecentSearchesOutput})
     def delete(self, request: Request) -> Response:
         recent_searches_clear(member=_member(request))
         return Response({"queries": []})

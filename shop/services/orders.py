@@ -65,10 +65,12 @@ class LineInput:
 
 @dataclass(frozen=True)
 class GroupChoice:
-    """A group-buy order: the item bought, and the group joined (None: open a new group)."""
+    """A group-buy order: the item bought, the group joined (None: open a new group), and the
+    mini-program's device id (the per-device join cap; not part of the order's fingerprint)."""
 
     item_id: int
     group_id: int | None = None
+    device_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,9 @@ def _flash_items(items: tuple[LineInput, ...]) -> dict[int, int]:
 
 def _group_lines(lines: list[CartLine], *, member_id: int, choice: GroupChoice, now: dt.datetime) -> list[CartLine]:
     """A group-buy order holds its item's SKU alone, at the group price: the join rules first
-    (campaigns.services.groupbuy.groupbuy_join_check: the group is forming, has a seat, is not the
-    member's own; 老带新), then the line is marked for the pricing pipeline's group stage."""
+    (campaigns.services.groupbuy.groupbuy_join_check: the member is not blocked; the group is
+    forming, has a seat, is not the member's own; 老带新), then the line is marked for the pricing
+    pipeline's group stage."""
     groupbuy_join_check(member_id=member_id, item_id=choice.item_id, group_id=choice.group_id, now=now)
     sku_id = groupbuy_item_running(item_id=choice.item_id, now=now).sku_id
     if len(lines) != 1 or lines[0].sku_id != sku_id or lines[0].flash_item_id is not None:
@@ -345,7 +348,8 @@ def _group_want(q: Quote, data: CheckoutInput) -> GroupBuyWant | None:
     if data.group is None:
         return None
     line = q.lines[0].line
-    return GroupBuyWant(item_id=data.group.item_id, group_id=data.group.group_id, quantity=line.quantity)
+    return GroupBuyWant(item_id=data.group.item_id, group_id=data.group.group_id, quantity=line.quantity,
+                        device_id=data.group.device_id)
 
 
 def _bargain_wants(q: Quote) -> list[BargainWant]:
