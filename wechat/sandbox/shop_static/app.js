@@ -200,7 +200,7 @@ function blockTitle(block, more) {
 function banner(block) {
   if (!block.items.length) return null;
   const slides = h("div", { class: "slides" }, block.items.map((item) => linked(item.link, null, { class: "slide" },
-    item.image ? h("img", { src: item.image, alt: item.title }) : h("span", { class: "slide-text" }, item.title))));
+    item.image_url ? h("img", { src: item.image_url, alt: item.title }) : h("span", { class: "slide-text" }, item.title))));
   const dots = h("div", { class: "dots" }, block.items.map((_, i) => h("i", { class: i === 0 ? "on" : "" })));
   let at = 0;
   const show = (index) => {
@@ -219,7 +219,7 @@ function banner(block) {
 function iconNav(block) {
   if (!block.items.length) return null;
   return [blockTitle(block), h("div", { class: "icons" }, block.items.map((item) => linked(item.link, item.title, { class: "icon" },
-    item.image ? h("img", { src: item.image, alt: "" }) : h("span", { class: "glyph" }, (item.title || "·").slice(0, 1)),
+    item.image_url ? h("img", { src: item.image_url, alt: "" }) : h("span", { class: "glyph" }, (item.title || "·").slice(0, 1)),
     h("span", {}, item.title))))];
 }
 
@@ -254,7 +254,7 @@ function flashBlock(block) {
       countdown(running ? session.ends_at : session.starts_at, running ? "距结束" : "距开始")),
     h("div", { class: "strip", style: "margin-top:8px" }, session.items.map((item) =>
       h("a", { class: "flash-item", href: `#/product/${item.product_id}` },
-        h("img", { src: item.image || "", alt: item.name, loading: "lazy" }),
+        h("img", { src: item.image_url || "", alt: item.name, loading: "lazy" }),
         h("div", { class: "name" }, item.name),
         h("div", {}, h("span", { class: "price" }, yuan(item.flash_price_fen)), h("span", { class: "strike" }, yuan(item.list_price_fen))),
         h("div", { class: "sold" }, h("i", { style: `width:${Math.min(100, Math.max(0, item.sold_percent))}%` })),
@@ -266,7 +266,7 @@ const STOCK_WORDS = { low_stock: "仅剩少量", sold_out: "已售罄" };
 function productGroup(block) {
   if (!block.products.length) return null;
   return [blockTitle(block), h("div", { class: "grid" }, block.products.map((p) => h("a", { class: "tile", href: `#/product/${p.id}` },
-    h("img", { src: p.image || "", alt: p.name, loading: "lazy" }),
+    h("img", { src: p.image_url || "", alt: p.name, loading: "lazy" }),
     h("div", {}, h("div", { class: "name" }, p.name),
       h("div", { class: "row between" },
         h("span", { class: "price" }, yuan(p.flash_price_fen !== null ? p.flash_price_fen : p.price_fen),
@@ -275,10 +275,10 @@ function productGroup(block) {
 }
 
 function imageLinks(block) {
-  const items = block.items.filter((item) => item.image);
+  const items = block.items.filter((item) => item.image_url);
   if (!items.length) return null;
   return [blockTitle(block), items.map((item) => linked(item.link, null, { class: "image-link" },
-    h("img", { src: item.image, alt: item.title, loading: "lazy" })))];
+    h("img", { src: item.image_url, alt: item.title, loading: "lazy" })))];
 }
 
 const BLOCKS = {
