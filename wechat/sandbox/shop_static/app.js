@@ -126,53 +126,259 @@ async function login() {
     openid ? h("p", {}, h("button", { class: "ghost small", onclick: () => signIn(true) }, "换一个新用户")) : null)];
 }
 
+// The home page is the decorated page the operators compose (GET /pages/home): each block is drawn
+// by its kind's renderer, in the operators' order; a kind this page does not know is skipped, so
+// the console may add kinds before the front end draws them.
 async function home() {
-  const [categories, products, flash, centre] = await Promise.all([
+  let page;
+  try {
+    page = await api("GET", "/pages/home");
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    return plainHome();  // no home page decorated (or it is switched off): categories and best sellers
+  }
+  return [searchEntry(), decorated(page)];
+}
+
+async function namedPage(key) {
+  const page = await api("GET", `/pages/${encodeURIComponent(key)}`);
+  document.getElementById("title").textContent = page.title;
+  return decorated(page);
+}
+
+function decorated(page) {
+  return page.blocks.map((block) => {
+    const draw = BLOCKS[block.kind];
+    const body = draw ? draw(block) : null;
+    return body ? h("section", { class: `block block-${block.kind}`, "data-kind": block.kind }, body) : null;
+  });
+}
+
+async function plainHome() {
+  const [categories, products] = await Promise.all([
     api("GET", "/categories/"), api("GET", "/products/?ordering=-sales&page_size=20"),
-    api("GET", "/flash-sales/sessions"), api("GET", "/coupons/center?page_size=3"),
   ]);
-  const running = flash.sessions.find((s) => s.state === "running" && s.items.length);
   return [
-    searchBox(""),
+    searchEntry(),
     h("div", { class: "chips", style: "margin-bottom:10px" },
       categories.map((c) => h("a", { href: `#/search?category=${c.id}&name=${encodeURIComponent(c.name)}` }, c.name))),
-    running ? h("div", { class: "flash" },
-      h("div", { class: "row between" }, h("b", {}, `⚡ ${running.name}`), countdown(running.ends_at, "距结束")),
-      h("div", { class: "chips", style: "margin-top:6px" }, running.items.slice(0, 6).map((i) =>
-        h("a", { href: `#/product/${i.product_id}`, style: "background:rgba(255,255,255,.9)" },
-          `${i.product_name} `, h("span", { class: "price", style: "color:#e23642" }, yuan(i.flash_price_fen)))))) : null,
-    centre.results.length ? h("div", { class: "card" }, h("div", { class: "row between" }, h("b", {}, "领券中心"),
-      h("a", { href: "#/coupons", class: "muted" }, "更多 ›")),
-    h("div", { class: "chips", style: "margin-top:6px" }, centre.results.map((c) =>
-      h("a", { href: "#/coupons", class: "tag" }, `${c.benefit_text} · ${c.threshold_text}`)))) : null,
     h("h3", {}, "热卖推荐"), productTiles(products.results),
   ];
 }
 
-function searchBox(value) {
-  const input = h("input", { name: "q", placeholder: "搜索商品", value, type: "search" });
-  return h("form", { class: "search", onsubmit: (event) => {
-    event.preventDefault();
-    go(`/search?q=${encodeURIComponent(input.value.trim())}`);
-  } }, input, h("button", {}, "搜索"));
+// Where a block's link goes in this shop: the mini-program's link kinds as hash routes (null: nowhere).
+const MINI_PATHS = [["/pages/member", "#/me"], ["/pages/cart", "#/cart"], ["/pages/order", "#/orders"],
+  ["/pages/coupon", "#/coupons"], ["/pages/index", "#/"]];
+
+// `name` labels a category's results (an icon's caption is its category's name; a banner's title is not).
+function linkHref(link, name) {
+  if (!link) return null;
+  switch (link.kind) {
+    case "product": return link.product_id ? `#/product/${link.product_id}` : null;
+    case "category": return link.category_id ? `#/search?category=${link.category_id}${name ? `&name=${encodeURIComponent(name)}` : ""}` : null;
+    case "page": return link.value ? (link.value === "home" ? "#/" : `#/page/${encodeURIComponent(link.value)}`) : null;
+    case "coupon_centre": return "#/coupons";
+    case "flash": return "#/flash";
+    case "search": return `#/search?q=${encodeURIComponent(link.value || "")}`;
+    case "path": {
+      const found = MINI_PATHS.find(([prefix]) => (link.value || "").startsWith(prefix));
+      return found ? found[1] : null;
+    }
+    default: return null;
+  }
 }
 
+function linked(link, name, attrs, ...children) {
+  const href = linkHref(link, name);
+  return href ? h("a", { ...attrs, href }, ...children) : h("div", attrs, ...children);
+}
+
+function blockTitle(block, more) {
+  return block.title ? h("div", { class: "row between block-title" }, h("b", {}, block.title), more || null) : null;
+}
+
+function banner(block) {
+  if (!block.items.length) return null;
+  const slides = h("div", { class: "slides" }, block.items.map((item) => linked(item.link, null, { class: "slide" },
+    item.image_url ? h("img", { src: item.image_url, alt: item.title }) : h("span", { class: "slide-text" }, item.title))));
+  const dots = h("div", { class: "dots" }, block.items.map((_, i) => h("i", { class: i === 0 ? "on" : "" })));
+  let at = 0;
+  const show = (index) => {
+    at = (index + block.items.length) % block.items.length;
+    slides.scrollTo({ left: at * slides.clientWidth, behavior: "smooth" });
+  };
+  slides.addEventListener("scroll", () => {
+    const index = Math.round(slides.scrollLeft / Math.max(1, slides.clientWidth));
+    [...dots.children].forEach((dot, i) => dot.classList.toggle("on", i === index));
+    at = index;
+  }, { passive: true });
+  if (block.items.length > 1) timers.push(setInterval(() => show(at + 1), 4000));
+  return [slides, block.items.length > 1 ? dots : null];
+}
+
+function iconNav(block) {
+  if (!block.items.length) return null;
+  return [blockTitle(block), h("div", { class: "icons" }, block.items.map((item) => linked(item.link, item.title, { class: "icon" },
+    item.image_url ? h("img", { src: item.image_url, alt: "" }) : h("span", { class: "glyph" }, (item.title || "·").slice(0, 1)),
+    h("span", {}, item.title))))];
+}
+
+function notice(block) {
+  if (!block.text) return null;
+  return linked(block.link, null, { class: "notice" }, h("span", { class: "speaker" }, "公告"),
+    h("span", { class: "notice-text" }, block.text));
+}
+
+function couponStrip(block) {
+  if (!block.coupons.length) return null;
+  return [blockTitle(block, h("a", { href: "#/coupons", class: "muted" }, "更多 ›")),
+    h("div", { class: "strip" }, block.coupons.map((c) => {
+      const state = h("span", { class: "state" }, c.state === "claimable" ? "领取" : c.state_label);
+      return h("button", { class: "mini-coupon", type: "button", onclick: async () => {
+        if (needLogin()) return;
+        try {
+          await api("POST", `/coupons/center/${c.template_id}/claim`, undefined, { key: newKey() });
+          toast("领取成功");
+          state.textContent = "已领取";
+        } catch (error) { toast(error.message); }
+      } }, h("b", {}, c.benefit_text), h("span", {}, c.threshold_text), state);
+    }))];
+}
+
+function flashBlock(block) {
+  const session = block.session;
+  if (!session || !session.items.length) return null;
+  const running = session.state === "running";
+  return h("div", { class: "flash" },
+    h("div", { class: "row between" }, h("b", {}, `⚡ ${block.title || "今日秒杀"} · ${session.name}`),
+      countdown(running ? session.ends_at : session.starts_at, running ? "距结束" : "距开始")),
+    h("div", { class: "strip", style: "margin-top:8px" }, session.items.map((item) =>
+      h("a", { class: "flash-item", href: `#/product/${item.product_id}` },
+        h("img", { src: item.image_url || "", alt: item.name, loading: "lazy" }),
+        h("div", { class: "name" }, item.name),
+        h("div", {}, h("span", { class: "price" }, yuan(item.flash_price_fen)), h("span", { class: "strike" }, yuan(item.list_price_fen))),
+        h("div", { class: "sold" }, h("i", { style: `width:${Math.min(100, Math.max(0, item.sold_percent))}%` })),
+        h("div", { class: "muted" }, running ? `已抢 ${item.sold_percent}%` : session.state_label)))));
+}
+
+const STOCK_WORDS = { low_stock: "仅剩少量", sold_out: "已售罄" };
+
+function productGroup(block) {
+  if (!block.products.length) return null;
+  return [blockTitle(block), h("div", { class: "grid" }, block.products.map((p) => h("a", { class: "tile", href: `#/product/${p.id}` },
+    h("img", { src: p.image_url || "", alt: p.name, loading: "lazy" }),
+    h("div", {}, h("div", { class: "name" }, p.name),
+      h("div", { class: "row between" },
+        h("span", { class: "price" }, yuan(p.flash_price_fen !== null ? p.flash_price_fen : p.price_fen),
+          p.flash_price_fen !== null ? h("span", { class: "tag", style: "margin-left:4px" }, "秒杀") : null),
+        h("span", { class: "muted" }, STOCK_WORDS[p.stock_state] || `已售 ${p.sales_count}`))))))];
+}
+
+function imageLinks(block) {
+  const items = block.items.filter((item) => item.image_url);
+  if (!items.length) return null;
+  return [blockTitle(block), items.map((item) => linked(item.link, null, { class: "image-link" },
+    h("img", { src: item.image_url, alt: item.title, loading: "lazy" })))];
+}
+
+const BLOCKS = {
+  banner, icon_nav: iconNav, notice, coupons: couponStrip, flash: flashBlock, products: productGroup, image_link: imageLinks,
+};
+
+async function flashSessions() {
+  const flash = await api("GET", "/flash-sales/sessions");
+  const shown = flash.sessions.filter((s) => s.items.length);
+  if (!shown.length) return [empty("今天没有秒杀场次")];
+  return shown.map((s) => h("div", { class: "card" },
+    h("div", { class: "row between" }, h("b", {}, `⚡ ${s.name}`),
+      s.state === "running" ? countdown(s.ends_at, "距结束") : h("span", { class: "muted" }, s.state_label)),
+    s.items.map((i) => h("a", { class: "line", href: `#/product/${i.product_id}`, style: "color:inherit;text-decoration:none" },
+      h("div", { class: "grow" }, i.product_name), h("span", { class: "price" }, yuan(i.flash_price_fen))))));
+}
+
+function searchEntry() {
+  return h("a", { class: "search search-entry", href: "#/search" }, h("i", { class: "lens" }), h("span", {}, "搜索商品，支持拼音"));
+}
+
+// The search page: with nothing typed, the member's recent searches (clearable) and the hot words;
+// suggestions while typing; results ranked by the mall's search, the matched words highlighted
+// (the API sends the names HTML-escaped with only <em> added, so they go in as HTML).
 async function search() {
   const q = query();
-  const params = new URLSearchParams({ page_size: "20" });
-  if (q.get("q")) params.set("q", q.get("q"));
-  if (q.get("category")) params.set("category", q.get("category"));
-  if (q.get("ordering")) params.set("ordering", q.get("ordering"));
-  const found = await api("GET", `/products/?${params}`);
-  const base = new URLSearchParams(q);
-  const sort = (ordering, label) => {
-    base.set("ordering", ordering);
-    return h("a", { href: `#/search?${base}`, class: q.get("ordering") === ordering ? "on" : "" }, label);
+  const words = q.get("q") || "";
+  const input = h("input", { name: "q", placeholder: "搜索商品，支持拼音", value: words, type: "search", autocomplete: "off" });
+  const suggestions = h("ul", { class: "suggestions", hidden: true });
+  const submit = (text) => {
+    const next = new URLSearchParams({ q: text.trim() });
+    go(`/search?${next}`);
   };
-  return [searchBox(q.get("q") || ""),
+  let typed = 0;
+  input.addEventListener("input", () => {
+    const asked = ++typed;
+    const prefix = input.value.trim();
+    clearTimeout(search.timer);
+    if (!prefix) { suggestions.hidden = true; return; }
+    search.timer = setTimeout(async () => {
+      const answer = await api("GET", `/search/suggest?${new URLSearchParams({ q: prefix })}`).catch(() => null);
+      if (asked !== typed || !answer) return;  // a later keystroke asked again
+      suggestions.replaceChildren(...answer.suggestions.map((s) => h("li", { onclick: () => submit(s.text) },
+        s.text, s.kind === "product" ? h("span", { class: "muted" }, " 商品") : null)));
+      suggestions.hidden = !answer.suggestions.length;
+    }, 150);
+  });
+  const form = h("form", { class: "search", onsubmit: (event) => { event.preventDefault(); submit(input.value); } },
+    input, h("button", {}, "搜索"));
+  const top = h("div", { class: "search-top" }, form, suggestions);
+  if (!words && !q.get("category")) return [top, ...(await searchStart(submit))];
+
+  const params = new URLSearchParams({ page_size: "20", sort: q.get("sort") || "relevance" });
+  if (words) params.set("q", words);
+  if (q.get("category")) params.set("category", q.get("category"));
+  if (q.get("in_stock")) params.set("in_stock", "true");
+  const found = await api("GET", `/search/products?${params}`);
+  const base = new URLSearchParams(q);
+  const sort = (value, label) => {
+    const link = new URLSearchParams(base);
+    link.set("sort", value);
+    return h("a", { href: `#/search?${link}`, class: (q.get("sort") || "relevance") === value ? "on" : "" }, label);
+  };
+  const stockOnly = new URLSearchParams(base);
+  if (q.get("in_stock")) stockOnly.delete("in_stock"); else stockOnly.set("in_stock", "1");
+  const corrected = Object.entries(found.corrections || {});
+  return [top,
     q.get("name") ? h("p", { class: "muted" }, `分类：${q.get("name")}`) : null,
-    h("div", { class: "tabs2" }, sort("", "综合"), sort("-sales", "销量"), sort("price", "价格↑"), sort("-newest", "新品")),
-    h("p", { class: "muted" }, `共 ${found.count} 件`), productTiles(found.results)];
+    h("div", { class: "tabs2" }, sort("relevance", "综合"), sort("sales", "销量"), sort("price", "价格↑"),
+      sort("-price", "价格↓"), sort("newest", "新品"), h("a", { href: `#/search?${stockOnly}`, class: q.get("in_stock") ? "on" : "" }, "有货")),
+    corrected.length ? h("p", { class: "hint" }, `已为你搜索“${corrected.map(([, to]) => to.join(" ")).join(" ")}”`) : null,
+    found.every_word === false && found.count ? h("p", { class: "hint" }, "没有完全符合的商品，以下商品包含部分关键词") : null,
+    h("p", { class: "muted", id: "found-count" }, `共 ${found.count} 件`),
+    found.results.length ? h("div", { class: "grid" }, found.results.map((p) => h("a", { class: "tile", href: `#/product/${p.id}` },
+      h("img", { src: p.image_url || "", alt: p.name, loading: "lazy" }),
+      h("div", {}, h("div", { class: "name", html: p.name_highlight }),
+        p.subtitle_highlight ? h("div", { class: "muted sub", html: p.subtitle_highlight }) : null,
+        h("div", { class: "row between" }, h("span", { class: "price" }, yuan(p.price_fen)),
+          h("span", { class: "muted" }, p.in_stock ? `已售 ${p.sales_count}` : "已售罄"))))))
+      : empty("没有找到商品，换个词试试")];
+}
+
+async function searchStart(submit) {
+  const [hot, recent] = await Promise.all([api("GET", "/search/hot"),
+    loggedIn() ? api("GET", "/search/recent").catch(() => ({ queries: [] })) : { queries: [] }]);
+  const word = (text, cls) => h("a", { class: cls || "", href: `#/search?${new URLSearchParams({ q: text })}` }, text);
+  const out = [];
+  if (recent.queries.length) {
+    out.push(h("div", { class: "card", id: "recent" }, h("div", { class: "row between" }, h("b", {}, "最近搜索"),
+      h("button", { class: "ghost small", id: "clear-recent", onclick: async () => {
+        await api("DELETE", "/search/recent");
+        document.getElementById("recent").remove();
+        toast("已清空最近搜索");
+      } }, "清空")),
+    h("div", { class: "words" }, recent.queries.map((text) => word(text)))));
+  }
+  out.push(h("div", { class: "card", id: "hot" }, h("b", {}, "热门搜索"),
+    hot.words.length ? h("div", { class: "words" }, hot.words.map((w) => word(w.word, w.highlight ? "hot" : "")))
+      : h("p", { class: "muted" }, "暂无热门搜索")));
+  return out;
 }
 
 function countdown(endsAt, label) {
@@ -587,6 +793,8 @@ const ROUTES = [
   [/^\/$/, home, "小程序商城", "home"],
   [/^\/login$/, login, "登录", ""],
   [/^\/search$/, search, "搜索", "home"],
+  [/^\/page\/([\w-]+)$/, namedPage, "小程序商城", "home"],
+  [/^\/flash$/, flashSessions, "限时秒杀", "home"],
   [/^\/product\/(\d+)$/, product, "商品详情", ""],
   [/^\/cart$/, cart, "购物车", "cart"],
   [/^\/checkout$/, checkout, "确认订单", ""],
@@ -601,7 +809,10 @@ const ROUTES = [
   [/^\/footprints$/, footprints, "浏览足迹", "me"],
 ];
 
+let routing = 0;
+
 async function route() {
+  const mine = ++routing;  // a page that finishes loading after a newer one started is dropped
   timers.forEach(clearInterval);
   timers = [];
   const path = (location.hash.slice(1) || "/").split("?")[0];
@@ -613,8 +824,10 @@ async function route() {
   app.dataset.page = page.name;
   try {
     const nodes = await page(...match.slice(1));
+    if (mine !== routing) return;
     app.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
   } catch (error) {
+    if (mine !== routing) return;
     app.replaceChildren(h("div", { class: "card" }, h("p", { class: "status" }, error.message)));
   }
   app.dataset.ready = location.hash || "#/";
