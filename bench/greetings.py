@@ -5,12 +5,16 @@
 today's), switches on a birthday gift rule, starts a WeChat sandbox in this process for the
 mini-program codes (getwxacodeunlimit over HTTP, as in production), writes posters to a temporary
 PRIVATE_MEDIA_ROOT, and times `greetings_send_today()` end to end: finding today's members through the
-(month, day, id) index in batches, one coupon each (where the tier has the birthday gift), a poster
-each, the subscribe message where there is a credit (none here). Then it runs the job again and
-checks the second run changed nothing (one coupon and one poster per member).
+(month, day, id) index in batches, the batch's greetings in one INSERT, one coupon each (where the
+tier has the birthday gift), the subscribe message where there is a credit (none here). The job
+draws no poster (it must stay that way: the run fails if one was drawn). Then it runs the job
+again and checks the second run changed nothing (one greeting and one coupon per member), and
+draws POSTER_SAMPLE posters as the members' first views would (greeting_poster_ensure), twice, to
+report what a first view costs and that a second view draws nothing.
 
 Reported: seconds end to end, members in the table scanned per second (members / seconds: the
-job's reach, though the index means it reads only today's), greetings per second.
+job's reach, though the index means it reads only today's), greetings per second, milliseconds
+per greeting in the job, and milliseconds per poster on a first view.
 
     python -m bench.greetings [--members N]     # on its own: recreates the bench database first
 """
@@ -23,16 +27,18 @@ import time
 from typing import Any
 
 DEFAULT_MEMBERS = 1_000_000
+POSTER_SAMPLE = 20
 
 
 def run(member_count: int = DEFAULT_MEMBERS) -> dict[str, Any]:
-    """{"members", "due_today", "seconds", "members_per_second", "greetings_per_second", "coupons", "posters"}."""
+    """{"members", "due_today", "seconds", "members_per_second", "greetings_per_second", "ms_per_greeting",
+    "coupons", "posters_in_job", "first_view_poster_ms"}."""
     from django.conf import settings
     from django.utils import timezone
 
     from bench.segments import load_members
     from campaigns.models import Coupon, GiftRule, Greeting
-    from campaigns.services.greetings import due_members, greetings_send_today
+    from campaigns.services.greetings import due_members, greeting_poster_ensure, greetings_send_today
     from members.models import Member
     from tests.factories import CouponTemplateFactory
     from wechat.sandbox.testing import sandbox_for_settings
@@ -54,17 +60,27 @@ def run(member_count: int = DEFAULT_MEMBERS) -> dict[str, Any]:
             first = greetings_send_today(today=today)
             seconds = time.perf_counter() - started
             again = greetings_send_today(today=today)
+            greetings = Greeting.objects.filter(kind="birthday", year=today.year)
+            posters_in_job = greetings.exclude(poster="").count()
+            sample = list(greetings.select_related("member", "coupon__template").order_by("pk")[:POSTER_SAMPLE])
+            started = time.perf_counter()
+            drawn = [greeting_poster_ensure(greeting=greeting) for greeting in sample]
+            poster_seconds = time.perf_counter() - started
+            redrawn = [greeting_poster_ensure(greeting=Greeting.objects.get(pk=greeting.pk)) for greeting in sample]
         finally:
             settings.PRIVATE_MEDIA_ROOT = saved_media
-    greetings = Greeting.objects.filter(kind="birthday", year=today.year)
-    if (first["birthday"] != due or again["birthday"] or again["coupons"] or again["posters"]
-            or greetings.count() != due or greetings.filter(poster="").exists()):
-        raise RuntimeError(f"greetings bench: {due} due, first run {first}, second run {again}")
+    if (first["birthday"] != due or again["birthday"] or again["coupons"] or greetings.count() != due
+            or posters_in_job or not all(g.poster for g in drawn)
+            or [g.poster.name for g in redrawn] != [g.poster.name for g in drawn]):
+        raise RuntimeError(f"greetings bench: {due} due, first run {first}, second run {again}, "
+                           f"{posters_in_job} posters drawn by the job")
     return {
         "members": members, "due_today": due, "seconds": round(seconds, 3),
         "members_per_second": round(members / seconds, 1) if seconds else 0.0,
         "greetings_per_second": round(due / seconds, 1) if seconds else 0.0,
-        "coupons": Coupon.objects.filter(template=template).count(), "posters": first["posters"],
+        "ms_per_greeting": round(1000 * seconds / due, 2) if due else 0.0,
+        "coupons": Coupon.objects.filter(template=template).count(), "posters_in_job": posters_in_job,
+        "first_view_poster_ms": round(1000 * poster_seconds / len(sample), 1) if sample else 0.0,
     }
 
 

@@ -55,7 +55,7 @@ def load_members(member_count: int, *, seed: int = 7) -> int:
     now = timezone.now()
     columns = ("openid", "unionid", "session_key", "nickname", "avatar_url", "gender", "birthday", "province",
                "city", "phone", "is_active", "tier_id", "growth", "points_balance", "paid_order_count",
-               "paid_total_fen", "last_paid_at", "registered_at")
+               "paid_total_fen", "last_paid_at", "registered_at", "is_blocked", "blocked_reason")
     table = Member._meta.db_table
     added = 0
     with connection.cursor() as cursor:
@@ -86,7 +86,7 @@ def _member_row(i: int, rng: random.Random, now: dt.datetime, tiers: list[tuple[
         f"{OPENID_PREFIX}{i:08d}", "", "", f"会员{i}", "", rng.choice(("male", "female", "unknown")),
         birthday.isoformat(), rng.choice(PROVINCES), "", "", "t", str(tier_id) if tier_id else r"\N", str(growth),
         str(rng.randint(0, 5000)), str(orders), str(paid), last_paid.isoformat() if last_paid else r"\N",
-        registered.isoformat(),
+        registered.isoformat(), "f", "",
     ]
 
 

@@ -63,7 +63,9 @@ def issue_card_gift_packs() -> int:
 
 @shared_task(name="campaigns.tasks.send_greetings")
 def send_greetings() -> dict[str, Any]:
-    """09:00 Shanghai: birthday and anniversary greetings (coupon, poster, message). Safe to repeat."""
+    """09:00 Shanghai: birthday and anniversary greetings (coupon, message). Safe to repeat.
+
+    Posters are not drawn here but on the member's first view (greeting_poster_ensure)."""
     return greetings_send_today()
 
 

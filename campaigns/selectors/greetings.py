@@ -16,13 +16,14 @@ class GreetingNotFound(NotFound):
 
 def greeting_list_for_member(*, member: Member) -> QuerySet[Greeting]:
     """The member's greetings, newest first, with their coupons."""
-    return (Greeting.objects.filter(member=member).select_related("coupon__template")
+    return (Greeting.objects.filter(member=member).select_related("member", "coupon__template")
             .order_by("-day", "-id"))
 
 
-def greeting_poster_for_member(*, member: Member, greeting_id: int) -> Greeting:
-    """The member's own greeting that has a poster; GreetingNotFound (404) for anyone else's."""
-    greeting = Greeting.objects.filter(member=member, pk=greeting_id).exclude(poster="").first()
+def greeting_for_member(*, member: Member, greeting_id: int) -> Greeting:
+    """The member's own greeting (with what its poster shows); GreetingNotFound (404) for anyone else's."""
+    greeting = (Greeting.objects.filter(member=member, pk=greeting_id)
+                .select_related("member", "coupon__template").first())
     if greeting is None:
         raise GreetingNotFound()
     return greeting

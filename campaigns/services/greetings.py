@@ -1,7 +1,8 @@
 """Birthday and registration-anniversary greetings: the 09:00 job, and what the API and console read.
 
     greetings_send_today(today=None, batch_size=500) -> {"birthday": n, "anniversary": n, "coupons": n,
-                                                         "posters": n, "poster_failures": n, "messages": n}
+                                                         "messages": n, "skipped": {...}}
+    greeting_poster_ensure(greeting=g) -> g                  # the poster, drawn on the member's first view
 
 Who is due today (Shanghai calendar): members whose birthday (month, day) is today, and members
 registered on today's month and day in an earlier year. 29 February falls on 28 February in
@@ -11,19 +12,22 @@ Which coupon: the newest active GiftRule of trigger 生日 / 注册纪念日 who
 No such rule: that kind is switched off (no greeting at all). A birthday coupon goes only to
 members whose tier has the birthday-gift benefit (Tier.birthday_gift); they all get the poster.
 
-For each batch of due members (keyset by id over the member_birthday_md / member_registered_md
-indexes — never a scan of every member in Python):
+The job, for each batch of due members (keyset by id over the member_birthday_md /
+member_registered_md indexes — never a scan of every member in Python), in ONE transaction:
+the batch's Greetings in one INSERT (UNIQUE per member, kind, year, so a second run finds them),
+the coupons through coupon_grant(check_window=False) with issue_key "birthday:<year>:<member>"
+("anniversary:<year>:<member>", so even a lost Greeting could not give a second coupon), the
+greetings' coupon / skip reason in one UPDATE, and each member's subscribe message queued (sent
+after commit; only where the member has a consent credit; idempotent on reference
+"greeting:<id>"). A batch is all or nothing, so a run that dies half-way is finished by the next.
 
-1. one transaction: a Greeting per (member, kind, year) — UNIQUE, so a second run finds it — and
-   the coupon through coupon_grant(check_window=False) with issue_key "birthday:<year>:<member>"
-   ("anniversary:<year>:<member>"), so even a lost Greeting could not give a second coupon;
-2. outside any transaction: the mini-program code (getwxacodeunlimit, network) and the poster PNG;
-3. a short transaction per greeting: the poster stored with a conditional UPDATE (WHERE poster
-   = ''), so two concurrent runs keep one poster (the loser's file is deleted), and the
-   subscribe message queued (sent after commit; only where the member has a consent credit;
-   idempotent on reference "greeting:<id>").
-
-A run that dies half-way is finished by the next: greetings without a poster are retried.
+The poster is not drawn by the job: the mini-program code (getwxacodeunlimit, network) and the PNG
+cost ~0.1 s each, which made the job's time grow with the greetings. Most greeted members never
+open the poster, and the job's message already points to it, so it is drawn on the member's first
+view through the API (greeting_poster_ensure), outside any transaction, and stored with a
+conditional UPDATE (WHERE poster = ''): the first view stores it, later views only read it, and of
+two concurrent first views one file is kept (the other's is deleted). A failed draw (WeChat down)
+is recorded in poster_error and retried by the next view.
 """
 
 from __future__ import annotations
@@ -77,14 +81,12 @@ class Tally:
     birthday: int = 0
     anniversary: int = 0
     coupons: int = 0
-    posters: int = 0
-    poster_failures: int = 0
     messages: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"birthday": self.birthday, "anniversary": self.anniversary, "coupons": self.coupons,
-                "posters": self.posters, "poster_failures": self.poster_failures, "messages": self.messages,
+                "messages": self.messages,
                 "skipped": dict(self.skipped)}
 
 
@@ -132,11 +134,11 @@ def active_rule(*, kind: str, now: dt.datetime) -> GiftRule | None:
 
 
 def greetings_send_today(*, today: dt.date | None = None, batch_size: int = 500) -> dict[str, Any]:
-    """Greet everyone due today: coupon, poster, subscribe message. Idempotent per member, kind, year.
+    """Greet everyone due today: greeting, coupon, subscribe message. Idempotent per member, kind, year.
 
     See the module docstring for the steps, transactions and what makes a repeat harmless.
-    Returns counts of this run: greetings created per kind, coupons granted, posters stored,
-    poster failures (retried by the next run), messages queued, and skip reasons.
+    Returns counts of this run: greetings created per kind, coupons granted, messages queued, and
+    skip reasons. Posters are drawn on first view (greeting_poster_ensure), not here.
     """
     now = timezone.now()
     today = today or timezone.localdate(now)
@@ -152,30 +154,21 @@ def greetings_send_today(*, today: dt.date | None = None, batch_size: int = 500)
             if not ids:
                 break
             cursor = ids[-1]
-            greetings = _greetings_create(kind=kind, today=today, rule=rule, member_ids=ids, now=now, tally=tally)
-            for greeting in greetings:
-                _poster_and_message(greeting=greeting, tally=tally)
+            _greetings_create(kind=kind, today=today, rule=rule, member_ids=ids, now=now, tally=tally)
     return tally.as_dict()
 
 
 def _greetings_create(*, kind: str, today: dt.date, rule: GiftRule, member_ids: list[int], now: dt.datetime,
-                      tally: Tally) -> list[Greeting]:
-    """Step 1 for one batch: the greetings (and coupons) that do not exist yet; returns every
-    greeting of the batch that still needs its poster or message."""
+                      tally: Tally) -> None:
+    """One batch, one transaction: the greetings that do not exist yet (one INSERT), their coupons,
+    their coupon / skip reason (one UPDATE) and their messages (sent after commit)."""
     with transaction.atomic(durable=True):
-        existing = set(Greeting.objects.filter(kind=kind, year=today.year, member_id__in=member_ids)
-                       .values_list("member_id", flat=True))
-        members = Member.objects.select_related("tier").filter(pk__in=[m for m in member_ids if m not in existing])
-        for member in members.order_by("pk"):
-            anniversary = kind == GreetingKind.ANNIVERSARY
-            years = today.year - timezone.localtime(member.registered_at).year if anniversary else 0
-            try:
-                with transaction.atomic():
-                    greeting = Greeting.objects.create(member=member, kind=kind, year=today.year, day=today,
-                                                       years=years)
-            except IntegrityError:  # a concurrent run created it
-                continue
-            setattr(tally, kind, getattr(tally, kind) + 1)
+        greetings = _greetings_insert(kind=kind, today=today, member_ids=member_ids)
+        if not greetings:
+            return
+        setattr(tally, kind, getattr(tally, kind) + len(greetings))
+        for greeting in greetings:
+            member = greeting.member
             reason = None
             if kind == GreetingKind.BIRTHDAY and not (member.tier and member.tier.birthday_gift):
                 reason = "tier_no_birthday_gift"
@@ -191,35 +184,60 @@ def _greetings_create(*, kind: str, today: dt.date, rule: GiftRule, member_ids: 
             if reason:
                 greeting.skip_reason = reason
                 tally.skipped[reason] = tally.skipped.get(reason, 0) + 1
-            greeting.save(update_fields=["coupon", "skip_reason"])
-    return list(Greeting.objects.select_related("member", "coupon__template")
-                .filter(kind=kind, year=today.year, member_id__in=member_ids, poster="")
-                .order_by("member_id"))
+        Greeting.objects.bulk_update(greetings, ["coupon", "skip_reason"])
+        for greeting in greetings:
+            if _message_queue(greeting):
+                tally.messages += 1
 
 
-def _poster_and_message(*, greeting: Greeting, tally: Tally) -> None:
-    """Steps 2 and 3 for one greeting: code + poster outside any transaction, then store + message."""
-    name, error = "", ""
+def _greetings_insert(*, kind: str, today: dt.date, member_ids: list[int]) -> list[Greeting]:
+    """The batch's greetings that did not exist yet, created in one INSERT (with their members
+    and tiers attached). A concurrent run that created some first makes the INSERT fail on the
+    UNIQUE constraint: the batch is then read again without them."""
+    members = {m.pk: m for m in Member.objects.select_related("tier").filter(pk__in=member_ids)}
+    anniversary = kind == GreetingKind.ANNIVERSARY
+    while True:
+        existing = set(Greeting.objects.filter(kind=kind, year=today.year, member_id__in=member_ids)
+                       .values_list("member_id", flat=True))
+        greetings = [
+            Greeting(member=member, kind=kind, year=today.year, day=today,
+                     years=today.year - timezone.localtime(member.registered_at).year if anniversary else 0)
+            for pk, member in sorted(members.items()) if pk not in existing]
+        if not greetings:
+            return []
+        try:
+            with transaction.atomic():
+                return Greeting.objects.bulk_create(greetings)
+        except IntegrityError:  # a concurrent run greeted some of them first
+            continue
+
+
+def greeting_poster_ensure(*, greeting: Greeting) -> Greeting:
+    """`greeting` with its poster: drawn and stored now if it has none yet (the member's first view).
+
+    Network and drawing happen outside any transaction (never call this inside one). The poster
+    is stored with a conditional UPDATE, so it is made once: a concurrent first view that stored
+    its poster first wins, ours is deleted and the winner's returned. When the code or the
+    drawing fails the reason goes to poster_error and the greeting comes back without a poster;
+    the next view tries again. Returns a fresh Greeting when it changed.
+    """
+    if greeting.poster:
+        return greeting
     try:
         png = greeting_poster_png(greeting=greeting)
-    except Exception as exc:  # noqa: BLE001 - WeChat down, a storage hiccup: the next run tries again
+        name = private_storage().save(f"greetings/{greeting.year}/{secrets.token_hex(16)}.png", ContentFile(png))
+    except Exception as exc:  # noqa: BLE001 - WeChat down, a storage hiccup: the next view tries again
         logger.warning("greeting %s: poster not made: %s", greeting.pk, exc)
         error = (getattr(exc, "message", "") or str(exc) or exc.__class__.__name__)[:200]
-    else:
-        name = private_storage().save(f"greetings/{greeting.year}/{secrets.token_hex(16)}.png", ContentFile(png))
-    with transaction.atomic(durable=True):
-        if name:
-            stored = Greeting.objects.filter(pk=greeting.pk, poster="").update(
-                poster=name, poster_at=timezone.now(), poster_error="")
-            if stored:
-                tally.posters += 1
-            else:  # another run stored its poster first
-                transaction.on_commit(lambda: private_storage().delete(name))
-        else:
-            Greeting.objects.filter(pk=greeting.pk, poster="").update(poster_error=error)
-            tally.poster_failures += 1
-        if _message_queue(greeting):
-            tally.messages += 1
+        Greeting.objects.filter(pk=greeting.pk, poster="").update(poster_error=error)
+        greeting.poster_error = error
+        return greeting
+    stored = Greeting.objects.filter(pk=greeting.pk, poster="").update(
+        poster=name, poster_at=timezone.now(), poster_error="")
+    if not stored:  # a concurrent first view stored its poster first: keep that one
+        private_storage().delete(name)
+    greeting.refresh_from_db(fields=["poster", "poster_at", "poster_error"])
+    return greeting
 
 
 def greeting_poster_png(*, greeting: Greeting) -> bytes:

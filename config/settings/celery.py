@@ -133,7 +133,7 @@ PERIODIC_TASKS += [
      "crontab": {"minute": "30", "hour": "2"}, "queue": "default", "expires_seconds": 3 * 3600},
 ]
 
-# Campaigns: birthday and registration-anniversary greetings (coupon, poster, message) at 09:00.
+# Campaigns: birthday and registration-anniversary greetings (coupon, message) at 09:00; posters on first view.
 PERIODIC_TASKS += [
     {"name": "greetings.send", "label": "生日与注册纪念日祝福",
      "task": "campaigns.tasks.send_greetings",

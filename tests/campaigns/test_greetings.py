@@ -1,5 +1,6 @@
-"""Birthday and anniversary greetings: one coupon and one poster per member per year, 29 February,
-anniversaries in Shanghai time, messages only with a consent credit, the member's posters API."""
+"""Birthday and anniversary greetings: one greeting and one coupon per member per year, 29 February,
+anniversaries in Shanghai time, messages only with a consent credit, the member's posters API.
+The job draws no posters: the member's first view draws the poster, once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from campaigns.models import Coupon, CouponSource, GiftRule, Greeting
-from campaigns.services.greetings import greetings_send_today
+from campaigns.services.greetings import greeting_poster_ensure, greetings_send_today
 from members.models import Member, Tier
 from members.services import member_delete_account
 from tests.factories import CouponTemplateFactory, MemberFactory
@@ -54,7 +55,8 @@ def registered(member: Member, local: dt.datetime) -> Member:
     return member
 
 
-def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, sandbox, birthday_rule):
+def test_the_job_run_twice_gives_one_greeting_and_one_coupon_per_member_and_draws_no_poster(media, sandbox,
+                                                                                             birthday_rule):
     a = MemberFactory.create(nickname="小鱼", tier=silver(), birthday=dt.date(1995, 11, 23))
     b = MemberFactory.create(tier=silver(), birthday=dt.date(2001, 11, 23))
     MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 24))  # tomorrow
@@ -62,16 +64,16 @@ def test_the_job_run_twice_gives_one_coupon_and_one_poster_per_member(media, san
     first = greetings_send_today(today=TODAY)
     second = greetings_send_today(today=TODAY)
 
-    assert (first["birthday"], first["coupons"], first["posters"]) == (2, 2, 2)
-    assert (second["birthday"], second["coupons"], second["posters"]) == (0, 0, 0)
+    assert (first["birthday"], first["coupons"]) == (2, 2)
+    assert (second["birthday"], second["coupons"]) == (0, 0)
     greetings = Greeting.objects.order_by("member_id")
     assert [(g.member_id, g.kind, g.year) for g in greetings] == [(a.pk, "birthday", 2026), (b.pk, "birthday", 2026)]
     assert Coupon.objects.filter(source=CouponSource.BIRTHDAY).count() == 2
     assert sorted(Coupon.objects.values_list("issue_key", flat=True), key=str) == [
         f"birthday:2026:{a.pk}", f"birthday:2026:{b.pk}"]
-    assert all(g.poster and g.coupon_id for g in greetings)
-    assert len(list((media / "greetings" / "2026").iterdir())) == 2
-    assert len(sandbox.wxacodes()) == 2
+    assert all(g.coupon_id and not g.poster for g in greetings)
+    assert not (media / "greetings").exists()
+    assert sandbox.wxacodes() == []  # no mini-program code asked of WeChat by the job
 
 
 def test_the_poster_is_a_png_whose_code_opens_the_coupon(media, sandbox, birthday_rule):
@@ -79,7 +81,7 @@ def test_the_poster_is_a_png_whose_code_opens_the_coupon(media, sandbox, birthda
 
     greetings_send_today(today=TODAY)
 
-    greeting = Greeting.objects.get(member=member)
+    greeting = greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
     image = Image.open(greeting.poster.path)
     assert (image.format, image.size) == ("PNG", (750, 1200))
     assert sandbox.wxacodes()[0]["scene"] == f"coupon={greeting.coupon_id}"
@@ -147,7 +149,7 @@ def test_a_tier_without_the_birthday_gift_gets_the_poster_but_no_coupon(media, s
 
     result = greetings_send_today(today=TODAY)
 
-    greeting = Greeting.objects.get(member=member)
+    greeting = greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
     assert (greeting.coupon_id, greeting.skip_reason, bool(greeting.poster)) == (None, "tier_no_birthday_gift", True)
     assert result["skipped"] == {"tier_no_birthday_gift": 1}
     assert not Coupon.objects.exists()
@@ -173,20 +175,34 @@ def test_deleted_and_inactive_members_are_not_greeted(media, sandbox, birthday_r
     assert not Greeting.objects.exists()
 
 
-def test_a_poster_wechat_could_not_code_is_made_by_the_next_run(media, sandbox, birthday_rule):
+def test_a_poster_wechat_could_not_code_is_made_by_the_next_view(media, sandbox, birthday_rule):
     member = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
     sandbox.wxacode_fail_next(1)
 
-    first = greetings_send_today(today=TODAY)
-    greeting = Greeting.objects.get(member=member)
-    assert (first["poster_failures"], greeting.poster.name, greeting.coupon_id is not None) == (1, "", True)
-    assert greeting.poster_error
+    first = greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
+    assert (first.poster.name, first.coupon_id is not None) == ("", True)
+    assert Greeting.objects.get(member=member).poster_error
 
-    second = greetings_send_today(today=TODAY)
+    second = greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
 
-    greeting.refresh_from_db()
-    assert (second["posters"], second["coupons"], bool(greeting.poster), greeting.poster_error) == (1, 0, True, "")
+    assert (bool(second.poster), second.poster_error) == (True, "")
     assert Coupon.objects.count() == 1
+
+
+def test_the_poster_is_drawn_once_and_concurrent_first_views_keep_one_file(media, sandbox, birthday_rule):
+    member = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    # Two first views read the greeting before either stored a poster.
+    one, other = Greeting.objects.get(member=member), Greeting.objects.get(member=member)
+
+    first = greeting_poster_ensure(greeting=one)
+    raced = greeting_poster_ensure(greeting=other)  # draws too, loses the conditional UPDATE
+    later = greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
+
+    assert first.poster.name == raced.poster.name == later.poster.name != ""
+    assert [p.name for p in (media / "greetings" / "2026").iterdir()] == [first.poster.name.rsplit("/", 1)[-1]]
+    assert len(sandbox.wxacodes()) == 2  # the later view drew nothing
 
 
 def test_batches_walk_every_due_member(media, sandbox, birthday_rule):
@@ -202,6 +218,7 @@ def test_deleting_the_account_deletes_the_poster_files(media, sandbox, birthday_
                                                        django_capture_on_commit_callbacks):
     member = MemberFactory.create(tier=silver(), birthday=dt.date(1995, 11, 23))
     greetings_send_today(today=TODAY)
+    greeting_poster_ensure(greeting=Greeting.objects.get(member=member))
     assert len(list((media / "greetings" / "2026").iterdir())) == 1
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -217,6 +234,7 @@ def test_deleting_the_account_deletes_the_poster_files(media, sandbox, birthday_
 def test_the_member_lists_their_greetings_and_fetches_the_poster(media, sandbox, birthday_rule, shopper):
     Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
     greetings_send_today(today=TODAY)
+    assert not Greeting.objects.get(member=shopper.member).poster  # drawn on the first view, below
 
     listed = shopper.client.get("/api/v1/me/greetings/")
 
@@ -228,6 +246,37 @@ def test_the_member_lists_their_greetings_and_fetches_the_poster(media, sandbox,
     assert poster.status_code == 200
     assert poster["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(b"".join(poster.streaming_content))).size == (750, 1200)
+    assert shopper.client.get("/api/v1/me/greetings/").json()["results"][0]["poster_url"].split("?")[0] == \
+        item["poster_url"].split("?")[0]
+    assert len(sandbox.wxacodes()) == 1  # drawn once, on the first view
+    assert len(list((media / "greetings" / "2026").iterdir())) == 1
+
+
+def test_the_poster_itself_is_drawn_on_its_first_view(media, sandbox, birthday_rule, shopper):
+    Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    greeting = Greeting.objects.get(member=shopper.member)
+
+    first = shopper.client.get(f"/api/v1/me/greetings/{greeting.pk}/poster.png")
+    again = shopper.client.get(f"/api/v1/me/greetings/{greeting.pk}/poster.png")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert b"".join(first.streaming_content) == b"".join(again.streaming_content)
+    assert len(sandbox.wxacodes()) == 1
+
+
+def test_a_poster_wechat_cannot_code_yet_is_a_404_and_the_list_shows_none(media, sandbox, birthday_rule,
+                                                                        shopper):
+    Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
+    greetings_send_today(today=TODAY)
+    greeting = Greeting.objects.get(member=shopper.member)
+    sandbox.wxacode_fail_next(2)
+
+    assert shopper.client.get("/api/v1/me/greetings/").json()["results"][0]["poster_url"] is None
+    response = shopper.client.get(f"/api/v1/me/greetings/{greeting.pk}/poster.png")
+
+    assert (response.status_code, response.json()["code"]) == (404, "greeting_not_found")
+    assert shopper.client.get("/api/v1/me/greetings/").json()["results"][0]["poster_url"]  # the next view
 
 
 def test_another_members_poster_is_a_404(media, sandbox, birthday_rule, shopper, other_shopper):
@@ -236,6 +285,7 @@ def test_another_members_poster_is_a_404(media, sandbox, birthday_rule, shopper,
     greeting = Greeting.objects.get(member=shopper.member)
 
     response = other_shopper.client.get(f"/api/v1/me/greetings/{greeting.pk}/poster.png")
+    assert sandbox.wxacodes() == []  # nothing drawn for someone else
 
     assert response.status_code == 404
     assert response.json()["code"] == "greeting_not_found"
@@ -246,8 +296,8 @@ def test_the_poster_url_is_a_signed_link_and_a_guessed_one_gets_nothing(media, s
                                                                         settings):
     Member.objects.filter(pk=shopper.member.pk).update(tier=silver(), birthday=dt.date(1995, 11, 23))
     greetings_send_today(today=TODAY)
-    greeting = Greeting.objects.get(member=shopper.member)
     [item] = shopper.client.get("/api/v1/me/greetings/").json()["results"]
+    greeting = Greeting.objects.get(member=shopper.member)
     anonymous = Client()
 
     assert item["poster_url"].startswith(f"http://testserver/private-media/{greeting.poster.name}?expires=")
@@ -290,13 +340,13 @@ def test_the_greetings_task_runs_on_a_real_worker(media, sandbox):
     with real_worker():
         send_greetings.delay()
         deadline = time.monotonic() + 60
-        while not Greeting.objects.filter(member=member).exclude(poster="").exists() and time.monotonic() < deadline:
+        while not Greeting.objects.filter(member=member).exists() and time.monotonic() < deadline:
             time.sleep(0.2)
 
     greeting = Greeting.objects.get(member=member)
     assert greeting.coupon is not None
     assert (greeting.year, bool(greeting.poster), greeting.coupon.issue_key) == (
-        today.year, True, f"birthday:{today.year}:{member.pk}")
+        today.year, False, f"birthday:{today.year}:{member.pk}")  # the poster waits for the first view
 
 
 def test_the_console_lists_greetings_with_their_coupon_or_why_not(media, sandbox, birthday_rule, admin_client):
@@ -308,4 +358,4 @@ def test_the_console_lists_greetings_with_their_coupon_or_why_not(media, sandbox
 
     assert "小鱼" in html and "生日专享券" in html
     assert "阿明" in html and "未赠券：会员等级不含生日礼" in html
-    assert "已生成" in html
+    assert "待生成" in html  # posters are drawn on the member's first view, not by the job
