@@ -140,7 +140,9 @@ class PhoneView(APIView):
 
 
 class AddressSerializer(StrictJsonTypes, serializers.ModelSerializer):
-    phone = serializers.RegexField(r"^[0-9+\- ]{5,20}$", max_length=20)
+    # Starts and ends with a digit, + or -: the field trims spaces, so a pattern allowing them at the
+    # ends would promise what validation then refuses.
+    phone = serializers.RegexField(r"^[0-9+\-][0-9+\- ]{3,18}[0-9+\-]$", max_length=20)
 
     class Meta:
         model = Address
