@@ -17,7 +17,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from campaigns.admin.base import BLUE, GREEN, GREY, RED, AutocompleteWhereSearchable, badge, progress_bar, window_text
+from campaigns.admin.base import (
+    BLUE,
+    GREEN,
+    GREY,
+    RED,
+    ActivityItemInlineMixin,
+    AutocompleteWhereSearchable,
+    badge,
+    progress_bar,
+    window_text,
+)
 from campaigns.admin.forms import (
     FlashItemForm,
     FlashSessionForm,
@@ -37,7 +47,6 @@ from campaigns.services.activities import (
     full_reduction_overlaps,
 )
 from campaigns.services.flash import flash_sessions_create_for_day
-from catalog.models import Sku
 from core.admin import NO_CAPTION, money_display, request_operator, yuan_text
 from core.errors import DomainError
 from core.money import yuan
@@ -135,7 +144,8 @@ class FullReductionAdmin(WarnOnOverlapMixin, AutocompleteWhereSearchable, admin.
 # 秒杀
 
 
-class FlashItemInline(admin.TabularInline):
+class FlashItemInline(ActivityItemInlineMixin, admin.TabularInline):
+    sold_out_label = "已抢光"
     model = FlashItem
     form = FlashItemForm
     extra = 0
@@ -158,25 +168,6 @@ class FlashItemInline(admin.TabularInline):
                                                         "hand_clean_DELETE": FlashItemForm.check_delete})
         formset.form = form
         return formset
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "sku":
-            # The widget labels the chosen SKU with its product's name: fetch both at once.
-            kwargs["queryset"] = Sku.objects.select_related("product")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    @admin.display(description="成本价")
-    def cost(self, item: FlashItem) -> str:
-        return yuan_text(item.sku.cost_fen) if item.pk else "—"
-
-    @admin.display(description="剩余 / 总量")
-    def live_stock(self, item: FlashItem) -> str:
-        if not item.pk:
-            return "保存后显示"
-        if item.stock_left == 0 and item.stock_total:
-            return format_html("<strong>0</strong> / {} {}", item.stock_total, badge("已抢光", RED))
-        return format_html("<strong>{}</strong> / {} {}", item.stock_left, item.stock_total,
-                           progress_bar(item.stock_left, item.stock_total, colour=GREEN, width=60))
 
     @admin.display(description="已售（待支付）")
     def sold(self, item: FlashItem) -> str:

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.admin import log_operator_write
+from catalog.models import Sku
+from core.admin import log_operator_write, yuan_text
 from core.errors import DomainError
 
 GREEN, BLUE, ORANGE, RED, GREY = "#2e7d32", "#1f6fb2", "#b26a00", "#c0392b", "#777"
@@ -113,3 +114,29 @@ def action_reason(request: HttpRequest, what: str) -> str | None:
         messages.error(request, f"请在操作栏填写{what}原因")
         return None
     return reason[:200]
+
+
+class ActivityItemInlineMixin:
+    """The columns every activity's SKU inline shows (秒杀, 拼团): the SKU picked with its product in
+    one query, its cost, and the activity stock left with a sold-out badge (`sold_out_label`)."""
+
+    sold_out_label = "已售罄"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "sku":
+            # The widget labels the chosen SKU with its product's name: fetch both at once.
+            kwargs["queryset"] = Sku.objects.select_related("product")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    @admin.display(description="成本价")
+    def cost(self, item: Any) -> str:
+        return yuan_text(item.sku.cost_fen) if item.pk else "—"
+
+    @admin.display(description="剩余 / 总量")
+    def live_stock(self, item: Any) -> str:
+        if not item.pk:
+            return "保存后显示"
+        if item.stock_left == 0 and item.stock_total:
+            return format_html("<strong>0</strong> / {} {}", item.stock_total, badge(self.sold_out_label, RED))
+        return format_html("<strong>{}</strong> / {} {}", item.stock_left, item.stock_total,
+                           progress_bar(item.stock_left, item.stock_total, colour=GREEN, width=60))

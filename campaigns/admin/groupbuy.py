@@ -12,15 +12,23 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html
 
 from campaigns.admin.activities import WarnOnOverlapMixin, state_badge
-from campaigns.admin.base import BLUE, GREEN, GREY, ORANGE, RED, ReasonForm, badge, no_delete_selected, progress_bar
+from campaigns.admin.base import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    RED,
+    ActivityItemInlineMixin,
+    ReasonForm,
+    badge,
+    no_delete_selected,
+)
 from campaigns.models import GroupBuy, GroupBuyActivity, GroupBuyEvent, GroupBuyItem, GroupBuySeat, GroupBuyStatus
 from campaigns.models.groupbuy import GROUP_BUY_MACHINE
 from campaigns.services.activities import GroupBuyItemInput, groupbuy_item_price_check, groupbuy_item_save
 from campaigns.services.groupbuy import groupbuy_close, groupbuy_force_succeed
-from catalog.models import Sku
 from core.admin import (
     NO_CAPTION,
     AuditTrailInline,
@@ -82,7 +90,7 @@ class GroupBuyItemForm(forms.ModelForm):
         return data
 
 
-class GroupBuyItemInline(admin.TabularInline):
+class GroupBuyItemInline(ActivityItemInlineMixin, admin.TabularInline):
     model = GroupBuyItem
     form = GroupBuyItemForm
     extra = 0
@@ -104,24 +112,6 @@ class GroupBuyItemInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form = type("GroupBuyItemForm", (formset.form,), {"operator": request_operator(request)})
         return formset
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "sku":
-            kwargs["queryset"] = Sku.objects.select_related("product")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    @admin.display(description="成本价")
-    def cost(self, item: GroupBuyItem) -> str:
-        return yuan_text(item.sku.cost_fen) if item.pk else "—"
-
-    @admin.display(description="剩余 / 总量")
-    def live_stock(self, item: GroupBuyItem) -> str:
-        if not item.pk:
-            return "保存后显示"
-        if item.stock_left == 0 and item.stock_total:
-            return format_html("<strong>0</strong> / {} {}", item.stock_total, badge("已售罄", RED))
-        return format_html("<strong>{}</strong> / {} {}", item.stock_left, item.stock_total,
-                           progress_bar(item.stock_left, item.stock_total, colour=GREEN, width=60))
 
     @admin.display(description="低于成本价")
     def below_cost(self, item: GroupBuyItem) -> str:
