@@ -33,6 +33,8 @@ from campaigns.selectors.flash import FlashOffer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_POOL_SIZE = 50
+_POOL_WAIT_SECONDS = 5
 
 # Returns 1 admitted, 0 sold out, -1 over the member's limit.
 # KEYS: units left, the members' holdings (a hash); ARGV: member, units, limit, seed left, seed held, ttl.
@@ -131,7 +133,12 @@ def flash_gate_forget(*, item_ids: Sequence[int]) -> None:
 
 @functools.cache
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    # A blocking pool: in a rush more threads than the pool holds wait briefly for a connection
+    # instead of failing (redis-py's plain pool raises "Too many connections" past 100, which
+    # would open the gate exactly when it is needed).
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=_POOL_SIZE, timeout=_POOL_WAIT_SECONDS,
+                                                 socket_timeout=1, socket_connect_timeout=1)
+    return redis.Redis(connection_pool=pool)
 
 
 def _run_quietly(call: Callable[[redis.Redis], T]) -> T | None:
