@@ -1,11 +1,22 @@
-"""The demo loader: a full, consistent mall, loaded once however often it runs."""
+"""The demo loader: a full, consistent mall, loaded once however often it runs, and agreeing with
+the WeChat sandbox of `make run` (a demo order ships and its shipping-info upload succeeds once the
+run script has told the sandbox of the paid trades).
+
+Loading the demo takes seconds, so this module loads it once, as `make run` does (the WeChat
+sandbox not listening yet, the jobs it queues recorded), inside a transaction rolled back after
+the module; each test reads it in its own savepoint.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import F, Sum
+from django.test import TestCase, override_settings
 
 from analytics.admin.dashboard import TODO
 from analytics.selectors.dashboard import todo_counts
@@ -24,22 +35,61 @@ from campaigns.models import (
     RedeemCode,
 )
 from catalog.models import Category, Product, ProductImage, Sku
+from core import jobs
 from members.models import Member, Segment
+from payments.models import Payment, PaymentStatus
 from shop.demo.loader import OPENID_PREFIX, SKU_PREFIX, demo_stock_consistent
-from shop.models import AfterSale, Order, OrderLine, OrderStatus, Refund, Review, Shipment
+from shop.demo.sandbox import paid_order_trades, sandbox_register_paid_orders
+from shop.models import (
+    AfterSale,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    Review,
+    Shipment,
+    ShippingInfoUpload,
+    ShippingUploadState,
+)
+from shop.services.orders import order_ship
+from shop.services.shipping_upload import shipping_upload_attempt
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+class _Recorder:
+    """Stands in for a registered task: records the job's name instead of sending it to a broker."""
+
+    queued: list[str] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def apply_async(self, args: tuple) -> None:
+        self.queued.append(self.name)
 
 
-def test_loads_a_catalogue_members_and_orders_in_every_state(media):
-    call_command("load_demo_data", verbosity=0)
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[str]]:
+    """The demo loaded once for the module; yields the names of the jobs its commits queued."""
+    media = tmp_path_factory.mktemp("media")
+    # As while `make run` loads: the WeChat sandbox is not listening yet.
+    dead_wechat = override_settings(MEDIA_ROOT=str(media), WECHAT_API_BASE="http://127.0.0.1:9/")
+    with django_db_blocker.unblock(), dead_wechat, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jobs, "registered_task", _Recorder)
+        _Recorder.queued = []
+        # Marked as TestCase marks its class-wide atomic block, so the services' durable blocks
+        # may nest in it (as they do in every TestCase's test).
+        outer = transaction.atomic()
+        outer._from_testcase = True  # type: ignore[attr-defined]
+        with outer:
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                call_command("load_demo_data", verbosity=0)
+            yield list(_Recorder.queued)
+            transaction.set_rollback(True)
 
+
+def test_loads_a_catalogue_members_and_orders_in_every_state(demo):
     assert Category.objects.filter(parent__isnull=True).count() >= 4
     assert Category.objects.filter(parent__isnull=False).count() >= 8
     assert Product.objects.count() >= 60
@@ -50,7 +100,7 @@ def test_loads_a_catalogue_members_and_orders_in_every_state(media):
     assert ProductImage.objects.count() == 2 * Product.objects.count()
     product = Product.objects.first()
     assert product is not None
-    assert (media / product.main_image.name).stat().st_size < 80_000
+    assert product.main_image.size < 80_000
     assert not Sku.objects.exclude(code__startswith=SKU_PREFIX).exists()
     assert not Sku.objects.filter(price_fen__lt=990).exists()
     assert not Sku.objects.filter(price_fen__gt=59900).exists()
@@ -74,8 +124,8 @@ def test_loads_a_catalogue_members_and_orders_in_every_state(media):
     assert demo_stock_consistent()
 
 
-def test_running_twice_duplicates_nothing(media):
-    call_command("load_demo_data", verbosity=0)
+def test_running_again_duplicates_nothing(demo, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     counts = (Category.objects.count(), Product.objects.count(), Sku.objects.count(),
               Member.objects.count(), Order.objects.count(), OrderLine.objects.count(),
               CouponTemplate.objects.count(), FlashItem.objects.count(), RedeemCode.objects.count())
@@ -87,9 +137,7 @@ def test_running_twice_duplicates_nothing(media):
             CouponTemplate.objects.count(), FlashItem.objects.count(), RedeemCode.objects.count()) == counts
 
 
-def test_loads_campaigns_an_operator_can_start_from(media):
-    call_command("load_demo_data", verbosity=0)
-
+def test_loads_campaigns_an_operator_can_start_from(demo):
     assert set(CouponTemplate.objects.values_list("kind", flat=True)) == set(CouponKind.values)
     assert set(GiftRule.objects.values_list("trigger", flat=True)) == {"new_member", "paid_order", "birthday"}
     assert FullReduction.objects.filter(steps__isnull=False).distinct().count() == 2
@@ -103,11 +151,7 @@ def test_loads_campaigns_an_operator_can_start_from(media):
     assert CouponTemplate.objects.get(name="全场满199减20").issued_count == 4
 
 
-def test_fills_every_inbox_entry_through_the_services(media, settings):
-    # As while `make run` loads: the WeChat sandbox is not listening yet.
-    settings.WECHAT_API_BASE = "http://127.0.0.1:9/"
-    call_command("load_demo_data", verbosity=0)
-
+def test_fills_every_inbox_entry_through_the_services(demo, settings):
     assert set(AfterSale.objects.values_list("status", flat=True)) == {
         "requested", "awaiting_second_approval", "awaiting_return", "refunding", "refunded", "rejected"}
     waiting = AfterSale.objects.get(status="awaiting_second_approval")
@@ -125,11 +169,49 @@ def test_fills_every_inbox_entry_through_the_services(media, settings):
     assert demo_stock_consistent()
 
 
-def test_loads_a_group_buy_activity_with_forming_groups(media):
-    call_command("load_demo_data", verbosity=0)
-
+def test_loads_a_group_buy_activity_with_forming_groups(demo):
     activity = GroupBuyActivity.objects.get()
     assert activity.items.count() == 2
     assert not activity.items.filter(group_price_fen__lt=F("sku__cost_fen")).exists()
     groups = sorted((g.status, g.seats_taken) for g in GroupBuy.objects.all())
     assert groups == [(GroupBuyStatus.FORMING, 1), (GroupBuyStatus.FORMING, 2), (GroupBuyStatus.SUCCEEDED, 3)]
+
+
+def test_loading_the_history_queues_no_upload_jobs(demo):
+    assert "shop.tasks.upload_shipping_info" not in demo
+    uploads = ShippingInfoUpload.objects.all()
+    assert uploads.count() == Order.objects.filter(status__in=[OrderStatus.SHIPPED, OrderStatus.RECEIVED]).count()
+    assert set(uploads.values_list("state", flat=True)) == {ShippingUploadState.UPLOADED}
+
+
+def test_the_paid_trades_name_their_payers(demo):
+    trades = paid_order_trades()
+
+    payers = dict(Order.objects.values_list("order_no", "member__openid"))
+    assert len(trades) == Order.objects.filter(
+        status__in=[OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED]).count()
+    assert all(trade["openid"] == payers[trade["out_trade_no"]] for trade in trades)
+    assert all(len(trade["time_end"]) == 14 and trade["total_fee"] > 0 for trade in trades)
+
+
+def test_a_shipped_demo_order_uploads_its_shipping_info_to_the_sandbox(demo, sandbox, monkeypatch,
+                                                                      django_capture_on_commit_callbacks):
+    paid = Payment.objects.filter(kind="order", status=PaymentStatus.PAID).count()
+
+    assert sandbox_register_paid_orders(sandbox.base_url) == {"registered": paid, "known": 0}
+    assert sandbox_register_paid_orders(sandbox.base_url) == {"registered": 0, "known": paid}
+
+    order = Order.objects.filter(status=OrderStatus.PAID).order_by("id").first()
+    assert order is not None
+    monkeypatch.setattr(jobs, "registered_task", _Recorder)
+    _Recorder.queued = []
+    with django_capture_on_commit_callbacks(execute=True):
+        order_ship(order=order, carrier="顺丰速运", tracking_no="SF1234567890123")
+    assert _Recorder.queued == ["shop.tasks.upload_shipping_info"]
+
+    outcome = shipping_upload_attempt(order_id=order.pk)
+
+    assert (outcome.state, outcome.error) == (ShippingUploadState.UPLOADED, "")
+    transaction_id = Payment.objects.get(out_trade_no=order.order_no).transaction_id
+    shipped = sandbox.shipping_order(transaction_id)
+    assert (shipped["order_state"], shipped["out_trade_no"]) == (2, order.order_no)
