@@ -51,6 +51,8 @@ step ruff ruff check .
 if [ "$quick" -eq 1 ]; then
     pytest_args=(-m "not slow" --reuse-db "${pytest_args[@]}")
 else
+    # The slowest tests named in every full run, so suite time stays visible as it grows.
+    pytest_args=(--durations=15 "${pytest_args[@]}")
     step mypy mypy core catalog payments members shop campaigns analytics wechat config tests
     step import-linter lint-imports --no-cache --no-logo
 fi

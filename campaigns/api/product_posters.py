@@ -3,8 +3,9 @@
     GET /api/v1/products/{product_id}/share    the card (title, image, path) and the poster's signed URL
 
 The poster's mini-program code opens settings.DISTRIBUTION_PRODUCT_PAGE with scene
-"p=<product id>&d=<distributor id>" (an active distributor) or "p=<product id>&m=<member id>"
-(anyone else); the card's path carries the same in its query (?id=<product id>&d=… / &m=…).
+"p=<product id>&d=<distributor id>" (an active distributor) or "p=<product id>&s=<share no>"
+(anyone else: a product share, reported on opening with POST shares/{share_no}/visits); the
+card's path carries the same in its query (?id=<product id>&d=… / &s=…).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ class ProductShareCardOutput(serializers.Serializer):
     title = serializers.CharField(help_text="分享卡片标题：¥89起｜商品名")
     image_url = serializers.SerializerMethodField(help_text="分享卡片图片（商品主图，绝对地址）；没有主图为 null")
     path = serializers.CharField(help_text="分享卡片打开的页面路径，带商品与分享人参数")
-    scene = serializers.CharField(help_text="海报小程序码的 scene：p=<商品ID>&d=<分销员ID> 或 p=<商品ID>&m=<会员ID>")
+    scene = serializers.CharField(help_text="海报小程序码的 scene：p=<商品ID>&d=<分销员ID>（分销员）或 "
+                                            "p=<商品ID>&s=<分享编号>（其他会员，打开时上报 shares/{share_no}/visits）")
     sharer_kind = serializers.ChoiceField(source="poster.sharer_kind", choices=SharerKind.choices)
+    share_no = serializers.CharField(allow_null=True, help_text="会员分享时卡片与海报携带的分享编号；分销员分享为 null")
     poster_url = serializers.SerializerMethodField(help_text="分享海报 PNG（750×1200）的签名地址，会过期，用时再取")
 
     def _absolute(self, url: str) -> str:

@@ -1,12 +1,13 @@
 """Sharing a product: the share card (title, image, page path) and the share poster (商品分享海报).
 
 The poster's mini-program code carries the product and the sharer in its scene: "p=<product>&d=<id>"
-for an active distributor (scanning binds as the distributor's own poster does), "p=<product>&m=<id>"
-for any other member (the visit is attributed to them). Each (product, sharer) gets one code, made
-once (WeChat's codes are permanent), and one stored poster, drawn again only when what it shows
-changes (ProductPoster.version). The WeChat call, the drawing and the file writes run outside any
-transaction; each file is attached by one conditional UPDATE, so of two concurrent requests one file
-is kept and the other deletes its own.
+for an active distributor (scanning binds as the distributor's own poster does), "p=<product>&s=<share
+no>" for any other member: a product Share made with the poster, so opening it is a share visit like
+any other (campaigns.services.sharing: new members and orders credited to the sharer, the spread
+tree). Each (product, sharer) gets one code, made once (WeChat's codes are permanent), and one stored
+poster, drawn again only when what it shows changes (ProductPoster.version). The WeChat call, the
+drawing and the file writes run outside any transaction; each file is attached by one conditional
+UPDATE, so of two concurrent requests one file is kept and the other deletes its own.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from campaigns.models import Distributor, DistributorStatus, ProductPoster, SharerKind
+from campaigns.models import Distributor, DistributorStatus, ProductPoster, ShareKind, SharerKind
 from campaigns.posters import ProductPosterContent, product_poster_render
 from campaigns.selectors.coupons import yuan_text
+from campaigns.services.sharing import share_create
 from catalog.errors import ProductUnavailable
 from catalog.models import Product, Sku
 from members.models import Member
 from wechat.miniprogram import get_wxacode_unlimit
-
-SCENE_KEYS: dict[str, str] = {SharerKind.MEMBER: "m", SharerKind.DISTRIBUTOR: "d"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ class ProductShare:
     path: str  # the page with the product and the sharer in its query
     scene: str
     poster: ProductPoster
+
+    @property
+    def share_no(self) -> str | None:
+        """The member's product share the card and poster carry (None for a distributor's)."""
+        key, _, value = self.scene.partition("&")[2].partition("=")
+        return value if key == "s" else None
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,14 @@ def product_share(*, member: Member, product_id: int) -> ProductShare:
     never call inside a transaction. WechatApiError (502) when WeChat fails; nothing is stored then."""
     shown = _shown(product_id)
     kind, sharer_id = _sharer(member)
-    scene = f"p={product_id}&{SCENE_KEYS[kind]}={sharer_id}"
-    poster = _row(product_id=product_id, kind=kind, sharer_id=sharer_id, scene=scene)
+    poster = _row(product_id=product_id, kind=kind, sharer_id=sharer_id)
     poster = _ensure_code(poster)
     poster = _ensure_poster(poster, shown=shown, sharer=member.nickname)
     product = shown.product
     price = f"¥{yuan_text(shown.price_fen)}{'起' if shown.price_varies else ''}"
     return ProductShare(title=f"{price}｜{product.name}"[:60], image=product.main_image.name or "",
-                        path=f"{settings.DISTRIBUTION_PRODUCT_PAGE}?id={product_id}&{SCENE_KEYS[kind]}={sharer_id}",
-                        scene=scene, poster=poster)
+                        path=f"{settings.DISTRIBUTION_PRODUCT_PAGE}?id={product_id}&{poster.scene.partition('&')[2]}",
+                        scene=poster.scene, poster=poster)
 
 
 def _shown(product_id: int) -> _Shown:
@@ -89,12 +94,18 @@ def _sharer(member: Member) -> tuple[str, int]:
     return SharerKind.MEMBER, member.pk
 
 
-def _row(*, product_id: int, kind: str, sharer_id: int, scene: str) -> ProductPoster:
+def _row(*, product_id: int, kind: str, sharer_id: int) -> ProductPoster:
+    """The (product, sharer)'s poster row; the first time, with its scene (and a member's share)."""
     row = ProductPoster.objects.filter(product_id=product_id, sharer_kind=kind, sharer_id=sharer_id).first()
     if row is not None:
         return row
     try:
         with transaction.atomic():
+            if kind == SharerKind.DISTRIBUTOR:
+                scene = f"p={product_id}&d={sharer_id}"
+            else:
+                share = share_create(member_id=sharer_id, kind=ShareKind.PRODUCT, target=str(product_id))
+                scene = f"p={product_id}&s={share.share_no}"
             return ProductPoster.objects.create(product_id=product_id, sharer_kind=kind, sharer_id=sharer_id,
                                                 scene=scene)
     except IntegrityError:  # a concurrent request made it

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from campaigns.models import Distributor, DistributorStatus, ProductPoster
+from campaigns.models import Distributor, DistributorStatus, ProductPoster, Share, ShareSignup
 from campaigns.services.product_posters import product_posters_forget_member
 from shop.demo.images import product_image
 from tests.factories import SkuFactory
+from tests.fixtures import make_shopper
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +42,12 @@ def test_the_card_and_the_poster_carry_the_product_and_the_member(shopper, produ
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    scene = f"p={product.pk}&m={shopper.member.pk}"
+    shared = Share.objects.get()
+    assert (shared.sharer_id, shared.kind, shared.target) == (shopper.member.pk, "product", str(product.pk))
+    scene = f"p={product.pk}&s={shared.share_no}"
     assert body["title"] == "¥89起｜有机婴儿米粉 高铁配方 6月龄以上"
-    assert body["path"] == f"pages/product/detail?id={product.pk}&m={shopper.member.pk}"
-    assert (body["scene"], body["sharer_kind"]) == (scene, "member")
+    assert body["path"] == f"pages/product/detail?id={product.pk}&s={shared.share_no}"
+    assert (body["scene"], body["sharer_kind"], body["share_no"]) == (scene, "member", shared.share_no)
     assert body["image_url"].startswith("http://testserver/media/products/")
     assert body["poster_url"].startswith("http://testserver/private-media/share/posters/")
     # the phone's camera reads the poster's code: the product page, with the product and the sharer
@@ -74,7 +77,22 @@ def test_an_active_distributor_shares_with_their_distributor_scene(shopper, prod
 
     body = share(shopper, product.pk).json()
 
-    assert (body["scene"], body["sharer_kind"]) == (f"p={product.pk}&d={distributor.pk}", "distributor")
+    assert (body["scene"], body["sharer_kind"], body["share_no"]) == (
+        f"p={product.pk}&d={distributor.pk}", "distributor", None)
+    assert not Share.objects.exists()
+
+
+def test_a_friend_who_opens_a_members_poster_is_credited_to_that_share(shopper, product, sandbox):
+    body = share(shopper, product.pk).json()
+    assert share(shopper, product.pk).json()["share_no"] == body["share_no"]  # one share per poster
+    friend = make_shopper()  # registered just now, through the poster
+
+    opened = friend.client.post(f"/api/v1/shares/{body['share_no']}/visits",
+                                {"scene": 1047, "device_id": "device-of-the-friend"}, format="json")
+
+    assert opened.status_code == 201, opened.json()
+    assert opened.json()["new_member"] is True
+    assert ShareSignup.objects.get(member=friend.member).share.sharer_id == shopper.member.pk
 
 
 def test_an_off_shelf_product_is_404_and_a_wechat_failure_stores_nothing(shopper, product, sandbox):
