@@ -54,10 +54,11 @@ class TodoEntry:
 # The inbox, in the order of a working morning: ship, settle after-sales and refunds, moderate,
 # then stock, points and distribution. The sidebar's badges are these same entries (config.console).
 TODO: tuple[TodoEntry, ...] = (
+    # Each entry names the permission its work needs, so a role that only looks at a list is not
+    # handed its pile: 客服 sees orders but shipping is 仓库's; 财务 sees after-sales but the first
+    # review is 客服's; 客服 sees refunds but retrying them is 财务's.
     TodoEntry("to_ship", "待发货", "shop.order", "admin:shop_order_changelist",
-              {"status__exact": OrderStatus.PAID}),
-    # Work another role only watches names the permission the work needs: 财务 sees after-sales but
-    # the first review is 客服's; 客服 sees refunds but retrying them is 财务's.
+              {"status__exact": OrderStatus.PAID}, perm="shop.change_order"),
     TodoEntry("after_sales_to_review", "待审核售后", "shop.aftersale", "admin:shop_aftersale_changelist",
               {"status__exact": "requested"}, perm="shop.change_aftersale"),
     TodoEntry("refunds_second_approval", "待二审退款", "shop.aftersale", "admin:shop_aftersale_changelist",
@@ -65,16 +66,20 @@ TODO: tuple[TodoEntry, ...] = (
     TodoEntry("refunds_failed", "退款失败", "shop.refund", "admin:shop_refund_changelist",
               {"status__exact": "failed"}, perm="shop.change_refund"),
     TodoEntry("shipping_upload_failed", "物流上传失败", "shop.order", "admin:shop_order_changelist",
-              {"shipping_upload": "failed"}),
+              {"shipping_upload": "failed"}, perm="shop.change_order"),
     TodoEntry("reviews_to_moderate", "待审核评价", "shop.review", "admin:shop_review_changelist",
-              {"queue": "pending"}),
-    TodoEntry("low_stock", "低库存 SKU", "catalog.sku", "admin:catalog_sku_changelist", {"stock": "low"}),
+              {"queue": "pending"}, perm="shop.change_review"),
+    TodoEntry("low_stock", "低库存 SKU", "catalog.sku", "admin:catalog_sku_changelist", {"stock": "low"},
+              perm="catalog.change_stock"),
     TodoEntry("points_adjustments_pending", "积分调整待审批", "members.pointsadjustment",
-              "admin:members_pointsadjustment_changelist", {"status__exact": "pending"}),
+              "admin:members_pointsadjustment_changelist", {"status__exact": "pending"},
+              perm="members.change_pointsadjustment"),
     TodoEntry("distributors_to_review", "待审核分销员", "campaigns.distributor",
-              "admin:campaigns_distributor_changelist", {"status__exact": "applying"}),
+              "admin:campaigns_distributor_changelist", {"status__exact": "applying"},
+              perm="campaigns.change_distributor"),
     TodoEntry("withdrawals_to_review", "待审核提现", "campaigns.withdrawal",
-              "admin:campaigns_withdrawal_changelist", {"status__exact": "requested"}),
+              "admin:campaigns_withdrawal_changelist", {"status__exact": "requested"},
+              perm="campaigns.change_withdrawal"),
 )
 TODO_BY_KEY = {entry.key: entry for entry in TODO}
 

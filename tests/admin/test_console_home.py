@@ -135,7 +135,7 @@ def test_the_trend_counts_days_in_shanghai_and_nets_refunds(catalog, member, fre
 
 def test_an_operator_sees_only_the_work_of_the_lists_they_may_open(work):
     clerk = get_user_model().objects.create_user("clerk", password="a-long-password-1", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_review"))
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_review", "change_review"]))
     client = Client()
     client.force_login(clerk)
 

@@ -81,6 +81,9 @@ def test_each_inbox_entry_goes_to_the_role_that_does_the_work():
     assert "refunds_failed" not in service  # 客服 may look at refunds; retrying them is 财务's
     assert "refunds_second_approval" in finance and "refunds_failed" in finance
     assert "after_sales_to_review" not in finance
+    warehouse = [entry["key"] for entry in todo_for(staff_in("仓库"))]
+    assert "to_ship" in warehouse and "shipping_upload_failed" in warehouse and "low_stock" in warehouse
+    assert "to_ship" not in service and "to_ship" not in finance  # they see orders; shipping is 仓库's
 
 
 def test_customer_service_sees_orders_without_shipping_or_export_buttons(paid_order):

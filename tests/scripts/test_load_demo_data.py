@@ -73,9 +73,8 @@ class _Recorder:
 def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[str]]:
     """The demo loaded once for the module; yields the names of the jobs its commits queued."""
     media = tmp_path_factory.mktemp("media")
-    # As while `make run` loads: the WeChat sandbox is not listening yet.
-    dead_wechat = override_settings(MEDIA_ROOT=str(media), WECHAT_API_BASE="http://127.0.0.1:9/")
-    with django_db_blocker.unblock(), dead_wechat, pytest.MonkeyPatch.context() as patch:
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=str(media)), \
+            pytest.MonkeyPatch.context() as patch:
         patch.setattr(jobs, "registered_task", _Recorder)
         _Recorder.queued = []
         # Marked as TestCase marks its class-wide atomic block, so the services' durable blocks
@@ -83,7 +82,9 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[
         outer = transaction.atomic()
         outer._from_testcase = True  # type: ignore[attr-defined]
         with outer:
-            with TestCase.captureOnCommitCallbacks(execute=True):
+            # As while `make run` loads: the WeChat sandbox is not listening yet.
+            with TestCase.captureOnCommitCallbacks(execute=True), \
+                    override_settings(WECHAT_API_BASE="http://127.0.0.1:9/"):
                 call_command("load_demo_data", verbosity=0)
             yield list(_Recorder.queued)
             transaction.set_rollback(True)
