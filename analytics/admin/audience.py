@@ -28,12 +28,15 @@ def profiles_report(request: HttpRequest) -> tuple[Report, None]:
     report = Report(title="用户画像", note=(
         f"共 {found.members} 位会员（不含已注销）。性别、生日、地区为会员自己填写，未填写地区的取其默认收货地址；"
         "获客渠道为其第一次进入小程序的入口；平台为最近一次使用的设备。"))
+    cities = [(name, n) for name, n in found.city if name != "未填写"][:10]
     report.charts = [
+        china_map_chart("province", "会员地域分布（省份）", on_map),
         pie_chart("gender", "性别", found.gender), pie_chart("age", "年龄段", found.age),
         pie_chart("tier", "会员等级", found.tier), pie_chart("acquisition", "获客渠道", found.acquisition),
-        china_map_chart("province", "会员地域分布", on_map),
         pie_chart("platform", "平台", found.platform),
+        line_chart("city", "城市（前 10）", [name for name, _ in cities], {"人数": [n for _, n in cities]}, bar=True),
     ]
+    report.charts[-1].option["xAxis"]["axisLabel"] = {"interval": 0}  # every city named
     province_note = "省份按简称合并（“广东省”“广东”“Guangdong”计为广东）。"
     if off_map:
         province_note += f"另有 {off_map} 位会员填写的省份无法对应到地图，仍列在表中。"

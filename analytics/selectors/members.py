@@ -227,7 +227,8 @@ def code_batch_effect(*, first: dt.date, last: dt.date) -> list[BatchEffect]:
             "batch_id", "redeemed_by_id", "redeemed_at", "redeemed_by__registered_at").iterator(chunk_size=5000):
         redemptions[batch_id] += 1
         members = since.setdefault(batch_id, {})
-        members[member_id] = min(redeemed_at, members.get(member_id, redeemed_at))
+        if redeemed_at is not None and (member_id not in members or redeemed_at < members[member_id]):
+            members[member_id] = redeemed_at
         if _same_day(registered_at, redeemed_at):
             joined.setdefault(batch_id, set()).add(member_id)
     orders: dict[int, list[tuple[int, dt.datetime, int]]] = {}  # member → (order, placed, paid fen)
