@@ -6,6 +6,11 @@ phone's are. Devices come back or are new, some log in as the demo members (thei
 anonymous visits then count as the member's), arrive by WeChat's entry scenes or the demo's
 channel codes, browse Zipf-popular products, search, add to cart, start checkout, share. The
 traffic grows over the weeks and peaks at weekends. Deterministic (one seeded generator).
+
+Before the traffic, the audience: members who joined over the same weeks from all over China
+(their provinces spelled as people spell them: "广东省", "广东", "Guangdong"), channel codes scanned
+(some on the day the scanner joined) and partner codes redeemed, with orders that used the
+coupons: 用户画像's map and 渠道效果's rows have shape. All through the services, at past moments.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +29,15 @@ from analytics.models import Event, EventSource, Funnel
 from analytics.services.events import events_ingest
 from analytics.services.rollups import kpi_rollup_range
 from analytics.services.storage import events_flush, events_partitions_maintain
-from campaigns.models import Channel
-from catalog.models import Product
-from members.models import Member
+from campaigns.models import Channel, CodeBatch, Coupon, CouponStatus, RedeemCode
+from campaigns.services.channels import channel_scan
+from campaigns.services.codes import code_batch_import, code_redeem
+from catalog.models import Product, Sku
+from core.errors import DomainError
+from members.models import Address, Gender, Member
+from members.services import address_create
+from shop.demo.history import demo_clock, demo_pay
+from shop.services.orders import CheckoutInput, LineInput, order_place
 
 DAYS = 60
 SCENES = [(1001, 26), (1089, 10), (1007, 12), (1008, 8), (1047, 10), (1011, 4), (1035, 6), (1043, 3),
@@ -140,6 +152,7 @@ def demo_events_load(*, days: int = DAYS, seed: int = 12, log: Callable[[str], N
         return 0
     weights = [1 / (rank + 1) ** 1.1 for rank in range(len(catalogue))]  # Zipf-popular products
     rng.shuffle(weights)
+    log(f"demo events: {_demo_audience(random.Random(seed + 1), today=today, days=days)}")
     members = list(Member.objects.filter(deleted_at__isnull=True).order_by("pk").values_list("pk", flat=True))
     channels = list(Channel.objects.filter(is_active=True).values_list("scene", flat=True))
     devices: list[Device] = []
@@ -192,3 +205,121 @@ def _demo_funnels() -> None:
     ):
         Funnel.objects.get_or_create(name=name, defaults={
             "steps": [{"event": event, "filters": filters} for event, filters in steps], "window_hours": hours})
+
+
+# ---------------------------------------------------------------- the audience and its channels
+
+AUDIENCE_OPENID = "demo_audience_"
+AUDIENCE_MEMBERS = 60
+# (province as the member wrote it, city, weight): roughly where online shoppers live.
+AUDIENCE_PLACES = [
+    ("广东省", "广州市", 8), ("广东", "深圳市", 6), ("Guangdong", "Dongguan", 1), ("浙江省", "杭州市", 6),
+    ("江苏省", "苏州市", 6), ("上海市", "上海市", 5), ("北京市", "北京市", 4), ("山东省", "济南市", 5),
+    ("河南省", "郑州市", 4), ("四川省", "成都市", 4), ("湖北省", "武汉市", 3), ("福建省", "厦门市", 3),
+    ("湖南省", "长沙市", 3), ("安徽省", "合肥市", 2), ("河北省", "石家庄市", 2), ("陕西省", "西安市", 2),
+    ("重庆市", "重庆市", 2), ("辽宁省", "沈阳市", 2), ("江西省", "南昌市", 1), ("广西壮族自治区", "南宁市", 1),
+    ("云南省", "昆明市", 1), ("天津市", "天津市", 1), ("黑龙江省", "哈尔滨市", 1), ("吉林省", "长春市", 1),
+    ("山西省", "太原市", 1), ("贵州省", "贵阳市", 1), ("内蒙古自治区", "呼和浩特市", 1), ("海南省", "海口市", 1),
+]
+AUDIENCE_NAMES = "晓雨 阿宁 小米粒 大橙子 木木 豆豆妈 阿峰 小鱼儿 安静 橘子汽水 老周 青柠 团子 阿珂 小白兔 星星".split()
+COFFEE_CODES = [f"KAFEI{n:04d}" for n in range(1, 41)]
+
+
+def _demo_audience(rng: random.Random, *, today: dt.date, days: int) -> str:
+    """Members joining over `days` days, channel scans and partner code redemptions, and orders
+    that used the coupons so had (the demo campaigns' channels and batches; skipped without them,
+    or when the audience is there already). Returns what it did."""
+    if Member.objects.filter(openid__startswith=AUDIENCE_OPENID).exists():
+        return "audience already there, skipped"
+    zone = timezone.get_current_timezone()
+    joined = [_audience_member(rng, index, today - dt.timedelta(days=rng.randint(1, max(days - 1, 1))), zone)
+              for index in range(AUDIENCE_MEMBERS)]
+    channels = list(Channel.objects.filter(is_active=True).order_by("pk").values_list("scene", flat=True))
+    gym = CodeBatch.objects.filter(origin=CodeBatch.Origin.GENERATED).order_by("pk").first()
+    if not channels or gym is None:
+        return f"{len(joined)} members joined; no channel codes or code batches, no scans"
+    coffee = CodeBatch.objects.filter(name="咖啡馆联名").first() or code_batch_import(
+        template_id=gym.template_id, name="咖啡馆联名", partner="街角咖啡", codes=COFFEE_CODES)
+    free_codes = {batch.pk: list(RedeemCode.objects.filter(batch=batch, redeemed_by__isnull=True)
+                                 .order_by("pk").values_list("code", flat=True)) for batch in (gym, coffee)}
+    skus = list(Sku.objects.filter(is_active=True, product__is_on_shelf=True, price_fen__gte=3000)
+                .order_by("pk").values_list("pk", "price_fen")[:40])
+    old = list(Member.objects.filter(deleted_at__isnull=True).exclude(openid__startswith=AUDIENCE_OPENID)
+               .order_by("pk"))
+    scans = redeemed = orders = 0
+    # Who does what, and when: a new member soon after joining, an older one on any day.
+    plans = [(member, at + dt.timedelta(minutes=rng.randint(2, 90))) for member, at in joined] + [
+        (member, dt.datetime.combine(today - dt.timedelta(days=rng.randint(1, days)),
+                                     dt.time(rng.randint(9, 21), rng.randrange(60)), tzinfo=zone))
+        for member in old]
+    for member, moment in plans:
+        action = rng.random()
+        if action < 0.4:
+            scans += 1  # a refused claim (the member's limit reached) is a scan too
+            scene = rng.choice(channels)
+            _demo_scan_visit(member, scene, moment)
+            with demo_clock(moment), suppress(DomainError):
+                scanned = channel_scan(member=member, scene=scene)
+                if rng.random() < 0.5:  # shops on the spot, with the coupon the code gave
+                    orders += _demo_order(member, scanned.coupon, skus, rng,
+                                          moment + dt.timedelta(minutes=rng.randint(10, 60)), today=today)
+        elif action < 0.75:
+            batch = gym if rng.random() < 0.45 else coffee
+            if not free_codes[batch.pk]:
+                continue
+            code = free_codes[batch.pk].pop(0)
+            with demo_clock(moment), suppress(DomainError):
+                coupon = code_redeem(member=member, code=code)
+                redeemed += 1
+                if rng.random() < 0.6:
+                    orders += _demo_order(member, coupon, skus, rng,
+                                          moment + dt.timedelta(hours=rng.uniform(0.2, 72)), today=today)
+    return (f"{len(joined)} members joined; {scans} channel scans, {redeemed} partner codes redeemed, "
+            f"{orders} orders with their coupons")
+
+
+def _audience_member(rng: random.Random, index: int, day: dt.date, zone: dt.tzinfo) -> tuple[Member, dt.datetime]:
+    province, city, _ = rng.choices(AUDIENCE_PLACES, [w for *_, w in AUDIENCE_PLACES])[0]
+    at = dt.datetime.combine(day, dt.time(rng.randint(8, 20), rng.randrange(60)), tzinfo=zone)
+    filled_in = rng.random() < 0.7  # the others said where they live by their address only
+    with demo_clock(at):
+        member = Member.objects.create(
+            openid=f"{AUDIENCE_OPENID}{index:03d}", nickname=f"{rng.choice(AUDIENCE_NAMES)}{index:02d}",
+            gender=rng.choices([Gender.FEMALE, Gender.MALE, Gender.UNKNOWN], [55, 35, 10])[0],
+            birthday=dt.date(rng.randint(1972, 2005), rng.randint(1, 12), rng.randint(1, 28)),
+            province=province if filled_in else "", city=city if filled_in else "")
+        address_create(member=member, data={
+            "receiver_name": member.nickname[:2], "phone": f"139{index:08d}", "province": province,
+            "city": city, "district": "", "detail": f"人民路 {index + 1} 号"})
+    return member, at
+
+
+def _demo_scan_visit(member: Member, scene: str, at: dt.datetime) -> None:
+    """The visit a scan is: the mini-program opened by the channel code (scene 1047, the code's
+    scene in the launch query), as the phone sends it, so the day's figures go to that code."""
+    events = [_event("app_launch", at, scene=1047, path="pages/coupon/scan", query={"scene": scene},
+                     is_first_visit=False),
+              _event("page_view", at + dt.timedelta(seconds=2), path="pages/coupon/scan", query={"scene": scene})]
+    events_ingest(device_id=f"demo-scan-device-{member.pk:05d}", member_id=member.pk,
+                  context={"platform": "ios", "model": "iPhone 15", "wechat_version": "8.0.54", "network": "wifi"},
+                  events=events, received_at=at + dt.timedelta(seconds=5))
+
+
+def _demo_order(member: Member, coupon: Coupon, skus: list[tuple[int, int]], rng: random.Random,
+                at: dt.datetime, *, today: dt.date) -> int:
+    """An order of one SKU the coupon's threshold allows, with the coupon, paid a few minutes
+    later (1); or 0 when it would be in the future or checkout refuses it."""
+    threshold = coupon.template.threshold_fen
+    allowed = [sku_id for sku_id, price_fen in skus if price_fen >= threshold]
+    if not allowed or timezone.localdate(at) >= today or coupon.status != CouponStatus.AVAILABLE:
+        return 0
+    sku_id = rng.choice(allowed)
+    address = Address.objects.filter(member=member, is_default=True).first()
+    with suppress(DomainError):
+        with demo_clock(at):
+            order, _ = order_place(member=member, data=CheckoutInput(
+                items=(LineInput(sku_id, 1),), address_id=address.pk if address else None, coupon_ids=(coupon.pk,)))
+        with demo_clock(at + dt.timedelta(minutes=3)):
+            demo_pay(order)
+        return 1
+    return 0

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 
-from analytics.admin import analyses
+from analytics.admin import analyses, audience
 from analytics.admin.reports import (
     Card,
     Chart,
@@ -125,8 +125,8 @@ class DailyKpiAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         pages: dict[str, Callable[[HttpRequest], tuple[Report, Any]]] = {
             "retention": analyses.retention_report, "paths": analyses.paths_report,
-            "products": analyses.products_report, "profiles": analyses.profiles_report,
-            "channels": analyses.channels_report, "rfm": self._rfm,
+            "products": analyses.products_report, "profiles": audience.profiles_report,
+            "channels": audience.channels_report, "rfm": self._rfm,
         }
         wrap = self.admin_site.admin_view
         return [

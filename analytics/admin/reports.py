@@ -20,10 +20,16 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.utils import timezone
 from openpyxl import Workbook
 
+from core.regions import PROVINCES
+
 MAX_DAYS = 400
+# Map data a chart may draw on (a `map` series or `geo`), vendored under static/ (vendor/README.md):
+# name → file. reports.js registers the file under the name before drawing the chart.
+MAPS = {"china": "analytics/vendor/china-map-echarts-4.9.0/china.json"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,14 @@ class Chart:
     option: dict[str, Any]
     height: int = 300
     wide: bool = False
+    map: str = ""  # a key of MAPS the option draws on
+
+    def script_data(self) -> dict[str, Any]:
+        """What reports.js gets: the option, and where the map it draws on is served."""
+        data: dict[str, Any] = {"key": self.key, "option": self.option}
+        if self.map:
+            data["map"] = {"name": self.map, "url": static(MAPS[self.map])}
+        return data
 
 
 @dataclass(frozen=True)
@@ -156,7 +170,7 @@ def render(request: HttpRequest, report: Report, *, form: forms.Form | None, opt
         "opts": opts,
         "report": report,
         "form": form,
-        "charts": [{"key": c.key, "option": c.option} for c in report.charts],
+        "charts": [c.script_data() for c in report.charts],
         "query": query.urlencode(),
         **(extra or {}),
     }
@@ -174,3 +188,23 @@ def line_chart(key: str, title: str, x: Sequence[str], series: dict[str, Sequenc
         "series": [{"name": name, "type": "bar" if bar else "line", "data": [cell_text(v) for v in values],
                     "smooth": not bar, "barMaxWidth": 28} for name, values in series.items()],
     }, wide=wide)
+
+
+def pie_chart(key: str, title: str, items: Sequence[tuple[str, int]]) -> Chart:
+    """A ring of the items' shares; empty items are left out."""
+    return Chart(key, title, {"tooltip": {"trigger": "item"}, "legend": {"bottom": 0, "type": "scroll"},
+                              "series": [{"type": "pie", "radius": ["35%", "65%"],
+                                          "data": [{"name": k, "value": v} for k, v in items if v]}]})
+
+
+def china_map_chart(key: str, title: str, counts: dict[str, int], *, unit: str = "人") -> Chart:
+    """A China province map coloured by `counts` (keyed by the short names, core.regions.PROVINCES):
+    every province is drawn, those without a count as 0, on the vendored offline map."""
+    return Chart(key, title, {
+        "tooltip": {"trigger": "item", "formatter": f"{{b}}：{{c}} {unit}"},
+        "visualMap": {"min": 0, "max": max([1, *counts.values()]), "left": 16, "bottom": 16, "text": ["多", "少"],
+                      "calculable": True, "inRange": {"color": ["#e0ecff", "#1d4ed8"]}},
+        "series": [{"type": "map", "map": "china", "name": title, "roam": False, "top": 16, "bottom": 16,
+                    "label": {"show": False}, "emphasis": {"label": {"show": True}},
+                    "data": [{"name": name, "value": counts.get(name, 0)} for name in PROVINCES]}],
+    }, height=520, wide=True, map="china")

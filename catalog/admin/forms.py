@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from catalog.models import Category, FreightRule, FreightTemplate, Product, ProductImage, ProductTag, Sku
 from catalog.specs import specs_from_text, specs_to_text
 from core.admin import ValidatedImageField, YuanFormField
+from core.regions import PROVINCES
 
 
 class SpecsField(forms.Field):
@@ -116,12 +117,6 @@ class FreightTemplateForm(forms.ModelForm):
         return is_default
 
 
-# Province-level divisions, by the short name that starts every spelling of it ("广东" / "广东省").
-PROVINCES = (
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
-    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
-    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
-)
 _PROVINCE_SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 
