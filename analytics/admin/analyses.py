@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from analytics.admin.reports import Chart, RangeForm, Report, Table, date_range, line_chart, percent
-from analytics.selectors.members import channel_effect, member_profiles, rfm_report
+from analytics.admin.reports import Chart, RangeForm, Report, Table, date_range, line_chart, percent, pie_chart
+from analytics.selectors.members import rfm_report
 from analytics.selectors.paths import paths
 from analytics.selectors.products import MIN_VIEWERS, product_conversion
 from analytics.selectors.retention import COHORTS, RETURNS, UNITS, retention
@@ -122,39 +122,11 @@ def products_report(request: HttpRequest) -> tuple[Report, forms.Form]:
     return report, form
 
 
-def _pie(key: str, title: str, items: list[tuple[str, int]]) -> Chart:
-    return Chart(key, title, {"tooltip": {"trigger": "item"}, "legend": {"bottom": 0, "type": "scroll"},
-                              "series": [{"type": "pie", "radius": ["35%", "65%"],
-                                          "data": [{"name": k, "value": v} for k, v in items if v]}]})
-
-
-def profiles_report(request: HttpRequest) -> tuple[Report, None]:
-    found = member_profiles()
-    report = Report(title="用户画像", note=(
-        f"共 {found.members} 位会员（不含已注销）。性别、生日、地区为会员自己填写；获客渠道为其第一次进入小程序的入口；"
-        "平台为最近一次使用的设备。"))
-    provinces = found.province[:15]
-    report.charts = [
-        _pie("gender", "性别", found.gender), _pie("age", "年龄段", found.age),
-        _pie("tier", "会员等级", found.tier), _pie("acquisition", "获客渠道", found.acquisition),
-        Chart("province", "省份分布（前 15）", {
-            "tooltip": {"trigger": "axis"}, "grid": {"left": 80, "right": 24, "top": 16, "bottom": 24},
-            "yAxis": {"type": "category", "data": [k for k, _ in reversed(provinces)]}, "xAxis": {"type": "value"},
-            "series": [{"type": "bar", "data": [v for _, v in reversed(provinces)]}]}, height=420),
-        _pie("platform", "平台", found.platform),
-    ]
-    report.tables = [Table(key, title, [title, "人数"], [[k, v] for k, v in items]) for key, title, items in (
-        ("gender", "性别", found.gender), ("age", "年龄段", found.age), ("province", "省份", found.province),
-        ("city", "城市", found.city), ("tier", "会员等级", found.tier), ("acquisition", "获客渠道", found.acquisition),
-        ("platform", "平台", found.platform))]
-    return report, None
-
-
 def rfm_page(request: HttpRequest, *, save_url: str | None) -> tuple[Report, None]:
     rows = rfm_report()
     report = Report(title="RFM 分析", note="分组规则与阈值见“会员 › RFM 阈值”；金额为会员累计支付。")
-    report.charts = [_pie("members", "各组人数", [(r.label, r.members) for r in rows]),
-                     _pie("revenue", "各组贡献金额（元）", [(r.label, r.paid_fen // 100) for r in rows])]
+    report.charts = [pie_chart("members", "各组人数", [(r.label, r.members) for r in rows]),
+                     pie_chart("revenue", "各组贡献金额（元）", [(r.label, r.paid_fen // 100) for r in rows])]
     actions: list[dict[str, Any] | None] = [
         {"url": save_url, "key": f"rfm-{r.group}", "label": "保存为人群", "fields": {"group": r.group}}
         if save_url and r.members else None for r in rows]
@@ -180,20 +152,3 @@ def rfm_segment_save(request: HttpRequest) -> HttpResponse:
     messages.success(request, format_html('已保存会员人群「<a href="{}">{}</a>」：{} 位会员。',
                                           reverse("admin:members_segment_change", args=[segment.pk]), name, count))
     return HttpResponseRedirect(back)
-
-
-def channels_report(request: HttpRequest) -> tuple[Report, forms.Form]:
-    form, first, last = date_range(request, days=30)
-    found = channel_effect(first=first, last=last)
-    report = Report(title="渠道效果", note=(
-        "访问、新访客、订单与净销售额来自每日指标中以该渠道码进入的访客；券成本为该渠道发出的券在时段内被使用时的抵扣金额；"
-        "投入产出比 = 净销售额 ÷ 券成本。"))
-    report.charts = [line_chart("channels", "各渠道码扫码与访问人数", [c.name for c in found[:15]],
-                                {"扫码": [c.scans for c in found[:15]], "访问人数": [c.visitors for c in found[:15]]},
-                                bar=True, wide=True)]
-    report.tables = [Table("channels", "渠道码效果", ["渠道", "场景值", "扫码次数", "访问人数", "新访客", "订单数",
-                                                     "净销售额(元)", "券成本(元)", "投入产出比"],
-                           [[c.name, c.scene, c.scans, c.visitors, c.new_visitors, c.orders, yuan(c.net_fen),
-                             yuan(c.coupon_cost_fen), c.return_on_cost if c.return_on_cost is not None else "—"]
-                            for c in found])]
-    return report, form
