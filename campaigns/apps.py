@@ -8,7 +8,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = "营销活动"
 
     def ready(self) -> None:
-        from campaigns.models.distribution import WITHDRAWAL_TRANSFER_KIND  # noqa: PLC0415 - models load only once the app registry is ready
+        from campaigns.models.withdrawals import WITHDRAWAL_TRANSFER_KIND  # noqa: PLC0415 - models load only once the app registry is ready
         from campaigns.services.withdrawals import (  # noqa: PLC0415 - services load models: the app registry is ready only now
             withdrawal_on_transfer_failed,
             withdrawal_on_transfer_succeeded,

@@ -29,13 +29,8 @@ from campaigns.models import (
     Distributor,
     DistributorGrade,
 )
-from campaigns.models.distribution import (
-    BindingEvent,
-    BindingStatus,
-    ClawbackEvent,
-    CommissionEvent,
-    CommissionStatus,
-)
+from campaigns.models.commissions import ClawbackEvent, CommissionEvent, CommissionStatus
+from campaigns.models.distribution import BindingEvent, BindingStatus
 from campaigns.resources import CommissionExportResource
 from campaigns.services import bindings
 from core.admin import (

@@ -34,11 +34,11 @@ from campaigns.admin.base import (
     run_each,
 )
 from campaigns.models import Binding, Commission, Distributor, DistributorApplication, DistributorGrade
+from campaigns.models.commissions import CommissionStatus
 from campaigns.models.distribution import (
     DISTRIBUTOR_MACHINE,
     ApplicationOutcome,
     BindingStatus,
-    CommissionStatus,
     DistributorEvent,
     DistributorStatus,
 )

@@ -16,7 +16,7 @@ from import_export.admin import ExportMixin
 
 from campaigns.admin.base import BLUE, GREEN, GREY, ORANGE, RED, ReasonForm, badge, no_delete_selected, run_each
 from campaigns.models import Withdrawal
-from campaigns.models.distribution import WITHDRAWAL_MACHINE, WithdrawalEvent, WithdrawalStatus
+from campaigns.models.withdrawals import WITHDRAWAL_MACHINE, WithdrawalEvent, WithdrawalStatus
 from campaigns.resources import WithdrawalExportResource
 from campaigns.services import withdrawals
 from core.admin import (

@@ -10,6 +10,7 @@ from .bargain import (
     BargainLaunch,
     BargainStatus,
 )
+from .commissions import Clawback, ClawbackEvent, Commission, CommissionEntry, CommissionEvent, CommissionStatus
 from .coupons import (
     Coupon,
     CouponEvent,
@@ -25,22 +26,13 @@ from .delivery import Channel, ChannelKind, ChannelScan, CodeBatch, RedeemCode, 
 from .distribution import (
     Binding,
     BindingEvent,
-    Clawback,
-    ClawbackEvent,
-    Commission,
-    CommissionEntry,
-    CommissionEvent,
     CommissionRate,
-    CommissionStatus,
     DistributionSettings,
     Distributor,
     DistributorApplication,
     DistributorEvent,
     DistributorGrade,
     DistributorStatus,
-    Withdrawal,
-    WithdrawalEvent,
-    WithdrawalStatus,
 )
 from .gift_packs import CardGiftPack
 from .greetings import Greeting, GreetingKind
@@ -75,6 +67,7 @@ from .sharing import (
     ShareSignup,
     ShareVisit,
 )
+from .withdrawals import Withdrawal, WithdrawalEvent, WithdrawalStatus
 
 __all__ = [
     "BARGAIN_MACHINE", "BargainActivity", "BargainEvent", "BargainHelp", "BargainLaunch", "BargainStatus",

@@ -16,7 +16,7 @@ from campaigns.models import (
     PointsExchangeStatus,
     Withdrawal,
 )
-from campaigns.models.distribution import WithdrawalStatus
+from campaigns.models.withdrawals import WithdrawalStatus
 from core.money import yuan
 
 # Withdrawals whose money is on its way: the member must still be there to confirm and receive it.

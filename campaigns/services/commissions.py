@@ -57,7 +57,7 @@ from campaigns.models import (
     FlashItem,
     GroupBuyItem,
 )
-from campaigns.models.distribution import (
+from campaigns.models.commissions import (
     CLAWBACK_MACHINE,
     COMMISSION_MACHINE,
     ClawbackAction,
@@ -65,9 +65,9 @@ from campaigns.models.distribution import (
     CommissionAction,
     CommissionEvent,
     CommissionStatus,
-    DistributionSettings,
     EntryReason,
 )
+from campaigns.models.distribution import DistributionSettings
 from campaigns.selectors.distribution import distribution_settings_current, distributor_is_earning, upline_of
 from catalog.models import Category
 from core.audit import Actor

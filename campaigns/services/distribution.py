@@ -41,11 +41,11 @@ from campaigns.errors import (
     ReasonRequired,
 )
 from campaigns.models import Binding, Commission, Distributor, DistributorApplication, DistributorGrade
+from campaigns.models.commissions import CommissionStatus
 from campaigns.models.distribution import (
     DISTRIBUTOR_MACHINE,
     ApplicationOutcome,
     BindingStatus,
-    CommissionStatus,
     DistributionMode,
     DistributionSettings,
     DistributorAction,

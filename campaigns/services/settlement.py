@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Clawback, Commission, CommissionEntry, Distributor
-from campaigns.models.distribution import (
+from campaigns.models.commissions import (
     BALANCE_BUCKETS,
     CLAWBACK_MACHINE,
     ClawbackAction,

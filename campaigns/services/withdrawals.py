@@ -48,12 +48,12 @@ from campaigns.errors import (
     WithdrawalSecondApproverRequired,
 )
 from campaigns.models import Distributor, Withdrawal
-from campaigns.models.distribution import (
+from campaigns.models.commissions import EntryReason
+from campaigns.models.distribution import DistributorStatus
+from campaigns.models.withdrawals import (
     WITHDRAWAL_COUNTING,
     WITHDRAWAL_MACHINE,
     WITHDRAWAL_TRANSFER_KIND,
-    DistributorStatus,
-    EntryReason,
     WithdrawalAction,
     WithdrawalStatus,
 )

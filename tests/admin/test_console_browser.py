@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 from analytics.admin.dashboard import TODO
 from analytics.demo import demo_events_load
 from analytics.models import Event, Funnel
-from campaigns.models.distribution import EntryReason
+from campaigns.models.commissions import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.withdrawals import withdrawal_request
 from shop.models import OrderStatus

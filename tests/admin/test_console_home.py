@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from analytics.admin.dashboard import TODO, trend_series
 from analytics.selectors.dashboard import TODO_QUERIES, daily_figures
-from campaigns.models.distribution import EntryReason
+from campaigns.models.commissions import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.distribution import ApplicationInput, distributor_apply
 from campaigns.services.withdrawals import withdrawal_request

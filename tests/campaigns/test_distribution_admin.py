@@ -18,7 +18,7 @@ from campaigns.models import (
     DistributorGrade,
     Withdrawal,
 )
-from campaigns.models.distribution import EntryReason
+from campaigns.models.commissions import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.distribution import ApplicationInput, distributor_apply
 from campaigns.services.withdrawals import withdrawal_request

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from campaigns.models import Binding, Commission, Distributor, DistributorApplication, Withdrawal
-from campaigns.models.distribution import EntryReason
+from campaigns.models.commissions import EntryReason
 from campaigns.selectors.distribution import share_scene
 from campaigns.services.commissions import Moves, ledger_move
 from tests.builders import buyer, paid_order

@@ -9,7 +9,8 @@ from django.db import transaction
 
 from campaigns.errors import BindingRefused, WithdrawalExceedsAvailable
 from campaigns.models import Binding, Withdrawal
-from campaigns.models.distribution import BindingStatus, EntryReason
+from campaigns.models.commissions import EntryReason
+from campaigns.models.distribution import BindingStatus
 from campaigns.services.bindings import binding_bind_on_arrival
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.withdrawals import withdrawal_request

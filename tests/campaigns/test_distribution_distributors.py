@@ -14,7 +14,8 @@ from campaigns.errors import (
     ReasonRequired,
 )
 from campaigns.models import Distributor, DistributorApplication, DistributorEvent
-from campaigns.models.distribution import DistributionMode, EntryReason
+from campaigns.models.commissions import EntryReason
+from campaigns.models.distribution import DistributionMode
 from campaigns.selectors.privacy import campaign_export_sections
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.distribution import (

@@ -17,7 +17,7 @@ from campaigns.errors import (
     WithdrawalSecondApproverRequired,
 )
 from campaigns.models import CommissionEntry, Distributor, Withdrawal, WithdrawalEvent
-from campaigns.models.distribution import EntryReason
+from campaigns.models.commissions import EntryReason
 from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.distribution import distributor_freeze
 from campaigns.services.withdrawals import (
