@@ -14,12 +14,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import connections
 from django.utils import timezone
 
-from analytics.people import EVENTS_WITH_PEOPLE, PERSON
-from analytics.routers import analytics_db
-from analytics.selectors.funnels import day_range
+from analytics import partitions
+from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_label, channel_sql
+from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY, seen_before_sql
+from analytics.selectors.funnels import day_range, report_cursor
 
 UNITS = {"day": "日", "week": "周", "month": "月"}
 COHORTS = {"visit": "首次访问", "purchase": "首次购买"}
@@ -65,38 +65,103 @@ def periods_between(first: dt.date, later: dt.date, unit: str) -> int:
     return (later - first).days
 
 
+def period_add(day: dt.date, unit: str, n: int) -> dt.date:
+    """The start of the period `n` periods after the one `day` is in."""
+    start = period_start(day, unit)
+    if unit == "week":
+        return start + dt.timedelta(weeks=n)
+    if unit == "month":
+        return partitions.month_add(start, n)
+    return start + dt.timedelta(days=n)
+
+
 def retention(*, first: dt.date, last: dt.date, unit: str = "day", cohort_by: str = "visit",
-              returns_on: str = "visit", periods: int = 7, today: dt.date | None = None) -> list[Cohort]:
+              returns_on: str = "visit", periods: int = 7, today: dt.date | None = None,
+              channel: str | None = None) -> list[Cohort]:
     """Cohorts whose first event falls in the periods (`unit`) of `first`..`last` (whole periods),
-    each with the people back in its next `periods` periods. Two queries over the event table."""
+    each with the people back in its next `periods` periods; with `channel`, only the people
+    acquired through it (see retention_by_channel). One statement."""
+    found = _retention(first=first, last=last, unit=unit, cohort_by=cohort_by, returns_on=returns_on,
+                       periods=periods, today=today, channel=channel, by_channel=channel is not None)
+    return found[0][2] if found else []
+
+
+def retention_by_channel(*, first: dt.date, last: dt.date, unit: str = "day", cohort_by: str = "visit",
+                         returns_on: str = "visit", periods: int = 7,
+                         today: dt.date | None = None) -> list[tuple[str, str, list[Cohort]]]:
+    """retention() per acquisition channel: (channel, its label, cohorts), most people first.
+
+    A person's acquisition channel is the one named by their first entry event (launch, show or
+    page view; analytics.channels.channel_of), UNKNOWN when it names none, as in member profiles.
+    """
+    return _retention(first=first, last=last, unit=unit, cohort_by=cohort_by, returns_on=returns_on,
+                      periods=periods, today=today, channel=None, by_channel=True)
+
+
+def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, returns_on: str, periods: int,
+               today: dt.date | None, channel: str | None, by_channel: bool) -> list[tuple[str, str, list[Cohort]]]:
+    if unit not in UNITS:
+        raise ValueError(f"unknown period {unit!r}")
     today = today or timezone.localdate()
     start, end = day_range(period_start(first, unit), period_last(last, unit))
+    horizon, _ = day_range(period_add(last, unit, periods + 1), period_add(last, unit, periods + 1))
     first_sql = VISIT_SQL if cohort_by == "visit" else PURCHASE_SQL
     return_sql = VISIT_SQL if returns_on == "visit" else PURCHASE_SQL
-    local = "(e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date"
-    with connections[analytics_db()].cursor() as cursor:
-        cursor.execute(
-            f"WITH firsts AS (SELECT {PERSON} AS person, min({local}) AS day FROM {EVENTS_WITH_PEOPLE} "
-            f"                WHERE {first_sql} AND {PERSON} IS NOT NULL GROUP BY 1) "
-            "SELECT person, day FROM firsts WHERE day >= %s AND day < %s",
-            [start.date(), end.date()])
-        cohort_of = {person: period_start(day, unit) for person, day in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT DISTINCT {PERSON}, {local} FROM {EVENTS_WITH_PEOPLE} "
-            f"WHERE {return_sql} AND e.occurred_at >= %s AND {PERSON} = ANY(%s)",
-            [start, list(cohort_of)])
-        active = cursor.fetchall()
-    sizes: dict[dt.date, int] = defaultdict(int)
-    for cohort in cohort_of.values():
-        sizes[cohort] += 1
-    back: dict[tuple[dt.date, int], set[str]] = defaultdict(set)
-    for person, day in active:
-        k = periods_between(cohort_of[person], period_start(day, unit), unit)
-        if 0 <= k <= periods:
-            back[cohort_of[person], k].add(person)
-    cohorts = []
-    for cohort in sorted(sizes):
-        begun = min(periods, periods_between(cohort, period_start(today, unit), unit))
-        cohorts.append(Cohort(start=cohort, size=sizes[cohort],
-                              returned=[len(back[cohort, k]) for k in range(begun + 1)]))
-    return cohorts
+    # A visit cohort's people have no event before the range: their first entry event is in it.
+    entries_from = "%(start)s" if cohort_by == "visit" else "'-infinity'::timestamptz"
+    apart = {"day": "(a.period - c.cohort)", "week": "(a.period - c.cohort) / 7",
+             "month": "((extract(year FROM a.period) - extract(year FROM c.cohort)) * 12 "
+                      "+ extract(month FROM a.period) - extract(month FROM c.cohort))::int"}[unit]
+    trunc = f"date_trunc('{unit}', e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date"
+    acquired = f"""SELECT DISTINCT ON (1) {PERSON_KEY} AS person, {channel_sql("e.properties")} AS channel
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE e.name = ANY(%(entry)s) AND e.occurred_at >= {entries_from} AND e.occurred_at < %(horizon)s
+      AND {PERSON} IS NOT NULL AND {PERSON_KEY} IN (SELECT person FROM cohorts)
+    ORDER BY 1, e.occurred_at, e.id""" if by_channel else "SELECT NULL::text AS person, NULL::text AS channel"
+    sql = f"""
+WITH candidates AS (
+    SELECT {PERSON_KEY} AS person, min({trunc}) AS cohort
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE {first_sql} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND {PERSON} IS NOT NULL
+    GROUP BY 1
+), cohorts AS (
+    SELECT c.person, c.cohort FROM candidates c WHERE NOT ({seen_before_sql(first_sql)})
+), acquired AS (
+    {acquired}
+), placed AS (
+    SELECT c.person, c.cohort, {"COALESCE(a.channel, '" + UNKNOWN + "')" if by_channel else "''"} AS channel
+    FROM cohorts c LEFT JOIN acquired a ON a.person = c.person
+    WHERE %(channel)s::text IS NULL OR COALESCE(a.channel, '{UNKNOWN}') = %(channel)s
+), active AS (
+    SELECT DISTINCT {PERSON_KEY} AS person, {trunc} AS period
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE {return_sql} AND e.occurred_at >= %(start)s AND e.occurred_at < %(horizon)s AND {PERSON} IS NOT NULL
+)
+SELECT channel, cohort, -1, count(*) FROM placed GROUP BY 1, 2
+UNION ALL
+SELECT c.channel, c.cohort, {apart}, count(*)
+FROM placed c JOIN active a ON a.person = c.person
+WHERE a.period >= c.cohort AND {apart} <= %(periods)s
+GROUP BY 1, 2, 3"""
+    params = {"start": start, "end": end, "horizon": horizon, "entry": list(ENTRY_EVENTS), "channel": channel,
+              "periods": periods}
+    with report_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    sizes: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    back: dict[tuple[str, dt.date, int], int] = {}
+    for found, cohort, k, n in rows:
+        if k < 0:
+            sizes[found][cohort] = n
+        else:
+            back[found, cohort, k] = n
+    found_channels = []
+    for found, cohort_sizes in sizes.items():
+        cohorts = []
+        for cohort in sorted(cohort_sizes):
+            begun = min(periods, periods_between(cohort, period_start(today, unit), unit))
+            cohorts.append(Cohort(start=cohort, size=cohort_sizes[cohort],
+                                  returned=[back.get((found, cohort, k), 0) for k in range(begun + 1)]))
+        found_channels.append((found, channel_label(found) if by_channel else "", cohorts))
+    return sorted(found_channels, key=lambda item: (-sum(c.size for c in item[2]), item[0]))
+

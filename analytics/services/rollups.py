@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
 from analytics.models import DailyKpi, RollupRun
-from analytics.people import EVENTS_WITH_PEOPLE, MEMBER, PERSON, member_person
+from analytics.people import EVENTS_WITH_PEOPLE, PERSON, member_person, seen_before_sql
 from analytics.routers import analytics_db, reports_db
 from analytics.sessions import visits
 from shop.models import Order, Refund, RefundStatus
@@ -78,21 +78,14 @@ WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'cli
 ORDER BY 1, e.occurred_at, e.id
 """
 
-# People active that day who had a mini-program event before it: through the member, a device of
-# the member's, or the anonymous device itself.
+# People active that day who had a mini-program event before it (analytics.people.seen_before_sql).
 _SEEN_BEFORE = f"""
-WITH active AS (
-    SELECT DISTINCT {MEMBER} AS member_id, e.anonymous_id
+SELECT c.person FROM (
+    SELECT DISTINCT {PERSON} AS person
     FROM {EVENTS_WITH_PEOPLE}
-    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'client'
-)
-SELECT DISTINCT {PERSON}
-FROM {EVENTS_WITH_PEOPLE}
-WHERE e.occurred_at < %(start)s AND e.source = 'client' AND (
-    e.member_id IN (SELECT member_id FROM active WHERE member_id IS NOT NULL)
-    OR e.anonymous_id IN (SELECT anonymous_id FROM active WHERE anonymous_id <> '')
-    OR e.anonymous_id IN (SELECT link.anonymous_id FROM analytics_devicemember link
-                          WHERE link.member_id IN (SELECT member_id FROM active WHERE member_id IS NOT NULL)))
+    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'client' AND {PERSON} IS NOT NULL
+) AS c
+WHERE {seen_before_sql("e.source = 'client'")}
 """
 
 
