@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -165,3 +166,27 @@ GROUP BY 1, 2, 3"""
         found_channels.append((found, channel_label(found) if by_channel else "", cohorts))
     return sorted(found_channels, key=lambda item: (-sum(c.size for c in item[2]), item[0]))
 
+
+def cohorts_merged(groups: Sequence[Sequence[Cohort]]) -> list[Cohort]:
+    """Cohorts of several groups (retention_by_channel's) added up, start by start: retention()
+    of everyone, without asking again."""
+    sizes: dict[dt.date, int] = defaultdict(int)
+    back: dict[dt.date, list[int]] = {}
+    for cohorts in groups:
+        for cohort in cohorts:
+            sizes[cohort.start] += cohort.size
+            totals = back.setdefault(cohort.start, [0] * len(cohort.returned))
+            for k, n in enumerate(cohort.returned):
+                totals[k] += n
+    return [Cohort(start=start, size=sizes[start], returned=back[start]) for start in sorted(sizes)]
+
+
+def average_rates(cohorts: Sequence[Cohort], periods: int) -> list[float | None]:
+    """For k = 1..periods, the people back in period k over the people of the cohorts whose
+    period k has begun (None when none has)."""
+    averages: list[float | None] = []
+    for k in range(1, periods + 1):
+        sized = [(c.size, c.returned[k]) for c in cohorts if len(c.returned) > k]
+        total = sum(size for size, _ in sized)
+        averages.append(round(sum(n for _, n in sized) / total, 4) if total else None)
+    return averages
