@@ -14,6 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from analytics.selectors.funnels import day_range, report_cursor
 UNITS = {"day": "日", "week": "周", "month": "月"}
 COHORTS = {"visit": "首次访问", "purchase": "首次购买"}
 RETURNS = {"visit": "再次访问", "purchase": "再次购买"}
-# What counts as a visit and as a purchase.
+# What counts as a visit and as a purchase (ActiveDay's `visited` and `purchased`).
 VISIT_SQL = "e.source = 'client'"
 PURCHASE_SQL = "e.name = 'order_paid'"
 
@@ -105,28 +106,43 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
         raise ValueError(f"unknown period {unit!r}")
     today = today or timezone.localdate()
     start, end = day_range(period_start(first, unit), period_last(last, unit))
-    horizon, _ = day_range(period_add(last, unit, periods + 1), period_add(last, unit, periods + 1))
-    first_sql = VISIT_SQL if cohort_by == "visit" else PURCHASE_SQL
-    return_sql = VISIT_SQL if returns_on == "visit" else PURCHASE_SQL
+    horizon_day = period_add(last, unit, periods + 1)
+    horizon, _ = day_range(horizon_day, horizon_day)
+    first_flag = "e.visited" if cohort_by == "visit" else "e.purchased"
+    return_flag = "e.visited" if returns_on == "visit" else "e.purchased"
     # A visit cohort's people have no event before the range: their first entry event is in it.
-    entries_from = "%(start)s" if cohort_by == "visit" else "'-infinity'::timestamptz"
+    entries_from, entries_to = ("%(start)s", "%(end)s") if cohort_by == "visit" else (
+        "'-infinity'::timestamptz", "%(horizon)s")
     apart = {"day": "(a.period - c.cohort)", "week": "(a.period - c.cohort) / 7",
              "month": "((extract(year FROM a.period) - extract(year FROM c.cohort)) * 12 "
                       "+ extract(month FROM a.period) - extract(month FROM c.cohort))::int"}[unit]
-    trunc = f"date_trunc('{unit}', e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date"
     acquired = f"""SELECT DISTINCT ON (1) {PERSON_KEY} AS person, {channel_sql("e.properties")} AS channel
     FROM {EVENTS_WITH_PEOPLE}
-    WHERE e.name = ANY(%(entry)s) AND e.occurred_at >= {entries_from} AND e.occurred_at < %(horizon)s
+    WHERE e.name = ANY(%(entry)s) AND e.occurred_at >= {entries_from} AND e.occurred_at < {entries_to}
       AND {PERSON} IS NOT NULL AND {PERSON_KEY} IN (SELECT person FROM cohorts)
     ORDER BY 1, e.occurred_at, e.id""" if by_channel else "SELECT NULL::text AS person, NULL::text AS channel"
+    seen_before = seen_before_sql(VISIT_SQL if cohort_by == "visit" else PURCHASE_SQL)
     sql = f"""
-WITH candidates AS (
-    SELECT {PERSON_KEY} AS person, min({trunc}) AS cohort
-    FROM {EVENTS_WITH_PEOPLE}
-    WHERE {first_sql} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND {PERSON} IS NOT NULL
+WITH activity AS (
+    SELECT e.member_id, e.anonymous_id, e.day, e.visited, e.purchased
+    FROM analytics_activeday e
+    WHERE e.day = ANY(%(covered)s)
+    UNION ALL
+    SELECT e.member_id, e.anonymous_id, (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
+           e.source = 'client', e.name = 'order_paid'
+    FROM analytics_event e
+    WHERE ({{from_events}}) AND (e.source = 'client' OR e.name = 'order_paid')
+), people AS (
+    SELECT {PERSON_KEY} AS person, e.day, e.visited, e.purchased
+    FROM activity e LEFT JOIN analytics_devicemember dm ON dm.anonymous_id = e.anonymous_id AND e.anonymous_id <> ''
+    WHERE {PERSON} IS NOT NULL
+), candidates AS (
+    SELECT person, date_trunc('{unit}', min(e.day))::date AS cohort
+    FROM people e
+    WHERE {first_flag} AND e.day >= %(start_day)s AND e.day < %(end_day)s
     GROUP BY 1
 ), cohorts AS (
-    SELECT c.person, c.cohort FROM candidates c WHERE NOT ({seen_before_sql(first_sql)})
+    SELECT c.person, c.cohort FROM candidates c WHERE NOT ({seen_before})
 ), acquired AS (
     {acquired}
 ), placed AS (
@@ -134,9 +150,9 @@ WITH candidates AS (
     FROM cohorts c LEFT JOIN acquired a ON a.person = c.person
     WHERE %(channel)s::text IS NULL OR COALESCE(a.channel, '{UNKNOWN}') = %(channel)s
 ), active AS (
-    SELECT DISTINCT {PERSON_KEY} AS person, {trunc} AS period
-    FROM {EVENTS_WITH_PEOPLE}
-    WHERE {return_sql} AND e.occurred_at >= %(start)s AND e.occurred_at < %(horizon)s AND {PERSON} IS NOT NULL
+    SELECT DISTINCT person, date_trunc('{unit}', e.day)::date AS period
+    FROM people e
+    WHERE {return_flag} AND e.day >= %(start_day)s
 )
 SELECT channel, cohort, -1, count(*) FROM placed GROUP BY 1, 2
 UNION ALL
@@ -144,10 +160,17 @@ SELECT c.channel, c.cohort, {apart}, count(*)
 FROM placed c JOIN active a ON a.person = c.person
 WHERE a.period >= c.cohort AND {apart} <= %(periods)s
 GROUP BY 1, 2, 3"""
-    params = {"start": start, "end": end, "horizon": horizon, "entry": list(ENTRY_EVENTS), "channel": channel,
-              "periods": periods}
     with report_cursor() as cursor:
-        cursor.execute(sql, params)
+        covered = _rolled_up(cursor, start.date(), horizon_day)
+        uncovered = _uncovered_ranges(start.date(), horizon_day, covered)
+        params: dict[str, Any] = {
+            "start": start, "end": end, "horizon": horizon, "start_day": start.date(), "end_day": end.date(),
+            "covered": covered, "entry": list(ENTRY_EVENTS), "channel": channel, "periods": periods}
+        for n, (since, until) in enumerate(uncovered):
+            params[f"from_{n}"], params[f"to_{n}"] = day_range(since, until)
+        from_events = " OR ".join(f"(e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s)"
+                                  for n in range(len(uncovered))) or "false"
+        cursor.execute(sql.replace("{from_events}", from_events), params)
         rows = cursor.fetchall()
     sizes: dict[str, dict[dt.date, int]] = defaultdict(dict)
     back: dict[tuple[str, dt.date, int], int] = {}
@@ -190,3 +213,26 @@ def average_rates(cohorts: Sequence[Cohort], periods: int) -> list[float | None]
         total = sum(size for size, _ in sized)
         averages.append(round(sum(n for _, n in sized) / total, 4) if total else None)
     return averages
+
+
+def _rolled_up(cursor: Any, first: dt.date, before: dt.date) -> list[dt.date]:
+    """The days in [first, before) that have ActiveDay rows (rolled up; a day without activity
+    has none and is read from its no events)."""
+    cursor.execute("SELECT d::date FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d "
+                   "WHERE EXISTS (SELECT 1 FROM analytics_activeday a WHERE a.day = d::date)", [first, before])
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _uncovered_ranges(first: dt.date, before: dt.date, covered: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """The runs of days in [first, before) not in `covered`, each as (first day, last day)."""
+    done = set(covered)
+    ranges: list[tuple[dt.date, dt.date]] = []
+    day = first
+    while day < before:
+        if day not in done:
+            if ranges and ranges[-1][1] == day - dt.timedelta(days=1):
+                ranges[-1] = (ranges[-1][0], day)
+            else:
+                ranges.append((day, day))
+        day += dt.timedelta(days=1)
+    return ranges

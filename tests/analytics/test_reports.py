@@ -6,9 +6,11 @@ import datetime as dt
 
 import pytest
 
+from analytics.models import Event
 from analytics.selectors.paths import EXIT, paths
 from analytics.selectors.products import product_conversion
 from analytics.selectors.retention import cohorts_merged, retention, retention_by_channel
+from analytics.services.rollups import active_days_rollup
 from shop.models import Order
 from tests.analytics.histories import DAY
 from tests.analytics.support import at, linked, stored
@@ -52,6 +54,23 @@ def test_weekly_retention_by_first_purchase(visits):
 
     assert [(c.start, c.size, c.returned) for c in by_visit] == [(monday, 3, [3, 0, 0])]
     assert [(c.start, c.size, c.returned) for c in by_purchase] == [(monday, 1, [1, 1, 0])]
+
+
+def test_retention_reads_rolled_up_days_and_the_events_of_the_others(visits):
+    def figures():
+        asked = [dict(unit="day", periods=3, today=DAY + dt.timedelta(days=3)),
+                 dict(unit="week", periods=2, today=DAY + dt.timedelta(days=20)),
+                 dict(unit="week", periods=2, today=DAY + dt.timedelta(days=20), cohort_by="purchase",
+                      returns_on="purchase")]
+        return [[(c.start, c.size, c.returned) for c in retention(first=DAY, last=DAY + dt.timedelta(days=1), **a)]
+                for a in asked]
+
+    from_events = figures()
+    assert active_days_rollup(first=DAY, last=DAY + dt.timedelta(days=1)) == 7  # a, b, z, m1 on DAY; a, b, c on +1
+    # the rolled-up days' events gone: the figures now come from the rollup for them
+    Event.objects.filter(occurred_at__gte=at(day(0), "00:00"), occurred_at__lt=at(day(2), "00:00")).delete()
+
+    assert figures() == from_events
 
 
 def test_retention_by_acquisition_channel(db):
