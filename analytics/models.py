@@ -42,7 +42,9 @@ class Event(models.Model):
         verbose_name_plural = "事件"
         ordering = ["-occurred_at"]
         indexes = [
-            models.Index(fields=["name", "occurred_at"], name="analytics_e_name_a15d8e_idx"),
+            # Carries who did it, so a funnel's steps without property filters read the index alone.
+            models.Index(fields=["name", "occurred_at"], include=["member_id", "anonymous_id", "id"],
+                         name="analytics_event_name_who_idx"),
             models.Index(fields=["member_id", "occurred_at"], name="analytics_e_member__725168_idx"),
             models.Index(fields=["anonymous_id", "occurred_at"], name="analytics_event_device_idx"),
             models.Index(fields=["received_at"], name="analytics_event_received_idx"),

@@ -79,8 +79,9 @@ def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone))
 
 
-def _best_sql(funnel: Funnel, first: dt.date, last: dt.date) -> tuple[str, list[Any]]:
-    """WITH … best AS (one row per person entering: person, platform, t1..tn, reached) and its params."""
+def _best_sql(funnel: Funnel, first: dt.date, last: dt.date, *, with_platform: bool = False) -> tuple[str, list[Any]]:
+    """WITH … best AS (one row per person entering: person, reached, t1, u1..un, platform) and its
+    params; u_k is step k's time in microseconds since the epoch (NULL past `reached`)."""
     start, end = day_range(first, last)
     n = len(funnel.steps)
     conditions = [step_sql(step) for step in funnel.steps]
@@ -89,38 +90,46 @@ def _best_sql(funnel: Funnel, first: dt.date, last: dt.date) -> tuple[str, list[
     params += [p for _, step_params in conditions for p in step_params]
     params += [start, end + dt.timedelta(hours=funnel.window_hours)]
     any_step = " OR ".join(sql for sql, _ in conditions)
-    nexts = ", ".join(f"min(t) FILTER (WHERE s{k}) OVER later AS n{k}" for k in range(2, n + 1))
-    times = ", ".join(["b.t AS t1", "b.n2 AS t2", *(f"j{k}.n{k} AS t{k}" for k in range(3, n + 1))])
-    # Step k's time (k ≥ 3) is the first step-k moment after step k-1's, read off the step-(k-1)
-    # event at that time: the `reached{k}` rows.
-    reached_rows = "".join(f""", reached{k} AS (
-    SELECT DISTINCT ON (person, t) person, t, n{k} FROM nexts WHERE s{k - 1}
-)""" for k in range(3, n + 1))
-    joins = " ".join(f"LEFT JOIN reached{k} j{k} ON j{k}.person = b.person "
-                     f"AND j{k}.t = {'b.n2' if k == 3 else f'j{k - 1}.n{k - 1}'}" for k in range(3, n + 1))
-    window = "make_interval(hours => %s)"
-    reached = " + ".join(["1", *(f"COALESCE((t{k} <= t1 + {window})::int, 0)" for k in range(2, n + 1))])
+    # c{k}, meaningful on step-k events: the times of steps k+1..n followed greedily from it, as the
+    # least of ([time] || c{k+1}) over the step-(k+1) events strictly later (the earliest of them).
+    # Each level is one more window aggregate over the same order, so one sort serves them all.
+    levels = f"""), level{n - 1} AS (
+    SELECT *, ARRAY[min(u) FILTER (WHERE s{n}) OVER later] AS c{n - 1} FROM matched
+    WINDOW later AS (PARTITION BY person ORDER BY u DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+    for k in range(n - 2, 0, -1):
+        levels += f"""
+), level{k} AS (
+    SELECT *, min(ARRAY[u] || c{k + 1}) FILTER (WHERE s{k + 1}) OVER later AS c{k} FROM level{k + 1}
+    WINDOW later AS (PARTITION BY person ORDER BY u DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+    limit = "u + %s::bigint * 3600000000"
+    reached = " + ".join(["1", *(f"COALESCE((c1[{k}] <= {limit})::int, 0)" for k in range(1, n))])
+    chosen = "min(ARRAY[-reached, u, id] || c1)"
+    platform = "(array_agg(platform ORDER BY reached DESC, u, id))[1]" if with_platform else "NULL::text"
+    times = ", ".join(f"CASE WHEN -best[1] >= {k} THEN best[{k + 2}] END AS u{k}" for k in range(2, n + 1))
     sql = f"""
 WITH matched AS (
-    SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, e.platform, {flags}
+    SELECT {PERSON_KEY} AS person, (extract(epoch FROM e.occurred_at) * 1000000)::bigint AS u, e.id, e.platform,
+           {flags}
     FROM {EVENTS_WITH_PEOPLE}
     WHERE ({any_step}) AND e.occurred_at >= %s AND e.occurred_at <= %s AND {PERSON} IS NOT NULL
-), nexts AS (
-    SELECT person, t, id, platform, {", ".join(f"s{k}" for k in range(1, n + 1))}, {nexts}
-    FROM matched
-    WINDOW later AS (PARTITION BY person ORDER BY t DESC
-                     RANGE BETWEEN UNBOUNDED PRECEDING AND '1 microsecond' PRECEDING)
-){reached_rows}, passages AS (
-    SELECT b.person, b.id, b.platform, {times}
-    FROM nexts b {joins}
-    WHERE b.s1 AND b.t >= %s AND b.t < %s
+{levels}
+), entries AS (
+    SELECT person, u, id, platform, c1, {reached} AS reached
+    FROM level1
+    WHERE s1 AND u >= %s AND u < %s
+), chosen AS (
+    SELECT person, {chosen} AS best, {platform} AS platform FROM entries GROUP BY person
 ), best AS (
-    SELECT DISTINCT ON (person) *, {reached} AS reached
-    FROM passages
-    ORDER BY person, reached DESC, t1, id
+    SELECT person, platform, -best[1] AS reached, best[2] AS u1, {times},
+           timestamptz 'epoch' + best[2] * interval '1 microsecond' AS t1
+    FROM chosen
 )"""
-    params += [start, end, *([funnel.window_hours] * (n - 1))]
+    params += [*([funnel.window_hours] * (n - 1)), _micros(start), _micros(end)]
     return sql, params
+
+
+def _micros(at: dt.datetime) -> int:
+    return int(at.timestamp()) * 1_000_000 + at.microsecond
 
 
 def _figures(funnel: Funnel, row: Sequence[Any]) -> list[StepFigures]:
@@ -144,11 +153,11 @@ def funnel_report(*, funnel: Funnel, first: dt.date, last: dt.date, breakdown: s
     """The funnel over people entering it on the Shanghai days `first`..`last`, optionally broken
     down (BREAKDOWNS: the group of each person at their entry), groups by size. One statement."""
     start, _ = day_range(first, last)
-    best, params = _best_sql(funnel, first, last)
+    best, params = _best_sql(funnel, first, last, with_platform=breakdown == "platform")
     group, group_sql, group_params = _group(breakdown, start=start)
     n = len(funnel.steps)
     figures = [*(f"count(*) FILTER (WHERE reached >= {k})" for k in range(1, n + 1)),
-               *(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t{k} - t{k - 1})::float8) "
+               *(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY (u{k} - u{k - 1}) / 1000000.0::float8) "
                  f"FILTER (WHERE reached >= {k})" for k in range(2, n + 1))]
     sql = (f"{best}{group_sql} SELECT GROUPING({group}), {group}, {', '.join(figures)} "
            f"FROM {'grouped' if group_sql else 'best'} GROUP BY GROUPING SETS ((), ({group}))")
@@ -168,14 +177,14 @@ def _group(breakdown: str | None, *, start: dt.datetime) -> tuple[str, str, list
         return "platform", "", []
     if breakdown == "channel":
         # The channel of the last entry event naming one at or before the entry (from the day before the range).
-        return "channel", f""", entries AS (
+        return "channel", f""", launches AS (
     SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, {channel_sql("e.properties")} AS channel
     FROM {EVENTS_WITH_PEOPLE}
     WHERE e.name = ANY(%s) AND e.occurred_at >= %s AND e.occurred_at <= (SELECT max(t1) FROM best)
       AND {PERSON} IS NOT NULL AND {channel_sql("e.properties")} IS NOT NULL
 ), grouped AS (
     SELECT DISTINCT ON (b.person) b.*, COALESCE(c.channel, '{UNKNOWN}') AS channel
-    FROM best b LEFT JOIN entries c ON c.person = b.person AND c.t <= b.t1
+    FROM best b LEFT JOIN launches c ON c.person = b.person AND c.t <= b.t1
     ORDER BY b.person, c.t DESC NULLS LAST, c.id DESC
 )""", [list(ENTRY_EVENTS), start - dt.timedelta(days=1)]
     if breakdown == "visitor":
