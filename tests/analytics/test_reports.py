@@ -58,12 +58,12 @@ def test_weekly_retention_by_first_purchase(visits):
 
 def test_retention_reads_rolled_up_days_and_the_events_of_the_others(visits):
     def figures():
-        asked = [dict(unit="day", periods=3, today=DAY + dt.timedelta(days=3)),
-                 dict(unit="week", periods=2, today=DAY + dt.timedelta(days=20)),
-                 dict(unit="week", periods=2, today=DAY + dt.timedelta(days=20), cohort_by="purchase",
-                      returns_on="purchase")]
-        return [[(c.start, c.size, c.returned) for c in retention(first=DAY, last=DAY + dt.timedelta(days=1), **a)]
-                for a in asked]
+        last, later = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=20)
+        asked = [retention(first=DAY, last=last, unit="day", periods=3, today=DAY + dt.timedelta(days=3)),
+                 retention(first=DAY, last=last, unit="week", periods=2, today=later),
+                 retention(first=DAY, last=last, unit="week", periods=2, today=later, cohort_by="purchase",
+                           returns_on="purchase")]
+        return [[(c.start, c.size, c.returned) for c in cohorts] for cohorts in asked]
 
     from_events = figures()
     assert active_days_rollup(first=DAY, last=DAY + dt.timedelta(days=1)) == 7  # a, b, z, m1 on DAY; a, b, c on +1
