@@ -39,9 +39,12 @@ class Paths:
     links: list[tuple[str, str, int]]
 
 
-# The page views of the range, each with its visit (a person's run with no gap over VISIT_GAP) and
-# its place in it; then per page its views, the visits entering and leaving on it, and with
-# %(after)s the links of the visits' paths from their first view of that page, %(depth)s deep.
+# The page views of the range in each person's order (one sort; every window below keeps it), each
+# with its visit (a person's run with no gap over VISIT_GAP) and its place; then per page its
+# views and the visits entering and leaving on it, and with %(after)s the links of the visits'
+# paths from their first view of that page on, %(depth)s deep. The first view of that page in the
+# current visit is a running max of (visit * 2^32 - place) over the views of the page: the latest
+# visit having one wins, and within it the earliest place.
 _PATHS = f"""
 WITH views AS (
     SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, COALESCE(e.properties ->> 'path', '') AS path
@@ -49,26 +52,29 @@ WITH views AS (
     WHERE e.name = 'page_view' AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND {PERSON} IS NOT NULL
 ), gaps AS (
     SELECT *, COALESCE(t - lag(t) OVER person_time > %(gap)s, true) AS opens,
-           lead(t) OVER person_time AS next_t, lead(path) OVER person_time AS next_path
+           lead(t) OVER person_time AS next_t, lead(path) OVER person_time AS next_path,
+           row_number() OVER person_time AS place
     FROM views
     WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
 ), placed AS (
     SELECT *, next_t IS NULL OR next_t - t > %(gap)s AS closes,
-           count(*) FILTER (WHERE opens) OVER (PARTITION BY person ORDER BY t, id) AS visit
+           count(*) FILTER (WHERE opens) OVER person_time AS visit
     FROM gaps
+    WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
 ), pages AS (
     SELECT 'page' AS kind, path AS source, NULL::text AS target, count(*) AS views,
            count(*) FILTER (WHERE opens) AS entries, count(*) FILTER (WHERE closes) AS exits
     FROM placed GROUP BY path
-), numbered AS (
-    SELECT path, CASE WHEN NOT closes THEN next_path END AS next_path, person, visit,
-           row_number() OVER (PARTITION BY person, visit ORDER BY t, id) AS place
+), marked AS (
+    SELECT path, CASE WHEN NOT closes THEN next_path END AS next_path, visit, place,
+           max(CASE WHEN path = %(after)s THEN visit * 4294967296 - place END) OVER person_time AS code
     FROM placed
     WHERE %(after)s <> ''
+    WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
 ), stepped AS (
-    SELECT path, next_path,
-           place - min(place) FILTER (WHERE path = %(after)s) OVER (PARTITION BY person, visit) AS step
-    FROM numbered
+    SELECT path, next_path, place - ((code / 4294967296 + 1) * 4294967296 - code) AS step
+    FROM marked
+    WHERE code / 4294967296 + 1 = visit
 )
 SELECT kind, source, target, views, entries, exits FROM pages
 UNION ALL
