@@ -12,6 +12,7 @@ from analytics.funnels import passage, steps_parse, steps_text
 from analytics.models import Event, Funnel
 from analytics.selectors.funnels import funnel_dropoffs, funnel_report
 from core.errors import ValidationFailed
+from members.models import Member, Tier
 from tests.analytics.histories import DAY, D, funnel_history
 from tests.analytics.support import at, stored
 
@@ -114,3 +115,15 @@ def test_breakdowns_by_entry_channel_and_platform(db):
         ("好友分享", [1, 1]), ("未知", [1, 0]), ("渠道码 SHOP-A", [1, 0])]
     assert [(value, [s.people for s in steps], steps[1].median_seconds) for value, steps in by_platform.breakdown] == [
         ("Android", [1, 0], None), ("iOS", [1, 1], 300), ("未知", [1, 0], None)]
+
+
+def test_breakdown_by_member_tier(funnel, history):
+    gold = Tier.objects.create(name="测试金卡", level=91, min_growth=91_000_000)
+    Member.objects.filter(pk__in=[history["m1"].pk, history["m6"].pk]).update(tier=None)
+    Member.objects.filter(pk=history["m5"].pk).update(tier=gold)
+
+    report = funnel_report(funnel=funnel, first=DAY, last=DAY, breakdown="tier")
+
+    # m1 all three steps, m6 two; dev-2 two, dev-3 one (never logged in); m5 all three
+    assert [(value, [s.people for s in steps]) for value, steps in report.breakdown] == [
+        ("普通会员", [2, 2, 1]), ("未登录", [2, 1, 0]), ("测试金卡", [1, 1, 1])]
