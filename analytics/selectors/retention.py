@@ -132,15 +132,18 @@ WITH activity AS (
            e.source = 'client', e.name = 'order_paid'
     FROM analytics_event e
     WHERE ({{from_events}}) AND (e.source = 'client' OR e.name = 'order_paid')
-), people AS (
-    SELECT {PERSON_KEY} AS person, e.day, e.visited, e.purchased
+), days AS (
+    -- one row per person and period: their first cohort-making day in it, whether they came back in it
+    SELECT {PERSON_KEY} AS person, date_trunc('{unit}', e.day)::date AS period,
+           min(e.day) FILTER (WHERE {first_flag}) AS first_day, bool_or({return_flag}) AS returned
     FROM activity e LEFT JOIN analytics_devicemember dm ON dm.anonymous_id = e.anonymous_id AND e.anonymous_id <> ''
-    WHERE {PERSON} IS NOT NULL
+    WHERE {PERSON} IS NOT NULL AND e.day >= %(start_day)s
+    GROUP BY 1, 2
 ), candidates AS (
-    SELECT person, date_trunc('{unit}', min(e.day))::date AS cohort
-    FROM people e
-    WHERE {first_flag} AND e.day >= %(start_day)s AND e.day < %(end_day)s
+    SELECT person, date_trunc('{unit}', min(first_day))::date AS cohort
+    FROM days
     GROUP BY 1
+    HAVING min(first_day) < %(end_day)s
 ), cohorts AS (
     SELECT c.person, c.cohort FROM candidates c WHERE NOT ({seen_before})
 ), acquired AS (
@@ -150,9 +153,7 @@ WITH activity AS (
     FROM cohorts c LEFT JOIN acquired a ON a.person = c.person
     WHERE %(channel)s::text IS NULL OR COALESCE(a.channel, '{UNKNOWN}') = %(channel)s
 ), active AS (
-    SELECT DISTINCT person, date_trunc('{unit}', e.day)::date AS period
-    FROM people e
-    WHERE {return_flag} AND e.day >= %(start_day)s
+    SELECT person, period FROM days WHERE returned
 )
 SELECT channel, cohort, -1, count(*) FROM placed GROUP BY 1, 2
 UNION ALL
