@@ -116,11 +116,18 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
     apart = {"day": "(a.period - c.cohort)", "week": "(a.period - c.cohort) / 7",
              "month": "((extract(year FROM a.period) - extract(year FROM c.cohort)) * 12 "
                       "+ extract(month FROM a.period) - extract(month FROM c.cohort))::int"}[unit]
-    acquired = f"""SELECT DISTINCT ON (1) {PERSON_KEY} AS person, {channel_sql("e.properties")} AS channel
-    FROM {EVENTS_WITH_PEOPLE}
-    WHERE e.name = ANY(%(entry)s) AND e.occurred_at >= {entries_from} AND e.occurred_at < {entries_to}
-      AND {PERSON} IS NOT NULL AND {PERSON_KEY} IN (SELECT person FROM cohorts)
-    ORDER BY 1, e.occurred_at, e.id""" if by_channel else "SELECT NULL::text AS person, NULL::text AS channel"
+    # The first entry event of each cohort person found on the (name, occurred_at) index alone, then
+    # only those events' properties read for their channel.
+    acquired = f"""SELECT f.person, {channel_sql("x.properties")} AS channel
+    FROM (SELECT {PERSON_KEY} AS person,
+                 min(ARRAY[(extract(epoch FROM e.occurred_at) * 1000000)::bigint, e.id]) AS first
+          FROM {EVENTS_WITH_PEOPLE}
+          WHERE e.name = ANY(%(entry)s) AND e.occurred_at >= {entries_from} AND e.occurred_at < {entries_to}
+            AND {PERSON} IS NOT NULL AND {PERSON_KEY} IN (SELECT person FROM cohorts)
+          GROUP BY 1) AS f
+    JOIN analytics_event x
+      ON x.id = f.first[2] AND x.occurred_at = timestamptz 'epoch' + f.first[1] * interval '1 microsecond'""" \
+        if by_channel else "SELECT NULL::text AS person, NULL::text AS channel"
     seen_before = seen_before_sql(VISIT_SQL if cohort_by == "visit" else PURCHASE_SQL)
     sql = f"""
 WITH activity AS (
