@@ -38,9 +38,13 @@ lint: bootstrap
 fix: bootstrap
 	@.venv/bin/ruff check --fix .
 
+# The generated month of events bench/analytics_month.py times the reports on (the issue's: 20000000).
+ANALYTICS_MONTH_EVENTS ?= 2000000
+
 bench: bootstrap
 	@if [ -f bench/run.py ]; then $(PY) bench/run.py; \
-	elif [ -f bench/__main__.py ]; then $(PY) -m bench && $(PY) -m bench.search; \
+	elif [ -f bench/__main__.py ]; then $(PY) -m bench && $(PY) -m bench.search \
+		&& $(PY) -m bench.analytics_month --events $(ANALYTICS_MONTH_EVENTS); \
 	else echo "make bench: no bench/run.py or bench/__main__.py yet" >&2; exit 1; fi
 
 demo-data: bootstrap

@@ -52,6 +52,28 @@ def channel_of(properties: Mapping[str, Any]) -> str | None:
     return None
 
 
+def channel_sql(properties: str) -> str:
+    """SQL for channel_of() over the jsonb expression `properties`: the channel, or NULL when the
+    event names none. Parameterless, so it splices into any statement."""
+    code = f"({properties} -> 'channel_code')"
+    query_scene = f"({properties} -> 'query' -> 'scene')"
+    scene = f"({properties} -> 'scene')"
+    number = (f"CASE WHEN jsonb_typeof({scene}) = 'number' AND {scene}::text ~ '^-?[0-9]+$' "
+              f"THEN {scene}::text::numeric WHEN jsonb_typeof({scene}) = 'string' AND {scene} #>> '{{}}' ~ '^[0-9]+$' "
+              f"THEN ({scene} #>> '{{}}')::numeric END")
+    groups = " ".join(f"WHEN {value} THEN '{group}'" for group, (_, scenes) in SCENE_GROUPS.items()
+                      for value in sorted(scenes))
+    return (
+        f"CASE WHEN jsonb_typeof({code}) = 'string' AND {code} #>> '{{}}' <> '' "
+        f"THEN '{CODE_PREFIX}' || left({code} #>> '{{}}', 32) "
+        f"WHEN COALESCE({code} IN ('null', 'false', '0', '\"\"', '[]', '{{}}'), true) "
+        f"AND jsonb_typeof({query_scene}) = 'string' AND {query_scene} #>> '{{}}' <> '' "
+        f"THEN '{CODE_PREFIX}' || left({query_scene} #>> '{{}}', 32) "
+        f"WHEN {properties} ? 'scene' THEN CASE WHEN {number} IS NULL THEN '{UNKNOWN}' "
+        f"ELSE CASE {number} {groups} ELSE '{OTHER}' END END "
+        "END")
+
+
 def channel_label(channel: str) -> str:
     if channel.startswith(CODE_PREFIX):
         return f"渠道码 {channel[len(CODE_PREFIX):]}"

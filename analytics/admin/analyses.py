@@ -16,7 +16,7 @@ from analytics.admin.reports import Chart, RangeForm, Report, Table, date_range,
 from analytics.selectors.members import rfm_report
 from analytics.selectors.paths import paths
 from analytics.selectors.products import MIN_VIEWERS, product_conversion
-from analytics.selectors.retention import COHORTS, RETURNS, UNITS, retention
+from analytics.selectors.retention import COHORTS, RETURNS, UNITS, average_rates, cohorts_merged, retention_by_channel
 from core.money import yuan
 from members.models import Segment
 from members.segments import RFM_GROUPS
@@ -35,37 +35,47 @@ def retention_report(request: HttpRequest) -> tuple[Report, forms.Form]:
     data = form.cleaned_data if form.is_valid() else {}
     unit = data.get("unit") or "day"
     periods = {"day": 7, "week": 8, "month": 6}[unit]
-    cohorts = retention(first=first, last=last, unit=unit, cohort_by=data.get("cohort_by") or "visit",
-                        returns_on=data.get("returns_on") or "visit", periods=periods)
+    by_channel = retention_by_channel(first=first, last=last, unit=unit, cohort_by=data.get("cohort_by") or "visit",
+                                      returns_on=data.get("returns_on") or "visit", periods=periods)
+    cohorts = cohorts_merged([found for _, _, found in by_channel])
     label = UNITS[unit]
+    period_names = [f"第{k}{label}" for k in range(1, periods + 1)]
     headers = ["初始时间", "人数", *[f"第 {k} {label}" for k in range(periods + 1)]]
     rows = [[c.start.isoformat(), c.size, *[f"{n}（{percent(rate)}）" for n, rate in zip(c.returned, c.rates(),
                                                                                         strict=True)]]
             for c in cohorts]
     heat = [[k, i, round(rate * 100, 1)] for i, c in enumerate(cohorts) for k, rate in enumerate(c.rates()) if k]
-    averages = []
-    for k in range(1, periods + 1):
-        sized = [(c.size, c.returned[k]) for c in cohorts if len(c.returned) > k]
-        total = sum(size for size, _ in sized)
-        averages.append(round(sum(n for _, n in sized) / total * 100, 1) if total else None)
+    channel_rows = [(channel_name, sum(c.size for c in found), average_rates(found, periods))
+                    for _, channel_name, found in by_channel]
     report = Report(title="留存分析", note=(
         "初始人群：首次访问（或首次支付）落在所选时段各周期内的人；第 k 期：其后第 k 个周期内再次访问（或支付）的人数。"
-        "尚未开始的周期不显示。登录前后的访问算同一人。"))
+        "尚未开始的周期不显示。登录前后的访问算同一人。获客渠道：其第一次进入小程序的入口（场景值分组或渠道码）。"))
     report.charts = [
         Chart("heatmap", "留存热力图（%）", {
             "tooltip": {"position": "top"},
             "grid": {"left": 90, "right": 24, "top": 16, "bottom": 96},
-            "xAxis": {"type": "category", "data": [f"第{k}{label}" for k in range(1, periods + 1)]},
+            "xAxis": {"type": "category", "data": period_names},
             "yAxis": {"type": "category", "data": [c.start.isoformat() for c in cohorts], "inverse": True},
             "visualMap": {"min": 0, "max": 100, "calculable": True, "orient": "horizontal", "left": "center",
                           "bottom": 0, "itemHeight": 160},
             "series": [{"type": "heatmap", "data": [[k - 1, i, v] for k, i, v in heat], "label": {"show": True}}],
         }, height=max(260, 28 * len(cohorts) + 130)),
-        line_chart("curve", "平均留存率曲线（%）", [f"第{k}{label}" for k in range(1, periods + 1)],
-                   {"留存率": averages}),
+        line_chart("curve", "平均留存率曲线（%）", period_names,
+                   {"留存率": _percents(average_rates(cohorts, periods))}),
+        line_chart("channels", "各获客渠道平均留存率（%，人数前 6）", period_names,
+                   {name: _percents(rates) for name, _, rates in channel_rows[:6]}, wide=True),
     ]
-    report.tables = [Table("cohorts", "留存三角表", headers, rows)]
+    report.tables = [
+        Table("cohorts", "留存三角表", headers, rows),
+        Table("by_channel", "按获客渠道", ["获客渠道", "人数", *[f"第 {k} {label}" for k in range(1, periods + 1)]],
+              [[name, size, *[percent(rate) if rate is not None else "—" for rate in rates]]
+               for name, size, rates in channel_rows]),
+    ]
     return report, form
+
+
+def _percents(rates: list[float | None]) -> list[float | None]:
+    return [round(rate * 100, 1) if rate is not None else None for rate in rates]
 
 
 class PathsForm(RangeForm):

@@ -1,31 +1,37 @@
 """Funnel reports: people per step, conversion, median time between steps, breakdowns, drop-offs.
 
-The rules of passage are analytics.funnels'. One query reads the events matching any step (plus
-the entry events when the breakdown is by channel) for the range and the window after it,
-people resolved through the device-to-member links, so browsing anonymously, logging in and
-paying is one person's passage.
+The rules of passage are analytics.funnels' (its `passage` is the reference); here they run in
+PostgreSQL, one statement per report, people resolved through the device-to-member links, so
+browsing anonymously, logging in and paying is one person's passage:
+
+1. `moments`: each person's distinct event times matching any step in the range and the window
+   after it, with which steps matched at that time;
+2. `nexts`: for each moment, the first time strictly after it of every step k ≥ 2 (a window
+   aggregate running backwards over the person's moments, so each is computed in one pass);
+3. `passages`: every entry (a step-1 moment in the range) followed greedily, step k+1 being the
+   first after step k's time: a join per step on (person, time), since step k's time is a moment;
+   the steps reached are those within the window of the entry;
+4. `best`: per person the entry going furthest, the earliest among equals;
+5. counts and medians per step, overall and per breakdown group (GROUPING SETS).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import statistics
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import groupby
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from analytics.catalogue import CATALOGUE
-from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_label, channel_of
-from analytics.funnels import Passage, passage, step_label, step_sql
+from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_label, channel_sql
+from analytics.funnels import step_label, step_sql
 from analytics.models import Funnel
-from analytics.people import EVENTS_WITH_PEOPLE, PERSON, people_seen_before
+from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY, seen_before_sql
 from analytics.routers import analytics_db, reports_db
 from members.models import Member
 
@@ -36,6 +42,7 @@ SERVER_EVENT_LABELS = {"order_placed": "提交订单", "order_paid": "支付订�
                        "coupon_issued": "获得优惠券", "member_registered": "注册", "member_login": "登录",
                        "channel_scanned": "扫渠道码"}
 EVENT_LABELS = {**{name: spec.label for name, spec in CATALOGUE.items()}, **SERVER_EVENT_LABELS}
+REPORT_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,15 @@ class FunnelReport:
     breakdown: list[tuple[str, list[StepFigures]]]
 
 
-@dataclass(frozen=True)
-class _Person:
-    key: str
-    passage: Passage
-    attrs: dict[str, str]
+@contextmanager
+def report_cursor() -> Iterator[Any]:
+    """A cursor on the analytics database in a transaction whose sorts, hashes and window
+    aggregates may use REPORT_WORK_MEM each before spilling to disk (one report is a handful of
+    those over up to millions of rows; the server's default is sized for many small queries)."""
+    alias = analytics_db()
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        yield cursor
 
 
 def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -68,81 +79,68 @@ def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone))
 
 
-def _people(funnel: Funnel, first: dt.date, last: dt.date, *, breakdown: str | None) -> list[_Person]:
+def _best_sql(funnel: Funnel, first: dt.date, last: dt.date, *, with_platform: bool = False) -> tuple[str, list[Any]]:
+    """WITH … best AS (one row per person entering: person, reached, t1, u1..un, platform) and its
+    params; u_k is step k's time in microseconds since the epoch (NULL past `reached`)."""
     start, end = day_range(first, last)
-    window = dt.timedelta(hours=funnel.window_hours)
-    steps = funnel.steps
-    conditions = [step_sql(step) for step in steps]
-    matches = ", ".join(sql for sql, _ in conditions)
-    params: list[Any] = [param for _, step_params in conditions for param in step_params]
-    wanted = " OR ".join(sql for sql, _ in conditions)
-    wanted_params = list(params)
-    with_entry = breakdown == "channel"
-    entry_sql = "CASE WHEN e.name = ANY(%s) THEN e.properties END" if with_entry else "NULL"
-    entry_params: list[Any] = [list(ENTRY_EVENTS)] if with_entry else []
-    if with_entry:
-        wanted += " OR e.name = ANY(%s)"
-        wanted_params.append(list(ENTRY_EVENTS))
-    sql = (f"SELECT {PERSON}, e.occurred_at, e.platform, ARRAY[{matches}], {entry_sql} "
-           f"FROM {EVENTS_WITH_PEOPLE} "
-           f"WHERE e.occurred_at >= %s AND e.occurred_at <= %s AND ({wanted}) AND {PERSON} IS NOT NULL "
-           f"ORDER BY 1, e.occurred_at, e.id")
-    lookback = dt.timedelta(days=1) if with_entry else dt.timedelta(0)
-    found: list[_Person] = []
-    with connections[analytics_db()].cursor() as cursor:
-        cursor.execute(sql, [*params, *entry_params, start - lookback, end + window, *wanted_params])
-        for person, rows in groupby(cursor.fetchall(), key=lambda row: row[0]):
-            found_person = _passage_of(person, list(rows), len(steps), window=window, start=start, end=end)
-            if found_person is not None:
-                found.append(found_person)
-        if breakdown == "visitor":
-            returning = people_seen_before(cursor, people=[p.key for p in found], before=start)
-            for p in found:
-                p.attrs["visitor"] = "老访客" if p.key in returning else "新访客"
-    if breakdown == "tier":
-        members = [int(p.key[1:]) for p in found if p.key.startswith("m")]
-        tiers = dict(Member.objects.using(reports_db()).filter(pk__in=members).values_list("pk", "tier__name"))
-        for p in found:
-            p.attrs["tier"] = (tiers.get(int(p.key[1:])) or "普通会员") if p.key.startswith("m") else "未登录"
-    return found
+    n = len(funnel.steps)
+    conditions = [step_sql(step) for step in funnel.steps]
+    flags = ", ".join(f"{sql} AS s{k}" for k, (sql, _) in enumerate(conditions, start=1))
+    params: list[Any] = [p for _, step_params in conditions for p in step_params]
+    params += [p for _, step_params in conditions for p in step_params]
+    params += [start, end + dt.timedelta(hours=funnel.window_hours)]
+    any_step = " OR ".join(sql for sql, _ in conditions)
+    # c{k}, meaningful on step-k events: the times of steps k+1..n followed greedily from it, as the
+    # least of ([time] || c{k+1}) over the step-(k+1) events strictly later (the earliest of them).
+    # Each level is one more window aggregate over the same order, so one sort serves them all.
+    levels = f"""), level{n - 1} AS (
+    SELECT *, ARRAY[min(u) FILTER (WHERE s{n}) OVER later] AS c{n - 1} FROM matched
+    WINDOW later AS (PARTITION BY person ORDER BY u DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+    for k in range(n - 2, 0, -1):
+        levels += f"""
+), level{k} AS (
+    SELECT *, min(ARRAY[u] || c{k + 1}) FILTER (WHERE s{k + 1}) OVER later AS c{k} FROM level{k + 1}
+    WINDOW later AS (PARTITION BY person ORDER BY u DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+    limit = "u + %s::bigint * 3600000000"
+    reached = " + ".join(["1", *(f"COALESCE((c1[{k}] <= {limit})::int, 0)" for k in range(1, n))])
+    chosen = "min(ARRAY[-reached, u, id] || c1)"
+    platform = "(array_agg(platform ORDER BY reached DESC, u, id))[1]" if with_platform else "NULL::text"
+    times = ", ".join(f"CASE WHEN -best[1] >= {k} THEN best[{k + 2}] END AS u{k}" for k in range(2, n + 1))
+    sql = f"""
+WITH matched AS (
+    SELECT {PERSON_KEY} AS person, (extract(epoch FROM e.occurred_at) * 1000000)::bigint AS u, e.id, e.platform,
+           {flags}
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE ({any_step}) AND e.occurred_at >= %s AND e.occurred_at <= %s AND {PERSON} IS NOT NULL
+{levels}
+), entries AS (
+    SELECT person, u, id, platform, c1, {reached} AS reached
+    FROM level1
+    WHERE s1 AND u >= %s AND u < %s
+), chosen AS (
+    SELECT person, {chosen} AS best, {platform} AS platform FROM entries GROUP BY person
+), best AS (
+    SELECT person, platform, -best[1] AS reached, best[2] AS u1, {times},
+           timestamptz 'epoch' + best[2] * interval '1 microsecond' AS t1
+    FROM chosen
+)"""
+    params += [*([funnel.window_hours] * (n - 1)), _micros(start), _micros(end)]
+    return sql, params
 
 
-def _passage_of(person: str, rows: list[tuple[Any, ...]], n_steps: int, *, window: dt.timedelta,
-                start: dt.datetime, end: dt.datetime) -> _Person | None:
-    occurrences: list[list[dt.datetime]] = [[] for _ in range(n_steps)]
-    platforms: dict[dt.datetime, str] = {}
-    channels: list[tuple[dt.datetime, str]] = []
-    for _, occurred_at, platform, matched, entry in rows:
-        if entry is not None and (channel := channel_of(json.loads(entry))) is not None:
-            channels.append((occurred_at, channel))
-        for index, hit in enumerate(matched):
-            if hit:
-                occurrences[index].append(occurred_at)
-                if index == 0:
-                    platforms.setdefault(occurred_at, platform)
-    found = passage(occurrences, window=window, start=start, end=end)
-    if found is None:
-        return None
-    entered = found.times[0]
-    channel = next((c for at, c in reversed(channels) if at <= entered), UNKNOWN)
-    attrs = {"platform": PLATFORM_LABELS.get(platforms.get(entered, ""), platforms.get(entered, "")),
-             "channel": channel_label(channel)}
-    return _Person(key=person, passage=found, attrs=attrs)
+def _micros(at: dt.datetime) -> int:
+    return int(at.timestamp()) * 1_000_000 + at.microsecond
 
 
-def _figures(funnel: Funnel, people: Sequence[_Person]) -> list[StepFigures]:
-    steps = funnel.steps
-    counts = [sum(1 for p in people if p.passage.reached > k) for k in range(len(steps))]
-    figures = []
-    for k, step in enumerate(steps):
-        gaps = [(p.passage.times[k] - p.passage.times[k - 1]).total_seconds()
-                for p in people if k and p.passage.reached > k]
-        figures.append(StepFigures(
-            label=step_label(step, EVENT_LABELS), people=counts[k],
-            from_previous=_rate(counts[k], counts[k - 1]) if k else None,
-            from_first=_rate(counts[k], counts[0]) if k else None,
-            median_seconds=statistics.median(gaps) if gaps else None))
-    return figures
+def _figures(funnel: Funnel, row: Sequence[Any]) -> list[StepFigures]:
+    """Figures from a row of people reaching each step, then the median seconds of steps 2..n."""
+    n = len(funnel.steps)
+    counts, medians = list(row[:n]), [None, *row[n:]]
+    return [StepFigures(label=step_label(step, EVENT_LABELS), people=counts[k],
+                        from_previous=_rate(counts[k], counts[k - 1]) if k else None,
+                        from_first=_rate(counts[k], counts[0]) if k else None,
+                        median_seconds=medians[k])
+            for k, step in enumerate(funnel.steps)]
 
 
 def _rate(part: int, whole: int) -> Decimal:
@@ -153,16 +151,65 @@ def _rate(part: int, whole: int) -> Decimal:
 
 def funnel_report(*, funnel: Funnel, first: dt.date, last: dt.date, breakdown: str | None = None) -> FunnelReport:
     """The funnel over people entering it on the Shanghai days `first`..`last`, optionally broken
-    down (BREAKDOWNS: the group of each person at their entry), groups by size."""
-    people = _people(funnel, first, last, breakdown=breakdown)
-    groups: list[tuple[str, list[StepFigures]]] = []
-    if breakdown:
-        by_value: dict[str, list[_Person]] = defaultdict(list)
-        for p in people:
-            by_value[p.attrs.get(breakdown, "未知")].append(p)
-        groups = [(value, _figures(funnel, members))
-                  for value, members in sorted(by_value.items(), key=lambda item: (-len(item[1]), item[0]))]
-    return FunnelReport(first=first, last=last, steps=_figures(funnel, people), breakdown=groups)
+    down (BREAKDOWNS: the group of each person at their entry), groups by size. One statement."""
+    start, _ = day_range(first, last)
+    best, params = _best_sql(funnel, first, last, with_platform=breakdown == "platform")
+    group, group_sql, group_params = _group(breakdown, start=start)
+    n = len(funnel.steps)
+    figures = [*(f"count(*) FILTER (WHERE reached >= {k})" for k in range(1, n + 1)),
+               *(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY (u{k} - u{k - 1}) / 1000000.0::float8) "
+                 f"FILTER (WHERE reached >= {k})" for k in range(2, n + 1))]
+    sql = (f"{best}{group_sql} SELECT GROUPING({group}), {group}, {', '.join(figures)} "
+           f"FROM {'grouped' if group_sql else 'best'} GROUP BY GROUPING SETS ((), ({group}))")
+    with report_cursor() as cursor:
+        cursor.execute(sql, [*params, *group_params])
+        rows = cursor.fetchall()
+    total = next((row[2:] for row in rows if row[0]), None) or [0] * n + [None] * (n - 1)
+    groups = [(_group_label(breakdown, row[1]), _figures(funnel, row[2:])) for row in rows if not row[0]] \
+        if breakdown else []
+    groups.sort(key=lambda item: (-item[1][0].people, item[0]))
+    return FunnelReport(first=first, last=last, steps=_figures(funnel, total), breakdown=groups)
+
+
+def _group(breakdown: str | None, *, start: dt.datetime) -> tuple[str, str, list[Any]]:
+    """The group expression over `best` (or over `grouped`, a CTE the breakdown adds), the CTE and its params."""
+    if breakdown == "platform":
+        return "platform", "", []
+    if breakdown == "channel":
+        # The channel of the last entry event naming one at or before the entry (from the day before the range).
+        return "channel", f""", launches AS (
+    SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, {channel_sql("e.properties")} AS channel
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE e.name = ANY(%s) AND e.occurred_at >= %s AND e.occurred_at <= (SELECT max(t1) FROM best)
+      AND {PERSON} IS NOT NULL AND {channel_sql("e.properties")} IS NOT NULL
+), grouped AS (
+    SELECT DISTINCT ON (b.person) b.*, COALESCE(c.channel, '{UNKNOWN}') AS channel
+    FROM best b LEFT JOIN launches c ON c.person = b.person AND c.t <= b.t1
+    ORDER BY b.person, c.t DESC NULLS LAST, c.id DESC
+)""", [list(ENTRY_EVENTS), start - dt.timedelta(days=1)]
+    if breakdown == "visitor":
+        # Returning when the person has a mini-program event before the range.
+        return "visitor", f""", grouped AS (
+    SELECT c.*, CASE WHEN {seen_before_sql("e.source = 'client'", start="%s")} THEN '老访客' ELSE '新访客' END
+           AS visitor
+    FROM best c
+)""", [start] * 3
+    if breakdown == "tier":
+        tiers = list(Member.objects.using(reports_db()).filter(tier__isnull=False).values_list("pk", "tier__name"))
+        return "tier", """, grouped AS (
+    SELECT b.*, CASE WHEN left(b.person, 1) = 'm' THEN COALESCE(tiers.name, '普通会员') ELSE '未登录' END AS tier
+    FROM best b LEFT JOIN unnest(%s::bigint[], %s::text[]) AS tiers (member_id, name)
+      ON left(b.person, 1) = 'm' AND tiers.member_id = substr(b.person, 2)::bigint
+)""", [[pk for pk, _ in tiers], [name for _, name in tiers]]
+    return "'未知'::text", "", []
+
+
+def _group_label(breakdown: str | None, value: str | None) -> str:
+    if breakdown == "platform":
+        return PLATFORM_LABELS.get(value or "", value or "")
+    if breakdown == "channel":
+        return channel_label(value or UNKNOWN)
+    return value or "未知"
 
 
 def funnel_dropoffs(*, funnel: Funnel, first: dt.date, last: dt.date, step: int) -> tuple[list[int], int]:
@@ -170,6 +217,9 @@ def funnel_dropoffs(*, funnel: Funnel, first: dt.date, last: dt.date, step: int)
     of the people dropping there were anonymous devices (never logged in, so not reachable)."""
     if not 2 <= step <= len(funnel.steps):
         raise ValueError(f"step {step} is not in 2..{len(funnel.steps)}")
-    dropped = [p.key for p in _people(funnel, first, last, breakdown=None) if p.passage.reached == step - 1]
+    best, params = _best_sql(funnel, first, last)
+    with report_cursor() as cursor:
+        cursor.execute(f"{best} SELECT person FROM best WHERE reached = %s", [*params, step - 1])
+        dropped = [row[0] for row in cursor.fetchall()]
     members = sorted(int(key[1:]) for key in dropped if key.startswith("m"))
     return members, len(dropped) - len(members)

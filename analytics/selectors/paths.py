@@ -10,14 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from itertools import groupby
 
-from django.db import connections
-
-from analytics.people import EVENTS_WITH_PEOPLE, PERSON
-from analytics.routers import analytics_db
-from analytics.selectors.funnels import day_range
-from analytics.sessions import visits
+from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY
+from analytics.selectors.funnels import day_range, report_cursor
+from analytics.sessions import VISIT_GAP
 
 EXIT = "（离开）"
 
@@ -43,42 +39,66 @@ class Paths:
     links: list[tuple[str, str, int]]
 
 
-def _page_visits(first: dt.date, last: dt.date) -> list[list[str]]:
-    start, end = day_range(first, last)
-    with connections[analytics_db()].cursor() as cursor:
-        cursor.execute(
-            f"SELECT {PERSON}, e.occurred_at, e.properties ->> 'path' FROM {EVENTS_WITH_PEOPLE} "
-            f"WHERE e.name = 'page_view' AND e.occurred_at >= %s AND e.occurred_at < %s AND {PERSON} IS NOT NULL "
-            "ORDER BY 1, e.occurred_at, e.id", [start, end])
-        rows = cursor.fetchall()
-    found: list[list[str]] = []
-    for _, person_rows in groupby(rows, key=lambda row: row[0]):
-        found.extend(visits((at, path or "") for _, at, path in person_rows))
-    return found
+# The page views of the range in each person's order (one sort; every window below keeps it), each
+# with its visit (a person's run with no gap over VISIT_GAP) and its place; then per page its
+# views and the visits entering and leaving on it, and with %(after)s the links of the visits'
+# paths from their first view of that page on, %(depth)s deep. The first view of that page in the
+# current visit is a running max of (visit * 2^32 - place) over the views of the page: the latest
+# visit having one wins, and within it the earliest place.
+_PATHS = f"""
+WITH views AS (
+    SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, COALESCE(e.properties ->> 'path', '') AS path
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE e.name = 'page_view' AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND {PERSON} IS NOT NULL
+), gaps AS (
+    SELECT *, COALESCE(t - lag(t) OVER person_time > %(gap)s, true) AS opens,
+           lead(t) OVER person_time AS next_t, lead(path) OVER person_time AS next_path,
+           row_number() OVER person_time AS place
+    FROM views
+    WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
+), placed AS (
+    SELECT *, next_t IS NULL OR next_t - t > %(gap)s AS closes,
+           count(*) FILTER (WHERE opens) OVER person_time AS visit
+    FROM gaps
+    WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
+), pages AS (
+    SELECT 'page' AS kind, path AS source, NULL::text AS target, count(*) AS views,
+           count(*) FILTER (WHERE opens) AS entries, count(*) FILTER (WHERE closes) AS exits
+    FROM placed GROUP BY path
+), marked AS (
+    SELECT path, CASE WHEN NOT closes THEN next_path END AS next_path, visit, place,
+           max(CASE WHEN path = %(after)s THEN visit * 4294967296 - place END) OVER person_time AS code
+    FROM placed
+    WHERE %(after)s <> ''
+    WINDOW person_time AS (PARTITION BY person ORDER BY t, id)
+), stepped AS (
+    SELECT path, next_path, place - ((code / 4294967296 + 1) * 4294967296 - code) AS step
+    FROM marked
+    WHERE code / 4294967296 + 1 = visit
+)
+SELECT kind, source, target, views, entries, exits FROM pages
+UNION ALL
+SELECT 'link', step || '. ' || path, CASE WHEN step < %(depth)s AND next_path IS NOT NULL
+                                          THEN (step + 1) || '. ' || next_path END, count(*), 0, 0
+FROM stepped WHERE step BETWEEN 0 AND %(depth)s GROUP BY 2, 3
+"""
 
 
 def paths(*, first: dt.date, last: dt.date, after: str = "", depth: int = 3, top: int = 8) -> Paths:
     """Entry, exit and views per page over the Shanghai days `first`..`last`; with `after`, the
-    paths of the visits from their first view of that page on, `depth` pages deep, the `top` next
-    pages per node (the rest as 其他)."""
-    page_visits = _page_visits(first, last)
-    views: Counter[str] = Counter()
-    entries: Counter[str] = Counter()
-    exits: Counter[str] = Counter()
-    links: Counter[tuple[str, str]] = Counter()
-    for visit in page_visits:
-        views.update(visit)
-        entries[visit[0]] += 1
-        exits[visit[-1]] += 1
-        if after and after in visit:
-            tail = visit[visit.index(after):][: depth + 1]
-            for step, (source, target) in enumerate(zip(tail, [*tail[1:], EXIT], strict=False)):
-                links[f"{step}. {source}", f"{step + 1}. {target}" if target != EXIT else EXIT] += 1
-                if target == EXIT:
-                    break
-    pages = [PageFigures(path, views[path], entries[path], exits[path]) for path in views]
+    paths of the visits from their first view of that page on, `depth` pages deep (a path going
+    on past that depth ends there, as an exit), the `top` next pages per node (the rest as 其他).
+    One statement."""
+    start, end = day_range(first, last)
+    with report_cursor() as cursor:
+        cursor.execute(_PATHS, {"start": start, "end": end, "gap": VISIT_GAP, "after": after, "depth": depth})
+        rows = cursor.fetchall()
+    pages = [PageFigures(source, views, entries, exits) for kind, source, _, views, entries, exits in rows
+             if kind == "page"]
     pages.sort(key=lambda page: (-page.views, page.path))
-    return Paths(pages=pages, visits=len(page_visits), links=_top_links(links, top))
+    links: Counter[tuple[str, str]] = Counter({(source, target or EXIT): n for kind, source, target, n, _, _ in rows
+                                                if kind == "link"})
+    return Paths(pages=pages, visits=sum(page.entries for page in pages), links=_top_links(links, top))
 
 
 def _top_links(links: Counter[tuple[str, str]], top: int) -> list[tuple[str, str, int]]:

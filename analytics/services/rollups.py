@@ -13,6 +13,8 @@ Definitions (We分析's, as far as events can say them; docs/analytics.md):
   new or returning. Members who ordered or were refunded without visiting that day fall in
   (unknown, returning).
 
+With them it writes the day's ActiveDay rows (who was active, for retention).
+
 kpi_rollup replaces a day's rows whole, so re-running it changes nothing and a day re-run after
 late events arrived picks them up; kpi_rollup_due finds the days that need it.
 """
@@ -32,8 +34,8 @@ from django.db.models import Min
 from django.utils import timezone
 
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
-from analytics.models import DailyKpi, RollupRun
-from analytics.people import EVENTS_WITH_PEOPLE, MEMBER, PERSON, member_person
+from analytics.models import ActiveDay, DailyKpi, RollupRun
+from analytics.people import EVENTS_WITH_PEOPLE, PERSON, member_person, seen_before_sql
 from analytics.routers import analytics_db, reports_db
 from analytics.sessions import visits
 from shop.models import Order, Refund, RefundStatus
@@ -78,22 +80,37 @@ WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'cli
 ORDER BY 1, e.occurred_at, e.id
 """
 
-# People active that day who had a mini-program event before it: through the member, a device of
-# the member's, or the anonymous device itself.
+# People active that day who had a mini-program event before it (analytics.people.seen_before_sql).
 _SEEN_BEFORE = f"""
-WITH active AS (
-    SELECT DISTINCT {MEMBER} AS member_id, e.anonymous_id
+SELECT c.person FROM (
+    SELECT DISTINCT {PERSON} AS person
     FROM {EVENTS_WITH_PEOPLE}
-    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'client'
-)
-SELECT DISTINCT {PERSON}
-FROM {EVENTS_WITH_PEOPLE}
-WHERE e.occurred_at < %(start)s AND e.source = 'client' AND (
-    e.member_id IN (SELECT member_id FROM active WHERE member_id IS NOT NULL)
-    OR e.anonymous_id IN (SELECT anonymous_id FROM active WHERE anonymous_id <> '')
-    OR e.anonymous_id IN (SELECT link.anonymous_id FROM analytics_devicemember link
-                          WHERE link.member_id IN (SELECT member_id FROM active WHERE member_id IS NOT NULL)))
+    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND e.source = 'client' AND {PERSON} IS NOT NULL
+) AS c
+WHERE {seen_before_sql("e.source = 'client'")}
 """
+
+
+_ACTIVE_DAYS = """
+INSERT INTO analytics_activeday (day, member_id, anonymous_id, visited, purchased)
+SELECT (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date, e.member_id, e.anonymous_id,
+       bool_or(e.source = 'client'), bool_or(e.name = 'order_paid')
+FROM analytics_event e
+WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND (e.source = 'client' OR e.name = 'order_paid')
+  AND (e.member_id IS NOT NULL OR e.anonymous_id <> '')
+GROUP BY 1, 2, 3
+"""
+
+
+def active_days_rollup(*, first: dt.date, last: dt.date) -> int:
+    """Replace the ActiveDay rows of the days `first`..`last` from the events; returns the rows
+    written. Idempotent; kpi_rollup calls it for its day in its transaction."""
+    alias = analytics_db()
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        ActiveDay.objects.using(alias).filter(day__gte=first, day__lte=last).delete()
+        cursor.execute(_ACTIVE_DAYS, {"start": start, "end": end})
+        return cursor.rowcount
 
 
 def kpi_rollup(*, day: dt.date) -> int:
@@ -120,6 +137,7 @@ def kpi_rollup(*, day: dt.date) -> int:
         DailyKpi.objects.filter(day=day).delete()
         DailyKpi.objects.bulk_create([_row(day, key, cell, computed_at=started) for key, cell in sorted(cells.items())])
         RollupRun.objects.update_or_create(kind=KPI, day=day, defaults={"ran_at": started})
+        active_days_rollup(first=day, last=day)
     return len(cells)
 
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 
 from analytics.funnels import passage, steps_parse, steps_text
-from analytics.models import Funnel
+from analytics.models import Event, Funnel
 from analytics.selectors.funnels import funnel_dropoffs, funnel_report
 from core.errors import ValidationFailed
+from members.models import Member, Tier
 from tests.analytics.histories import DAY, D, funnel_history
 from tests.analytics.support import at, stored
 
@@ -91,3 +92,38 @@ def test_filters_on_numbers_and_exclusions(db):
                                    steps=steps_parse("product_view price_fen>=1000 category!=服饰\nadd_to_cart"))
 
     assert [s.people for s in funnel_report(funnel=funnel, first=DAY, last=DAY).steps] == [1, 1]
+
+
+def test_breakdowns_by_entry_channel_and_platform(db):
+    """dev-x comes by a friend's share and adds to cart (iOS); dev-y through channel code SHOP-A,
+    its later scan launch comes after its entry (Android); dev-z names no channel (platform unknown)."""
+    stored("app_launch", at(D, "09:00"), device="dev-x", scene=1007)
+    stored("app_launch", at(D, "09:00"), device="dev-y", scene=1047, query={"scene": "SHOP-A"})
+    stored("app_launch", at(D, "11:00"), device="dev-y", scene=1047)
+    for device in ("dev-x", "dev-y", "dev-z"):
+        stored("product_view", at(D, "10:00"), device=device, product_id=1)
+    stored("add_to_cart", at(D, "10:05"), device="dev-x", product_id=1, sku_id=1)
+    Event.objects.filter(anonymous_id="dev-x").update(platform="ios")
+    Event.objects.filter(anonymous_id="dev-y").update(platform="android")
+    funnel = Funnel.objects.create(name="看了就买", window_hours=1, steps=steps_parse("product_view\nadd_to_cart"))
+
+    by_channel = funnel_report(funnel=funnel, first=DAY, last=DAY, breakdown="channel")
+    by_platform = funnel_report(funnel=funnel, first=DAY, last=DAY, breakdown="platform")
+
+    assert [s.people for s in by_channel.steps] == [3, 1]
+    assert [(value, [s.people for s in steps]) for value, steps in by_channel.breakdown] == [
+        ("好友分享", [1, 1]), ("未知", [1, 0]), ("渠道码 SHOP-A", [1, 0])]
+    assert [(value, [s.people for s in steps], steps[1].median_seconds) for value, steps in by_platform.breakdown] == [
+        ("Android", [1, 0], None), ("iOS", [1, 1], 300), ("未知", [1, 0], None)]
+
+
+def test_breakdown_by_member_tier(funnel, history):
+    gold = Tier.objects.create(name="测试金卡", level=91, min_growth=91_000_000)
+    Member.objects.filter(pk__in=[history["m1"].pk, history["m6"].pk]).update(tier=None)
+    Member.objects.filter(pk=history["m5"].pk).update(tier=gold)
+
+    report = funnel_report(funnel=funnel, first=DAY, last=DAY, breakdown="tier")
+
+    # m1 all three steps, m6 two; dev-2 two, dev-3 one (never logged in); m5 all three
+    assert [(value, [s.people for s in steps]) for value, steps in report.breakdown] == [
+        ("普通会员", [2, 2, 1]), ("未登录", [2, 1, 0]), ("测试金卡", [1, 1, 1])]

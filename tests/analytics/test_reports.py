@@ -6,12 +6,14 @@ import datetime as dt
 
 import pytest
 
+from analytics.models import Event
 from analytics.selectors.paths import EXIT, paths
 from analytics.selectors.products import product_conversion
-from analytics.selectors.retention import retention
+from analytics.selectors.retention import cohorts_merged, retention, retention_by_channel
+from analytics.services.rollups import active_days_rollup
 from shop.models import Order
 from tests.analytics.histories import DAY
-from tests.analytics.support import at, stored
+from tests.analytics.support import at, linked, stored
 from tests.builders import buyer, pay, placed_order
 from tests.factories import SkuFactory, default_freight
 
@@ -52,6 +54,59 @@ def test_weekly_retention_by_first_purchase(visits):
 
     assert [(c.start, c.size, c.returned) for c in by_visit] == [(monday, 3, [3, 0, 0])]
     assert [(c.start, c.size, c.returned) for c in by_purchase] == [(monday, 1, [1, 1, 0])]
+
+
+def test_retention_reads_rolled_up_days_and_the_events_of_the_others(visits):
+    def figures():
+        last, later = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=20)
+        asked = [retention(first=DAY, last=last, unit="day", periods=3, today=DAY + dt.timedelta(days=3)),
+                 retention(first=DAY, last=last, unit="week", periods=2, today=later),
+                 retention(first=DAY, last=last, unit="week", periods=2, today=later, cohort_by="purchase",
+                           returns_on="purchase")]
+        return [[(c.start, c.size, c.returned) for c in cohorts] for cohorts in asked]
+
+    from_events = figures()
+    assert active_days_rollup(first=DAY, last=DAY + dt.timedelta(days=1)) == 7  # a, b, z, m1 on DAY; a, b, c on +1
+    # the rolled-up days' events gone: the figures now come from the rollup for them
+    Event.objects.filter(occurred_at__gte=at(day(0), "00:00"), occurred_at__lt=at(day(2), "00:00")).delete()
+
+    assert figures() == from_events
+
+
+def test_retention_by_acquisition_channel(db):
+    """dev-a comes by a scan (scene 1047) on DAY and is back on +1; dev-b through channel code
+    SHOP-A on DAY, never back; dev-c's first event names no channel (unknown), back on +1 and +2;
+    dev-d arrives by a friend's share on +1, logs in as m1 later, and m1 is back on +2 (one person)."""
+    stored("app_launch", at(day(0), "09:00"), device="dev-a", scene=1047)
+    stored("page_view", at(day(0)), device="dev-a", path="pages/index/index")
+    stored("page_view", at(day(1)), device="dev-a", path="pages/index/index")
+    stored("app_launch", at(day(0), "09:00"), device="dev-b", scene=1047, query={"scene": "SHOP-A"})
+    stored("app_launch", at(day(0), "09:30"), device="dev-c")
+    stored("app_launch", at(day(0), "10:00"), device="dev-c", scene=1089)  # after the first entry event
+    for n in (1, 2):
+        stored("page_view", at(day(n)), device="dev-c", path="pages/index/index")
+    m1 = buyer()
+    stored("app_show", at(day(1), "09:00"), device="dev-d", scene=1007)
+    linked("dev-d", m1.pk)
+    stored("page_view", at(day(2)), device="dev-d", member=m1.pk, path="pages/index/index")
+    today = DAY + dt.timedelta(days=3)
+
+    found = retention_by_channel(first=DAY, last=DAY + dt.timedelta(days=1), unit="day", periods=2, today=today)
+
+    assert [(channel, label, [(c.start, c.size, c.returned) for c in cohorts])
+            for channel, label, cohorts in found] == [
+        ("code:SHOP-A", "渠道码 SHOP-A", [(DAY, 1, [1, 0, 0])]),
+        ("scan", "扫码", [(DAY, 1, [1, 1, 0])]),
+        ("share", "好友分享", [(DAY + dt.timedelta(days=1), 1, [1, 1, 0])]),
+        ("unknown", "未知", [(DAY, 1, [1, 1, 1])]),
+    ]
+    everyone = retention(first=DAY, last=DAY + dt.timedelta(days=1), unit="day", periods=2, today=today)
+    assert [(c.start, c.size, c.returned) for c in everyone] == [
+        (DAY, 3, [3, 2, 1]), (DAY + dt.timedelta(days=1), 1, [1, 1, 0])]
+    assert cohorts_merged([cohorts for _, _, cohorts in found]) == everyone
+    assert [(c.start, c.size, c.returned) for c in retention(
+        first=DAY, last=DAY + dt.timedelta(days=1), unit="day", periods=2, today=today, channel="scan")] == [
+        (DAY, 1, [1, 1, 0])]
 
 
 def test_entry_and_exit_pages_and_where_people_go_after_a_page(db):
