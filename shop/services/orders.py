@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.errors import FlashLimitExceeded, FlashSoldOut
@@ -30,6 +31,7 @@ from campaigns.services.groupbuy import GroupBuyWant, groupbuy_item_running, gro
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.audit import Actor
+from core.compiled import CompiledQuery
 from core.db import attach_prefetched
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
@@ -250,9 +252,11 @@ def order_place(*, member: Member, data: CheckoutInput,
     """
     fingerprint = data.fingerprint()
     mine = Order.objects.filter(member=member)
-    existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
-    if existing is not None:
-        return existing, True
+    # A fresh key (nearly always) costs one compiled lookup; a seen one is read and checked in full.
+    if idempotency_key and _KEY_SEEN.rows(member_id=member.pk, key=idempotency_key):
+        existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing, True
     checkout = checkout_price(member=member, data=data)
     q = checkout.quote
     if checkout.address is None:
@@ -289,6 +293,13 @@ def order_place(*, member: Member, data: CheckoutInput,
             ticket.give_back()
         raise
     return order, False
+
+
+def _key_seen_query(*, member_id: int, key: str) -> QuerySet[Any, Any]:
+    return Order.objects.filter(member_id=member_id, idempotency_key=key).order_by().values_list("pk")
+
+
+_KEY_SEEN = CompiledQuery(_key_seen_query)
 
 
 def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: list[FlashWant],
