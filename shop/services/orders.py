@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.errors import FlashLimitExceeded, FlashSoldOut
-from campaigns.selectors.flash import FlashOffer
+from campaigns.selectors.flash import FlashOffer, flash_offers
 from campaigns.services.bargain import BargainWant
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from campaigns.services.commissions import commission_freeze_for_order
@@ -119,14 +119,16 @@ class Checkout:
     run: PricingRun | None = None  # the clock and the offers the quote was priced with
 
 
-def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
+def checkout_price(*, member: Member, data: CheckoutInput, now: dt.datetime | None = None,
+                   flash_offers: Mapping[int, FlashOffer] | None = None) -> Checkout:
     """Price a checkout for `member`: the one function behind preview and placement.
 
     Refuses (403 early_access_only) a product in its early-access window the member's tier may
     not buy yet; points_to_use is checked by the points stage (shop.pricing). Reads the SKUs
     (with their products' early-access windows) in one query and everything about the buyer
     (tier, card, stacking settings, points balance, address) in another
-    (members.pricing.member_checkout_facts); the stages add only the campaign offers and freight."""
+    (members.pricing.member_checkout_facts); the stages add only the campaign offers and freight.
+    A caller that has read the flash offers at `now` already passes them (not read twice)."""
     check_points_to_use(data.points)
     from_cart = not data.items
     if from_cart:
@@ -138,7 +140,7 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
         raise EmptyOrder()
     lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items),
                                 bargain_launches=_bargain_launches(data.items))
-    now = timezone.now()
+    now = now or timezone.now()
     if data.group is not None:
         lines = _group_lines(lines, member_id=member.pk, choice=data.group, now=now)
     buyer = member_checkout_facts(member_id=member.pk, at=now, address_id=data.address_id)
@@ -149,7 +151,7 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     ctx = PricingContext(member_id=member.pk, province=address.province if address else "",
                          coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))),
                          points_to_use=data.points)
-    run = PricingRun(now=now, member=member_facts_of(buyer) if buyer else None)
+    run = PricingRun(now=now, member=member_facts_of(buyer) if buyer else None, flash_offers=flash_offers)
     return Checkout(quote=quote(lines, ctx, run=run), address=address, from_cart=from_cart, run=run)
 
 
@@ -252,7 +254,9 @@ def order_place(*, member: Member, data: CheckoutInput,
         existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, True
-    checkout = checkout_price(member=member, data=data)
+    now = timezone.now()
+    checkout = checkout_price(member=member, data=data, now=now,
+                              flash_offers=_flash_offers_checked(member=member, data=data, now=now))
     q = checkout.quote
     if checkout.address is None:
         raise AddressRequired()
@@ -288,6 +292,19 @@ def order_place(*, member: Member, data: CheckoutInput,
             ticket.give_back()
         raise
     return order, False
+
+
+def _flash_offers_checked(*, member: Member, data: CheckoutInput, now: dt.datetime) -> dict[int, FlashOffer] | None:
+    """A flash order's offers, read before anything else of the checkout, so that a rush's losers
+    (the item sold out, the member at the limit: flash_precheck) are answered after one read
+    rather than after pricing; None for an order without flash lines. Pricing reuses the offers."""
+    wants = [FlashWant(item_id=i.flash_item_id, quantity=i.quantity, list_price_fen=0)
+             for i in data.items if i.flash_item_id is not None]
+    if not wants:
+        return None
+    offers = flash_offers(item_ids=sorted({w.item_id for w in wants}), now=now, member_id=member.pk)
+    flash_precheck(member_id=member.pk, wants=wants, offers=offers)
+    return offers
 
 
 def _key_seen_query(*, member_id: int, key: str) -> QuerySet[Any, Any]:
