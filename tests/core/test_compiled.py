@@ -4,6 +4,7 @@ compiling each shape once, and refuses a queryset whose argument does not reach 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -28,7 +29,7 @@ def test_the_rows_are_the_querysets_for_every_shape_and_each_shape_compiles_once
     a, b, c = (MemberFactory.create(nickname=name) for name in ("甲", "乙", "丙"))
     query = CompiledQuery(_members)
     since = timezone.now() - dt.timedelta(days=1)
-    calls = [dict(ids=[a.pk, b.pk], since=since, nickname=None),
+    calls: list[dict[str, Any]] = [dict(ids=[a.pk, b.pk], since=since, nickname=None),
              dict(ids=[a.pk, b.pk, c.pk], since=since, nickname="乙"),
              dict(ids=[c.pk, a.pk], since=since, nickname=None),
              dict(ids=[a.pk], since=timezone.now() + dt.timedelta(days=1), nickname=None)]
