@@ -78,6 +78,9 @@ def profile(*, orders: int, lines: int, top: int) -> str:
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
+    out.write("The statements of one order:\n")
+    for number, sql in enumerate(statements, 1):
+        out.write(f"  {number:2d}. {sql if len(sql) <= 160 else sql[:157] + '...'}\n")
     return out.getvalue()
 
 

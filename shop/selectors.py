@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import Count, Exists, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, JSONObject
 
 from catalog.errors import ProductUnavailable
 from catalog.models import Product, Sku, Stock
+from core.compiled import CompiledQuery
 from members.models import Member
 from shop.errors import AfterSaleNotFound, OrderNotFound
 from shop.models import (
@@ -53,33 +55,46 @@ def cart_snapshot_lines(*, quantities: dict[int, int], flash_items: dict[int, in
     are unknown, inactive or off the shelf. Stock is not checked here: placement takes it
     atomically, preview shows it.
     """
-    skus = {s.pk: s for s in Sku.objects.filter(pk__in=list(quantities))
-            .select_related("product__category__parent")}
+    skus = {row[0]: row for row in _SNAPSHOT_SKUS.rows(sku_ids=sorted(quantities))}
     bad = [sku_id for sku_id in quantities
-           if sku_id not in skus or not skus[sku_id].is_active or not skus[sku_id].product.is_on_shelf]
+           if sku_id not in skus or not skus[sku_id][1] or not skus[sku_id][8]]
     if bad:
         raise ProductUnavailable(detail={"sku_ids": sorted(bad)})
     flash_items = flash_items or {}
     bargain_launches = bargain_launches or {}
+    storage = _MAIN_IMAGE.storage
     lines = []
     for sku_id in sorted(quantities):
-        sku = skus[sku_id]
-        product = sku.product
-        category = product.category
-        # Categories are two levels deep; the select_related reaches a third for safety.
-        ancestry = [category.pk, category.parent_id, category.parent.parent_id if category.parent else None]
+        (_, _, code, specs, price_fen, cost_fen, product_id, product_name, _, main_image, category_id,
+         freight_template_id, early_access_until, early_access_min_tier_level, parent_id,
+         grandparent_id) = skus[sku_id]
+        # Categories are two levels deep; the query reaches a third for safety.
+        ancestry = [category_id, parent_id, grandparent_id]
         lines.append(CartLine(
-            sku_id=sku.pk, product_id=product.pk, category_id=product.category_id,
-            product_name=product.name, sku_code=sku.code, spec_text=sku.spec_text,
-            image_url=product.main_image.url if product.main_image else "",
-            unit_price_fen=sku.price_fen, cost_fen=sku.cost_fen, quantity=quantities[sku_id],
-            freight_template_id=product.freight_template_id,
+            sku_id=sku_id, product_id=product_id, category_id=category_id,
+            product_name=product_name, sku_code=code, spec_text=Sku(specs=specs).spec_text,
+            image_url=storage.url(main_image) if main_image else "",
+            unit_price_fen=price_fen, cost_fen=cost_fen, quantity=quantities[sku_id],
+            freight_template_id=freight_template_id,
             category_ids=tuple(c for c in ancestry if c is not None), flash_item_id=flash_items.get(sku_id),
             bargain_launch_id=bargain_launches.get(sku_id),
-            early_access_until=product.early_access_until,
-            early_access_min_tier_level=product.early_access_min_tier_level,
+            early_access_until=early_access_until,
+            early_access_min_tier_level=early_access_min_tier_level,
         ))
     return lines
+
+
+def _snapshot_skus_query(*, sku_ids: list[int]) -> QuerySet[Any, Any]:
+    return Sku.objects.filter(pk__in=sku_ids).order_by().values_list(
+        "pk", "is_active", "code", "specs", "price_fen", "cost_fen", "product_id", "product__name",
+        "product__is_on_shelf", "product__main_image", "product__category_id", "product__freight_template_id",
+        "product__early_access_until", "product__early_access_min_tier_level", "product__category__parent_id",
+        "product__category__parent__parent_id")
+
+
+# Compiled once per cart size: placement's SKU read without paying the ORM's compilation each time.
+_SNAPSHOT_SKUS = CompiledQuery(_snapshot_skus_query)
+_MAIN_IMAGE: Any = Product._meta.get_field("main_image")
 
 
 class CartLineState:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 
 from campaigns.models import Coupon, CouponStatus, CouponTemplate, FlashItem, FullReduction, FullReductionStep
 from campaigns.pricing import CouponOffer, ReductionOffer, ReductionStep, ScopeRule
+from core.compiled import CompiledQuery
 
 _SCOPE_FIELDS = ("categories", "products", "excluded_products")
 
@@ -37,8 +39,7 @@ def scope_rules(model: type[Model], rows: dict[int, str]) -> dict[int, ScopeRule
 
 def full_reductions_running(*, now: dt.datetime) -> list[ReductionOffer]:
     """Enabled 满减 / 满折 activities whose window holds `now`, with their ladders. Five queries."""
-    activities = list(FullReduction.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
-                      .order_by("id").values_list("pk", "name", "kind", "scope"))
+    activities = _RUNNING_REDUCTIONS.rows(now=now)
     if not activities:
         return []
     steps: dict[int, list[ReductionStep]] = defaultdict(list)
@@ -60,19 +61,34 @@ def coupons_for_checkout(*, member_id: int, now: dt.datetime, coupon_ids: Iterab
     their state, so checkout can say why a chosen one cannot be used. Another member's coupon
     is never returned. Four queries.
     """
+    coupons = _CHECKOUT_COUPONS.rows(member_id=member_id, now=now, explicit=sorted(set(coupon_ids)) or None)
+    scopes = scope_rules(CouponTemplate, {row[1]: row[-1] for row in coupons})
+    return [CouponOffer(
+        coupon_id=pk, template_id=template_id, name=name, kind=kind, threshold_fen=threshold_fen,
+        amount_fen=amount_fen, pay_percent=pay_percent, max_discount_fen=max_discount_fen, valid_from=valid_from,
+        valid_until=valid_until, stacks_with_activities=stacks, scope=scopes[template_id], status=status,
+    ) for (pk, template_id, name, kind, threshold_fen, amount_fen, pay_percent, max_discount_fen, valid_from,
+           valid_until, stacks, status, _) in coupons]
+
+
+def _checkout_coupons_query(*, member_id: int, now: dt.datetime, explicit: list[int] | None) -> QuerySet[Any, Any]:
     wanted = Q(status=CouponStatus.AVAILABLE, valid_until__gt=now)
-    explicit = sorted(set(coupon_ids))
     if explicit:
         wanted |= Q(pk__in=explicit)
-    coupons = list(Coupon.objects.filter(wanted, member_id=member_id).select_related("template")
-                   .order_by("valid_until", "id"))
-    scopes = scope_rules(CouponTemplate, {c.template_id: c.template.scope for c in coupons})
-    return [CouponOffer(
-        coupon_id=c.pk, template_id=c.template_id, name=c.template.name, kind=c.template.kind,
-        threshold_fen=c.template.threshold_fen, amount_fen=c.template.amount_fen, pay_percent=c.template.pay_percent,
-        max_discount_fen=c.template.max_discount_fen, valid_from=c.valid_from, valid_until=c.valid_until,
-        stacks_with_activities=c.template.stacks_with_activities, scope=scopes[c.template_id], status=c.status,
-    ) for c in coupons]
+    return (Coupon.objects.filter(wanted, member_id=member_id).order_by("valid_until", "id").values_list(
+        "pk", "template_id", "template__name", "template__kind", "template__threshold_fen", "template__amount_fen",
+        "template__pay_percent", "template__max_discount_fen", "valid_from", "valid_until",
+        "template__stacks_with_activities", "status", "template__scope"))
+
+
+def _running_reductions_query(*, now: dt.datetime) -> QuerySet[Any, Any]:
+    return (FullReduction.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+            .order_by("id").values_list("pk", "name", "kind", "scope"))
+
+
+# Checkout's reads, compiled once per process (placement runs them on every order).
+_CHECKOUT_COUPONS = CompiledQuery(_checkout_coupons_query)
+_RUNNING_REDUCTIONS = CompiledQuery(_running_reductions_query)
 
 
 def flash_items_existing(*, item_ids: Iterable[int]) -> set[int]:

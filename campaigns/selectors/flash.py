@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db.models import IntegerField, Min, OuterRef, Q, Subquery, Value
+from django.db.models import IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.errors import FlashSessionNotFound
 from campaigns.models import FlashItem, FlashPurchase, FlashSession
+from core.compiled import CompiledQuery
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,24 @@ def flash_offers(*, item_ids: list[int], now: dt.datetime, member_id: int | None
     """
     if not item_ids:
         return {}
+    rows = _FLASH_OFFERS.rows(item_ids=list(item_ids), now=now, member_id=member_id)
+    return {row[0]: FlashOffer(*row) for row in rows}
+
+
+def _flash_offers_query(*, item_ids: list[int], now: dt.datetime, member_id: int | None) -> QuerySet[Any, Any]:
     bought: Any = Value(None, output_field=IntegerField())
     if member_id is not None:
         held = FlashPurchase.objects.filter(item_id=OuterRef("pk"), member_id=member_id).values("quantity")[:1]
         bought = Coalesce(Subquery(held), Value(0))
-    rows = FlashItem.objects.filter(
+    return FlashItem.objects.filter(
         pk__in=item_ids, session__is_active=True, session__starts_at__lte=now, session__ends_at__gt=now,
     ).annotate(bought=bought).values_list(
         "pk", "session_id", "sku_id", "flash_price_fen", "per_member_limit",
         "session__unpaid_timeout_minutes", "session__starts_at", "session__ends_at", "stock_left", "bought")
-    return {row[0]: FlashOffer(*row) for row in rows}
+
+
+# Compiled once per process and cart shape: a flash rush runs it on every request.
+_FLASH_OFFERS = CompiledQuery(_flash_offers_query)
 
 
 class SessionState:

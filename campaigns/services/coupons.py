@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Q, Value, When, prefetch_related_objects
 from django.utils import timezone
 
 from campaigns.errors import (
@@ -22,9 +23,13 @@ from campaigns.errors import (
     CouponNotClaimable,
     CouponSoldOut,
 )
-from campaigns.models import Coupon, CouponEvent, CouponQuota, CouponTemplate, Validity
+from campaigns.models import Coupon, CouponEvent, CouponQuota, CouponStatus, CouponTemplate, Validity
+from core.db import require_transaction
 from core.tracking import track
 from members.models import Member, SegmentMember
+
+# A template's fields that say how many more coupons it may issue (coupon_room).
+STOCK_FIELDS = ("total_quantity", "issued_count", "budget_fen", "issued_value_fen", "redeemed_value_fen")
 
 # Why a member may not claim a template: code → message. Also used to explain the coupon centre.
 INELIGIBLE: dict[str, str] = {
@@ -175,3 +180,146 @@ def _stock_take(template: CouponTemplate) -> None:
     if fresh.total_quantity is not None and fresh.issued_count >= fresh.total_quantity:
         raise CouponSoldOut()
     raise CouponBudgetExhausted(detail={"budget_fen": fresh.budget_fen})
+
+
+def coupon_grant_many(*, template: CouponTemplate, members: list[Member], source: str, issue_keys: dict[int, str],
+                      now: dt.datetime, check_window: bool = False) -> dict[int, Grant | str]:
+    """coupon_grant() for many members at once, in the caller's transaction and a fixed number of
+    statements: member id → its Grant, or the code of why it got none (the codes coupon_grant()
+    raises: eligibility, coupon_limit_reached / coupon_daily_limit_reached, coupon_sold_out /
+    coupon_budget_exhausted).
+
+    `issue_keys` gives every member its unique issue key: a key that already has a coupon answers
+    that coupon (created=False), so a repeat grants nothing twice. The same rules and locks as
+    coupon_grant(), in its order: the quota rows locked in member order, then the template's
+    stock and budget taken for all with one conditional UPDATE (what they cannot cover goes to the
+    members last in id order); then the coupons and their ISSUED ledger rows in one INSERT.
+    """
+    require_transaction("coupon_grant_many()")
+    prefetch_related_objects([template], "tiers", "segments")
+    result: dict[int, Grant | str] = {}
+    by_key = {c.issue_key: c for c in Coupon.objects.filter(issue_key__in=[issue_keys[m.pk] for m in members])
+              .select_related("template")}
+    for member in members:
+        existing = by_key.get(issue_keys[member.pk])
+        if existing is not None:
+            result[member.pk] = Grant(existing, False)
+    wanted = sorted((m for m in members if m.pk not in result), key=lambda m: m.pk)
+    window = coupon_window_ineligibility(template=template, now=now, check_window=check_window)
+    segment_ids = {s.pk for s in template.segments.all()}
+    inside = set(SegmentMember.objects.filter(member_id__in=[m.pk for m in wanted], segment_id__in=segment_ids)
+                 .values_list("member_id", flat=True)) if segment_ids and not window else set()
+    eligible: list[int] = []
+    for member in wanted:
+        reason = window or coupon_ineligibility(template=template, member=member, now=now, check_window=check_window,
+                                                member_segment_ids=segment_ids if member.pk in inside else set())
+        if reason:
+            result[member.pk] = reason
+        else:
+            eligible.append(member.pk)
+    if not eligible:
+        return result
+    today = timezone.localdate(now)
+    quota = CouponQuota._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quota} (template_id, member_id, claimed_total, claimed_on_day) "
+                       "SELECT %s, unnest(%s::bigint[]), 0, 0 ON CONFLICT (template_id, member_id) DO NOTHING",
+                       [template.pk, eligible])
+        # Member order: the order every claim takes one of them in (no deadlock with a claim).
+        cursor.execute(f"SELECT member_id, claimed_total, day, claimed_on_day FROM {quota} "
+                       "WHERE template_id = %s AND member_id = ANY(%s::bigint[]) ORDER BY member_id FOR UPDATE",
+                       [template.pk, eligible])
+        quotas = cursor.fetchall()
+    under = []
+    for member_id, total, day, on_day in quotas:
+        if total >= template.per_member_limit:
+            result[member_id] = "coupon_limit_reached"
+        elif template.per_day_limit and day == today and on_day >= template.per_day_limit:
+            result[member_id] = "coupon_daily_limit_reached"
+        else:
+            under.append(member_id)
+    taken = coupon_stock_take_many(template, len(under))
+    if taken < len(under):
+        fresh = CouponTemplate.objects.get(pk=template.pk)
+        short = ("coupon_sold_out" if fresh.total_quantity is not None and fresh.issued_count >= fresh.total_quantity
+                 else "coupon_budget_exhausted")
+        result.update(dict.fromkeys(under[taken:], short))
+    winners = under[:taken]
+    if not winners:
+        return result
+    valid_from, valid_until = coupon_validity(template=template, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(_GRANT_MANY, {
+            "template": template.pk, "status": CouponStatus.AVAILABLE, "valid_from": valid_from,
+            "valid_until": valid_until, "source": source, "now": now, "members": winners,
+            "keys": [issue_keys[m] for m in winners], "action": CouponEvent.Action.ISSUED,
+            "face": template.face_value_fen})
+        coupon_ids = dict(cursor.fetchall())
+    CouponQuota.objects.filter(template=template, member_id__in=winners).update(
+        claimed_total=F("claimed_total") + 1,
+        claimed_on_day=Case(When(day=today, then=F("claimed_on_day") + 1), default=Value(1)),
+        day=today)
+    coupons = Coupon.objects.in_bulk(list(coupon_ids.values()))
+    for coupon in coupons.values():
+        coupon.template = template
+    for member_id in winners:
+        result[member_id] = Grant(coupons[coupon_ids[member_id]], True)
+        track("coupon_issued", member_id=member_id,
+              properties={"template_id": template.pk, "source": source, "channel_id": None})
+    return result
+
+
+# The coupons of coupon_grant_many() and their ISSUED ledger rows (reference: the issue key, as
+# coupon_grant() writes it), in one statement; returns (member id, coupon id) pairs.
+_GRANT_MANY = f"""
+WITH wanted AS (SELECT * FROM unnest(%(members)s::bigint[], %(keys)s::text[]) AS w (member_id, issue_key)),
+issued AS (
+    INSERT INTO {Coupon._meta.db_table} (template_id, member_id, status, valid_from, valid_until, source, issue_key,
+                                         discount_fen, claimed_at)
+    SELECT %(template)s, member_id, %(status)s, %(valid_from)s, %(valid_until)s, %(source)s, issue_key, 0, %(now)s
+    FROM wanted
+    RETURNING id, member_id, issue_key),
+logged AS (
+    INSERT INTO {CouponEvent._meta.db_table} (coupon_id, action, reference, amount_fen, created_at)
+    SELECT id, %(action)s, LEFT(issue_key, 64), %(face)s, %(now)s FROM issued)
+SELECT member_id, id FROM issued
+"""
+
+
+def coupon_stock_take_many(template: CouponTemplate, wanted: int) -> int:
+    """Take up to `wanted` coupons of total quantity and budget; returns how many were taken.
+
+    One conditional UPDATE for the number that fits (`issued_count <= total - k`, and the
+    budget likewise), its row count checked; if a concurrent claim took some meanwhile it
+    finds no row, and the number is worked out again from the fresh row.
+    """
+    face = template.face_value_fen
+    while wanted > 0:
+        fresh = CouponTemplate.objects.values(*STOCK_FIELDS).get(pk=template.pk)
+        take = min(wanted, coupon_room(fresh, face))
+        if take <= 0:
+            return 0
+        condition = Q(pk=template.pk)
+        if fresh["total_quantity"] is not None:
+            condition &= Q(issued_count__lte=F("total_quantity") - take)
+        if fresh["budget_fen"] is not None:
+            condition &= Q(issued_value_fen__lte=F("budget_fen") - take * face) & Q(
+                redeemed_value_fen__lt=F("budget_fen"))
+        if CouponTemplate.objects.filter(condition).update(
+                issued_count=F("issued_count") + take, issued_value_fen=F("issued_value_fen") + take * face):
+            return take
+    return 0
+
+
+def coupon_room(row: dict[str, Any], face: int) -> int:
+    """How many more coupons the template's total quantity and budget allow (a large number: no
+    limit); `row` holds the template's stock fields (STOCK_FIELDS)."""
+    room = 1 << 62
+    if row["total_quantity"] is not None:
+        room = min(room, row["total_quantity"] - row["issued_count"])
+    if row["budget_fen"] is not None:
+        if row["redeemed_value_fen"] >= row["budget_fen"]:
+            return 0
+        if face > 0:
+            room = min(room, (row["budget_fen"] - row["issued_value_fen"]) // face)
+    return room

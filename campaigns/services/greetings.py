@@ -15,8 +15,9 @@ members whose tier has the birthday-gift benefit (Tier.birthday_gift); they all 
 The job, for each batch of due members (keyset by id over the member_birthday_md /
 member_registered_md indexes — never a scan of every member in Python), in ONE transaction:
 the batch's Greetings in one INSERT (UNIQUE per member, kind, year, so a second run finds them),
-the coupons through coupon_grant(check_window=False) with issue_key "birthday:<year>:<member>"
-("anniversary:<year>:<member>", so even a lost Greeting could not give a second coupon), the
+the coupons through coupon_grant_many() (coupon_grant()'s rules and locks for the whole batch in a
+fixed number of statements) with issue_key "birthday:<year>:<member>" ("anniversary:<year>:<member>",
+so even a lost Greeting could not give a second coupon), the
 greetings' coupon / skip reason in one UPDATE, and each member's subscribe message queued (sent
 after commit; only where the member has a consent credit; idempotent on reference
 "greeting:<id>"). A batch is all or nothing, so a run that dies half-way is finished by the next.
@@ -48,8 +49,7 @@ from django.utils import timezone
 from campaigns.models import Coupon, CouponKind, CouponSource, GiftRule, Greeting, GreetingKind
 from campaigns.posters import PosterContent, PosterCoupon, drawable, poster_render
 from campaigns.selectors.coupons import discount_text, threshold_text, yuan_text
-from campaigns.services.coupons import coupon_grant
-from core.errors import DomainError
+from campaigns.services.coupons import coupon_grant_many
 from core.media import private_storage
 from members.models import Member
 from wechat import miniprogram
@@ -167,23 +167,18 @@ def _greetings_create(*, kind: str, today: dt.date, rule: GiftRule, member_ids: 
         if not greetings:
             return
         setattr(tally, kind, getattr(tally, kind) + len(greetings))
+        gifted = [g.member for g in greetings
+                  if kind != GreetingKind.BIRTHDAY or (g.member.tier and g.member.tier.birthday_gift)]
+        grants = coupon_grant_many(template=rule.template, members=gifted, source=SOURCES[GreetingKind(kind)],
+                                   issue_keys={m.pk: f"{kind}:{today.year}:{m.pk}" for m in gifted}, now=now)
         for greeting in greetings:
-            member = greeting.member
-            reason = None
-            if kind == GreetingKind.BIRTHDAY and not (member.tier and member.tier.birthday_gift):
-                reason = "tier_no_birthday_gift"
+            grant = grants.get(greeting.member_id, "tier_no_birthday_gift")
+            if isinstance(grant, str):
+                greeting.skip_reason = grant
+                tally.skipped[grant] = tally.skipped.get(grant, 0) + 1
             else:
-                try:
-                    grant = coupon_grant(template=rule.template, member=member, source=SOURCES[GreetingKind(kind)],
-                                         issue_key=f"{kind}:{today.year}:{member.pk}", now=now, check_window=False)
-                except DomainError as exc:
-                    reason = exc.code
-                else:
-                    greeting.coupon = grant.coupon
-                    tally.coupons += int(grant.created)
-            if reason:
-                greeting.skip_reason = reason
-                tally.skipped[reason] = tally.skipped.get(reason, 0) + 1
+                greeting.coupon = grant.coupon
+                tally.coupons += int(grant.created)
         Greeting.objects.bulk_update(greetings, ["coupon", "skip_reason"])
         for greeting in greetings:
             if _message_queue(greeting):

@@ -20,7 +20,6 @@ import bisect
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -40,7 +39,7 @@ from campaigns.models import (
     TargetedIssue,
     Validity,
 )
-from campaigns.services.coupons import coupon_validity
+from campaigns.services.coupons import STOCK_FIELDS, coupon_room, coupon_stock_take_many, coupon_validity
 from core.jobs import enqueue_after_commit
 from core.operators import operator_id
 from core.tracking import track
@@ -50,7 +49,6 @@ Target = TargetedIssue.Target
 Status = TargetedIssue.Status
 # Member ids go to the database this many at a time outside the job (preview, freezing a list).
 _ID_BATCH = 10_000
-_STOCK_FIELDS = ("total_quantity", "issued_count", "budget_fen", "issued_value_fen", "redeemed_value_fen")
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ def _chunk_run(*, issue_id: int, ids: list[int], size: int) -> bool:
         under = [member_id for member_id, total, day, on_day in quotas
                  if total < template.per_member_limit
                  and not (template.per_day_limit and day == today and on_day >= template.per_day_limit)]
-        winners = under[:_stock_take_many(template, len(under))]
+        winners = under[:coupon_stock_take_many(template, len(under))]
         if winners:
             _issue(template=template, issue_id=issue.pk, member_ids=winners, now=now)
             CouponQuota.objects.filter(_id_in(f"{quota}.member_id", winners), template=template).update(
@@ -250,47 +248,9 @@ def _id_in(column: str, ids: list[int]) -> RawSQL:
     return RawSQL(f"{column} = ANY(%s::bigint[])", (ids,), output_field=BooleanField())
 
 
-def _stock_take_many(template: CouponTemplate, wanted: int) -> int:
-    """Take up to `wanted` coupons of total quantity and budget; returns how many were taken.
-
-    One conditional UPDATE for the number that fits (`issued_count <= total - k`, and the
-    budget likewise), its row count checked; if a concurrent claim took some meanwhile it
-    finds no row, and the number is worked out again from the fresh row.
-    """
-    face = template.face_value_fen
-    while wanted > 0:
-        fresh = CouponTemplate.objects.values(*_STOCK_FIELDS).get(pk=template.pk)
-        take = min(wanted, _room(fresh, face))
-        if take <= 0:
-            return 0
-        condition = Q(pk=template.pk)
-        if fresh["total_quantity"] is not None:
-            condition &= Q(issued_count__lte=F("total_quantity") - take)
-        if fresh["budget_fen"] is not None:
-            condition &= Q(issued_value_fen__lte=F("budget_fen") - take * face) & Q(
-                redeemed_value_fen__lt=F("budget_fen"))
-        if CouponTemplate.objects.filter(condition).update(
-                issued_count=F("issued_count") + take, issued_value_fen=F("issued_value_fen") + take * face):
-            return take
-    return 0
-
-
-def _room(row: dict[str, Any], face: int) -> int:
-    """How many more coupons the template's total quantity and budget allow (a large number: no limit)."""
-    room = 1 << 62
-    if row["total_quantity"] is not None:
-        room = min(room, row["total_quantity"] - row["issued_count"])
-    if row["budget_fen"] is not None:
-        if row["redeemed_value_fen"] >= row["budget_fen"]:
-            return 0
-        if face > 0:
-            room = min(room, (row["budget_fen"] - row["issued_value_fen"]) // face)
-    return room
-
-
 def _stock_left(template: CouponTemplate) -> int:
-    row = CouponTemplate.objects.values(*_STOCK_FIELDS).get(pk=template.pk)
-    return max(0, _room(row, template.face_value_fen))
+    row = CouponTemplate.objects.values(*STOCK_FIELDS).get(pk=template.pk)
+    return max(0, coupon_room(row, template.face_value_fen))
 
 
 def _eligibility(template: CouponTemplate, now: dt.datetime) -> Q | None:

@@ -159,6 +159,12 @@ def points_spend(*, member_id: int, points: int, kind: str = PointsKind.SPEND, r
 def _deduct(*, member_id: int, points: int, kind: str, reference: str, note: str,
             operator: AbstractBaseUser | None, now: dt.datetime) -> PointsEntry:
     _check_points(points)
+    entry = PointsEntry(member_id=member_id, kind=kind, delta=-points, reference=reference,
+                        operator_id=operator_id(operator), note=note[:200], created_at=now)
+    first = _deduct_at_once(entry, points)
+    if first is not None:
+        return first if first is entry else _same_spend(first, points)
+    # Short, a lot overdue, or no such member: the careful path below decides and answers.
     existing_id, overdue = _entry_and_overdue(member_id, kind, reference, now)
     if existing_id is not None:
         return _same_spend(PointsEntry.objects.get(pk=existing_id), points)
@@ -178,6 +184,35 @@ def _deduct(*, member_id: int, points: int, kind: str, reference: str, note: str
         if existing is not None:
             return _same_spend(existing, points)
         raise
+    return entry
+
+
+def _deduct_at_once(entry: PointsEntry, points: int) -> PointsEntry | None:
+    """The common deduction in two statements and no savepoint: _SPEND_AT_ONCE (the balance where
+    it suffices and no lot is overdue, and the ledger row unless the reference was spent already),
+    then, the member row locked by it, _SPEND_LOTS_OF_ENTRY. Returns `entry` saved; the first
+    entry of the reference when it exists (the balance given back); None when the balance UPDATE
+    matched nothing, having written nothing. Its own transaction when called outside one."""
+    params: dict[str, Any] = {"member": entry.member_id, "kind": entry.kind, "points": points,
+                              "reference": entry.reference, "operator": entry.operator_id, "note": entry.note,
+                              "now": entry.created_at}
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_SPEND_AT_ONCE, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        balance, entry_id = row
+        if entry_id is None:
+            # Spent already (a repeat, or a concurrent twin committed while this waited for the
+            # member row): the UPDATE is undone under the lock it holds.
+            _balance_add(entry.member_id, points)
+            return _entry(entry.member_id, entry.kind, entry.reference)
+        cursor.execute(_SPEND_LOTS_OF_ENTRY, {"member": entry.member_id, "entry": entry_id, "points": points})
+        (taken,) = cursor.fetchone()
+        if taken != points:
+            raise PointsLedgerDrift(f"member {entry.member_id}: lots hold {taken} points, {points} to take")
+    entry.pk, entry.balance_after = entry_id, int(balance)
+    entry._state.adding = False
     return entry
 
 
@@ -513,6 +548,45 @@ allocated AS (
     INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
     SELECT entry.id, plan.id, -plan.part FROM plan CROSS JOIN entry RETURNING id)
 SELECT (SELECT id FROM entry), (SELECT COALESCE(SUM(part), 0) FROM taken), (SELECT COUNT(*) FROM allocated)
+"""
+
+
+# A spend's first statement: the balance taken where it suffices and no lot is overdue (else no
+# row: the careful path decides), and the ledger row inserted unless (member, kind, reference) has
+# one already (then no entry id, the balance to be given back). The lots are taken by the next
+# statement, which reads them after this one has locked the member row.
+_SPEND_AT_ONCE = f"""
+WITH balance AS (
+    UPDATE {Member._meta.db_table} SET points_balance = points_balance - %(points)s
+    WHERE id = %(member)s AND points_balance >= %(points)s
+      AND NOT EXISTS (SELECT 1 FROM {PointsLot._meta.db_table}
+                      WHERE member_id = %(member)s AND remaining > 0 AND expires_at <= %(now)s)
+    RETURNING points_balance),
+entry AS (
+    INSERT INTO {PointsEntry._meta.db_table}
+        (member_id, kind, delta, balance_after, reference, origin_id, shortfall, operator_id, note, created_at)
+    SELECT %(member)s, %(kind)s, -%(points)s, points_balance, %(reference)s, NULL, 0, %(operator)s, %(note)s,
+           %(now)s
+    FROM balance
+    ON CONFLICT DO NOTHING
+    RETURNING id)
+SELECT points_balance, (SELECT id FROM entry) FROM balance
+"""
+
+# _SPEND_FROM_LOTS for an entry already inserted: the lots taken and allocated to it.
+_SPEND_LOTS_OF_ENTRY = f"""
+WITH plan AS (
+    SELECT id, LEAST(remaining, %(points)s - (running - remaining)) AS part
+    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running
+          FROM {PointsLot._meta.db_table} WHERE member_id = %(member)s AND remaining > 0) AS open_lots
+    WHERE running - remaining < %(points)s),
+taken AS (
+    UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - plan.part
+    FROM plan WHERE lot.id = plan.id RETURNING plan.part),
+allocated AS (
+    INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
+    SELECT %(entry)s, plan.id, -plan.part FROM plan RETURNING id)
+SELECT COALESCE(SUM(part), 0) FROM taken
 """
 
 

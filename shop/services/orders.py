@@ -8,8 +8,10 @@ and writes the audit row (OrderEvent), all in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,10 +19,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.errors import FlashLimitExceeded, FlashSoldOut
-from campaigns.selectors.flash import FlashOffer
+from campaigns.selectors.flash import FlashOffer, flash_offers
 from campaigns.services.bargain import BargainWant
 from campaigns.services.checkout import CouponUse, campaign_release, campaign_reserve
 from campaigns.services.commissions import commission_freeze_for_order
@@ -30,6 +33,7 @@ from campaigns.services.groupbuy import GroupBuyWant, groupbuy_item_running, gro
 from catalog.models import Product
 from catalog.services import stock_quantities, stock_release, stock_reserve
 from core.audit import Actor
+from core.compiled import CompiledQuery
 from core.db import attach_prefetched
 from core.errors import ValidationFailed
 from core.idempotency import idempotent_replay
@@ -115,14 +119,16 @@ class Checkout:
     run: PricingRun | None = None  # the clock and the offers the quote was priced with
 
 
-def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
+def checkout_price(*, member: Member, data: CheckoutInput, now: dt.datetime | None = None,
+                   flash_offers: Mapping[int, FlashOffer] | None = None) -> Checkout:
     """Price a checkout for `member`: the one function behind preview and placement.
 
     Refuses (403 early_access_only) a product in its early-access window the member's tier may
     not buy yet; points_to_use is checked by the points stage (shop.pricing). Reads the SKUs
     (with their products' early-access windows) in one query and everything about the buyer
     (tier, card, stacking settings, points balance, address) in another
-    (members.pricing.member_checkout_facts); the stages add only the campaign offers and freight."""
+    (members.pricing.member_checkout_facts); the stages add only the campaign offers and freight.
+    A caller that has read the flash offers at `now` already passes them (not read twice)."""
     check_points_to_use(data.points)
     from_cart = not data.items
     if from_cart:
@@ -134,7 +140,7 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
         raise EmptyOrder()
     lines = cart_snapshot_lines(quantities=quantities, flash_items=_flash_items(data.items),
                                 bargain_launches=_bargain_launches(data.items))
-    now = timezone.now()
+    now = now or timezone.now()
     if data.group is not None:
         lines = _group_lines(lines, member_id=member.pk, choice=data.group, now=now)
     buyer = member_checkout_facts(member_id=member.pk, at=now, address_id=data.address_id)
@@ -145,7 +151,7 @@ def checkout_price(*, member: Member, data: CheckoutInput) -> Checkout:
     ctx = PricingContext(member_id=member.pk, province=address.province if address else "",
                          coupon_ids=None if data.coupon_ids is None else tuple(sorted(set(data.coupon_ids))),
                          points_to_use=data.points)
-    run = PricingRun(now=now, member=member_facts_of(buyer) if buyer else None)
+    run = PricingRun(now=now, member=member_facts_of(buyer) if buyer else None, flash_offers=flash_offers)
     return Checkout(quote=quote(lines, ctx, run=run), address=address, from_cart=from_cart, run=run)
 
 
@@ -216,13 +222,6 @@ def _bargain_launches(items: tuple[LineInput, ...]) -> dict[int, int]:
     return chosen
 
 
-def _next_order_no() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('shop_order_no_seq')")
-        (value,) = cursor.fetchone()
-    return f"{timezone.localdate():%Y%m%d}{value % 10**8:08d}"
-
-
 def order_place(*, member: Member, data: CheckoutInput,
                 idempotency_key: str | None = None) -> tuple[Order, bool]:
     """Create an unpaid order exactly as checkout_price() prices it, lock its coupons and take its
@@ -250,10 +249,14 @@ def order_place(*, member: Member, data: CheckoutInput,
     """
     fingerprint = data.fingerprint()
     mine = Order.objects.filter(member=member)
-    existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
-    if existing is not None:
-        return existing, True
-    checkout = checkout_price(member=member, data=data)
+    # A fresh key (nearly always) costs one compiled lookup; a seen one is read and checked in full.
+    if idempotency_key and _KEY_SEEN.rows(member_id=member.pk, key=idempotency_key):
+        existing = idempotent_replay(mine, key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing, True
+    now = timezone.now()
+    checkout = checkout_price(member=member, data=data, now=now,
+                              flash_offers=_flash_offers_checked(member=member, data=data, now=now))
     q = checkout.quote
     if checkout.address is None:
         raise AddressRequired()
@@ -291,6 +294,26 @@ def order_place(*, member: Member, data: CheckoutInput,
     return order, False
 
 
+def _flash_offers_checked(*, member: Member, data: CheckoutInput, now: dt.datetime) -> dict[int, FlashOffer] | None:
+    """A flash order's offers, read before anything else of the checkout, so that a rush's losers
+    (the item sold out, the member at the limit: flash_precheck) are answered after one read
+    rather than after pricing; None for an order without flash lines. Pricing reuses the offers."""
+    wants = [FlashWant(item_id=i.flash_item_id, quantity=i.quantity, list_price_fen=0)
+             for i in data.items if i.flash_item_id is not None]
+    if not wants:
+        return None
+    offers = flash_offers(item_ids=sorted({w.item_id for w in wants}), now=now, member_id=member.pk)
+    flash_precheck(member_id=member.pk, wants=wants, offers=offers)
+    return offers
+
+
+def _key_seen_query(*, member_id: int, key: str) -> QuerySet[Any, Any]:
+    return Order.objects.filter(member_id=member_id, idempotency_key=key).order_by().values_list("pk")
+
+
+_KEY_SEEN = CompiledQuery(_key_seen_query)
+
+
 def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: list[FlashWant],
            offers: Mapping[int, FlashOffer] | None, idempotency_key: str | None, fingerprint: str) -> Order:
     """order_place()'s transaction; the order comes back with its lines attached as written."""
@@ -300,10 +323,10 @@ def _place(*, member: Member, data: CheckoutInput, checkout: Checkout, flash: li
     timeouts = [offers[w.item_id].unpaid_timeout_minutes for w in flash if offers and w.item_id in offers]
     timeout_minutes = min(timeouts, default=settings.ORDER_UNPAID_TIMEOUT_MINUTES)
     with transaction.atomic(durable=True):
-        order = _order_insert(member=member, checkout=checkout, data=data,
-                              expires_at=now + dt.timedelta(minutes=timeout_minutes),
-                              idempotency_key=idempotency_key, fingerprint=fingerprint)
-        lines = _lines_insert(order=order, quote=q)
+        order = _order_new(member=member, checkout=checkout, data=data,
+                           expires_at=now + dt.timedelta(minutes=timeout_minutes),
+                           idempotency_key=idempotency_key, fingerprint=fingerprint)
+        lines = _order_and_lines_insert(order=order, quote=q)
         ORDER_MACHINE.record(order, action=OrderAction.PLACED, from_status="", actor=Actor.MEMBER,
                              data={"payable_fen": order.payable_fen})
         # Coupons and flash stock before product stock: a lost race on either rolls all back.
@@ -360,12 +383,13 @@ def _bargain_wants(q: Quote) -> list[BargainWant]:
             for pl in q.lines if pl.line.bargain_launch_id is not None]
 
 
-def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, expires_at: dt.datetime,
-                  idempotency_key: str | None, fingerprint: str) -> Order:
+def _order_new(*, member: Member, checkout: Checkout, data: CheckoutInput, expires_at: dt.datetime,
+               idempotency_key: str | None, fingerprint: str) -> Order:
+    """The order row to insert (unsaved; its order_no is drawn by the INSERT)."""
     q, address = checkout.quote, checkout.address
     assert address is not None
-    return Order.objects.create(
-        order_no=_next_order_no(), member=member, idempotency_key=idempotency_key or None,
+    return Order(
+        order_no="", member=member, idempotency_key=idempotency_key or None,
         request_hash=fingerprint, receiver_name=address.receiver_name, receiver_phone=address.phone,
         province=address.province, city=address.city, district=address.district,
         address_detail=address.detail, goods_total_fen=q.goods_total_fen, discount_fen=q.discount_fen,
@@ -377,22 +401,102 @@ def _order_insert(*, member: Member, checkout: Checkout, data: CheckoutInput, ex
     )
 
 
-def _lines_insert(*, order: Order, quote: Quote) -> list[OrderLine]:
-    """The order's lines and their adjustments: two INSERTs whatever the number of lines (one when
-    nothing was discounted). Returns the lines, each with its adjustments attached."""
-    lines = OrderLine.objects.bulk_create(
-        OrderLine(order=order, sku_id=pl.line.sku_id, product_id_snapshot=pl.line.product_id,
-                  product_name=pl.line.product_name, sku_code=pl.line.sku_code, spec_text=pl.line.spec_text,
-                  image_url=pl.line.image_url, unit_price_fen=pl.line.unit_price_fen, quantity=pl.line.quantity,
-                  goods_total_fen=pl.goods_total_fen, discount_fen=pl.discount_fen, payable_fen=pl.payable_fen)
-        for pl in quote.lines)
+def _order_and_lines_insert(*, order: Order, quote: Quote) -> list[OrderLine]:
+    """Insert `order` (its order_no drawn from shop_order_no_seq: the Shanghai date + 8 digits), its
+    lines and their adjustments in ONE statement (_placement_sql), whatever the number of lines.
+    Fills in the ids, order_no and created_at; returns the lines, each with its adjustments
+    attached."""
+    lines = [OrderLine(order=order, sku_id=pl.line.sku_id, product_id_snapshot=pl.line.product_id,
+                       product_name=pl.line.product_name, sku_code=pl.line.sku_code, spec_text=pl.line.spec_text,
+                       image_url=pl.line.image_url, unit_price_fen=pl.line.unit_price_fen,
+                       quantity=pl.line.quantity, goods_total_fen=pl.goods_total_fen,
+                       discount_fen=pl.discount_fen, payable_fen=pl.payable_fen)
+             for pl in quote.lines]
     per_line = [[OrderLineAdjustment(line=line, stage=a.stage, label=a.label, amount_fen=a.amount_fen,
                                      reference=a.reference) for a in pl.adjustments]
                 for line, pl in zip(lines, quote.lines, strict=True)]
-    OrderLineAdjustment.objects.bulk_create(a for adjustments in per_line for a in adjustments)
-    for line, adjustments in zip(lines, per_line, strict=True):
-        attach_prefetched(line, "adjustments", adjustments)
+    adjustments = [(number, a) for number, group in enumerate(per_line) for a in group]
+    params: list[Any] = [f"{timezone.localdate():%Y%m%d}"]
+    params += [_db_value(field, order) for field in _ORDER_FIELDS]
+    for line in lines:
+        params += [_db_value(field, line) for field in _LINE_FIELDS]
+    for position, (number, adjustment) in enumerate(adjustments):
+        params += [position, number, *(_db_value(field, adjustment) for field in _ADJUSTMENT_FIELDS)]
+    with connection.cursor() as cursor:
+        cursor.execute(_placement_sql(len(lines), len(adjustments)), params)
+        order_id, order_no, line_ids, adjustment_ids = cursor.fetchone()
+    order.pk, order.order_no = order_id, order_no
+    order._state.adding = False
+    for line, line_id in zip(lines, line_ids, strict=True):
+        line.pk, line.order_id = line_id, order_id
+        line._state.adding = False
+    for (number, adjustment), adjustment_id in zip(adjustments, adjustment_ids or [], strict=True):
+        adjustment.pk, adjustment.line_id = adjustment_id, lines[number].pk
+        adjustment._state.adding = False
+    for line, group in zip(lines, per_line, strict=True):
+        attach_prefetched(line, "adjustments", group)
     return lines
+
+
+# The columns placement writes (all but the ids and the foreign keys the statement fills in).
+_ORDER_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key and f.name != "order_no"]
+_LINE_FIELDS = [f for f in OrderLine._meta.concrete_fields if not f.primary_key and f.name != "order"]
+_ADJUSTMENT_FIELDS = [f for f in OrderLineAdjustment._meta.concrete_fields if not f.primary_key and f.name != "line"]
+
+
+def _db_value(field: Any, instance: Any) -> Any:
+    """What Django's INSERT would send for the field (its default, auto_now_add, JSON adapted)."""
+    return field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
+
+
+_VARCHAR = re.compile(r"^varchar\(\d+\)$")
+
+
+@functools.cache
+def _placement_sql(line_count: int, adjustment_count: int) -> str:
+    """The order, its lines and their adjustments in one statement, for that many lines and
+    adjustments (every value bound and cast to its column's type; line ids come back in line
+    order, adjustment ids in adjustment order, as the sequence draws them in insertion order)."""
+    def placeholders(fields: list[Any]) -> str:
+        # varchar(n) as text: the column's own length check still refuses a value too long.
+        return ", ".join(f"%s::{_VARCHAR.sub('text', f.db_type(connection))}" for f in fields)
+
+    def columns(fields: list[Any]) -> str:
+        return ", ".join(connection.ops.quote_name(f.column) for f in fields)
+
+    order_table, line_table = Order._meta.db_table, OrderLine._meta.db_table
+    adjustment_table = OrderLineAdjustment._meta.db_table
+    line_values = ", ".join(f"({number}, {placeholders(_LINE_FIELDS)})" for number in range(line_count))
+    sql = f"""
+        WITH placed AS (
+            INSERT INTO {order_table} (order_no, {columns(_ORDER_FIELDS)})
+            VALUES (%s || LPAD((nextval('shop_order_no_seq') %% 100000000)::text, 8, '0'),
+                    {placeholders(_ORDER_FIELDS)})
+            RETURNING id, order_no),
+        wanted (number, {columns(_LINE_FIELDS)}) AS (VALUES {line_values}),
+        lined AS (
+            INSERT INTO {line_table} (order_id, {columns(_LINE_FIELDS)})
+            SELECT placed.id, {", ".join(f"wanted.{connection.ops.quote_name(f.column)}" for f in _LINE_FIELDS)}
+            FROM placed CROSS JOIN wanted ORDER BY wanted.number
+            RETURNING id)"""
+    adjusted = "NULL::bigint[]"
+    if adjustment_count:
+        adjustment_values = ", ".join(f"(%s::integer, %s::integer, {placeholders(_ADJUSTMENT_FIELDS)})"
+                                      for _ in range(adjustment_count))
+        sql += f""",
+        numbered AS (SELECT id, (ROW_NUMBER() OVER (ORDER BY id)) - 1 AS number FROM lined),
+        adjustments (position, number, {columns(_ADJUSTMENT_FIELDS)}) AS (VALUES {adjustment_values}),
+        adjusted AS (
+            INSERT INTO {adjustment_table} (line_id, {columns(_ADJUSTMENT_FIELDS)})
+            SELECT numbered.id, {", ".join(f"adjustments.{connection.ops.quote_name(f.column)}"
+                                           for f in _ADJUSTMENT_FIELDS)}
+            FROM adjustments JOIN numbered ON numbered.number = adjustments.number
+            ORDER BY adjustments.position
+            RETURNING id)"""
+        adjusted = "(SELECT ARRAY_AGG(id ORDER BY id) FROM adjusted)"
+    return sql + f"""
+        SELECT placed.id, placed.order_no, (SELECT ARRAY_AGG(id ORDER BY id) FROM lined), {adjusted}
+        FROM placed"""
 
 
 def order_get_for_member(*, member: Member, order_no: str) -> Order:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from campaigns.models import Coupon, CouponSource, GiftRule, Greeting
+from campaigns.services.coupons import coupon_grant
 from campaigns.services.greetings import greeting_poster_ensure, greetings_send_today
 from members.models import Member, Tier
 from members.services import member_delete_account
@@ -154,6 +155,29 @@ def test_a_tier_without_the_birthday_gift_gets_the_poster_but_no_coupon(media, s
     assert result["skipped"] == {"tier_no_birthday_gift": 1}
     assert not Coupon.objects.exists()
     assert sandbox.wxacodes()[0]["scene"] == f"greeting={greeting.pk}"
+
+
+def test_a_batch_meets_the_coupon_limits_as_single_grants_do(media, sandbox, birthday_rule):
+    # given three members due today, a template with two coupons left, and the first member
+    # already at the per-member limit
+    template = birthday_rule.template
+    template.total_quantity, template.per_member_limit = 2, 1
+    template.save(update_fields=["total_quantity", "per_member_limit"])
+    a, b, c = (MemberFactory.create(tier=silver(), birthday=dt.date(1990 + n, 11, 23)) for n in range(3))
+    coupon_grant(template=template, member=a, source=CouponSource.CENTER)
+    template.refresh_from_db()
+
+    # when the job runs twice
+    first = greetings_send_today(today=TODAY)
+    second = greetings_send_today(today=TODAY)
+
+    # then b takes the last coupon, a is at its limit, c finds none left; nothing is granted twice
+    reasons = dict(Greeting.objects.values_list("member_id", "skip_reason"))
+    assert reasons == {a.pk: "coupon_limit_reached", b.pk: "", c.pk: "coupon_sold_out"}
+    assert (first["coupons"], second["coupons"], second["birthday"]) == (1, 0, 0)
+    assert Coupon.objects.get(issue_key=f"birthday:2026:{b.pk}").member_id == b.pk
+    template.refresh_from_db()
+    assert template.issued_count == 2
 
 
 def test_no_active_rule_means_no_greetings(media, sandbox, birthday_rule):

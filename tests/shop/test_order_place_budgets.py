@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import FlashItemFactory, SkuFactory
 
-ONE_LINE_BUDGET = 12  # token, replay check, SKUs, buyer, 满减, coupons, freight, order no, 4 writes
+ONE_LINE_BUDGET = 10  # token, replay check, SKUs, buyer, 满减, coupons, freight; order + lines, audit, stock
 TWENTY_LINE_EXTRA = 1  # the stock rows are locked in sku order first: one more statement, any size
-FLASH_BUDGET = 18  # + the flash offer read, the line's 秒杀价 adjustment and 4 flash writes
+FLASH_BUDGET = 15  # + the flash offer read, the flash writes and the expiry of the flash timeout
 
 
 def _place(shopper, items, key):
