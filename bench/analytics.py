@@ -262,7 +262,7 @@ def ingest(*, seconds: float, clients: int, workers: int) -> dict[str, Any]:
     COPYs of batches of 50 from `workers` connections (the database floor), then the endpoint."""
     from django.conf import settings
 
-    from analytics.services.storage import COPY_SQL
+    from analytics.services.storage import COLUMNS
     from bench import database
     from bench.server import gunicorn
 
@@ -276,7 +276,8 @@ def ingest(*, seconds: float, clients: int, workers: int) -> dict[str, Any]:
         _say("window: GET /bench/ping")
         ping = _window(_client, [(port, n, PING_PATH, seconds) for n in range(clients)], server=server, database=pg)
         _say("window: raw COPY")
-        copy = _window(_copy_client, [(database.conninfo(), COPY_SQL, n, seconds) for n in range(workers)],
+        copy_sql = f"COPY analytics_eventbuffer ({', '.join(COLUMNS)}) FROM STDIN"
+        copy = _window(_copy_client, [(database.conninfo(), copy_sql, n, seconds) for n in range(workers)],
                        server=server, database=pg)
         _buffer_forget_raw()
         _say("window: POST /api/v1/events")
