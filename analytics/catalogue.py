@@ -30,6 +30,11 @@ class EventSpec:
     label: str
     required: Mapping[str, Kind] = field(default_factory=dict)
     optional: Mapping[str, Kind] = field(default_factory=dict)
+    # Every property it names (required and optional), by kind; made once, read per event.
+    known: Mapping[str, Kind] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", {**self.required, **self.optional})
 
 
 # What every entry event (launch / show) and page view may carry: where the visit came from.
@@ -162,20 +167,20 @@ def event_parse(raw: Any, *, index: int, received_at: dt.datetime) -> ParsedEven
 def _properties(given: dict[str, Any], spec: EventSpec) -> tuple[dict[str, Any], str | None]:
     if len(given) > MAX_PROPERTIES:
         return {}, f"属性不能超过 {MAX_PROPERTIES} 个"
-    known = {**spec.required, **spec.optional}
+    known = spec.known
     out: dict[str, Any] = {}
     for raw_key, value in given.items():
         key = PROPERTY_ALIASES.get(raw_key, raw_key)
-        if raw_key.startswith("$") and key == raw_key:
-            continue  # another preset of the SDK's (screen size, lib version...): not ours to keep
-        if not PROPERTY_NAME.match(key):
-            return {}, f"属性名 {raw_key[:64]!r} 不合法"
-        if value is None:
-            continue
         kind = known.get(key)
         if kind is None:
+            if raw_key.startswith("$") and key == raw_key:
+                continue  # another preset of the SDK's (screen size, lib version...): not ours to keep
+            if not PROPERTY_NAME.match(key):
+                return {}, f"属性名 {raw_key[:64]!r} 不合法"
             # A custom property the catalogue does not name: kept if it is a plain value.
             kind = "scalar"
+        if value is None:
+            continue
         problem = _check(key, value, kind)
         if problem is not None:
             return {}, problem

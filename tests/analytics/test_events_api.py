@@ -187,6 +187,17 @@ def test_sending_is_rate_limited_per_device(db, api_client, settings):
     assert other_device.status_code == 200
 
 
+def test_sending_is_rate_limited_per_address_whatever_the_device(db, api_client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "events_address": "2/m"}
+
+    responses = [post(api_client, batch([sent()], device_id=f"device-{n:04d}")) for n in range(3)]
+    events_flush()
+
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[2].json()["code"] == "rate_limited"
+    assert Event.objects.count() == 2  # the refused batch stored nothing
+
+
 def test_the_analytics_database_down_is_a_503_and_keeps_nothing(db, api_client):
     with analytics_table_missing("analytics_eventbuffer"):
         response = post(api_client, batch([sent()]))

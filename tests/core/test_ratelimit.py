@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core import ratelimit
 from core.models import RateLimitCounter
-from core.ratelimit import Rate, rate_for, rate_parse, ratelimit_hit, ratelimit_purge_expired
+from core.ratelimit import Rate, rate_for, rate_parse, ratelimit_hit, ratelimit_hits, ratelimit_purge_expired
 from tests.processes import run_in_processes
 
 WINDOW_START = 1_699_999_200  # 2023-11-14, a multiple of 60 and of 3600: windows start here
@@ -75,6 +75,17 @@ def test_subjects_and_scopes_count_separately(db, clock, settings):
     assert not ratelimit_hit(scope="test", subject="m1").allowed
     assert ratelimit_hit(scope="test", subject="m2").allowed
     assert ratelimit_hit(scope="other", subject="m1").allowed
+
+
+def test_several_subjects_are_counted_at_once_each_against_its_own_limit(db, clock, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "test": "1/m", "other": "2/m"}
+
+    first = ratelimit_hits([("test", "m1"), ("other", "a1")])
+    second = ratelimit_hits([("other", "a1"), ("test", "m1")])  # the order given is the order answered
+
+    assert [(d.allowed, d.hits) for d in first] == [(True, 1), (True, 1)]
+    assert [(d.allowed, d.hits) for d in second] == [(True, 2), (False, 2)]
+    assert ratelimit_hits([("test", "m2"), ("test", "m2")]) == [ratelimit.Decision(True, 1, 60)] * 2
 
 
 def test_a_long_subject_is_hashed_into_the_key(db, clock, small_limit):
