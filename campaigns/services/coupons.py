@@ -9,6 +9,7 @@ which is unique on Coupon, so a repeat returns the first coupon.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,27 @@ def _stock_take(template: CouponTemplate) -> None:
     raise CouponBudgetExhausted(detail={"budget_fen": fresh.budget_fen})
 
 
+def coupon_quotas_lock(*, template: CouponTemplate, member_ids: Sequence[int],
+                       today: dt.date) -> list[tuple[int, str]]:
+    """Lock the members' quota rows of `template` (made when missing), in member order — the
+    order every claim takes one in, so no deadlock with a claim — and say for each member, in that
+    order, why they may not have one more ("coupon_limit_reached", "coupon_daily_limit_reached")
+    or "" when they may. Call inside the transaction that grants."""
+    quota = CouponQuota._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quota} (template_id, member_id, claimed_total, claimed_on_day) "
+                       "SELECT %s, unnest(%s::bigint[]), 0, 0 ON CONFLICT (template_id, member_id) DO NOTHING",
+                       [template.pk, list(member_ids)])
+        cursor.execute(f"SELECT member_id, claimed_total, day, claimed_on_day FROM {quota} "
+                       "WHERE template_id = %s AND member_id = ANY(%s::bigint[]) ORDER BY member_id FOR UPDATE",
+                       [template.pk, list(member_ids)])
+        quotas = cursor.fetchall()
+    return [(member_id, "coupon_limit_reached" if total >= template.per_member_limit
+             else "coupon_daily_limit_reached" if template.per_day_limit and day == today
+             and on_day >= template.per_day_limit else "")
+            for member_id, total, day, on_day in quotas]
+
+
 def coupon_grant_many(*, template: CouponTemplate, members: list[Member], source: str, issue_keys: dict[int, str],
                       now: dt.datetime, check_window: bool = False) -> dict[int, Grant | str]:
     """coupon_grant() for many members at once, in the caller's transaction and a fixed number of
@@ -220,22 +242,10 @@ def coupon_grant_many(*, template: CouponTemplate, members: list[Member], source
     if not eligible:
         return result
     today = timezone.localdate(now)
-    quota = CouponQuota._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quota} (template_id, member_id, claimed_total, claimed_on_day) "
-                       "SELECT %s, unnest(%s::bigint[]), 0, 0 ON CONFLICT (template_id, member_id) DO NOTHING",
-                       [template.pk, eligible])
-        # Member order: the order every claim takes one of them in (no deadlock with a claim).
-        cursor.execute(f"SELECT member_id, claimed_total, day, claimed_on_day FROM {quota} "
-                       "WHERE template_id = %s AND member_id = ANY(%s::bigint[]) ORDER BY member_id FOR UPDATE",
-                       [template.pk, eligible])
-        quotas = cursor.fetchall()
     under = []
-    for member_id, total, day, on_day in quotas:
-        if total >= template.per_member_limit:
-            result[member_id] = "coupon_limit_reached"
-        elif template.per_day_limit and day == today and on_day >= template.per_day_limit:
-            result[member_id] = "coupon_daily_limit_reached"
+    for member_id, reason in coupon_quotas_lock(template=template, member_ids=eligible, today=today):
+        if reason:
+            result[member_id] = reason
         else:
             under.append(member_id)
     taken = coupon_stock_take_many(template, len(under))

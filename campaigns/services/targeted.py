@@ -39,7 +39,13 @@ from campaigns.models import (
     TargetedIssue,
     Validity,
 )
-from campaigns.services.coupons import STOCK_FIELDS, coupon_room, coupon_stock_take_many, coupon_validity
+from campaigns.services.coupons import (
+    STOCK_FIELDS,
+    coupon_quotas_lock,
+    coupon_room,
+    coupon_stock_take_many,
+    coupon_validity,
+)
 from core.jobs import enqueue_after_commit
 from core.operators import operator_id
 from core.tracking import track
@@ -190,19 +196,8 @@ def _chunk_run(*, issue_id: int, ids: list[int], size: int) -> bool:
             Member.objects.filter(condition, _id_in(f"{Member._meta.db_table}.id", chunk)).order_by("pk")
             .values_list("pk", flat=True))
         quota = CouponQuota._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {quota} (template_id, member_id, claimed_total, claimed_on_day) "
-                           "SELECT %s, unnest(%s::bigint[]), 0, 0 ON CONFLICT (template_id, member_id) DO NOTHING",
-                           [template.pk, eligible])
-            # Locked in member order, the order every claim takes one of them in: no deadlock with
-            # a member claiming the same template at this moment.
-            cursor.execute(f"SELECT member_id, claimed_total, day, claimed_on_day FROM {quota} "
-                           "WHERE template_id = %s AND member_id = ANY(%s::bigint[]) ORDER BY member_id FOR UPDATE",
-                           [template.pk, eligible])
-            quotas = cursor.fetchall()
-        under = [member_id for member_id, total, day, on_day in quotas
-                 if total < template.per_member_limit
-                 and not (template.per_day_limit and day == today and on_day >= template.per_day_limit)]
+        under = [member_id for member_id, reason in coupon_quotas_lock(template=template, member_ids=eligible,
+                                                                        today=today) if not reason]
         winners = under[:coupon_stock_take_many(template, len(under))]
         if winners:
             _issue(template=template, issue_id=issue.pk, member_ids=winners, now=now)
