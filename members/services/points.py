@@ -525,6 +525,17 @@ def _entry_and_overdue(member_id: int, kind: str, reference: str, now: dt.dateti
     return row[0], bool(row[1])
 
 
+# The member's open lots taken oldest-to-expire first, each for what it has up to what is still
+# to take (`plan`, `taken`): the common part of the two spend statements below.
+_TAKE_LOTS = f"""plan AS (
+    SELECT id, LEAST(remaining, %(points)s - (running - remaining)) AS part
+    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running
+          FROM {PointsLot._meta.db_table} WHERE member_id = %(member)s AND remaining > 0) AS open_lots
+    WHERE running - remaining < %(points)s),
+taken AS (
+    UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - plan.part
+    FROM plan WHERE lot.id = plan.id RETURNING plan.part),"""
+
 # One statement, after the member row is locked by the balance UPDATE (every writer of a member's
 # lots takes that row first, so they are read as committed and nobody moves them meanwhile): the
 # ledger row, then the member's open lots taken oldest-to-expire first, each for what it has up to
@@ -536,14 +547,7 @@ WITH entry AS (
         (member_id, kind, delta, balance_after, reference, origin_id, shortfall, operator_id, note, created_at)
     VALUES (%(member)s, %(kind)s, %(delta)s, %(balance)s, %(reference)s, NULL, 0, %(operator)s, %(note)s, %(now)s)
     RETURNING id),
-plan AS (
-    SELECT id, LEAST(remaining, %(points)s - (running - remaining)) AS part
-    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running
-          FROM {PointsLot._meta.db_table} WHERE member_id = %(member)s AND remaining > 0) AS open_lots
-    WHERE running - remaining < %(points)s),
-taken AS (
-    UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - plan.part
-    FROM plan WHERE lot.id = plan.id RETURNING plan.part),
+{_TAKE_LOTS}
 allocated AS (
     INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
     SELECT entry.id, plan.id, -plan.part FROM plan CROSS JOIN entry RETURNING id)
@@ -575,14 +579,7 @@ SELECT points_balance, (SELECT id FROM entry) FROM balance
 
 # _SPEND_FROM_LOTS for an entry already inserted: the lots taken and allocated to it.
 _SPEND_LOTS_OF_ENTRY = f"""
-WITH plan AS (
-    SELECT id, LEAST(remaining, %(points)s - (running - remaining)) AS part
-    FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY expires_at, id) AS running
-          FROM {PointsLot._meta.db_table} WHERE member_id = %(member)s AND remaining > 0) AS open_lots
-    WHERE running - remaining < %(points)s),
-taken AS (
-    UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - plan.part
-    FROM plan WHERE lot.id = plan.id RETURNING plan.part),
+WITH {_TAKE_LOTS}
 allocated AS (
     INSERT INTO {PointsAllocation._meta.db_table} (entry_id, lot_id, points)
     SELECT %(entry)s, plan.id, -plan.part FROM plan RETURNING id)
