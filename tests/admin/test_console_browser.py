@@ -29,6 +29,7 @@ from campaigns.services.commissions import Moves, ledger_move
 from campaigns.services.withdrawals import withdrawal_request
 from shop.models import OrderStatus
 from tests.admin.support_roles import PASSWORD, SIDEBARS, USERNAMES, staff_in
+from tests.browser import CHROMIUM, console_login, watch
 from tests.builders import lines_of, order_up_to, requested_after_sale
 from tests.campaigns.support_distribution import distributor, near_member
 from tests.factories import CouponTemplateFactory
@@ -36,7 +37,6 @@ from tests.shop.support_reviews import make_review
 
 # Debian's package (apt-get install chromium fonts-noto-cjk: .ci/run, scripts/install_browser.sh); never a
 # browser build downloaded by Playwright.
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.django_db(transaction=True)
 SIDEBAR = ["首页", "商品", "订单", "售后", "会员", "营销", "分销", "数据", "内容", "设置"]
 
@@ -106,28 +106,15 @@ def test_a_superuser_walks_every_job_and_nothing_leaves_the_mall(live_server, co
     # live server's thread meanwhile, and the test's rows are all made above.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     shots = os.environ.get("CONSOLE_SCREENSHOTS")
-    server = urlsplit(live_server.url).netloc
-    foreign: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
     to_visit = pages(console_rows)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         page = context.new_page()
-        page.on("request", lambda request: foreign.append(request.url)
-                if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
-                else None)
-        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
-                if response.status >= 400 else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        foreign, failed, errors = watch(page, live_server.url)
 
-        page.goto(f"{live_server.url}{reverse('admin:login')}")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")
+        console_login(page, live_server.url)
 
         sidebar = [page.inner_text(".console-home a"),
                    *[text.split("\n")[0].strip() for text in page.locator("#nav-sidebar summary").all_inner_texts()]]

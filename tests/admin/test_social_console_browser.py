@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
@@ -15,9 +14,9 @@ from playwright.sync_api import sync_playwright
 from campaigns.models import Invitation
 from campaigns.services.bargain import bargain_help, bargain_launch
 from campaigns.services.sharing import share_create, share_visit_record
+from tests.browser import CHROMIUM, console_login, watch
 from tests.factories import BargainActivityFactory, MemberFactory
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package, as in test_console_browser.py
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -44,10 +43,6 @@ def social_rows(catalog, admin_user):
 def test_the_social_pages_render_in_the_browser(live_server, social_rows, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     shots = os.environ.get("CONSOLE_SCREENSHOTS")
-    server = urlsplit(live_server.url).netloc
-    foreign: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
     report = reverse("admin:campaigns_share_report") + f"?kind=product&target={social_rows['product'].pk}"
     to_visit = [
         ("bargain-activities", reverse("admin:campaigns_bargainactivity_changelist")),
@@ -64,17 +59,8 @@ def test_the_social_pages_render_in_the_browser(live_server, social_rows, monkey
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
-        page.on("request", lambda request: foreign.append(request.url)
-                if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
-                else None)
-        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
-                if response.status >= 400 else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{live_server.url}{reverse('admin:login')}")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")
+        foreign, failed, errors = watch(page, live_server.url)
+        console_login(page, live_server.url)
         for name, path in to_visit:
             page.goto(f"{live_server.url}{path}", wait_until="load" if shots else "domcontentloaded")
             assert page.locator("#nav-sidebar").count() == 1, name

@@ -4,15 +4,13 @@ the members' provinces, and no request leaves the mall."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
 from django.urls import reverse
 from playwright.sync_api import sync_playwright
 
+from tests.browser import CHROMIUM, console_login, watch
 from tests.factories import MemberFactory
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package, never a browser build downloaded by Playwright
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -20,25 +18,12 @@ def test_the_province_map_is_drawn_offline_from_the_malls_own_files(live_server,
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     for written in ("广东省", "广东", "浙江省", "Xinjiang"):
         MemberFactory.create(province=written)
-    server = urlsplit(live_server.url).netloc
-    foreign: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page.on("request", lambda request: foreign.append(request.url)
-                if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != server
-                else None)
-        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
-                if response.status >= 400 else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"{live_server.url}{reverse('admin:login')}")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}{reverse('admin:index')}")
+        foreign, failed, errors = watch(page, live_server.url)
+        console_login(page, live_server.url)
 
         page.goto(f"{live_server.url}{reverse('admin:analytics_dailykpi_profiles')}")
         page.wait_for_selector("#chart-province canvas")
