@@ -48,6 +48,11 @@ step() {
 }
 
 step ruff ruff check .
+# A merge left half done: conflict markers at the start of a line in any file git tracks.
+no_conflict_markers() {
+    ! git grep -n -E '^(<<<<<<< |>>>>>>> )' -- . ':!*.patch'
+}
+step conflict-markers no_conflict_markers
 if [ "$quick" -eq 1 ]; then
     pytest_args=(-m "not slow" --reuse-db "${pytest_args[@]}")
 else
