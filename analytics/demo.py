@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from analytics.models import Event, EventSource, Funnel
 from analytics.services.events import events_ingest
+from analytics.services.funnel_rollups import funnel_rollup, funnel_rollup_due
 from analytics.services.rollups import kpi_rollup_range
 from analytics.services.storage import events_flush, events_partitions_maintain
 from campaigns.models import Channel, CodeBatch, Coupon, CouponStatus, RedeemCode
@@ -191,20 +192,25 @@ def demo_events_load(*, days: int = DAYS, seed: int = 12, log: Callable[[str], N
     events_partitions_maintain(today=today)
     events_flush()
     kpi_rollup_range(first=today - dt.timedelta(days=days), last=today)
-    _demo_funnels()
+    for funnel in _demo_funnels():
+        # As the hourly job would have kept them: every day whose window has closed.
+        funnel_rollup(funnel=funnel, days=funnel_rollup_due(funnel=funnel))
     log(f"demo events: {accepted} events from {len(devices)} devices over {days} days, rolled up")
     return accepted
 
 
-def _demo_funnels() -> None:
+def _demo_funnels() -> list[Funnel]:
+    funnels = []
     for name, steps, hours in (
         ("商品购买转化", [("product_view", []), ("add_to_cart", []), ("checkout_start", [])], 24),
         ("搜索到加购", [("search", []), ("product_view", []), ("add_to_cart", [])], 2),
         ("母婴品类转化", [("product_view", [{"property": "category", "op": "=", "value": "母婴"}]),
                     ("add_to_cart", []), ("checkout_start", [])], 24),
     ):
-        Funnel.objects.get_or_create(name=name, defaults={
+        funnel, _ = Funnel.objects.get_or_create(name=name, defaults={
             "steps": [{"event": event, "filters": filters} for event, filters in steps], "window_hours": hours})
+        funnels.append(funnel)
+    return funnels
 
 
 # ---------------------------------------------------------------- the audience and its channels

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -185,6 +186,8 @@ class Funnel(models.Model):
     window_hours = models.PositiveIntegerField("转化窗口（小时）", default=24)
     description = models.CharField("说明", max_length=200, blank=True, default="")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    # Passages kept by the rollup before this are stale (the steps or the window may have changed).
+    updated_at = models.DateTimeField("修改时间", auto_now=True)
 
     class Meta:
         verbose_name = "转化漏斗"
@@ -193,3 +196,27 @@ class Funnel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FunnelDay(models.Model):
+    """One person's best passage through a funnel among their entries on one Shanghai day: how far
+    they got and when (analytics.selectors.funnels.passages_sql). A report over days takes each
+    person's best over the days, so the days kept here are never worked out from the events again.
+
+    Written by analytics.services.funnel_rollups.funnel_rollup once the day's window has closed,
+    a day's rows replaced whole with its RollupRun (kind "funnel:<id>"). `person` is as resolved
+    when the day was kept; reports re-key a device since linked to a member."""
+
+    funnel = models.ForeignKey(Funnel, on_delete=models.CASCADE, related_name="+", verbose_name="漏斗")
+    day = models.DateField("进入日期")
+    person = models.CharField("访客", max_length=80, db_collation="C")
+    reached = models.PositiveSmallIntegerField("到达步骤")
+    # Microseconds since the epoch of steps 1..reached.
+    times = ArrayField(models.BigIntegerField(), verbose_name="各步时间")
+    platform = models.CharField("平台", max_length=16, blank=True, default="")
+    channel = models.CharField("进入渠道", max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = "漏斗每日进入"
+        verbose_name_plural = "漏斗每日进入"
+        indexes = [models.Index(fields=["funnel", "day"], name="analytics_funnelday_day_idx")]

@@ -23,6 +23,7 @@ from analytics.selectors.funnels import BREAKDOWNS, FunnelReport, StepFigures, f
 from analytics.services.segments import funnel_dropoffs_save
 from core.admin import request_operator
 from core.errors import DomainError
+from core.jobs import enqueue_after_commit
 
 
 class FunnelForm(forms.ModelForm):
@@ -81,6 +82,11 @@ class FunnelAdmin(admin.ModelAdmin):
     form = FunnelForm
     list_display = ["name", "steps_summary", "window_hours", "report_link"]
     fields = ["name", "steps_text", "window_hours", "description"]
+
+    def save_model(self, request: HttpRequest, obj: Funnel, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Its reports work out every day from the events until the job has kept them again.
+        enqueue_after_commit("analytics.tasks.rollup_funnel", obj.pk, robust=True)
 
     @admin.display(description="步骤")
     def steps_summary(self, funnel: Funnel) -> str:

@@ -1,17 +1,21 @@
 """Funnel reports: people per step, conversion, median time between steps, breakdowns, drop-offs.
 
 The rules of passage are analytics.funnels' (its `passage` is the reference); here they run in
-PostgreSQL, one statement per report, people resolved through the device-to-member links, so
-browsing anonymously, logging in and paying is one person's passage:
+PostgreSQL, people resolved through the device-to-member links, so browsing anonymously, logging
+in and paying is one person's passage.
 
-1. `moments`: each person's distinct event times matching any step in the range and the window
-   after it, with which steps matched at that time;
-2. `nexts`: for each moment, the first time strictly after it of every step k ≥ 2 (a window
-   aggregate running backwards over the person's moments, so each is computed in one pass);
-3. `passages`: every entry (a step-1 moment in the range) followed greedily, step k+1 being the
-   first after step k's time: a join per step on (person, time), since step k's time is a moment;
-   the steps reached are those within the window of the entry;
-4. `best`: per person the entry going furthest, the earliest among equals;
+A report is the best passage of each person over the range's days, and the best over days is the
+best of each day's best (the one going furthest, the earliest among equals). So it is put together
+from per-day passages: the days a rollup has kept (FunnelDay, analytics.services.funnel_rollups;
+a day is kept once its window has closed) are read, the others worked out from the events by
+`passages_sql`, in the same statement:
+
+1. `matched`: each person's events matching any step among the entry days and the window after;
+2. `level…`: for each of them the times of steps k+1..n followed greedily (window aggregates
+   running backwards over the person's events, one sort for all);
+3. `passages`: per person and Shanghai day of entry, the entry going furthest (earliest among
+   equals) with its step times, platform and, when asked, entry channel;
+4. `chosen`: per person (kept rows re-keyed through today's device links) the best over days;
 5. counts and medians per step, overall and per breakdown group (GROUPING SETS).
 """
 
@@ -30,7 +34,7 @@ from django.utils import timezone
 from analytics.catalogue import CATALOGUE
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_label, channel_sql
 from analytics.funnels import step_label, step_sql
-from analytics.models import Funnel
+from analytics.models import Funnel, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY, seen_before_sql
 from analytics.routers import analytics_db, reports_db
 from members.models import Member
@@ -79,10 +83,14 @@ def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone))
 
 
-def _best_sql(funnel: Funnel, first: dt.date, last: dt.date, *, with_platform: bool = False) -> tuple[str, list[Any]]:
-    """WITH … best AS (one row per person entering: person, reached, t1, u1..un, platform) and its
-    params; u_k is step k's time in microseconds since the epoch (NULL past `reached`)."""
+def passages_sql(funnel: Funnel, days: Sequence[dt.date], *, with_channel: bool) -> tuple[str, list[Any]]:
+    """`matched AS (…), …, passages AS (…)` and its params: one row per person and Shanghai day of
+    `days` on which they entered the funnel: person, day, reached, times (bigint[]: the
+    microseconds since the epoch of steps 1..reached), platform and channel (the entry channel,
+    with_channel; else NULL): the last entry event naming one in the 24 hours up to the entry."""
+    first, last = min(days), max(days)
     start, end = day_range(first, last)
+    zone = timezone.get_current_timezone_name()
     n = len(funnel.steps)
     conditions = [step_sql(step) for step in funnel.steps]
     flags = ", ".join(f"{sql} AS s{k}" for k, (sql, _) in enumerate(conditions, start=1))
@@ -103,29 +111,95 @@ def _best_sql(funnel: Funnel, first: dt.date, last: dt.date, *, with_platform: b
     WINDOW later AS (PARTITION BY person ORDER BY u DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
     limit = "u + %s::bigint * 3600000000"
     reached = " + ".join(["1", *(f"COALESCE((c1[{k}] <= {limit})::int, 0)" for k in range(1, n))])
-    chosen = "min(ARRAY[-reached, u, id] || c1)"
-    platform = "(array_agg(platform ORDER BY reached DESC, u, id))[1]" if with_platform else "NULL::text"
-    times = ", ".join(f"CASE WHEN -best[1] >= {k} THEN best[{k + 2}] END AS u{k}" for k in range(2, n + 1))
+    params += [*([funnel.window_hours] * (n - 1)), zone, _micros(start), _micros(end), list(days)]
+    # best: [-reached, u1, id, u2, …, un] (u_k past `reached` are later than the window or NULL)
+    passages = """
+    SELECT c.person, c.day, -c.best[1] AS reached, ARRAY[c.best[2]] || c.best[4:2 - c.best[1]] AS times,
+           c.platform, NULL::text AS channel
+    FROM chosen_days c"""
+    launches = ""
+    if with_channel:
+        launches = f"""
+), launches AS (
+    SELECT {PERSON_KEY} AS person, (extract(epoch FROM e.occurred_at) * 1000000)::bigint AS t, e.id,
+           {channel_sql("e.properties")} AS channel
+    FROM {EVENTS_WITH_PEOPLE}
+    WHERE e.name = ANY(%s) AND e.occurred_at >= %s AND e.occurred_at < %s
+      AND {PERSON} IS NOT NULL AND {channel_sql("e.properties")} IS NOT NULL"""
+        params += [list(ENTRY_EVENTS), start - dt.timedelta(days=1), end]
+        passages = f"""
+    SELECT DISTINCT ON (c.person, c.day) c.person, c.day, -c.best[1] AS reached,
+           ARRAY[c.best[2]] || c.best[4:2 - c.best[1]] AS times, c.platform, COALESCE(l.channel, '{UNKNOWN}') AS channel
+    FROM chosen_days c LEFT JOIN launches l
+      ON l.person = c.person AND l.t <= c.best[2] AND l.t > c.best[2] - 86400000000
+    ORDER BY c.person, c.day, l.t DESC NULLS LAST, l.id DESC"""
     sql = f"""
-WITH matched AS (
+matched AS (
     SELECT {PERSON_KEY} AS person, (extract(epoch FROM e.occurred_at) * 1000000)::bigint AS u, e.id, e.platform,
            {flags}
     FROM {EVENTS_WITH_PEOPLE}
     WHERE ({any_step}) AND e.occurred_at >= %s AND e.occurred_at <= %s AND {PERSON} IS NOT NULL
 {levels}
 ), entries AS (
-    SELECT person, u, id, platform, c1, {reached} AS reached
+    SELECT person, u, id, platform, c1, {reached} AS reached,
+           ((timestamptz 'epoch' + u * interval '1 microsecond') AT TIME ZONE %s)::date AS day
     FROM level1
     WHERE s1 AND u >= %s AND u < %s
-), chosen AS (
-    SELECT person, {chosen} AS best, {platform} AS platform FROM entries GROUP BY person
-), best AS (
-    SELECT person, platform, -best[1] AS reached, best[2] AS u1, {times},
-           timestamptz 'epoch' + best[2] * interval '1 microsecond' AS t1
-    FROM chosen
+), chosen_days AS (
+    SELECT person, day, min(ARRAY[-reached, u, id] || c1) AS best,
+           (array_agg(platform ORDER BY reached DESC, u, id))[1] AS platform
+    FROM entries WHERE day = ANY(%s::date[]) GROUP BY person, day{launches}
+), passages AS ({passages}
 )"""
-    params += [*([funnel.window_hours] * (n - 1)), _micros(start), _micros(end)]
     return sql, params
+
+
+def _best_sql(funnel: Funnel, first: dt.date, last: dt.date, *, with_channel: bool = False) -> tuple[str, list[Any]]:
+    """WITH … best AS (one row per person entering: person, reached, u1..un, t1, platform, channel)
+    and its params; u_k is step k's time in microseconds since the epoch (NULL past `reached`).
+    The days kept by the rollup are read from FunnelDay, the others from the events."""
+    days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+    kept = set(funnel_days_kept(funnel, first=first, last=last))
+    live = [day for day in days if day not in kept]
+    parts: list[str] = []
+    params: list[Any] = []
+    ctes = ""
+    if live:
+        ctes, params = passages_sql(funnel, live, with_channel=with_channel)
+        parts.append("SELECT person, reached, times, platform, channel FROM passages")
+    if kept:
+        # A device linked to a member since its day was kept is that member now.
+        parts.append("""SELECT CASE WHEN dm.member_id IS NOT NULL THEN 'm' || dm.member_id ELSE f.person END
+               COLLATE "C", f.reached, f.times, f.platform, f.channel
+        FROM analytics_funnelday f LEFT JOIN analytics_devicemember dm
+          ON left(f.person, 1) = 'd' AND dm.anonymous_id = substr(f.person, 2)
+        WHERE f.funnel_id = %s AND f.day >= %s AND f.day <= %s AND f.day <> ALL(%s::date[])""")
+        params += [funnel.pk, first, last, live]
+    n = len(funnel.steps)
+    times = ", ".join(f"CASE WHEN reached >= {k} THEN times[{k}] END AS u{k}" for k in range(2, n + 1))
+    sql = f"""WITH {ctes + "," if ctes else ""} days_passed (person, reached, times, platform, channel) AS (
+    {" UNION ALL ".join(parts)}
+), best AS (
+    SELECT DISTINCT ON (person) person, platform, channel, reached, times[1] AS u1, {times},
+           timestamptz 'epoch' + times[1] * interval '1 microsecond' AS t1
+    FROM days_passed
+    ORDER BY person, reached DESC, times[1]
+)"""
+    return sql, params
+
+
+def funnel_days_kept(funnel: Funnel, *, first: dt.date, last: dt.date) -> list[dt.date]:
+    """The days of `first`..`last` whose passages the rollup has kept for the funnel as it stands
+    (rolled up after its window closed and after the funnel was last changed)."""
+    runs = RollupRun.objects.using(analytics_db()).filter(
+        kind=funnel_rollup_kind(funnel), day__gte=first, day__lte=last, ran_at__gte=funnel.updated_at)
+    window = dt.timedelta(hours=funnel.window_hours)
+    return sorted(day for day, ran_at in runs.values_list("day", "ran_at") if ran_at >= day_range(day, day)[1] + window)
+
+
+def funnel_rollup_kind(funnel: Funnel) -> str:
+    """RollupRun.kind of a funnel's daily passages."""
+    return f"funnel:{funnel.pk}"
 
 
 def _micros(at: dt.datetime) -> int:
@@ -153,7 +227,7 @@ def funnel_report(*, funnel: Funnel, first: dt.date, last: dt.date, breakdown: s
     """The funnel over people entering it on the Shanghai days `first`..`last`, optionally broken
     down (BREAKDOWNS: the group of each person at their entry), groups by size. One statement."""
     start, _ = day_range(first, last)
-    best, params = _best_sql(funnel, first, last, with_platform=breakdown == "platform")
+    best, params = _best_sql(funnel, first, last, with_channel=breakdown == "channel")
     group, group_sql, group_params = _group(breakdown, start=start)
     n = len(funnel.steps)
     figures = [*(f"count(*) FILTER (WHERE reached >= {k})" for k in range(1, n + 1)),
@@ -176,17 +250,7 @@ def _group(breakdown: str | None, *, start: dt.datetime) -> tuple[str, str, list
     if breakdown == "platform":
         return "platform", "", []
     if breakdown == "channel":
-        # The channel of the last entry event naming one at or before the entry (from the day before the range).
-        return "channel", f""", launches AS (
-    SELECT {PERSON_KEY} AS person, e.occurred_at AS t, e.id, {channel_sql("e.properties")} AS channel
-    FROM {EVENTS_WITH_PEOPLE}
-    WHERE e.name = ANY(%s) AND e.occurred_at >= %s AND e.occurred_at <= (SELECT max(t1) FROM best)
-      AND {PERSON} IS NOT NULL AND {channel_sql("e.properties")} IS NOT NULL
-), grouped AS (
-    SELECT DISTINCT ON (b.person) b.*, COALESCE(c.channel, '{UNKNOWN}') AS channel
-    FROM best b LEFT JOIN launches c ON c.person = b.person AND c.t <= b.t1
-    ORDER BY b.person, c.t DESC NULLS LAST, c.id DESC
-)""", [list(ENTRY_EVENTS), start - dt.timedelta(days=1)]
+        return "channel", "", []
     if breakdown == "visitor":
         # Returning when the person has a mini-program event before the range.
         return "visitor", f""", grouped AS (
@@ -199,7 +263,7 @@ def _group(breakdown: str | None, *, start: dt.datetime) -> tuple[str, str, list
         return "tier", """, grouped AS (
     SELECT b.*, CASE WHEN left(b.person, 1) = 'm' THEN COALESCE(tiers.name, '普通会员') ELSE '未登录' END AS tier
     FROM best b LEFT JOIN unnest(%s::bigint[], %s::text[]) AS tiers (member_id, name)
-      ON left(b.person, 1) = 'm' AND tiers.member_id = substr(b.person, 2)::bigint
+      ON tiers.member_id = CASE WHEN left(b.person, 1) = 'm' THEN substr(b.person, 2)::bigint END
 )""", [[pk for pk, _ in tiers], [name for _, name in tiers]]
     return "'未知'::text", "", []
 

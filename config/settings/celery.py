@@ -206,4 +206,8 @@ PERIODIC_TASKS += [
     {"name": "analytics.rollup-kpis", "label": "每日指标汇总",
      "task": "analytics.tasks.rollup_kpis",
      "crontab": {"minute": "7"}, "queue": "analytics", "expires_seconds": 3000},
+    # Hourly too: a funnel's day is kept as soon as its window has closed.
+    {"name": "analytics.rollup-funnels", "label": "漏斗每日汇总",
+     "task": "analytics.tasks.rollup_funnels",
+     "crontab": {"minute": "27"}, "queue": "analytics", "expires_seconds": 3000},
 ]
