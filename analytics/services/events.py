@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from analytics.catalogue import ParsedEvent, Refusal, event_parse, platform_of
 from analytics.errors import AnalyticsUnavailable
-from analytics.models import DeviceMember, Event, EventBuffer, EventLoss, EventSource
+from analytics.models import ActiveDay, DeviceMember, Event, EventBuffer, EventLoss, EventSource, FunnelDay
+from analytics.people import member_person
 from analytics.routers import analytics_db
 from analytics.services.storage import BufferedRow, buffer_append, events_flush
 from core.tracking import TrackedEvent
@@ -106,6 +107,9 @@ def events_forget_member(*, member_id: int) -> int:
                       .values_list("anonymous_id", flat=True).distinct())
         devices |= set(DeviceMember.objects.filter(member_id=member_id).values_list("anonymous_id", flat=True))
         DeviceMember.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).delete()
+        # What the rollups kept per person goes too: nameless events have no person in any report.
+        ActiveDay.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).delete()
+        FunnelDay.objects.filter(person__in=[member_person(member_id), *(f"d{device}" for device in devices)]).delete()
         EventBuffer.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).update(
             member_id=None, anonymous_id="")
         return Event.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).update(

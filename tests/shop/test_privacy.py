@@ -8,7 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from analytics.models import Event
+from analytics.models import ActiveDay, Event, Funnel, FunnelDay
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from core.media import private_storage
 from members.models import Address, Member
@@ -111,6 +111,14 @@ def test_deletion_erases_the_members_event_identities(shopper, other_shopper, dj
     Event.objects.create(name="order_paid", member_id=shopper.member.pk, occurred_at=occurred)
     theirs = Event.objects.create(name="login", member_id=other_shopper.member.pk, anonymous_id="device-2",
                                   occurred_at=occurred)
+    # what the rollups keep per person: active days (retention) and funnel passages
+    ActiveDay.objects.create(day=occurred.date(), member_id=None, anonymous_id="device-1", visited=True)
+    ActiveDay.objects.create(day=occurred.date(), member_id=shopper.member.pk, anonymous_id="device-1", visited=True)
+    ActiveDay.objects.create(day=occurred.date(), member_id=other_shopper.member.pk, anonymous_id="device-2")
+    funnel = Funnel.objects.create(name="看了就买", steps=[{"event": "view", "filters": []},
+                                                       {"event": "order_paid", "filters": []}])
+    for person in (f"m{shopper.member.pk}", "ddevice-1", f"m{other_shopper.member.pk}"):
+        FunnelDay.objects.create(funnel=funnel, day=occurred.date(), person=person, reached=1, times=[1])
 
     delete_via_api(shopper, django_capture_on_commit_callbacks)
 
@@ -119,6 +127,8 @@ def test_deletion_erases_the_members_event_identities(shopper, other_shopper, dj
     assert Event.objects.filter(member_id=None, anonymous_id="").count() >= 3  # the events stay, nameless
     assert list(Event.objects.filter(pk=theirs.pk).values_list("member_id", "anonymous_id")) == [
         (other_shopper.member.pk, "device-2")]
+    assert list(ActiveDay.objects.values_list("member_id", "anonymous_id")) == [(other_shopper.member.pk, "device-2")]
+    assert list(FunnelDay.objects.values_list("person", flat=True)) == [f"m{other_shopper.member.pk}"]
 
 
 def test_deletion_masks_points_mall_gift_receivers(shopper, django_capture_on_commit_callbacks):
