@@ -61,9 +61,9 @@ def retention_report(request: HttpRequest) -> tuple[Report, forms.Form]:
             "series": [{"type": "heatmap", "data": [[k - 1, i, v] for k, i, v in heat], "label": {"show": True}}],
         }, height=max(260, 28 * len(cohorts) + 130)),
         line_chart("curve", "平均留存率曲线（%）", period_names,
-                   {"留存率": _percents(average_rates(cohorts, periods))}),
+                   {"留存率": _percents(average_rates(cohorts, periods))}, smooth=False),
         line_chart("channels", "各获客渠道平均留存率（%，人数前 6）", period_names,
-                   {name: _percents(rates) for name, _, rates in channel_rows[:6]}, wide=True),
+                   {name: _percents(rates) for name, _, rates in channel_rows[:6]}, wide=True, smooth=False),
     ]
     report.tables = [
         Table("cohorts", "留存三角表", headers, rows),

@@ -178,7 +178,9 @@ def render(request: HttpRequest, report: Report, *, form: forms.Form | None, opt
 
 
 def line_chart(key: str, title: str, x: Sequence[str], series: dict[str, Sequence[Any]], *,
-               wide: bool = False, bar: bool = False) -> Chart:
+               wide: bool = False, bar: bool = False, smooth: bool = True) -> Chart:
+    """Lines (or bars) of the series over x. `smooth=False` for rates read point by point: a smoothed
+    line bulges past the points between them (a retention curve seemed to rise again)."""
     return Chart(key, title, {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0, "right": 0},
@@ -186,7 +188,7 @@ def line_chart(key: str, title: str, x: Sequence[str], series: dict[str, Sequenc
         "xAxis": {"type": "category", "data": list(x)},
         "yAxis": {"type": "value"},
         "series": [{"name": name, "type": "bar" if bar else "line", "data": [cell_text(v) for v in values],
-                    "smooth": not bar, "barMaxWidth": 28} for name, values in series.items()],
+                    "smooth": smooth and not bar, "barMaxWidth": 28} for name, values in series.items()],
     }, wide=wide)
 
 
