@@ -4,6 +4,7 @@ both (rolled-up days plus days read from their events add up to the events alone
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_rolled_up_days_and_days_from_the_events_add_up_to_the_events_alone(db):
             "dev-b": [("09:00", PRODUCT), ("09:01", INDEX), ("09:40", PRODUCT), ("09:41", PRODUCT)][n:],
         })
     last = DAY + dt.timedelta(days=2)
-    asked = [{"after": PRODUCT}, {"after": INDEX, "depth": MAX_DEPTH}, {}]
+    asked: list[dict[str, Any]] = [{"after": PRODUCT}, {"after": INDEX, "depth": MAX_DEPTH}, {}]
     from_events = [paths(first=DAY, last=last, **kwargs) for kwargs in asked]
 
     kpi_rollup(day=DAY)
