@@ -302,12 +302,12 @@ def _paths_figures(first: dt.date, last: dt.date) -> dict[str, Any]:
     results["paths_rollup_one_day_rows"] = list(written)
     print(f"  paths rollup of one day: {seconds:.2f} s {written}", flush=True)
     seconds, found = _timed(lambda: paths(first=first, last=last, after=page), repeat=3)
-    results["paths_from_one_page_30_days_seconds"] = round(seconds, 2)
+    results["paths_from_one_page_30_days_seconds"] = round(seconds, 3)
     results["paths_visits_30_days"] = found.visits
     seconds, found = _timed(lambda: paths(first=last - dt.timedelta(days=6), last=last, after=page), repeat=3)
-    results["paths_from_one_page_7_days_seconds"] = round(seconds, 2)
+    results["paths_from_one_page_7_days_seconds"] = round(seconds, 3)
     seconds, found = _timed(lambda: paths(first=first, last=last), repeat=3)
-    results["paths_most_viewed_page_30_days_seconds"] = round(seconds, 2)
+    results["paths_most_viewed_page_30_days_seconds"] = round(seconds, 3)
     rolled = paths(first=last, last=last, after=page)
     # The last day now reads as today would, from its events.
     PageDay.objects.filter(day=last).delete()
