@@ -11,10 +11,11 @@ step k the k-th view after it; a node is "<step>. <path>", so a page seen at two
 nodes (a Sankey needs no cycles).
 
 Days rolled up (analytics.services.rollups.page_paths_rollup, run by the KPI rollup: a day counts
-as rolled up when it has PageDay rows) are read from PageDay and PageLinkDay; the other days (today
-before its first rollup, days never rolled up, days without page views) from the events, by the
-same statement the rollup runs, and the two are added. So a report is exact whichever way its days
-were read.
+as rolled up when it has PageDay rows, so days rolled up before the table existed still read) are
+read from PageDay and PageLinkDay, as of their last rollup (the hourly KPI job redoes today and any
+day with late events); the other days (never rolled up, or without page views) from the events,
+by the same statement the rollup runs, and the two are added. So a report is exact whichever way
+its days were read.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ _REPORT = figures_sql(events="{events}", chosen="""all_pages AS (
           SELECT path, views, entries, exits FROM pages) AS p
     GROUP BY path
 ), chosen AS (
-    SELECT COALESCE(NULLIF(%(after)s, ''), (SELECT path FROM all_pages ORDER BY views DESC, path LIMIT 1)) AS page
+    SELECT COALESCE(NULLIF(%(after)s, ''),
+                    (SELECT path FROM all_pages ORDER BY views DESC, path COLLATE "C" LIMIT 1)) AS page
 )""") + """
 SELECT 'page', path, NULL::int, NULL::text, views, entries, exits FROM all_pages
 UNION ALL
