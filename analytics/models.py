@@ -160,6 +160,41 @@ class ActiveDay(models.Model):
         indexes = [models.Index(fields=["day"], name="analytics_activeday_day_idx")]
 
 
+class PageDay(models.Model):
+    """One Shanghai day's figures for one page (page_view path): its views, the visits entering on it
+    and the visits leaving on it. Visits are cut at midnight (analytics.selectors.paths), so days
+    add up. Written with the day's KPIs (analytics.services.rollups.page_paths_rollup), replaced whole."""
+
+    day = models.DateField("日期")
+    path = models.TextField("页面")
+    views = models.IntegerField("浏览次数", default=0)
+    entries = models.IntegerField("入口次数", default=0)
+    exits = models.IntegerField("退出次数", default=0)
+
+    class Meta:
+        verbose_name = "每日页面"
+        verbose_name_plural = "每日页面"
+        constraints = [models.UniqueConstraint(fields=["day", "path"], name="analytics_pageday_day_path")]
+
+
+class PageLinkDay(models.Model):
+    """One Shanghai day's paths after a page: of the visits that viewed `after`, counted from their
+    first view of it (step 0), how many went from `source` at `step` to `target` next, NULL where
+    the visit ended there. Steps 0..analytics.selectors.paths.MAX_DEPTH. Written with PageDay."""
+
+    day = models.DateField("日期")
+    after = models.TextField("起始页面")
+    step = models.PositiveSmallIntegerField("步数")
+    source = models.TextField("页面")
+    target = models.TextField("下一页面", null=True, blank=True)
+    visits = models.IntegerField("访问次数", default=0)
+
+    class Meta:
+        verbose_name = "每日页面路径"
+        verbose_name_plural = "每日页面路径"
+        indexes = [models.Index(fields=["day", "after", "step"], name="analytics_pagelinkday_day_idx")]
+
+
 class RollupRun(models.Model):
     """When a rollup last ran for a day: events received after it make the day due again."""
 

@@ -86,14 +86,12 @@ class PathsForm(RangeForm):
 def paths_report(request: HttpRequest) -> tuple[Report, forms.Form]:
     form, first, last = date_range(request, days=7, form_class=PathsForm, after="")
     after = (form.cleaned_data.get("after") or "") if form.is_valid() else ""
-    found = paths(first=first, last=last, after=after)
-    if not after and found.pages:
-        after = found.pages[0].path
-        found = paths(first=first, last=last, after=after)
+    found = paths(first=first, last=last, after=after)  # no page chosen: from the most viewed one
     report = Report(title="页面路径", note=(
-        f"共 {found.visits} 次访问（30 分钟无操作即算新的一次）。退出率 = 在该页结束的访问 ÷ 该页浏览次数。"))
+        f"共 {found.visits} 次访问（连续浏览页面，30 分钟无操作或跨过零点即算新的一次）。"
+        "退出率 = 在该页结束的访问 ÷ 该页浏览次数。后续路径从每次访问第一次到达起始页面算起。"))
     nodes = sorted({name for link in found.links for name in link[:2]})
-    report.charts = [Chart("sankey", f"从 {after} 出发的后续路径", {
+    report.charts = [Chart("sankey", f"从 {found.after} 出发的后续路径", {
         "tooltip": {"trigger": "item"},
         "series": [{"type": "sankey", "emphasis": {"focus": "adjacency"}, "nodeGap": 10,
                     "data": [{"name": name} for name in nodes],

@@ -83,6 +83,21 @@ def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone))
 
 
+def day_runs(first: dt.date, last: dt.date, *, skip: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """The runs of days in `first`..`last` not in `skip`, each as (first day, last day)."""
+    skipped = set(skip)
+    runs: list[tuple[dt.date, dt.date]] = []
+    day = first
+    while day <= last:
+        if day not in skipped:
+            if runs and runs[-1][1] == day - dt.timedelta(days=1):
+                runs[-1] = (runs[-1][0], day)
+            else:
+                runs.append((day, day))
+        day += dt.timedelta(days=1)
+    return runs
+
+
 def passages_sql(funnel: Funnel, days: Sequence[dt.date], *, with_channel: bool) -> tuple[str, list[Any]]:
     """`matched AS (…), …, passages AS (…)` and its params: one row per person and Shanghai day of
     `days` on which they entered the funnel: person, day, reached, times (bigint[]: the

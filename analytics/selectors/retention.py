@@ -21,7 +21,7 @@ from django.utils import timezone
 from analytics import partitions
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_label, channel_sql
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY, seen_before_sql
-from analytics.selectors.funnels import day_range, report_cursor
+from analytics.selectors.funnels import day_range, day_runs, report_cursor
 
 UNITS = {"day": "日", "week": "周", "month": "月"}
 COHORTS = {"visit": "首次访问", "purchase": "首次购买"}
@@ -170,7 +170,7 @@ WHERE a.period >= c.cohort AND {apart} <= %(periods)s
 GROUP BY 1, 2, 3"""
     with report_cursor() as cursor:
         covered = _rolled_up(cursor, start.date(), horizon_day)
-        uncovered = _uncovered_ranges(start.date(), horizon_day, covered)
+        uncovered = day_runs(start.date(), horizon_day - dt.timedelta(days=1), skip=covered)
         params: dict[str, Any] = {
             "start": start, "end": end, "horizon": horizon, "start_day": start.date(), "end_day": end.date(),
             "covered": covered, "entry": list(ENTRY_EVENTS), "channel": channel, "periods": periods}
@@ -229,18 +229,3 @@ def _rolled_up(cursor: Any, first: dt.date, before: dt.date) -> list[dt.date]:
     cursor.execute("SELECT d::date FROM generate_series(%s::date, %s::date - 1, interval '1 day') AS d "
                    "WHERE EXISTS (SELECT 1 FROM analytics_activeday a WHERE a.day = d::date)", [first, before])
     return [row[0] for row in cursor.fetchall()]
-
-
-def _uncovered_ranges(first: dt.date, before: dt.date, covered: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """The runs of days in [first, before) not in `covered`, each as (first day, last day)."""
-    done = set(covered)
-    ranges: list[tuple[dt.date, dt.date]] = []
-    day = first
-    while day < before:
-        if day not in done:
-            if ranges and ranges[-1][1] == day - dt.timedelta(days=1):
-                ranges[-1] = (ranges[-1][0], day)
-            else:
-                ranges.append((day, day))
-        day += dt.timedelta(days=1)
-    return ranges

@@ -13,7 +13,8 @@ Definitions (We分析's, as far as events can say them; docs/analytics.md):
   new or returning. Members who ordered or were refunded without visiting that day fall in
   (unknown, returning).
 
-With them it writes the day's ActiveDay rows (who was active, for retention).
+With them it writes the day's ActiveDay rows (who was active, for retention) and its PageDay and
+PageLinkDay rows (page paths: analytics.selectors.paths).
 
 kpi_rollup replaces a day's rows whole, so re-running it changes nothing and a day re-run after
 late events arrived picks them up; kpi_rollup_due finds the days that need it.
@@ -34,10 +35,12 @@ from django.db.models import Min
 from django.utils import timezone
 
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
-from analytics.models import ActiveDay, DailyKpi, RollupRun
+from analytics.models import ActiveDay, DailyKpi, PageDay, PageLinkDay, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, member_person, seen_before_sql
 from analytics.routers import analytics_db, reports_db
-from analytics.sessions import visits
+from analytics.selectors.funnels import REPORT_WORK_MEM
+from analytics.selectors.paths import figures_sql
+from analytics.sessions import VISIT_GAP, visits
 from shop.models import Order, Refund, RefundStatus
 
 KPI = "kpi"
@@ -113,6 +116,37 @@ def active_days_rollup(*, first: dt.date, last: dt.date) -> int:
         return cursor.rowcount
 
 
+# The report's own statement (analytics.selectors.paths) over every page, its rows kept per day.
+_PAGE_PATHS = figures_sql(events="e.occurred_at >= %(start)s AND e.occurred_at < %(end)s",
+                          chosen="chosen AS (SELECT NULL::text AS page)") + """, written_pages AS (
+    INSERT INTO analytics_pageday (day, path, views, entries, exits)
+    SELECT day, path, views, entries, exits FROM pages
+    RETURNING 1
+), written_links AS (
+    INSERT INTO analytics_pagelinkday (day, after, step, source, target, visits)
+    SELECT day, after, step, source, target, visits FROM links
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM written_pages), (SELECT count(*) FROM written_links)
+"""
+
+
+def page_paths_rollup(*, first: dt.date, last: dt.date) -> tuple[int, int]:
+    """Replace the PageDay and PageLinkDay rows of the days `first`..`last` from the page views;
+    returns the (page, link) rows written. One transaction on the analytics database, one
+    statement; idempotent. kpi_rollup calls it for its day in its transaction."""
+    alias = analytics_db()
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        PageDay.objects.using(alias).filter(day__gte=first, day__lte=last).delete()
+        PageLinkDay.objects.using(alias).filter(day__gte=first, day__lte=last).delete()
+        params: dict[str, Any] = {"start": start, "end": end, "gap": VISIT_GAP}
+        cursor.execute(_PAGE_PATHS, params)
+        pages, links = cursor.fetchone()
+        return pages, links
+
+
 def kpi_rollup(*, day: dt.date) -> int:
     """Recompute `day`'s DailyKpi rows from the events, orders and refunds; returns the rows written.
 
@@ -138,6 +172,7 @@ def kpi_rollup(*, day: dt.date) -> int:
         DailyKpi.objects.bulk_create([_row(day, key, cell, computed_at=started) for key, cell in sorted(cells.items())])
         RollupRun.objects.update_or_create(kind=KPI, day=day, defaults={"ran_at": started})
         active_days_rollup(first=day, last=day)
+        page_paths_rollup(first=day, last=day)
     return len(cells)
 
 

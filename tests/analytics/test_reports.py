@@ -1,4 +1,4 @@
-"""Retention, page paths and product conversion against answers worked out by hand."""
+"""Retention and product conversion against answers worked out by hand (page paths: test_paths.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from analytics.models import Event
-from analytics.selectors.paths import EXIT, paths
 from analytics.selectors.products import product_conversion
 from analytics.selectors.retention import cohorts_merged, retention, retention_by_channel
 from analytics.services.rollups import active_days_rollup
@@ -107,24 +106,6 @@ def test_retention_by_acquisition_channel(db):
     assert [(c.start, c.size, c.returned) for c in retention(
         first=DAY, last=DAY + dt.timedelta(days=1), unit="day", periods=2, today=today, channel="scan")] == [
         (DAY, 1, [1, 1, 0])]
-
-
-def test_entry_and_exit_pages_and_where_people_go_after_a_page(db):
-    index, product, cart = "pages/index/index", "pages/product/detail", "pages/cart/cart"
-    for device, views in {"dev-a": [("10:00", index), ("10:01", product), ("10:02", cart), ("11:00", index)],
-                          "dev-b": [("10:00", index), ("10:01", product), ("10:02", index)],
-                          "dev-c": [("10:00", product)]}.items():
-        for time, path in views:
-            stored("page_view", at(DAY.isoformat(), time), device=device, path=path)
-
-    found = paths(first=DAY, last=DAY, after=product)
-
-    assert found.visits == 4  # dev-a's 11:00 view is a visit of its own
-    assert [(p.path, p.views, p.entries, p.exits, p.exit_rate) for p in found.pages] == [
-        (index, 4, 3, 2, 0.5), (product, 3, 1, 1, 0.3333), (cart, 1, 0, 1, 1.0)]
-    assert found.links == [
-        (f"0. {product}", f"1. {cart}", 1), (f"0. {product}", f"1. {index}", 1), (f"0. {product}", EXIT, 1),
-        (f"1. {cart}", EXIT, 1), (f"1. {index}", EXIT, 1)]
 
 
 def test_product_conversion_and_the_high_views_low_conversion_flag(db):
