@@ -12,8 +12,9 @@ The rush (`load_rush`, `run_rush`): what a shopper lives through. A fresh item o
 together by a barrier, as in bench/group_buy.py): RUSH_UNITS of them get a 201, the others a 409
 flash_sold_out. Reported: the burst's duration, p50 and p99 over every buyer, p99 of the winners
 and of the losers apart, and how many reached PostgreSQL's write transaction (order numbers
-drawn). Checked: units sold = reservations = RUSH_UNITS, activity stock left 0, product stock
-down by exactly RUSH_UNITS, and with the Redis gate its count of units left at 0.
+drawn); beside the same crowd's burst of `GET /bench/ping` just before (read speed, now).
+Checked: units sold = reservations = RUSH_UNITS, activity stock left 0, product stock down by
+exactly RUSH_UNITS, and with the Redis gate its count of units left at 0.
 """
 
 from __future__ import annotations
@@ -142,17 +143,19 @@ def load_rush(*, product_id: int, name: str, buyers: int = RUSH_BUYERS) -> RushD
     return RushData(name=name, sku_id=sku.pk, item_id=item.pk, tokens=_crowd(buyers, kind=f"rush-{name}"))
 
 
-def run_rush(data: RushData, *, port: int) -> tuple[Burst, int]:
-    """Every buyer sends one order for the item at the same moment. Returns the burst and how many
-    of the orders reached the write transaction (order numbers drawn meanwhile: the server does
-    nothing else during the burst)."""
+def run_rush(data: RushData, *, port: int) -> tuple[Burst, Burst, int]:
+    """As many `GET /bench/ping` at once as there are buyers (the baseline: what answering a crowd
+    at read speed takes on this server now), then every buyer sends one order for the item at the
+    same moment. Returns both bursts and how many of the orders reached the write transaction
+    (order numbers drawn meanwhile: the server does nothing else during the burst)."""
+    pings = burst("GET /bench/ping", port, [("/bench/ping", b"", {}) for _ in data.tokens], method="GET")
     body = json.dumps({"items": [{"sku_id": data.sku_id, "quantity": 1, "flash_item_id": data.item_id}]}).encode()
     requests = [("/api/v1/orders/", body, {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
                                            "Idempotency-Key": f"bench-rush-{data.name}-{i}"})
                 for i, token in enumerate(data.tokens)]
     drawn_before = _order_numbers_drawn()
     result = burst(f"POST /api/v1/orders/ (flash rush, {data.name})", port, requests)
-    return result, _order_numbers_drawn() - drawn_before
+    return result, pings, _order_numbers_drawn() - drawn_before
 
 
 def _order_numbers_drawn() -> int:
@@ -164,9 +167,10 @@ def _order_numbers_drawn() -> int:
     return int(value if called else value - 1)
 
 
-def rush_block(data: RushData, result: Burst, *, reached_writes: int, gate_url: str = "") -> dict[str, Any]:
-    """The rush's figures for the report, with its consistency check (and, with `gate_url`, the
-    Redis gate's own count of units left)."""
+def rush_block(data: RushData, result: Burst, pings: Burst, *, reached_writes: int,
+               gate_url: str = "") -> dict[str, Any]:
+    """The rush's figures for the report, beside its ping burst's, with its consistency check (and,
+    with `gate_url`, the Redis gate's own count of units left)."""
     from campaigns.models import FlashItem, FlashPurchase, FlashReservation
     from catalog.models import Stock
     from shop.models import Order
@@ -188,7 +192,7 @@ def rush_block(data: RushData, result: Burst, *, reached_writes: int, gate_url: 
           and sold_out == len(result.statuses) - RUSH_UNITS and (not gate_url or gate_left == 0))
     others = [f"{s}: {b[:160].decode(errors='replace')}" for s, b in zip(result.statuses, result.bodies, strict=True)
               if s != 201 and not (s == 409 and _code(b) == "flash_sold_out")]
-    p99 = result.percentile(99)
+    p99, ping_p99 = result.percentile(99), pings.percentile(99)
     return {
         "mode": data.name, "buyers": result.clients, "units": RUSH_UNITS, "seconds": result.seconds,
         "per_s": result.clients / result.seconds if result.seconds else 0.0,
@@ -198,6 +202,8 @@ def rush_block(data: RushData, result: Burst, *, reached_writes: int, gate_url: 
         "placed": placed, "sold_out": sold_out, "other_answers": len(result.statuses) - placed - sold_out,
         "other_samples": others[:3], "reached_writes": reached_writes,
         "target_p99_ms": RUSH_TARGET_P99_MS, "ratio_to_target": p99 / RUSH_TARGET_P99_MS,
+        "ping_seconds": pings.seconds, "ping_p99_ms": ping_p99, "ping_errors": pings.clients - pings.ok(200),
+        "losers_p99_to_ping_p99": result.percentile(99, status=409) / ping_p99 if ping_p99 else 0.0,
         "consistency": ("ok: " if ok else "MISMATCH: ") + f"{placed}×201, {sold_out}×409 flash_sold_out; " + summary,
     }
 

@@ -122,7 +122,8 @@ def _pay_in_process(order_no: str, amount_fen: int) -> None:
                                              amount_fen=amount_fen, paid_at=timezone.now()), source="bench")
 
 
-def burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str]]]) -> Burst:
+def burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str]]], *,
+          method: str = "POST") -> Burst:
     """Send every request from its own thread, all released together; one connection each.
     The answers' statuses, bodies and latencies are kept in the order of `requests`."""
     result = Burst(label=label, clients=len(requests), statuses=[None] * len(requests),
@@ -135,7 +136,7 @@ def burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str]
         barrier.wait()
         started = time.perf_counter()
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request(method, path, body=body or None, headers=headers)
             response = conn.getresponse()
             result.statuses[i], result.bodies[i] = response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:

@@ -181,6 +181,9 @@ def _render_rushes(rushes: list[dict[str, Any]]) -> list[str]:
             f"p99 {r['p99_ms']:.0f} ms  (target < {r['target_p99_ms']:.0f}: ×{r['ratio_to_target']:.2f});  "
             f"winners p50 {r['winners_p50_ms']:.0f} / p99 {r['winners_p99_ms']:.0f} ms;  "
             f"losers p50 {r['losers_p50_ms']:.0f} / p99 {r['losers_p99_ms']:.0f} ms",
+            f"  {'':<11} the same crowd's GET /bench/ping at once just before: {r['ping_seconds']:.2f} s, "
+            f"p99 {r['ping_p99_ms']:.0f} ms" + (f" ({r['ping_errors']} errors)" if r["ping_errors"] else "")
+            + f"; losers' p99 ÷ ping's: {r['losers_p99_to_ping_p99']:.2f}",
             f"  {'':<11} {r['reached_writes']} reached the write transaction"
             + (f"; {r['other_answers']} other answers" if r["other_answers"] else "")
             + f";  consistency: {r['consistency']}",
@@ -256,7 +259,8 @@ def _render_issue_table(results: dict[str, Any]) -> list[str]:
         checked = "consistent" if r["consistency"].startswith("ok") else "MISMATCH"
         rows.append((title, f"p99 {r['p99_ms']:.0f} ms (winners {r['winners_p99_ms']:.0f}, losers "
                      f"{r['losers_p99_ms']:.0f}); {r['placed']}×201 {r['sold_out']}×409 in {r['seconds']:.2f} s",
-                     f"p99 ÷ 1 s = {r['ratio_to_target']:.2f}; {checked}", "p99 < 1 s"))
+                     f"p99 ÷ 1 s = {r['ratio_to_target']:.2f}; losers' p99 ÷ ping burst's "
+                     f"{r['losers_p99_to_ping_p99']:.2f}; {checked}", "p99 < 1 s; losers at read speed"))
     if p := jobs.get("points_spend"):
         rows.append((f"points_spend(), {p['clients']} clients", f"{p['own_member']['spends_per_s']:.0f}/s "
                      f"(one shared member {p['shared_member']['spends_per_s']:.0f}/s)",

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 flash_target, sold_out_target, reads[0], flash, port, plan)
             _say(f"flash-sale rush: {flash_sale.RUSH_BUYERS} members order {flash_sale.RUSH_UNITS} units at once "
                  f"(no Redis)")
-            rush_burst, rush_writes = flash_sale.run_rush(rush, port=port)
+            rush_burst, rush_pings, rush_writes = flash_sale.run_rush(rush, port=port)
             _say(f"group-buy rush: {plan.group_clients} members join {group_buy.GROUPS} groups of "
                  f"{group_buy.GROUP_SIZE} at once, then pay at once")
             group_join, group_pay = group_buy.run(groups, port=port)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             flash, orders_created=sum(w.ok_total for w in flash_windows),
             raw_taken=sum(w.ok_total for w in flash_raw))
         group_consistency = group_buy.check_consistency(groups, paid=group_pay.ok(200))
-        rushes = [flash_sale.rush_block(rush, rush_burst, reached_writes=rush_writes),
+        rushes = [flash_sale.rush_block(rush, rush_burst, rush_pings, reached_writes=rush_writes),
                   _gated_rush(gated_rush, flash, plan)]
         _say("growth: the catalog at more products, placement with 1 and 20 lines (in-process)")
         growth_figures = growth.run(token=data.tokens[-1], avoid_sku_ids=(data.hot_sku_id, flash.sku_id),
@@ -259,8 +259,8 @@ def _gated_rush(data: flash_sale.RushData, sustained: flash_sale.FlashData, plan
         # meets warm workers, as the rush without Redis does after the sustained rows.
         load.run(flash_sale.flash_target(sustained), port=port, clients=plan.workers * 2, warmup=0.0,
                  duration=RUSH_WARMUP_S)
-        result, writes = flash_sale.run_rush(data, port=port)
-        return flash_sale.rush_block(data, result, reached_writes=writes, gate_url=url)
+        result, pings, writes = flash_sale.run_rush(data, port=port)
+        return flash_sale.rush_block(data, result, pings, reached_writes=writes, gate_url=url)
 
 
 def _jobs(plan: Plan) -> dict[str, Any]:
