@@ -49,8 +49,11 @@ class Burst:
     def ok(self, status: int) -> int:
         return sum(1 for s in self.statuses if s == status)
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
+    def percentile(self, p: float, *, status: int | None = None) -> float:
+        """Nearest-rank percentile of the latencies in ms, of every request or of those answered
+        with `status` (0 when there are none)."""
+        ordered = sorted(ms for s, ms in zip(self.statuses, self.latencies_ms, strict=True)
+                         if status is None or s == status)
         if not ordered:
             return 0.0
         return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
@@ -119,12 +122,13 @@ def _pay_in_process(order_no: str, amount_fen: int) -> None:
                                              amount_fen=amount_fen, paid_at=timezone.now()), source="bench")
 
 
-def _burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str]]]) -> Burst:
-    """Send every request from its own thread, all released together; one connection each."""
+def burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str]]], *,
+          method: str = "POST") -> Burst:
+    """Send every request from its own thread, all released together; one connection each.
+    The answers' statuses, bodies and latencies are kept in the order of `requests`."""
     result = Burst(label=label, clients=len(requests), statuses=[None] * len(requests),
-                   bodies=[b""] * len(requests))
+                   latencies_ms=[0.0] * len(requests), bodies=[b""] * len(requests))
     barrier = threading.Barrier(len(requests) + 1)
-    lock = threading.Lock()
 
     def client(i: int) -> None:
         path, body, headers = requests[i]
@@ -132,15 +136,14 @@ def _burst(label: str, port: int, requests: list[tuple[str, bytes, dict[str, str
         barrier.wait()
         started = time.perf_counter()
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request(method, path, body=body or None, headers=headers)
             response = conn.getresponse()
             result.statuses[i], result.bodies[i] = response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
             result.bodies[i] = repr(exc).encode()
         finally:
             conn.close()
-        with lock:
-            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        result.latencies_ms[i] = (time.perf_counter() - started) * 1000
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(requests))]
     for thread in threads:
@@ -158,12 +161,12 @@ def run(data: GroupBuyData, *, port: int) -> tuple[Burst, Burst]:
     joins = [(f"/api/v1/group-buys/groups/{data.group_nos[i % len(data.group_nos)]}/join", b"{}",
               {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
                "Idempotency-Key": f"bench-join-{i}"}) for i, token in enumerate(data.tokens)]
-    join_burst = _burst("POST /api/v1/group-buys/groups/<no>/join", port, joins)
+    join_burst = burst("POST /api/v1/group-buys/groups/<no>/join", port, joins)
     orders = [json.loads(body) for status, body in zip(join_burst.statuses, join_burst.bodies, strict=True)
               if status == 201]
     notifies = [("/api/v1/payments/wechat/notify", _notify_body(order), {"Content-Type": "text/xml"})
                 for order in orders]
-    pay_burst = _burst("POST /api/v1/payments/wechat/notify (takes the seat)", port, notifies)
+    pay_burst = burst("POST /api/v1/payments/wechat/notify (takes the seat)", port, notifies)
     return join_burst, pay_burst
 
 

@@ -143,6 +143,7 @@ def render(results: dict[str, Any]) -> str:
                          f"  p50 {so['p50_ms']:.2f} ms  p99 {so['p99_ms']:.2f} ms  {so['queries_per_request']} queries"
                          f"  ratio to ping ({f['clients']} clients) {so['ratio_to_ping']:.3f} "
                          f"{_spread(so['ratio_per_round'])}".rstrip())
+    lines += _render_rushes(results.get("flash_rush") or [])
     g = results.get("group_buy")
     if g:
         lines += ["", f"group-buy rush: {g['join']['clients']} members join {g['groups']} groups of "
@@ -162,6 +163,33 @@ def render(results: dict[str, Any]) -> str:
         for sample in row.get("error_samples") or []:
             lines.append(f"  error sample {row['endpoint']}: {sample}")
     return "\n".join(lines)
+
+
+def _render_rushes(rushes: list[dict[str, Any]]) -> list[str]:
+    """The flash-sale rush bursts: one line of latencies and one of answers and checks per mode."""
+    if not rushes:
+        return []
+    lines = ["", f"flash-sale rush: {rushes[0]['buyers']} members (one order each, released together) for "
+                 f"{rushes[0]['units']} units of a fresh item, one per member; without Redis, then with the "
+                 f"Redis gate (a second server with REDIS_URL)"]
+    for r in rushes:
+        if "skipped" in r:
+            lines.append(f"  {r['mode']:<11} skipped: {r['skipped']}")
+            continue
+        lines += [
+            f"  {r['mode']:<11} burst {r['seconds']:.2f} s ({r['per_s']:.0f} answers/s)  p50 {r['p50_ms']:.0f} ms  "
+            f"p99 {r['p99_ms']:.0f} ms  (target < {r['target_p99_ms']:.0f}: ×{r['ratio_to_target']:.2f});  "
+            f"winners p50 {r['winners_p50_ms']:.0f} / p99 {r['winners_p99_ms']:.0f} ms;  "
+            f"losers p50 {r['losers_p50_ms']:.0f} / p99 {r['losers_p99_ms']:.0f} ms",
+            f"  {'':<11} the same crowd's GET /bench/ping at once just before: {r['ping_seconds']:.2f} s, "
+            f"p99 {r['ping_p99_ms']:.0f} ms" + (f" ({r['ping_errors']} errors)" if r["ping_errors"] else "")
+            + f"; losers' p99 ÷ ping's: {r['losers_p99_to_ping_p99']:.2f}",
+            f"  {'':<11} {r['reached_writes']} reached the write transaction"
+            + (f"; {r['other_answers']} other answers" if r["other_answers"] else "")
+            + f";  consistency: {r['consistency']}",
+        ]
+        lines += [f"  {'':<11} other answer: {sample}" for sample in r["other_samples"]]
+    return lines
 
 
 def _render_jobs(jobs: dict[str, Any]) -> list[str]:
@@ -223,6 +251,16 @@ def _render_issue_table(results: dict[str, Any]) -> list[str]:
                      f"{f['ratio_to_raw_updates']:.4f} {_spread(f['ratio_per_round'], 4)} of raw UPDATEs; sold-out "
                      f"{sold.get('ratio_to_ping', 0):.3f} {_spread(sold.get('ratio_per_round') or [0])} of ping",
                      "p99 < 1 s; sold-out at read speed"))
+    for r in results.get("flash_rush") or []:
+        title = f"flash-sale rush: {r['buyers']} buyers, {r['units']} units, at once ({r['mode']})"
+        if "skipped" in r:
+            rows.append((title, "skipped", r["skipped"], "p99 < 1 s"))
+            continue
+        checked = "consistent" if r["consistency"].startswith("ok") else "MISMATCH"
+        rows.append((title, f"p99 {r['p99_ms']:.0f} ms (winners {r['winners_p99_ms']:.0f}, losers "
+                     f"{r['losers_p99_ms']:.0f}); {r['placed']}×201 {r['sold_out']}×409 in {r['seconds']:.2f} s",
+                     f"p99 ÷ 1 s = {r['ratio_to_target']:.2f}; losers' p99 ÷ ping burst's "
+                     f"{r['losers_p99_to_ping_p99']:.2f}; {checked}", "p99 < 1 s; losers at read speed"))
     if p := jobs.get("points_spend"):
         rows.append((f"points_spend(), {p['clients']} clients", f"{p['own_member']['spends_per_s']:.0f}/s "
                      f"(one shared member {p['shared_member']['spends_per_s']:.0f}/s)",

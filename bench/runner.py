@@ -24,9 +24,10 @@ from typing import Any
 from bench import database, flash_sale, group_buy, growth, load, queries, report, stock_baseline
 from bench.catalog import HOT_SKU_STOCK, BenchData, load_catalog
 from bench.load import Measurement, Target
-from bench.server import BASE_DIR, gunicorn
+from bench.server import BASE_DIR, gunicorn, redis_binary, redis_server
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
+RUSH_WARMUP_S = 3.0  # the gated rush's fresh server: seconds of flash placement before the burst
 UNCACHED_PATHS = 200_000  # distinct URLs, far more than a run requests: repeats are rare
 LATEST = RESULTS_DIR / "latest.json"
 
@@ -74,7 +75,8 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
     parser.add_argument("--targeted-members", type=int,
                         help="members the targeted coupon issue goes to (default 100000, quick 10000)")
     parser.add_argument("--job-members", type=int,
-                        help="members for the birthday job and segment evaluation (default 1000000, quick 50000)")
+                        help="members for the birthday job and segment evaluation (default 1100000, the "
+                             "issue's size; quick 50000)")
     parser.add_argument("--skip-jobs", action="store_true",
                         help="only the HTTP benchmarks; skip the batch jobs (targeted issue, points, "
                              "birthdays, segments, commission settlement)")
@@ -89,7 +91,7 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None]:
                 order_clients=args.order_clients, flash_clients=args.flash_clients,
                 group_clients=args.group_clients,
                 targeted_members=args.targeted_members or (10_000 if args.quick else 100_000),
-                job_members=args.job_members or (50_000 if args.quick else 1_000_000),
+                job_members=args.job_members or (50_000 if args.quick else 1_100_000),
                 jobs=not args.skip_jobs, quick=args.quick)
     return plan, args.json
 
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         data = load_catalog()
         flash = flash_sale.load_flash(product_id=data.product_ids[1], clients=plan.flash_clients)
         groups = group_buy.load_group_buy(product_id=data.product_ids[2], clients=plan.group_clients)
+        rush = flash_sale.load_rush(product_id=data.product_ids[3], name="postgresql")
+        gated_rush = flash_sale.load_rush(product_id=data.product_ids[3], name="redis-gate")
         reads, orders_target, minimal_target = _targets(data, plan)
         flash_target = flash_sale.flash_target(flash)
         sold_out_target = flash_sale.sold_out_target(flash)
@@ -120,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                         port, plan)
             flash_raw, flash_windows, sold_windows, flash_pings = _flash_rounds(
                 flash_target, sold_out_target, reads[0], flash, port, plan)
+            _say(f"flash-sale rush: {flash_sale.RUSH_BUYERS} members order {flash_sale.RUSH_UNITS} units at once "
+                 f"(no Redis)")
+            rush_burst, rush_pings, rush_writes = flash_sale.run_rush(rush, port=port)
             _say(f"group-buy rush: {plan.group_clients} members join {group_buy.GROUPS} groups of "
                  f"{group_buy.GROUP_SIZE} at once, then pay at once")
             group_join, group_pay = group_buy.run(groups, port=port)
@@ -129,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             flash, orders_created=sum(w.ok_total for w in flash_windows),
             raw_taken=sum(w.ok_total for w in flash_raw))
         group_consistency = group_buy.check_consistency(groups, paid=group_pay.ok(200))
+        rushes = [flash_sale.rush_block(rush, rush_burst, rush_pings, reached_writes=rush_writes),
+                  _gated_rush(gated_rush, flash, plan)]
         _say("growth: the catalog at more products, placement with 1 and 20 lines (in-process)")
         growth_figures = growth.run(token=data.tokens[-1], avoid_sku_ids=(data.hot_sku_id, flash.sku_id),
                                     quick=plan.quick)
@@ -143,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                         "sold_out": report.endpoint_row(sold_windows, flash_pings, path="/api/v1/orders/",
                                                         queries=query_counts[sold_out_target.label],
                                                         target=report.LIST_DETAIL_TARGET)}
+    results["flash_rush"] = rushes
     results["group_buy"] = group_buy.block(group_join, group_pay, group_consistency)
     results["jobs"] = jobs
     results["growth"] = growth_figures
@@ -229,6 +239,28 @@ def _flash_rounds(target: Target, sold_out: Target, ping: Target, flash: flash_s
         ping_windows.append(load.run(ping, port=port, clients=plan.flash_clients, warmup=plan.warmup,
                                      duration=plan.window))
     return raw_windows, flash_windows, sold_windows, ping_windows
+
+
+def _gated_rush(data: flash_sale.RushData, sustained: flash_sale.FlashData, plan: Plan) -> dict[str, Any]:
+    """The rush again with the Redis gate on: a Redis server of its own and a second gunicorn that
+    alone sees REDIS_URL (so its caches and rate limits are Redis's too, as in production with
+    Redis), warmed for a few seconds with the sustained flash placement, then the burst.
+    Without redis-server installed, says so instead."""
+    if redis_binary() is None:
+        _say("flash-sale rush with the Redis gate: skipped, redis-server is missing (scripts/install_redis.sh)")
+        return {"mode": data.name, "buyers": len(data.tokens), "units": flash_sale.RUSH_UNITS,
+                "skipped": "redis-server is missing: run scripts/install_redis.sh"}
+    with redis_server(log_path=RESULTS_DIR / "redis.log") as url, \
+            gunicorn(workers=plan.workers, log_path=RESULTS_DIR / "gunicorn-redis.log",
+                     env={**os.environ, "REDIS_URL": url}) as port:
+        _say(f"flash-sale rush: {flash_sale.RUSH_BUYERS} members order {flash_sale.RUSH_UNITS} units at once "
+             f"(Redis gate; a second gunicorn with REDIS_URL, warmed {RUSH_WARMUP_S:g}s first)")
+        # Every worker places a few orders of the sustained item (its check is done), so the burst
+        # meets warm workers, as the rush without Redis does after the sustained rows.
+        load.run(flash_sale.flash_target(sustained), port=port, clients=plan.workers * 2, warmup=0.0,
+                 duration=RUSH_WARMUP_S)
+        result, pings, writes = flash_sale.run_rush(data, port=port)
+        return flash_sale.rush_block(data, result, pings, reached_writes=writes, gate_url=url)
 
 
 def _jobs(plan: Plan) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """The app served the way production serves it: gunicorn, sync workers, `config.wsgi`; and the
-other long-running processes a run may need beside it (a Celery worker, beat, the WeChat sandbox),
-each in its own session so it can be stopped, or killed, as a whole."""
+other long-running processes a run may need beside it (a Celery worker, beat, the WeChat sandbox,
+a Redis server), each in its own session so it can be stopped, or killed, as a whole."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ HOST = "127.0.0.1"
 READY_PATH = "/bench/ping"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+REDIS_SERVER = "/usr/bin/redis-server"  # Debian's package (scripts/install_redis.sh, run by `make bootstrap`)
 
 
 def free_port() -> int:
@@ -56,6 +58,28 @@ def gunicorn(*, workers: int, log_path: Path, port: int | None = None,
             yield port
         finally:
             _stop(proc)
+
+
+def redis_binary() -> str | None:
+    """The redis-server to start, or None when it is not installed."""
+    return shutil.which("redis-server") or (REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else None)
+
+
+@contextlib.contextmanager
+def redis_server(*, log_path: Path) -> Iterator[str]:
+    """A throw-away Redis server on a free loopback port for the duration of the block (no
+    persistence); yield its URL. As tests/campaigns/test_flash_gate.py starts it."""
+    binary = redis_binary()
+    if binary is None:
+        raise RuntimeError("redis-server is missing: run scripts/install_redis.sh")
+    port = free_port()
+    service = Service("redis-server", [binary, "--port", str(port), "--bind", HOST, "--save", "",
+                                       "--appendonly", "no"], env=os.environ, log_path=log_path).start()
+    try:
+        wait_for_port(port, service=service)
+        yield f"redis://{HOST}:{port}/0"
+    finally:
+        service.stop()
 
 
 class Service:
