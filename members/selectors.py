@@ -7,9 +7,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
+from core.compiled import CompiledQuery
 from core.errors import NotFound
 from members.models import (
     Address,
@@ -51,15 +53,31 @@ def member_identity_recycled(*, member_id: int) -> bool:
     return DeletedIdentity.objects.filter(identity_hash__in=hashes).exists()
 
 
+_TOKEN_COLUMNS = tuple(field.attname for field in MemberToken._meta.concrete_fields)
+_MEMBER_COLUMNS = tuple(field.attname for field in Member._meta.concrete_fields)
+
+
+def _active_token_query(*, token_hash: str, now: dt.datetime) -> QuerySet[MemberToken, tuple[Any, ...]]:
+    return (MemberToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True, expires_at__gt=now,
+                                       member__is_active=True)
+            .values_list(*_TOKEN_COLUMNS, *(f"member__{name}" for name in _MEMBER_COLUMNS))[:1])
+
+
+# Compiled once per process: every authenticated request runs it, and building the query cost five
+# times what the database takes to answer it.
+_ACTIVE_TOKEN = CompiledQuery(_active_token_query)
+
+
 def member_token_active(*, raw_token: str) -> tuple[MemberToken, Member] | None:
     """The unexpired, unrevoked token and its active member, in one query; None otherwise."""
-    token = (
-        MemberToken.objects.select_related("member")
-        .filter(token_hash=token_hash(raw_token), revoked_at__isnull=True,
-                expires_at__gt=timezone.now(), member__is_active=True)
-        .first()
-    )
-    return (token, token.member) if token else None
+    found = _ACTIVE_TOKEN.rows(token_hash=token_hash(raw_token), now=timezone.now())
+    if not found:
+        return None
+    row = found[0]
+    token = MemberToken.from_db(DEFAULT_DB_ALIAS, list(_TOKEN_COLUMNS), row[:len(_TOKEN_COLUMNS)])
+    member = Member.from_db(DEFAULT_DB_ALIAS, list(_MEMBER_COLUMNS), row[len(_TOKEN_COLUMNS):])
+    token.member = member
+    return token, member
 
 
 def tier_choices() -> list[tuple[int, str]]:
