@@ -1,11 +1,13 @@
 """Where order placement spends its time: cProfile over in-process placements.
 
-    python -m bench.profile_orders [--orders 300] [--lines 1] [--top 25]
+    python -m bench.profile_orders [--orders 300] [--lines 1] [--top 25] [--sold-out]
 
 Recreates the bench database (as `python -m bench` does), loads the bench catalog, warms up, then
 places `--orders` orders of `--lines` lines through the API with Django's test client (the whole
 request: authentication, pricing, the transaction, the response) under cProfile, and prints the
 functions with the most cumulative and the most own time, and the queries one order runs.
+With `--sold-out`, the requests are a flash-sale rush's losers instead: orders of a flash item with
+nothing left, each answered 409 `flash_sold_out` (what the rush's p99 is made of).
 """
 
 from __future__ import annotations
@@ -27,19 +29,22 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--lines", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sold-out", action="store_true", help="profile sold-out flash answers (409) instead")
     args = parser.parse_args()
     database.configure_django()
     with database.exclusive_run():
         database.recreate_and_migrate()
-        print(profile(orders=args.orders, lines=args.lines, top=args.top))
+        print(profile(orders=args.orders, lines=args.lines, top=args.top, sold_out=args.sold_out))
         database.close_django_connections()
 
 
-def profile(*, orders: int, lines: int, top: int) -> str:
+def profile(*, orders: int, lines: int, top: int, sold_out: bool = False) -> str:
     from django.db import connection
     from django.test import Client
 
     from bench.catalog import load_catalog
+    from bench.flash_sale import load_flash
+    from campaigns.models import FlashItem
     from catalog.models import Sku, Stock
 
     data = load_catalog()
@@ -47,12 +52,18 @@ def profile(*, orders: int, lines: int, top: int) -> str:
                .values_list("pk", flat=True)[: lines - 1]]
     Stock.objects.filter(sku_id__in=sku_ids).update(available=10**8)
     body = json.dumps({"items": [{"sku_id": s, "quantity": 1} for s in sku_ids]})
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {data.tokens[0]}")
+    token, expected = data.tokens[0], 201
+    if sold_out:
+        flash = load_flash(product_id=data.product_ids[0], clients=1)
+        gone = FlashItem.objects.get(pk=flash.sold_out_item_id)
+        body = json.dumps({"items": [{"sku_id": gone.sku_id, "quantity": 1, "flash_item_id": gone.pk}]})
+        token, expected = flash.tokens[0], 409
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
 
     def place() -> None:
         response = client.post("/api/v1/orders/", data=body, content_type="application/json",
                                headers={"Idempotency-Key": uuid.uuid4().hex})
-        if response.status_code != 201:
+        if response.status_code != expected:
             raise RuntimeError(f"placement answered {response.status_code}: {response.content[:200]!r}")
 
     for _ in range(10):
