@@ -111,9 +111,7 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
     horizon_day = period_add(last, unit, periods + 1)
     first_flag = "e.visited" if cohort_by == "visit" else "e.purchased"
     return_flag = "e.visited" if returns_on == "visit" else "e.purchased"
-    apart = {"day": "(a.period - c.cohort)", "week": "(a.period - c.cohort) / 7",
-             "month": "((extract(year FROM a.period) - extract(year FROM c.cohort)) * 12 "
-                      "+ extract(month FROM a.period) - extract(month FROM c.cohort))::int"}[unit]
+    chunks = periods_between(start.date(), horizon_day, unit) // 63 + 1
     with report_cursor() as cursor:
         covered = _rolled_up(cursor, start.date(), horizon_day)
         uncovered = _uncovered_ranges(start.date(), horizon_day, covered)
@@ -126,7 +124,7 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
         from_events = " OR ".join(f"(e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s)"
                                   for n in range(len(uncovered))) or "false"
         sql = _statement(unit=unit, cohort_by=cohort_by, first_flag=first_flag, return_flag=return_flag,
-                         apart=apart, by_channel=by_channel, from_events=from_events,
+                         chunks=chunks, by_channel=by_channel, from_events=from_events,
                          history_from_events=history_gap is not None)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -148,7 +146,7 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
     return sorted(found_channels, key=lambda item: (-sum(c.size for c in item[2]), item[0]))
 
 
-def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, apart: str, by_channel: bool,
+def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, chunks: int, by_channel: bool,
                from_events: str, history_from_events: bool) -> str:
     """The one statement: (channel, cohort, -1, size) and (channel, cohort, k, people back in k) rows.
 
@@ -202,38 +200,42 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
     # The range's rows: ActiveDay's for the days rolled up, the same rows from the events for the rest.
     activity = (f"SELECT a.{', a.'.join(ACTIVE_DAY_COLUMNS)} FROM analytics_activeday a WHERE a.day = ANY(%(covered)s)"
                 f" UNION ALL {ACTIVE_DAYS.replace('{where}', from_events)}")
+    # Periods are numbered from the range's first (0); a person's periods back are bits of bigints,
+    # 63 periods to a bigint (bit n of mask n // 63).
+    index = {"day": "({d} - %(start_day)s)", "week": "({d} - %(start_day)s) / 7",
+             "month": "((extract(year FROM {d}) - extract(year FROM %(start_day)s)) * 12 "
+                      "+ extract(month FROM {d}) - extract(month FROM %(start_day)s))::int"}[unit]
+    day_index = index.format(d="e.day")
+    masks = ", ".join(f"bit_or(CASE WHEN {return_flag} AND {day_index} / 63 = {n} "
+                      f"THEN 1::bigint << mod({day_index}, 63) END) AS m{n}" for n in range(chunks))
+    back = f"(CASE (c.at + k) / 63 {' '.join(f'WHEN {n} THEN c.m{n}' for n in range(chunks))} END)"
+    mask_columns = "".join(f", c.m{n}" for n in range(chunks))
     return f"""
 WITH resolved AS (
     {_resolved(activity)}
-), days AS (
-    -- one row per person and period: their first cohort-making day in it, whether they came back in it
-    SELECT e.member, e.device, date_trunc('{unit}', e.day)::date AS period,
-           min(e.day) FILTER (WHERE {first_flag}) AS first_day, bool_or({return_flag}) AS returned
+), people AS (
+    -- one row per person: their first cohort-making day, and the periods they came back in
+    SELECT e.member, e.device, min(e.day) FILTER (WHERE {first_flag}) AS first_day, {masks}
     FROM resolved e
     WHERE e.day >= %(start_day)s
-    GROUP BY 1, 2, 3
-), candidates AS (
-    SELECT member, device, date_trunc('{unit}', min(first_day))::date AS cohort
-    FROM days
     GROUP BY 1, 2
-    HAVING min(first_day) < %(end_day)s
+    HAVING min(e.day) FILTER (WHERE {first_flag}) < %(end_day)s
 ), cohorts AS (
-    SELECT c.member, c.device, c.cohort FROM candidates c WHERE NOT ({seen_before})
+    SELECT c.member, c.device, date_trunc('{unit}', c.first_day)::date AS cohort,
+           {index.format(d="c.first_day")} AS at{mask_columns}
+    FROM people c WHERE NOT ({seen_before})
 ), acquired AS (
     {acquired}
 ), placed AS (
-    SELECT c.member, c.device, c.cohort,
-           {"COALESCE(a.channel, '" + UNKNOWN + "')" if by_channel else "''"} AS channel
+    SELECT c.*, {"COALESCE(a.channel, '" + UNKNOWN + "')" if by_channel else "''"} AS channel
     FROM cohorts c LEFT JOIN acquired a USING (member, device)
     WHERE %(channel)s::text IS NULL OR COALESCE(a.channel, '{UNKNOWN}') = %(channel)s
-), active AS (
-    SELECT member, device, period FROM days WHERE returned
 )
 SELECT channel, cohort, -1, count(*) FROM placed GROUP BY 1, 2
 UNION ALL
-SELECT c.channel, c.cohort, {apart}, count(*)
-FROM placed c JOIN active a USING (member, device)
-WHERE a.period >= c.cohort AND {apart} <= %(periods)s
+SELECT c.channel, c.cohort, k, count(*)
+FROM placed c CROSS JOIN generate_series(0, %(periods)s) AS k
+WHERE ({back} >> mod(c.at + k, 63)) & 1 = 1
 GROUP BY 1, 2, 3"""
 
 
