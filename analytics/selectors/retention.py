@@ -118,37 +118,35 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
         history_gap = _last_day_not_rolled_up(cursor, before=start.date())
         params: dict[str, Any] = {
             "start_day": start.date(), "end_day": end.date(), "covered": covered, "channel": channel,
-            "periods": periods, "events_before": day_range(history_gap, history_gap)[1] if history_gap else None}
+            "events_before": day_range(history_gap, history_gap)[1] if history_gap else None}
         for n, (since, until) in enumerate(uncovered):
             params[f"from_{n}"], params[f"to_{n}"] = day_range(since, until)
         from_events = " OR ".join(f"(e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s)"
                                   for n in range(len(uncovered))) or "false"
         sql = _statement(unit=unit, cohort_by=cohort_by, first_flag=first_flag, return_flag=return_flag,
-                         chunks=chunks, by_channel=by_channel, from_events=from_events,
+                         periods=periods, chunks=chunks, by_channel=by_channel, from_events=from_events,
                          history_from_events=history_gap is not None)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     sizes: dict[str, dict[dt.date, int]] = defaultdict(dict)
-    back: dict[tuple[str, dt.date, int], int] = {}
-    for found, cohort, k, n in rows:
-        if k < 0:
-            sizes[found][cohort] = n
-        else:
-            back[found, cohort, k] = n
+    back: dict[tuple[str, dt.date], list[int]] = {}
+    for found, cohort, size, returned in rows:
+        sizes[found][cohort] = size
+        back[found, cohort] = returned
     found_channels = []
     for found, cohort_sizes in sizes.items():
         cohorts = []
         for cohort in sorted(cohort_sizes):
             begun = min(periods, periods_between(cohort, period_start(today, unit), unit))
             cohorts.append(Cohort(start=cohort, size=cohort_sizes[cohort],
-                                  returned=[back.get((found, cohort, k), 0) for k in range(begun + 1)]))
+                                  returned=back[found, cohort][:max(begun + 1, 0)]))
         found_channels.append((found, channel_label(found) if by_channel else "", cohorts))
     return sorted(found_channels, key=lambda item: (-sum(c.size for c in item[2]), item[0]))
 
 
-def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, chunks: int, by_channel: bool,
-               from_events: str, history_from_events: bool) -> str:
-    """The one statement: (channel, cohort, -1, size) and (channel, cohort, k, people back in k) rows.
+def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, periods: int, chunks: int,
+               by_channel: bool, from_events: str, history_from_events: bool) -> str:
+    """The one statement: a row (channel, cohort, size, [people back in period 0, 1, …, periods]) a cohort.
 
     People are keyed (member, device): (member id, '') for a member, (0, anonymous id) for a device
     linked to nobody; resolved once per ActiveDay row, then grouped as two plain columns.
@@ -169,9 +167,10 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
     if not by_channel:
         acquired = "SELECT 0::bigint AS member, ''::text AS device, ''::text AS channel WHERE false"
     else:
-        entries = """SELECT r.member, r.device, r.entry_at, r.entry_id, r.channel
-            FROM resolved r JOIN cohorts c USING (member, device)
-            WHERE r.entry_at IS NOT NULL""" + (" AND r.day < %(end_day)s" if visit else "")
+        # In the range, only the rows at the person's earliest first entry (people.entry_at) can hold it.
+        entries = """SELECT c.member, c.device, r.entry_at, r.entry_id, r.channel
+            FROM cohorts c JOIN resolved r
+              ON r.member = c.member AND r.device = c.device AND r.entry_at = c.entry_at"""
         if not visit:
             entries += """
             UNION ALL
@@ -208,21 +207,24 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
     day_index = index.format(d="e.day")
     masks = ", ".join(f"bit_or(CASE WHEN {return_flag} AND {day_index} / 63 = {n} "
                       f"THEN 1::bigint << mod({day_index}, 63) END) AS m{n}" for n in range(chunks))
-    back = f"(CASE (c.at + k) / 63 {' '.join(f'WHEN {n} THEN c.m{n}' for n in range(chunks))} END)"
+    masks_of = " ".join(f"WHEN {n} THEN c.m{n}" for n in range(chunks))
+    counts = ", ".join(f"count(*) FILTER (WHERE (CASE (c.at + {k}) / 63 {masks_of} END >> mod(c.at + {k}, 63)) & 1 = 1)"
+                       for k in range(periods + 1))
     mask_columns = "".join(f", c.m{n}" for n in range(chunks))
     return f"""
 WITH resolved AS (
     {_resolved(activity)}
 ), people AS (
     -- one row per person: their first cohort-making day, and the periods they came back in
-    SELECT e.member, e.device, min(e.day) FILTER (WHERE {first_flag}) AS first_day, {masks}
+    SELECT e.member, e.device, min(e.day) FILTER (WHERE {first_flag}) AS first_day, {masks},
+           {"min(e.entry_at)" if by_channel else "NULL::timestamptz"} AS entry_at
     FROM resolved e
     WHERE e.day >= %(start_day)s
     GROUP BY 1, 2
     HAVING min(e.day) FILTER (WHERE {first_flag}) < %(end_day)s
 ), cohorts AS (
     SELECT c.member, c.device, date_trunc('{unit}', c.first_day)::date AS cohort,
-           {index.format(d="c.first_day")} AS at{mask_columns}
+           {index.format(d="c.first_day")} AS at{mask_columns}, c.entry_at
     FROM people c WHERE NOT ({seen_before})
 ), acquired AS (
     {acquired}
@@ -231,12 +233,9 @@ WITH resolved AS (
     FROM cohorts c LEFT JOIN acquired a USING (member, device)
     WHERE %(channel)s::text IS NULL OR COALESCE(a.channel, '{UNKNOWN}') = %(channel)s
 )
-SELECT channel, cohort, -1, count(*) FROM placed GROUP BY 1, 2
-UNION ALL
-SELECT c.channel, c.cohort, k, count(*)
-FROM placed c CROSS JOIN generate_series(0, %(periods)s) AS k
-WHERE ({back} >> mod(c.at + k, 63)) & 1 = 1
-GROUP BY 1, 2, 3"""
+SELECT c.channel, c.cohort, count(*), ARRAY[{counts}]
+FROM placed c
+GROUP BY 1, 2"""
 
 
 def _resolved(rows: str) -> str:
