@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from analytics.catalogue import ParsedEvent, Refusal, event_parse, platform_of
 from analytics.errors import AnalyticsUnavailable
-from analytics.models import DeviceMember, Event, EventBuffer, EventLoss, EventSource
+from analytics.models import ActiveDay, DeviceMember, Event, EventBuffer, EventLoss, EventSource
 from analytics.routers import analytics_db
 from analytics.services.storage import BufferedRow, buffer_append, events_flush
 from core.tracking import TrackedEvent
@@ -93,7 +93,8 @@ def event_lost(event: TrackedEvent) -> None:
 
 def events_forget_member(*, member_id: int) -> int:
     """A deleted member's events lose who did them: the member id and every anonymous id (device)
-    seen with it are cleared, so no event can be tied back to the person, before or after login.
+    seen with it are cleared, so no event can be tied back to the person, before or after login
+    (their ActiveDay rows, which name them, go).
     The events stay, nameless, for the counts and funnels. Idempotent. A member-deleted hook
     (settings.MEMBER_DELETED_HOOKS), after the deletion committed. Returns the events changed.
 
@@ -108,5 +109,7 @@ def events_forget_member(*, member_id: int) -> int:
         DeviceMember.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).delete()
         EventBuffer.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).update(
             member_id=None, anonymous_id="")
+        # What the rollup would write from the nameless events: no activity rows for them.
+        ActiveDay.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).delete()
         return Event.objects.filter(Q(member_id=member_id) | Q(anonymous_id__in=devices)).update(
             member_id=None, anonymous_id="")

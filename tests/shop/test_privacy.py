@@ -8,7 +8,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from analytics.models import Event
+from analytics.models import ActiveDay, Event
+from analytics.services.rollups import active_days_rollup
 from campaigns.models import PointsExchange, PointsExchangeStatus, PointsMallItem, PointsMallItemKind
 from core.media import private_storage
 from members.models import Address, Member
@@ -111,6 +112,8 @@ def test_deletion_erases_the_members_event_identities(shopper, other_shopper, dj
     Event.objects.create(name="order_paid", member_id=shopper.member.pk, occurred_at=occurred)
     theirs = Event.objects.create(name="login", member_id=other_shopper.member.pk, anonymous_id="device-2",
                                   occurred_at=occurred)
+    today = timezone.localdate(occurred)
+    assert active_days_rollup(first=today, last=today) == 1  # the member's paid order
 
     delete_via_api(shopper, django_capture_on_commit_callbacks)
 
@@ -119,6 +122,7 @@ def test_deletion_erases_the_members_event_identities(shopper, other_shopper, dj
     assert Event.objects.filter(member_id=None, anonymous_id="").count() >= 3  # the events stay, nameless
     assert list(Event.objects.filter(pk=theirs.pk).values_list("member_id", "anonymous_id")) == [
         (other_shopper.member.pk, "device-2")]
+    assert not ActiveDay.objects.exists()  # the rollup's row naming the member went with them
 
 
 def test_deletion_masks_points_mall_gift_receivers(shopper, django_capture_on_commit_callbacks):
