@@ -5,7 +5,15 @@ A cohort is the people whose first mini-program event (or first paid order) ever
 period of the range; period 0 is that period itself (everyone in it, for visit-by-visit
 retention). Period k counts the cohort's people active in the k-th period after. Periods not yet
 over are shown as they stand; periods in the future are left out (the triangle). People are
-resolved as everywhere (analytics.people).
+resolved as everywhere (analytics.people): a device linked to a member, even after its days were
+rolled up, counts as that member with its earlier anonymous activity.
+
+One statement over ActiveDay for the days rolled up and the same rows from the events for the
+rest (analytics.activity): people resolved once to (member id, '') or (0, device), one row per
+person with the periods they were back in as bits, "seen before the range" as index probes per
+person on ActiveDay (and on the events up to the last day before the range not rolled up, if
+any), acquisition channels from the rows' first entry events. Its cost follows the rows and the
+people of the range, not the history (docs/analytics.md, "Retention").
 """
 
 from __future__ import annotations
