@@ -146,7 +146,7 @@ class ActiveDay(models.Model):
     seen that day with a mini-program event or a paid order, with that pair's first entry event of
     the day (time, id, and the channel it names; UNKNOWN when it names none; none when the pair had
     no entry event). Written by the KPI rollup with the day's DailyKpi rows
-    (analytics.services.rollups.active_days_rollup, from analytics.activity.ACTIVE_DAYS); retention
+    (analytics.services.rollups.active_days_rollup, from analytics.activity.active_days_sql); retention
     reads it for the days rolled up, the events for the rest."""
 
     day = models.DateField("日期")

@@ -27,8 +27,8 @@ from typing import Any
 from django.utils import timezone
 
 from analytics import partitions
-from analytics.activity import ACTIVE_DAYS
 from analytics.activity import COLUMNS as ACTIVE_DAY_COLUMNS
+from analytics.activity import active_days_sql
 from analytics.channels import UNKNOWN, channel_label
 from analytics.people import pair_seen_before_sql
 from analytics.selectors.funnels import day_range, report_cursor
@@ -198,7 +198,7 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
                 entries += f"""
             UNION ALL
             SELECT r.member, r.device, r.entry_at, r.entry_id, r.channel
-            FROM ({_resolved(ACTIVE_DAYS.replace("{where}", "e.occurred_at < %(events_before)s"))}) AS r
+            FROM ({_resolved(active_days_sql("e.occurred_at < %(events_before)s"))}) AS r
             JOIN cohorts c USING (member, device)
             WHERE r.entry_at IS NOT NULL"""
         acquired = f"""SELECT DISTINCT ON (member, device) member, device, channel
@@ -206,7 +206,7 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
         ORDER BY member, device, entry_at, entry_id"""
     # The range's rows: ActiveDay's for the days rolled up, the same rows from the events for the rest.
     activity = (f"SELECT a.{', a.'.join(ACTIVE_DAY_COLUMNS)} FROM analytics_activeday a WHERE a.day = ANY(%(covered)s)"
-                f" UNION ALL {ACTIVE_DAYS.replace('{where}', from_events)}")
+                f" UNION ALL {active_days_sql(from_events, entries=by_channel)}")
     # Periods are numbered from the range's first (0); a person's periods back are bits of bigints,
     # 63 periods to a bigint (bit n of mask n // 63).
     index = {"day": "({d} - %(start_day)s)", "week": "({d} - %(start_day)s) / 7",

@@ -34,8 +34,8 @@ from django.db import connections, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from analytics.activity import ACTIVE_DAYS
 from analytics.activity import COLUMNS as ACTIVE_DAY_COLUMNS
+from analytics.activity import active_days_sql
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
 from analytics.models import ActiveDay, DailyKpi, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, member_person, seen_before_sql
@@ -95,7 +95,7 @@ WHERE {seen_before_sql("e.source = 'client'")}
 
 
 _ACTIVE_DAYS = (f"INSERT INTO analytics_activeday ({', '.join(ACTIVE_DAY_COLUMNS)})"
-                + ACTIVE_DAYS.replace("{where}", "e.occurred_at >= %(start)s AND e.occurred_at < %(end)s"))
+                + active_days_sql("e.occurred_at >= %(start)s AND e.occurred_at < %(end)s"))
 
 
 def active_days_rollup(*, first: dt.date, last: dt.date) -> int:
