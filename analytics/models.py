@@ -163,9 +163,12 @@ class ActiveDay(models.Model):
         verbose_name_plural = "活跃记录"
         indexes = [
             models.Index(fields=["day"], name="analytics_activeday_day_idx"),
-            # "Seen before the range": one probe per cohort person, by member or by device.
-            models.Index(fields=["member_id", "day"], name="analytics_activeday_member_idx"),
-            models.Index(fields=["anonymous_id", "day"], name="analytics_activeday_device_idx"),
+            # "Seen before the range": one index-only probe per cohort person, by member, or by the
+            # member-less rows of a device (its own, or a linked one's).
+            models.Index(fields=["member_id", "day"], include=["visited", "purchased"],
+                         condition=models.Q(member_id__isnull=False), name="analytics_activeday_member_idx"),
+            models.Index(fields=["anonymous_id", "day"], include=["visited", "purchased"],
+                         condition=models.Q(member_id__isnull=True), name="analytics_activeday_device_idx"),
         ]
 
 

@@ -30,7 +30,7 @@ from analytics import partitions
 from analytics.activity import COLUMNS as ACTIVE_DAY_COLUMNS
 from analytics.activity import active_days_sql
 from analytics.channels import UNKNOWN, channel_label
-from analytics.people import pair_seen_before_sql
+from analytics.people import pair_unseen_before_sql
 from analytics.selectors.funnels import day_range, report_cursor
 
 UNITS = {"day": "日", "week": "周", "month": "月"}
@@ -162,10 +162,10 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
     visit = cohort_by == "visit"
     # Seen before the range: ActiveDay of the rolled-up days, and the events up to the last day
     # before the range that is not rolled up (when there is one).
-    seen_before = pair_seen_before_sql("x.visited" if visit else "x.purchased", table="analytics_activeday",
-                                       when="day", before="%(start_day)s")
+    unseen_before = pair_unseen_before_sql("x.visited" if visit else "x.purchased", table="analytics_activeday",
+                                           when="day", before="%(start_day)s")
     if history_from_events:
-        seen_before += " OR " + pair_seen_before_sql(
+        unseen_before += " AND " + pair_unseen_before_sql(
             VISIT_SQL.replace("e.", "x.") if visit else PURCHASE_SQL.replace("e.", "x."),
             table="analytics_event", when="occurred_at", before="%(events_before)s")
     # A person's acquisition channel: their first entry event's (the ActiveDay row with the earliest
@@ -233,7 +233,7 @@ WITH resolved AS (
 ), cohorts AS (
     SELECT c.member, c.device, date_trunc('{unit}', c.first_day)::date AS cohort,
            {index.format(d="c.first_day")} AS at{mask_columns}, c.entry_at
-    FROM people c WHERE NOT ({seen_before})
+    FROM people c WHERE {unseen_before}
 ), acquired AS (
     {acquired}
 ), placed AS (
@@ -249,8 +249,7 @@ GROUP BY 1, 2"""
 def _resolved(rows: str) -> str:
     """ActiveDay-shaped `rows` with their person (member, device) resolved through DeviceMember."""
     return f"""SELECT COALESCE(a.member_id, dm.member_id, 0) AS member,
-           (CASE WHEN a.member_id IS NULL AND dm.member_id IS NULL THEN a.anonymous_id ELSE '' END)
-               COLLATE "C" AS device,
+           CASE WHEN a.member_id IS NULL AND dm.member_id IS NULL THEN a.anonymous_id ELSE '' END AS device,
            a.day, a.visited, a.purchased, a.entry_at, a.entry_id, a.channel
     FROM ({rows}) AS a
     LEFT JOIN analytics_devicemember dm
