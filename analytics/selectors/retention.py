@@ -134,6 +134,10 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
         sql = _statement(unit=unit, cohort_by=cohort_by, first_flag=first_flag, return_flag=return_flag,
                          periods=periods, chunks=chunks, by_channel=by_channel, from_events=from_events,
                          history_from_events=history_gap is not None)
+        # The planner guesses the people of a range from ActiveDay's statistics far too few (it cannot
+        # see how many rows share a person), then sorts the range's rows to merge-join them; hashing
+        # is right at every size here.
+        cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     sizes: dict[str, dict[dt.date, int]] = defaultdict(dict)
