@@ -223,13 +223,16 @@ def _statement(*, unit: str, cohort_by: str, first_flag: str, return_flag: str, 
     counts = ", ".join(f"count(*) FILTER (WHERE (CASE (c.at + {k}) / 63 {masks_of} END >> mod(c.at + {k}, 63)) & 1 = 1)"
                        for k in range(periods + 1))
     mask_columns = "".join(f", c.m{n}" for n in range(chunks))
+    # A visit cohort's channel comes from its range's entry events (the periods after are not asked).
+    entry_at = ("NULL::timestamptz" if not by_channel else
+                "min(e.entry_at) FILTER (WHERE e.day < %(end_day)s)" if visit else "min(e.entry_at)")
     return f"""
 WITH resolved AS (
     {_resolved(activity)}
 ), people AS (
     -- one row per person: their first cohort-making day, and the periods they came back in
     SELECT e.member, e.device, min(e.day) FILTER (WHERE {first_flag}) AS first_day, {masks},
-           {"min(e.entry_at)" if by_channel else "NULL::timestamptz"} AS entry_at
+           {entry_at} AS entry_at
     FROM resolved e
     WHERE e.day >= %(start_day)s
     GROUP BY 1, 2
