@@ -22,10 +22,11 @@ def active_days_sql(where: str, *, entries: bool = True) -> str:
     whether it paid, and its first entry event of the day (by time, then id) with the channel that
     event names (UNKNOWN if none; NULL, NULL and '' when the pair had no entry event that day).
     Without `entries`, those three are left NULL, NULL, '' (cheaper: no properties read)."""
-    first_entry = f"""(array_agg(e.occurred_at {_FIRST_ENTRY}, (array_agg(e.id {_FIRST_ENTRY},
+    first_entry = f"""(array_agg(e.occurred_at {_FIRST_ENTRY} AS entry_at,
+       (array_agg(e.id {_FIRST_ENTRY} AS entry_id,
        CASE WHEN bool_or({_ENTRY})
-            THEN COALESCE((array_agg({channel_sql("e.properties")} {_FIRST_ENTRY}, '{UNKNOWN}') ELSE '' END""" \
-        if entries else "NULL::timestamptz, NULL::bigint, ''"
+            THEN COALESCE((array_agg({channel_sql("e.properties")} {_FIRST_ENTRY}, '{UNKNOWN}') ELSE ''
+       END AS channel""" if entries else "NULL::timestamptz AS entry_at, NULL::bigint AS entry_id, ''::text AS channel"
     return f"""
 SELECT (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day, e.member_id, e.anonymous_id,
        bool_or(e.source = 'client') AS visited, bool_or(e.name = 'order_paid') AS purchased,

@@ -166,8 +166,13 @@ def test_retention_reads_the_days_before_the_range_from_the_rollup(db):
     asked: dict[str, Any] = {"first": DAY, "last": DAY, "unit": "day", "periods": 1,
                              "today": DAY + dt.timedelta(days=1)}
 
-    assert [(c.start, c.size, c.returned) for c in retention(**asked)] == [(DAY, 1, [1, 0])]
-    assert [(channel, [(c.start, c.size) for c in cohorts]) for channel, _, cohorts in retention_by_channel(
-        **asked)] == [("share", [(DAY, 1)])]
-    assert [(channel, [(c.start, c.size, c.returned) for c in cohorts]) for channel, _, cohorts in retention_by_channel(
-        **asked, cohort_by="purchase", returns_on="purchase")] == [("scan", [(DAY, 1, [1, 0])])]
+    for history in ("rolled up", "and a day not rolled up, asked of the events too"):
+        if history != "rolled up":
+            stored("page_view", at(day(-9)), device="dev-q", path="pages/index/index")  # in no cohort
+
+        assert [(c.start, c.size, c.returned) for c in retention(**asked)] == [(DAY, 1, [1, 0])]
+        assert [(channel, [(c.start, c.size) for c in cohorts]) for channel, _, cohorts in retention_by_channel(
+            **asked)] == [("share", [(DAY, 1)])]
+        assert [(channel, [(c.start, c.size, c.returned) for c in cohorts]) for channel, _, cohorts
+                in retention_by_channel(**asked, cohort_by="purchase", returns_on="purchase")] == [
+            ("scan", [(DAY, 1, [1, 0])])]
