@@ -144,20 +144,33 @@ class DailyKpi(models.Model):
 class ActiveDay(models.Model):
     """Who was active on a Shanghai day, as the events name them (member and device, unresolved, so
     a device linked to a member later still counts as that member): one row per (member, device)
-    seen that day with a mini-program event or a paid order. Written by the KPI rollup with the
-    day's DailyKpi rows (analytics.services.rollups.active_days_rollup); retention reads it for the
-    days rolled up, the events for the rest."""
+    seen that day with a mini-program event or a paid order, with that pair's first entry event of
+    the day (time, id, and the channel it names; UNKNOWN when it names none; none when the pair had
+    no entry event). Written by the KPI rollup with the day's DailyKpi rows
+    (analytics.services.rollups.active_days_rollup, from analytics.activity.active_days_sql); retention
+    reads it for the days rolled up, the events for the rest."""
 
     day = models.DateField("日期")
     member_id = models.BigIntegerField("会员ID", null=True, blank=True)
     anonymous_id = models.CharField("匿名ID", max_length=64, blank=True, default="")
     visited = models.BooleanField("访问", default=False)
     purchased = models.BooleanField("支付", default=False)
+    entry_at = models.DateTimeField("首个入口事件时间", null=True, blank=True)
+    entry_id = models.BigIntegerField("首个入口事件ID", null=True, blank=True)
+    channel = models.CharField("入口渠道", max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "活跃记录"
         verbose_name_plural = "活跃记录"
-        indexes = [models.Index(fields=["day"], name="analytics_activeday_day_idx")]
+        indexes = [
+            models.Index(fields=["day"], name="analytics_activeday_day_idx"),
+            # "Seen before the range": one index-only probe per cohort person, by member, or by the
+            # member-less rows of a device (its own, or a linked one's).
+            models.Index(fields=["member_id", "day"], include=["visited", "purchased"],
+                         condition=models.Q(member_id__isnull=False), name="analytics_activeday_member_idx"),
+            models.Index(fields=["anonymous_id", "day"], include=["visited", "purchased"],
+                         condition=models.Q(member_id__isnull=True), name="analytics_activeday_device_idx"),
+        ]
 
 
 class PageDay(models.Model):

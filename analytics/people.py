@@ -40,6 +40,23 @@ def seen_before_sql(condition: str, *, start: str = "%(start)s") -> str:
                    AND x.member_id IS NULL AND x.occurred_at < {start} AND {own}) END)"""
 
 
+def pair_unseen_before_sql(condition: str, *, table: str, when: str, before: str) -> str:
+    """SQL true when the person of the pair `c.member`, `c.device` (a member id and '' for a member,
+    0 and the device's anonymous id for a device of nobody's) has no row of `table` (aliased `x`,
+    an events-shaped table: member_id, anonymous_id) meeting `condition` (over `x`) with `x.{when}`
+    before `before` (a placeholder or an expression, used three times): none of a member's own
+    rows nor the member-less ones of a device linked to them; none of a device's own member-less
+    rows. Three NOT EXISTS the planner makes anti-joins of: index probes per person, so it costs
+    the people asked about, not the history."""
+    return f"""NOT EXISTS (SELECT 1 FROM {table} x WHERE c.member <> 0 AND x.member_id = c.member
+                       AND x.{when} < {before} AND {condition})
+    AND NOT EXISTS (SELECT 1 FROM analytics_devicemember link JOIN {table} x ON x.anonymous_id = link.anonymous_id
+                    WHERE c.member <> 0 AND link.member_id = c.member AND x.member_id IS NULL
+                      AND x.{when} < {before} AND {condition})
+    AND NOT EXISTS (SELECT 1 FROM {table} x WHERE c.member = 0 AND x.anonymous_id = c.device AND x.member_id IS NULL
+                    AND x.{when} < {before} AND {condition})"""
+
+
 def member_person(member_id: int) -> str:
     return f"m{member_id}"
 

@@ -94,7 +94,8 @@ def event_lost(event: TrackedEvent) -> None:
 
 def events_forget_member(*, member_id: int) -> int:
     """A deleted member's events lose who did them: the member id and every anonymous id (device)
-    seen with it are cleared, so no event can be tied back to the person, before or after login.
+    seen with it are cleared, so no event can be tied back to the person, before or after login
+    (their ActiveDay rows, which name them, go).
     The events stay, nameless, for the counts and funnels. Idempotent. A member-deleted hook
     (settings.MEMBER_DELETED_HOOKS), after the deletion committed. Returns the events changed.
 

@@ -13,8 +13,8 @@ Definitions (We分析's, as far as events can say them; docs/analytics.md):
   new or returning. Members who ordered or were refunded without visiting that day fall in
   (unknown, returning).
 
-With them it writes the day's ActiveDay rows (who was active, for retention) and its PageDay and
-PageLinkDay rows (page paths: analytics.selectors.paths).
+With them it writes the day's ActiveDay rows (who was active, with their first entry event and its
+channel; for retention) and its PageDay and PageLinkDay rows (page paths: analytics.selectors.paths).
 
 kpi_rollup replaces a day's rows whole, so re-running it changes nothing and a day re-run after
 late events arrived picks them up; kpi_rollup_due finds the days that need it.
@@ -34,6 +34,8 @@ from django.db import connections, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from analytics.activity import COLUMNS as ACTIVE_DAY_COLUMNS
+from analytics.activity import active_days_sql
 from analytics.channels import ENTRY_EVENTS, UNKNOWN, channel_of
 from analytics.models import ActiveDay, DailyKpi, PageDay, PageLinkDay, RollupRun
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, member_person, seen_before_sql
@@ -94,15 +96,8 @@ WHERE {seen_before_sql("e.source = 'client'")}
 """
 
 
-_ACTIVE_DAYS = """
-INSERT INTO analytics_activeday (day, member_id, anonymous_id, visited, purchased)
-SELECT (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date, e.member_id, e.anonymous_id,
-       bool_or(e.source = 'client'), bool_or(e.name = 'order_paid')
-FROM analytics_event e
-WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND (e.source = 'client' OR e.name = 'order_paid')
-  AND (e.member_id IS NOT NULL OR e.anonymous_id <> '')
-GROUP BY 1, 2, 3
-"""
+_ACTIVE_DAYS = (f"INSERT INTO analytics_activeday ({', '.join(ACTIVE_DAY_COLUMNS)})"
+                + active_days_sql("e.occurred_at >= %(start)s AND e.occurred_at < %(end)s"))
 
 
 def active_days_rollup(*, first: dt.date, last: dt.date) -> int:

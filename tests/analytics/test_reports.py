@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,34 @@ def test_product_conversion_and_the_high_views_low_conversion_flag(db):
         (bought.product_id, 3, 2, 1, 1, 1, 0.5, False),
         (ignored.product_id, 2, 2, 0, 0, 0, 0.0, True),  # half of all-products' 1/4 is 0.125: below it
     ]
+
+
+def test_retention_reads_the_days_before_the_range_from_the_rollup(db):
+    """Rolled up, then those days' events gone: dev-y visited on -5 (a rolled-up day) and is back
+    on DAY, so not new; dev-x came by a scan on -3 anonymously and was linked to m1 only after the
+    rollup ran, so m1 (visiting and paying on DAY) is not new either, and m1's first purchase was
+    acquired by that scan; dev-w, by a friend's share on DAY, is the one new visitor."""
+    stored("app_launch", at(day(-5)), device="dev-y", scene=1089)
+    stored("page_view", at(day(0)), device="dev-y", path="pages/index/index")
+    stored("app_launch", at(day(-3)), device="dev-x", scene=1047)
+    m1 = buyer()
+    stored("page_view", at(day(0)), device="dev-x", member=m1.pk, path="pages/index/index")
+    stored("order_paid", at(day(0), "11:00"), member=m1.pk)
+    stored("app_show", at(day(0), "09:00"), device="dev-w", scene=1007)
+    stored("page_view", at(day(0)), device="dev-w", path="pages/index/index")
+    assert active_days_rollup(first=DAY - dt.timedelta(days=5), last=DAY - dt.timedelta(days=1)) == 2
+    Event.objects.filter(occurred_at__lt=at(day(0), "00:00")).delete()
+    linked("dev-x", m1.pk)
+    asked: dict[str, Any] = {"first": DAY, "last": DAY, "unit": "day", "periods": 1,
+                             "today": DAY + dt.timedelta(days=1)}
+
+    for history in ("rolled up", "and a day not rolled up, asked of the events too"):
+        if history != "rolled up":
+            stored("page_view", at(day(-9)), device="dev-q", path="pages/index/index")  # in no cohort
+
+        assert [(c.start, c.size, c.returned) for c in retention(**asked)] == [(DAY, 1, [1, 0])]
+        assert [(channel, [(c.start, c.size) for c in cohorts]) for channel, _, cohorts in retention_by_channel(
+            **asked)] == [("share", [(DAY, 1)])]
+        assert [(channel, [(c.start, c.size, c.returned) for c in cohorts]) for channel, _, cohorts
+                in retention_by_channel(**asked, cohort_by="purchase", returns_on="purchase")] == [
+            ("scan", [(DAY, 1, [1, 0])])]
