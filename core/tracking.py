@@ -41,6 +41,8 @@ _on_lost: Recorder | None = None
 
 def recorder_register(recorder: Recorder, *, on_lost: Recorder | None = None) -> None:
     """Make `recorder` the one that stores tracked events from now on (a later call replaces it).
+    It must write atomically on its own (one statement, or its own transaction): after a commit it
+    runs in autocommit.
 
     `on_lost` is told of each event the recorder failed to store, after its failed attempt rolled
     back, so the loss is counted somewhere that still works (its own failure is logged too).
@@ -67,9 +69,15 @@ def _record(event: TrackedEvent) -> None:
         logger.warning("no event recorder registered: event %s dropped", event.name)
         return
     try:
-        # Its own atomic block: a failed insert rolls back alone, even where this callback runs
-        # inside an outer block (tests wrap everything in one), and never poisons the connection.
-        with transaction.atomic():
+        if transaction.get_connection().in_atomic_block:
+            # A savepoint: a failed insert rolls back alone where this callback runs inside an
+            # outer block (tests wrap everything in one) and leaves that block usable.
+            with transaction.atomic():
+                recorder(event)
+        else:
+            # After the commit, in autocommit: the recorder's one statement is its own transaction
+            # (a block here would add BEGIN and COMMIT, and the commit's wait for the disk, to every
+            # tracked event of a request).
             recorder(event)
     except Exception:  # recording is best effort by design: never break the caller
         logger.exception("could not record event %s", event.name)
