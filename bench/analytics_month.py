@@ -34,10 +34,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.analytics import NAIVE_FUNNEL_SQL, timed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MONTH = dt.date(2026, 9, 1)
@@ -103,21 +104,6 @@ CROSS JOIN LATERAL (
         ELSE jsonb_build_object('order_no', 'B' || v.n, 'payable_fen', 9900)
     END AS properties
 ) AS x
-"""
-
-_NAIVE_FUNNEL = """
-SELECT count(DISTINCT a.p), count(DISTINCT b.p), count(DISTINCT c.p), count(DISTINCT d.p)
-FROM (SELECT COALESCE('m' || COALESCE(e.member_id, dm.member_id)::text, 'd' || e.anonymous_id) p, e.occurred_at t
-      FROM analytics_event e LEFT JOIN analytics_devicemember dm ON dm.anonymous_id = e.anonymous_id
-      WHERE e.name = 'product_view' AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s) a
-LEFT JOIN (SELECT COALESCE('m' || COALESCE(e.member_id, dm.member_id)::text, 'd' || e.anonymous_id) p, e.occurred_at t
-      FROM analytics_event e LEFT JOIN analytics_devicemember dm ON dm.anonymous_id = e.anonymous_id
-      WHERE e.name = 'add_to_cart') b ON b.p = a.p AND b.t > a.t AND b.t <= a.t + interval '1 day'
-LEFT JOIN (SELECT COALESCE('m' || COALESCE(e.member_id, dm.member_id)::text, 'd' || e.anonymous_id) p, e.occurred_at t
-      FROM analytics_event e LEFT JOIN analytics_devicemember dm ON dm.anonymous_id = e.anonymous_id
-      WHERE e.name = 'checkout_start') c ON c.p = b.p AND c.t > b.t AND c.t <= a.t + interval '1 day'
-LEFT JOIN (SELECT 'm' || e.member_id::text p, e.occurred_at t FROM analytics_event e
-      WHERE e.name = 'order_paid') d ON d.p = c.p AND d.t > c.t AND d.t <= a.t + interval '1 day'
 """
 
 
@@ -217,15 +203,6 @@ def _rollup_cells(first: dt.date) -> None:
             "unnest(ARRAY[true, false]) AS b", [first, first, channels])
 
 
-def _timed(work: Any, repeat: int = 1) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def month_queries(*, naive_timeout: int, only: str | None = None) -> dict[str, Any]:
     """Time the reports (`only`: just that one, after the rollups it reads from)."""
     from django.db import OperationalError, connection
@@ -242,7 +219,7 @@ def month_queries(*, naive_timeout: int, only: str | None = None) -> dict[str, A
     results: dict[str, Any] = {}
     if not ActiveDay.objects.filter(day__gte=first, day__lte=last).exists():  # migration 0006 empties it
         # What the nightly rollups of the 30 days would have left for retention, in one statement.
-        seconds, written = _timed(lambda: active_days_rollup(first=first, last=last))
+        seconds, written = timed(lambda: active_days_rollup(first=first, last=last))
         with connection.cursor() as cursor:
             # The statistics autovacuum keeps on a table that grows a day at a time; a month
             # written at once would otherwise be planned as an empty table.
@@ -254,49 +231,49 @@ def month_queries(*, naive_timeout: int, only: str | None = None) -> dict[str, A
         return {**results, **_retention_queries(first, last)}
     if not PageDay.objects.filter(day__gte=first, day__lte=last).exists():
         # The page paths the nightly rollups of the 30 days would have left, in one statement.
-        seconds, written = _timed(lambda: page_paths_rollup(first=first, last=last))
+        seconds, written = timed(lambda: page_paths_rollup(first=first, last=last))
         results["paths_rollup_30_days_seconds"] = round(seconds, 2)
         results["paths_rollup_30_days_per_day_seconds"] = round(seconds / DAYS, 2)
         results["paths_rollup_rows"] = list(written)
         print(f"  page paths of the month: {written} rows in {seconds:.1f} s", flush=True)
-    seconds, written = _timed(lambda: kpi_rollup(day=first + dt.timedelta(days=14)))
+    seconds, written = timed(lambda: kpi_rollup(day=first + dt.timedelta(days=14)))
     results["rollup_one_day_seconds"] = round(seconds, 2)
     results["rollup_cells"] = written
     print(f"  rollup of one day: {seconds:.2f} s", flush=True)
     dashboard_first = last - dt.timedelta(days=89)
-    seconds, _ = _timed(lambda: (kpi_total(first=dashboard_first, last=last),
+    seconds, _ = timed(lambda: (kpi_total(first=dashboard_first, last=last),
                                  kpi_daily(first=dashboard_first, last=last),
                                  kpi_by_channel(first=dashboard_first, last=last)), repeat=5)
     results["kpi_dashboard_90_days_ms"] = round(seconds * 1000, 1)
     funnel, _ = Funnel.objects.get_or_create(name="bench", defaults={"window_hours": 24, "steps": steps_parse(
         "product_view\nadd_to_cart\ncheckout_start\norder_paid")})
     funnel.save()  # changed now: nothing kept from an earlier run counts, every day comes from the events
-    seconds, report = _timed(lambda: funnel_report(funnel=funnel, first=first, last=last))
+    seconds, report = timed(lambda: funnel_report(funnel=funnel, first=first, last=last))
     results["funnel_from_events_30_days_seconds"] = round(seconds, 2)
     from_events = [step.people for step in report.steps]
     print(f"  funnel from the events (a new funnel's first report): {seconds:.2f} s {from_events}", flush=True)
     days = [first + dt.timedelta(days=k) for k in range(DAYS)]
-    seconds, written = _timed(lambda: funnel_rollup(funnel=funnel, days=days))
+    seconds, written = timed(lambda: funnel_rollup(funnel=funnel, days=days))
     results["funnel_rollup_30_days_seconds"] = round(seconds, 2)
     results["funnel_day_rows"] = written
-    seconds, _ = _timed(lambda: funnel_rollup(funnel=funnel, days=[first + dt.timedelta(days=14)]))
+    seconds, _ = timed(lambda: funnel_rollup(funnel=funnel, days=[first + dt.timedelta(days=14)]))
     results["funnel_rollup_one_day_seconds"] = round(seconds, 2)
     print(f"  funnel days kept: 30 days {results['funnel_rollup_30_days_seconds']} s ({written:,} rows), "
           f"one day {seconds:.2f} s", flush=True)
-    seconds, report = _timed(lambda: funnel_report(funnel=funnel, first=first, last=last), repeat=3)
+    seconds, report = timed(lambda: funnel_report(funnel=funnel, first=first, last=last), repeat=3)
     results["funnel_4_steps_30_days_seconds"] = round(seconds, 2)
     results["funnel_people"] = [step.people for step in report.steps]
     results["funnel_kept_equals_events"] = results["funnel_people"] == from_events
     print(f"  funnel: {seconds:.2f} s {results['funnel_people']} (same as from the events: "
           f"{results['funnel_kept_equals_events']})", flush=True)
-    seconds, report = _timed(lambda: funnel_report(funnel=funnel, first=first, last=last, breakdown="channel"))
+    seconds, report = timed(lambda: funnel_report(funnel=funnel, first=first, last=last, breakdown="channel"))
     results["funnel_by_channel_seconds"] = round(seconds, 2)
     range_start, range_end = day_range(first, last)
     with connection.cursor() as cursor:
         cursor.execute(f"SET statement_timeout = '{naive_timeout}s'")
         started = time.perf_counter()
         try:
-            cursor.execute(_NAIVE_FUNNEL, {"start": range_start, "end": range_end})
+            cursor.execute(NAIVE_FUNNEL_SQL, {"start": range_start, "end": range_end})
             results["naive_funnel_sql_seconds"] = round(time.perf_counter() - started, 2)
             results["naive_funnel_people"] = list(cursor.fetchone())
         except OperationalError as exc:  # the baseline may not finish within the timeout: say so
@@ -319,22 +296,22 @@ def _paths_figures(first: dt.date, last: dt.date) -> dict[str, Any]:
     results: dict[str, Any] = {}
     page = "pages/product/detail"
     middle = first + dt.timedelta(days=14)
-    seconds, written = _timed(lambda: page_paths_rollup(first=middle, last=middle), repeat=3)
+    seconds, written = timed(lambda: page_paths_rollup(first=middle, last=middle), repeat=3)
     results["paths_rollup_one_day_seconds"] = round(seconds, 2)
     results["paths_rollup_one_day_rows"] = list(written)
     print(f"  paths rollup of one day: {seconds:.2f} s {written}", flush=True)
-    seconds, found = _timed(lambda: paths(first=first, last=last, after=page), repeat=3)
+    seconds, found = timed(lambda: paths(first=first, last=last, after=page), repeat=3)
     results["paths_from_one_page_30_days_seconds"] = round(seconds, 3)
     results["paths_visits_30_days"] = found.visits
-    seconds, found = _timed(lambda: paths(first=last - dt.timedelta(days=6), last=last, after=page), repeat=3)
+    seconds, found = timed(lambda: paths(first=last - dt.timedelta(days=6), last=last, after=page), repeat=3)
     results["paths_from_one_page_7_days_seconds"] = round(seconds, 3)
-    seconds, found = _timed(lambda: paths(first=first, last=last), repeat=3)
+    seconds, found = timed(lambda: paths(first=first, last=last), repeat=3)
     results["paths_most_viewed_page_30_days_seconds"] = round(seconds, 3)
     rolled = paths(first=last, last=last, after=page)
     # The last day now reads as today would, from its events.
     PageDay.objects.filter(day=last).delete()
     PageLinkDay.objects.filter(day=last).delete()
-    seconds, found = _timed(lambda: paths(first=first, last=last, after=page))
+    seconds, found = timed(lambda: paths(first=first, last=last, after=page))
     results["paths_30_days_last_day_live_seconds"] = round(seconds, 2)
     results["paths_live_day_equals_its_rollup"] = paths(first=last, last=last, after=page) == rolled
     page_paths_rollup(first=last, last=last)
@@ -347,11 +324,11 @@ def _retention_queries(first: dt.date, last: dt.date) -> dict[str, Any]:
 
     asked = {"first": first, "last": last, "unit": "week", "periods": 8, "today": first + dt.timedelta(days=62)}
     results: dict[str, Any] = {}
-    seconds, cohorts = _timed(lambda: retention(**asked), repeat=3)
+    seconds, cohorts = timed(lambda: retention(**asked), repeat=3)
     results["retention_8_weeks_seconds"] = round(seconds, 2)
     results["retention_cohorts"] = [(c.start.isoformat(), c.size, c.returned[:3]) for c in cohorts]
     print(f"  retention: {seconds:.2f} s {results['retention_cohorts']}", flush=True)
-    seconds, channels = _timed(lambda: retention_by_channel(**asked), repeat=3)
+    seconds, channels = timed(lambda: retention_by_channel(**asked), repeat=3)
     results["retention_by_channel_8_weeks_seconds"] = round(seconds, 2)
     results["retention_channels"] = [(channel, sum(c.size for c in cohorts)) for channel, _, cohorts in channels]
     print(f"  retention by channel: {seconds:.2f} s", flush=True)
