@@ -14,13 +14,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import connections, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from analytics.models import Funnel, FunnelDay, RollupRun
 from analytics.routers import analytics_db
 from analytics.selectors.funnels import REPORT_WORK_MEM, day_range, funnel_rollup_kind, passages_sql
-from analytics.services.rollups import LATE_WINDOW
+from analytics.services.rollups import LATE_WINDOW, days_received_late
 
 # How far back a funnel's days are kept: the console's longest range.
 KEEP_DAYS = 92
@@ -73,18 +72,10 @@ def funnel_rollup_due(*, funnel: Funnel, now: dt.datetime | None = None) -> list
     due = {day for day in closed if day not in runs}
     # Only the recent days can get late events (older client events are refused at ingestion).
     recent_from = today - LATE_WINDOW - dt.timedelta(days=window_days)
-    since = RollupRun.objects.using(alias).filter(
-        kind=funnel_rollup_kind(funnel), day__gte=recent_from).aggregate(at=Min("ran_at"))["at"]
-    if since is not None:
-        with connections[alias].cursor() as cursor:
-            cursor.execute(
-                "SELECT (occurred_at AT TIME ZONE %s)::date, max(received_at) FROM analytics_event "
-                "WHERE received_at > %s AND occurred_at >= %s GROUP BY 1",
-                [timezone.get_current_timezone_name(), since, day_range(recent_from, recent_from)[0]])
-            for occurred, received in cursor.fetchall():
-                # An event of day X may move on the entries of X and of the window's days before it.
-                due |= {day for day in (occurred - dt.timedelta(days=k) for k in range(window_days + 1))
-                        if day in runs and received > runs[day]}
+    for occurred, received in days_received_late(kind=funnel_rollup_kind(funnel), first=recent_from).items():
+        # An event of day X may move on the entries of X and of the window's days before it.
+        due |= {day for day in (occurred - dt.timedelta(days=k) for k in range(window_days + 1))
+                if day in runs and received > runs[day]}
     return sorted(due)
 
 

@@ -251,15 +251,24 @@ def kpi_rollup_due(*, today: dt.date | None = None) -> list[dt.date]:
     runs = dict(RollupRun.objects.filter(kind=KPI, day__gte=window_start).values_list("day", "ran_at"))
     due = {today, today - dt.timedelta(days=1)}
     due |= {day for day in _days(window_start, today) if day not in runs}
-    since = RollupRun.objects.filter(kind=KPI, day__gte=window_start).aggregate(at=Min("ran_at"))["at"]
-    if since is not None:
-        with connections[analytics_db()].cursor() as cursor:
-            cursor.execute(
-                "SELECT (occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day, max(received_at) "
-                "FROM analytics_event WHERE received_at > %s AND occurred_at >= %s GROUP BY 1",
-                [since, day_bounds(window_start)[0]])
-            due |= {day for day, received in cursor.fetchall() if day in runs and received > runs[day]}
+    due |= {day for day, received in days_received_late(kind=KPI, first=window_start).items()
+            if day in runs and received > runs[day]}
     return sorted(day for day in due if day <= today)
+
+
+def days_received_late(*, kind: str, first: dt.date) -> dict[dt.date, dt.datetime]:
+    """For the Shanghai days from `first` on, the last time an event of the day was received, counting
+    only events received after the earliest run of `kind` among those days (none when it never ran):
+    a day whose figure is later than its own run has late events to roll up."""
+    since = RollupRun.objects.filter(kind=kind, day__gte=first).aggregate(at=Min("ran_at"))["at"]
+    if since is None:
+        return {}
+    with connections[analytics_db()].cursor() as cursor:
+        cursor.execute(
+            "SELECT (occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day, max(received_at) "
+            "FROM analytics_event WHERE received_at > %s AND occurred_at >= %s GROUP BY 1",
+            [since, day_bounds(first)[0]])
+        return dict(cursor.fetchall())
 
 
 def kpi_rollup_recent(*, today: dt.date | None = None) -> list[dt.date]:
