@@ -51,9 +51,9 @@ def funnel_rollup(*, funnel: Funnel, days: Sequence[dt.date]) -> int:
                            "SELECT %s, day, person, reached, times, platform, channel FROM passages",
                            [*params, funnel.pk])
             written += cursor.rowcount
-            for day in chunk:
-                RollupRun.objects.using(alias).update_or_create(
-                    kind=funnel_rollup_kind(funnel), day=day, defaults={"ran_at": started})
+            RollupRun.objects.using(alias).bulk_create(
+                [RollupRun(kind=funnel_rollup_kind(funnel), day=day, ran_at=started) for day in chunk],
+                update_conflicts=True, unique_fields=["kind", "day"], update_fields=["ran_at"])
     return written
 
 
