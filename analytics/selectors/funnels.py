@@ -83,7 +83,19 @@ def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone))
 
 
-def day_runs(first: dt.date, last: dt.date, *, skip: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+def events_on_days_sql(first: dt.date, last: dt.date, *, skip: Sequence[dt.date]) -> tuple[str, dict[str, Any]]:
+    """A condition on `e.occurred_at`, true for the events of the Shanghai days `first`..`last` not
+    in `skip` (the days a rollup covers), one range per run of such days ("false" when none), and
+    its named parameters (`from_<n>`, `to_<n>`)."""
+    params: dict[str, Any] = {}
+    ranges = []
+    for n, (since, until) in enumerate(_day_runs(first, last, skip=skip)):
+        params[f"from_{n}"], params[f"to_{n}"] = day_range(since, until)
+        ranges.append(f"(e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s)")
+    return " OR ".join(ranges) or "false", params
+
+
+def _day_runs(first: dt.date, last: dt.date, *, skip: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
     """The runs of days in `first`..`last` not in `skip`, each as (first day, last day)."""
     skipped = set(skip)
     runs: list[tuple[dt.date, dt.date]] = []

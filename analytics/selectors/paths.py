@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analytics.people import EVENTS_WITH_PEOPLE, PERSON, PERSON_KEY
-from analytics.selectors.funnels import day_range, day_runs, report_cursor
+from analytics.selectors.funnels import events_on_days_sql, report_cursor
 from analytics.sessions import VISIT_GAP
 
 EXIT = "（离开）"
@@ -142,15 +142,12 @@ def paths(*, first: dt.date, last: dt.date, after: str = "", depth: int = 3, top
     Raises ValueError when `depth` is not 1..MAX_DEPTH."""
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be 1..{MAX_DEPTH}, not {depth}")
-    start, end = day_range(first, last)
     with report_cursor() as cursor:
         covered = _rolled_up(cursor, first, last)
         params: dict[str, Any] = {"gap": VISIT_GAP, "after": after, "depth": depth, "covered": covered}
-        events = []
-        for n, (since, until) in enumerate(day_runs(first, last, skip=covered)):
-            params[f"from_{n}"], params[f"to_{n}"] = day_range(since, until)
-            events.append(f"e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s")
-        cursor.execute(_REPORT.replace("{events}", " OR ".join(f"({sql})" for sql in events) or "false"), params)
+        events, ranges = events_on_days_sql(first, last, skip=covered)
+        params.update(ranges)
+        cursor.execute(_REPORT.replace("{events}", events), params)
         rows = cursor.fetchall()
     pages = sorted((PageFigures(source, views, entries, exits) for kind, source, _, _, views, entries, exits in rows
                     if kind == "page"), key=lambda page: (-page.views, page.path))

@@ -31,7 +31,7 @@ from analytics.activity import COLUMNS as ACTIVE_DAY_COLUMNS
 from analytics.activity import active_days_sql
 from analytics.channels import UNKNOWN, channel_label
 from analytics.people import pair_unseen_before_sql
-from analytics.selectors.funnels import day_range, day_runs, report_cursor
+from analytics.selectors.funnels import day_range, events_on_days_sql, report_cursor
 
 UNITS = {"day": "日", "week": "周", "month": "月"}
 COHORTS = {"visit": "首次访问", "purchase": "首次购买"}
@@ -122,15 +122,12 @@ def _retention(*, first: dt.date, last: dt.date, unit: str, cohort_by: str, retu
     chunks = periods_between(start.date(), horizon_day, unit) // 63 + 1
     with report_cursor() as cursor:
         covered = _rolled_up(cursor, start.date(), horizon_day)
-        uncovered = day_runs(start.date(), horizon_day - dt.timedelta(days=1), skip=covered)
         history_gap = _last_day_not_rolled_up(cursor, before=start.date())
         params: dict[str, Any] = {
             "start_day": start.date(), "end_day": end.date(), "covered": covered, "channel": channel,
             "events_before": day_range(history_gap, history_gap)[1] if history_gap else None}
-        for n, (since, until) in enumerate(uncovered):
-            params[f"from_{n}"], params[f"to_{n}"] = day_range(since, until)
-        from_events = " OR ".join(f"(e.occurred_at >= %(from_{n})s AND e.occurred_at < %(to_{n})s)"
-                                  for n in range(len(uncovered))) or "false"
+        from_events, ranges = events_on_days_sql(start.date(), horizon_day - dt.timedelta(days=1), skip=covered)
+        params.update(ranges)
         sql = _statement(unit=unit, cohort_by=cohort_by, first_flag=first_flag, return_flag=return_flag,
                          periods=periods, chunks=chunks, by_channel=by_channel, from_events=from_events,
                          history_from_events=history_gap is not None)
